@@ -1,0 +1,75 @@
+"""The one interface the agent uses to talk to any model: "give me an instance of this pydantic model for these
+messages". Every backend (OpenAI, an OpenAI-compatible server, the embedded llama.cpp server, the fakes) implements
+it; the real ones through the same openai + instructor code path."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass
+class PromptRef:
+    """Which prompt file produced the messages (recorded on every call and every derived value)."""
+
+    name: str
+    version: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@dataclass
+class ExtractResult(Generic[T]):
+    value: T
+    call_id: int | None = None  # llm_calls row of the successful attempt (or of the cache hit)
+    attempts: int = 1
+    reasks: int = 0
+    retries: int = 0
+    cached: bool = False
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    origin: str = ""  # "llm:<backend>/<model>"
+
+
+@dataclass
+class LLMError(Exception):
+    """A model call failed for good (after retries / re-asks). `hint` tells the user how to fix it, when we know."""
+
+    message: str
+    hint: str | None = None
+    call_ids: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.message}" + (f" -- {self.hint}" if self.hint else "")
+
+
+class LLMClient(ABC):
+    backend: str = "abstract"
+    model: str = "none"
+    max_concurrency: int = 8
+
+    @property
+    def origin(self) -> str:
+        return f"llm:{self.backend}/{self.model}"
+
+    @abstractmethod
+    def extract(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, Any]],
+        *,
+        prompt: PromptRef | None = None,
+        context: dict[str, Any] | None = None,  # passed to pydantic validators (e.g. the source text for quote checks)
+        job_id: str | None = None,
+    ) -> ExtractResult[T]:
+        ...
+
+    def close(self) -> None:  # stop subprocesses, close HTTP pools
+        pass

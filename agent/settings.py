@@ -1,0 +1,81 @@
+"""Effective settings: command-line flag, then environment variable, then config file, then default.
+
+Every setting remembers where its value came from, so `enrich config` can say it.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# name -> (environment variable, default, type, help)
+SPEC: dict[str, tuple[str, Any, type, str]] = {
+    "db": ("ENRICH_DB", "enrich.db", str, "SQLite database file"),
+    "backend": ("ENRICH_BACKEND", "auto", str, "auto | embedded | openai | openai-compatible | fake"),
+    "model": ("ENRICH_MODEL", None, str, "model name (default per backend)"),
+    "base_url": ("ENRICH_BASE_URL", None, str, "OpenAI-compatible server URL, e.g. http://127.0.0.1:11434/v1"),
+    "api_key": ("OPENAI_API_KEY", None, str, "API key for OpenAI or a server that needs one"),
+    "embedded_model": ("ENRICH_EMBEDDED_MODEL", "qwen2.5-coder-1.5b", str, "qwen2.5-coder-1.5b | qwen2.5-0.5b"),
+    "model_cache": ("ENRICH_MODEL_CACHE", str(Path.home() / ".cache" / "enrich" / "models"), str,
+                    "where the embedded GGUF file is assembled"),
+    "max_retries": ("ENRICH_MAX_RETRIES", 3, int, "transport retries (429, 5xx, timeouts) per call"),
+    "max_reasks": ("ENRICH_MAX_REASKS", 2, int, "re-asks with the validation error per call"),
+    "timeout": ("ENRICH_TIMEOUT", 120.0, float, "seconds per HTTP request to a model"),
+    "concurrency": ("ENRICH_CONCURRENCY", 4, int, "parallel researchers (the embedded model always uses 1)"),
+    "auto_apply_affiliation": ("ENRICH_AUTO_APPLY_AFFILIATION", 0.8, float,
+                               "min confidence to auto-apply a grounded affiliation to an empty field"),
+    "auto_apply_topics": ("ENRICH_AUTO_APPLY_TOPICS", 0.5, float, "min confidence to auto-apply topic tags"),
+    "auto_apply_summary": ("ENRICH_AUTO_APPLY_SUMMARY", 0.6, float, "min confidence to auto-apply a summary"),
+    "max_file_mb": ("ENRICH_MAX_FILE_MB", 20.0, float, "refuse listing files larger than this"),
+    "ror_match_threshold": ("ENRICH_ROR_THRESHOLD", 90.0, float, "min fuzzy score (0-100) for a ROR match"),
+}
+
+CONFIG_ENV = "ENRICH_CONFIG"
+DEFAULT_CONFIG = Path("enrich.toml")
+
+
+@dataclass
+class Settings:
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    def with_overrides(self, **flags: Any) -> "Settings":
+        values, sources = dict(self.values), dict(self.sources)
+        for k, v in flags.items():
+            if v is not None:
+                values[k], sources[k] = v, "flag"
+        return Settings(values, sources)
+
+
+def _config_file() -> tuple[Path | None, dict[str, Any]]:
+    path = Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else DEFAULT_CONFIG
+    if not path.is_file():
+        return None, {}
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    return path, data.get("enrich", data)
+
+
+def load(**flags: Any) -> Settings:
+    """Resolve every setting. `flags` are command-line values (None = not given)."""
+    cfg_path, cfg = _config_file()
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, (env, default, typ, _help) in SPEC.items():
+        if flags.get(name) is not None:
+            values[name], sources[name] = typ(flags[name]), "flag"
+        elif os.environ.get(env) not in (None, ""):
+            values[name], sources[name] = typ(os.environ[env]), f"env:{env}"
+        elif name in cfg:
+            values[name], sources[name] = typ(cfg[name]), f"config:{cfg_path}"
+        else:
+            values[name], sources[name] = default, "default"
+    return Settings(values, sources)

@@ -1,0 +1,31 @@
+"""Pydantic models shared by every part of the tool. Pure data: no I/O, no imports from agent/ or store/."""
+from .fields import FIELDS, Affiliation, Summary, SummarySentence, TopicTag, validate_field_value
+from .listing import Listing, ListingKind, ParsedListing, Researcher, StatedValue, Work, make_work_id
+from .runs import ExportLine, Job, LLMCall
+from .values import (
+    APPLIED_STATUSES,
+    PROTECTED_STATUSES,
+    STATUSES,
+    AuditEntry,
+    DerivedFact,
+    Evidence,
+    FieldValue,
+    Proposal,
+    Status,
+    WriteResult,
+    utcnow,
+    writer_kind,
+)
+
+EXPORTED_SCHEMAS = {
+    "Listing": Listing,
+    "Work": Work,
+    "Researcher": Researcher,
+    "FieldValue": FieldValue,
+    "Proposal": Proposal,
+    "Job": Job,
+    "LLMCall": LLMCall,
+    "ExportLine": ExportLine,
+}
+
+__all__ = [n for n in dir() if not n.startswith("_")]

@@ -1,0 +1,132 @@
+"""Jobs, LLM call records and the export contract."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .values import utcnow
+
+JobState = Literal["running", "interrupted", "failed", "done"]
+
+
+class Job(BaseModel):
+    id: str
+    kind: str = "run"
+    state: JobState = "running"
+    params: dict[str, Any] = Field(default_factory=dict)
+    cursor: int = 0  # index into `todo` of the next researcher to process
+    todo: list[int] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+    started_at: str = Field(default_factory=utcnow)
+    finished_at: str | None = None
+
+
+class LLMCall(BaseModel):
+    """One attempt against a model. Failed attempts are rows too."""
+
+    id: int | None = None
+    call_group: str  # one logical extract() = one group; attempts and re-asks share it
+    attempt: int = 1
+    backend: str
+    model: str
+    mode: str | None = None
+    prompt_name: str | None = None
+    prompt_version: str | None = None
+    schema_name: str | None = None
+    input_hash: str | None = None
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    response: str | None = None
+    parsed: Any = None
+    error: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: float = 0.0
+    retries: int = 0
+    reasks: int = 0
+    cost_usd: float = 0.0
+    cached: bool = False
+    job_id: str | None = None
+    created_at: str = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- export contract (schema_version 1)
+
+
+class ExportEvidence(BaseModel):
+    quote: str | None
+    listing: str | None  # listing path
+    start: int | None
+    end: int | None
+
+
+class ExportAffiliation(BaseModel):
+    value: str
+    ror_id: str | None
+    status: str
+    origin: str
+    confidence: float | None
+    evidence: list[ExportEvidence]
+    job_id: str | None
+
+
+class ExportTopic(BaseModel):
+    tag: str
+    label: str
+    score: float
+    status: str
+    works: list[str]
+
+
+class ExportSentence(BaseModel):
+    text: str
+    works: list[str]
+
+
+class ExportSummary(BaseModel):
+    text: str
+    status: str
+    origin: str
+    sentences: list[ExportSentence]
+
+
+class ExportClusterWork(BaseModel):
+    work_id: str
+    title: str | None
+
+
+class ExportConflation(BaseModel):
+    detected: bool
+    confidence: float
+    clusters: list[list[ExportClusterWork]]
+
+
+class ExportListing(BaseModel):
+    path: str
+    sha256: str
+    format: str
+
+
+class ExportWork(BaseModel):
+    work_id: str
+    title: str | None
+    year: int | None
+    venue: str | None
+
+
+class ExportLine(BaseModel):
+    """One line of `enrich export --format jsonl`: one researcher."""
+
+    schema_version: Literal[1] = 1
+    researcher_id: int | None
+    name: str | None
+    listings: list[ExportListing]
+    affiliation: ExportAffiliation | None = None
+    topics: list[ExportTopic] = Field(default_factory=list)
+    summary: ExportSummary | None = None
+    conflation: ExportConflation | None = None
+    works: list[ExportWork] = Field(default_factory=list)

@@ -1,0 +1,582 @@
+"""The store: the only code that opens SQLite, and the owner of the never-override rule.
+
+All value writes go through `Store.submit` (automatic writers: page import, model) or the review actions
+(`set_value`, `accept`, `reject`, `undo`, `rollback_job`), which apply `store.policy` and write an audit row for
+every change of a current value. SQLite triggers (store/migrations.py) refuse any write that bypasses them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlite_utils import Database
+
+from schemas import (
+    AuditEntry,
+    DerivedFact,
+    Evidence,
+    FieldValue,
+    Job,
+    Listing,
+    ParsedListing,
+    Proposal,
+    Researcher,
+    Work,
+    WriteResult,
+    utcnow,
+    validate_field_value,
+    writer_kind,
+)
+from schemas.fields import display_value
+
+from . import migrations, policy
+
+
+class StoreError(Exception):
+    """A request the store refuses (unknown id, wrong state, ...). One line, for the user."""
+
+
+@dataclass
+class ImportResult:
+    listing_id: int
+    researcher_id: int | None
+    created: bool
+    version: int
+    work_count: int
+    values: list[WriteResult]
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def value_hash(field: str, value: Any) -> str:
+    return hashlib.sha256(f"{field}\0{_dumps(value)}".encode()).hexdigest()[:32]
+
+
+def _loads(s: str | None, default: Any = None) -> Any:
+    return default if s is None else json.loads(s)
+
+
+class Store:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: str | Path, *, migrate: bool = True) -> "Store":
+        path = str(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = Database(path) if path != ":memory:" else Database(memory=True)
+        db.execute("PRAGMA busy_timeout = 10000")
+        if path != ":memory:":
+            db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        if migrate:
+            migrations.apply(db)
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def q(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query(sql, params)]
+
+    def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        rows = self.q(sql, params)
+        return rows[0] if rows else None
+
+    # ------------------------------------------------------------------ listings, researchers, works
+
+    def record_import(self, parsed: ParsedListing, *, text: str, path: str) -> ImportResult:
+        """Store a parsed page. Same text again -> nothing new. Changed text at a known path -> a new listing version
+        for the same researcher. What the page states is submitted as `import:<format>` values."""
+        sha = Listing.hash_text(text)
+        existing = self.one("SELECT id, researcher_id, version FROM listings WHERE sha256 = ?", [sha])
+        if existing:
+            n = self.one("SELECT count(*) AS n FROM works WHERE listing_id = ?", [existing["id"]])["n"]
+            return ImportResult(existing["id"], existing["researcher_id"], False, existing["version"], n, [])
+        previous = self.one("SELECT id, researcher_id, version FROM listings WHERE path = ? ORDER BY version DESC LIMIT 1",
+                            [path])
+        origin = f"import:{parsed.format}"
+        results: list[WriteResult] = []
+        with self.db.atomic():
+            researcher_id = None
+            if parsed.kind == "person":
+                if previous and previous["researcher_id"]:
+                    researcher_id = previous["researcher_id"]
+                    if parsed.name:
+                        self.db["researchers"].update(researcher_id, {"name": parsed.name,
+                                                                      "name_origin": parsed.name_origin})
+                else:
+                    researcher_id = self.db["researchers"].insert(
+                        {"name": parsed.name, "name_origin": parsed.name_origin, "created_at": utcnow()}).last_pk
+            version = previous["version"] + 1 if previous else 1
+            facts = dict(parsed.facts)
+            listing_id = self.db["listings"].insert({
+                "path": path, "sha256": sha, "format": parsed.format, "kind": parsed.kind, "text": text,
+                "version": version, "previous_id": previous["id"] if previous else None,
+                "researcher_id": researcher_id, "facts": _dumps(facts),
+                "hints": _dumps([h.model_dump() for h in parsed.hints]),
+                "stated_work_count": parsed.stated_work_count, "imported_at": utcnow(),
+            }).last_pk
+            seen: set[str] = set()
+            rows = []
+            for i, w in enumerate(parsed.works):
+                wid = w.work_id
+                n = 2
+                while wid in seen:  # the same paper listed twice on one page keeps distinct, stable ids
+                    wid, n = f"{w.work_id}-{n}", n + 1
+                seen.add(wid)
+                rows.append({
+                    "listing_id": listing_id, "ordinal": i, "work_id": wid, "title": w.title, "year": w.year,
+                    "date": w.date, "venue": w.venue, "type": w.type, "category": w.category,
+                    "authors": _dumps(w.authors), "authors_truncated": int(w.authors_truncated),
+                    "author_count": w.author_count, "abstract": w.abstract, "ids": _dumps(w.ids),
+                    "bylines": _dumps(w.bylines), "start": w.start, "end": w.end,
+                })
+            if rows:
+                self.db["works"].insert_all(rows)
+            if researcher_id is not None:
+                if previous and previous["researcher_id"] == researcher_id:
+                    self.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
+                                    [researcher_id, previous["id"]])
+                self.db["researcher_listings"].insert({"researcher_id": researcher_id, "listing_id": listing_id,
+                                                       "works": None}, replace=True)
+                for field, stated in parsed.stated.items():
+                    fv = FieldValue(
+                        researcher_id=researcher_id, field=field, value=stated.value, status="imported",
+                        origin=origin, confidence=1.0, listing_id=listing_id,
+                        evidence=[Evidence(quote=stated.quote, listing_id=listing_id, start=stated.start,
+                                           end=stated.end, checked=text[stated.start:stated.end] == stated.quote)],
+                    )
+                    results.append(self.submit(fv))
+        return ImportResult(listing_id, researcher_id, True, version, len(rows), results)
+
+    def _listing(self, row: dict[str, Any]) -> Listing:
+        return Listing(id=row["id"], path=row["path"], sha256=row["sha256"], format=row["format"], kind=row["kind"],
+                       text=row["text"], version=row["version"], researcher_id=row["researcher_id"],
+                       facts=_loads(row["facts"], {}), imported_at=row["imported_at"])
+
+    def get_listing(self, listing_id: int) -> Listing:
+        row = self.one("SELECT * FROM listings WHERE id = ?", [listing_id])
+        if not row:
+            raise StoreError(f"no listing {listing_id}")
+        return self._listing(row)
+
+    def listings(self) -> list[Listing]:
+        return [self._listing(r) for r in self.q("SELECT * FROM listings ORDER BY id")]
+
+    def listing_hints(self, listing_id: int) -> list[dict[str, Any]]:
+        row = self.one("SELECT hints FROM listings WHERE id = ?", [listing_id])
+        return _loads(row["hints"], []) if row else []
+
+    @staticmethod
+    def _work(row: dict[str, Any]) -> Work:
+        return Work(work_id=row["work_id"], title=row["title"], year=row["year"], date=row["date"],
+                    venue=row["venue"], type=row["type"], category=row["category"], authors=_loads(row["authors"], []),
+                    authors_truncated=bool(row["authors_truncated"]), author_count=row["author_count"],
+                    abstract=row["abstract"], ids=_loads(row["ids"], {}), bylines=_loads(row["bylines"], []),
+                    start=row["start"], end=row["end"], ordinal=row["ordinal"])
+
+    def listing_works(self, listing_id: int) -> list[Work]:
+        return [self._work(r) for r in self.q("SELECT * FROM works WHERE listing_id = ? ORDER BY ordinal", [listing_id])]
+
+    def researcher_listings(self, researcher_id: int) -> list[Listing]:
+        return [self._listing(r) for r in self.q(
+            "SELECT l.* FROM listings l JOIN researcher_listings rl ON rl.listing_id = l.id "
+            "WHERE rl.researcher_id = ? ORDER BY l.id", [researcher_id])]
+
+    def researcher_works(self, researcher_id: int) -> list[Work]:
+        out: list[Work] = []
+        for link in self.q("SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ? ORDER BY listing_id",
+                           [researcher_id]):
+            only = set(_loads(link["works"])) if link["works"] else None
+            out += [w for w in self.listing_works(link["listing_id"]) if only is None or w.work_id in only]
+        return out
+
+    @staticmethod
+    def _researcher(row: dict[str, Any]) -> Researcher:
+        return Researcher(id=row["id"], name=row["name"], name_origin=row["name_origin"], split_from=row["split_from"],
+                          single_person=None if row["single_person"] is None else bool(row["single_person"]),
+                          created_at=row["created_at"])
+
+    def researchers(self) -> list[Researcher]:
+        return [self._researcher(r) for r in self.q("SELECT * FROM researchers ORDER BY id")]
+
+    def get_researcher(self, researcher_id: int) -> Researcher:
+        row = self.one("SELECT * FROM researchers WHERE id = ?", [researcher_id])
+        if not row:
+            raise StoreError(f"no researcher {researcher_id} (see `enrich list`)")
+        return self._researcher(row)
+
+    def find_researcher(self, ref: str) -> Researcher:
+        """A researcher by id or by (unique, case-insensitive) name."""
+        if str(ref).isdigit():
+            return self.get_researcher(int(ref))
+        rows = self.q("SELECT * FROM researchers WHERE lower(name) = lower(?)", [ref])
+        if len(rows) == 1:
+            return self._researcher(rows[0])
+        if not rows:
+            raise StoreError(f"no researcher named {ref!r} (see `enrich list`)")
+        raise StoreError(f"{len(rows)} researchers are named {ref!r}; use an id: "
+                         + ", ".join(str(r["id"]) for r in rows))
+
+    # ------------------------------------------------------------------ values
+
+    @staticmethod
+    def _fv(row: dict[str, Any]) -> FieldValue:
+        return FieldValue(id=row["id"], researcher_id=row["researcher_id"], field=row["field"],
+                          value=_loads(row["value"]), status=row["status"], origin=row["origin"],
+                          confidence=row["confidence"],
+                          evidence=[Evidence(**e) for e in _loads(row["evidence"], [])],
+                          prompt_version=row["prompt_version"], llm_call_id=row["llm_call_id"], job_id=row["job_id"],
+                          listing_id=row["listing_id"], created_at=row["created_at"])
+
+    def get_value(self, value_id: int | None) -> FieldValue | None:
+        if value_id is None:
+            return None
+        row = self.one("SELECT * FROM field_values WHERE id = ?", [value_id])
+        return self._fv(row) if row else None
+
+    def current(self, researcher_id: int, field: str) -> FieldValue | None:
+        row = self.one("SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
+                       "WHERE c.researcher_id = ? AND c.field = ?", [researcher_id, field])
+        return self._fv(row) if row else None
+
+    def current_all(self, researcher_id: int) -> dict[str, FieldValue]:
+        rows = self.q("SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
+                      "WHERE c.researcher_id = ?", [researcher_id])
+        return {r["field"]: self._fv(r) for r in rows}
+
+    def _insert_value(self, fv: FieldValue, status: str, **over: Any) -> int:
+        data = fv.model_dump(exclude={"id"})
+        data.update(status=status, **over)
+        value = validate_field_value(data["field"], data["value"])
+        data["value"] = _dumps(value)
+        data["value_hash"] = value_hash(data["field"], value)
+        data["evidence"] = _dumps([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
+        data["created_at"] = utcnow()
+        return self.db["field_values"].insert(data).last_pk
+
+    def _audit(self, actor: str, action: str, *, researcher_id: int | None = None, field: str | None = None,
+               proposal_id: int | None = None, before_id: int | None = None, after_id: int | None = None,
+               job_id: str | None = None, before: Any = None, after: Any = None, undoes: int | None = None) -> int:
+        if before is None and before_id is not None:
+            before = self.get_value(before_id).value
+        if after is None and after_id is not None:
+            after = self.get_value(after_id).value
+        return self.db["audit_log"].insert({
+            "actor": actor, "action": action, "researcher_id": researcher_id, "field": field,
+            "proposal_id": proposal_id, "before_value_id": before_id, "after_value_id": after_id,
+            "before": _dumps(before), "after": _dumps(after), "job_id": job_id, "undoes": undoes,
+            "created_at": utcnow()}).last_pk
+
+    def _set_current(self, researcher_id: int, field: str, value_id: int | None) -> None:
+        if value_id is None:
+            self.db.execute("DELETE FROM current_values WHERE researcher_id = ? AND field = ?", [researcher_id, field])
+        else:
+            self.db.execute(
+                "INSERT INTO current_values (researcher_id, field, value_id) VALUES (?, ?, ?) "
+                "ON CONFLICT(researcher_id, field) DO UPDATE SET value_id = excluded.value_id",
+                [researcher_id, field, value_id])
+
+    def _pending(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
+        return self.q("SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
+                      "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ? AND p.field = ?",
+                      [researcher_id, field])
+
+    def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
+        """The one write path for automatic writers (page import, model). The store, not the caller, decides
+        between applying the value and proposing it (store.policy.WRITE_POLICY)."""
+        kind = writer_kind(fv.origin)
+        if kind not in ("import", "llm"):
+            raise StoreError(f"submit() is for automatic writers; a person's value goes through set_value/accept "
+                             f"(origin {fv.origin!r})")
+        value = validate_field_value(fv.field, fv.value)
+        h = value_hash(fv.field, value)
+        with self.db.atomic():
+            self.get_researcher(fv.researcher_id)
+            cur = self.current(fv.researcher_id, fv.field)
+            if cur is not None and value_hash(fv.field, cur.value) == h:
+                return WriteResult(outcome="unchanged", status=cur.status, value_id=cur.id,
+                                   reason="the current value is the same")
+            rejected = self.one(
+                "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
+                "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
+                [fv.researcher_id, fv.field, fv.origin, h])
+            if rejected:
+                return WriteResult(outcome="skipped_rejected", proposal_id=rejected["id"],
+                                   reason="a person rejected this value from this origin")
+            pending = self._pending(fv.researcher_id, fv.field)
+            for p in pending:
+                if p["origin"] == fv.origin and p["value_hash"] == h:
+                    return WriteResult(outcome="duplicate", status="proposed", value_id=p["value_id"],
+                                       proposal_id=p["id"], reason="already proposed")
+            state = policy.current_state(cur.status if cur else None, bool(pending))
+            result = policy.decide(kind, state, auto_apply_allowed=auto_apply)
+            if result in ("imported", "generated"):
+                vid = self._insert_value(fv, result)
+                self._audit(fv.origin, "import" if result == "imported" else "generate",
+                            researcher_id=fv.researcher_id, field=fv.field, before_id=cur.id if cur else None,
+                            after_id=vid, job_id=fv.job_id)
+                self._set_current(fv.researcher_id, fv.field, vid)
+                return WriteResult(outcome="applied", status=result, value_id=vid,
+                                   reason=f"{state} field, {kind} writer")
+            # a proposal; an older pending proposal from the same origin is replaced by the newer one
+            for p in pending:
+                if p["origin"] == fv.origin:
+                    self.db.execute("UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? "
+                                    "WHERE id = ?", [utcnow(), fv.origin, p["id"]])
+            vid = self._insert_value(fv, "proposed")
+            why = {"empty": "auto-apply policy not met", "proposed": "field has a pending proposal"}.get(
+                state, f"current value is {state}")
+            pid = self.db["proposals"].insert({
+                "kind": "field", "researcher_id": fv.researcher_id, "field": fv.field, "value_id": vid,
+                "current_value_id": cur.id if cur else None, "payload": "{}",
+                "summary": f"{fv.field}: {display_value(fv.field, value)[:200]}",
+                "reason": f"{kind} value proposed: {why}", "confidence": fv.confidence, "state": "pending",
+                "job_id": fv.job_id, "created_at": utcnow()}).last_pk
+            return WriteResult(outcome="proposed", status="proposed", value_id=vid, proposal_id=pid, reason=why)
+
+    def set_value(self, researcher_id: int, field: str, value: Any, who: str,
+                  evidence: list[Evidence] | None = None, *, action: str = "set") -> WriteResult:
+        """A person's value: always applied, as `verified`."""
+        actor = who if who.startswith("human:") else f"human:{who}"
+        fv = FieldValue(researcher_id=researcher_id, field=field, value=value, status="verified", origin=actor,
+                        confidence=1.0, evidence=evidence or [])
+        with self.db.atomic():
+            self.get_researcher(researcher_id)
+            cur = self.current(researcher_id, field)
+            vid = self._insert_value(fv, "verified")
+            self._audit(actor, action, researcher_id=researcher_id, field=field, before_id=cur.id if cur else None,
+                        after_id=vid)
+            self._set_current(researcher_id, field, vid)
+        return WriteResult(outcome="applied", status="verified", value_id=vid)
+
+    def add_derived(self, fact: DerivedFact) -> int:
+        data = fact.model_dump(exclude={"id"})
+        data["value"], data["detail"] = _dumps(data["value"]), _dumps(data["detail"])
+        return self.db["derived_facts"].insert(data).last_pk
+
+    def derived(self, value_id: int, kind: str | None = None) -> list[DerivedFact]:
+        rows = self.q("SELECT * FROM derived_facts WHERE value_id = ?" + (" AND kind = ?" if kind else "")
+                      + " ORDER BY id DESC", [value_id, kind] if kind else [value_id])
+        return [DerivedFact(id=r["id"], value_id=r["value_id"], kind=r["kind"], value=_loads(r["value"]),
+                            origin=r["origin"], confidence=r["confidence"], detail=_loads(r["detail"], {}),
+                            created_at=r["created_at"]) for r in rows]
+
+    def history(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
+        """Every value ever written for the field, oldest first, with what became of it."""
+        cur = self.current(researcher_id, field)
+        rows = self.q("SELECT fv.*, p.id AS proposal_id, p.state AS proposal_state FROM field_values fv "
+                      "LEFT JOIN proposals p ON p.value_id = fv.id WHERE fv.researcher_id = ? AND fv.field = ? "
+                      "ORDER BY fv.id", [researcher_id, field])
+        out = []
+        for r in rows:
+            fv = self._fv(r)
+            if fv.status == "proposed":
+                shown = {"pending": "proposed", "accepted": "accepted", "rejected": "rejected",
+                         "withdrawn": "superseded"}.get(r["proposal_state"] or "pending", "proposed")
+            elif cur and fv.id == cur.id:
+                shown = fv.status
+            else:
+                shown = "superseded"
+            out.append({**fv.model_dump(), "shown_status": shown, "current": bool(cur and fv.id == cur.id),
+                        "proposal_id": r["proposal_id"], "proposal_state": r["proposal_state"]})
+        return out
+
+    # ------------------------------------------------------------------ proposals and review actions
+
+    def _proposal(self, row: dict[str, Any]) -> Proposal:
+        return Proposal(id=row["id"], kind=row["kind"], researcher_id=row["researcher_id"], field=row["field"],
+                        proposed=self.get_value(row["value_id"]), current=self.get_value(row["current_value_id"]),
+                        payload=_loads(row["payload"], {}), summary=row["summary"], reason=row["reason"],
+                        confidence=row["confidence"], state=row["state"], job_id=row["job_id"],
+                        created_at=row["created_at"], decided_at=row["decided_at"], decided_by=row["decided_by"])
+
+    def create_proposal(self, p: Proposal) -> int:
+        """Structural proposals (split, merge). Field proposals come from submit()."""
+        if p.kind == "field":
+            raise StoreError("field proposals are made by submit(), which applies the write policy")
+        return self.db["proposals"].insert({
+            "kind": p.kind, "researcher_id": p.researcher_id, "field": p.field, "value_id": None,
+            "current_value_id": None, "payload": _dumps(p.payload), "summary": p.summary, "reason": p.reason,
+            "confidence": p.confidence, "state": "pending", "job_id": p.job_id, "created_at": utcnow()}).last_pk
+
+    def proposals(self, state: str | None = "pending", *, field: str | None = None, researcher_id: int | None = None,
+                  job_id: str | None = None, min_confidence: float | None = None, kind: str | None = None,
+                  order: str = "id") -> list[Proposal]:
+        where, params = ["1 = 1"], []
+        for col, val in (("state", state), ("field", field), ("researcher_id", researcher_id), ("job_id", job_id),
+                         ("kind", kind)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                params.append(val)
+        if min_confidence is not None:
+            where.append("coalesce(confidence, 0) >= ?")
+            params.append(min_confidence)
+        order_sql = {"id": "id", "confidence": "coalesce(confidence, 0) DESC, id", "-confidence":
+                     "coalesce(confidence, 0), id", "researcher": "researcher_id, id", "field": "field, id"}.get(order, "id")
+        rows = self.q(f"SELECT * FROM proposals WHERE {' AND '.join(where)} ORDER BY {order_sql}", params)
+        return [self._proposal(r) for r in rows]
+
+    def get_proposal(self, proposal_id: int) -> Proposal:
+        row = self.one("SELECT * FROM proposals WHERE id = ?", [proposal_id])
+        if not row:
+            raise StoreError(f"no proposal {proposal_id} (see `enrich review`)")
+        return self._proposal(row)
+
+    def _decide(self, proposal_id: int, state: str, actor: str, result_value_id: int | None = None) -> None:
+        self.db.execute("UPDATE proposals SET state = ?, decided_at = ?, decided_by = ?, result_value_id = ? WHERE id = ?",
+                        [state, utcnow(), actor, result_value_id, proposal_id])
+
+    def accept(self, proposal_id: int, who: str, *, value: Any = None) -> WriteResult:
+        """A person accepts a proposal (status `accepted`, the model's origin kept), or edits it (`value` given:
+        the corrected value is accepted with the person's origin)."""
+        actor = who if who.startswith("human:") else f"human:{who}"
+        with self.db.atomic():
+            p = self.get_proposal(proposal_id)
+            if p.state != "pending":
+                raise StoreError(f"proposal {proposal_id} is {p.state}, not pending")
+            if p.kind != "field":
+                from . import structural
+
+                getattr(structural, f"accept_{p.kind}")(self, proposal_id, actor)
+                return WriteResult(outcome="applied", proposal_id=proposal_id, reason=f"{p.kind} accepted")
+            assert p.proposed is not None and p.researcher_id is not None and p.field is not None
+            cur = self.current(p.researcher_id, p.field)
+            if value is None:
+                vid = self._insert_value(p.proposed, "accepted")
+                action = "accept"
+            else:
+                edited = p.proposed.model_copy(update={"value": value, "origin": actor, "confidence": 1.0})
+                vid = self._insert_value(edited, "accepted")
+                action = "edit"
+            self._audit(actor, action, researcher_id=p.researcher_id, field=p.field, proposal_id=proposal_id,
+                        before_id=cur.id if cur else None, after_id=vid, job_id=p.job_id)
+            self._set_current(p.researcher_id, p.field, vid)
+            self._decide(proposal_id, "accepted", actor, vid)
+        return WriteResult(outcome="applied", status="accepted", value_id=vid, proposal_id=proposal_id)
+
+    def reject(self, proposal_id: int, who: str) -> None:
+        actor = who if who.startswith("human:") else f"human:{who}"
+        with self.db.atomic():
+            p = self.get_proposal(proposal_id)
+            if p.state != "pending":
+                raise StoreError(f"proposal {proposal_id} is {p.state}, not pending")
+            if p.kind != "field":
+                from . import structural
+
+                getattr(structural, f"reject_{p.kind}")(self, proposal_id, actor)
+                return
+            self._audit(actor, "reject", researcher_id=p.researcher_id, field=p.field, proposal_id=proposal_id,
+                        before=None, after=p.proposed.value if p.proposed else None, job_id=p.job_id)
+            self._decide(proposal_id, "rejected", actor)
+
+    def undo(self, who: str, audit_id: int | None = None) -> AuditEntry:
+        """Undo a person's last review action (or the given one): the value returns to what it was and a decided
+        proposal is pending again. Undo is itself audited."""
+        actor = who if who.startswith("human:") else f"human:{who}"
+        with self.db.atomic():
+            if audit_id is None:
+                row = self.one("SELECT * FROM audit_log a WHERE actor LIKE 'human:%' AND action IN "
+                               "('set', 'accept', 'edit', 'reject', 'import-verified') AND NOT EXISTS "
+                               "(SELECT 1 FROM audit_log u WHERE u.undoes = a.id) "
+                               "ORDER BY id DESC LIMIT 1")
+            else:
+                row = self.one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
+            if not row:
+                raise StoreError("nothing to undo")
+            if self.one("SELECT 1 FROM audit_log WHERE undoes = ?", [row["id"]]):
+                raise StoreError(f"audit entry {row['id']} was already undone")
+            rid, field = row["researcher_id"], row["field"]
+            if row["action"] != "reject":
+                cur = self.current(rid, field)
+                if (cur.id if cur else None) != row["after_value_id"]:
+                    raise StoreError(f"{field} of researcher {rid} changed since; undo the later change first")
+                # the undo's audit row carries the transition the never-override trigger checks
+                self._audit(actor, "undo", researcher_id=rid, field=field, proposal_id=row["proposal_id"],
+                            before_id=row["after_value_id"], after_id=row["before_value_id"], undoes=row["id"])
+                self._set_current(rid, field, row["before_value_id"])
+            else:
+                self._audit(actor, "undo", researcher_id=rid, field=field, proposal_id=row["proposal_id"],
+                            before=_loads(row["after"]), after=None, undoes=row["id"])
+            if row["action"] in ("accept", "edit", "reject") and row["proposal_id"]:
+                self.db.execute("UPDATE proposals SET state = 'pending', decided_at = NULL, decided_by = NULL, "
+                                "result_value_id = NULL WHERE id = ?", [row["proposal_id"]])
+        return self.audit_entries(limit=1)[0]
+
+    def rollback_job(self, job_id: str, who: str) -> dict[str, int]:
+        """Revert everything a job applied (values return to what they were) and withdraw its pending proposals.
+        A value a person has changed since is left alone and counted as `kept`."""
+        actor = who if who.startswith("human:") else f"human:{who}"
+        counts = {"reverted": 0, "kept": 0, "withdrawn": 0}
+        with self.db.atomic():
+            applied = self.q("SELECT * FROM audit_log WHERE job_id = ? AND action IN ('generate', 'import') "
+                             "ORDER BY id DESC", [job_id])
+            for row in applied:
+                cur = self.current(row["researcher_id"], row["field"])
+                if cur is None or cur.id != row["after_value_id"]:
+                    counts["kept"] += 1
+                    continue
+                self._audit(actor, "rollback", researcher_id=row["researcher_id"], field=row["field"],
+                            before_id=row["after_value_id"], after_id=row["before_value_id"], job_id=job_id)
+                self._set_current(row["researcher_id"], row["field"], row["before_value_id"])
+                counts["reverted"] += 1
+            pending = self.q("SELECT id FROM proposals WHERE job_id = ? AND state = 'pending'", [job_id])
+            for p in pending:
+                self._decide(p["id"], "withdrawn", actor)
+            counts["withdrawn"] = len(pending)
+            if pending or applied:
+                self._audit(actor, "rollback-job", job_id=job_id, after=counts)
+        return counts
+
+    def audit_entries(self, *, researcher_id: int | None = None, job_id: str | None = None,
+                      limit: int = 100) -> list[AuditEntry]:
+        where, params = ["1 = 1"], []
+        if researcher_id is not None:
+            where.append("researcher_id = ?")
+            params.append(researcher_id)
+        if job_id is not None:
+            where.append("job_id = ?")
+            params.append(job_id)
+        rows = self.q(f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [AuditEntry(id=r["id"], actor=r["actor"], action=r["action"], researcher_id=r["researcher_id"],
+                           field=r["field"], proposal_id=r["proposal_id"], before_value_id=r["before_value_id"],
+                           after_value_id=r["after_value_id"], before=_loads(r["before"]), after=_loads(r["after"]),
+                           job_id=r["job_id"], undoes=r["undoes"], created_at=r["created_at"]) for r in rows]
+
+    # ------------------------------------------------------------------ jobs
+
+    def create_job(self, job: Job) -> None:
+        data = job.model_dump()
+        for k in ("params", "todo", "counts"):
+            data[k] = _dumps(data[k])
+        self.db["jobs"].insert(data)
+
+    def update_job(self, job_id: str, **fields: Any) -> None:
+        for k in ("params", "todo", "counts"):
+            if k in fields:
+                fields[k] = _dumps(fields[k])
+        self.db["jobs"].update(job_id, fields)
+
+    def get_job(self, job_id: str) -> Job:
+        row = self.one("SELECT * FROM jobs WHERE id = ?", [job_id])
+        if not row:
+            raise StoreError(f"no job {job_id} (see `enrich jobs`)")
+        for k, d in (("params", {}), ("todo", []), ("counts", {})):
+            row[k] = _loads(row[k], d)
+        return Job(**row)
+
+    def jobs(self, limit: int = 50) -> list[Job]:
+        return [self.get_job(r["id"]) for r in self.q("SELECT id FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?",
+                                                       [limit])]
+
+    def iter_export_rows(self) -> Iterator[Researcher]:
+        yield from self.researchers()

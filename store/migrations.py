@@ -1,0 +1,250 @@
+"""Numbered schema migrations (sqlite-utils `Migrations`): each runs in its own transaction, in order, once.
+
+Never edit a migration that has shipped: add the next number.
+"""
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("enrich")
+
+NEVER_OVERRIDE_TRIGGERS = """
+CREATE TRIGGER field_values_append_only_update BEFORE UPDATE ON field_values
+BEGIN SELECT RAISE(ABORT, 'field_values is append-only: write a new value through the store'); END;
+
+CREATE TRIGGER field_values_append_only_delete BEFORE DELETE ON field_values
+BEGIN SELECT RAISE(ABORT, 'field_values is append-only: values are never deleted'); END;
+
+-- A model may only propose, or fill an empty field as `generated`; a person's acceptance is a separate row.
+CREATE TRIGGER field_values_writer_status BEFORE INSERT ON field_values
+WHEN (NEW.origin LIKE 'llm:%' AND NEW.status NOT IN ('proposed', 'generated', 'accepted', 'rejected'))
+  OR (NEW.origin LIKE 'import:%' AND NEW.status NOT IN ('imported', 'proposed', 'accepted', 'rejected'))
+  OR (NEW.status = 'verified' AND NEW.origin NOT LIKE 'human:%')
+BEGIN SELECT RAISE(ABORT, 'never-override: this origin cannot write a value with this status'); END;
+
+-- The current value must be an applied one.
+CREATE TRIGGER current_values_applied_insert BEFORE INSERT ON current_values
+WHEN (SELECT status FROM field_values WHERE id = NEW.value_id) NOT IN ('verified', 'imported', 'generated', 'accepted')
+  OR (SELECT researcher_id FROM field_values WHERE id = NEW.value_id) IS NOT NEW.researcher_id
+  OR (SELECT field FROM field_values WHERE id = NEW.value_id) IS NOT NEW.field
+BEGIN SELECT RAISE(ABORT, 'current value must be an applied value of the same researcher and field'); END;
+
+CREATE TRIGGER current_values_applied_update BEFORE UPDATE ON current_values
+WHEN (SELECT status FROM field_values WHERE id = NEW.value_id) NOT IN ('verified', 'imported', 'generated', 'accepted')
+  OR NEW.researcher_id IS NOT OLD.researcher_id OR NEW.field IS NOT OLD.field
+  OR (SELECT researcher_id FROM field_values WHERE id = NEW.value_id) IS NOT NEW.researcher_id
+  OR (SELECT field FROM field_values WHERE id = NEW.value_id) IS NOT NEW.field
+BEGIN SELECT RAISE(ABORT, 'current value must be an applied value of the same researcher and field'); END;
+
+-- `generated` only ever fills an empty field.
+CREATE TRIGGER current_values_generated_only_empty BEFORE UPDATE ON current_values
+WHEN (SELECT status FROM field_values WHERE id = NEW.value_id) = 'generated' AND NEW.value_id IS NOT OLD.value_id
+BEGIN SELECT RAISE(ABORT, 'never-override: a generated value only fills an empty field'); END;
+
+-- The last line of the never-override rule: a verified or accepted value changes only through a review action,
+-- whose audit row (a person, this exact transition) is written first in the same transaction.
+CREATE TRIGGER current_values_never_override BEFORE UPDATE ON current_values
+WHEN (SELECT status FROM field_values WHERE id = OLD.value_id) IN ('verified', 'accepted')
+ AND NEW.value_id IS NOT OLD.value_id
+ AND NOT EXISTS (
+   SELECT 1 FROM audit_log a
+   WHERE a.id = (SELECT max(id) FROM audit_log WHERE researcher_id = OLD.researcher_id AND field = OLD.field)
+     AND a.actor LIKE 'human:%' AND a.before_value_id IS OLD.value_id AND a.after_value_id IS NEW.value_id)
+BEGIN SELECT RAISE(ABORT, 'never-override: a verified or accepted value can only be changed by a review action'); END;
+
+CREATE TRIGGER current_values_never_override_delete BEFORE DELETE ON current_values
+WHEN (SELECT status FROM field_values WHERE id = OLD.value_id) IN ('verified', 'accepted')
+ AND NOT EXISTS (
+   SELECT 1 FROM audit_log a
+   WHERE a.id = (SELECT max(id) FROM audit_log WHERE researcher_id = OLD.researcher_id AND field = OLD.field)
+     AND a.actor LIKE 'human:%' AND a.before_value_id IS OLD.value_id AND a.after_value_id IS NULL)
+BEGIN SELECT RAISE(ABORT, 'never-override: a verified or accepted value can only be removed by a review action'); END;
+
+CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+CREATE TABLE researchers (
+  id INTEGER PRIMARY KEY,
+  name TEXT,
+  name_origin TEXT,
+  split_from INTEGER REFERENCES researchers(id),
+  single_person INTEGER,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE listings (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL,
+  sha256 TEXT NOT NULL UNIQUE,
+  format TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('person', 'feed')),
+  text TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1,
+  previous_id INTEGER REFERENCES listings(id),
+  researcher_id INTEGER REFERENCES researchers(id),
+  facts TEXT NOT NULL DEFAULT '{}',
+  hints TEXT NOT NULL DEFAULT '[]',
+  stated_work_count INTEGER,
+  imported_at TEXT NOT NULL
+);
+CREATE INDEX listings_path ON listings(path);
+-- Which works of which listing belong to a researcher (works NULL = all of them; a split lists its cluster).
+CREATE TABLE researcher_listings (
+  researcher_id INTEGER NOT NULL REFERENCES researchers(id),
+  listing_id INTEGER NOT NULL REFERENCES listings(id),
+  works TEXT,
+  PRIMARY KEY (researcher_id, listing_id)
+);
+CREATE TABLE works (
+  listing_id INTEGER NOT NULL REFERENCES listings(id),
+  ordinal INTEGER NOT NULL,
+  work_id TEXT NOT NULL,
+  title TEXT, year INTEGER, date TEXT, venue TEXT, type TEXT, category TEXT,
+  authors TEXT NOT NULL DEFAULT '[]', authors_truncated INTEGER NOT NULL DEFAULT 0, author_count INTEGER,
+  abstract TEXT, ids TEXT NOT NULL DEFAULT '{}', bylines TEXT NOT NULL DEFAULT '[]',
+  start INTEGER, "end" INTEGER,
+  PRIMARY KEY (listing_id, ordinal),
+  UNIQUE (listing_id, work_id)
+);
+CREATE INDEX works_work_id ON works(work_id);
+CREATE TABLE field_values (
+  id INTEGER PRIMARY KEY,
+  researcher_id INTEGER NOT NULL REFERENCES researchers(id),
+  field TEXT NOT NULL,
+  value TEXT NOT NULL,
+  value_hash TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('verified','imported','generated','proposed','accepted','rejected','superseded')),
+  origin TEXT NOT NULL CHECK (origin LIKE 'human:_%' OR origin LIKE 'import:_%' OR origin LIKE 'llm:_%'),
+  confidence REAL CHECK (confidence IS NULL OR (confidence >= 0 AND confidence <= 1)),
+  evidence TEXT NOT NULL DEFAULT '[]',
+  prompt_version TEXT,
+  llm_call_id INTEGER,
+  job_id TEXT,
+  listing_id INTEGER REFERENCES listings(id),
+  created_at TEXT NOT NULL
+);
+CREATE INDEX field_values_rf ON field_values(researcher_id, field);
+CREATE TABLE current_values (
+  researcher_id INTEGER NOT NULL REFERENCES researchers(id),
+  field TEXT NOT NULL,
+  value_id INTEGER NOT NULL REFERENCES field_values(id),
+  PRIMARY KEY (researcher_id, field)
+);
+CREATE TABLE derived_facts (
+  id INTEGER PRIMARY KEY,
+  value_id INTEGER NOT NULL REFERENCES field_values(id),
+  kind TEXT NOT NULL,
+  value TEXT,
+  origin TEXT NOT NULL,
+  confidence REAL,
+  detail TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL
+);
+CREATE INDEX derived_facts_value ON derived_facts(value_id, kind);
+CREATE TABLE proposals (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('field', 'split', 'merge')),
+  researcher_id INTEGER REFERENCES researchers(id),
+  field TEXT,
+  value_id INTEGER REFERENCES field_values(id),
+  current_value_id INTEGER REFERENCES field_values(id),
+  payload TEXT NOT NULL DEFAULT '{}',
+  summary TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  confidence REAL,
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'accepted', 'rejected', 'withdrawn')),
+  job_id TEXT,
+  created_at TEXT NOT NULL,
+  decided_at TEXT,
+  decided_by TEXT,
+  result_value_id INTEGER REFERENCES field_values(id)
+);
+CREATE INDEX proposals_state ON proposals(state, researcher_id, field);
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  params TEXT NOT NULL DEFAULT '{}',
+  cursor INTEGER NOT NULL DEFAULT 0,
+  todo TEXT NOT NULL DEFAULT '[]',
+  counts TEXT NOT NULL DEFAULT '{}',
+  tokens_in INTEGER NOT NULL DEFAULT 0,
+  tokens_out INTEGER NOT NULL DEFAULT 0,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  error TEXT,
+  started_at TEXT NOT NULL,
+  finished_at TEXT
+);
+CREATE TABLE llm_calls (
+  id INTEGER PRIMARY KEY,
+  call_group TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  backend TEXT NOT NULL,
+  model TEXT NOT NULL,
+  mode TEXT,
+  prompt_name TEXT,
+  prompt_version TEXT,
+  schema_name TEXT,
+  input_hash TEXT,
+  messages TEXT NOT NULL DEFAULT '[]',
+  response TEXT,
+  parsed TEXT,
+  error TEXT,
+  tokens_in INTEGER NOT NULL DEFAULT 0,
+  tokens_out INTEGER NOT NULL DEFAULT 0,
+  latency_ms REAL NOT NULL DEFAULT 0,
+  retries INTEGER NOT NULL DEFAULT 0,
+  reasks INTEGER NOT NULL DEFAULT 0,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  cached INTEGER NOT NULL DEFAULT 0,
+  job_id TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX llm_calls_group ON llm_calls(call_group);
+CREATE TABLE llm_cache (
+  key TEXT PRIMARY KEY,
+  parsed TEXT NOT NULL,
+  llm_call_id INTEGER,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE conflation (
+  listing_id INTEGER NOT NULL REFERENCES listings(id),
+  researcher_id INTEGER REFERENCES researchers(id),
+  detected INTEGER NOT NULL,
+  confidence REAL NOT NULL,
+  clusters TEXT NOT NULL DEFAULT '[]',
+  method TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (listing_id, method)
+);
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  researcher_id INTEGER,
+  field TEXT,
+  proposal_id INTEGER,
+  before_value_id INTEGER,
+  after_value_id INTEGER,
+  before TEXT,
+  after TEXT,
+  job_id TEXT,
+  undoes INTEGER REFERENCES audit_log(id),
+  created_at TEXT NOT NULL
+);
+CREATE INDEX audit_log_rf ON audit_log(researcher_id, field);
+CREATE INDEX audit_log_job ON audit_log(job_id);
+"""
+        + NEVER_OVERRIDE_TRIGGERS
+    )
+
+
+def apply(db: Database) -> None:
+    migrations.apply(db)
