@@ -1,0 +1,59 @@
+"""A deterministic stand-in for a model that answers the agent's own questions from the context it is given.
+
+Used by `--backend fake`, the test suite and the pipeline benchmarks: it exercises every step, check and store
+write without a model. It is honest, not clever: it never invents an affiliation (it quotes an organisation
+line only when the shown text has one), tags with the top shortlisted tag, and summarises with the works' titles.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+
+from agent.steps.checks import looks_like_institution
+
+
+def _affiliation(context: dict[str, Any]) -> dict[str, Any]:
+    for line in (context.get("shown_text") or "").splitlines():
+        line = line.strip()
+        if 4 < len(line) < 160 and looks_like_institution(line) and not re.search(r"\b(abstract|propose)\b", line, re.I):
+            return {"affiliation": line.split(",")[0].strip() if "," in line else line, "quote": line}
+    return {"affiliation": None, "quote": None}
+
+
+def _topics(context: dict[str, Any]) -> dict[str, Any]:
+    allowed, works = context.get("allowed", []), context.get("work_ids", [])
+    if not allowed or not works:
+        return {"topics": []}
+    half = max(1, len(works) // 2)
+    picks = [{"tag": allowed[0], "works": works[:half] or works}]
+    if len(allowed) > 1:
+        picks.append({"tag": allowed[1], "works": works[half:] or works[:1]})
+    return {"topics": picks}
+
+
+def _summary(context: dict[str, Any]) -> dict[str, Any]:
+    sources: dict[str, str] = context.get("sources", {})
+    ids = list(sources)
+    if not ids:
+        return {"sentences": []}
+    first, rest = ids[0], ids[1:] or ids[:1]
+    return {"sentences": [
+        {"text": "This researcher studies problems described in the listed works.", "works": [first]},
+        {"text": f"The listing includes {len(ids)} works that are summarised here.".replace(str(len(ids)), "several"),
+         "works": rest[:3]},
+    ]}
+
+
+def grounded_answer(response_model: type[BaseModel], messages: list[dict[str, Any]],
+                    context: dict[str, Any] | None) -> dict[str, Any]:
+    context = context or {}
+    name = response_model.__name__
+    if name == "AffiliationAnswer":
+        return _affiliation(context)
+    if name == "TopicsAnswer":
+        return _topics(context)
+    if name == "SummaryAnswer":
+        return _summary(context)
+    raise ValueError(f"the fake model has no answer for {name}")

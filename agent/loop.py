@@ -1,0 +1,267 @@
+"""The enrichment job: pick researchers with missing or stale fields, plan the steps each needs, run them, and
+keep a resumable job row (cursor, counts, tokens, cost) -- after datasette-enrichments' jobs table.
+
+Writes go through the store, which decides value vs proposal. A crash or Ctrl-C leaves the job `interrupted`;
+`enrich run --resume JOB` continues from its cursor. Redoing a researcher is harmless: proposals are idempotent and
+model answers are cached, so nothing is lost and nothing is duplicated.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from schemas import FIELDS, Job, utcnow
+
+from .steps import affiliation, conflate, summary, topics
+from .steps.base import StepContext, StepOutcome
+
+# The order matters: conflation is the slot before affiliation and summary.
+STEPS: dict[str, Any] = {"conflation": conflate, "affiliation": affiliation, "topics": topics, "summary": summary}
+FIELD_STEPS = ("affiliation", "topics", "summary")
+PROMPTED = {"affiliation": "affiliation", "topics": "topics", "summary": "summary"}
+# Rough output sizes for --dry-run estimates (tokens).
+OUTPUT_TOKENS = {"affiliation": 60, "topics": 160, "summary": 260}
+
+
+@dataclass
+class RunOptions:
+    only: list[str] = field(default_factory=list)
+    researcher_ids: list[int] = field(default_factory=list)
+    concurrency: int = 1
+    budget_usd: float | None = None
+    dry_run: bool = False
+    refresh: bool = False
+    resume: str | None = None
+
+
+@dataclass
+class Plan:
+    researcher_id: int
+    name: str | None
+    steps: list[str]
+    reasons: dict[str, str]
+
+
+def new_job_id() -> str:
+    return "J" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def _prompt_ref(step: str) -> str | None:
+    from .prompts import load_prompt
+
+    return load_prompt(PROMPTED[step]).prompt_ref.ref if step in PROMPTED else None
+
+
+def plan_researcher(store: Any, researcher_id: int, *, only: list[str], refresh: bool, origin: str) -> Plan:
+    """Which steps a researcher needs: a field that is empty with nothing pending, or stale (its listing changed;
+    with --refresh also an older prompt version or another model)."""
+    r = store.get_researcher(researcher_id)
+    listings = store.researcher_listings(researcher_id)
+    latest = {l.id for l in listings}
+    wanted = [f for f in FIELD_STEPS if not only or f in only]
+    steps, reasons = [], {}
+    for f in wanted:
+        cur = store.current(researcher_id, f)
+        pending = store.proposals("pending", researcher_id=researcher_id, field=f)
+        ref = _prompt_ref(f)
+        mine = [p for p in pending if p.proposed and p.proposed.origin == origin]
+        if cur is None:
+            if mine and all(p.proposed.listing_id in latest for p in mine) and (
+                    not refresh or all(p.proposed.prompt_version == ref for p in mine)):
+                continue  # already proposed from this listing version: waiting for review
+            steps.append(f)
+            reasons[f] = "missing"
+        elif cur.origin.startswith(("import:", "human:")):
+            if f == "affiliation":  # stated by the page or a person: only normalise (no model call)
+                steps.append(f)
+                reasons[f] = "normalise"
+        elif cur.listing_id is not None and cur.listing_id not in latest:
+            steps.append(f)
+            reasons[f] = "stale: listing changed"
+        elif refresh and (cur.prompt_version != ref or cur.origin != origin):
+            steps.append(f)
+            reasons[f] = "refresh: older prompt or another model"
+    if any(s in steps for s in ("affiliation", "summary")):
+        steps.insert(0, "conflation")
+    return Plan(researcher_id, r.name, steps, reasons)
+
+
+def make_context(store: Any, client: Any, settings: Any, researcher_id: int, job_id: str | None,
+                 ror_index: Any) -> StepContext:
+    return StepContext(store=store, client=client, settings=settings, researcher=store.get_researcher(researcher_id),
+                       listings=store.researcher_listings(researcher_id), works=store.researcher_works(researcher_id),
+                       job_id=job_id, ror=ror_index)
+
+
+def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
+    outcomes = []
+    for name in steps:
+        try:
+            outcomes.append(STEPS[name].run(ctx))
+        except Exception as exc:  # one step failing must not lose the others; the job records it
+            from .llm.base import LLMError
+
+            if not isinstance(exc, LLMError) and not _is_validation_failure(exc):
+                raise
+            outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300]))
+    return outcomes
+
+
+def _is_validation_failure(exc: Exception) -> bool:
+    from pydantic import ValidationError
+
+    return isinstance(exc, ValidationError) or type(exc).__name__ in ("InstructorRetryException",)
+
+
+def estimate(store: Any, plans: list[Plan], client: Any) -> dict[str, Any]:
+    """--dry-run: calls, tokens and cost without calling the model."""
+    from .llm.pricing import cost_usd
+
+    calls = tin = tout = 0
+    for p in plans:
+        ctx_works = store.researcher_works(p.researcher_id)
+        for s in p.steps:
+            if s == "conflation" or p.reasons.get(s) == "normalise":
+                continue
+            if s == "affiliation":
+                chars = 1500
+            elif s == "topics":
+                chars = 1200 + sum(len(w.title or "") + 20 for w in ctx_works[: topics.MAX_WORKS])
+            else:
+                chars = 900 + sum(len(w.title or "") + summary.ABSTRACT_CHARS + 20
+                                  for w in ctx_works[: summary.MAX_WORKS])
+            calls += 1
+            tin += chars // 4
+            tout += OUTPUT_TOKENS[s]
+    return {"researchers": len(plans), "calls": calls, "tokens_in": tin, "tokens_out": tout,
+            "cost_usd": round(cost_usd(client.backend, client.model, tin, tout), 6),
+            "note": "upper bound: cached answers and deterministic affiliations make no call"}
+
+
+class JobRunner:
+    """Runs one job. `on_progress(done, total, plan, outcomes)` lets the CLI draw a progress bar."""
+
+    def __init__(self, store: Any, client: Any, settings: Any, *, thread_store: Any = None,
+                 on_progress: Callable[..., None] | None = None, on_note: Callable[[str], None] | None = None):
+        self.store, self.client, self.settings = store, client, settings
+        self.thread_store = thread_store or store
+        self.on_progress = on_progress or (lambda *a, **k: None)
+        self.on_note = on_note or (lambda msg: None)
+
+    def _ror(self, store: Any) -> Any:
+        from . import ror
+
+        if ror.index_status(store) is None:
+            return None
+        return ror.RorIndex.of(store)
+
+    def plans(self, opts: RunOptions) -> list[Plan]:
+        if opts.researcher_ids:
+            ids = opts.researcher_ids
+        else:
+            ids = [r["id"] for r in self.store.q(
+                "SELECT DISTINCT r.id FROM researchers r JOIN researcher_listings rl ON rl.researcher_id = r.id "
+                "ORDER BY r.id")]
+        plans = [plan_researcher(self.store, i, only=opts.only, refresh=opts.refresh, origin=self.client.origin)
+                 for i in ids]
+        return [p for p in plans if p.steps]
+
+    def start(self, opts: RunOptions) -> Job:
+        if opts.resume:
+            job = self.store.get_job(opts.resume)
+            if job.state == "done":
+                return job
+            opts = RunOptions(**{**job.params, "resume": job.id})
+            self.store.update_job(job.id, state="running", error=None)
+        else:
+            plans = self.plans(opts)
+            job = Job(id=new_job_id(), params={k: v for k, v in opts.__dict__.items() if k != "resume"},
+                      todo=[p.researcher_id for p in plans],
+                      counts={"researchers": len(plans)})
+            self.store.create_job(job)
+        return self._run(self.store.get_job(job.id), opts)
+
+    def _run(self, job: Job, opts: RunOptions) -> Job:
+        if self._ror(self.store) is None and (not opts.only or "affiliation" in opts.only):
+            self.on_note("No ROR index: affiliations are not normalised to ROR ids. "
+                         "Load one with `enrich ror import <ror-data-dump.zip>`.")
+        counts = dict(job.counts)
+        tokens_in, tokens_out, cost = job.tokens_in, job.tokens_out, job.cost_usd
+        todo, cursor = job.todo, job.cursor
+        total = len(todo)
+        done_flags = [i < cursor for i in range(total)]
+        workers = max(1, min(opts.concurrency, getattr(self.client, "max_concurrency", 1)))
+
+        def work(index: int) -> tuple[int, Plan, list[StepOutcome]]:
+            store = self.thread_store
+            rid = todo[index]
+            plan = plan_researcher(store, rid, only=opts.only, refresh=opts.refresh, origin=self.client.origin)
+            ctx = make_context(store, self.client, self.settings, rid, job.id, self._ror(store))
+            return index, plan, run_researcher(ctx, plan.steps)
+
+        def account(plan: Plan, outcomes: list[StepOutcome]) -> None:
+            nonlocal tokens_in, tokens_out, cost
+            for o in outcomes:
+                counts[f"{o.step}:{o.status}"] = counts.get(f"{o.step}:{o.status}", 0) + 1
+                counts["calls"] = counts.get("calls", 0) + o.calls
+                counts["cached"] = counts.get("cached", 0) + int(o.cached)
+                tokens_in += o.tokens_in
+                tokens_out += o.tokens_out
+                cost += o.cost_usd
+
+        def save(state: str = "running", error: str | None = None) -> None:
+            nonlocal cursor
+            while cursor < total and done_flags[cursor]:
+                cursor += 1
+            self.store.update_job(job.id, cursor=cursor, counts=counts, tokens_in=tokens_in, tokens_out=tokens_out,
+                                  cost_usd=round(cost, 6), state=state, error=error,
+                                  finished_at=utcnow() if state != "running" else None)
+
+        pending = [i for i in range(cursor, total)]
+        t0 = time.monotonic()
+        try:
+            if workers == 1:
+                for i in pending:
+                    if opts.budget_usd is not None and cost >= opts.budget_usd:
+                        save("interrupted", f"budget of ${opts.budget_usd} reached")
+                        return self.store.get_job(job.id)
+                    _, plan, outcomes = work(i)
+                    account(plan, outcomes)
+                    done_flags[i] = True
+                    save()
+                    self.on_progress(sum(done_flags), total, plan, outcomes)
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    futures = [pool.submit(work, i) for i in pending]
+                    for fut in futures:
+                        i, plan, outcomes = fut.result()
+                        account(plan, outcomes)
+                        done_flags[i] = True
+                        save()
+                        self.on_progress(sum(done_flags), total, plan, outcomes)
+                        if opts.budget_usd is not None and cost >= opts.budget_usd:
+                            for f in futures:
+                                f.cancel()
+                            save("interrupted", f"budget of ${opts.budget_usd} reached")
+                            return self.store.get_job(job.id)
+            self._propose_merges(job.id)
+        except KeyboardInterrupt:
+            save("interrupted", "interrupted by the user")
+            raise
+        except Exception as exc:
+            save("failed", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        counts["seconds"] = int(time.monotonic() - t0)
+        save("done")
+        return self.store.get_job(job.id)
+
+    def _propose_merges(self, job_id: str) -> None:
+        """Two listings sharing works may be one person: a `merge` proposal, never an automatic merge."""
+        from store import structural
+
+        for a, b, pairs in structural.find_shared_works(self.store):
+            structural.propose_merge(self.store, a, b, pairs, job_id=job_id)

@@ -1,0 +1,84 @@
+"""Deterministic grounding checks. Model output is never trusted: each check here can reject it.
+
+They are plain functions so the steps' pydantic validators (which instructor turns into re-asks) and the tests
+share one implementation.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+INSTITUTION_WORDS = re.compile(
+    r"\b(universit\w*|institut\w*|college|school|academy|academia|laborator\w*|lab|labs|centre|center|hospital|"
+    r"foundation|inc\.?|corp\w*|company|ltd|gmbh|research|polytechni\w*|ecole|école|technion|cnrs|inria|"
+    r"council|ministry|agency|observatory|museum|clinic|department|faculty|kaist|mit|eth|epfl|ucl|cas)\b",
+    re.IGNORECASE,
+)
+# Words a small model leaks from the request scaffolding into prose.
+LEAK_WORDS = re.compile(r"\b(json|schema|response_model|pydantic|instructor|function call|tool call|"
+                        r"work ids?|W[0-9a-f]{10})\b", re.IGNORECASE)
+NULLISH = {"", "null", "none", "n/a", "na", "unknown", "not specified", "not stated", "not available", "-"}
+
+
+def norm_space(s: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s)).strip()
+
+
+def is_nullish(value: str | None) -> bool:
+    return value is None or norm_space(value).strip(" .\"'").casefold() in NULLISH
+
+
+def find_quote(text: str, quote: str) -> tuple[int, int] | None:
+    """Offsets of `quote` in `text`: exact first, then tolerant of runs of white space (pages wrap lines)."""
+    if not quote:
+        return None
+    i = text.find(quote)
+    if i >= 0:
+        return i, i + len(quote)
+    pattern = r"\s+".join(re.escape(p) for p in quote.split())
+    if not pattern:
+        return None
+    m = re.search(pattern, text)
+    return (m.start(), m.end()) if m else None
+
+
+def within(span: tuple[int, int], regions: list[tuple[int, int]]) -> bool:
+    return any(a <= span[0] and span[1] <= b for a, b in regions)
+
+
+def looks_like_institution(name: str) -> bool:
+    return bool(INSTITUTION_WORDS.search(name))
+
+
+def name_in_quote(name: str, quote: str) -> bool:
+    """The answer must be (a normalised part of) the quote, not a model's paraphrase."""
+    a, b = norm_space(name).casefold(), norm_space(quote).casefold()
+    return bool(a) and a in b
+
+
+_NUM = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
+_CAP = re.compile(r"\b[A-Z][\w\-]*[A-Z0-9][\w\-]*\b|\b[A-Z][a-z]+\b")
+_COMMON = set("""A An The This These That Those It Its In On Of For And Or But With By From To As At Their They Our We He
+She His Her Also Such Both Each Many Most Some Several Other Others New Recent Recently Overall However Together Work
+Works Research Researcher Their Across Into Using Through While When Where Which Who Whose How Why What Besides Beyond
+Further Furthermore Moreover Additionally Finally First Second Third Then Thus Here There Its Among Within Without
+Large Small Deep Machine Language Learning Models Model Data Neural Networks Network""".split())
+
+
+def ungrounded_tokens(sentence: str, sources: str, allowed: str = "") -> list[str]:
+    """Numbers and capitalised names in `sentence` that appear neither in the cited works nor in `allowed`."""
+    haystack = (sources + " " + allowed).casefold()
+    bad = []
+    for m in _NUM.finditer(sentence):
+        if m.group(0).casefold() not in haystack:
+            bad.append(m.group(0))
+    first_word = True
+    for m in _CAP.finditer(sentence):
+        tok = m.group(0)
+        starts_sentence = first_word and m.start() < 2
+        first_word = False
+        if starts_sentence or tok in _COMMON:
+            continue
+        if tok.casefold() not in haystack:
+            bad.append(tok)
+    return bad

@@ -1,0 +1,34 @@
+"""The slot before affiliation and summary: does this listing mix several same-name people?
+
+Deterministic clustering (agent.steps.conflation); a flagged listing gets a `split` proposal for review and no
+single affiliation or summary until a person rejects the split (then it is one person and the agent continues)."""
+from __future__ import annotations
+
+from store import structural
+
+from .base import StepContext, StepOutcome
+from .conflation import detect
+
+STEP = "conflation"
+
+
+def run(ctx: StepContext) -> StepOutcome:
+    out = StepOutcome(STEP, "none")
+    if ctx.researcher.single_person or ctx.researcher.split_from is not None:
+        out.status, out.detail = "skipped", "a person decided this listing is one person"
+        return out
+    if ctx.listing.kind != "person" or len(ctx.works) < 2:
+        out.detail = "too few works to judge"
+        return out
+    existing = structural.get_conflation(ctx.store, listing_id=ctx.listing.id)
+    result = existing or detect(ctx.works, ctx.researcher.name)
+    if existing is None:
+        structural.save_conflation(ctx.store, ctx.listing.id, ctx.researcher.id, result)
+    ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher.id)
+    if result.detected:
+        pid = structural.propose_split(ctx.store, ctx.researcher.id, ctx.listing.id, result, job_id=ctx.job_id)
+        out.status = "proposed" if pid else "none"
+        out.detail = f"mixes {len(result.clusters)} groups (confidence {result.confidence:.2f}); split proposal {pid}"
+    else:
+        out.detail = f"one person (confidence of mixing {result.confidence:.2f})"
+    return out

@@ -1,0 +1,109 @@
+"""Plain-language summary: 2-4 sentences, each citing the works it rests on.
+
+The model sees a compact digest of at most MAX_WORKS works (title, year, the abstract's opening), never the whole
+page. Checks reject a sentence that cites nothing, cites a work that does not exist, or mentions a name or number
+that appears in none of the works it cites; they also reject prompt words a small model leaks into prose."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from schemas import Evidence, FieldValue
+
+from .base import StepContext, StepOutcome, record_llm
+from .checks import LEAK_WORDS, ungrounded_tokens
+
+STEP = "summary"
+MAX_WORKS = 8
+ABSTRACT_CHARS = 240
+
+
+class SentenceOut(BaseModel):
+    text: str = Field(description="one plain-language sentence")
+    works: list[str] = Field(default_factory=list, description="ids of the listed works this sentence is based on")
+
+    @field_validator("works", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class SummaryAnswer(BaseModel):
+    sentences: list[SentenceOut] = Field(description="2 to 4 sentences")
+
+    @field_validator("sentences")
+    @classmethod
+    def _grounded(cls, v: list[SentenceOut], info: ValidationInfo) -> list[SentenceOut]:
+        ctx = info.context or {}
+        sources: dict[str, str] = ctx.get("sources", {})
+        allowed_names: str = ctx.get("name", "")
+        if not 2 <= len(v) <= 4:
+            raise ValueError(f"write 2 to 4 sentences, not {len(v)}")
+        problems = []
+        for i, s in enumerate(v, 1):
+            s.text = re.sub(r"\s+", " ", s.text).strip()
+            if not s.works:
+                problems.append(f"sentence {i} cites no work")
+                continue
+            missing = [w for w in s.works if sources and w not in sources]
+            if missing:
+                problems.append(f"sentence {i} cites works that do not exist: {missing}")
+                continue
+            if LEAK_WORDS.search(s.text):
+                problems.append(f"sentence {i} talks about the request instead of the research")
+            cited = " ".join(sources.get(w, "") for w in s.works)
+            bad = ungrounded_tokens(s.text, cited, allowed_names) if sources else []
+            if bad:
+                problems.append(f"sentence {i} mentions {bad}, which its cited works do not")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
+
+def digest(works) -> tuple[str, dict[str, str]]:
+    """The works the model sees (most recent first) and the full text each citation is checked against."""
+    chosen = sorted((w for w in works if w.title or w.abstract), key=lambda w: -(w.year or 0))[:MAX_WORKS]
+    lines, sources = [], {}
+    for w in chosen:
+        abstract = (w.abstract or "").strip()
+        short = abstract[:ABSTRACT_CHARS].rsplit(" ", 1)[0] + ("..." if len(abstract) > ABSTRACT_CHARS else "")
+        lines.append(f"{w.work_id}: {w.year or '?'}, {w.title or '(untitled)'}; {short}")
+        sources[w.work_id] = f"{w.title or ''} {w.venue or ''} {' '.join(w.authors)} {abstract}"
+    return "\n".join(lines), sources
+
+
+def generate(ctx: StepContext) -> tuple[Any, Any, str]:
+    """Ask the model; returns (ExtractResult, the value dict, prompt ref)."""
+    from agent.prompts import load_prompt
+
+    text, sources = digest(ctx.works)
+    prompt = load_prompt(STEP)
+    result = ctx.client.extract(SummaryAnswer, prompt.messages(name=ctx.name, works=text), prompt=prompt.prompt_ref,
+                                context={"sources": sources, "name": ctx.name}, job_id=ctx.job_id)
+    sentences = [{"text": s.text, "works": list(dict.fromkeys(s.works))} for s in result.value.sentences]
+    value = {"text": " ".join(s["text"] for s in sentences), "sentences": sentences}
+    return result, value, prompt.prompt_ref.ref
+
+
+def run(ctx: StepContext) -> StepOutcome:
+    out = StepOutcome(STEP, "none")
+    if ctx.conflated:
+        out.status, out.detail = "skipped", "listing mixes several people"
+        return out
+    if not any(w.title or w.abstract for w in ctx.works):
+        out.detail = "no works to summarise"
+        return out
+    result, value, ref = generate(ctx)
+    record_llm(out, result)
+    cited = sorted({w for s in value["sentences"] for w in s["works"]})
+    conf = round(max(0.0, 0.9 - 0.15 * result.reasks), 3)
+    fv = FieldValue(researcher_id=ctx.researcher.id, field=STEP, value=value, status="proposed",
+                    origin=ctx.client.origin, confidence=conf, prompt_version=ref, llm_call_id=result.call_id,
+                    job_id=ctx.job_id, listing_id=ctx.listing.id,
+                    evidence=[Evidence(note=f"every sentence cites works; checked against {len(cited)} cited works")])
+    res = ctx.store.submit(fv, auto_apply=conf >= ctx.settings.auto_apply_summary)
+    out.status, out.value = res.outcome, fv
+    out.detail = f"{len(value['sentences'])} sentences citing {len(cited)} works (confidence {conf}; {res.reason})"
+    return out

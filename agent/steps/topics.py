@@ -1,0 +1,105 @@
+"""Topic tags from a controlled taxonomy, each with a score and the works that support it.
+
+TF-IDF shortlists the taxonomy (the model picks from ~12 tags, not hundreds), the model judges which tags fit and
+which works show them, and the score comes from checks: the share of works supporting the tag, agreement with the
+TF-IDF ranking and with categories the page itself prints (arXiv listings)."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from schemas import Evidence, FieldValue
+
+from .base import StepContext, StepOutcome, record_llm
+
+STEP = "topics"
+MAX_WORKS = 40
+
+
+class TopicPick(BaseModel):
+    tag: str = Field(description="a tag code from the allowed list")
+    works: list[str] = Field(default_factory=list, description="ids of listed works that show this topic")
+
+    @field_validator("works", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class TopicsAnswer(BaseModel):
+    topics: list[TopicPick] = Field(description="1 to 5 tags")
+
+    @field_validator("topics")
+    @classmethod
+    def _allowed(cls, v: list[TopicPick], info: ValidationInfo) -> list[TopicPick]:
+        ctx = info.context or {}
+        allowed, work_ids = set(ctx.get("allowed", [])), set(ctx.get("work_ids", []))
+        if not v:
+            raise ValueError("choose at least one tag from the allowed list")
+        bad = [t.tag for t in v if allowed and t.tag not in allowed]
+        if bad:
+            raise ValueError(f"tags not in the allowed list: {bad}; use only codes from the list")
+        for t in v:
+            unknown = [w for w in t.works if work_ids and w not in work_ids]
+            if unknown:
+                raise ValueError(f"work ids {unknown} are not in the list of works")
+        if not any(t.works for t in v):
+            raise ValueError("each tag needs the ids of the works that show it")
+        seen, out = set(), []
+        for t in v:  # keep the first pick of each tag; a tag no work supports is dropped
+            if t.works and t.tag not in seen:
+                seen.add(t.tag)
+                out.append(t)
+        return out[:5]
+
+
+def _work_lines(works) -> str:
+    return "\n".join(f"{w.work_id}: {w.year or '?'}, {(w.title or (w.abstract or '')[:120]).strip()}" for w in works)
+
+
+def run(ctx: StepContext) -> StepOutcome:
+    from agent.prompts import load_prompt
+    from agent.taxonomy import load_taxonomy
+
+    out = StepOutcome(STEP, "none")
+    works = [w for w in ctx.works if w.title or w.abstract][:MAX_WORKS]
+    if not works:
+        out.detail = "no works to tag"
+        return out
+    taxonomy = load_taxonomy(getattr(ctx.settings, "taxonomy", None) or "arxiv")
+    shortlist = taxonomy.shortlist(works)
+    page_tags = Counter(t.tag for w in works if (t := taxonomy.from_page_category(w.category)))
+    allowed = {t.tag: t for t, _ in shortlist}
+    for code in page_tags:
+        allowed.setdefault(code, taxonomy.get(code))
+    tfidf_rank = {t.tag: i for i, (t, _) in enumerate(shortlist)}
+    prompt = load_prompt(STEP)
+    tags_text = "\n".join(f"{t.tag}: {t.label}" for t in allowed.values())
+    result = ctx.client.extract(
+        TopicsAnswer, prompt.messages(name=ctx.name, tags=tags_text, works=_work_lines(works)),
+        prompt=prompt.prompt_ref, context={"allowed": list(allowed), "work_ids": [w.work_id for w in works]},
+        job_id=ctx.job_id)
+    record_llm(out, result)
+    n = len(works)
+    tags = []
+    for pick in result.value.topics:
+        support = sorted(set(pick.works))
+        share = len(support) / n
+        rank = tfidf_rank.get(pick.tag)
+        agreement = 1.0 - rank / len(shortlist) if rank is not None else 0.0
+        on_page = page_tags.get(pick.tag, 0) / n
+        score = round(min(1.0, 0.2 + 0.4 * min(1.0, share * 2) + 0.25 * agreement + 0.15 * min(1.0, on_page * 2)), 3)
+        tags.append({"tag": pick.tag, "label": allowed[pick.tag].label, "score": score, "works": support})
+    tags.sort(key=lambda t: -t["score"])
+    conf = round(max(0.0, (sum(t["score"] for t in tags) / len(tags)) - 0.1 * result.reasks), 3)
+    fv = FieldValue(researcher_id=ctx.researcher.id, field=STEP, value=tags, status="proposed",
+                    origin=ctx.client.origin, confidence=conf, prompt_version=prompt.prompt_ref.ref,
+                    llm_call_id=result.call_id, job_id=ctx.job_id, listing_id=ctx.listing.id,
+                    evidence=[Evidence(note=f"taxonomy {taxonomy.name}@{taxonomy.version}; supported by "
+                                            f"{sum(len(t['works']) for t in tags)} work citations")])
+    res = ctx.store.submit(fv, auto_apply=conf >= ctx.settings.auto_apply_topics)
+    out.status, out.value = res.outcome, fv
+    out.detail = ", ".join(t["tag"] for t in tags) + f" (confidence {conf}; {res.reason})"
+    return out

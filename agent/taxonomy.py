@@ -1,0 +1,65 @@
+"""Controlled topic taxonomies. The arXiv category taxonomy ships with the package; another one is a JSON file of
+the same shape ({"name", "version", "tags": [{"tag", "label", "keywords"}]}) named by the `taxonomy` setting."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_similarity
+
+from schemas import Work
+
+
+@dataclass(frozen=True)
+class Tag:
+    tag: str
+    label: str
+    keywords: str
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    name: str
+    version: str
+    tags: tuple[Tag, ...]
+
+    def get(self, code: str) -> Tag | None:
+        return next((t for t in self.tags if t.tag == code), None)
+
+    def from_page_category(self, short: str | None) -> Tag | None:
+        """arXiv listings print categories without their archive ("LG"): try the archives in order."""
+        if not short:
+            return None
+        if self.get(short):
+            return self.get(short)
+        for archive in ("cs", "stat", "eess", "math", "q-bio", "q-fin", "econ"):
+            tag = self.get(f"{archive}.{short}")
+            if tag:
+                return tag
+        return None
+
+    def shortlist(self, works: list[Work], k: int = 12) -> list[tuple[Tag, float]]:
+        """Rank tags by TF-IDF similarity between the works' text and each tag's label + keywords."""
+        docs = [f"{t.label} {t.keywords}" for t in self.tags]
+        corpus = " ".join(f"{w.title or ''} {(w.abstract or '')[:400]}" for w in works)
+        if not corpus.strip():
+            return []
+        vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(docs + [corpus])
+        sims = cosine_similarity(vec.transform([corpus]), vec.transform(docs))[0]
+        ranked = sorted(zip(self.tags, sims), key=lambda x: -x[1])
+        return [(t, float(s)) for t, s in ranked[:k]]
+
+
+@lru_cache(maxsize=8)
+def load_taxonomy(name_or_path: str = "arxiv") -> Taxonomy:
+    path = Path(name_or_path)
+    if path.suffix == ".json" and path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        data = json.loads(resources.files("agent").joinpath(f"data/taxonomy-{name_or_path}.json").read_text("utf-8"))
+    return Taxonomy(data["name"], str(data.get("version", "")),
+                    tuple(Tag(t["tag"], t["label"], t.get("keywords", "")) for t in data["tags"]))

@@ -1,0 +1,211 @@
+"""Evaluate the conflation step on the shared dev set (../shared/eval/dev).
+
+    .venv/bin/python bench/eval_conflation.py [--dev ../shared/eval/dev] [--json] [-v]
+
+Reports detection precision / recall / F1 (positives: kind=conflated; negatives: acl_page, header_affiliation,
+byline_affiliation) and the pairwise cluster precision / recall / F1, micro over the conflated cases, with the
+same definition as the shared score.py (`pairwise`): titles normalised, a truncated title matches a gold title by
+prefix (>= 20 chars, unique), an unflagged listing counts as one cluster, unassigned gold titles as singletons.
+
+Listings are parsed with `agent.ingest.parse` when it exists; otherwise with a small private fallback loader for
+the three dev layouts (ACL-Anthology, Xplore-style, faculty page), good enough for titles, authors, years, venues.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+import unicodedata
+from itertools import combinations
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent.steps.conflation import detect  # noqa: E402
+from schemas import Work  # noqa: E402
+
+DEFAULT_DEV = ROOT.parent / "shared" / "eval" / "dev"
+NEGATIVE_KINDS = {"acl_page", "header_affiliation", "byline_affiliation"}
+
+
+# ----------------------------------------------------------------- metric (same definition as score.py `pairwise`)
+
+
+def norm_title(s: str | None) -> str:
+    s = unicodedata.normalize("NFKD", str(s or "")).encode("ascii", "ignore").decode().lower()
+    s = s.replace("&", " and ")
+    s = re.sub(r"[^a-z0-9]+", " ", s).strip()
+    return re.sub(r"^the ", "", s)
+
+
+def pairwise_counts(gold_parts: list[list[str]], pred_clusters: list[list[str]], detected: bool) -> tuple[int, int, int]:
+    """(tp, fp, fn) over pairs of gold titles: same gold person vs same predicted cluster."""
+    gold_of = {norm_title(t): i for i, part in enumerate(gold_parts) for t in part}
+    pred_of: dict[str, int] = {}
+    if detected:
+        for j, cluster in enumerate(pred_clusters):
+            for t in cluster:
+                k: str | None = norm_title(t)
+                if k not in gold_of:  # a truncated title matches a unique gold title by prefix
+                    cand = [g for g in gold_of if len(k) >= 20 and (g.startswith(k) or k.startswith(g))]
+                    k = cand[0] if len(cand) == 1 else None
+                if k is not None and k not in pred_of:
+                    pred_of[k] = j
+    singleton = 10**6
+    for t in sorted(gold_of):
+        if t not in pred_of:
+            pred_of[t] = singleton if detected else -1
+            singleton += 1 if detected else 0
+    tp = fp = fn = 0
+    for a, b in combinations(sorted(gold_of), 2):
+        same_gold, same_pred = gold_of[a] == gold_of[b], pred_of[a] == pred_of[b]
+        tp += same_gold and same_pred
+        fp += (not same_gold) and same_pred
+        fn += same_gold and not same_pred
+    return tp, fp, fn
+
+
+def prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "tp": tp, "fp": fp, "fn": fn}
+
+
+# ----------------------------------------------------------------- parsing
+
+
+def _fallback_parse(text: str) -> tuple[str, list[Work]]:
+    """Private stand-in for agent.ingest.parse on the dev layouts: (subject name, works)."""
+    lines = text.splitlines()
+    name = lines[0].strip()
+    works: list[Work] = []
+    if any(re.match(r"^\[\d{4}\] ", ln) for ln in lines):  # faculty page: "[2020] A, B and C. Title. Venue."
+        for i, ln in enumerate(lines):
+            m = re.match(r"^\[(\d{4})\] (.*)$", ln)
+            if not m:
+                continue
+            authors, rest = _split_faculty_entry(m.group(2))
+            title, _, venue = rest.partition(". ")
+            abstract = None
+            if i + 1 < len(lines) and lines[i + 1].strip().startswith("Abstract:"):
+                abstract = lines[i + 1].split("Abstract:", 1)[1].strip()
+            works.append(Work(title=title.strip(), year=int(m.group(1)), venue=venue.strip() or None,
+                              authors=authors, abstract=abstract, ordinal=len(works)))
+        return name, works
+    blocks = re.split(r"\n\s*\n", text)
+    year: int | None = None
+    for block in blocks:
+        bl = [b.rstrip() for b in block.splitlines() if b.strip()]
+        if not bl:
+            continue
+        if re.fullmatch(r"\d{4}", bl[0].strip()):
+            year = int(bl[0].strip())
+            bl = bl[1:]
+        if bl and re.match(r"^pdf( bib)?( abs)?$", bl[0].strip()):  # ACL Anthology layout
+            bl = bl[1:]
+            if len(bl) < 2:
+                continue
+            title, authors = bl[0].strip(), [a.strip().rstrip("*") for a in bl[1].split("|")]
+            rest = [x for x in bl[2:] if not x.startswith("*")]
+            venue = rest[0].strip() if rest else None
+            abstract = " ".join(rest[1:]) or None
+            works.append(Work(title=title, year=year, venue=venue, authors=authors, abstract=abstract,
+                              ordinal=len(works)))
+        elif any(x.startswith("Year: ") for x in bl) and len(bl) >= 3:  # Xplore-style
+            ymatch = next(re.match(r"Year: (\d{4})", x) for x in bl if x.startswith("Year: "))
+            abstract = next((x.split("Abstract:", 1)[1].strip() for x in bl if x.startswith("Abstract:")), None)
+            works.append(Work(title=bl[0].strip(), authors=[a.strip() for a in bl[1].split(";")],
+                              venue=bl[2].strip(), year=int(ymatch.group(1)) if ymatch else None,
+                              abstract=abstract, ordinal=len(works)))
+    return name, works
+
+
+def _split_faculty_entry(entry: str) -> tuple[list[str], str]:
+    """'A, B and C. Title. Venue' -> ([A, B, C], 'Title. Venue'): the author list ends at the first '. ' after
+    which the name list stops looking like names (initials such as 'S.' do not end it)."""
+    for m in re.finditer(r"\. ", entry):
+        head = entry[: m.start()]
+        if re.search(r"(^|\s)[A-Z]$", head):  # an initial like "Philip S"
+            continue
+        names = [n.strip() for n in re.split(r",\s*|\s+and\s+", head) if n.strip()]
+        if names and all(1 <= len(n.split()) <= 5 for n in names):
+            return names, entry[m.end():]
+    return [], entry
+
+
+def load_listing(path: Path) -> tuple[str | None, list[Work], str]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        from agent.ingest import parse  # type: ignore[attr-defined]
+    except ImportError:
+        parse = None
+    if parse is not None:
+        parsed = parse(text)
+        return parsed.name, parsed.works, "agent.ingest"
+    name, works = _fallback_parse(text)
+    return name, works, "fallback"
+
+
+# ----------------------------------------------------------------- run
+
+
+def evaluate(dev: Path, verbose: bool = False) -> dict:
+    gold = [json.loads(line) for line in (dev / "gold.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    tp = fp = fn = 0
+    ptp = pfp = pfn = 0
+    rows, parser_used, elapsed = [], set(), 0.0
+    for g in gold:
+        if g["kind"] != "conflated" and g["kind"] not in NEGATIVE_KINDS:
+            continue
+        name, works, how = load_listing(dev / g["source_file"])
+        parser_used.add(how)
+        t0 = time.perf_counter()
+        res = detect(works, name)
+        elapsed += time.perf_counter() - t0
+        positive = g["kind"] == "conflated"
+        tp += positive and res.detected
+        fn += positive and not res.detected
+        fp += (not positive) and res.detected
+        row = {"case_id": g["case_id"], "kind": g["kind"], "name": name, "works": len(works),
+               "detected": res.detected, "confidence": round(res.confidence, 3),
+               "clusters": [len(c.work_ids) for c in res.clusters]}
+        if positive:
+            clusters = [[t for t in c.titles if t] for c in res.clusters]
+            t, f_, n_ = pairwise_counts(g["partition"], clusters, res.detected and bool(clusters))
+            ptp, pfp, pfn = ptp + t, pfp + f_, pfn + n_
+            row["pairwise_f1"] = prf(t, f_, n_)["f1"]
+        rows.append(row)
+        if verbose:
+            print(json.dumps(row), file=sys.stderr)
+            if positive or res.detected:
+                for c in res.clusters:
+                    print("    ", c.evidence.years, c.evidence.shared_coauthors[:3], c.titles, file=sys.stderr)
+                print("    ", res.reasons, file=sys.stderr)
+    return {"detection": prf(tp, fp, fn), "pairwise_clusters": prf(ptp, pfp, pfn), "cases": len(rows),
+            "parser": sorted(parser_used), "detect_seconds_total": round(elapsed, 3), "rows": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Score the conflation step on the shared dev set.")
+    ap.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="dev split folder holding gold.jsonl")
+    ap.add_argument("--json", action="store_true", help="print the full metrics (with per-case rows) as JSON")
+    ap.add_argument("-v", "--verbose", action="store_true", help="per-case lines and clusters on stderr")
+    a = ap.parse_args()
+    if not (a.dev / "gold.jsonl").exists():
+        sys.exit(f"error: no gold.jsonl in {a.dev} (pass --dev)")
+    m = evaluate(a.dev, a.verbose)
+    if a.json:
+        print(json.dumps(m, indent=1))
+        return
+    d, p = m["detection"], m["pairwise_clusters"]
+    print(f"cases {m['cases']}  parser {','.join(m['parser'])}  detect() total {m['detect_seconds_total']}s")
+    print(f"detection  P {d['precision']:.3f}  R {d['recall']:.3f}  F1 {d['f1']:.3f}  (tp {d['tp']} fp {d['fp']} fn {d['fn']})")
+    print(f"pairwise   P {p['precision']:.3f}  R {p['recall']:.3f}  F1 {p['f1']:.3f}  (micro over conflated cases)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""Structural proposals: split a conflated listing into several researchers, merge two listings of one person.
+
+Neither is ever automatic: the conflation step (or the merge finder) proposes, a person decides through the
+generic review view (`summary`, `reason`, payload). `Store.accept` / `Store.reject` dispatch here for the kinds
+`split` and `merge`; they may also be called directly. Every decision writes an audit row (actor `human:<who>`).
+
+Provenance of a split: each new researcher links to the original listing through `researcher_listings.works`
+(the work ids of its cluster) and points back to the original researcher through `researchers.split_from`.
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from itertools import combinations
+from typing import TYPE_CHECKING, Any
+
+from rapidfuzz import fuzz
+
+from schemas import Proposal, Work, utcnow
+from schemas.conflation import ConflationResult
+
+if TYPE_CHECKING:
+    from .core import Store
+
+MIN_CLUSTER_WORKS = 2  # smaller clusters stay with the original researcher ("unassigned" in the payload)
+ABSTRACT_PREFIX = 200  # characters of normalised abstract that identify a paper on title-less pages
+FUZZY_MIN = 92  # rapidfuzz ratio over the first 300 characters for near-identical abstracts
+
+
+def _error(msg: str) -> Exception:
+    from .core import StoreError
+
+    return StoreError(msg)
+
+
+def _actor(who: str) -> str:
+    return who if who.startswith("human:") else f"human:{who}"
+
+
+def _pending_proposal(store: "Store", proposal_id: int, kind: str) -> Proposal:
+    p = store.get_proposal(proposal_id)
+    if p.kind != kind:
+        raise _error(f"proposal {proposal_id} is a {p.kind} proposal, not {kind}")
+    if p.state != "pending":
+        raise _error(f"proposal {proposal_id} is {p.state}, not pending")
+    return p
+
+
+# ----------------------------------------------------------------- conflation results
+
+
+def save_conflation(store: "Store", listing_id: int, researcher_id: int | None, result: ConflationResult) -> None:
+    """Record the conflation step's verdict for a listing (one row per listing and method; re-running replaces)."""
+    store.db["conflation"].insert({
+        "listing_id": listing_id, "researcher_id": researcher_id, "detected": int(result.detected),
+        "confidence": result.confidence, "clusters": json.dumps([c.model_dump() for c in result.clusters]),
+        "method": result.method, "created_at": utcnow(),
+    }, pk=("listing_id", "method"), replace=True)
+
+
+def get_conflation(store: "Store", *, listing_id: int | None = None,
+                   researcher_id: int | None = None) -> ConflationResult | None:
+    """The latest stored verdict for a listing or a researcher (for `enrich export` and the agent loop)."""
+    if listing_id is None and researcher_id is None:
+        raise _error("get_conflation needs a listing_id or a researcher_id")
+    col, val = ("listing_id", listing_id) if listing_id is not None else ("researcher_id", researcher_id)
+    row = store.one(f"SELECT * FROM conflation WHERE {col} = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", [val])
+    if not row:
+        return None
+    return ConflationResult(detected=bool(row["detected"]), confidence=row["confidence"],
+                            clusters=json.loads(row["clusters"]), method=row["method"])
+
+
+def is_flagged(store: "Store", researcher_id: int) -> bool:
+    """True when a listing of this researcher was judged conflated and no person has said it is one person:
+    the agent must then not auto-apply a single affiliation or summary."""
+    r = store.get_researcher(researcher_id)
+    if r.single_person:
+        return False
+    row = store.one("SELECT 1 FROM conflation c JOIN researcher_listings rl ON rl.listing_id = c.listing_id "
+                    "WHERE rl.researcher_id = ? AND rl.works IS NULL AND c.detected = 1 LIMIT 1", [researcher_id])
+    return row is not None
+
+
+# ----------------------------------------------------------------- split
+
+
+def _split_key(listing_id: int, clusters: list[list[str]]) -> str:
+    return json.dumps([listing_id, sorted(sorted(c) for c in clusters)])
+
+
+def propose_split(store: "Store", researcher_id: int, listing_id: int, result: ConflationResult,
+                  job_id: str | None = None) -> int | None:
+    """Propose splitting a researcher's listing along the result's clusters. Returns the proposal id; the same
+    pending split again returns the existing id; None when a person already said this is one person or fewer
+    than two clusters have enough works."""
+    researcher = store.get_researcher(researcher_id)
+    if researcher.single_person:
+        return None
+    big = [c for c in result.clusters if len(c.work_ids) >= MIN_CLUSTER_WORKS]
+    if len(big) < 2:
+        return None
+    unassigned = [w for c in result.clusters if c not in big for w in c.work_ids]
+    key = _split_key(listing_id, [c.work_ids for c in big])
+    for p in store.proposals("pending", researcher_id=researcher_id, kind="split"):
+        if p.payload.get("key") == key:
+            return p.id
+    name = researcher.name or f"researcher {researcher_id}"
+    sizes = ", ".join(str(len(c.work_ids)) for c in big)
+    summary = f"Split {name} into {len(big)} researchers ({sizes} works)"
+    lines = [f"Listing {listing_id} looks like several people named {name} (confidence {result.confidence:.2f})."]
+    for i, c in enumerate(big, 1):
+        ev = c.evidence
+        bits = []
+        if ev.shared_coauthors:
+            bits.append("co-authors " + ", ".join(ev.shared_coauthors[:4]))
+        if ev.top_terms:
+            bits.append("topics " + ", ".join(ev.top_terms[:4]))
+        if ev.years:
+            bits.append("-".join(str(y) for y in sorted(set(ev.years))))
+        if ev.name_forms:
+            bits.append("printed as " + " / ".join(ev.name_forms[:3]))
+        lines.append(f"Group {i} ({len(c.work_ids)} works): " + "; ".join(bits))
+    lines += result.reasons
+    payload: dict[str, Any] = {
+        "key": key, "listing_id": listing_id, "method": result.method, "confidence": result.confidence,
+        "clusters": [c.model_dump() for c in big], "unassigned": unassigned,
+    }
+    return store.create_proposal(Proposal(kind="split", researcher_id=researcher_id, payload=payload,
+                                          summary=summary, reason="\n".join(lines),
+                                          confidence=result.confidence, job_id=job_id))
+
+
+def accept_split(store: "Store", proposal_id: int, who: str) -> list[int]:
+    """Create one researcher per cluster, linked to the original listing by its works and to the original
+    researcher by `split_from`; the original keeps only the unassigned works of that listing."""
+    actor = _actor(who)
+    with store.db.atomic():
+        p = _pending_proposal(store, proposal_id, "split")
+        original = store.get_researcher(p.researcher_id)
+        listing_id = p.payload["listing_id"]
+        new_ids = []
+        for cluster in p.payload["clusters"]:
+            rid = store.db["researchers"].insert({
+                "name": original.name, "name_origin": f"split:{proposal_id}", "split_from": original.id,
+                "created_at": utcnow()}).last_pk
+            store.db["researcher_listings"].insert({"researcher_id": rid, "listing_id": listing_id,
+                                                    "works": json.dumps(cluster["work_ids"])}, replace=True)
+            new_ids.append(rid)
+        store.db["researcher_listings"].insert({"researcher_id": original.id, "listing_id": listing_id,
+                                                "works": json.dumps(p.payload.get("unassigned", []))}, replace=True)
+        store._audit(actor, "split", researcher_id=original.id, proposal_id=proposal_id, job_id=p.job_id,
+                     before={"listing_id": listing_id, "works": "all"},
+                     after={"listing_id": listing_id, "researchers": new_ids})
+        store._decide(proposal_id, "accepted", actor)
+    return new_ids
+
+
+def reject_split(store: "Store", proposal_id: int, who: str) -> None:
+    """A person says the listing is one person: mark the researcher so the agent continues normally and does not
+    propose the split again."""
+    actor = _actor(who)
+    with store.db.atomic():
+        p = _pending_proposal(store, proposal_id, "split")
+        store.db["researchers"].update(p.researcher_id, {"single_person": 1})
+        store._audit(actor, "reject", researcher_id=p.researcher_id, proposal_id=proposal_id, job_id=p.job_id,
+                     before=None, after={"single_person": True})
+        store._decide(proposal_id, "rejected", actor)
+
+
+# ----------------------------------------------------------------- merge
+
+
+def _pair(a: int, b: int) -> list[int]:
+    return sorted([a, b])
+
+
+def propose_merge(store: "Store", researcher_a: int, researcher_b: int, shared_work_ids: list[Any],
+                  evidence: dict[str, Any] | list[Any] | str | None = None, job_id: str | None = None) -> int | None:
+    """Propose that two researchers are one person (never merged automatically). Returns the proposal id; the
+    existing one when this pair already has a pending merge; None when a person already rejected it."""
+    if researcher_a == researcher_b:
+        raise _error("a researcher cannot be merged with itself")
+    a, b = store.get_researcher(researcher_a), store.get_researcher(researcher_b)
+    pair = _pair(researcher_a, researcher_b)
+    for row in store.q("SELECT id, state, payload FROM proposals WHERE kind = 'merge' AND state IN ('pending', 'rejected')"):
+        if json.loads(row["payload"]).get("pair") == pair:
+            return row["id"] if row["state"] == "pending" else None
+    n = len(shared_work_ids)
+    summary = f"Merge {b.name or researcher_b} (#{researcher_b}) into {a.name or researcher_a} (#{researcher_a})"
+    reason = f"The two researchers' listings share {n} work{'s' if n != 1 else ''}."
+    payload = {"pair": pair, "researcher_a": researcher_a, "researcher_b": researcher_b,
+               "shared_works": [list(x) if isinstance(x, tuple) else x for x in shared_work_ids],
+               "evidence": evidence}
+    confidence = min(0.99, 0.6 + 0.15 * n)
+    return store.create_proposal(Proposal(kind="merge", researcher_id=researcher_a, payload=payload, summary=summary,
+                                          reason=reason, confidence=confidence, job_id=job_id))
+
+
+def accept_merge(store: "Store", proposal_id: int, who: str) -> int:
+    """Move researcher b's listing links to researcher a; returns a's id. b keeps its history but no listings."""
+    actor = _actor(who)
+    with store.db.atomic():
+        p = _pending_proposal(store, proposal_id, "merge")
+        a, b = p.payload["researcher_a"], p.payload["researcher_b"]
+        moved = []
+        for link in store.q("SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ?", [b]):
+            mine = store.one("SELECT works FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
+                             [a, link["listing_id"]])
+            works = link["works"]
+            if mine is not None:  # both own part of one listing (e.g. split siblings): the union
+                works = None if mine["works"] is None or works is None else json.dumps(
+                    sorted(set(json.loads(mine["works"])) | set(json.loads(works))))
+            store.db["researcher_listings"].insert({"researcher_id": a, "listing_id": link["listing_id"],
+                                                    "works": works}, replace=True)
+            moved.append(link["listing_id"])
+        store.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ?", [b])
+        store._audit(actor, "merge", researcher_id=a, proposal_id=proposal_id, job_id=p.job_id,
+                     before={"researcher_b": b}, after={"merged_into": a, "listings": moved})
+        store._decide(proposal_id, "accepted", actor)
+    return a
+
+
+def reject_merge(store: "Store", proposal_id: int, who: str) -> None:
+    actor = _actor(who)
+    with store.db.atomic():
+        p = _pending_proposal(store, proposal_id, "merge")
+        store._audit(actor, "reject", researcher_id=p.researcher_id, proposal_id=proposal_id, job_id=p.job_id,
+                     before=None, after={"merge": p.payload.get("pair")})
+        store._decide(proposal_id, "rejected", actor)
+
+
+# ----------------------------------------------------------------- merge detection
+
+
+def _norm(text: str | None) -> str:
+    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def same_work(x: Work, y: Work) -> bool:
+    """Titles when both pages give them; otherwise the abstracts' opening (identical or near-identical)."""
+    if x.title and y.title:
+        return _norm(x.title) == _norm(y.title)
+    ax, ay = _norm(x.abstract), _norm(y.abstract)
+    if len(ax) < 80 or len(ay) < 80:
+        return False
+    n = min(len(ax), len(ay), ABSTRACT_PREFIX)
+    return ax[:n] == ay[:n] or fuzz.ratio(ax[:300], ay[:300]) >= FUZZY_MIN
+
+
+def _keys(w: Work) -> set[str]:
+    keys = set()
+    if w.title:
+        keys.add("t:" + _norm(w.title))
+    ab = _norm(w.abstract)
+    if len(ab) >= 80:
+        keys.add("a:" + ab[:60])
+    return keys
+
+
+def find_shared_works(store: "Store") -> list[tuple[int, int, list[tuple[str, str]]]]:
+    """Pairs of researchers whose listings share works: [(researcher_a, researcher_b, [(work_a, work_b), ...])].
+    Split siblings (one split from the other or from the same original) are skipped."""
+    people = store.researchers()
+    works = {r.id: store.researcher_works(r.id) for r in people}
+    parent = {r.id: r.split_from for r in people}
+    index: dict[str, list[tuple[int, Work]]] = {}
+    for rid, ws in works.items():
+        for w in ws:
+            for k in _keys(w):
+                index.setdefault(k, []).append((rid, w))
+    found: dict[tuple[int, int], dict[tuple[str, str], None]] = {}
+
+    def related(a: int, b: int) -> bool:
+        return parent[a] == b or parent[b] == a or (parent[a] is not None and parent[a] == parent[b])
+
+    candidates = [v for v in index.values() if len({rid for rid, _ in v}) > 1]
+    # Near-identical abstracts whose first 60 characters differ: compare the remaining abstracts pairwise.
+    abstracts = [(rid, w) for rid, ws in works.items() for w in ws if not w.title and len(_norm(w.abstract)) >= 80]
+    others = [(rid, w) for rid, ws in works.items() for w in ws if len(_norm(w.abstract)) >= 80]
+    for rid, w in abstracts:
+        for rid2, w2 in others:
+            if rid2 != rid and same_work(w, w2):
+                candidates.append([(rid, w), (rid2, w2)])
+    for group in candidates:
+        for (ra, wa), (rb, wb) in combinations(group, 2):
+            if ra == rb or related(ra, rb) or not same_work(wa, wb):
+                continue
+            if ra > rb:
+                ra, rb, wa, wb = rb, ra, wb, wa
+            found.setdefault((ra, rb), {})[(wa.work_id, wb.work_id)] = None
+    return [(a, b, list(pairs)) for (a, b), pairs in sorted(found.items())]

@@ -1,0 +1,139 @@
+"""The conflation step on hand-made listings (two people; one person drifting over 20 years) and on the seeds."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.steps.conflation import NameForm, detect, name_ambiguity
+from schemas import Work
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def w(title: str, year: int, authors: list[str], abstract: str = "", category: str | None = None) -> Work:
+    return Work(title=title, year=year, authors=authors, abstract=abstract or None, category=category)
+
+
+def two_people() -> list[Work]:
+    """A federated-learning 'Y. Sun' (with Li Shen) and a gait-recognition 'Yan Sun' (with Xueling Feng)."""
+    fl = [
+        w("FedSpeed: Larger Local Interval for Federated Learning", 2023, ["Yan Sun", "Li Shen", "Tiansheng Huang"],
+          "federated learning clients communication rounds local updates", "LG"),
+        w("A-FedPD: Aligning Dual-Drift in Federated Primal-Dual Learning", 2024, ["Y. Sun", "L. Shen", "Dacheng Tao"],
+          "federated learning primal dual clients partial participation", "LG"),
+        w("Generalization Gaps between Centralized and Decentralized Federated Learning", 2023,
+          ["Yan Sun", "Li Shen", "Dacheng Tao"], "federated learning decentralized generalization stability", "LG"),
+        w("Efficient Federated Learning via Local Adaptive Amended Optimizer", 2023, ["Yan Sun", "Li Shen", "Hao Sun"],
+          "federated learning adaptive optimizer client drift", "LG"),
+    ]
+    gait = [
+        w("TriGait: Aligning and Fusing Skeleton and Silhouette Gait Data", 2023, ["Yan Sun", "Xueling Feng", "Mark Nixon"],
+          "gait recognition skeleton silhouette fusion", "CV"),
+        w("GaitASMS: Gait Recognition by Adaptive Structured Spatial Representation", 2023,
+          ["Yan Sun", "Hu Long", "Xueling Feng"], "gait recognition spatial temporal representation", "CV"),
+        w("Unsupervised Domain Adaptation for Gait Recognition", 2024, ["Xueling Feng", "Yan Sun", "Hu Long"],
+          "gait recognition domain adaptation unsupervised target", "CV"),
+    ]
+    return fl + gait
+
+
+def drifting_career() -> list[Work]:
+    """One 'Maria Keller' over 20 years: parsing -> machine translation -> LLM evaluation, with co-authors that
+    carry over from one era to the next."""
+    return [
+        w("Dependency Parsing with Lexicalized Grammars", 2003, ["Maria Keller", "Tom Berg"], "parsing grammar treebank"),
+        w("Treebank Conversion for Statistical Parsing", 2005, ["Maria Keller", "Tom Berg", "Ana Ruiz"],
+          "treebank parsing conversion statistical"),
+        w("Syntax-Aware Statistical Machine Translation", 2009, ["Ana Ruiz", "Maria Keller"],
+          "machine translation syntax reordering"),
+        w("Phrase Reordering for Translation of Morphologically Rich Languages", 2012,
+          ["Maria Keller", "Ana Ruiz", "Jin Park"], "translation reordering morphology"),
+        w("Neural Machine Translation with Subword Units for Low-Resource Pairs", 2016, ["Jin Park", "M. Keller"],
+          "neural translation subword low-resource"),
+        w("Document-Level Translation Evaluation", 2019, ["Maria Keller", "Jin Park", "Lea Vogt"],
+          "translation evaluation document metrics"),
+        w("Evaluating Large Language Models as Translation Judges", 2022, ["Lea Vogt", "Maria Keller"],
+          "large language models evaluation judges"),
+        w("Benchmarking Instruction-Tuned Models on Reasoning", 2024, ["Maria Keller", "Lea Vogt", "Omar Haddad"],
+          "instruction tuning reasoning benchmark language models"),
+    ]
+
+
+def test_two_person_listing_is_flagged_and_split_by_topic():
+    works = two_people()
+    res = detect(works, "Yan Sun")
+    assert res.detected is True
+    assert res.confidence >= 0.7
+    assert len(res.clusters) == 2
+    fed = {x.work_id for x in works[:4]}
+    gait = {x.work_id for x in works[4:]}
+    assert {frozenset(c.work_ids) for c in res.clusters} == {frozenset(fed), frozenset(gait)}
+    by_size = {len(c.work_ids): c for c in res.clusters}
+    assert "Li Shen" in by_size[4].evidence.shared_coauthors  # "L. Shen" was folded into "Li Shen"
+    assert "Xueling Feng" in by_size[3].evidence.shared_coauthors
+    assert "gait" in by_size[3].evidence.top_terms
+    assert by_size[4].evidence.venues[0] == "LG"
+
+
+def test_one_person_drifting_over_twenty_years_is_not_flagged():
+    res = detect(drifting_career(), "Maria Keller")
+    assert res.detected is False
+    assert res.confidence < 0.1
+    assert len(res.clusters) == 1 and len(res.clusters[0].work_ids) == 8
+
+
+def test_incompatible_middle_initials_separate_two_people():
+    """'Robert E. Mercer' and 'Robert L. Mercer' cannot be the same person even without shared co-authors."""
+    e = [w(f"Biomedical argument mining study {i}", 2014 + i, [f"Coauthor E{i}", "Robert E. Mercer"]) for i in range(4)]
+    l_ = [w(f"Statistical translation study {i}", 1990 + i, [f"Coauthor L{i}", "Robert L. Mercer"]) for i in range(4)]
+    res = detect(e + l_, "Robert Mercer")
+    assert res.detected is True
+    assert {frozenset(c.work_ids) for c in res.clusters} == {
+        frozenset(x.work_id for x in e), frozenset(x.work_id for x in l_)}
+    assert any("incompatible" in r for r in res.reasons)
+
+
+def test_small_listing_is_never_flagged():
+    res = detect(two_people()[:3], "Yan Sun")
+    assert res.detected is False and len(res.clusters) == 1
+
+
+def test_name_forms_and_ambiguity_prior():
+    assert NameForm.parse("Yan Sun").compatible(NameForm.parse("Y. Sun"))
+    assert NameForm.parse("Steve Skiena").compatible(NameForm.parse("Steven Skiena"))
+    assert not NameForm.parse("Robert E. Mercer").compatible(NameForm.parse("Robert L. Mercer"))
+    assert NameForm.parse("Sun, Yan") == NameForm.parse("Yan Sun")
+    assert name_ambiguity(NameForm.parse("J. Lee")) == 0.9
+    assert name_ambiguity(NameForm.parse("Yang Liu")) == 0.75
+    assert name_ambiguity(NameForm.parse("Claire Cardie")) == 0.1
+
+
+def _parse_seed(name: str):
+    ingest = pytest.importorskip("agent.ingest")
+    return ingest.parse((SEEDS / name).read_text(encoding="utf-8"))
+
+
+def test_arxiv_seed_federated_and_gait_works_land_in_different_clusters():
+    parsed = _parse_seed("arxiv-listing-yan-sun.txt")
+    res = detect(parsed.works, parsed.name)
+    assert res.detected is True
+    title_cluster = {t: i for i, c in enumerate(res.clusters) for t in c.titles if t}
+
+    def cluster_of(prefix: str) -> int:
+        hits = {i for t, i in title_cluster.items() if t.startswith(prefix)}
+        assert len(hits) == 1, prefix
+        return hits.pop()
+
+    fed = {cluster_of(p) for p in ("FedSpeed", "A-FedPD", "Towards Understanding Generalization and Stability",
+                                   "Convergent Differential Privacy Analysis")}
+    gait = {cluster_of(p) for p in ("TriGait", "GaitASMS", "Unsupervised Domain Adaptation")}
+    assert len(fed) == 1 and len(gait) == 1 and fed != gait
+    fed_cluster = res.clusters[fed.pop()]
+    assert {"Li Shen", "Dacheng Tao"} <= set(fed_cluster.evidence.shared_coauthors)
+
+
+def test_acl_seed_is_not_flagged():
+    parsed = _parse_seed("acl-anthology-zhaorui-tan.txt")
+    res = detect(parsed.works, parsed.name)
+    assert res.detected is False
