@@ -248,3 +248,72 @@ CREATE INDEX audit_log_job ON audit_log(job_id);
 
 def apply(db: Database) -> None:
     migrations.apply(db)
+
+
+@migrations()
+def m002_ror(db: Database) -> None:
+    """The local ROR index (organisations, their names with an FTS5 index, domains, and the dumps loaded)."""
+    db.executescript(
+        """
+CREATE TABLE ror_orgs (
+  ror_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL,
+  city TEXT, region TEXT, country TEXT, country_code TEXT,
+  types TEXT NOT NULL DEFAULT '[]',
+  is_child INTEGER NOT NULL DEFAULT 0,
+  schema TEXT NOT NULL,
+  release TEXT NOT NULL
+);
+CREATE TABLE ror_names (
+  id INTEGER PRIMARY KEY,
+  ror_id TEXT NOT NULL,
+  value TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('name', 'alias', 'acronym', 'label')),
+  lang TEXT,
+  key TEXT NOT NULL
+);
+CREATE INDEX ror_names_key ON ror_names(key);
+CREATE INDEX ror_names_org ON ror_names(ror_id);
+CREATE VIRTUAL TABLE ror_names_fts USING fts5(
+  key, content='ror_names', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TABLE ror_domains (
+  domain TEXT NOT NULL,
+  ror_id TEXT NOT NULL,
+  source TEXT NOT NULL CHECK (source IN ('domains', 'link')),
+  PRIMARY KEY (domain, ror_id)
+);
+CREATE INDEX ror_domains_org ON ror_domains(ror_id);
+CREATE TABLE ror_imports (
+  id INTEGER PRIMARY KEY,
+  release TEXT NOT NULL,
+  source TEXT NOT NULL,
+  schema TEXT NOT NULL,
+  records INTEGER NOT NULL,
+  names INTEGER NOT NULL,
+  domains INTEGER NOT NULL,
+  seconds REAL NOT NULL,
+  imported_at TEXT NOT NULL
+);
+"""
+    )
+
+
+@migrations()
+def m003_restore_generated(db: Database) -> None:
+    """An undo or a job rollback may put back a value that was `generated` before (e.g. undo a person's set over
+    it); only a model write may not put one over an applied value."""
+    db.executescript(
+        """
+DROP TRIGGER current_values_generated_only_empty;
+CREATE TRIGGER current_values_generated_only_empty BEFORE UPDATE ON current_values
+WHEN (SELECT status FROM field_values WHERE id = NEW.value_id) = 'generated' AND NEW.value_id IS NOT OLD.value_id
+ AND NOT EXISTS (
+   SELECT 1 FROM audit_log a
+   WHERE a.id = (SELECT max(id) FROM audit_log WHERE researcher_id = OLD.researcher_id AND field = OLD.field)
+     AND a.actor LIKE 'human:%' AND a.action IN ('undo', 'rollback')
+     AND a.before_value_id IS OLD.value_id AND a.after_value_id IS NEW.value_id)
+BEGIN SELECT RAISE(ABORT, 'never-override: a generated value only fills an empty field'); END;
+"""
+    )
