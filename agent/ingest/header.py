@@ -7,6 +7,8 @@ import re
 
 from schemas import ParsedListing
 
+from agent.steps.checks import looks_like_institution
+
 from .text import YEAR_RE, Line, stated
 
 _ALIASES_RE = re.compile(r"^Also published as:\s*(?P<names>.+)$", re.I)
@@ -33,7 +35,8 @@ def read_header(text: str, lines: list[Line], out: ParsedListing) -> int:
         ln = lines[i]
         if m := _ALIASES_RE.match(ln.text):
             out.facts.setdefault("aliases", []).extend(n.strip() for n in m.group("names").split(",") if n.strip())
-        elif "affiliation" not in out.stated:
+        elif "affiliation" not in out.stated and looks_like_institution(ln.text):
+            # only a line that names an organisation is imported as the page's statement of affiliation
             out.stated["affiliation"] = stated(text, ln.start, ln.end, {"name": ln.text})
         else:
             out.hints.append(stated(text, ln.start, ln.end, {"kind": "header", "text": ln.text, "work": None,

@@ -1,0 +1,433 @@
+"""The core commands: init, list, show, set, import-verified, history, jobs, export, schema, config.
+
+They only read the store or write through its review actions (`set_value`), so the never-override rule and the
+audit log apply here exactly as everywhere else.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from agent.cli.common import AppContext, EnrichError, emit_json, json_option, output, pass_app
+from schemas import FIELDS
+
+FIELD_CHOICE = click.Choice(list(FIELDS))
+
+
+def default_who() -> str:
+    return os.environ.get("USER") or "reviewer"
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the store's refusals and invalid values into one-line errors (exit 1, no traceback)."""
+    from pydantic import ValidationError
+
+    from store import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        raise EnrichError(str(exc)) from exc
+    except ValidationError as exc:
+        raise EnrichError(f"invalid value: {validation_message(exc)}") from exc
+    except json.JSONDecodeError as exc:
+        raise EnrichError(f"invalid JSON value: {exc.msg} at character {exc.pos}") from exc
+
+
+def validation_message(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first.get("loc", ()))
+        return f"{loc + ': ' if loc else ''}{first.get('msg')}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON ({exc.msg} at character {exc.pos})"
+    return str(exc)
+
+
+def _fmt_conf(x: float | None) -> str | None:
+    return None if x is None else f"{x:.2f}"
+
+
+# ---------------------------------------------------------------------------------------------- init, list, show
+
+
+def _cmd_init(app: AppContext) -> None:
+    """Create the database (or bring an existing one up to the current schema)."""
+    from store import migrations
+
+    with user_errors():
+        store = app.store
+    applied = migrations.migrations.applied(store.db)
+    click.echo(f"Database ready: {app.settings.db} (schema: {applied[-1].name if applied else 'none'}, "
+               f"{len(store.researchers())} researcher(s))")
+
+
+def researcher_rows(store) -> list[dict[str, Any]]:
+    rows = []
+    for r in store.researchers():
+        current = store.current_all(r.id)
+        listings = store.researcher_listings(r.id)
+        rows.append({
+            "id": r.id, "name": r.name,
+            "listings": [lst.path for lst in listings],
+            "works": len(store.researcher_works(r.id)),
+            "missing": [f for f in FIELDS if f not in current],
+            "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
+        })
+    return rows
+
+
+def field_view(store, fv) -> dict[str, Any] | None:
+    from schemas.fields import display_value
+
+    if fv is None:
+        return None
+    return {
+        "value": fv.value, "display": display_value(fv.field, fv.value), "status": fv.status, "origin": fv.origin,
+        "confidence": fv.confidence, "value_id": fv.id, "job_id": fv.job_id,
+        "evidence": [{"quote": e.quote, "listing_id": e.listing_id, "start": e.start, "end": e.end,
+                      "checked": e.checked, "note": e.note} for e in fv.evidence],
+        "ror_id": next((d.value for d in store.derived(fv.id, "ror_id")), None) if fv.field == "affiliation" else None,
+    }
+
+
+def show_data(store, ref: str) -> dict[str, Any]:
+    r = store.find_researcher(ref)
+    current = store.current_all(r.id)
+    return {
+        "id": r.id, "name": r.name, "name_origin": r.name_origin,
+        "listings": [{"id": lst.id, "path": lst.path, "format": lst.format, "version": lst.version,
+                      "sha256": lst.sha256} for lst in store.researcher_listings(r.id)],
+        "works": len(store.researcher_works(r.id)),
+        "fields": {f: field_view(store, current.get(f)) for f in FIELDS},
+        "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
+    }
+
+
+def print_show(data: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+    console.print(Text(f"Researcher {data['id']}: {data['name'] or '(no name)'}", style="bold"))
+    for lst in data["listings"]:
+        console.print(Text(f"  listing {lst['id']}: {lst['path']} ({lst['format']}, version {lst['version']})"))
+    console.print(Text(f"  works: {data['works']}   pending proposals: {data['pending_proposals']}"))
+    table = Table(show_lines=True)
+    for col in ("field", "value", "status", "origin", "confidence", "evidence"):
+        table.add_column(col, overflow="fold")
+    for name, v in data["fields"].items():
+        if v is None:
+            table.add_row(name, Text("(missing)", style="dim"), "", "", "", "")
+            continue
+        ev = "\n".join(
+            (f"\"{e['quote']}\" [{e['start']}:{e['end']}]" + ("" if e["checked"] else " (unchecked)"))
+            if e["quote"] else f"(no quote{': ' + e['note'] if e['note'] else ''})" for e in v["evidence"]) or "(none)"
+        value = v["display"] + (f"\nROR {v['ror_id']}" if v.get("ror_id") else "")
+        table.add_row(name, Text(value), v["status"], v["origin"], _fmt_conf(v["confidence"]) or "", Text(ev))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------- import-verified
+
+
+@dataclass
+class CsvRow:
+    line: int
+    researcher_id: int
+    field: str
+    value: Any
+    who: str
+
+
+def read_verified_csv(store, text: str, default_who: str) -> tuple[list[CsvRow], list[str]]:
+    """Validate every row; return the good rows and one error line per bad row ("line N: ...")."""
+    from schemas import validate_field_value
+    from schemas.fields import coerce_cli_value
+    from store import StoreError
+
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("researcher", "field", "value") if c not in header]
+    if missing:
+        raise EnrichError(f"CSV header must have columns researcher, field, value[, who]; missing: {', '.join(missing)}")
+    reader.fieldnames = header
+    good: list[CsvRow] = []
+    errors: list[str] = []
+    for rec in reader:
+        line = reader.line_num
+        try:
+            if None in rec:
+                raise ValueError(f"{len(header) + len(rec[None])} cells, the header has {len(header)}")
+            ref, field, raw = ((rec.get(k) or "").strip() for k in ("researcher", "field", "value"))
+            if not ref:
+                raise ValueError("empty researcher")
+            if field not in FIELDS:
+                raise ValueError(f"unknown field {field!r} (known: {', '.join(FIELDS)})")
+            if not raw:
+                raise ValueError("empty value")
+            r = store.find_researcher(ref)
+            value = validate_field_value(field, coerce_cli_value(field, raw))
+            good.append(CsvRow(line, r.id, field, value, (rec.get("who") or "").strip() or default_who))
+        except (StoreError, ValueError) as exc:  # pydantic's ValidationError and JSONDecodeError are ValueErrors
+            errors.append(f"line {line}: {validation_message(exc)}")
+    return good, errors
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+
+def _csv_help() -> str:
+    from agent.export import CSV_COLUMNS
+
+    return "\n".join(f"  {k}: {v}" for k, v in CSV_COLUMNS.items())
+
+
+def write_export(store, fmt: str, out, include_feeds: bool) -> int:
+    from agent.export import CSV_COLUMNS, csv_row, export_lines
+
+    n = 0
+    if fmt == "jsonl":
+        for line in export_lines(store, include_feeds=include_feeds):
+            out.write(line.model_dump_json() + "\n")
+            n += 1
+    else:
+        writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for line in export_lines(store, include_feeds=include_feeds):
+            writer.writerow(csv_row(line))
+            n += 1
+    return n
+
+
+# ---------------------------------------------------------------------------------------------- registration
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("init")
+    @pass_app
+    def init_cmd(app: AppContext) -> None:
+        """Create the database (default ./enrich.db, or --db / $ENRICH_DB) or upgrade it to the current schema."""
+        _cmd_init(app)
+
+    @cli.command("list")
+    @json_option
+    @pass_app
+    def list_cmd(app: AppContext, as_json: bool) -> None:
+        """List researchers: id, name, listing files, works and which fields are still missing."""
+        with user_errors():
+            rows = researcher_rows(app.store)
+        if not as_json:
+            rows = [{**r, "listings": "\n".join(r["listings"]), "missing": ", ".join(r["missing"]) or "-"}
+                    for r in rows]
+        output(rows, ["id", "name", "listings", "works", "missing", "pending_proposals"], as_json,
+               title=None if as_json else f"{len(rows)} researcher(s)")
+
+    @cli.command("show")
+    @click.argument("researcher")
+    @json_option
+    @pass_app
+    def show_cmd(app: AppContext, researcher: str, as_json: bool) -> None:
+        """Show one researcher (id or exact name): every field with status, origin, confidence and evidence."""
+        with user_errors():
+            data = show_data(app.store, researcher)
+        if as_json:
+            emit_json(data)
+        else:
+            print_show(data)
+
+    @cli.command("set")
+    @click.argument("researcher")
+    @click.argument("field", type=FIELD_CHOICE, metavar="FIELD")
+    @click.argument("value")
+    @click.option("--who", default=default_who, show_default="$USER",
+                  help="Who states the value (recorded as origin human:<who>).")
+    @json_option
+    @pass_app
+    def set_cmd(app: AppContext, researcher: str, field: str, value: str, who: str, as_json: bool) -> None:
+        """Set a person's verified value for a field; no model value will ever override it.
+
+        VALUE is plain text for affiliation; for topics a comma-separated list of tags or a JSON list of
+        {tag, label, score, works}; for summary plain text or JSON {text, sentences}.
+        """
+        from schemas.fields import coerce_cli_value
+
+        with user_errors():
+            r = app.store.find_researcher(researcher)
+            result = app.store.set_value(r.id, field, coerce_cli_value(field, value), who)
+        if as_json:
+            emit_json(result.model_dump())
+        else:
+            click.echo(f"{field} of researcher {r.id} ({r.name}) set by human:{who.removeprefix('human:')} "
+                       f"(verified, value {result.value_id})")
+
+    @cli.command("import-verified")
+    @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False))
+    @click.option("--who", default=default_who, show_default="$USER",
+                  help="Who vouches for rows without a `who` cell.")
+    @click.option("--strict", is_flag=True,
+                  help="Apply nothing if any row is bad (default: apply the good rows, report the bad ones).")
+    @json_option
+    @pass_app
+    def import_verified_cmd(app: AppContext, csv_file: str, who: str, strict: bool, as_json: bool) -> None:
+        """Import a person's verified values from a CSV file with columns researcher, field, value[, who].
+
+        `researcher` is an id or an exact name; values are written as for `enrich set`. Every row is validated
+        first; each bad row is reported with its line number and the exit code is 1. A row whose value is
+        already the current verified value is skipped, so re-running a file is harmless.
+        """
+        path = Path(csv_file)
+        if not path.is_file():
+            raise EnrichError(f"no such file: {csv_file}")
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise EnrichError(f"{csv_file} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        store = app.store
+        good, errors = read_verified_csv(store, text, who)
+        applied, unchanged = [], []
+        if not (strict and errors):
+            from store.core import value_hash
+
+            with user_errors(), store.db.atomic():
+                for row in good:
+                    cur = store.current(row.researcher_id, row.field)
+                    if (cur is not None and cur.status == "verified"
+                            and value_hash(row.field, cur.value) == value_hash(row.field, row.value)):
+                        unchanged.append(row.line)
+                        continue
+                    store.set_value(row.researcher_id, row.field, row.value, row.who, action="import-verified")
+                    applied.append(row.line)
+        if as_json:
+            emit_json({"applied": applied, "unchanged": unchanged, "errors": errors,
+                       "strict_aborted": bool(strict and errors)})
+        else:
+            for e in errors:
+                click.echo(f"{csv_file}: {e}", err=True)
+            note = " (nothing applied: --strict)" if strict and errors else ""
+            click.echo(f"{len(applied)} value(s) set, {len(unchanged)} already verified, {len(errors)} bad row(s)"
+                       + note)
+        if errors:
+            sys.exit(1)
+
+    @cli.command("history")
+    @click.argument("researcher")
+    @click.argument("field", type=FIELD_CHOICE, metavar="FIELD")
+    @json_option
+    @pass_app
+    def history_cmd(app: AppContext, researcher: str, field: str, as_json: bool) -> None:
+        """Every value ever written for a researcher's field, oldest first, with what became of it."""
+        from schemas.fields import display_value
+
+        with user_errors():
+            r = app.store.find_researcher(researcher)
+            rows = app.store.history(r.id, field)
+        if as_json:
+            emit_json(rows)
+            return
+        table = [{"id": h["id"], "when": h["created_at"], "status": h["shown_status"] + (" *" if h["current"] else ""),
+                  "origin": h["origin"], "confidence": _fmt_conf(h["confidence"]),
+                  "value": display_value(field, h["value"]), "proposal": h["proposal_id"], "job": h["job_id"]}
+                 for h in rows]
+        output(table, ["id", "when", "status", "origin", "confidence", "value", "proposal", "job"], False,
+               title=f"{field} of researcher {r.id} ({r.name}); * = current")
+
+    @cli.command("jobs")
+    @click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Show at most this many.")
+    @json_option
+    @pass_app
+    def jobs_cmd(app: AppContext, limit: int, as_json: bool) -> None:
+        """List agent jobs, newest first: state, progress, counts, tokens and cost."""
+        with user_errors():
+            jobs = app.store.jobs(limit=limit)
+        if as_json:
+            emit_json([j.model_dump() for j in jobs])
+            return
+        rows = [{"id": j.id, "kind": j.kind, "state": j.state, "progress": f"{j.cursor}/{len(j.todo)}",
+                 "counts": ", ".join(f"{k}={v}" for k, v in sorted(j.counts.items())),
+                 "tokens": f"{j.tokens_in}/{j.tokens_out}", "cost_usd": f"{j.cost_usd:.4f}",
+                 "started": j.started_at, "finished": j.finished_at, "error": j.error} for j in jobs]
+        output(rows, ["id", "kind", "state", "progress", "counts", "tokens", "cost_usd", "started", "finished",
+                      "error"], False, title=f"{len(rows)} job(s)")
+
+    @cli.command("export", help=(
+        "Export every researcher: one JSON line each (schema: `enrich schema ExportLine`), or CSV.\n\n"
+        "Only current values are exported; a field not computed yet is null (topics []). Paper feeds (listings "
+        "with no identifiable person) are exported, works only, with --include-feeds.\n\n"
+        "\b\nCSV columns:\n" + _csv_help()))
+    @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
+                  help="Output format.")
+    @click.option("--output", "-o", "out_path", type=click.Path(dir_okay=False), default=None,
+                  help="Write to this file instead of standard output.")
+    @click.option("--include-feeds", is_flag=True, help="Also export paper feeds (researcher_id and name null).")
+    @pass_app
+    def export_cmd(app: AppContext, fmt: str, out_path: str | None, include_feeds: bool) -> None:
+        with user_errors():
+            if out_path is None:
+                write_export(app.store, fmt, sys.stdout, include_feeds)
+                return
+            tmp = Path(out_path + ".tmp")
+            try:
+                with tmp.open("w", encoding="utf-8", newline="") as fh:
+                    n = write_export(app.store, fmt, fh, include_feeds)
+                tmp.replace(out_path)  # a failed export never leaves half a file behind
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise EnrichError(f"cannot write {out_path}: {exc.strerror}") from exc
+        click.echo(f"{n} line(s) written to {out_path}", err=True)
+
+    @cli.command("schema")
+    @click.argument("model", required=False)
+    @click.option("--export", "export_dir", type=click.Path(file_okay=False), default=None,
+                  help="Write one <Model>.schema.json file per model into this folder.")
+    def schema_cmd(model: str | None, export_dir: str | None) -> None:
+        """Print the JSON Schema of the data models (or of MODEL only, e.g. ExportLine)."""
+        from schemas import EXPORTED_SCHEMAS
+
+        if model is not None and model not in EXPORTED_SCHEMAS:
+            raise EnrichError(f"unknown model {model!r}; known: {', '.join(EXPORTED_SCHEMAS)}")
+        models = {model: EXPORTED_SCHEMAS[model]} if model else EXPORTED_SCHEMAS
+        schemas = {name: cls.model_json_schema() for name, cls in models.items()}
+        if export_dir is None:
+            emit_json(schemas[model] if model else schemas)
+            return
+        folder = Path(export_dir)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, schema in schemas.items():
+                (folder / f"{name}.schema.json").write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise EnrichError(f"cannot write schemas to {export_dir}: {exc.strerror}") from exc
+        click.echo(f"{len(schemas)} schema file(s) written to {folder}")
+
+    @cli.command("config")
+    @json_option
+    @pass_app
+    def config_cmd(app: AppContext, as_json: bool) -> None:
+        """Print the effective settings and where each comes from (flag, env:VAR, config:FILE, default)."""
+        from agent.settings import SPEC
+
+        try:
+            s = app.settings
+        except (ValueError, OSError) as exc:  # a bad env value or an unreadable config file
+            raise EnrichError(f"cannot load settings: {exc}") from exc
+        rows = []
+        for name, (env, _default, _typ, help_text) in SPEC.items():
+            value = s.values[name]
+            if name == "api_key" and value:
+                value = "***"  # never print a secret
+            rows.append({"name": name, "value": value, "source": s.sources[name], "env": env, "help": help_text})
+        output(rows, ["name", "value", "source", "env", "help"], as_json, title=None if as_json else "settings")

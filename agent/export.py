@@ -1,0 +1,166 @@
+"""The export contract (schemas.runs.ExportLine, schema_version 1) built from store reads only.
+
+`enrich export`, the agent and the web page all call these functions, so a researcher looks the same everywhere.
+Only current (applied) values are exported; a field with no applied value is null (or [] for topics).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from schemas import FieldValue, Listing, Researcher, Work
+from schemas.runs import (
+    ExportAffiliation,
+    ExportClusterWork,
+    ExportConflation,
+    ExportEvidence,
+    ExportLine,
+    ExportListing,
+    ExportSentence,
+    ExportSummary,
+    ExportTopic,
+    ExportWork,
+)
+from store import Store
+from store import structural
+
+# CSV columns, in order, and what each holds. Shown by `enrich export --help` and the README.
+CSV_COLUMNS: dict[str, str] = {
+    "researcher_id": "researcher id (empty for a paper feed)",
+    "name": "researcher name",
+    "listing_paths": "listing file paths, ';'-separated",
+    "listing_formats": "listing formats, ';'-separated",
+    "affiliation_value": "current affiliation",
+    "affiliation_ror_id": "ROR id matched to the affiliation",
+    "affiliation_status": "status of the affiliation (verified, imported, generated, accepted)",
+    "affiliation_origin": "origin (human:<who>, import:<format>, llm:<backend>/<model>)",
+    "affiliation_confidence": "confidence 0-1",
+    "affiliation_evidence": "evidence quotes, ' | '-separated",
+    "topics": "topic tags as 'tag:score;tag:score'",
+    "topics_status": "status of the topics value",
+    "summary_text": "plain-language summary",
+    "summary_status": "status of the summary",
+    "summary_origin": "origin of the summary",
+    "conflation_detected": "true/false when the listing was checked for several same-name people, else empty",
+    "conflation_confidence": "probability 0-1 that the listing mixes several people",
+    "conflation_clusters": "number of work clusters found",
+    "work_count": "number of works",
+}
+
+
+def _listing_path(store: Store, listing_id: int | None, cache: dict[int, str]) -> str | None:
+    if listing_id is None:
+        return None
+    if listing_id not in cache:
+        try:
+            cache[listing_id] = store.get_listing(listing_id).path
+        except Exception:  # a dangling id in old evidence: export the quote without its listing
+            return None
+    return cache[listing_id]
+
+
+def _affiliation(store: Store, fv: FieldValue | None, paths: dict[int, str]) -> ExportAffiliation | None:
+    if fv is None:
+        return None
+    ror = store.derived(fv.id, "ror_id") if fv.id is not None else []
+    return ExportAffiliation(
+        value=fv.value["name"], ror_id=ror[0].value if ror else None, status=fv.status, origin=fv.origin,
+        confidence=fv.confidence, job_id=fv.job_id,
+        evidence=[ExportEvidence(quote=e.quote, listing=_listing_path(store, e.listing_id, paths), start=e.start,
+                                 end=e.end) for e in fv.evidence])
+
+
+def _topics(fv: FieldValue | None) -> list[ExportTopic]:
+    if fv is None:
+        return []
+    return [ExportTopic(tag=t["tag"], label=t["label"], score=t["score"], status=fv.status,
+                        works=list(t.get("works", []))) for t in fv.value]
+
+
+def _summary(fv: FieldValue | None) -> ExportSummary | None:
+    if fv is None:
+        return None
+    return ExportSummary(text=fv.value["text"], status=fv.status, origin=fv.origin,
+                         sentences=[ExportSentence(text=s["text"], works=list(s.get("works", [])))
+                                    for s in fv.value.get("sentences", [])])
+
+
+def _conflation(store: Store, listings: list[Listing]) -> ExportConflation | None:
+    """The verdict on the newest listing that has one."""
+    for listing in sorted(listings, key=lambda lst: lst.id or 0, reverse=True):
+        result = structural.get_conflation(store, listing_id=listing.id)
+        if result is not None:
+            return ExportConflation(
+                detected=result.detected, confidence=result.confidence,
+                clusters=[[ExportClusterWork(work_id=wid, title=c.titles[i] if i < len(c.titles) else None)
+                           for i, wid in enumerate(c.work_ids)] for c in result.clusters])
+    return None
+
+
+def _works(works: list[Work]) -> list[ExportWork]:
+    return [ExportWork(work_id=w.work_id, title=w.title, year=w.year, venue=w.venue) for w in works]
+
+
+def _listings(listings: list[Listing]) -> list[ExportListing]:
+    return [ExportListing(path=lst.path, sha256=lst.sha256, format=lst.format) for lst in listings]
+
+
+def researcher_line(store: Store, researcher: Researcher | int) -> ExportLine:
+    """One researcher's export line."""
+    r = store.get_researcher(researcher) if isinstance(researcher, int) else researcher
+    assert r.id is not None
+    values = store.current_all(r.id)
+    listings = store.researcher_listings(r.id)
+    paths = {lst.id: lst.path for lst in listings if lst.id is not None}
+    return ExportLine(
+        researcher_id=r.id, name=r.name, listings=_listings(listings),
+        affiliation=_affiliation(store, values.get("affiliation"), paths),
+        topics=_topics(values.get("topics")), summary=_summary(values.get("summary")),
+        conflation=_conflation(store, listings), works=_works(store.researcher_works(r.id)))
+
+
+def feed_line(store: Store, listing: Listing) -> ExportLine:
+    """A listing with no identifiable person (a paper feed): its works only."""
+    assert listing.id is not None
+    return ExportLine(researcher_id=None, name=None, listings=_listings([listing]),
+                      conflation=_conflation(store, [listing]), works=_works(store.listing_works(listing.id)))
+
+
+def export_lines(store: Store, *, include_feeds: bool = False) -> Iterator[ExportLine]:
+    """Every researcher, in id order; then, if asked, every paper feed (latest version of each path)."""
+    for r in store.researchers():
+        yield researcher_line(store, r)
+    if include_feeds:
+        latest: dict[str, Listing] = {}
+        for lst in store.listings():
+            if lst.kind == "feed" and (lst.path not in latest or lst.version > latest[lst.path].version):
+                latest[lst.path] = lst
+        for lst in sorted(latest.values(), key=lambda x: x.id or 0):
+            yield feed_line(store, lst)
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else f"{x:.4g}"
+
+
+def csv_row(line: ExportLine) -> dict[str, Any]:
+    """Flatten one export line into the documented CSV columns (CSV_COLUMNS)."""
+    a, s, c = line.affiliation, line.summary, line.conflation
+    row = {
+        "researcher_id": line.researcher_id, "name": line.name,
+        "listing_paths": ";".join(lst.path for lst in line.listings),
+        "listing_formats": ";".join(lst.format for lst in line.listings),
+        "affiliation_value": a.value if a else None, "affiliation_ror_id": a.ror_id if a else None,
+        "affiliation_status": a.status if a else None, "affiliation_origin": a.origin if a else None,
+        "affiliation_confidence": _num(a.confidence) if a else None,
+        "affiliation_evidence": " | ".join(e.quote for e in a.evidence if e.quote) if a else None,
+        "topics": ";".join(f"{t.tag}:{t.score:.2f}" for t in line.topics),
+        "topics_status": line.topics[0].status if line.topics else None,
+        "summary_text": s.text if s else None, "summary_status": s.status if s else None,
+        "summary_origin": s.origin if s else None,
+        "conflation_detected": ("true" if c.detected else "false") if c else None,
+        "conflation_confidence": _num(c.confidence) if c else None,
+        "conflation_clusters": len(c.clusters) if c else None,
+        "work_count": len(line.works),
+    }
+    assert list(row) == list(CSV_COLUMNS)
+    return {k: "" if v is None else v for k, v in row.items()}
