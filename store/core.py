@@ -6,6 +6,7 @@ every change of a current value. SQLite triggers (store/migrations.py) refuse an
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -84,6 +85,26 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """A write transaction. The outermost one starts with BEGIN IMMEDIATE: it takes the write lock up front
+        (waiting on the busy timeout) instead of failing with "database is locked" when a concurrent writer
+        committed between its reads and its first write. Nested ones are savepoints."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
     def q(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.query(sql, params)]
 
@@ -105,7 +126,7 @@ class Store:
                             [path])
         origin = f"import:{parsed.format}"
         results: list[WriteResult] = []
-        with self.db.atomic():
+        with self.transaction():
             researcher_id = None
             if parsed.kind == "person":
                 if previous and previous["researcher_id"]:
@@ -300,7 +321,7 @@ class Store:
                              f"(origin {fv.origin!r})")
         value = validate_field_value(fv.field, fv.value)
         h = value_hash(fv.field, value)
-        with self.db.atomic():
+        with self.transaction():
             self.get_researcher(fv.researcher_id)
             cur = self.current(fv.researcher_id, fv.field)
             if cur is not None and value_hash(fv.field, cur.value) == h:
@@ -350,7 +371,7 @@ class Store:
         actor = who if who.startswith("human:") else f"human:{who}"
         fv = FieldValue(researcher_id=researcher_id, field=field, value=value, status="verified", origin=actor,
                         confidence=1.0, evidence=evidence or [])
-        with self.db.atomic():
+        with self.transaction():
             self.get_researcher(researcher_id)
             cur = self.current(researcher_id, field)
             vid = self._insert_value(fv, "verified")
@@ -440,7 +461,7 @@ class Store:
         """A person accepts a proposal (status `accepted`, the model's origin kept), or edits it (`value` given:
         the corrected value is accepted with the person's origin)."""
         actor = who if who.startswith("human:") else f"human:{who}"
-        with self.db.atomic():
+        with self.transaction():
             p = self.get_proposal(proposal_id)
             if p.state != "pending":
                 raise StoreError(f"proposal {proposal_id} is {p.state}, not pending")
@@ -466,7 +487,7 @@ class Store:
 
     def reject(self, proposal_id: int, who: str) -> None:
         actor = who if who.startswith("human:") else f"human:{who}"
-        with self.db.atomic():
+        with self.transaction():
             p = self.get_proposal(proposal_id)
             if p.state != "pending":
                 raise StoreError(f"proposal {proposal_id} is {p.state}, not pending")
@@ -483,7 +504,7 @@ class Store:
         """Undo a person's last review action (or the given one): the value returns to what it was and a decided
         proposal is pending again. Undo is itself audited."""
         actor = who if who.startswith("human:") else f"human:{who}"
-        with self.db.atomic():
+        with self.transaction():
             if audit_id is None:
                 row = self.one("SELECT * FROM audit_log a WHERE actor LIKE 'human:%' AND action IN "
                                "('set', 'accept', 'edit', 'reject', 'import-verified') AND NOT EXISTS "
@@ -517,7 +538,7 @@ class Store:
         A value a person has changed since is left alone and counted as `kept`."""
         actor = who if who.startswith("human:") else f"human:{who}"
         counts = {"reverted": 0, "kept": 0, "withdrawn": 0}
-        with self.db.atomic():
+        with self.transaction():
             applied = self.q("SELECT * FROM audit_log WHERE job_id = ? AND action IN ('generate', 'import') "
                              "ORDER BY id DESC", [job_id])
             for row in applied:

@@ -136,7 +136,7 @@ def accept_split(store: "Store", proposal_id: int, who: str) -> list[int]:
     """Create one researcher per cluster, linked to the original listing by its works and to the original
     researcher by `split_from`; the original keeps only the unassigned works of that listing."""
     actor = _actor(who)
-    with store.db.atomic():
+    with store.transaction():
         p = _pending_proposal(store, proposal_id, "split")
         original = store.get_researcher(p.researcher_id)
         listing_id = p.payload["listing_id"]
@@ -161,7 +161,7 @@ def reject_split(store: "Store", proposal_id: int, who: str) -> None:
     """A person says the listing is one person: mark the researcher so the agent continues normally and does not
     propose the split again."""
     actor = _actor(who)
-    with store.db.atomic():
+    with store.transaction():
         p = _pending_proposal(store, proposal_id, "split")
         store.db["researchers"].update(p.researcher_id, {"single_person": 1})
         store._audit(actor, "reject", researcher_id=p.researcher_id, proposal_id=proposal_id, job_id=p.job_id,
@@ -201,7 +201,7 @@ def propose_merge(store: "Store", researcher_a: int, researcher_b: int, shared_w
 def accept_merge(store: "Store", proposal_id: int, who: str) -> int:
     """Move researcher b's listing links to researcher a; returns a's id. b keeps its history but no listings."""
     actor = _actor(who)
-    with store.db.atomic():
+    with store.transaction():
         p = _pending_proposal(store, proposal_id, "merge")
         a, b = p.payload["researcher_a"], p.payload["researcher_b"]
         moved = []
@@ -224,7 +224,7 @@ def accept_merge(store: "Store", proposal_id: int, who: str) -> int:
 
 def reject_merge(store: "Store", proposal_id: int, who: str) -> None:
     actor = _actor(who)
-    with store.db.atomic():
+    with store.transaction():
         p = _pending_proposal(store, proposal_id, "merge")
         store._audit(actor, "reject", researcher_id=p.researcher_id, proposal_id=proposal_id, job_id=p.job_id,
                      before=None, after={"merge": p.payload.get("pair")})

@@ -33,7 +33,7 @@ def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
 
 def _discover() -> None:
     for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if mod.name == "common":
+        if mod.name == "common" or mod.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__name__}.{mod.name}")
         register = getattr(module, "register", None)

@@ -302,7 +302,7 @@ def register(cli: click.Group) -> None:
         if not (strict and errors):
             from store.core import value_hash
 
-            with user_errors(), store.db.atomic():
+            with user_errors(), store.transaction():
                 for row in good:
                     cur = store.current(row.researcher_id, row.field)
                     if (cur is not None and cur.status == "verified"
