@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-embedded
 STAMP_TEST := $(VENV)/.installed-test
+# llama-cpp-python is built from source here. A -march=native build picks AMX / AVX-512 kernels that die with a
+# general protection fault on the Xeon VMs we run on (seen here); a portable AVX2 build works.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
 .PHONY: run test install install-test browser clean-venv
 

@@ -213,10 +213,18 @@ class JobRunner:
                 tokens_out += o.tokens_out
                 cost += o.cost_usd
 
+        last_save = [0.0]
+
         def save(state: str = "running", error: str | None = None) -> None:
+            # progress is written at most once a second while running (a crash redoes at most that much, which is
+            # harmless: proposals are idempotent and answers cached), and always when the job stops
             nonlocal cursor
             while cursor < total and done_flags[cursor]:
                 cursor += 1
+            now = time.monotonic()
+            if state == "running" and now - last_save[0] < 1.0:
+                return
+            last_save[0] = now
             self.store.update_job(job.id, cursor=cursor, counts=counts, tokens_in=tokens_in, tokens_out=tokens_out,
                                   cost_usd=round(cost, 6), state=state, error=error,
                                   finished_at=utcnow() if state != "running" else None)

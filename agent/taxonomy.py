@@ -44,14 +44,21 @@ class Taxonomy:
 
     def shortlist(self, works: list[Work], k: int = 12) -> list[tuple[Tag, float]]:
         """Rank tags by TF-IDF similarity between the works' text and each tag's label + keywords."""
-        docs = [f"{t.label} {t.keywords}" for t in self.tags]
         corpus = " ".join(f"{w.title or ''} {(w.abstract or '')[:400]}" for w in works)
         if not corpus.strip():
             return []
-        vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(docs + [corpus])
-        sims = cosine_similarity(vec.transform([corpus]), vec.transform(docs))[0]
+        vec, tag_matrix = _tag_index(self)
+        sims = cosine_similarity(vec.transform([corpus]), tag_matrix)[0]
         ranked = sorted(zip(self.tags, sims), key=lambda x: -x[1])
         return [(t, float(s)) for t, s in ranked[:k]]
+
+
+@lru_cache(maxsize=8)
+def _tag_index(taxonomy: Taxonomy):
+    """The vectoriser is fitted once per taxonomy (on its tag descriptions), not once per researcher."""
+    docs = [f"{t.label} {t.keywords}" for t in taxonomy.tags]
+    vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(docs)
+    return vec, vec.transform(docs)
 
 
 @lru_cache(maxsize=8)

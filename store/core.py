@@ -77,6 +77,8 @@ class Store:
         db.execute("PRAGMA busy_timeout = 10000")
         if path != ":memory:":
             db.enable_wal()
+            # the standard WAL setting: a power cut may lose the last commits, never corrupt the file (jobs resume)
+            db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         if migrate:
             migrations.apply(db)
