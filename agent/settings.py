@@ -17,6 +17,7 @@ SPEC: dict[str, tuple[str, Any, type, str]] = {
     "model": ("ENRICH_MODEL", None, str, "model name (default per backend)"),
     "base_url": ("ENRICH_BASE_URL", None, str, "OpenAI-compatible server URL, e.g. http://127.0.0.1:11434/v1"),
     "api_key": ("OPENAI_API_KEY", None, str, "API key for OpenAI or a server that needs one"),
+    "mode": ("ENRICH_MODE", None, str, "instructor mode override: tools | json | json_schema | md_json"),
     "embedded_model": ("ENRICH_EMBEDDED_MODEL", "qwen2.5-coder-1.5b", str, "qwen2.5-coder-1.5b | qwen2.5-0.5b"),
     "model_cache": ("ENRICH_MODEL_CACHE", str(Path.home() / ".cache" / "enrich" / "models"), str,
                     "where the embedded GGUF file is assembled"),

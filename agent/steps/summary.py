@@ -30,8 +30,26 @@ class SentenceOut(BaseModel):
         return [v] if isinstance(v, str) else v
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
 class SummaryAnswer(BaseModel):
     sentences: list[SentenceOut] = Field(description="2 to 4 sentences")
+
+    @field_validator("sentences", mode="before")
+    @classmethod
+    def _one_sentence_each(cls, v: Any) -> Any:
+        """Small models pack several sentences into one item: split them, each keeping the item's citations."""
+        if not isinstance(v, list):
+            return v
+        out = []
+        for item in v:
+            if isinstance(item, dict) and isinstance(item.get("text"), str):
+                parts = [p.strip() for p in _SENTENCE_END.split(item["text"].strip()) if p.strip()]
+                out += [{**item, "text": p} for p in parts] or [item]
+            else:
+                out.append(item)
+        return out
 
     @field_validator("sentences")
     @classmethod

@@ -93,6 +93,11 @@ def test_summary_sentence_citing_a_missing_work_is_rejected():
                                                      {"text": "She uses graphs for it.", "works": ["Wabc"]}]},
                                       context=ctx)
     assert len(ok.sentences) == 2
+    # several sentences packed into one item are split, each keeping the item's citations
+    packed = SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables. She uses graphs.",
+                                                          "works": ["Wabc"]}]}, context=ctx)
+    assert [(s.text, s.works) for s in packed.sentences] == [("Jane Doe parses tables.", ["Wabc"]),
+                                                             ("She uses graphs.", ["Wabc"])]
 
 
 def test_rerun_with_unchanged_inputs_makes_no_model_calls(store, fake, settings):

@@ -1,0 +1,354 @@
+"""The one real implementation of `LLMClient`: the `openai` client + instructor. OpenAI, any OpenAI-compatible
+server and the embedded llama.cpp server differ only in base URL, key, model name and instructor mode.
+
+Two bounded retry layers, kept apart:
+- transport retries (tenacity, exponential backoff, honours Retry-After): 429, 408/409, 5xx, timeouts, connection
+  errors. The openai client's own retries are off (max_retries=0) so this is the only transport retry layer.
+- re-asks (instructor): the model's output failed JSON parsing or pydantic validation (run with the caller's
+  `context`), so the error goes back to the model as a new message. At most `max_reasks` re-asks.
+
+Every HTTP attempt is one llm_calls row (failed ones too): the row is written right after the exchange and then
+completed with the parse result or the validation error.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from json import JSONDecodeError
+from typing import Any, Callable
+
+import instructor
+import openai
+from instructor.core import IncompleteOutputException, InstructorRetryException
+from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt
+
+from agent.llm import check_real_calls_allowed
+from agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
+from agent.llm.pricing import cost_usd
+from agent.llm.redact import install_log_redaction, redact, redact_obj, register_secret
+from store import llm_log
+
+install_log_redaction()
+
+TRANSIENT_STATUS = {408, 409, 429} | set(range(500, 600))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying the same request: rate limits, server errors, timeouts, dropped connections."""
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in TRANSIENT_STATUS
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, secret-free description of a failed attempt."""
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout: no response within the time limit"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"connection error: {exc.__cause__ or exc}"
+    if isinstance(exc, openai.APIStatusError):
+        body = (exc.response.text or "")[:500] if exc.response is not None else ""
+        return f"HTTP {exc.status_code}: {body}"
+    if isinstance(exc, IncompleteOutputException):
+        return "truncated: finish_reason=length (output hit max_tokens)"
+    if isinstance(exc, InstructorRetryException):
+        exc = exc.__cause__ or (exc.args[0] if exc.args else exc)
+    if isinstance(exc, ValidationError):
+        return f"validation: {exc}"
+    if isinstance(exc, JSONDecodeError) or (isinstance(exc, ValueError) and "parse JSON" in str(exc)):
+        return f"validation: invalid JSON: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _answer_text(completion: Any) -> str | None:
+    """The model's answer: message text (JSON modes) or the tool call's arguments (TOOLS mode)."""
+    try:
+        message = completion.choices[0].message
+    except (AttributeError, IndexError):
+        return None
+    if getattr(message, "tool_calls", None):
+        return message.tool_calls[0].function.arguments
+    return message.content
+
+
+def schema_hash(response_model: type[BaseModel]) -> str:
+    return llm_log.sha256_json({"name": response_model.__name__, "schema": response_model.model_json_schema()})
+
+
+def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
+    # the validation context is part of the input: the same output may be valid for one source text only
+    return llm_log.sha256_json({"messages": messages, "context": context or {}})
+
+
+@dataclass
+class _Group:
+    """Bookkeeping for one extract(): the attempts of all turns (first ask + re-asks)."""
+
+    call_group: str
+    base_row: dict[str, Any]
+    row_ids: list[int] = field(default_factory=list)
+    attempts: int = 0
+    turns: int = 0
+    retries: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    last_row: int | None = None
+    last_content: str | None = None  # what the model said in the last turn
+    json_reask: list[dict[str, Any]] = field(default_factory=list)  # see _note_failure
+
+
+class InstructorClient(LLMClient):
+    """Talks to any OpenAI-compatible endpoint through instructor. See module docstring."""
+
+    def __init__(
+        self,
+        *,
+        backend: str,
+        model: str,
+        mode: instructor.Mode,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        store: Any = None,
+        max_retries: int = 3,
+        max_reasks: int = 2,
+        timeout: float = 120.0,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+        max_concurrency: int = 8,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+        http_client: Any = None,
+        unreachable_hint: str | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.backend, self.model, self.mode = backend, model, mode
+        self.base_url, self.store = base_url, store
+        self.max_retries, self.max_reasks = max(0, max_retries), max(0, max_reasks)
+        self.timeout, self.max_tokens, self.temperature = timeout, max_tokens, temperature
+        self.max_concurrency = max_concurrency
+        self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self.unreachable_hint = unreachable_hint
+        self.use_cache = use_cache
+        self._api_key = api_key
+        register_secret(api_key)
+        self._http_client = http_client
+        self._openai: openai.OpenAI | None = None
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+
+    # ------------------------------------------------------------ hooks for subclasses (embedded server)
+
+    def _ensure_ready(self) -> None:
+        """Make sure the endpoint is up (the embedded client starts its server here)."""
+
+    def _client(self) -> openai.OpenAI:
+        if self._openai is None:
+            self._openai = openai.OpenAI(
+                api_key=self._api_key or "not-needed",  # local servers ignore it; the SDK insists on one
+                base_url=self.base_url,
+                max_retries=0,  # tenacity below is the one retry layer
+                timeout=self.timeout,
+                http_client=self._http_client,
+            )
+        return self._openai
+
+    # ------------------------------------------------------------ the interface
+
+    def extract(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, Any]],
+        *,
+        prompt: PromptRef | None = None,
+        context: dict[str, Any] | None = None,
+        job_id: str | None = None,
+    ) -> ExtractResult[T]:
+        check_real_calls_allowed(self.backend)
+        messages = copy.deepcopy(messages)  # instructor appends re-asks / schema text in place
+        in_hash = input_hash(messages, context)
+        key = llm_log.cache_key(self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model))
+        base_row = {
+            "backend": self.backend, "model": self.model, "mode": self.mode.value,
+            "prompt_name": prompt.name if prompt else None, "prompt_version": prompt.version if prompt else None,
+            "schema_name": response_model.__name__, "input_hash": in_hash, "job_id": job_id,
+        }
+        hit = self._from_cache(key, response_model, context, base_row, messages)
+        if hit is not None:
+            return hit
+
+        group = _Group(call_group=uuid.uuid4().hex, base_row=base_row)
+        with self._slots:
+            self._ensure_ready()
+            value = self._run_instructor(group, response_model, messages, context)
+        parsed = value.model_dump(mode="json")
+        self._update(group.last_row, parsed=parsed)
+        if self.store is not None and self.use_cache:
+            llm_log.cache_put(self.store, key, parsed, group.last_row)
+        return ExtractResult(
+            value=value, call_id=group.last_row, attempts=group.attempts, reasks=group.turns - 1,
+            retries=group.retries, cached=False, tokens_in=group.tokens_in, tokens_out=group.tokens_out,
+            cost_usd=group.cost, origin=self.origin,
+        )
+
+    # ------------------------------------------------------------ internals
+
+    def _run_instructor(self, group: _Group, response_model: type[T], messages, context) -> T:
+        create = instructor.patch(create=self._make_create(group), mode=self.mode)
+        reasks = Retrying(
+            stop=stop_after_attempt(self.max_reasks + 1),
+            # only parse/validation failures re-ask (transport errors were already retried inside create());
+            # reraise=False: when re-asks run out instructor turns tenacity's RetryError into InstructorRetryException
+            retry=retry_if_exception_type((ValidationError, JSONDecodeError, ValueError, InstructorRetryException)),
+            after=lambda state: self._note_failure(group, state.outcome.exception()),
+            reraise=False,
+        )
+        try:
+            value = create(
+                response_model=response_model, context=context, max_retries=reasks, strict=False,
+                messages=messages, model=self.model, max_tokens=self.max_tokens, temperature=self.temperature,
+            )
+        except InstructorRetryException as exc:
+            raise LLMError(
+                f"{response_model.__name__}: the model's output did not validate after {self.max_reasks} re-ask(s): "
+                + redact(describe_error(exc))[:300],
+                hint="try a stronger model (--backend/--model) or raise ENRICH_MAX_REASKS",
+                call_ids=group.row_ids,
+            ) from None
+        except IncompleteOutputException:
+            self._update(group.last_row, error=describe_error(IncompleteOutputException()))
+            raise LLMError(
+                f"{response_model.__name__}: the model's output was cut off (finish_reason=length)",
+                hint="shorten the input or raise max_tokens", call_ids=group.row_ids,
+            ) from None
+        except openai.APIError as exc:
+            raise self._transport_error(exc, group) from None
+        # instructor returns a private subclass of response_model; hand back the caller's own class
+        return response_model.model_validate(value.model_dump(), context=context)
+
+    def _make_create(self, group: _Group) -> Callable[..., Any]:
+        """The function instructor calls once per turn: one request, retried on transient errors."""
+
+        def create(**kwargs: Any) -> Any:
+            if group.json_reask:
+                kwargs = {**kwargs, "messages": [*kwargs.get("messages", []), *group.json_reask]}
+            group.turns += 1
+            turn_reasks = group.turns - 1
+            logged_messages = redact_obj(copy.deepcopy(kwargs.get("messages", [])))
+            transport = Retrying(
+                stop=stop_after_attempt(self.max_retries + 1),
+                retry=retry_if_exception(is_transient),
+                wait=self._wait,
+                reraise=True,
+            )
+            for attempt in transport:
+                with attempt:
+                    return self._one_request(group, kwargs, logged_messages, turn_reasks,
+                                             attempt.retry_state.attempt_number - 1)
+            raise AssertionError("unreachable")
+
+        return create
+
+    def _note_failure(self, group: _Group, exc: BaseException | None) -> None:
+        """Record why a turn failed. instructor re-asks with the error for validation errors but simply repeats
+        the request when the answer is not JSON at all; for that case the broken answer and the parse error are
+        added to the next turn here, so the model sees what to fix either way."""
+        self._update(group.last_row, error=redact(describe_error(exc)))
+        if isinstance(exc, ValueError) and not isinstance(exc, ValidationError) and "parse JSON" in str(exc):
+            group.json_reask = [
+                {"role": "assistant", "content": group.last_content or ""},
+                {"role": "user", "content": f"Recall the function correctly, fix the errors:\n{exc}"},
+            ]
+        else:
+            group.json_reask = []
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, openai.APIStatusError) and exc.response is not None:
+            retry_after = exc.response.headers.get("retry-after")
+            if retry_after and retry_after.replace(".", "", 1).isdigit():
+                return min(float(retry_after), self.backoff_max)
+        return min(self.backoff_initial * (2 ** (state.attempt_number - 1)), self.backoff_max)
+
+    def _one_request(self, group: _Group, kwargs: dict[str, Any], logged_messages, reasks: int, retries: int):
+        group.attempts += 1
+        group.retries += 1 if retries else 0
+        row = dict(group.base_row, call_group=group.call_group, attempt=group.attempts, messages=logged_messages,
+                   retries=retries, reasks=reasks)
+        start = time.perf_counter()
+        try:
+            raw = self._client().chat.completions.with_raw_response.create(**kwargs)
+            completion = raw.parse()
+            group.last_content = _answer_text(completion)
+        except openai.APIError as exc:
+            response_text = exc.response.text if isinstance(exc, openai.APIStatusError) and exc.response else None
+            self._insert(group, row, latency_ms=(time.perf_counter() - start) * 1000,
+                         response=redact(response_text), error=redact(describe_error(exc)))
+            raise
+        latency = (time.perf_counter() - start) * 1000
+        usage = completion.usage
+        t_in = usage.prompt_tokens if usage else 0
+        t_out = usage.completion_tokens if usage else 0
+        cost = cost_usd(self.backend, self.model, t_in, t_out)
+        group.tokens_in += t_in
+        group.tokens_out += t_out
+        group.cost += cost
+        self._insert(group, row, latency_ms=latency, response=redact(raw.http_response.text), tokens_in=t_in,
+                     tokens_out=t_out, cost_usd=cost)
+        return completion
+
+    def _insert(self, group: _Group, row: dict[str, Any], **fields: Any) -> None:
+        if self.store is None:
+            group.last_row = None
+            return
+        group.last_row = llm_log.insert_call(self.store, **row, **fields)
+        group.row_ids.append(group.last_row)
+
+    def _update(self, row_id: int | None, **fields: Any) -> None:
+        if self.store is not None and row_id is not None:
+            llm_log.update_call(self.store, row_id, **fields)
+
+    def _from_cache(self, key, response_model, context, base_row, messages) -> ExtractResult | None:
+        if self.store is None or not self.use_cache:
+            return None
+        hit = llm_log.cache_get(self.store, key)
+        if hit is None:
+            return None
+        try:  # validators may have changed since: a cached object must still pass them
+            value = response_model.model_validate(hit["parsed"], context=context)
+        except ValidationError:
+            llm_log.cache_delete(self.store, key)
+            return None
+        row_id = llm_log.insert_call(
+            self.store, **base_row, call_group=uuid.uuid4().hex, attempt=1, messages=redact_obj(messages),
+            parsed=hit["parsed"], cached=True, response=json.dumps({"cache_of": hit["llm_call_id"]}),
+        )
+        return ExtractResult(value=value, call_id=row_id, attempts=0, cached=True, origin=self.origin)
+
+    def _transport_error(self, exc: openai.APIError, group: _Group) -> LLMError:
+        where = self.base_url or "the OpenAI API"
+        if isinstance(exc, openai.AuthenticationError):
+            return LLMError(f"{where} rejected the API key (HTTP 401)",
+                            hint="set OPENAI_API_KEY to a valid key", call_ids=group.row_ids)
+        if isinstance(exc, openai.NotFoundError):
+            return LLMError(f"{where} does not know model {self.model!r} (HTTP 404)",
+                            hint="set ENRICH_MODEL to a model the server serves (enrich models)",
+                            call_ids=group.row_ids)
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMError(f"{where} did not answer within {self.timeout:g}s ({group.attempts} attempt(s))",
+                            hint="raise ENRICH_TIMEOUT or use a smaller model", call_ids=group.row_ids)
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMError(f"cannot reach the model server at {where}",
+                            hint=self.unreachable_hint or "start the server or fix ENRICH_BASE_URL",
+                            call_ids=group.row_ids)
+        if isinstance(exc, openai.RateLimitError):
+            return LLMError(f"{where} kept rate-limiting (HTTP 429) after {group.attempts} attempt(s)",
+                            hint="wait, lower ENRICH_CONCURRENCY or raise ENRICH_MAX_RETRIES", call_ids=group.row_ids)
+        if isinstance(exc, openai.APIStatusError):
+            return LLMError(f"{where} failed with HTTP {exc.status_code} after {group.attempts} attempt(s)",
+                            hint="retry later; see `enrich llm-log` for the responses", call_ids=group.row_ids)
+        return LLMError(redact(describe_error(exc)) or "model call failed", call_ids=group.row_ids)

@@ -1,0 +1,36 @@
+"""USD per million tokens (input, output). Local and fake backends cost 0. Unknown hosted models cost 0 and are
+flagged by `known_price`, so a missing price never blocks a run."""
+from __future__ import annotations
+
+# Prices as published by OpenAI (USD / 1M tokens); update when they change.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+}
+FREE_BACKENDS = {"embedded", "fake"}
+
+
+def _lookup(model: str) -> tuple[float, float] | None:
+    # longest prefix wins, so dated snapshots ("gpt-4o-mini-2024-07-18") find their family
+    for name in sorted(PRICES, key=len, reverse=True):
+        if model == name or model.startswith(name + "-"):
+            return PRICES[name]
+    return None
+
+
+def known_price(backend: str, model: str) -> bool:
+    return backend in FREE_BACKENDS or _lookup(model) is not None
+
+
+def cost_usd(backend: str, model: str, tokens_in: int, tokens_out: int) -> float:
+    if backend in FREE_BACKENDS:
+        return 0.0
+    price = _lookup(model)
+    if price is None:
+        return 0.0
+    return round((tokens_in * price[0] + tokens_out * price[1]) / 1_000_000, 8)

@@ -1,0 +1,70 @@
+"""Remove secrets (API keys, bearer tokens) from anything we log or raise."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+REDACTED = "[REDACTED]"
+_PATTERNS = [
+    re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-\.=:/+]{8,}"),
+    re.compile(r"(?i)((?:api[_-]?key|authorization|x-api-key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{8,}"),
+]
+_extra_secrets: set[str] = set()
+
+
+def register_secret(secret: str | None) -> None:
+    """Also redact this literal value (e.g. the configured key, whatever its shape)."""
+    if secret and len(secret) >= 6:
+        _extra_secrets.add(secret)
+
+
+def redact(text: str | None) -> str | None:
+    if not text:
+        return text
+    for secret in _extra_secrets:
+        text = text.replace(secret, REDACTED)
+    for pat in _PATTERNS:
+        text = pat.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
+    return text
+
+
+def redact_obj(obj: Any) -> Any:
+    """Redact every string inside a JSON-like structure."""
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, list):
+        return [redact_obj(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: redact_obj(v) for k, v in obj.items()}
+    return obj
+
+
+def redact_json(obj: Any) -> str:
+    return json.dumps(redact_obj(obj), ensure_ascii=False, default=str)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message with secrets removed (the openai SDK logs request bodies at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+# Logger filters only see records logged on that exact logger, so name the ones that log requests.
+LOGGERS = ("openai", "openai._base_client", "instructor", "httpx", "httpcore", "httpcore.http11",
+           "httpcore.connection", "llama_cpp")
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction() -> None:
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
