@@ -68,6 +68,7 @@ class LLMClient(ABC):
         prompt: PromptRef | None = None,
         context: dict[str, Any] | None = None,  # passed to pydantic validators (e.g. the source text for quote checks)
         job_id: str | None = None,
+        max_tokens: int | None = None,  # cap on the answer's length; None = the client's default
     ) -> ExtractResult[T]:
         ...
 

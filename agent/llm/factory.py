@@ -37,6 +37,9 @@ def _mode_override(settings: Any) -> str | None:
     return _get(settings, "mode") or os.environ.get("ENRICH_MODE") or None
 
 
+EMBEDDED_TIMEOUT = 600.0
+
+
 def make_client(settings: Any, store: Any = None, **overrides: Any) -> LLMClient:
     """The client for these settings. `overrides` go to the client constructor (e.g. http_client in tests)."""
     from agent.llm.modes import mode_for
@@ -56,6 +59,10 @@ def make_client(settings: Any, store: Any = None, **overrides: Any) -> LLMClient
         return FunctionModel(grounded_answer, store=store, max_reasks=common["max_reasks"])
     if backend == "embedded":
         from agent.llm.embedded import EmbeddedClient
+
+        if getattr(settings, "sources", {}).get("timeout", "default") == "default":
+            # a 1.5B model on 2 CPU cores takes ~50 s per answer, minutes when the machine is busy
+            common["timeout"] = EMBEDDED_TIMEOUT
 
         return EmbeddedClient(model_name=_get(settings, "embedded_model") or "qwen2.5-coder-1.5b",
                               model_cache=_get(settings, "model_cache"), mode_override=_mode_override(settings),

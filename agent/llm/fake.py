@@ -38,7 +38,8 @@ class _FakeBase(LLMClient):
         raise NotImplementedError
 
     def extract(self, response_model: type[T], messages: list[dict[str, Any]], *, prompt: PromptRef | None = None,
-                context: dict[str, Any] | None = None, job_id: str | None = None) -> ExtractResult[T]:
+                context: dict[str, Any] | None = None, job_id: str | None = None,
+                max_tokens: int | None = None) -> ExtractResult[T]:
         messages = copy.deepcopy(messages)
         group = uuid.uuid4().hex
         row_ids: list[int] = []

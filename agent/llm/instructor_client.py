@@ -167,6 +167,7 @@ class InstructorClient(LLMClient):
         prompt: PromptRef | None = None,
         context: dict[str, Any] | None = None,
         job_id: str | None = None,
+        max_tokens: int | None = None,
     ) -> ExtractResult[T]:
         check_real_calls_allowed(self.backend)
         messages = copy.deepcopy(messages)  # instructor appends re-asks / schema text in place
@@ -184,7 +185,7 @@ class InstructorClient(LLMClient):
         group = _Group(call_group=uuid.uuid4().hex, base_row=base_row)
         with self._slots:
             self._ensure_ready()
-            value = self._run_instructor(group, response_model, messages, context)
+            value = self._run_instructor(group, response_model, messages, context, max_tokens or self.max_tokens)
         parsed = value.model_dump(mode="json")
         self._update(group.last_row, parsed=parsed)
         if self.store is not None and self.use_cache:
@@ -197,7 +198,7 @@ class InstructorClient(LLMClient):
 
     # ------------------------------------------------------------ internals
 
-    def _run_instructor(self, group: _Group, response_model: type[T], messages, context) -> T:
+    def _run_instructor(self, group: _Group, response_model: type[T], messages, context, max_tokens: int) -> T:
         create = instructor.patch(create=self._make_create(group), mode=self.mode)
         reasks = Retrying(
             stop=stop_after_attempt(self.max_reasks + 1),
@@ -210,7 +211,7 @@ class InstructorClient(LLMClient):
         try:
             value = create(
                 response_model=response_model, context=context, max_retries=reasks, strict=False,
-                messages=messages, model=self.model, max_tokens=self.max_tokens, temperature=self.temperature,
+                messages=messages, model=self.model, max_tokens=max_tokens, temperature=self.temperature,
             )
         except InstructorRetryException as exc:
             raise LLMError(

@@ -20,6 +20,7 @@ from schemas import DerivedFact, Evidence, FieldValue
 from .base import StepContext, StepOutcome, record_llm
 from .checks import find_quote, is_nullish, looks_like_institution, name_in_quote, norm_space, within
 
+MAX_TOKENS = 200  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "affiliation"
 HEADER_LIMIT = 1500
 
@@ -180,7 +181,8 @@ def run(ctx: StepContext) -> StepOutcome:
 
         prompt = load_prompt(STEP)
         result = ctx.client.extract(AffiliationAnswer, prompt.messages(name=ctx.name, context=shown),
-                                    prompt=prompt.prompt_ref, context={"shown_text": shown}, job_id=ctx.job_id)
+                                    prompt=prompt.prompt_ref, context={"shown_text": shown}, job_id=ctx.job_id,
+                                    max_tokens=MAX_TOKENS)
         record_llm(out, result)
         ans: AffiliationAnswer = result.value
         if ans.affiliation is None:

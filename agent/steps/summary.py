@@ -15,6 +15,7 @@ from schemas import Evidence, FieldValue
 from .base import StepContext, StepOutcome, record_llm
 from .checks import LEAK_WORDS, ungrounded_tokens
 
+MAX_TOKENS = 500  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "summary"
 MAX_WORKS = 8
 ABSTRACT_CHARS = 240
@@ -99,7 +100,8 @@ def generate(ctx: StepContext) -> tuple[Any, Any, str]:
     text, sources = digest(ctx.works)
     prompt = load_prompt(STEP)
     result = ctx.client.extract(SummaryAnswer, prompt.messages(name=ctx.name, works=text), prompt=prompt.prompt_ref,
-                                context={"sources": sources, "name": ctx.name}, job_id=ctx.job_id)
+                                context={"sources": sources, "name": ctx.name}, job_id=ctx.job_id,
+                                max_tokens=MAX_TOKENS)
     sentences = [{"text": s.text, "works": list(dict.fromkeys(s.works))} for s in result.value.sentences]
     value = {"text": " ".join(s["text"] for s in sentences), "sentences": sentences}
     return result, value, prompt.prompt_ref.ref

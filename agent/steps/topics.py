@@ -14,6 +14,7 @@ from schemas import Evidence, FieldValue
 
 from .base import StepContext, StepOutcome, record_llm
 
+MAX_TOKENS = 400  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "topics"
 MAX_WORKS = 40
 
@@ -80,7 +81,7 @@ def run(ctx: StepContext) -> StepOutcome:
     result = ctx.client.extract(
         TopicsAnswer, prompt.messages(name=ctx.name, tags=tags_text, works=_work_lines(works)),
         prompt=prompt.prompt_ref, context={"allowed": list(allowed), "work_ids": [w.work_id for w in works]},
-        job_id=ctx.job_id)
+        job_id=ctx.job_id, max_tokens=MAX_TOKENS)
     record_llm(out, result)
     n = len(works)
     tags = []
