@@ -35,7 +35,7 @@ def _topics(context: dict[str, Any]) -> dict[str, Any]:
 
 def _summary(context: dict[str, Any]) -> dict[str, Any]:
     sources: dict[str, str] = context.get("sources", {})
-    ids = list(sources)
+    ids = [int(k) for k in sources]
     if not ids:
         return {"sentences": []}
     first, rest = ids[0], ids[1:] or ids[:1]

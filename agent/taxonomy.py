@@ -42,15 +42,16 @@ class Taxonomy:
                 return tag
         return None
 
-    def shortlist(self, works: list[Work], k: int = 12) -> list[tuple[Tag, float]]:
-        """Rank tags by TF-IDF similarity between the works' text and each tag's label + keywords."""
+    def shortlist(self, works: list[Work], k: int = 10, min_similarity: float = 0.08) -> list[tuple[Tag, float]]:
+        """Rank tags by TF-IDF similarity between the works' text and each tag's label + keywords; tags that share
+        (almost) nothing with the works are not offered to the model at all."""
         corpus = " ".join(f"{w.title or ''} {(w.abstract or '')[:400]}" for w in works)
         if not corpus.strip():
             return []
         vec, tag_matrix = _tag_index(self)
         sims = cosine_similarity(vec.transform([corpus]), tag_matrix)[0]
         ranked = sorted(zip(self.tags, sims), key=lambda x: -x[1])
-        return [(t, float(s)) for t, s in ranked[:k]]
+        return [(t, float(s)) for t, s in ranked[:k] if s >= min_similarity]
 
 
 @lru_cache(maxsize=8)

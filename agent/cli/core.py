@@ -235,6 +235,12 @@ def register(cli: click.Group) -> None:
                     for r in rows]
         output(rows, ["id", "name", "listings", "works", "missing", "pending_proposals"], as_json,
                title=None if as_json else f"{len(rows)} researcher(s)")
+        if not as_json:
+            feeds = [lst for lst in app.store.listings() if lst.kind == "feed"]
+            for lst in feeds:  # works only, no researcher: shown so nothing ingested seems lost
+                n = len(app.store.listing_works(lst.id))
+                click.echo(f"paper feed (no researcher): {lst.path} ({lst.format}, {n} works; "
+                           f"`enrich export --include-feeds` exports them)")
 
     @cli.command("show")
     @click.argument("researcher")

@@ -25,7 +25,7 @@ import instructor
 import openai
 from instructor.core import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt
 
 from agent.llm import check_real_calls_allowed
 from agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
@@ -56,8 +56,11 @@ def describe_error(exc: BaseException) -> str:
         return f"HTTP {exc.status_code}: {body}"
     if isinstance(exc, IncompleteOutputException):
         return "truncated: finish_reason=length (output hit max_tokens)"
-    if isinstance(exc, InstructorRetryException):
-        exc = exc.__cause__ or (exc.args[0] if exc.args else exc)
+    if isinstance(exc, InstructorRetryException):  # the last attempt's own error, not tenacity's wrapper
+        first = exc.args[0] if exc.args else None
+        exc = first if isinstance(first, BaseException) else (exc.__cause__ or exc)
+    if isinstance(exc, RetryError) and exc.last_attempt.failed:
+        exc = exc.last_attempt.exception()
     if isinstance(exc, ValidationError):
         return f"validation: {exc}"
     if isinstance(exc, JSONDecodeError) or (isinstance(exc, ValueError) and "parse JSON" in str(exc)):

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from scipy.sparse import csr_matrix
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from schemas import Work
 from schemas.conflation import Cluster, ClusterEvidence, ConflationResult
@@ -44,6 +45,8 @@ _EXTRA_STOP = {
     "effective", "efficient", "framework", "however", "towards", "via", "introduce", "challenge", "challenges",
 }
 STOP_WORDS = list(ENGLISH_STOP_WORDS | _EXTRA_STOP)
+_STOP_SET = frozenset(STOP_WORDS)
+_TOKEN = re.compile(r"(?u)\b[a-zA-Z][a-zA-Z-]+\b")
 
 
 # ----------------------------------------------------------------- names
@@ -205,13 +208,110 @@ class _Features:
     years: list[int | None]
     venues: list[str | None]
     terms: list[str]
-    tfidf: object = None
+    tfidf: "_TfIdf | None" = None
     cannot: set[tuple[int, int]] = field(default_factory=set)
     subject: NameForm | None = None
 
 
 def _text(w: Work) -> str:
     return " ".join(x for x in (w.title, w.title, w.abstract) if x)  # the title counts twice: abstracts are long
+
+
+# Up to this many works the similarity matrix is summed in Python (cheaper than a sparse product for a few works).
+SMALL_LISTING = 24
+
+
+@dataclass
+class _TfIdf:
+    """The TF-IDF rows of a listing: per work the (first-appearance id, column, weight) of its terms, in the order
+    scikit-learn stores them (by first appearance); columns index `terms` (sorted)."""
+
+    terms: list[str]
+    rows: list[list[tuple[int, int, float]]]
+
+    def matrix(self) -> csr_matrix:
+        indptr = np.cumsum([0] + [len(r) for r in self.rows], dtype=np.int32)
+        indices = np.array([c for r in self.rows for _, c, _ in r], dtype=np.int32)
+        data = np.array([w for r in self.rows for _, _, w in r], dtype=np.float64)
+        return csr_matrix((data, indices, indptr), shape=(len(self.rows), len(self.terms)))
+
+    def cosine(self) -> np.ndarray:
+        """`(X @ X.T).toarray()`. For a few rows in Python: scipy adds the products of the shared terms in the
+        rows' stored order, starting from 0.0; so does this."""
+        n = len(self.rows)
+        if n > SMALL_LISTING:
+            x = self.matrix()
+            return (x @ x.T).toarray()
+        sim = np.zeros((n, n))
+        by_id = [{k: w for k, _, w in r} for r in self.rows]
+        for i in range(n):
+            for j in range(i, n):
+                other, total, shared = by_id[j], 0.0, False
+                for k, _, w in self.rows[i]:
+                    v = other.get(k)
+                    if v is not None:
+                        total += w * v
+                        shared = True
+                if shared:
+                    sim[i, j] = sim[j, i] = total
+        return sim
+
+    def column_sums(self, rows: list[int]) -> np.ndarray:
+        """`X[rows].sum(axis=0)` as scipy computes it (0.0 plus each row's value, rows in the given order)."""
+        sums = [0.0] * len(self.terms)
+        for i in rows:
+            for _, c, w in self.rows[i]:
+                sums[c] += w
+        return np.array(sums)
+
+
+def _tfidf(texts: list[str]) -> _TfIdf | None:
+    """`TfidfVectorizer(stop_words=STOP_WORDS, sublinear_tf=True, token_pattern=_TOKEN).fit_transform(texts)`
+    without its per-call overhead (parameter validation, analyzer building, sparse checks: ~1 ms, most of this
+    step's time on a 4-work listing). Same values, same float operations in the same order, so the same bits
+    (checked against scikit-learn in tests/steps). None when only stop words are left."""
+    first_seen: dict[str, int] = {}  # term -> id in order of first appearance (scikit-learn's counting order)
+    counted: list[list[tuple[int, int]]] = []
+    for text in texts:
+        counts: dict[int, int] = {}
+        for token in _TOKEN.findall(text.lower()):
+            if token not in _STOP_SET:
+                k = first_seen.setdefault(token, len(first_seen))
+                counts[k] = counts.get(k, 0) + 1
+        counted.append(sorted(counts.items()))  # scikit-learn sorts each row by first-appearance id
+    if not first_seen:
+        return None
+    terms = sorted(first_seen)
+    column = [0] * len(terms)  # first-appearance id -> column of the sorted terms
+    for col, term in enumerate(terms):
+        column[first_seen[term]] = col
+    # TfidfTransformer: smoothed idf, sublinear tf, each row scaled to unit L2 norm. The logs stay numpy ufuncs
+    # over arrays laid out as scikit-learn's, as its results may differ from math.log in the last bit.
+    indices = np.array([column[k] for r in counted for k, _ in r], dtype=np.int32)
+    df = np.bincount(indices, minlength=len(terms)).astype(np.float64)
+    df += 1.0
+    idf = np.full_like(df, fill_value=len(texts) + 1, dtype=np.float64)
+    idf /= df
+    np.log(idf, out=idf)
+    idf += 1.0
+    data = np.array([c for r in counted for _, c in r], dtype=np.float64)
+    np.log(data, data)
+    data += 1.0
+    data *= idf[indices]
+    weights = data.tolist()
+    rows: list[list[tuple[int, int, float]]] = []
+    lo = 0
+    for r in counted:
+        row = weights[lo:lo + len(r)]
+        lo += len(r)
+        total = 0.0
+        for x in row:
+            total += x * x
+        if total != 0.0:
+            norm = math.sqrt(total)
+            row = [x / norm for x in row]
+        rows.append([(k, column[k], w) for (k, _), w in zip(r, row)])
+    return _TfIdf(terms, rows)
 
 
 def _features(works: list[Work], subject: NameForm | None) -> _Features:
@@ -228,13 +328,10 @@ def _features(works: list[Work], subject: NameForm | None) -> _Features:
     terms: list[str] = []
     tfidf = None
     if n > 1 and any(t.strip() for t in texts):
-        try:
-            vec = TfidfVectorizer(stop_words=STOP_WORDS, sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b")
-            tfidf = vec.fit_transform(texts)
-            sim = (tfidf @ tfidf.T).toarray()
-            terms = list(vec.get_feature_names_out())
-        except ValueError:  # only stop words
-            pass
+        tfidf = _tfidf(texts)
+        if tfidf is not None:  # else only stop words
+            sim = tfidf.cosine()
+            terms = tfidf.terms
     years = [w.year for w in works]
     venues = [w.category or None for w in works]
     cannot = set()
@@ -405,7 +502,7 @@ def _evidence(f: _Features, c: list[int], works: list[Work]) -> ClusterEvidence:
     shared = [k.title() for k, n in co.most_common() if n >= 2][:8]
     top_terms: list[str] = []
     if f.tfidf is not None and f.terms:
-        weights = np.asarray(f.tfidf[c].sum(axis=0)).ravel()
+        weights = f.tfidf.column_sums(c)
         top_terms = [f.terms[k] for k in weights.argsort()[::-1][:6] if weights[k] > 0]
     span = _year_span(f, c)
     venues = Counter(v for v in ((works[i].category or works[i].venue) for i in c) if v)

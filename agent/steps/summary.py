@@ -23,12 +23,12 @@ ABSTRACT_CHARS = 240
 
 class SentenceOut(BaseModel):
     text: str = Field(description="one plain-language sentence")
-    works: list[str] = Field(default_factory=list, description="ids of the listed works this sentence is based on")
+    works: list[int] = Field(default_factory=list, description="numbers of the listed works this sentence is based on")
 
     @field_validator("works", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
+        return [v] if isinstance(v, (str, int)) else v
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -66,13 +66,13 @@ class SummaryAnswer(BaseModel):
             if not s.works:
                 problems.append(f"sentence {i} cites no work")
                 continue
-            missing = [w for w in s.works if sources and w not in sources]
+            missing = [w for w in s.works if sources and str(w) not in sources]
             if missing:
                 problems.append(f"sentence {i} cites works that do not exist: {missing}")
                 continue
             if LEAK_WORDS.search(s.text):
                 problems.append(f"sentence {i} talks about the request instead of the research")
-            cited = " ".join(sources.get(w, "") for w in s.works)
+            cited = " ".join(sources.get(str(w), "") for w in s.works)
             bad = ungrounded_tokens(s.text, cited, allowed_names) if sources else []
             if bad:
                 problems.append(f"sentence {i} mentions {bad}, which its cited works do not")
@@ -81,28 +81,30 @@ class SummaryAnswer(BaseModel):
         return v
 
 
-def digest(works) -> tuple[str, dict[str, str]]:
-    """The works the model sees (most recent first) and the full text each citation is checked against."""
+def digest(works) -> tuple[str, dict[str, str], list]:
+    """The works the model sees (most recent first, numbered 1..n), the full text each citation number is checked
+    against, and the works in that order (to map numbers back to work ids)."""
     chosen = sorted((w for w in works if w.title or w.abstract), key=lambda w: -(w.year or 0))[:MAX_WORKS]
     lines, sources = [], {}
-    for w in chosen:
+    for i, w in enumerate(chosen, 1):
         abstract = (w.abstract or "").strip()
         short = abstract[:ABSTRACT_CHARS].rsplit(" ", 1)[0] + ("..." if len(abstract) > ABSTRACT_CHARS else "")
-        lines.append(f"{w.work_id}: {w.year or '?'}, {w.title or '(untitled)'}; {short}")
-        sources[w.work_id] = f"{w.title or ''} {w.venue or ''} {' '.join(w.authors)} {abstract}"
-    return "\n".join(lines), sources
+        lines.append(f"{i}: {w.year or '?'}, {w.title or '(untitled)'}; {short}")
+        sources[str(i)] = f"{w.title or ''} {w.year or ''} {w.venue or ''} {' '.join(w.authors)} {abstract}"
+    return "\n".join(lines), sources, chosen
 
 
 def generate(ctx: StepContext) -> tuple[Any, Any, str]:
-    """Ask the model; returns (ExtractResult, the value dict, prompt ref)."""
+    """Ask the model; returns (ExtractResult, the value dict with work ids, prompt ref)."""
     from agent.prompts import load_prompt
 
-    text, sources = digest(ctx.works)
+    text, sources, chosen = digest(ctx.works)
     prompt = load_prompt(STEP)
     result = ctx.client.extract(SummaryAnswer, prompt.messages(name=ctx.name, works=text), prompt=prompt.prompt_ref,
                                 context={"sources": sources, "name": ctx.name}, job_id=ctx.job_id,
                                 max_tokens=MAX_TOKENS)
-    sentences = [{"text": s.text, "works": list(dict.fromkeys(s.works))} for s in result.value.sentences]
+    sentences = [{"text": s.text, "works": list(dict.fromkeys(chosen[n - 1].work_id for n in s.works))}
+                 for s in result.value.sentences]
     value = {"text": " ".join(s["text"] for s in sentences), "sentences": sentences}
     return result, value, prompt.prompt_ref.ref
 

@@ -21,12 +21,12 @@ MAX_WORKS = 40
 
 class TopicPick(BaseModel):
     tag: str = Field(description="a tag code from the allowed list")
-    works: list[str] = Field(default_factory=list, description="ids of listed works that show this topic")
+    works: list[int] = Field(default_factory=list, description="numbers of listed works that show this topic")
 
     @field_validator("works", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
+        return [v] if isinstance(v, (str, int)) else v
 
 
 class TopicsAnswer(BaseModel):
@@ -36,18 +36,18 @@ class TopicsAnswer(BaseModel):
     @classmethod
     def _allowed(cls, v: list[TopicPick], info: ValidationInfo) -> list[TopicPick]:
         ctx = info.context or {}
-        allowed, work_ids = set(ctx.get("allowed", [])), set(ctx.get("work_ids", []))
+        allowed, numbers = set(ctx.get("allowed", [])), {int(n) for n in ctx.get("work_ids", [])}
         if not v:
             raise ValueError("choose at least one tag from the allowed list")
         bad = [t.tag for t in v if allowed and t.tag not in allowed]
         if bad:
             raise ValueError(f"tags not in the allowed list: {bad}; use only codes from the list")
         for t in v:
-            unknown = [w for w in t.works if work_ids and w not in work_ids]
+            unknown = [w for w in t.works if numbers and w not in numbers]
             if unknown:
-                raise ValueError(f"work ids {unknown} are not in the list of works")
+                raise ValueError(f"works {unknown} are not in the list of works (use the numbers before the colon)")
         if not any(t.works for t in v):
-            raise ValueError("each tag needs the ids of the works that show it")
+            raise ValueError("each tag needs the numbers of the works that show it")
         seen, out = set(), []
         for t in v:  # keep the first pick of each tag; a tag no work supports is dropped
             if t.works and t.tag not in seen:
@@ -57,7 +57,10 @@ class TopicsAnswer(BaseModel):
 
 
 def _work_lines(works) -> str:
-    return "\n".join(f"{w.work_id}: {w.year or '?'}, {(w.title or (w.abstract or '')[:120]).strip()}" for w in works)
+    """Works are numbered 1..n in the prompt: short numbers are cheaper for a small model than hashed ids and it
+    cannot half-copy them; the step maps them back to work ids."""
+    return "\n".join(f"{i}: {w.year or '?'}, {(w.title or (w.abstract or '')[:120]).strip()}"
+                     for i, w in enumerate(works, 1))
 
 
 def run(ctx: StepContext) -> StepOutcome:
@@ -75,18 +78,21 @@ def run(ctx: StepContext) -> StepOutcome:
     allowed = {t.tag: t for t, _ in shortlist}
     for code in page_tags:
         allowed.setdefault(code, taxonomy.get(code))
+    if not allowed:
+        out.detail = f"no {taxonomy.name} tag shares terms with these works"
+        return out
     tfidf_rank = {t.tag: i for i, (t, _) in enumerate(shortlist)}
     prompt = load_prompt(STEP)
     tags_text = "\n".join(f"{t.tag}: {t.label}" for t in allowed.values())
     result = ctx.client.extract(
         TopicsAnswer, prompt.messages(name=ctx.name, tags=tags_text, works=_work_lines(works)),
-        prompt=prompt.prompt_ref, context={"allowed": list(allowed), "work_ids": [w.work_id for w in works]},
+        prompt=prompt.prompt_ref, context={"allowed": list(allowed), "work_ids": list(range(1, len(works) + 1))},
         job_id=ctx.job_id, max_tokens=MAX_TOKENS)
     record_llm(out, result)
     n = len(works)
     tags = []
     for pick in result.value.topics:
-        support = sorted(set(pick.works))
+        support = sorted({works[n - 1].work_id for n in pick.works})
         share = len(support) / n
         rank = tfidf_rank.get(pick.tag)
         agreement = 1.0 - rank / len(shortlist) if rank is not None else 0.0

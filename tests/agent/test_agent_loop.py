@@ -77,27 +77,27 @@ def test_a_quote_not_in_the_text_is_rejected(store, settings):
 
 
 def test_summary_sentence_citing_a_missing_work_is_rejected():
-    ctx = {"sources": {"Wabc": "Parsing tables with graphs"}, "name": "Jane Doe"}
+    ctx = {"sources": {"1": "Parsing tables with graphs"}, "name": "Jane Doe"}
     with pytest.raises(Exception, match="do not exist"):
-        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": ["Wabc"]},
-                                                    {"text": "She also studies graphs.", "works": ["Wzzz"]}]},
+        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": [1]},
+                                                    {"text": "She also studies graphs.", "works": [2]}]},
                                      context=ctx)
     with pytest.raises(Exception, match="cites no work"):
-        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": ["Wabc"]},
+        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": [1]},
                                                     {"text": "She also studies graphs.", "works": []}]}, context=ctx)
     with pytest.raises(Exception, match="MIT"):
-        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": ["Wabc"]},
-                                                    {"text": "She works at MIT on graphs.", "works": ["Wabc"]}]},
+        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": [1]},
+                                                    {"text": "She works at MIT on graphs.", "works": [1]}]},
                                      context=ctx)
-    ok = SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables.", "works": ["Wabc"]},
-                                                     {"text": "She uses graphs for it.", "works": ["Wabc"]}]},
+    ok = SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables.", "works": [1]},
+                                                     {"text": "She uses graphs for it.", "works": [1]}]},
                                       context=ctx)
     assert len(ok.sentences) == 2
     # several sentences packed into one item are split, each keeping the item's citations
     packed = SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables. She uses graphs.",
-                                                          "works": ["Wabc"]}]}, context=ctx)
-    assert [(s.text, s.works) for s in packed.sentences] == [("Jane Doe parses tables.", ["Wabc"]),
-                                                             ("She uses graphs.", ["Wabc"])]
+                                                          "works": [1]}]}, context=ctx)
+    assert [(s.text, s.works) for s in packed.sentences] == [("Jane Doe parses tables.", [1]),
+                                                             ("She uses graphs.", [1])]
 
 
 def test_rerun_with_unchanged_inputs_makes_no_model_calls(store, fake, settings):

@@ -18,16 +18,16 @@ Allowed tags (code: label):
 cs.CL: Computation and Language
 cs.LG: Machine Learning
 
-Works (id: year, title):
-W1: 2020, Parsing Tables
-W2: ?, Answering Questions
+Works (number: year, title):
+1: 2020, Parsing Tables
+2: ?, Answering Questions
 
 Which tags describe this researcher's work?"""
 
 
 def test_rebuild_context_reads_tags_and_work_ids():
     ctx = rebuild_context("TopicsAnswer", [{"role": "system", "content": "s"}, {"role": "user", "content": TOPICS_USER}])
-    assert ctx == {"allowed": ["cs.CL", "cs.LG"], "work_ids": ["W1", "W2"]}
+    assert ctx == {"allowed": ["cs.CL", "cs.LG"], "work_ids": ["1", "2"]}
 
 
 def test_tools_mode_answer_is_a_named_tool_call():
@@ -36,8 +36,8 @@ def test_tools_mode_answer_is_a_named_tool_call():
     msg = answer_for(body)["choices"][0]["message"]
     call = msg["tool_calls"][0]["function"]
     assert call["name"] == "TopicsAnswer"
-    assert json.loads(call["arguments"]) == {"topics": [{"tag": "cs.CL", "works": ["W1"]},
-                                                        {"tag": "cs.LG", "works": ["W2"]}]}
+    assert json.loads(call["arguments"]) == {"topics": [{"tag": "cs.CL", "works": ["1"]},
+                                                        {"tag": "cs.LG", "works": ["2"]}]}
 
 
 @pytest.mark.real_model  # the openai client talks HTTP -- but only to the fake on 127.0.0.1
@@ -55,7 +55,7 @@ def test_instructor_client_gets_valid_answers_from_the_fake(monkeypatch):
                              max_reasks=0, max_retries=0)
         res = client.extract(TopicsAnswer, [{"role": "system", "content": "tags"},
                                             {"role": "user", "content": TOPICS_USER}],
-                             context={"allowed": ["cs.CL", "cs.LG"], "work_ids": ["W1", "W2"]})
+                             context={"allowed": ["cs.CL", "cs.LG"], "work_ids": ["1", "2"]})
         assert [t.tag for t in res.value.topics] == ["cs.CL", "cs.LG"]
         shown = "Jane Doe\nDepartment of Physics, University of Testing"
         res = client.extract(AffiliationAnswer, [{"role": "user", "content": f"Researcher: Jane Doe\n<<<\n{shown}\n>>>"}],
