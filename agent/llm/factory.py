@@ -70,6 +70,9 @@ def make_client(settings: Any, store: Any = None, **overrides: Any) -> LLMClient
 
     from agent.llm.instructor_client import InstructorClient
 
+    # HTTP backends take as many requests at once as the job runs researchers (JobRunner uses the smaller of the
+    # two); the embedded server above stays at one.
+    common.setdefault("max_concurrency", max(1, int(_get(settings, "concurrency", 4) or 1)))
     model = _get(settings, "model") or DEFAULT_MODELS[backend]
     if backend == "openai":
         if not _get(settings, "api_key"):

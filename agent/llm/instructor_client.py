@@ -13,6 +13,7 @@ completed with the parse result or the validation error.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import threading
 import time
@@ -79,7 +80,9 @@ def _answer_text(completion: Any) -> str | None:
     return message.content
 
 
+@functools.lru_cache(maxsize=256)
 def schema_hash(response_model: type[BaseModel]) -> str:
+    """Part of the cache key. Cached per class: building the JSON schema costs more than the rest of the key."""
     return llm_log.sha256_json({"name": response_model.__name__, "schema": response_model.model_json_schema()})
 
 
@@ -190,9 +193,8 @@ class InstructorClient(LLMClient):
             self._ensure_ready()
             value = self._run_instructor(group, response_model, messages, context, max_tokens or self.max_tokens)
         parsed = value.model_dump(mode="json")
-        self._update(group.last_row, parsed=parsed)
-        if self.store is not None and self.use_cache:
-            llm_log.cache_put(self.store, key, parsed, group.last_row)
+        if self.store is not None and group.last_row is not None:  # the parse result and the cache entry: one commit
+            llm_log.complete_call(self.store, group.last_row, parsed, key if self.use_cache else None)
         return ExtractResult(
             value=value, call_id=group.last_row, attempts=group.attempts, reasks=group.turns - 1,
             retries=group.retries, cached=False, tokens_in=group.tokens_in, tokens_out=group.tokens_out,

@@ -18,7 +18,8 @@ from rapidfuzz import fuzz
 from schemas import DerivedFact, Evidence, FieldValue
 
 from .base import StepContext, StepOutcome, record_llm
-from .checks import find_quote, is_nullish, looks_like_institution, name_in_quote, norm_space, within
+from .checks import (find_quote, is_nullish, looks_like_institution, mentions_institution, name_in_quote, norm_space,
+                     within)
 
 MAX_TOKENS = 200  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "affiliation"
@@ -130,12 +131,15 @@ def attach_ror(ctx: StepContext, value_id: int, name: str, emails: list[str] = (
     return m
 
 
-def confidence(*, linked: bool, ror_score: float | None, reasks: int, institution: bool) -> float:
+def confidence(*, linked: bool, ror_score: float | None, reasks: int, institution: bool, ror_loaded: bool) -> float:
     """Checks, not the model's self-report: quote found (required) 0.5, the quote is tied to the subject (page
-    header of a person page, or a byline/e-mail naming them) 0.2, ROR match 0.3 x score (without a ROR index, 0.1
-    if the name reads as an institution), minus 0.1 per re-ask."""
+    header of a person page, or a byline/e-mail naming them) 0.2, ROR match 0.3 x score; without a ROR index 0.1
+    if the name reads as an organisation (with an index, no match adds nothing); minus 0.1 per re-ask."""
     c = 0.5 + (0.2 if linked else 0.0)
-    c += 0.3 * ror_score if ror_score is not None else (0.1 if institution else 0.0)
+    if ror_score is not None:
+        c += 0.3 * ror_score
+    elif not ror_loaded and institution:
+        c += 0.1
     return round(max(0.0, min(1.0, c - 0.1 * reasks)), 3)
 
 
@@ -174,7 +178,7 @@ def run(ctx: StepContext) -> StepOutcome:
                              note=f"{best['kind']} naming {ctx.name} in {best['count']} work(s)")]
     else:
         shown, regions = header_regions(ctx)
-        if not shown.strip() or not looks_like_institution(shown):
+        if not shown.strip() or not mentions_institution(shown):
             out.detail = "the page names no organisation"
             return out
         from agent.prompts import load_prompt
@@ -199,7 +203,7 @@ def run(ctx: StepContext) -> StepOutcome:
         linked = ctx.listing.kind == "person"
     m = _ror_match(ctx, name, emails)
     conf = confidence(linked=linked, ror_score=m.score if m else None, reasks=reasks,
-                      institution=looks_like_institution(name))
+                      institution=looks_like_institution(name), ror_loaded=ctx.ror is not None)
     fv = FieldValue(researcher_id=ctx.researcher.id, field=STEP, value={"name": name}, status="proposed",
                     origin=origin if origin.startswith("import:") else ctx.client.origin, confidence=conf,
                     evidence=evidence, prompt_version=prompt_version and f"{STEP}@{prompt_version}",

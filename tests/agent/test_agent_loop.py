@@ -157,3 +157,29 @@ def test_conflated_listing_gets_no_affiliation_or_summary(store, fake, settings)
     split = store.proposals("pending", kind="split")
     assert len(split) == 1 and len(split[0].payload["clusters"]) == 2
     assert json.dumps(split[0].payload).count("Li Shen") >= 1
+
+
+def test_a_sentence_from_the_page_is_not_an_affiliation(store, settings):
+    """The BZPEER seed names no organisation; a model that quotes its prose is refused, and nothing is applied."""
+    from pathlib import Path
+
+    from agent.loop import make_context
+
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "bzpeer-profile-tao-sun.txt"
+    rid = ingest(store, seed.read_text(encoding="utf-8"), str(seed))
+    sentence = "Tao Sun contributes to research discovery and scholarly infrastructure."
+    client = FakeModel({AffiliationAnswer: [{"affiliation": sentence, "quote": sentence}] * 3}, store=store)
+    with pytest.raises(Exception, match="not an organisation name"):
+        affiliation.run(make_context(store, client, settings, rid, None, None))
+    assert store.current(rid, "affiliation") is None
+    assert store.proposals("pending", field="affiliation") == []
+
+
+def test_affiliation_confidence_comes_from_checks():
+    from agent.steps.affiliation import confidence
+
+    header_with_ror = confidence(linked=True, ror_score=1.0, reasks=0, institution=True, ror_loaded=True)
+    no_ror_match = confidence(linked=True, ror_score=None, reasks=0, institution=True, ror_loaded=True)
+    no_index = confidence(linked=True, ror_score=None, reasks=0, institution=True, ror_loaded=False)
+    reasked = confidence(linked=True, ror_score=1.0, reasks=2, institution=True, ror_loaded=True)
+    assert header_with_ror == 1.0 and no_index == 0.8 and no_ror_match == 0.7 and reasked == 0.8
