@@ -17,6 +17,7 @@ from typing import Any, Callable
 from schemas import FIELDS, Job, utcnow
 
 from .steps import affiliation, conflate, summary, topics
+from .llm.base import LLMError
 from .steps.base import StepContext, StepOutcome
 
 # The order matters: conflation is the slot before affiliation and summary.
@@ -103,8 +104,8 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
         try:
             outcomes.append(STEPS[name].run(ctx))
         except Exception as exc:  # one step failing must not lose the others; the job records it
-            from .llm.base import LLMError
-
+            if isinstance(exc, LLMError) and exc.fatal:
+                raise  # no key, no server, no model: every other call would fail too; the job stops, resumable
             if not isinstance(exc, LLMError) and not _is_validation_failure(exc):
                 raise
             outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300]))
@@ -259,6 +260,9 @@ class JobRunner:
             self._propose_merges(job.id)
         except KeyboardInterrupt:
             save("interrupted", "interrupted by the user")
+            raise
+        except LLMError as exc:
+            save("interrupted", str(exc)[:500])
             raise
         except Exception as exc:
             save("failed", f"{type(exc).__name__}: {exc}"[:500])

@@ -63,6 +63,7 @@ def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, re
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from agent.llm.base import LLMError
     from agent.loop import JobRunner, RunOptions, estimate
     from store import StoreError
 
@@ -109,6 +110,10 @@ def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, re
             runner.on_progress = progress
             try:
                 job = runner.start(opts)
+            except LLMError as exc:
+                jobs = store.jobs(limit=1)
+                where = f"; job {jobs[0].id} stopped, resume with `enrich run --resume {jobs[0].id}`" if jobs else ""
+                raise EnrichError(f"{exc}{where}") from None
             except KeyboardInterrupt:
                 jobs = store.jobs(limit=1)
                 raise EnrichError(f"interrupted; resume with `enrich run --resume {jobs[0].id}`" if jobs else

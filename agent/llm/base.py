@@ -45,6 +45,7 @@ class LLMError(Exception):
     message: str
     hint: str | None = None
     call_ids: list[int] = field(default_factory=list)
+    fatal: bool = False  # every further call would fail the same way (no key, server unreachable, no model)
 
     def __str__(self) -> str:
         return f"{self.message}" + (f" -- {self.hint}" if self.hint else "")

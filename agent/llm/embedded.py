@@ -73,7 +73,7 @@ def get_model(name: str) -> EmbeddedModel:
         return MODELS[name]
     except KeyError:
         raise LLMError(f"unknown embedded model {name!r}",
-                       hint=f"set ENRICH_EMBEDDED_MODEL to one of: {', '.join(MODELS)}") from None
+                       hint=f"set ENRICH_EMBEDDED_MODEL to one of: {', '.join(MODELS)}", fatal=True) from None
 
 
 # ---------------------------------------------------------------- chunks -> one verified file
@@ -91,12 +91,12 @@ def part_paths(spec: EmbeddedModel) -> list[Path]:
         bins = sorted(data_dir.glob("*.bin"))
         if len(bins) != 1:
             raise LLMError(f"package {module} is damaged: expected one chunk in {data_dir}, found {len(bins)}",
-                           hint=f"pip install --force-reinstall {requirement}")
+                           hint=f"pip install --force-reinstall {requirement}", fatal=True)
         paths.append(bins[0])
     if missing:
         hint = INSTALL_HINT if spec.name == "qwen2.5-coder-1.5b" else f"pip install {' '.join(missing)}"
         raise LLMError(f"embedded model {spec.name}: {len(missing)} of {spec.parts} model packages not installed "
-                       f"({missing[0]}{', ...' if len(missing) > 1 else ''})", hint=hint)
+                       f"({missing[0]}{', ...' if len(missing) > 1 else ''})", hint=hint, fatal=True)
     return paths
 
 
@@ -163,10 +163,10 @@ def assemble(spec: EmbeddedModel, cache_dir: str | Path, progress: bool = True) 
             magic = fh.read(4)
         if magic != GGUF_MAGIC:
             raise LLMError(f"assembled {spec.filename} is not a GGUF file (magic {magic!r})",
-                           hint=f"pip install --force-reinstall {spec.pip_prefix}1=={spec.version}")
+                           hint=f"pip install --force-reinstall {spec.pip_prefix}1=={spec.version}", fatal=True)
         if total != spec.size or digest.hexdigest() != spec.sha256:
             raise LLMError(f"assembled {spec.filename} failed its checksum (size {total}, sha256 "
-                           f"{digest.hexdigest()[:12]}...)", hint=f"{INSTALL_HINT} --force-reinstall")
+                           f"{digest.hexdigest()[:12]}...)", hint=f"{INSTALL_HINT} --force-reinstall", fatal=True)
         os.replace(tmp, target)
         side.write_text(spec.sha256 + "\n")
     finally:
@@ -238,7 +238,7 @@ class EmbeddedServer:
                 return self.base_url
             if importlib.util.find_spec("llama_cpp") is None:
                 raise LLMError("llama-cpp-python is not installed (needed by the embedded model)",
-                               hint=INSTALL_HINT)
+                               hint=INSTALL_HINT, fatal=True)
             self.port = free_port()
             # llama_server.py wraps `python -m llama_cpp.server` and exits if we die without stopping it
             cmd = [sys.executable, str(Path(__file__).with_name("llama_server.py")), "--model", str(self.model_file),
@@ -261,7 +261,7 @@ class EmbeddedServer:
         while time.perf_counter() - started < self.startup_timeout:
             if self.proc.poll() is not None:
                 raise LLMError(f"the embedded model server exited with code {self.proc.returncode}",
-                               hint=f"see {self.log_path}")
+                               hint=f"see {self.log_path}", fatal=True)
             try:
                 if httpx.get(url, timeout=2.0).status_code == 200:
                     return
@@ -270,7 +270,7 @@ class EmbeddedServer:
             time.sleep(0.25)
         self.stop()
         raise LLMError(f"the embedded model server did not become ready within {self.startup_timeout:g}s",
-                       hint=f"see {self.log_path}")
+                       hint=f"see {self.log_path}", fatal=True)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

@@ -25,6 +25,9 @@ from typing import Any, Callable
 import instructor
 import openai
 from instructor.core import IncompleteOutputException, InstructorRetryException
+from instructor.core.retry import retry_sync
+from instructor.processing.response import handle_response_model
+from instructor.utils.core import prepare_response_model
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt
 
@@ -84,6 +87,12 @@ def _answer_text(completion: Any) -> str | None:
 def schema_hash(response_model: type[BaseModel]) -> str:
     """Part of the cache key. Cached per class: building the JSON schema costs more than the rest of the key."""
     return llm_log.sha256_json({"name": response_model.__name__, "schema": response_model.model_json_schema()})
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared(response_model: type[BaseModel]) -> type[BaseModel]:
+    """instructor's wrapper class for a response model (it would build a new one, schema and all, on every call)."""
+    return prepare_response_model(response_model)
 
 
 def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
@@ -204,7 +213,6 @@ class InstructorClient(LLMClient):
     # ------------------------------------------------------------ internals
 
     def _run_instructor(self, group: _Group, response_model: type[T], messages, context, max_tokens: int) -> T:
-        create = instructor.patch(create=self._make_create(group), mode=self.mode)
         reasks = Retrying(
             stop=stop_after_attempt(self.max_reasks + 1),
             # only parse/validation failures re-ask (transport errors were already retried inside create());
@@ -214,10 +222,15 @@ class InstructorClient(LLMClient):
             reraise=False,
         )
         try:
-            value = create(
-                response_model=response_model, context=context, max_retries=reasks, strict=False,
-                messages=messages, model=self.model, max_tokens=max_tokens, temperature=self.temperature,
+            # What instructor.patch(create)(...) does, minus its Jinja templating: given a validation context it
+            # renders every message as a template, so page text with "{{ x }}" would be replaced by context values
+            # and "{%" would raise (and compiling each message cost ~1 ms). The messages go out as written.
+            prepared, kwargs = handle_response_model(
+                response_model=_prepared(response_model), mode=self.mode, messages=messages, model=self.model,
+                max_tokens=max_tokens, temperature=self.temperature,
             )
+            value = retry_sync(func=self._make_create(group), response_model=prepared, args=(), kwargs=kwargs,
+                               context=context, max_retries=reasks, strict=False, mode=self.mode)
         except InstructorRetryException as exc:
             raise LLMError(
                 f"{response_model.__name__}: the model's output did not validate after {self.max_reasks} re-ask(s): "
@@ -339,18 +352,18 @@ class InstructorClient(LLMClient):
         where = self.base_url or "the OpenAI API"
         if isinstance(exc, openai.AuthenticationError):
             return LLMError(f"{where} rejected the API key (HTTP 401)",
-                            hint="set OPENAI_API_KEY to a valid key", call_ids=group.row_ids)
+                            hint="set OPENAI_API_KEY to a valid key", call_ids=group.row_ids, fatal=True)
         if isinstance(exc, openai.NotFoundError):
             return LLMError(f"{where} does not know model {self.model!r} (HTTP 404)",
                             hint="set ENRICH_MODEL to a model the server serves (enrich models)",
-                            call_ids=group.row_ids)
+                            call_ids=group.row_ids, fatal=True)
         if isinstance(exc, openai.APITimeoutError):
             return LLMError(f"{where} did not answer within {self.timeout:g}s ({group.attempts} attempt(s))",
                             hint="raise ENRICH_TIMEOUT or use a smaller model", call_ids=group.row_ids)
         if isinstance(exc, openai.APIConnectionError):
             return LLMError(f"cannot reach the model server at {where}",
                             hint=self.unreachable_hint or "start the server or fix ENRICH_BASE_URL",
-                            call_ids=group.row_ids)
+                            call_ids=group.row_ids, fatal=True)
         if isinstance(exc, openai.RateLimitError):
             return LLMError(f"{where} kept rate-limiting (HTTP 429) after {group.attempts} attempt(s)",
                             hint="wait, lower ENRICH_CONCURRENCY or raise ENRICH_MAX_RETRIES", call_ids=group.row_ids)
