@@ -108,7 +108,8 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
                 raise  # no key, no server, no model: every other call would fail too; the job stops, resumable
             if not isinstance(exc, LLMError) and not _is_validation_failure(exc):
                 raise
-            outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300]))
+            calls = len(exc.call_ids) if isinstance(exc, LLMError) else 0  # failed attempts were calls too
+            outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300], calls=calls))
     return outcomes
 
 

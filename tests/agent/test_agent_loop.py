@@ -84,7 +84,17 @@ def test_summary_sentence_citing_a_missing_work_is_rejected():
                                      context=ctx)
     with pytest.raises(Exception, match="cites no work"):
         SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": [1]},
-                                                    {"text": "She also studies graphs.", "works": []}]}, context=ctx)
+                                                    {"text": "She also studies poetry.", "works": []}]}, context=ctx)
+    # an uncited sentence that clearly restates one listed work is attributed to it (>= 3 shared content words)
+    attributed = SummaryAnswer.model_validate(
+        {"sentences": [{"text": "She parses tables.", "works": [1]},
+                       {"text": "Parsing tables with graphs is her topic.", "works": []}]}, context=ctx)
+    assert attributed.sentences[1].works == [1]
+    # more than four sentences: the first four are kept and checked
+    five = SummaryAnswer.model_validate({"sentences": [{"text": f"She parses tables {n}.", "works": [1]}
+                                                       for n in ("", "again", "often", "well", "fast")]},
+                                        context={**ctx, "sources": {"1": "Parsing tables with graphs again often"}})
+    assert len(five.sentences) == 4
     with pytest.raises(Exception, match="MIT"):
         SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": [1]},
                                                     {"text": "She works at MIT on graphs.", "works": [1]}]},
