@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
 
 # One connection may be shared by worker threads; serialise our writes (SQLite allows one writer anyway).
 _write_lock = threading.RLock()
@@ -21,6 +22,7 @@ CALL_COLUMNS = [
     "input_hash", "messages", "response", "parsed", "error", "tokens_in", "tokens_out", "latency_ms",
     "retries", "reasks", "cost_usd", "cached", "job_id", "created_at",
 ]
+_CALL_COLUMN_SET = frozenset(CALL_COLUMNS)
 
 
 def _db(store_or_db: Any) -> Database:
@@ -43,32 +45,66 @@ def sha256_json(value: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def insert_call(store_or_db: Any, **row: Any) -> int:
-    """Insert one attempt; returns its id. Unknown keys are rejected so typos fail loudly."""
-    unknown = set(row) - set(CALL_COLUMNS)
+def _check_columns(names: Any) -> None:
+    unknown = set(names) - _CALL_COLUMN_SET
     if unknown:
         raise ValueError(f"unknown llm_calls columns: {sorted(unknown)}")
+
+
+def _sql_value(value: Any) -> Any:
+    # what sqlite-utils would store: containers as JSON text
+    return _json(value) if isinstance(value, (dict, list, tuple)) else value
+
+
+# Plain SQL with cached statements: sqlite-utils' insert()/update() re-read the table's schema on every call, which
+# cost more than the write itself at a few hundred calls a second. Column names come from CALL_COLUMNS only.
+_insert_sql: dict[tuple[str, ...], str] = {}
+
+
+def insert_call(store_or_db: Any, **row: Any) -> int:
+    """Insert one attempt (one commit); returns its id. Unknown keys are rejected so typos fail loudly."""
+    _check_columns(row)
     row.setdefault("created_at", _now())
     for key in ("messages", "parsed"):
         if key in row:
             row[key] = _json(row[key])
     row["cached"] = int(bool(row.get("cached", False)))
+    cols = tuple(row)
+    sql = _insert_sql.get(cols)
+    if sql is None:
+        sql = _insert_sql.setdefault(
+            cols, f"INSERT INTO llm_calls ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})")
     db = _db(store_or_db)
     with _write_lock, db.conn:
-        return db["llm_calls"].insert(row).last_pk
+        return db.conn.execute(sql, [_sql_value(v) for v in row.values()]).lastrowid
+
+
+def _update_call(db: Database, call_id: int, fields: dict[str, Any]) -> None:
+    _check_columns(fields)
+    if not fields:
+        return
+    values = [_json(v) if k in ("messages", "parsed") else _sql_value(v) for k, v in fields.items()]
+    cur = db.conn.execute(f"UPDATE llm_calls SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+                          [*values, call_id])
+    if cur.rowcount == 0:
+        raise NotFoundError(f"llm_calls row {call_id} does not exist")
 
 
 def update_call(store_or_db: Any, call_id: int, **fields: Any) -> None:
-    """Fill in what is known after the HTTP exchange (the parse result, the error)."""
-    unknown = set(fields) - set(CALL_COLUMNS)
-    if unknown:
-        raise ValueError(f"unknown llm_calls columns: {sorted(unknown)}")
-    for key in ("messages", "parsed"):
-        if key in fields:
-            fields[key] = _json(fields[key])
+    """Fill in what is known after the HTTP exchange (the parse result, the error); one commit."""
     db = _db(store_or_db)
     with _write_lock, db.conn:
-        db["llm_calls"].update(call_id, fields)
+        _update_call(db, call_id, fields)
+
+
+def complete_call(store_or_db: Any, call_id: int, parsed: Any, cache_key: str | None = None) -> None:
+    """Record a successful attempt's parse result and, with `cache_key`, cache it -- in ONE commit (the success
+    path used to take update_call + cache_put: two commits under the write lock per model call)."""
+    db = _db(store_or_db)
+    with _write_lock, db.conn:
+        _update_call(db, call_id, {"parsed": parsed})
+        if cache_key is not None:
+            _cache_upsert(db, cache_key, parsed, call_id)
 
 
 def get_call(store_or_db: Any, call_id: int) -> dict[str, Any]:
@@ -111,12 +147,18 @@ def cache_get(store_or_db: Any, key: str) -> dict[str, Any] | None:
     return {"parsed": json.loads(row[0]), "llm_call_id": row[1]}
 
 
+def _cache_upsert(db: Database, key: str, parsed: Any, llm_call_id: int | None) -> None:
+    db.conn.execute(
+        "INSERT INTO llm_cache (key, parsed, llm_call_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE"
+        " SET parsed = excluded.parsed, llm_call_id = excluded.llm_call_id, created_at = excluded.created_at",
+        [key, _json(parsed), llm_call_id, _now()],
+    )
+
+
 def cache_put(store_or_db: Any, key: str, parsed: Any, llm_call_id: int | None) -> None:
     db = _db(store_or_db)
     with _write_lock, db.conn:
-        db["llm_cache"].upsert(
-            {"key": key, "parsed": _json(parsed), "llm_call_id": llm_call_id, "created_at": _now()}, pk="key"
-        )
+        _cache_upsert(db, key, parsed, llm_call_id)
 
 
 def cache_delete(store_or_db: Any, key: str) -> None:
