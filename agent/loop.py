@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from schemas import FIELDS, Job, utcnow
+from schemas import Job, utcnow
 
 from .steps import affiliation, conflate, summary, topics
 from .llm.base import LLMError

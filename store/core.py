@@ -459,18 +459,26 @@ class Store:
         self.db.execute("UPDATE proposals SET state = ?, decided_at = ?, decided_by = ?, result_value_id = ? WHERE id = ?",
                         [state, utcnow(), actor, result_value_id, proposal_id])
 
+    def _pending_proposal(self, proposal_id: int) -> Proposal:
+        p = self.get_proposal(proposal_id)
+        if p.state != "pending":
+            raise StoreError(f"proposal {proposal_id} is {p.state}, not pending")
+        return p
+
+    def _decide_structural(self, p: Proposal, verb: str, actor: str) -> None:
+        """split / merge proposals change researchers, not values: store.structural owns them."""
+        from . import structural
+
+        getattr(structural, f"{verb}_{p.kind}")(self, p.id, actor)
+
     def accept(self, proposal_id: int, who: str, *, value: Any = None) -> WriteResult:
         """A person accepts a proposal (status `accepted`, the model's origin kept), or edits it (`value` given:
         the corrected value is accepted with the person's origin)."""
         actor = who if who.startswith("human:") else f"human:{who}"
         with self.transaction():
-            p = self.get_proposal(proposal_id)
-            if p.state != "pending":
-                raise StoreError(f"proposal {proposal_id} is {p.state}, not pending")
+            p = self._pending_proposal(proposal_id)
             if p.kind != "field":
-                from . import structural
-
-                getattr(structural, f"accept_{p.kind}")(self, proposal_id, actor)
+                self._decide_structural(p, "accept", actor)
                 return WriteResult(outcome="applied", proposal_id=proposal_id, reason=f"{p.kind} accepted")
             assert p.proposed is not None and p.researcher_id is not None and p.field is not None
             cur = self.current(p.researcher_id, p.field)
@@ -490,13 +498,9 @@ class Store:
     def reject(self, proposal_id: int, who: str) -> None:
         actor = who if who.startswith("human:") else f"human:{who}"
         with self.transaction():
-            p = self.get_proposal(proposal_id)
-            if p.state != "pending":
-                raise StoreError(f"proposal {proposal_id} is {p.state}, not pending")
+            p = self._pending_proposal(proposal_id)
             if p.kind != "field":
-                from . import structural
-
-                getattr(structural, f"reject_{p.kind}")(self, proposal_id, actor)
+                self._decide_structural(p, "reject", actor)
                 return
             self._audit(actor, "reject", researcher_id=p.researcher_id, field=p.field, proposal_id=proposal_id,
                         before=None, after=p.proposed.value if p.proposed else None, job_id=p.job_id)

@@ -7,6 +7,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+
+def _listify(v: Any) -> Any:
+    return [v] if isinstance(v, (str, int)) else v
+
+
+# The numbers (1..n) of listed works an answer cites; a lone number is accepted as a list of one.
+WorkNumbers = Annotated[list[int], BeforeValidator(_listify)]
 
 INSTITUTION_WORDS = re.compile(
     r"\b(universit\w*|institut\w*|college|school|academy|academia|laborator\w*|lab|labs|centre|center|hospital|"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from schemas import Evidence, FieldValue
 
 from .base import StepContext, StepOutcome, record_llm
-from .checks import LEAK_WORDS, ungrounded_tokens
+from .checks import LEAK_WORDS, WorkNumbers, ungrounded_tokens
 
 MAX_TOKENS = 500  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "summary"
@@ -23,12 +23,7 @@ ABSTRACT_CHARS = 240
 
 class SentenceOut(BaseModel):
     text: str = Field(description="one plain-language sentence")
-    works: list[int] = Field(default_factory=list, description="numbers of the listed works this sentence is based on")
-
-    @field_validator("works", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, (str, int)) else v
+    works: WorkNumbers = Field(default_factory=list, description="numbers of the listed works this sentence is based on")
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")

@@ -6,13 +6,13 @@ TF-IDF ranking and with categories the page itself prints (arXiv listings)."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from schemas import Evidence, FieldValue
 
 from .base import StepContext, StepOutcome, record_llm
+from .checks import WorkNumbers
 
 MAX_TOKENS = 400  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "topics"
@@ -21,12 +21,7 @@ MAX_WORKS = 40
 
 class TopicPick(BaseModel):
     tag: str = Field(description="a tag code from the allowed list")
-    works: list[int] = Field(default_factory=list, description="numbers of listed works that show this topic")
-
-    @field_validator("works", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, (str, int)) else v
+    works: WorkNumbers = Field(default_factory=list, description="numbers of listed works that show this topic")
 
 
 class TopicsAnswer(BaseModel):

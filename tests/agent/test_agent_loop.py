@@ -6,7 +6,7 @@ import pytest
 from agent.fake_answers import grounded_answer
 from agent.llm.fake import FakeModel, FunctionModel
 from agent.loop import JobRunner, RunOptions
-from agent.steps import affiliation, summary
+from agent.steps import affiliation
 from agent.steps.affiliation import AffiliationAnswer
 from agent.steps.summary import SummaryAnswer
 
