@@ -13,7 +13,9 @@ OpenAI-compatible server, and pipeline overhead.
 2. throughput -- JobRunner over synthetic researchers (2 model calls each: topics + summary) with backend
                  openai-compatible against bench/fake_openai_server.py (a subprocess, so its CPU does not share
                  our GIL) answering after --latency s; a fresh file DB per run (so the llm cache cannot hit),
-                 ThreadLocalStore when concurrency > 1. ideal calls/s = concurrency / latency.
+                 ThreadLocalStore when concurrency > 1, make_client defaults with the concurrency setting equal to
+                 the run's (the client's request slots follow it); at 32 also a run with the setting left at its
+                 default. ideal calls/s = concurrency / latency.
 3. pipeline   -- the same researchers with the in-process FunctionModel(grounded_answer): steps, checks, store
                  writes and the llm_calls log, no HTTP. Researchers/s at concurrency 1 and 2.
 4. http0      -- as 2. against a 0-latency server: the cost of the openai + instructor + HTTP path itself.
@@ -298,29 +300,7 @@ def begin_immediate() -> Iterator[None]:
         Database.atomic = original
 
 
-@contextlib.contextmanager
-def synchronous_normal() -> Iterator[None]:
-    """The proposed fix for the commit-bound ceiling, in this process only while a run lasts: every Store
-    connection gets `PRAGMA synchronous = NORMAL` (in WAL mode: no fsync per commit, only at checkpoints; a power
-    cut may lose the last commits but never corrupts the file -- and a job is resumable)."""
-    from store.core import Store as CoreStore
-
-    original = CoreStore.__dict__["open"]
-
-    def open_(cls: type, path: Any, **kw: Any) -> Any:
-        s = original.__func__(cls, path, **kw)
-        s.db.execute("PRAGMA synchronous = NORMAL")
-        return s
-
-    CoreStore.open = classmethod(open_)
-    try:
-        yield
-    finally:
-        CoreStore.open = original
-
-
-PATCHES = {"immediate": ("BEGIN IMMEDIATE patch", begin_immediate),
-           "sync_normal": ("synchronous=NORMAL patch", synchronous_normal)}
+PATCHES = {"immediate": ("BEGIN IMMEDIATE patch", begin_immediate)}
 
 
 def _run_job(n: int, concurrency: int, *, client_factory, profile: bool = False,
@@ -379,16 +359,12 @@ def _run_job_once(n: int, concurrency: int, *, client_factory, profile: bool = F
     return result
 
 
-def _run_variants(n: int, concurrency: int, *, sync_normal: bool = True, **kw: Any) -> list[dict[str, Any]]:
-    """The run as shipped; when it fails, again under the BEGIN IMMEDIATE patch; with `sync_normal`, also under
-    the synchronous=NORMAL patch (every row is reported)."""
+def _run_variants(n: int, concurrency: int, **kw: Any) -> list[dict[str, Any]]:
+    """The run as shipped; when it fails, again under the BEGIN IMMEDIATE patch (both rows are reported).
+    (Store.open sets synchronous=NORMAL itself now, so the former synchronous=NORMAL variant is gone.)"""
     rows = [_run_job(n, concurrency, **kw)]
-    base: tuple[str, ...] = ()
     if "error" in rows[0]:
-        base = ("immediate",)
-        rows.append(_run_job(n, concurrency, patches=base, **kw))
-    if sync_normal:
-        rows.append(_run_job(n, concurrency, patches=base + ("sync_normal",), **kw))
+        rows.append(_run_job(n, concurrency, patches=("immediate",), **kw))
     return rows
 
 
@@ -445,13 +421,15 @@ class Sampler:
         return {"samples": self.samples, "leaf": share(self.leaf), "project": share(self.project)}
 
 
-def _http_client_factory(base_url: str, cap: int | None = None):
+def _http_client_factory(base_url: str, *, settings_concurrency: bool = True):
+    """make_client with its defaults. With `settings_concurrency` the run's concurrency is also the setting (as with
+    ENRICH_CONCURRENCY=N), which sizes the client's request slots; without, the setting keeps its default."""
     from agent.llm.factory import make_client
 
     def make(settings: Any, store: Any, concurrency: int):
-        s = settings.with_overrides(backend="openai-compatible", base_url=base_url, model="default")
-        over = {} if cap is None else {"max_concurrency": cap}
-        return make_client(s, store, **over)
+        s = settings.with_overrides(backend="openai-compatible", base_url=base_url, model="default",
+                                    concurrency=concurrency if settings_concurrency else None)
+        return make_client(s, store)
     return make
 
 
@@ -475,14 +453,14 @@ def bench_throughput(latency: float, concurrencies: list[int], per_worker: int, 
     with fake_server(latency) as url:
         for c in concurrencies:
             n = max(16, per_worker * c)
-            # The client's slot count must not cap the workers below the asked concurrency (see the report).
-            for r in _run_variants(n, c, client_factory=_http_client_factory(url, cap=max(c, 1)),
+            for r in _run_variants(n, c, client_factory=_http_client_factory(url),
                                    profile=profile and c == max(concurrencies)):
+                r["note"] = f"ENRICH_CONCURRENCY={c}"
                 rows.append(_with_ideal(r, c, latency))
-        if 32 in concurrencies:  # the factory default: InstructorClient.max_concurrency = 8 caps the pool
+        if 32 in concurrencies:  # RunOptions(concurrency=32) but the setting left at its default
             n = max(16, per_worker * 32)
-            for r in _run_variants(n, 32, client_factory=_http_client_factory(url, cap=None), sync_normal=False):
-                r["note"] = "make_client defaults (no max_concurrency override)"
+            for r in _run_variants(n, 32, client_factory=_http_client_factory(url, settings_concurrency=False)):
+                r["note"] = "setting concurrency left at its default (the client's slots cap the workers)"
                 rows.append(_with_ideal(r, 32, latency))
         stats = server_stats(url)
     return {"latency_s": latency, "runs": rows, "server": stats, "goal": ">= 0.9 x ideal at concurrency 32"}
@@ -497,7 +475,7 @@ def bench_pipeline(n: int, concurrencies: list[int]) -> dict[str, Any]:
 def bench_http0(n: int, concurrencies: list[int]) -> dict[str, Any]:
     with fake_server(0.0) as url:
         runs = [r for c in concurrencies
-                for r in _run_variants(n, c, client_factory=_http_client_factory(url, cap=max(c, 1)))]
+                for r in _run_variants(n, c, client_factory=_http_client_factory(url))]
     return {"runs": runs, "cores": os.cpu_count()}
 
 

@@ -1,6 +1,7 @@
 """The enrichable fields and the shape of their values. A new field is one entry in FIELDS plus its step."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter
@@ -38,8 +39,13 @@ def validate_field_value(field: str, value: Any) -> Any:
     """Validate a value for a field and return its JSON-ready form."""
     if field not in FIELDS:
         raise ValueError(f"unknown field {field!r}; known fields: {', '.join(FIELDS)}")
-    adapter = TypeAdapter(FIELDS[field])
+    adapter = _adapter(field)
     return adapter.dump_python(adapter.validate_python(value), mode="json")
+
+
+@lru_cache(maxsize=None)
+def _adapter(field: str) -> TypeAdapter:
+    return TypeAdapter(FIELDS[field])
 
 
 def coerce_cli_value(field: str, text: str) -> Any:

@@ -6,12 +6,12 @@ import click
 from agent.cli.common import EnrichError, emit_json, json_option, pass_app
 
 
-def _client(app, backend: str | None, model: str | None, store=None):
+def _client(app, backend: str | None, model: str | None, store=None, concurrency: int | None = None):
     from agent.llm import make_client
     from agent.llm.base import LLMError
 
-    if backend or model:
-        app._settings = app.settings.with_overrides(backend=backend, model=model)
+    if backend or model or concurrency:
+        app._settings = app.settings.with_overrides(backend=backend, model=model, concurrency=concurrency)
     try:
         return make_client(app.settings, store=store if store is not None else app.store)
     except LLMError as exc:
@@ -83,7 +83,7 @@ def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, re
         from store.threads import ThreadLocalStore
 
         thread_store = ThreadLocalStore(app.settings.db)
-    client = _client(app, backend, model, store=thread_store)
+    client = _client(app, backend, model, store=thread_store, concurrency=conc)
     try:
         runner = JobRunner(store, client, app.settings, thread_store=thread_store,
                            on_note=lambda m: err.print(f"[yellow]{m}[/yellow]"))

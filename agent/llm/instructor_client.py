@@ -154,6 +154,7 @@ class InstructorClient(LLMClient):
         register_secret(api_key)
         self._http_client = http_client
         self._openai: openai.OpenAI | None = None
+        self._client_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrency)
 
     # ------------------------------------------------------------ hooks for subclasses (embedded server)
@@ -162,15 +163,21 @@ class InstructorClient(LLMClient):
         """Make sure the endpoint is up (the embedded client starts its server here)."""
 
     def _client(self) -> openai.OpenAI:
-        if self._openai is None:
-            self._openai = openai.OpenAI(
-                api_key=self._api_key or "not-needed",  # local servers ignore it; the SDK insists on one
-                base_url=self.base_url,
-                max_retries=0,  # tenacity below is the one retry layer
-                timeout=self.timeout,
-                http_client=self._http_client,
-            )
-        return self._openai
+        client = self._openai
+        if client is None:
+            # one client (and one connection pool) for all worker threads: without the lock each of 32 workers
+            # starting at once built its own, loading the CA certificates 32 times
+            with self._client_lock:
+                if self._openai is None:
+                    self._openai = openai.OpenAI(
+                        api_key=self._api_key or "not-needed",  # local servers ignore it; the SDK insists on one
+                        base_url=self.base_url,
+                        max_retries=0,  # tenacity below is the one retry layer
+                        timeout=self.timeout,
+                        http_client=self._http_client,
+                    )
+                client = self._openai
+        return client
 
     # ------------------------------------------------------------ the interface
 
