@@ -72,12 +72,20 @@ class SummaryAnswer(BaseModel):
             if LEAK_WORDS.search(s.text):
                 problems.append(f"sentence {i} talks about the request instead of the research")
             cited = " ".join(sources.get(str(w), "") for w in s.works)
+            if s.text.endswith(("...", "…")):
+                problems.append(f"sentence {i} is cut off; write a complete sentence")
+            elif len(s.text) >= 40 and _squash(s.text) in _squash(cited):
+                problems.append(f"sentence {i} copies the abstract; say it in plain words for a non-specialist")
             bad = ungrounded_tokens(s.text, cited, allowed_names) if sources else []
             if bad:
                 problems.append(f"sentence {i} mentions {bad}, which its cited works do not")
         if problems:
             raise ValueError("; ".join(problems))
         return v
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.casefold()).strip()
 
 
 def _content_words(text: str) -> set[str]:

@@ -90,6 +90,15 @@ def test_summary_sentence_citing_a_missing_work_is_rejected():
         {"sentences": [{"text": "She parses tables.", "works": [1]},
                        {"text": "Parsing tables with graphs is her topic.", "works": []}]}, context=ctx)
     assert attributed.sentences[1].works == [1]
+    # copying the abstract is not a plain-language summary, and a cut-off sentence is not a sentence
+    long_ctx = {**ctx, "sources": {"1": "We parse tables with graph neural networks and show gains on benchmarks."}}
+    with pytest.raises(Exception, match="copies the abstract"):
+        SummaryAnswer.model_validate({"sentences": [
+            {"text": "We parse tables with graph neural networks and show gains", "works": [1]},
+            {"text": "She parses tables.", "works": [1]}]}, context=long_ctx)
+    with pytest.raises(Exception, match="cut off"):
+        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables...", "works": [1]},
+                                                    {"text": "She parses tables.", "works": [1]}]}, context=ctx)
     # more than four sentences: the first four are kept and checked
     five = SummaryAnswer.model_validate({"sentences": [{"text": f"She parses tables {n}.", "works": [1]}
                                                        for n in ("", "again", "often", "well", "fast")]},
