@@ -146,6 +146,7 @@ def summarize_cmd(app, researcher, backend, model, as_json):
     The new summary goes through the write policy like any model value: it fills an
     empty field when its checks pass, otherwise it is proposed for review.
     """
+    from agent.llm.base import LLMError
     from agent.loop import make_context
     from agent.steps import summary
     from agent.steps.base import StepOutcome
@@ -163,6 +164,10 @@ def summarize_cmd(app, researcher, backend, model, as_json):
         ctx = make_context(store, client, app.settings, r.id, None,
                            ror.RorIndex.of(store) if ror.index_status(store) else None)
         out: StepOutcome = summary.run(ctx)
+    except LLMError as exc:
+        first = str(exc).splitlines()[0]
+        raise EnrichError(f"no summary for {r.name or r.id}: {first}"
+                          + (f" ({exc.hint})" if exc.hint and exc.hint not in first else "")) from None
     finally:
         client.close()
     if out.value is None:

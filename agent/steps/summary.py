@@ -74,14 +74,31 @@ class SummaryAnswer(BaseModel):
             cited = " ".join(sources.get(str(w), "") for w in s.works)
             if s.text.endswith(("...", "…")):
                 problems.append(f"sentence {i} is cut off; write a complete sentence")
-            elif len(s.text) >= 40 and _squash(s.text) in _squash(cited):
-                problems.append(f"sentence {i} copies the abstract; say it in plain words for a non-specialist")
             bad = ungrounded_tokens(s.text, cited, allowed_names) if sources else []
             if bad:
                 problems.append(f"sentence {i} mentions {bad}, which its cited works do not")
         if problems:
             raise ValueError("; ".join(problems))
         return v
+
+
+def _opening(abstract: str) -> str:
+    """The abstract's first sentences within ABSTRACT_CHARS, never cut mid-sentence with "...": small models
+    copy whatever they are shown, dangling ellipsis included."""
+    if len(abstract) <= ABSTRACT_CHARS:
+        return abstract
+    kept = ""
+    for sentence in _SENTENCE_END.split(abstract):
+        if len(kept) + len(sentence) + 1 > ABSTRACT_CHARS:
+            break
+        kept = f"{kept} {sentence}".strip()
+    return kept or abstract[:ABSTRACT_CHARS].rsplit(" ", 1)[0]
+
+
+def copied_sentences(value: dict, sources: dict[str, str]) -> int:
+    """How many sentences are lifted verbatim from the abstracts they cite (grounded, but not plain language)."""
+    return sum(1 for s in value["sentences"] if len(s["text"]) >= 40
+               and _squash(s["text"]) in _squash(" ".join(sources.values())))
 
 
 def _squash(text: str) -> str:
@@ -107,14 +124,14 @@ def digest(works) -> tuple[str, dict[str, str], list]:
     lines, sources = [], {}
     for i, w in enumerate(chosen, 1):
         abstract = (w.abstract or "").strip()
-        short = abstract[:ABSTRACT_CHARS].rsplit(" ", 1)[0] + ("..." if len(abstract) > ABSTRACT_CHARS else "")
+        short = _opening(abstract)
         lines.append(f"{i}: {w.year or '?'}, {w.title or '(untitled)'}; {short}")
         sources[str(i)] = f"{w.title or ''} {w.year or ''} {w.venue or ''} {' '.join(w.authors)} {abstract}"
     return "\n".join(lines), sources, chosen
 
 
-def generate(ctx: StepContext) -> tuple[Any, Any, str]:
-    """Ask the model; returns (ExtractResult, the value dict with work ids, prompt ref)."""
+def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str]]:
+    """Ask the model; returns (ExtractResult, the value dict with work ids, prompt ref, the cited texts)."""
     from agent.prompts import load_prompt
 
     text, sources, chosen = digest(ctx.works)
@@ -125,7 +142,7 @@ def generate(ctx: StepContext) -> tuple[Any, Any, str]:
     sentences = [{"text": s.text, "works": list(dict.fromkeys(chosen[n - 1].work_id for n in s.works))}
                  for s in result.value.sentences]
     value = {"text": " ".join(s["text"] for s in sentences), "sentences": sentences}
-    return result, value, prompt.prompt_ref.ref
+    return result, value, prompt.prompt_ref.ref, sources
 
 
 def run(ctx: StepContext) -> StepOutcome:
@@ -136,14 +153,16 @@ def run(ctx: StepContext) -> StepOutcome:
     if not any(w.title or w.abstract for w in ctx.works):
         out.detail = "no works to summarise"
         return out
-    result, value, ref = generate(ctx)
+    result, value, ref, sources = generate(ctx)
     record_llm(out, result)
     cited = sorted({w for s in value["sentences"] for w in s["works"]})
-    conf = round(max(0.0, 0.9 - 0.15 * result.reasks), 3)
+    copied = copied_sentences(value, sources)
+    conf = round(max(0.0, 0.9 - 0.15 * result.reasks - (0.4 if copied else 0.0)), 3)
     fv = FieldValue(researcher_id=ctx.researcher.id, field=STEP, value=value, status="proposed",
                     origin=ctx.client.origin, confidence=conf, prompt_version=ref, llm_call_id=result.call_id,
                     job_id=ctx.job_id, listing_id=ctx.listing.id,
-                    evidence=[Evidence(note=f"every sentence cites works; checked against {len(cited)} cited works")])
+                    evidence=[Evidence(note=f"every sentence cites works; checked against {len(cited)} cited works"
+                                            + (f"; {copied} sentence(s) copied from an abstract" if copied else ""))])
     res = ctx.store.submit(fv, auto_apply=conf >= ctx.settings.auto_apply_summary)
     out.status, out.value = res.outcome, fv
     out.detail = f"{len(value['sentences'])} sentences citing {len(cited)} works (confidence {conf}; {res.reason})"
