@@ -16,6 +16,7 @@ from .acl import pipe_entries
 from .bylines import author_line_hints, is_byline_line, line_hints
 from .header import BRACKET_YEAR_RE, MARKER_RE, PUBS_RE, read_header
 from .text import Line, clean_author, split_lines
+from .text import blocks as text_blocks
 
 FORMAT = "generic"
 _YEAR_LINE_RE = re.compile(r"^Year:\s*(?P<year>\d{4})(?P<rest>(?:\s*\|\s*[^|]+)*)$")
@@ -54,7 +55,7 @@ def parse(text: str, *, name: str | None = None) -> ParsedListing:
     if kind == "acl-entries":
         pipe_entries(text, [ln for ln in rest if ln.text], out)
     elif kind == "year-blocks":
-        blocks = _blocks(rest)
+        blocks = text_blocks(rest)
         pubs = next((i for i, b in enumerate(blocks) if PUBS_RE.match(b[0].text)), -1)
         for i, block in enumerate(blocks):
             if i < pubs or (len(block) == 1 and not _YEAR_LINE_RE.match(block[0].text)):
@@ -69,19 +70,6 @@ def parse(text: str, *, name: str | None = None) -> ParsedListing:
         out.warnings.append(f"--name {name!r} overrides the page's name {out.name!r}")
         out.name, out.name_origin = name, "flag:--name"
     return out
-
-
-def _blocks(lines: list[Line]) -> list[list[Line]]:
-    blocks, cur = [], []
-    for ln in lines:
-        if ln.text:
-            cur.append(ln)
-        elif cur:
-            blocks.append(cur)
-            cur = []
-    if cur:
-        blocks.append(cur)
-    return blocks
 
 
 def _split_list(s: str, sep: str) -> list[str]:

@@ -7,7 +7,7 @@ import re
 
 from schemas import ParsedListing, Work
 
-from .text import Line, split_lines
+from .text import Line, blocks, split_lines
 
 FORMAT = "hf-papers"
 _AUTHORS_RE = re.compile(r"^[•·\-*]?\s*(?P<n>\d+)\s+authors?$")
@@ -18,19 +18,6 @@ _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def looks_like(text: str) -> bool:
     head = text[:3000]
     return "Daily Papers" in head or ("trending papers" in head.lower() and " authors" in text[:20000])
-
-
-def _paragraphs(lines: list[Line]) -> list[list[Line]]:
-    paras, cur = [], []
-    for ln in lines:
-        if ln.text:
-            cur.append(ln)
-        elif cur:
-            paras.append(cur)
-            cur = []
-    if cur:
-        paras.append(cur)
-    return paras
 
 
 def _is_meta(p: list[Line]) -> bool:
@@ -48,7 +35,7 @@ def _date(s: str, today: dt.date) -> tuple[str | None, int | None]:
 def parse(text: str, *, name: str | None = None, today: dt.date | None = None) -> ParsedListing:
     today = today or dt.date.today()
     out = ParsedListing(format=FORMAT, kind="feed")
-    paras = _paragraphs(split_lines(text))
+    paras = blocks(split_lines(text))
     # the page header ends at the feed's date line ("Mar 11"); entries follow
     start = next((i + 1 for i, p in enumerate(paras) if len(p) == 1 and _DATE_RE.match(p[0].text)), 0)
     if start:

@@ -33,6 +33,20 @@ def split_lines(text: str) -> list[Line]:
     return lines
 
 
+def blocks(lines: list[Line]) -> list[list[Line]]:
+    """Runs of non-empty lines, split at blank lines (entries, paragraphs)."""
+    out, cur = [], []
+    for ln in lines:
+        if ln.text:
+            cur.append(ln)
+        elif cur:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
 def non_empty(lines: Iterable[Line]) -> list[Line]:
     return [ln for ln in lines if ln.text]
 
