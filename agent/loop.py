@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from pydantic import ValidationError
+
 from schemas import Job, utcnow
 
 from .steps import affiliation, conflate, summary, topics
@@ -23,7 +25,6 @@ from .steps.base import StepContext, StepOutcome
 # The order matters: conflation is the slot before affiliation and summary.
 STEPS: dict[str, Any] = {"conflation": conflate, "affiliation": affiliation, "topics": topics, "summary": summary}
 FIELD_STEPS = ("affiliation", "topics", "summary")
-PROMPTED = {"affiliation": "affiliation", "topics": "topics", "summary": "summary"}
 # Rough output sizes for --dry-run estimates (tokens).
 OUTPUT_TOKENS = {"affiliation": 60, "topics": 160, "summary": 260}
 
@@ -51,10 +52,11 @@ def new_job_id() -> str:
     return "J" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def _prompt_ref(step: str) -> str | None:
+def _prompt_ref(step: str) -> str:
+    """Each field step has a prompt of the same name."""
     from .prompts import load_prompt
 
-    return load_prompt(PROMPTED[step]).prompt_ref.ref if step in PROMPTED else None
+    return load_prompt(step).prompt_ref.ref
 
 
 def plan_researcher(store: Any, researcher_id: int, *, only: list[str], refresh: bool, origin: str) -> Plan:
@@ -106,17 +108,11 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
         except Exception as exc:  # one step failing must not lose the others; the job records it
             if isinstance(exc, LLMError) and exc.fatal:
                 raise  # no key, no server, no model: every other call would fail too; the job stops, resumable
-            if not isinstance(exc, LLMError) and not _is_validation_failure(exc):
+            if not isinstance(exc, (LLMError, ValidationError)):  # a bug, not a model failure: stop the job
                 raise
             calls = len(exc.call_ids) if isinstance(exc, LLMError) else 0  # failed attempts were calls too
             outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300], calls=calls))
     return outcomes
-
-
-def _is_validation_failure(exc: Exception) -> bool:
-    from pydantic import ValidationError
-
-    return isinstance(exc, ValidationError) or type(exc).__name__ in ("InstructorRetryException",)
 
 
 def estimate(store: Any, plans: list[Plan], client: Any) -> dict[str, Any]:
@@ -154,13 +150,6 @@ class JobRunner:
         self.on_progress = on_progress or (lambda *a, **k: None)
         self.on_note = on_note or (lambda msg: None)
 
-    def _ror(self, store: Any) -> Any:
-        from . import ror
-
-        if ror.index_status(store) is None:
-            return None
-        return ror.RorIndex.of(store)
-
     def plans(self, opts: RunOptions) -> list[Plan]:
         if opts.researcher_ids:
             ids = opts.researcher_ids
@@ -188,9 +177,12 @@ class JobRunner:
         return self._run(self.store.get_job(job.id), opts)
 
     def _run(self, job: Job, opts: RunOptions) -> Job:
-        if self._ror(self.store) is None and (not opts.only or "affiliation" in opts.only):
-            self.on_note("No ROR index: affiliations are not normalised to ROR ids. "
-                         "Load one with `enrich ror import <ror-data-dump.zip>`.")
+        from . import ror
+
+        # decided once per job: asking the store whether an index is loaded costs ~20 ms (it counts the tables)
+        ror_loaded = ror.index_status(self.store) is not None
+        if not ror_loaded and (not opts.only or "affiliation" in opts.only):
+            self.on_note(ror.NO_INDEX_MESSAGE)
         counts = dict(job.counts)
         tokens_in, tokens_out, cost = job.tokens_in, job.tokens_out, job.cost_usd
         todo, cursor = job.todo, job.cursor
@@ -202,7 +194,8 @@ class JobRunner:
             store = self.thread_store
             rid = todo[index]
             plan = plan_researcher(store, rid, only=opts.only, refresh=opts.refresh, origin=self.client.origin)
-            ctx = make_context(store, self.client, self.settings, rid, job.id, self._ror(store))
+            ctx = make_context(store, self.client, self.settings, rid, job.id,
+                               ror.RorIndex.of(store) if ror_loaded else None)
             return index, plan, run_researcher(ctx, plan.steps)
 
         def account(plan: Plan, outcomes: list[StepOutcome]) -> None:

@@ -604,6 +604,3 @@ class Store:
     def jobs(self, limit: int = 50) -> list[Job]:
         return [self.get_job(r["id"]) for r in self.q("SELECT id FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?",
                                                        [limit])]
-
-    def iter_export_rows(self) -> Iterator[Researcher]:
-        yield from self.researchers()

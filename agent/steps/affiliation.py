@@ -205,7 +205,7 @@ def run(ctx: StepContext) -> StepOutcome:
     conf = confidence(linked=linked, ror_score=m.score if m else None, reasks=reasks,
                       institution=looks_like_institution(name), ror_loaded=ctx.ror is not None)
     fv = FieldValue(researcher_id=ctx.researcher.id, field=STEP, value={"name": name}, status="proposed",
-                    origin=origin if origin.startswith("import:") else ctx.client.origin, confidence=conf,
+                    origin=origin, confidence=conf,
                     evidence=evidence, prompt_version=prompt_version and f"{STEP}@{prompt_version}",
                     llm_call_id=llm_call, job_id=ctx.job_id, listing_id=ctx.listing.id)
     res = ctx.store.submit(fv, auto_apply=conf >= ctx.settings.auto_apply_affiliation)
