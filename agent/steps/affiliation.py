@@ -149,7 +149,8 @@ def run(ctx: StepContext) -> StepOutcome:
     if current is not None and not current.origin.startswith("llm:"):
         # the page (or a person) stated it: normalise only
         m = attach_ror(ctx, current.id, current.value["name"])
-        out.status, out.detail = "unchanged", f"{current.status}; ROR " + (m.ror_id if m else "no match")
+        out.status, out.detail = "unchanged", f"{current.status}; " + (
+            f"ROR {m.ror_id}" if m else "ROR no match" if ctx.ror is not None else "no ROR index loaded")
         return out
     if ctx.conflated:
         out.status, out.detail = "skipped", "listing mixes several people"
