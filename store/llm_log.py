@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError
 
-# One connection may be shared by worker threads; serialise our writes (SQLite allows one writer anyway).
-_write_lock = threading.RLock()
+from . import locks
 
 CALL_COLUMNS = [
     "call_group", "attempt", "backend", "model", "mode", "prompt_name", "prompt_version", "schema_name",
@@ -75,7 +73,7 @@ def insert_call(store_or_db: Any, **row: Any) -> int:
         sql = _insert_sql.setdefault(
             cols, f"INSERT INTO llm_calls ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})")
     db = _db(store_or_db)
-    with _write_lock, db.conn:
+    with locks.of(db), db.conn:
         return db.conn.execute(sql, [_sql_value(v) for v in row.values()]).lastrowid
 
 
@@ -93,7 +91,7 @@ def _update_call(db: Database, call_id: int, fields: dict[str, Any]) -> None:
 def update_call(store_or_db: Any, call_id: int, **fields: Any) -> None:
     """Fill in what is known after the HTTP exchange (the parse result, the error); one commit."""
     db = _db(store_or_db)
-    with _write_lock, db.conn:
+    with locks.of(db), db.conn:
         _update_call(db, call_id, fields)
 
 
@@ -101,7 +99,7 @@ def complete_call(store_or_db: Any, call_id: int, parsed: Any, cache_key: str | 
     """Record a successful attempt's parse result and, with `cache_key`, cache it -- in ONE commit (the success
     path used to take update_call + cache_put: two commits under the write lock per model call)."""
     db = _db(store_or_db)
-    with _write_lock, db.conn:
+    with locks.of(db), db.conn:
         _update_call(db, call_id, {"parsed": parsed})
         if cache_key is not None:
             _cache_upsert(db, cache_key, parsed, call_id)
@@ -157,11 +155,11 @@ def _cache_upsert(db: Database, key: str, parsed: Any, llm_call_id: int | None) 
 
 def cache_put(store_or_db: Any, key: str, parsed: Any, llm_call_id: int | None) -> None:
     db = _db(store_or_db)
-    with _write_lock, db.conn:
+    with locks.of(db), db.conn:
         _cache_upsert(db, key, parsed, llm_call_id)
 
 
 def cache_delete(store_or_db: Any, key: str) -> None:
     db = _db(store_or_db)
-    with _write_lock, db.conn:
+    with locks.of(db), db.conn:
         db.execute("DELETE FROM llm_cache WHERE key = ?", [key])

@@ -52,11 +52,13 @@ def _pending_proposal(store: "Store", proposal_id: int, kind: str) -> Proposal:
 
 def save_conflation(store: "Store", listing_id: int, researcher_id: int | None, result: ConflationResult) -> None:
     """Record the conflation step's verdict for a listing (one row per listing and method; re-running replaces)."""
-    store.db["conflation"].insert({
+    row = {
         "listing_id": listing_id, "researcher_id": researcher_id, "detected": int(result.detected),
         "confidence": result.confidence, "clusters": json.dumps([c.model_dump() for c in result.clusters]),
         "method": result.method, "created_at": utcnow(),
-    }, pk=("listing_id", "method"), replace=True)
+    }
+    with store.transaction():
+        store.insert_row("conflation", row, replace=True)
 
 
 def get_conflation(store: "Store", *, listing_id: int | None = None,
