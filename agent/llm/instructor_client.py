@@ -12,7 +12,6 @@ completed with the parse result or the validation error.
 """
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import threading
@@ -22,12 +21,14 @@ from dataclasses import dataclass, field
 from json import JSONDecodeError
 from typing import Any, Callable
 
+import httpx
 import instructor
 import openai
 from instructor.core import IncompleteOutputException, InstructorRetryException
 from instructor.core.retry import retry_sync
 from instructor.processing.response import handle_response_model
 from instructor.utils.core import prepare_response_model
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt
 
@@ -95,13 +96,14 @@ def _prepared(response_model: type[BaseModel]) -> type[BaseModel]:
     with its JSON schema built once: instructor asks for it on every request (JSON modes embed it in the prompt),
     and pydantic rebuilds it each time (~1.3 ms, the largest CPU cost per call at high concurrency)."""
     prepared = prepare_response_model(response_model)
-    schema = prepared.model_json_schema()
+    schema_json = json.dumps(prepared.model_json_schema())
 
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        # a copy, so a caller that edits the schema cannot change the next request's
+        # a fresh copy, so a caller that edits the schema cannot change the next request's (parsing JSON text is
+        # several times faster than copy.deepcopy of the dict)
         if args or kwargs:
             return BaseModel.model_json_schema.__func__(cls, *args, **kwargs)
-        return copy.deepcopy(schema)
+        return json.loads(schema_json)
 
     prepared.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign]
     return prepared
@@ -204,7 +206,7 @@ class InstructorClient(LLMClient):
         max_tokens: int | None = None,
     ) -> ExtractResult[T]:
         check_real_calls_allowed(self.backend)
-        messages = copy.deepcopy(messages)  # instructor appends re-asks / schema text in place
+        messages = json.loads(json.dumps(messages))  # a deep copy: instructor appends re-asks / schema text in place
         in_hash = input_hash(messages, context)
         key = llm_log.cache_key(self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model))
         base_row = {
@@ -276,7 +278,7 @@ class InstructorClient(LLMClient):
                 kwargs = {**kwargs, "messages": [*kwargs.get("messages", []), *group.json_reask]}
             group.turns += 1
             turn_reasks = group.turns - 1
-            logged_messages = redact_obj(copy.deepcopy(kwargs.get("messages", [])))
+            logged_messages = redact_obj(kwargs.get("messages", []))  # builds new lists and dicts: a copy
             transport = Retrying(
                 stop=stop_after_attempt(self.max_retries + 1),
                 retry=retry_if_exception(is_transient),
@@ -319,11 +321,24 @@ class InstructorClient(LLMClient):
                    retries=retries, reasks=reasks)
         start = time.perf_counter()
         try:
-            raw = self._client().chat.completions.with_raw_response.create(**kwargs)
-            completion = raw.parse()
+            # the SDK's documented request method, not chat.completions.create: the body is sent as instructor
+            # built it instead of being walked field by field against the SDK's TypedDicts (~0.6 ms of CPU per
+            # call, the largest share of the SDK's time at 32 concurrent calls); the answer is built the SDK's way
+            response = self._client().post("/chat/completions", body=kwargs, cast_to=httpx.Response)
+            try:
+                data = response.json()
+            except ValueError:
+                raise openai.APIResponseValidationError(
+                    response, response.text, message=f"HTTP {response.status_code} with a body that is not JSON",
+                ) from None
+            try:  # pydantic's validator is fast; the SDK's own lenient construction is the fallback for servers
+                completion = ChatCompletion.model_validate(data)  # that leave out or misshape a field
+            except ValidationError:
+                completion = ChatCompletion.construct(**data)
             group.last_content = _answer_text(completion)
         except openai.APIError as exc:
-            response_text = exc.response.text if isinstance(exc, openai.APIStatusError) and exc.response else None
+            response_text = exc.response.text if isinstance(exc, (openai.APIStatusError,
+                                                                  openai.APIResponseValidationError)) else None
             self._insert(group, row, latency_ms=(time.perf_counter() - start) * 1000,
                          response=redact(response_text), error=redact(describe_error(exc)))
             raise
@@ -335,7 +350,7 @@ class InstructorClient(LLMClient):
         group.tokens_in += t_in
         group.tokens_out += t_out
         group.cost += cost
-        self._insert(group, row, latency_ms=latency, response=redact(raw.http_response.text), tokens_in=t_in,
+        self._insert(group, row, latency_ms=latency, response=redact(response.text), tokens_in=t_in,
                      tokens_out=t_out, cost_usd=cost)
         return completion
 

@@ -7,11 +7,17 @@ import re
 from typing import Any
 
 REDACTED = "[REDACTED]"
-_PATTERNS = [
-    re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-\.=:/+]{8,}"),
-    re.compile(r"(?i)((?:api[_-]?key|authorization|x-api-key)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{8,}"),
-]
+# One pass over the text (it is every prompt and answer of a job): an "sk-" key, or a bearer token / key=value
+# whose prefix (group "keep") stays.
+_PATTERN = re.compile(
+    r"sk-[A-Za-z0-9_\-]{8,}"
+    r"|(?i:(?P<keep>bearer\s+))[A-Za-z0-9_\-\.=:/+]{8,}"
+    r"|(?i:(?P<keep2>(?:api[_-]?key|authorization|x-api-key)[\"']?\s*[:=]\s*[\"']?))[^\s\"',}]{8,}"
+)
+
+
+def _replace(m: re.Match[str]) -> str:
+    return (m.group("keep") or m.group("keep2") or "") + REDACTED
 _extra_secrets: set[str] = set()
 
 
@@ -26,9 +32,7 @@ def redact(text: str | None) -> str | None:
         return text
     for secret in _extra_secrets:
         text = text.replace(secret, REDACTED)
-    for pat in _PATTERNS:
-        text = pat.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
-    return text
+    return _PATTERN.sub(_replace, text)
 
 
 def redact_obj(obj: Any) -> Any:

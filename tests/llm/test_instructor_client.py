@@ -84,6 +84,15 @@ def test_500_three_times_fails_and_every_attempt_is_recorded(db, fake_server):
     assert err.value.call_ids == [r["id"] for r in got]
 
 
+def test_a_200_whose_body_is_not_json_fails_the_call_and_keeps_the_body(db, fake_server):
+    fake_server.chat.return_value = httpx.Response(200, text="<html>proxy login</html>")
+    with pytest.raises(LLMError) as err:
+        make(db).extract(Ping, MESSAGES)
+    assert "not JSON" in str(err.value) and fake_server.chat.call_count == 1  # not transient: no retry
+    (row,) = rows(db)
+    assert row["response"] == "<html>proxy login</html>" and "not JSON" in row["error"] and row["parsed"] is None
+
+
 def test_timeout_is_retried_then_reported_with_a_hint(db, fake_server):
     fake_server.chat.side_effect = [httpx.ReadTimeout("slow"), ok({"echo": "pong", "number": 7})]
     res = make(db).extract(Ping, MESSAGES)
