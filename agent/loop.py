@@ -168,15 +168,19 @@ class JobRunner:
                 return job
             opts = RunOptions(**{**job.params, "resume": job.id})
             self.store.update_job(job.id, state="running", error=None)
+            planned: dict[int, Plan] = {}
         else:
             plans = self.plans(opts)
             job = Job(id=new_job_id(), params={k: v for k, v in opts.__dict__.items() if k != "resume"},
                       todo=[p.researcher_id for p in plans],
                       counts={"researchers": len(plans)})
             self.store.create_job(job)
-        return self._run(self.store.get_job(job.id), opts)
+            planned = {p.researcher_id: p for p in plans}
+        return self._run(self.store.get_job(job.id), opts, planned)
 
-    def _run(self, job: Job, opts: RunOptions) -> Job:
+    def _run(self, job: Job, opts: RunOptions, planned: dict[int, Plan]) -> Job:
+        """`planned`: the plans made when the job was created (a resumed job plans each researcher again, since
+        the store may have changed since)."""
         from . import ror
 
         # decided once per job: asking the store whether an index is loaded costs ~20 ms (it counts the tables)
@@ -193,7 +197,8 @@ class JobRunner:
         def work(index: int) -> tuple[int, Plan, list[StepOutcome]]:
             store = self.thread_store
             rid = todo[index]
-            plan = plan_researcher(store, rid, only=opts.only, refresh=opts.refresh, origin=self.client.origin)
+            plan = planned.pop(rid, None) or plan_researcher(store, rid, only=opts.only, refresh=opts.refresh,
+                                                            origin=self.client.origin)
             ctx = make_context(store, self.client, self.settings, rid, job.id,
                                ror.RorIndex.of(store) if ror_loaded else None)
             return index, plan, run_researcher(ctx, plan.steps)
