@@ -112,6 +112,7 @@ class FakeServer(ThreadingHTTPServer):
         self.request_chars = 0  # sum of message contents as sent (incl. instructor's schema text)
         self.in_flight = 0
         self.max_in_flight = 0
+        self.service_s = 0.0  # sum over requests: handler start to reply written (latency + the server's own work)
         self._lock = threading.Lock()
 
     @property
@@ -144,13 +145,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/").endswith("/stats"):
             srv = self.server
             self._send(200, {"requests": srv.requests, "request_chars": srv.request_chars,
-                             "max_in_flight": srv.max_in_flight, "latency": srv.latency})
+                             "max_in_flight": srv.max_in_flight, "latency": srv.latency,
+                             "mean_service_s": round(srv.service_s / max(1, srv.requests), 4)})
         elif self.path.rstrip("/").endswith("/models"):
             self._send(200, {"object": "list", "data": [{"id": "default", "object": "model"}]})
         else:
             self._send(404, {"error": {"message": "not found"}})
 
     def do_POST(self) -> None:
+        t0 = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         if not self.path.rstrip("/").endswith("/chat/completions"):
@@ -174,6 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with srv._lock:
                 srv.in_flight -= 1
+                srv.service_s += time.perf_counter() - t0
 
 
 def _stop_after(server: FakeServer, lifetime: float) -> None:
