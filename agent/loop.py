@@ -256,7 +256,7 @@ class JobRunner:
                                 f.cancel()
                             save("interrupted", f"budget of ${opts.budget_usd} reached")
                             return self.store.get_job(job.id)
-            self._propose_merges(job.id)
+            self._propose_merges(job.id, todo)
         except KeyboardInterrupt:
             save("interrupted", "interrupted by the user")
             raise
@@ -270,9 +270,10 @@ class JobRunner:
         save("done")
         return self.store.get_job(job.id)
 
-    def _propose_merges(self, job_id: str) -> None:
-        """Two listings sharing works may be one person: a `merge` proposal, never an automatic merge."""
+    def _propose_merges(self, job_id: str, researcher_ids: list[int]) -> None:
+        """Two listings sharing works may be one person: a `merge` proposal, never an automatic merge. Pairs
+        involving this job's researchers (the others were looked at by the job that enriched them)."""
         from store import structural
 
-        for a, b, pairs in structural.find_shared_works(self.store):
+        for a, b, pairs in structural.find_shared_works(self.store, among=researcher_ids):
             structural.propose_merge(self.store, a, b, pairs, job_id=job_id)

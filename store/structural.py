@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from itertools import combinations
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Collection
 
 from rapidfuzz import fuzz
 
@@ -262,9 +262,17 @@ def _keys(w: Work) -> set[str]:
     return keys
 
 
-def find_shared_works(store: "Store") -> list[tuple[int, int, list[tuple[str, str]]]]:
+def find_shared_works(store: "Store", among: Collection[int] | None = None
+                      ) -> list[tuple[int, int, list[tuple[str, str]]]]:
     """Pairs of researchers whose listings share works: [(researcher_a, researcher_b, [(work_a, work_b), ...])].
-    Split siblings (one split from the other or from the same original) are skipped."""
+    Split siblings (one split from the other or from the same original) are skipped. With `among` (a job's
+    researchers), only pairs with at least one of them: the fuzzy abstract comparison then grows with the job,
+    not with the square of the store."""
+    among = None if among is None else set(among)
+
+    def wanted(a: int, b: int) -> bool:
+        return among is None or a in among or b in among
+
     people = store.researchers()
     works = {r.id: store.researcher_works(r.id) for r in people}
     parent = {r.id: r.split_from for r in people}
@@ -282,13 +290,14 @@ def find_shared_works(store: "Store") -> list[tuple[int, int, list[tuple[str, st
     # Near-identical abstracts whose first 60 characters differ: compare the remaining abstracts pairwise.
     abstracts = [(rid, w) for rid, ws in works.items() for w in ws if not w.title and len(_norm(w.abstract)) >= 80]
     others = [(rid, w) for rid, ws in works.items() for w in ws if len(_norm(w.abstract)) >= 80]
+    others_among = others if among is None else [(rid, w) for rid, w in others if rid in among]
     for rid, w in abstracts:
-        for rid2, w2 in others:
+        for rid2, w2 in (others if among is None or rid in among else others_among):
             if rid2 != rid and same_work(w, w2):
                 candidates.append([(rid, w), (rid2, w2)])
     for group in candidates:
         for (ra, wa), (rb, wb) in combinations(group, 2):
-            if ra == rb or related(ra, rb) or not same_work(wa, wb):
+            if ra == rb or not wanted(ra, rb) or related(ra, rb) or not same_work(wa, wb):
                 continue
             if ra > rb:
                 ra, rb, wa, wb = rb, ra, wb, wa

@@ -112,6 +112,10 @@ def test_find_shared_works_and_merge(store):
     _, c = import_listing(store, "Other Person", works("Other", 2), "other.txt")
     found = st.find_shared_works(store)
     assert len(found) == 1
+    # a job's own researchers: the pair is found from either side (title-less abstract or titled one), not from
+    # a job that touched neither
+    assert st.find_shared_works(store, among=[a]) == st.find_shared_works(store, among=[b]) == found
+    assert st.find_shared_works(store, among=[c]) == []
     ra, rb, pairs = found[0]
     assert (ra, rb) == (a, b) and len(pairs) == 1
     pid = st.propose_merge(store, ra, rb, pairs, {"note": "same abstract"})
