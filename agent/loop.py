@@ -60,37 +60,43 @@ def _prompt_ref(step: str) -> str:
 
 
 def plan_researcher(store: Any, researcher_id: int, *, only: list[str], refresh: bool, origin: str) -> Plan:
-    """Which steps a researcher needs: a field that is empty with nothing pending, or stale (its listing changed;
-    with --refresh also an older prompt version or another model)."""
-    r = store.get_researcher(researcher_id)
-    listings = store.researcher_listings(researcher_id)
-    latest = {l.id for l in listings}
+    """Which steps a researcher needs (see `plan_from_facts`)."""
+    facts = store.planning_facts([researcher_id]).get(researcher_id)
+    if facts is None:  # no listing: nothing to enrich from
+        return Plan(researcher_id, store.get_researcher(researcher_id).name, [], {})
+    return plan_from_facts(researcher_id, facts, only=only, refresh=refresh, origin=origin)
+
+
+def plan_from_facts(researcher_id: int, facts: dict[str, Any], *, only: list[str], refresh: bool,
+                    origin: str) -> Plan:
+    """A field is planned when it is empty with nothing pending, or stale (its listing changed; with --refresh
+    also an older prompt version or another model). `facts`: one entry of Store.planning_facts."""
+    latest = facts["listing_ids"]
     wanted = [f for f in FIELD_STEPS if not only or f in only]
     steps, reasons = [], {}
     for f in wanted:
-        cur = store.current(researcher_id, f)
-        pending = store.proposals("pending", researcher_id=researcher_id, field=f)
+        cur = facts["current"].get(f)
         ref = _prompt_ref(f)
-        mine = [p for p in pending if p.proposed and p.proposed.origin == origin]
+        mine = [p for p in facts["pending"].get(f, []) if p["origin"] == origin]
         if cur is None:
-            if mine and all(p.proposed.listing_id in latest for p in mine) and (
-                    not refresh or all(p.proposed.prompt_version == ref for p in mine)):
+            if mine and all(p["listing_id"] in latest for p in mine) and (
+                    not refresh or all(p["prompt_version"] == ref for p in mine)):
                 continue  # already proposed from this listing version: waiting for review
             steps.append(f)
             reasons[f] = "missing"
-        elif cur.origin.startswith(("import:", "human:")):
+        elif cur["origin"].startswith(("import:", "human:")):
             if f == "affiliation":  # stated by the page or a person: only normalise (no model call)
                 steps.append(f)
                 reasons[f] = "normalise"
-        elif cur.listing_id is not None and cur.listing_id not in latest:
+        elif cur["listing_id"] is not None and cur["listing_id"] not in latest:
             steps.append(f)
             reasons[f] = "stale: listing changed"
-        elif refresh and (cur.prompt_version != ref or cur.origin != origin):
+        elif refresh and (cur["prompt_version"] != ref or cur["origin"] != origin):
             steps.append(f)
             reasons[f] = "refresh: older prompt or another model"
     if any(s in steps for s in ("affiliation", "summary")):
         steps.insert(0, "conflation")
-    return Plan(researcher_id, r.name, steps, reasons)
+    return Plan(researcher_id, facts["name"], steps, reasons)
 
 
 def make_context(store: Any, client: Any, settings: Any, researcher_id: int, job_id: str | None,
@@ -151,14 +157,10 @@ class JobRunner:
         self.on_note = on_note or (lambda msg: None)
 
     def plans(self, opts: RunOptions) -> list[Plan]:
-        if opts.researcher_ids:
-            ids = opts.researcher_ids
-        else:
-            ids = [r["id"] for r in self.store.q(
-                "SELECT DISTINCT r.id FROM researchers r JOIN researcher_listings rl ON rl.researcher_id = r.id "
-                "ORDER BY r.id")]
-        plans = [plan_researcher(self.store, i, only=opts.only, refresh=opts.refresh, origin=self.client.origin)
-                 for i in ids]
+        facts = self.store.planning_facts(opts.researcher_ids or None)
+        ids = opts.researcher_ids or sorted(facts)
+        plans = [plan_from_facts(i, facts[i], only=opts.only, refresh=opts.refresh, origin=self.client.origin)
+                 for i in ids if i in facts]
         return [p for p in plans if p.steps]
 
     def start(self, opts: RunOptions) -> Job:

@@ -274,7 +274,8 @@ def find_shared_works(store: "Store", among: Collection[int] | None = None
         return among is None or a in among or b in among
 
     people = store.researchers()
-    works = {r.id: store.researcher_works(r.id) for r in people}
+    by_researcher = store.works_by_researcher()
+    works = {r.id: by_researcher.get(r.id, []) for r in people}
     parent = {r.id: r.split_from for r in people}
     index: dict[str, list[tuple[int, Work]]] = {}
     for rid, ws in works.items():

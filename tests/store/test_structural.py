@@ -138,3 +138,13 @@ def test_rejected_merge_is_not_proposed_again(store):
     assert store.get_proposal(pid).state == "rejected"
     assert st.propose_merge(store, a, b, pairs) is None
     assert store.researcher_listings(b)[0].path == "y.txt"
+
+
+def test_works_by_researcher_matches_researcher_works_after_a_split(store):
+    lid, rid, res = setup_conflated(store)
+    import_listing(store, "Other Person", works("Other", 2), "other.txt")
+    store.accept(st.propose_split(store, rid, lid, res), "ann")  # one researcher per cluster, with its works
+    everyone = store.works_by_researcher()
+    assert len(everyone) >= 3
+    for r in store.researchers():
+        assert everyone.get(r.id, []) == store.researcher_works(r.id)
