@@ -319,9 +319,7 @@ class EmbeddedClient(InstructorClient):
     def close(self) -> None:
         if self.server is not None:
             self.server.stop()
-        if self._openai is not None:
-            self._openai.close()
-            self._openai = None
+        super().close()
 
     def __enter__(self) -> "EmbeddedClient":
         return self
