@@ -27,6 +27,7 @@ from store import structural
 CSV_COLUMNS: dict[str, str] = {
     "researcher_id": "researcher id (empty for a paper feed)",
     "name": "researcher name",
+    "job_id": "the enrichment job that set the newest exported value",
     "listing_paths": "listing file paths, ';'-separated",
     "listing_formats": "listing formats, ';'-separated",
     "affiliation_value": "current affiliation",
@@ -79,7 +80,7 @@ def _topics(fv: FieldValue | None) -> list[ExportTopic]:
 def _summary(fv: FieldValue | None) -> ExportSummary | None:
     if fv is None:
         return None
-    return ExportSummary(text=fv.value["text"], status=fv.status, origin=fv.origin,
+    return ExportSummary(text=fv.value["text"], status=fv.status, origin=fv.origin, job_id=fv.job_id,
                          sentences=[ExportSentence(text=s["text"], works=list(s.get("works", [])))
                                     for s in fv.value.get("sentences", [])])
 
@@ -111,8 +112,10 @@ def researcher_line(store: Store, researcher: Researcher | int) -> ExportLine:
     values = store.current_all(r.id)
     listings = store.researcher_listings(r.id)
     paths = {lst.id: lst.path for lst in listings if lst.id is not None}
+    by_jobs = [fv for fv in values.values() if fv.job_id]
+    newest_job = max(by_jobs, key=lambda fv: fv.id or 0).job_id if by_jobs else None
     return ExportLine(
-        researcher_id=r.id, name=r.name, listings=_listings(listings),
+        researcher_id=r.id, name=r.name, job_id=newest_job, listings=_listings(listings),
         affiliation=_affiliation(store, values.get("affiliation"), paths),
         topics=_topics(values.get("topics")), summary=_summary(values.get("summary")),
         conflation=_conflation(store, listings), works=_works(store.researcher_works(r.id)))
@@ -146,7 +149,7 @@ def csv_row(line: ExportLine) -> dict[str, Any]:
     """Flatten one export line into the documented CSV columns (CSV_COLUMNS)."""
     a, s, c = line.affiliation, line.summary, line.conflation
     row = {
-        "researcher_id": line.researcher_id, "name": line.name,
+        "researcher_id": line.researcher_id, "name": line.name, "job_id": line.job_id,
         "listing_paths": ";".join(lst.path for lst in line.listings),
         "listing_formats": ";".join(lst.format for lst in line.listings),
         "affiliation_value": a.value if a else None, "affiliation_ror_id": a.ror_id if a else None,

@@ -92,6 +92,7 @@ class ExportSummary(BaseModel):
     status: str
     origin: str
     sentences: list[ExportSentence]
+    job_id: str | None
 
 
 class ExportClusterWork(BaseModel):
@@ -124,6 +125,7 @@ class ExportLine(BaseModel):
     schema_version: Literal[1] = 1
     researcher_id: int | None
     name: str | None
+    job_id: str | None = None  # the job that set the newest of the exported values (null: none was set by a job)
     listings: list[ExportListing]
     affiliation: ExportAffiliation | None = None
     topics: list[ExportTopic] = Field(default_factory=list)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.export import researcher_line
 from agent.fake_answers import grounded_answer
 from agent.llm.fake import FakeModel, FunctionModel
 from agent.loop import JobRunner, RunOptions
@@ -32,6 +33,10 @@ def test_header_affiliation_is_imported_and_topics_summary_generated(store, fake
     s = store.current(rid, "summary")
     assert s.status == "generated"
     assert all(sent["works"] and set(sent["works"]) <= work_ids for sent in s.value["sentences"])
+    # the export line names the job that wrote the generated values; the imported affiliation has none
+    line = researcher_line(store, rid)
+    assert line.job_id == job.id and line.summary.job_id == job.id and line.affiliation.job_id is None
+    assert [t.tag for t in line.topics] == [t["tag"] for t in topics.value]
 
 
 def test_injection_in_an_abstract_changes_nothing(store, settings):

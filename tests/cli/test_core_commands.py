@@ -244,8 +244,8 @@ def test_export_jsonl_matches_the_contract(seeded, tmp_path):
     # a pending proposal is not exported: bob has nothing applied
     assert bob.affiliation is None and bob.summary is None and bob.topics == [] and bob.conflation is None
     raw = json.loads(out.read_text().splitlines()[1])
-    assert set(raw) == {"schema_version", "researcher_id", "name", "listings", "affiliation", "topics", "summary",
-                        "conflation", "works"} and raw["schema_version"] == 1
+    assert set(raw) == {"schema_version", "researcher_id", "name", "job_id", "listings", "affiliation", "topics",
+                        "summary", "conflation", "works"} and raw["schema_version"] == 1
 
 
 def test_export_feeds_only_when_asked(seeded):
