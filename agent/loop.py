@@ -37,6 +37,7 @@ class RunOptions:
     budget_usd: float | None = None
     dry_run: bool = False
     refresh: bool = False
+    retry_failed: bool = False
     resume: str | None = None
 
 
@@ -46,6 +47,8 @@ class Plan:
     name: str | None
     steps: list[str]
     reasons: dict[str, str]
+    held_back: dict[str, str] = field(default_factory=dict)  # field -> why: it failed before on the same inputs
+    missed_before: set[str] = field(default_factory=set)  # planned fields with a recorded miss (cleared by a value)
 
 
 def new_job_id() -> str:
@@ -59,18 +62,23 @@ def _prompt_ref(step: str) -> str:
     return load_prompt(step).prompt_ref.ref
 
 
-def plan_researcher(store: Any, researcher_id: int, *, only: list[str], refresh: bool, origin: str) -> Plan:
+def plan_researcher(store: Any, researcher_id: int, *, only: list[str], refresh: bool, origin: str,
+                    retry_failed: bool = False) -> Plan:
     """Which steps a researcher needs (see `plan_from_facts`)."""
     facts = store.planning_facts([researcher_id]).get(researcher_id)
     if facts is None:  # no listing: nothing to enrich from
         return Plan(researcher_id, store.get_researcher(researcher_id).name, [], {})
-    return plan_from_facts(researcher_id, facts, only=only, refresh=refresh, origin=origin)
+    return plan_from_facts(researcher_id, facts, only=only, refresh=refresh, origin=origin,
+                           retry_failed=retry_failed)
 
 
 def plan_from_facts(researcher_id: int, facts: dict[str, Any], *, only: list[str], refresh: bool,
-                    origin: str) -> Plan:
+                    origin: str, retry_failed: bool = False) -> Plan:
     """A field is planned when it is empty with nothing pending, or stale (its listing changed; with --refresh
-    also an older prompt version or another model). `facts`: one entry of Store.planning_facts."""
+    also an older prompt version or another model) -- unless the step asked the model before on the same listings,
+    prompt version and model and got no value (it failed, or the model found none): the answer would be the same.
+    `retry_failed` asks again; a held-back failure is counted for the user, a found-none is not.
+    `facts`: one entry of Store.planning_facts."""
     latest = facts["listing_ids"]
     wanted = [f for f in FIELD_STEPS if not only or f in only]
     steps, reasons = [], {}
@@ -94,9 +102,18 @@ def plan_from_facts(researcher_id: int, facts: dict[str, Any], *, only: list[str
         elif refresh and (cur["prompt_version"] != ref or cur["origin"] != origin):
             steps.append(f)
             reasons[f] = "refresh: older prompt or another model"
+    held_back: dict[str, str] = {}
+    for f in [f for f in steps if reasons[f] != "normalise" and f in facts["missed"]]:
+        miss = facts["missed"][f]
+        if not retry_failed and miss["origin"] == origin and miss["prompt_version"] == _prompt_ref(f) \
+                and miss["listing_ids"] == latest:
+            steps.remove(f)
+            if miss["status"] == "failed":
+                held_back[f] = f"failed in job {miss['job_id']}: {miss['detail'][:160]}"
     if any(s in steps for s in ("affiliation", "summary")):
         steps.insert(0, "conflation")
-    return Plan(researcher_id, facts["name"], steps, reasons)
+    return Plan(researcher_id, facts["name"], steps, reasons, held_back,
+                {f for f in steps if f in facts["missed"]})
 
 
 def make_context(store: Any, client: Any, settings: Any, researcher_id: int, job_id: str | None,
@@ -121,10 +138,28 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
     return outcomes
 
 
+def remember_misses(ctx: StepContext, plan: Plan, outcomes: list[StepOutcome]) -> None:
+    """A field step that asked the model and got no value is recorded with its inputs, so an unchanged re-run does
+    not ask again (a step that made no model call is cheap to run again, and may depend on the ROR index). A step
+    that missed before and now did not forgets it."""
+    for o in outcomes:
+        if o.step not in FIELD_STEPS:
+            continue
+        asked = o.calls > 0 or o.cached
+        if o.status == "failed" or (o.status == "none" and asked):
+            ctx.store.record_step_miss(
+                plan.researcher_id, o.step, status=o.status, origin=ctx.client.origin,
+                prompt_version=_prompt_ref(o.step), listing_ids={lst.id for lst in ctx.listings},
+                detail=o.detail or o.status, job_id=ctx.job_id)
+        elif o.step in plan.missed_before:
+            ctx.store.clear_step_miss(plan.researcher_id, o.step)
+
+
 def estimate(store: Any, plans: list[Plan], client: Any) -> dict[str, Any]:
     """--dry-run: calls, tokens and cost without calling the model."""
     from .llm.pricing import cost_usd
 
+    plans = [p for p in plans if p.steps]
     calls = tin = tout = 0
     for p in plans:
         ctx_works = store.researcher_works(p.researcher_id)
@@ -159,9 +194,9 @@ class JobRunner:
     def plans(self, opts: RunOptions) -> list[Plan]:
         facts = self.store.planning_facts(opts.researcher_ids or None)
         ids = opts.researcher_ids or sorted(facts)
-        plans = [plan_from_facts(i, facts[i], only=opts.only, refresh=opts.refresh, origin=self.client.origin)
-                 for i in ids if i in facts]
-        return [p for p in plans if p.steps]
+        plans = [plan_from_facts(i, facts[i], only=opts.only, refresh=opts.refresh, origin=self.client.origin,
+                                 retry_failed=opts.retry_failed) for i in ids if i in facts]
+        return [p for p in plans if p.steps or p.held_back]
 
     def start(self, opts: RunOptions) -> Job:
         if opts.resume:
@@ -172,10 +207,14 @@ class JobRunner:
             self.store.update_job(job.id, state="running", error=None)
             planned: dict[int, Plan] = {}
         else:
-            plans = self.plans(opts)
+            everyone = self.plans(opts)
+            plans = [p for p in everyone if p.steps]
+            counts = {"researchers": len(plans)}
+            held = sum(len(p.held_back) for p in everyone)
+            if held:
+                counts["not_retried"] = held
             job = Job(id=new_job_id(), params={k: v for k, v in opts.__dict__.items() if k != "resume"},
-                      todo=[p.researcher_id for p in plans],
-                      counts={"researchers": len(plans)})
+                      todo=[p.researcher_id for p in plans], counts=counts)
             self.store.create_job(job)
             planned = {p.researcher_id: p for p in plans}
         return self._run(self.store.get_job(job.id), opts, planned)
@@ -200,10 +239,13 @@ class JobRunner:
             store = self.thread_store
             rid = todo[index]
             plan = planned.pop(rid, None) or plan_researcher(store, rid, only=opts.only, refresh=opts.refresh,
-                                                            origin=self.client.origin)
+                                                            origin=self.client.origin,
+                                                            retry_failed=opts.retry_failed)
             ctx = make_context(store, self.client, self.settings, rid, job.id,
                                ror.RorIndex.of(store) if ror_loaded else None)
-            return index, plan, run_researcher(ctx, plan.steps)
+            outcomes = run_researcher(ctx, plan.steps)
+            remember_misses(ctx, plan, outcomes)
+            return index, plan, outcomes
 
         def account(plan: Plan, outcomes: list[StepOutcome]) -> None:
             nonlocal tokens_in, tokens_out, cost

@@ -252,10 +252,10 @@ class Store:
         return out
 
     def planning_facts(self, researcher_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
-        """What the agent's planner reads, for every researcher with listings (or the given ones), in four queries
+        """What the agent's planner reads, for every researcher with listings (or the given ones), in five queries
         instead of ~10 per researcher: {id: {"name", "listing_ids", "current": {field: value facts},
-        "pending": {field: [value facts of pending field proposals]}}}, value facts being origin, listing_id and
-        prompt_version."""
+        "pending": {field: [value facts of pending field proposals]}, "missed": {field: step_misses row}}},
+        value facts being origin, listing_id and prompt_version."""
         only = None if researcher_ids is None else set(researcher_ids)
         # a short id list filters in SQL; a long one (a whole job) reads everything and filters here
         where, params = ("", []) if only is None or len(only) > 200 else \
@@ -268,7 +268,8 @@ class Store:
         facts: dict[int, dict[str, Any]] = {}
         for r in rows("SELECT DISTINCT r.id AS researcher_id, r.name FROM researchers r "
                       "JOIN researcher_listings rl ON rl.researcher_id = r.id WHERE 1 = 1", "r.id"):
-            facts[r["researcher_id"]] = {"name": r["name"], "listing_ids": set(), "current": {}, "pending": {}}
+            facts[r["researcher_id"]] = {"name": r["name"], "listing_ids": set(), "current": {}, "pending": {},
+                                         "missed": {}}
         for r in rows("SELECT researcher_id, listing_id FROM researcher_listings WHERE 1 = 1", "researcher_id"):
             facts[r["researcher_id"]]["listing_ids"].add(r["listing_id"])
         value = "fv.origin, fv.listing_id, fv.prompt_version"
@@ -280,7 +281,25 @@ class Store:
                       "ON fv.id = p.value_id WHERE p.kind = 'field' AND p.state = 'pending'", "p.researcher_id"):
             if r["researcher_id"] in facts:
                 facts[r["researcher_id"]]["pending"].setdefault(r["field"], []).append(r)
+        for r in rows("SELECT * FROM step_misses WHERE 1 = 1", "researcher_id"):
+            if r["researcher_id"] in facts:
+                facts[r["researcher_id"]]["missed"][r["field"]] = {**r, "listing_ids": set(_loads(r["listing_ids"]))}
         return facts
+
+    def record_step_miss(self, researcher_id: int, field: str, *, status: str, origin: str,
+                         prompt_version: str | None, listing_ids: Any, detail: str, job_id: str | None) -> None:
+        """Remember that a field step asked the model and got no value on these inputs: `failed` (no answer passed
+        the checks) or `none` (the model found none). Replaces the field's previous miss."""
+        with self.transaction():
+            self.insert_row("step_misses", {
+                "researcher_id": researcher_id, "field": field, "status": status, "origin": origin,
+                "prompt_version": prompt_version, "listing_ids": sorted(listing_ids), "detail": detail[:500],
+                "job_id": job_id, "created_at": utcnow()}, replace=True)
+
+    def clear_step_miss(self, researcher_id: int, field: str) -> None:
+        with self.transaction():
+            self.db.conn.execute("DELETE FROM step_misses WHERE researcher_id = ? AND field = ?",
+                                 [researcher_id, field])
 
     def works_by_researcher(self) -> dict[int, list[Work]]:
         """Every researcher's works (as researcher_works gives them) in one query, for store-wide checks."""

@@ -317,3 +317,26 @@ WHEN (SELECT status FROM field_values WHERE id = NEW.value_id) = 'generated' AND
 BEGIN SELECT RAISE(ABORT, 'never-override: a generated value only fills an empty field'); END;
 """
     )
+
+
+@migrations()
+def m004_step_misses(db: Database) -> None:
+    """The last run of a field step per researcher that asked the model and got no value (it failed, or the model
+    found none), with what it was computed from: a re-run with the same listings, prompt version and model does
+    not ask again (`enrich run --retry-failed` does)."""
+    db.executescript(
+        """
+CREATE TABLE step_misses (
+  researcher_id INTEGER NOT NULL REFERENCES researchers(id),
+  field TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('failed', 'none')),
+  origin TEXT NOT NULL,
+  prompt_version TEXT,
+  listing_ids TEXT NOT NULL DEFAULT '[]',
+  detail TEXT NOT NULL,
+  job_id TEXT,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (researcher_id, field)
+);
+"""
+    )

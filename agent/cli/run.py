@@ -42,6 +42,9 @@ def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) 
 @click.option("--budget", type=float, default=None, help="Stop (resumable) once the job has cost this many USD.")
 @click.option("--dry-run", is_flag=True, help="Estimate calls, tokens and cost; call no model, write nothing (PATHS are not ingested).")
 @click.option("--refresh", is_flag=True, help="Also redo values made by an older prompt version or another model.")
+@click.option("--retry-failed", is_flag=True,
+              help="Also ask again for steps that failed (or found nothing) before on the same listings, prompt "
+                   "and model.")
 @click.option("--resume", "resume", metavar="JOB", default=None, help="Continue an interrupted job.")
 @click.option("--name", default=None, help="With PATHS: the researcher a listing is about (arXiv-style pages).")
 @click.option("--backend", default=None, help="auto | embedded | openai | openai-compatible | fake [ENRICH_BACKEND].")
@@ -49,8 +52,8 @@ def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) 
 @json_option
 @pass_app
 @click.pass_context
-def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, refresh, resume, name, backend, model,
-            as_json):
+def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, refresh, retry_failed, resume, name,
+            backend, model, as_json):
     """Enrich every researcher with missing or stale fields.
 
     With PATHS, ingest those listing files or folders first (`enrich run seeds/`).
@@ -77,7 +80,7 @@ def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, re
         raise EnrichError(str(exc)) from exc
     conc = concurrency if concurrency is not None else app.settings.concurrency
     opts = RunOptions(only=list(only), researcher_ids=rids, concurrency=max(1, conc), budget_usd=budget,
-                      dry_run=dry_run, refresh=refresh, resume=resume)
+                      dry_run=dry_run, refresh=refresh, retry_failed=retry_failed, resume=resume)
     thread_store = None
     if conc > 1 and app.settings.db != ":memory:":
         from store.threads import ThreadLocalStore
@@ -132,6 +135,9 @@ def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, re
         click.echo(f"{pending} proposal(s) wait for review: `enrich review`.")
     if job.state == "interrupted":
         click.echo(f"Resume with `enrich run --resume {job.id}`.")
+    if c.get("not_retried"):
+        click.echo(f"{c['not_retried']} step(s) failed before on the same listings, prompt and model and were not "
+                   "asked again: `enrich run --retry-failed` does.")
 
 
 @click.command("summarize")

@@ -137,6 +137,60 @@ def test_rerun_with_unchanged_inputs_makes_no_model_calls(store, fake, settings)
     assert second.counts.get("calls", 0) == 0
 
 
+def test_a_step_that_failed_is_not_asked_again_on_the_same_inputs_unless_retry_failed(store, settings):
+    rid = ingest(store, HEADER_PAGE, "jane.txt")
+    broken = {"on": True}
+
+    def answers(model, messages, context):
+        if model is SummaryAnswer and broken["on"]:  # every sentence cites a work the listing does not have
+            return {"sentences": [{"text": "Jane Doe studies parsing.", "works": [99]}]}
+        return grounded_answer(model, messages, context)
+
+    client = FunctionModel(answers, store=store)
+    first = run_job(store, client, settings)
+    assert first.counts["summary:failed"] == 1 and store.current(rid, "summary") is None
+    calls = len(client.calls)
+    again = run_job(store, client, settings)  # same listing, prompt and model: the same failure, so no call
+    assert len(client.calls) == calls and again.counts.get("calls", 0) == 0 and again.counts["not_retried"] == 1
+    broken["on"] = False
+    retried = run_job(store, client, settings, retry_failed=True)
+    assert retried.counts["summary:applied"] == 1 and len(client.calls) > calls
+    assert store.current(rid, "summary").status == "generated"
+    assert store.q("SELECT * FROM step_misses") == []  # forgotten once the step gave a value
+
+
+def test_planner_holds_back_a_found_none_silently_and_a_failure_visibly():
+    from agent.loop import _prompt_ref, plan_from_facts
+
+    def miss(field, status, **over):
+        return {"status": status, "origin": "llm:fake/fake", "prompt_version": _prompt_ref(field),
+                "listing_ids": {7}, "detail": "no answer passed", "job_id": "J1", **over}
+
+    facts = {"name": "Ann", "listing_ids": {7}, "current": {}, "pending": {},
+             "missed": {"affiliation": miss("affiliation", "none"), "summary": miss("summary", "failed"),
+                        "topics": miss("topics", "failed", origin="llm:openai/gpt-4o-mini")}}
+    plan = plan_from_facts(1, facts, only=[], refresh=False, origin="llm:fake/fake")
+    assert plan.steps == ["topics"]  # another model missed the topics: this one is asked
+    assert list(plan.held_back) == ["summary"] and "failed in job J1" in plan.held_back["summary"]
+    assert plan.missed_before == {"topics"}
+    again = plan_from_facts(1, facts, only=[], refresh=False, origin="llm:fake/fake", retry_failed=True)
+    assert again.steps == ["conflation", "affiliation", "topics", "summary"] and not again.held_back
+
+
+def test_a_failed_step_is_asked_again_when_its_listing_changes(store, settings):
+    ingest(store, HEADER_PAGE, "jane.txt")
+
+    def answers(model, messages, context):
+        if model is SummaryAnswer:
+            return {"sentences": [{"text": "Jane Doe studies parsing.", "works": [99]}]}
+        return grounded_answer(model, messages, context)
+
+    client = FunctionModel(answers, store=store)
+    assert run_job(store, client, settings).counts["summary:failed"] == 1
+    ingest(store, HEADER_PAGE + "\n", "jane.txt")  # a new version of the page
+    assert run_job(store, client, settings).counts["summary:failed"] == 1  # asked again, failed again
+
+
 def test_resume_after_a_crash_has_no_duplicate_proposals(store, settings):
     ids = [ingest(store, HEADER_PAGE, "jane.txt"), ingest(store, INJECTION_PAGE, "john.txt")]
     settings = settings.with_overrides(auto_apply_summary=1.0, auto_apply_topics=1.0)  # everything is proposed
