@@ -18,6 +18,8 @@ _PATTERN = re.compile(
 
 def _replace(m: re.Match[str]) -> str:
     return (m.group("keep") or m.group("keep2") or "") + REDACTED
+
+
 _extra_secrets: set[str] = set()
 
 
