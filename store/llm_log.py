@@ -132,8 +132,11 @@ def usage_totals(store_or_db: Any, job_id: str | None = None) -> dict[str, Any]:
 # ---------------------------------------------------------------- response cache
 
 
-def cache_key(model: str, prompt_version: str | None, input_hash: str, schema_hash: str) -> str:
-    return hashlib.sha256("\x1f".join([model, prompt_version or "", input_hash, schema_hash]).encode()).hexdigest()
+def cache_key(model: str, prompt_version: str | None, input_hash: str, schema_hash: str, mode: str = "") -> str:
+    """The same question to the same model, prompt version and schema; the instructor mode too, since it changes
+    what is sent (JSON modes add the schema to the prompt, TOOLS sends it as a function)."""
+    return hashlib.sha256("\x1f".join([model, prompt_version or "", input_hash, schema_hash, mode]).encode()
+                          ).hexdigest()
 
 
 def cache_get(store_or_db: Any, key: str) -> dict[str, Any] | None:

@@ -215,7 +215,8 @@ class InstructorClient(LLMClient):
         check_real_calls_allowed(self.backend)
         messages = json.loads(json.dumps(messages))  # a deep copy: instructor appends re-asks / schema text in place
         in_hash = input_hash(messages, context)
-        key = llm_log.cache_key(self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model))
+        key = llm_log.cache_key(self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model),
+                                self.mode.value)
         base_row = {
             "backend": self.backend, "model": self.model, "mode": self.mode.value,
             "prompt_name": prompt.name if prompt else None, "prompt_version": prompt.version if prompt else None,

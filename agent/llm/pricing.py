@@ -2,13 +2,15 @@
 flagged by `known_price`, so a missing price never blocks a run."""
 from __future__ import annotations
 
-# Prices as published by OpenAI (USD / 1M tokens); update when they change.
+# Standard (not batch, not cached-input) prices per 1M tokens, as OpenAI's pricing page listed them in spring 2026
+# (developers.openai.com/api/docs/pricing); update when they change.
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
     "gpt-4o": (2.50, 10.00),
     "gpt-4.1-mini": (0.40, 1.60),
     "gpt-4.1-nano": (0.10, 0.40),
     "gpt-4.1": (2.00, 8.00),
+    "gpt-5": (1.25, 10.00),
     "gpt-5-mini": (0.25, 2.00),
     "gpt-5-nano": (0.05, 0.40),
 }

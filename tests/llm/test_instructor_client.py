@@ -173,6 +173,9 @@ def test_identical_call_is_served_from_cache_without_http(db, fake_server):
     client.extract(Ping, MESSAGES, prompt=PromptRef("ping", "2"))
     client.extract(Ping, MESSAGES, prompt=PROMPT, context={"text": "x"})
     assert fake_server.chat.call_count == 3
+    # so is another instructor mode (it changes what is sent)
+    make(db, mode=instructor.Mode.MD_JSON).extract(Ping, MESSAGES, prompt=PROMPT)
+    assert fake_server.chat.call_count == 4
 
 
 def test_api_keys_never_reach_the_log_the_db_or_exceptions(db, fake_server, caplog):
