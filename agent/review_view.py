@@ -252,7 +252,7 @@ def queue(store: Store, filters: QueueFilters, state: str | None = "pending") ->
 def queue_row(store: Store, p: Proposal, names: dict[int, str | None] | None = None) -> dict[str, Any]:
     """One line of the queue (CLI table / --json, web table)."""
     if names is None:
-        names = {r.id: r.name for r in store.researchers()}
+        names = {r.id: r.name for r in store.researchers(include_merged=True)}
     return {"id": p.id, "kind": p.kind, "researcher_id": p.researcher_id,
             "researcher": names.get(p.researcher_id) if p.researcher_id is not None else None,
             "field": p.field, "summary": p.summary, "confidence": p.confidence,
@@ -261,7 +261,7 @@ def queue_row(store: Store, p: Proposal, names: dict[int, str | None] | None = N
 
 
 def queue_rows(store: Store, filters: QueueFilters, state: str | None = "pending") -> list[dict[str, Any]]:
-    names = {r.id: r.name for r in store.researchers()}
+    names = {r.id: r.name for r in store.researchers(include_merged=True)}
     return [queue_row(store, p, names) for p in queue(store, filters, state)]
 
 

@@ -99,4 +99,5 @@ class Researcher(BaseModel):
     name_origin: str | None = None
     split_from: int | None = None  # researcher id this one was split out of (accepted split proposal)
     single_person: bool | None = None  # True once a person rejected a split proposal
+    merged_into: int | None = None  # researcher id this one was merged into (accepted merge proposal)
     created_at: str = Field(default_factory=utcnow)

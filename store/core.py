@@ -318,10 +318,13 @@ class Store:
     def _researcher(row: dict[str, Any]) -> Researcher:
         return Researcher(id=row["id"], name=row["name"], name_origin=row["name_origin"], split_from=row["split_from"],
                           single_person=None if row["single_person"] is None else bool(row["single_person"]),
-                          created_at=row["created_at"])
+                          merged_into=row.get("merged_into"), created_at=row["created_at"])
 
-    def researchers(self) -> list[Researcher]:
-        return [self._researcher(r) for r in self.q("SELECT * FROM researchers ORDER BY id")]
+    def researchers(self, *, include_merged: bool = False) -> list[Researcher]:
+        """Every researcher, in id order; one merged into another only with `include_merged` (e.g. to name the
+        researchers of past proposals)."""
+        where = "" if include_merged else " WHERE merged_into IS NULL"
+        return [self._researcher(r) for r in self.q(f"SELECT * FROM researchers{where} ORDER BY id")]
 
     def get_researcher(self, researcher_id: int) -> Researcher:
         row = self.one("SELECT * FROM researchers WHERE id = ?", [researcher_id])
@@ -333,7 +336,7 @@ class Store:
         """A researcher by id or by (unique, case-insensitive) name."""
         if str(ref).isdigit():
             return self.get_researcher(int(ref))
-        rows = self.q("SELECT * FROM researchers WHERE lower(name) = lower(?)", [ref])
+        rows = self.q("SELECT * FROM researchers WHERE lower(name) = lower(?) AND merged_into IS NULL", [ref])
         if len(rows) == 1:
             return self._researcher(rows[0])
         if not rows:

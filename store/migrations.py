@@ -340,3 +340,10 @@ CREATE TABLE step_misses (
 );
 """
     )
+
+
+@migrations()
+def m005_merged_into(db: Database) -> None:
+    """A researcher merged into another (accepted merge proposal) keeps its id and history but leaves the lists
+    and the export."""
+    db.executescript("ALTER TABLE researchers ADD COLUMN merged_into INTEGER REFERENCES researchers(id);")

@@ -201,7 +201,8 @@ def propose_merge(store: "Store", researcher_a: int, researcher_b: int, shared_w
 
 
 def accept_merge(store: "Store", proposal_id: int, who: str) -> int:
-    """Move researcher b's listing links to researcher a; returns a's id. b keeps its history but no listings."""
+    """Move researcher b's listing links to researcher a; returns a's id. b keeps its id and history, but no
+    listings, and is marked merged into a (it leaves `enrich list` and the export)."""
     actor = _actor(who)
     with store.transaction():
         p = _pending_proposal(store, proposal_id, "merge")
@@ -218,6 +219,7 @@ def accept_merge(store: "Store", proposal_id: int, who: str) -> int:
                                                     "works": works}, replace=True)
             moved.append(link["listing_id"])
         store.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ?", [b])
+        store.db.execute("UPDATE researchers SET merged_into = ? WHERE id = ?", [a, b])
         store._audit(actor, "merge", researcher_id=a, proposal_id=proposal_id, job_id=p.job_id,
                      before={"researcher_b": b}, after={"merged_into": a, "listings": moved})
         store._decide(proposal_id, "accepted", actor)

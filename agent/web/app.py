@@ -171,7 +171,7 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
         filters = QueueFilters(field=field or None, researcher=researcher or None, job=job or None, min_confidence=minc,
                                kind=kind or None, sort=sort or "id")
         try:
-            names = {r.id: r.name for r in store.researchers()}
+            names = {r.id: r.name for r in store.researchers(include_merged=True)}
             rows = [queue_row(store, p, names) for p in queue(store, filters)]
         except StoreError as exc:
             return error(request, store, str(exc))

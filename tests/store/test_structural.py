@@ -123,6 +123,10 @@ def test_find_shared_works_and_merge(store):
     assert store.get_proposal(pid).summary == f"Merge Tao Sun (#{b}) into Tao Sun (#{a})"
     store.accept(pid, "ann")
     assert store.researcher_listings(b) == []
+    # b keeps its id and history but leaves the lists (and the export); its name now finds a alone
+    assert b not in {r.id for r in store.researchers()} and store.get_researcher(b).merged_into == a
+    assert {r.id for r in store.researchers(include_merged=True)} == {a, b, c}
+    assert store.find_researcher("Tao Sun").id == a
     assert {l.path for l in store.researcher_listings(a)} == {"ieee.txt", "bz.txt"}
     assert store.q("SELECT action FROM audit_log WHERE proposal_id = ?", [pid]) == [{"action": "merge"}]
     assert st.find_shared_works(store) == []  # one researcher now holds both copies
