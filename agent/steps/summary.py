@@ -30,7 +30,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 class SummaryAnswer(BaseModel):
-    sentences: list[SentenceOut] = Field(description="2 to 4 sentences")
+    # minItems/maxItems are for the schema only: a grammar-constrained local model (llama.cpp builds its grammar
+    # from it) then cannot stop after one sentence, which the 1.5B model did on every re-ask at temperature 0.
+    # Validation itself stays in the validators below, which first split sentences packed into one item.
+    sentences: list[SentenceOut] = Field(description="2 to 4 sentences",
+                                         json_schema_extra={"minItems": 2, "maxItems": 4})
 
     @field_validator("sentences", mode="before")
     @classmethod
