@@ -7,6 +7,7 @@ model answers are cached, so nothing is lost and nothing is duplicated.
 """
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,19 @@ def _prompt_ref(step: str) -> str:
     return load_prompt(step).prompt_ref.ref
 
 
+ANSWERS = {"affiliation": affiliation.AffiliationAnswer, "topics": topics.TopicsAnswer,
+           "summary": summary.SummaryAnswer}
+
+
+@functools.lru_cache(maxsize=None)
+def _question(step: str) -> str:
+    """What a remembered miss was asked with: the prompt version and the answer schema (as in the answer cache's
+    key), so a new prompt or schema asks again."""
+    from store.llm_log import sha256_json
+
+    return f"{_prompt_ref(step)}+{sha256_json(ANSWERS[step].model_json_schema())[:12]}"
+
+
 def plan_researcher(store: Any, researcher_id: int, *, only: list[str], refresh: bool, origin: str,
                     retry_failed: bool = False) -> Plan:
     """Which steps a researcher needs (see `plan_from_facts`)."""
@@ -105,7 +119,7 @@ def plan_from_facts(researcher_id: int, facts: dict[str, Any], *, only: list[str
     held_back: dict[str, str] = {}
     for f in [f for f in steps if reasons[f] != "normalise" and f in facts["missed"]]:
         miss = facts["missed"][f]
-        if not retry_failed and miss["origin"] == origin and miss["prompt_version"] == _prompt_ref(f) \
+        if not retry_failed and miss["origin"] == origin and miss["asked_with"] == _question(f) \
                 and miss["listing_ids"] == latest:
             steps.remove(f)
             if miss["status"] == "failed":
@@ -149,7 +163,7 @@ def remember_misses(ctx: StepContext, plan: Plan, outcomes: list[StepOutcome]) -
         if o.status == "failed" or (o.status == "none" and asked):
             ctx.store.record_step_miss(
                 plan.researcher_id, o.step, status=o.status, origin=ctx.client.origin,
-                prompt_version=_prompt_ref(o.step), listing_ids={lst.id for lst in ctx.listings},
+                asked_with=_question(o.step), listing_ids={lst.id for lst in ctx.listings},
                 detail=o.detail or o.status, job_id=ctx.job_id)
         elif o.step in plan.missed_before:
             ctx.store.clear_step_miss(plan.researcher_id, o.step)

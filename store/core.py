@@ -286,14 +286,15 @@ class Store:
                 facts[r["researcher_id"]]["missed"][r["field"]] = {**r, "listing_ids": set(_loads(r["listing_ids"]))}
         return facts
 
-    def record_step_miss(self, researcher_id: int, field: str, *, status: str, origin: str,
-                         prompt_version: str | None, listing_ids: Any, detail: str, job_id: str | None) -> None:
+    def record_step_miss(self, researcher_id: int, field: str, *, status: str, origin: str, asked_with: str,
+                         listing_ids: Any, detail: str, job_id: str | None) -> None:
         """Remember that a field step asked the model and got no value on these inputs: `failed` (no answer passed
-        the checks) or `none` (the model found none). Replaces the field's previous miss."""
+        the checks) or `none` (the model found none). `asked_with`: the prompt version and answer schema. Replaces
+        the field's previous miss."""
         with self.transaction():
             self.insert_row("step_misses", {
                 "researcher_id": researcher_id, "field": field, "status": status, "origin": origin,
-                "prompt_version": prompt_version, "listing_ids": sorted(listing_ids), "detail": detail[:500],
+                "asked_with": asked_with, "listing_ids": sorted(listing_ids), "detail": detail[:500],
                 "job_id": job_id, "created_at": utcnow()}, replace=True)
 
     def clear_step_miss(self, researcher_id: int, field: str) -> None:

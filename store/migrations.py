@@ -331,7 +331,7 @@ CREATE TABLE step_misses (
   field TEXT NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('failed', 'none')),
   origin TEXT NOT NULL,
-  prompt_version TEXT,
+  asked_with TEXT NOT NULL,
   listing_ids TEXT NOT NULL DEFAULT '[]',
   detail TEXT NOT NULL,
   job_id TEXT,

@@ -160,10 +160,10 @@ def test_a_step_that_failed_is_not_asked_again_on_the_same_inputs_unless_retry_f
 
 
 def test_planner_holds_back_a_found_none_silently_and_a_failure_visibly():
-    from agent.loop import _prompt_ref, plan_from_facts
+    from agent.loop import _question, plan_from_facts
 
     def miss(field, status, **over):
-        return {"status": status, "origin": "llm:fake/fake", "prompt_version": _prompt_ref(field),
+        return {"status": status, "origin": "llm:fake/fake", "asked_with": _question(field),
                 "listing_ids": {7}, "detail": "no answer passed", "job_id": "J1", **over}
 
     facts = {"name": "Ann", "listing_ids": {7}, "current": {}, "pending": {},
@@ -175,6 +175,9 @@ def test_planner_holds_back_a_found_none_silently_and_a_failure_visibly():
     assert plan.missed_before == {"topics"}
     again = plan_from_facts(1, facts, only=[], refresh=False, origin="llm:fake/fake", retry_failed=True)
     assert again.steps == ["conflation", "affiliation", "topics", "summary"] and not again.held_back
+    # a new prompt version or answer schema is a new question
+    facts["missed"]["summary"]["asked_with"] = "summary@v2+0123456789ab"
+    assert "summary" in plan_from_facts(1, facts, only=[], refresh=False, origin="llm:fake/fake").steps
 
 
 def test_a_failed_step_is_asked_again_when_its_listing_changes(store, settings):
