@@ -57,10 +57,17 @@ class SummaryAnswer(BaseModel):
         ctx = info.context or {}
         sources: dict[str, str] = ctx.get("sources", {})
         allowed_names: str = ctx.get("name", "")
+        unique, seen = [], set()
+        for s in v:  # a small model asked for 2-4 sentences may pad with a repeat: keep the first
+            key = re.sub(r"\W+", " ", s.text).strip().lower()
+            if key not in seen:
+                seen.add(key)
+                unique.append(s)
+        v = unique
         if len(v) > 4:  # a small model that copies abstracts: keep the first four sentences, check them as usual
             v = v[:4]
         if len(v) < 2:
-            raise ValueError(f"write 2 to 4 sentences, not {len(v)}")
+            raise ValueError(f"write 2 to 4 different sentences, not {len(v)}")
         problems = []
         for i, s in enumerate(v, 1):
             s.text = re.sub(r"\s+", " ", s.text).strip()

@@ -105,7 +105,7 @@ def test_summary_sentence_citing_a_missing_work_is_rejected():
     # a cut-off sentence is not a sentence
     with pytest.raises(Exception, match="cut off"):
         SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables...", "works": [1]},
-                                                    {"text": "She parses tables.", "works": [1]}]}, context=ctx)
+                                                    {"text": "She uses graphs.", "works": [1]}]}, context=ctx)
     # more than four sentences: the first four are kept and checked
     five = SummaryAnswer.model_validate({"sentences": [{"text": f"She parses tables {n}.", "works": [1]}
                                                        for n in ("", "again", "often", "well", "fast")]},
@@ -124,6 +124,15 @@ def test_summary_sentence_citing_a_missing_work_is_rejected():
                                                           "works": [1]}]}, context=ctx)
     assert [(s.text, s.works) for s in packed.sentences] == [("Jane Doe parses tables.", [1]),
                                                              ("She uses graphs.", [1])]
+    # a repeated sentence (padding) is dropped; repeats alone are not two sentences
+    padded = SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables.", "works": [1]},
+                                                         {"text": "She uses graphs.", "works": [1]},
+                                                         {"text": "Jane Doe parses tables!", "works": [1]}]},
+                                          context=ctx)
+    assert [s.text for s in padded.sentences] == ["Jane Doe parses tables.", "She uses graphs."]
+    with pytest.raises(Exception, match="2 to 4 different sentences, not 1"):
+        SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables.", "works": [1]}] * 2},
+                                     context=ctx)
 
 
 def test_rerun_with_unchanged_inputs_makes_no_model_calls(store, fake, settings):
