@@ -17,7 +17,7 @@ import inspect
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -157,6 +157,14 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
         target = f"/proposals/{nxt}" if nxt else "/"
         return RedirectResponse(f"{target}?{urlencode({'done': action, 'pid': pid})}", status_code=303)
 
+    def decide(action: str, do: Callable[[int, str], Any], store: Store, request: Request, pid: int):
+        """accept / reject: the store action, a 409 page when it refuses, else on to the next proposal."""
+        try:
+            do(pid, reviewer)
+        except (StoreError, ImportError, AttributeError) as exc:
+            return error(request, store, f"could not {action} proposal {pid}: {exc}", 409)
+        return after_decision(action, pid, store)
+
     # ------------------------------------------------------------------------------------------ pages
 
     @app.get("/", response_class=HTMLResponse)
@@ -225,20 +233,12 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
     @app.post("/proposals/{pid}/accept", dependencies=[Depends(check_csrf)])
     @endpoint
     def accept(store: Store, request: Request, pid: int):
-        try:
-            store.accept(pid, reviewer)
-        except (StoreError, ImportError, AttributeError) as exc:
-            return error(request, store, f"could not accept proposal {pid}: {exc}", 409)
-        return after_decision("accept", pid, store)
+        return decide("accept", store.accept, store, request, pid)
 
     @app.post("/proposals/{pid}/reject", dependencies=[Depends(check_csrf)])
     @endpoint
     def reject(store: Store, request: Request, pid: int):
-        try:
-            store.reject(pid, reviewer)
-        except (StoreError, ImportError, AttributeError) as exc:
-            return error(request, store, f"could not reject proposal {pid}: {exc}", 409)
-        return after_decision("reject", pid, store)
+        return decide("reject", store.reject, store, request, pid)
 
     @app.post("/proposals/{pid}/edit", dependencies=[Depends(check_csrf)])
     @endpoint
