@@ -244,11 +244,26 @@ class Store:
             "WHERE rl.researcher_id = ? ORDER BY l.id", [researcher_id])]
 
     def researcher_works(self, researcher_id: int) -> list[Work]:
-        out: list[Work] = []
-        for link in self.q("SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ? ORDER BY listing_id",
-                           [researcher_id]):
-            only = set(_loads(link["works"])) if link["works"] else None
-            out += [w for w in self.listing_works(link["listing_id"]) if only is None or w.work_id in only]
+        return self._linked_works(researcher_id).get(researcher_id, [])
+
+    def works_by_researcher(self) -> dict[int, list[Work]]:
+        """Every researcher's works (as researcher_works gives them) in one query, for store-wide checks."""
+        return self._linked_works()
+
+    def _linked_works(self, researcher_id: int | None = None) -> dict[int, list[Work]]:
+        """Works per researcher through researcher_listings, in listing then page order; a link's `works` list
+        (a split researcher owns part of a listing) keeps only those works."""
+        where, params = ("WHERE rl.researcher_id = ? ", [researcher_id]) if researcher_id is not None else ("", [])
+        out: dict[int, list[Work]] = {}
+        keep: dict[tuple[int, int], set[str] | None] = {}
+        for r in self.q("SELECT rl.researcher_id, rl.works AS linked_works, w.* FROM researcher_listings rl "
+                        f"JOIN works w ON w.listing_id = rl.listing_id {where}"
+                        "ORDER BY rl.researcher_id, rl.listing_id, w.ordinal", params):
+            link = (r["researcher_id"], r["listing_id"])
+            if link not in keep:
+                keep[link] = set(_loads(r["linked_works"])) if r["linked_works"] else None
+            if keep[link] is None or r["work_id"] in keep[link]:
+                out.setdefault(r["researcher_id"], []).append(self._work(r))
         return out
 
     def planning_facts(self, researcher_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
@@ -301,19 +316,6 @@ class Store:
         with self.transaction():
             self.db.conn.execute("DELETE FROM step_misses WHERE researcher_id = ? AND field = ?",
                                  [researcher_id, field])
-
-    def works_by_researcher(self) -> dict[int, list[Work]]:
-        """Every researcher's works (as researcher_works gives them) in one query, for store-wide checks."""
-        out: dict[int, list[Work]] = {}
-        only: dict[tuple[int, int], set[str] | None] = {
-            (r["researcher_id"], r["listing_id"]): set(_loads(r["works"])) if r["works"] else None
-            for r in self.q("SELECT researcher_id, listing_id, works FROM researcher_listings")}
-        for r in self.q("SELECT rl.researcher_id, w.* FROM researcher_listings rl JOIN works w "
-                        "ON w.listing_id = rl.listing_id ORDER BY rl.researcher_id, rl.listing_id, w.ordinal"):
-            keep = only[(r["researcher_id"], r["listing_id"])]
-            if keep is None or r["work_id"] in keep:
-                out.setdefault(r["researcher_id"], []).append(self._work(r))
-        return out
 
     @staticmethod
     def _researcher(row: dict[str, Any]) -> Researcher:
