@@ -10,7 +10,7 @@ STAMP_TEST := $(VENV)/.installed-test
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: run test install install-test browser clean-venv
+.PHONY: run test lint install install-test browser clean-venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,8 +39,12 @@ run: $(STAMP_RUN)
 	$(BIN)/enrich run seeds/
 
 # The whole test suite, including one test that runs the real embedded model and the browser tests.
-test: $(STAMP_TEST) browser
+test: $(STAMP_TEST) browser lint
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean-venv:
 	rm -rf $(VENV)

@@ -3,12 +3,14 @@
 `enrich export`, the agent and the web page all call these functions, so a researcher looks the same everywhere.
 Only current (applied) values are exported; a field with no applied value is null (or [] for topics).
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from schemas import FieldValue, Listing, Researcher, Work
-from schemas.runs import (
+from enrich.schemas import FieldValue, Listing, Researcher, Work
+from enrich.schemas.runs import (
     ExportAffiliation,
     ExportClusterWork,
     ExportConflation,
@@ -20,8 +22,7 @@ from schemas.runs import (
     ExportTopic,
     ExportWork,
 )
-from store import Store
-from store import structural
+from enrich.store import Store, structural
 
 # CSV columns, in order, and what each holds. Shown by `enrich export --help` and the README.
 CSV_COLUMNS: dict[str, str] = {
@@ -64,25 +65,40 @@ def _affiliation(store: Store, fv: FieldValue | None, paths: dict[int, str]) -> 
         return None
     ror = store.derived(fv.id, "ror_id") if fv.id is not None else []
     return ExportAffiliation(
-        value=fv.value["name"], ror_id=ror[0].value if ror else None, status=fv.status, origin=fv.origin,
-        confidence=fv.confidence, job_id=fv.job_id,
-        evidence=[ExportEvidence(quote=e.quote, listing=_listing_path(store, e.listing_id, paths), start=e.start,
-                                 end=e.end) for e in fv.evidence])
+        value=fv.value["name"],
+        ror_id=ror[0].value if ror else None,
+        status=fv.status,
+        origin=fv.origin,
+        confidence=fv.confidence,
+        job_id=fv.job_id,
+        evidence=[
+            ExportEvidence(quote=e.quote, listing=_listing_path(store, e.listing_id, paths), start=e.start, end=e.end)
+            for e in fv.evidence
+        ],
+    )
 
 
 def _topics(fv: FieldValue | None) -> list[ExportTopic]:
     if fv is None:
         return []
-    return [ExportTopic(tag=t["tag"], label=t["label"], score=t["score"], status=fv.status,
-                        works=list(t.get("works", []))) for t in fv.value]
+    return [
+        ExportTopic(tag=t["tag"], label=t["label"], score=t["score"], status=fv.status, works=list(t.get("works", [])))
+        for t in fv.value
+    ]
 
 
 def _summary(fv: FieldValue | None) -> ExportSummary | None:
     if fv is None:
         return None
-    return ExportSummary(text=fv.value["text"], status=fv.status, origin=fv.origin, job_id=fv.job_id,
-                         sentences=[ExportSentence(text=s["text"], works=list(s.get("works", [])))
-                                    for s in fv.value.get("sentences", [])])
+    return ExportSummary(
+        text=fv.value["text"],
+        status=fv.status,
+        origin=fv.origin,
+        job_id=fv.job_id,
+        sentences=[
+            ExportSentence(text=s["text"], works=list(s.get("works", []))) for s in fv.value.get("sentences", [])
+        ],
+    )
 
 
 def _conflation(store: Store, listings: list[Listing]) -> ExportConflation | None:
@@ -91,9 +107,16 @@ def _conflation(store: Store, listings: list[Listing]) -> ExportConflation | Non
         result = structural.get_conflation(store, listing_id=listing.id)
         if result is not None:
             return ExportConflation(
-                detected=result.detected, confidence=result.confidence,
-                clusters=[[ExportClusterWork(work_id=wid, title=c.titles[i] if i < len(c.titles) else None)
-                           for i, wid in enumerate(c.work_ids)] for c in result.clusters])
+                detected=result.detected,
+                confidence=result.confidence,
+                clusters=[
+                    [
+                        ExportClusterWork(work_id=wid, title=c.titles[i] if i < len(c.titles) else None)
+                        for i, wid in enumerate(c.work_ids)
+                    ]
+                    for c in result.clusters
+                ],
+            )
     return None
 
 
@@ -115,17 +138,28 @@ def researcher_line(store: Store, researcher: Researcher | int) -> ExportLine:
     by_jobs = [fv for fv in values.values() if fv.job_id]
     newest_job = max(by_jobs, key=lambda fv: fv.id or 0).job_id if by_jobs else None
     return ExportLine(
-        researcher_id=r.id, name=r.name, job_id=newest_job, listings=_listings(listings),
+        researcher_id=r.id,
+        name=r.name,
+        job_id=newest_job,
+        listings=_listings(listings),
         affiliation=_affiliation(store, values.get("affiliation"), paths),
-        topics=_topics(values.get("topics")), summary=_summary(values.get("summary")),
-        conflation=_conflation(store, listings), works=_works(store.researcher_works(r.id)))
+        topics=_topics(values.get("topics")),
+        summary=_summary(values.get("summary")),
+        conflation=_conflation(store, listings),
+        works=_works(store.researcher_works(r.id)),
+    )
 
 
 def feed_line(store: Store, listing: Listing) -> ExportLine:
     """A listing with no identifiable person (a paper feed): its works only."""
     assert listing.id is not None
-    return ExportLine(researcher_id=None, name=None, listings=_listings([listing]),
-                      conflation=_conflation(store, [listing]), works=_works(store.listing_works(listing.id)))
+    return ExportLine(
+        researcher_id=None,
+        name=None,
+        listings=_listings([listing]),
+        conflation=_conflation(store, [listing]),
+        works=_works(store.listing_works(listing.id)),
+    )
 
 
 def export_lines(store: Store, *, include_feeds: bool = False) -> Iterator[ExportLine]:
@@ -149,16 +183,21 @@ def csv_row(line: ExportLine) -> dict[str, Any]:
     """Flatten one export line into the documented CSV columns (CSV_COLUMNS)."""
     a, s, c = line.affiliation, line.summary, line.conflation
     row = {
-        "researcher_id": line.researcher_id, "name": line.name, "job_id": line.job_id,
+        "researcher_id": line.researcher_id,
+        "name": line.name,
+        "job_id": line.job_id,
         "listing_paths": ";".join(lst.path for lst in line.listings),
         "listing_formats": ";".join(lst.format for lst in line.listings),
-        "affiliation_value": a.value if a else None, "affiliation_ror_id": a.ror_id if a else None,
-        "affiliation_status": a.status if a else None, "affiliation_origin": a.origin if a else None,
+        "affiliation_value": a.value if a else None,
+        "affiliation_ror_id": a.ror_id if a else None,
+        "affiliation_status": a.status if a else None,
+        "affiliation_origin": a.origin if a else None,
         "affiliation_confidence": _num(a.confidence) if a else None,
         "affiliation_evidence": " | ".join(e.quote for e in a.evidence if e.quote) if a else None,
         "topics": ";".join(f"{t.tag}:{t.score:.2f}" for t in line.topics),
         "topics_status": line.topics[0].status if line.topics else None,
-        "summary_text": s.text if s else None, "summary_status": s.status if s else None,
+        "summary_text": s.text if s else None,
+        "summary_status": s.status if s else None,
         "summary_origin": s.origin if s else None,
         "conflation_detected": ("true" if c.detected else "false") if c else None,
         "conflation_confidence": _num(c.confidence) if c else None,

@@ -4,6 +4,7 @@ Used by `--backend fake`, the test suite and the pipeline benchmarks: it exercis
 write without a model. It is honest, not clever: it never invents an affiliation (it quotes an organisation
 line only when the shown text has one), tags with the top shortlisted tag, and summarises with the works' titles.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,13 +12,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.steps.checks import looks_like_institution
+from enrich.agent.steps.checks import looks_like_institution
 
 
 def _affiliation(context: dict[str, Any]) -> dict[str, Any]:
     for line in (context.get("shown_text") or "").splitlines():
         line = line.strip()
-        if 4 < len(line) < 160 and looks_like_institution(line) and not re.search(r"\b(abstract|propose)\b", line, re.I):
+        if (
+            4 < len(line) < 160
+            and looks_like_institution(line)
+            and not re.search(r"\b(abstract|propose)\b", line, re.I)
+        ):
             return {"affiliation": line.split(",")[0].strip() if "," in line else line, "quote": line}
     return {"affiliation": None, "quote": None}
 
@@ -39,15 +44,22 @@ def _summary(context: dict[str, Any]) -> dict[str, Any]:
     if not ids:
         return {"sentences": []}
     first, rest = ids[0], ids[1:] or ids[:1]
-    return {"sentences": [
-        {"text": "This researcher studies problems described in the listed works.", "works": [first]},
-        {"text": f"The listing includes {len(ids)} works that are summarised here.".replace(str(len(ids)), "several"),
-         "works": rest[:3]},
-    ]}
+    return {
+        "sentences": [
+            {"text": "This researcher studies problems described in the listed works.", "works": [first]},
+            {
+                "text": f"The listing includes {len(ids)} works that are summarised here.".replace(
+                    str(len(ids)), "several"
+                ),
+                "works": rest[:3],
+            },
+        ]
+    }
 
 
-def grounded_answer(response_model: type[BaseModel], messages: list[dict[str, Any]],
-                    context: dict[str, Any] | None) -> dict[str, Any]:
+def grounded_answer(
+    response_model: type[BaseModel], messages: list[dict[str, Any]], context: dict[str, Any] | None
+) -> dict[str, Any]:
     context = context or {}
     name = response_model.__name__
     if name == "AffiliationAnswer":

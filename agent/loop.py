@@ -5,22 +5,24 @@ Writes go through the store, which decides value vs proposal. A crash or Ctrl-C 
 `enrich run --resume JOB` continues from its cursor. Redoing a researcher is harmless: proposals are idempotent and
 model answers are cached, so nothing is lost and nothing is duplicated.
 """
+
 from __future__ import annotations
 
 import functools
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 
-from schemas import Job, utcnow
+from enrich.schemas import Job, utcnow
 
-from .steps import affiliation, conflate, summary, topics
 from .llm.base import LLMError
+from .steps import affiliation, conflate, summary, topics
 from .steps.base import StepContext, StepOutcome
 
 # The order matters: conflation is the slot before affiliation and summary.
@@ -53,7 +55,7 @@ class Plan:
 
 
 def new_job_id() -> str:
-    return "J" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    return "J" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 def _prompt_ref(step: str) -> str:
@@ -63,31 +65,41 @@ def _prompt_ref(step: str) -> str:
     return load_prompt(step).prompt_ref.ref
 
 
-ANSWERS = {"affiliation": affiliation.AffiliationAnswer, "topics": topics.TopicsAnswer,
-           "summary": summary.SummaryAnswer}
+ANSWERS = {
+    "affiliation": affiliation.AffiliationAnswer,
+    "topics": topics.TopicsAnswer,
+    "summary": summary.SummaryAnswer,
+}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _question(step: str) -> str:
     """What a remembered miss was asked with: the prompt version and the answer schema (as in the answer cache's
     key), so a new prompt or schema asks again."""
-    from store.llm_log import sha256_json
+    from enrich.store.llm_log import sha256_json
 
     return f"{_prompt_ref(step)}+{sha256_json(ANSWERS[step].model_json_schema())[:12]}"
 
 
-def plan_researcher(store: Any, researcher_id: int, *, only: list[str], refresh: bool, origin: str,
-                    retry_failed: bool = False) -> Plan:
+def plan_researcher(
+    store: Any, researcher_id: int, *, only: list[str], refresh: bool, origin: str, retry_failed: bool = False
+) -> Plan:
     """Which steps a researcher needs (see `plan_from_facts`)."""
     facts = store.planning_facts([researcher_id]).get(researcher_id)
     if facts is None:  # no listing: nothing to enrich from
         return Plan(researcher_id, store.get_researcher(researcher_id).name, [], {})
-    return plan_from_facts(researcher_id, facts, only=only, refresh=refresh, origin=origin,
-                           retry_failed=retry_failed)
+    return plan_from_facts(researcher_id, facts, only=only, refresh=refresh, origin=origin, retry_failed=retry_failed)
 
 
-def plan_from_facts(researcher_id: int, facts: dict[str, Any], *, only: list[str], refresh: bool,
-                    origin: str, retry_failed: bool = False) -> Plan:
+def plan_from_facts(
+    researcher_id: int,
+    facts: dict[str, Any],
+    *,
+    only: list[str],
+    refresh: bool,
+    origin: str,
+    retry_failed: bool = False,
+) -> Plan:
     """A field is planned when it is empty with nothing pending, or stale (its listing changed; with --refresh
     also an older prompt version or another model) -- unless the step asked the model before on the same listings,
     prompt version and model and got no value (it failed, or the model found none): the answer would be the same.
@@ -101,8 +113,11 @@ def plan_from_facts(researcher_id: int, facts: dict[str, Any], *, only: list[str
         ref = _prompt_ref(f)
         mine = [p for p in facts["pending"].get(f, []) if p["origin"] == origin]
         if cur is None:
-            if mine and all(p["listing_id"] in latest for p in mine) and (
-                    not refresh or all(p["prompt_version"] == ref for p in mine)):
+            if (
+                mine
+                and all(p["listing_id"] in latest for p in mine)
+                and (not refresh or all(p["prompt_version"] == ref for p in mine))
+            ):
                 continue  # already proposed from this listing version: waiting for review
             steps.append(f)
             reasons[f] = "missing"
@@ -119,22 +134,33 @@ def plan_from_facts(researcher_id: int, facts: dict[str, Any], *, only: list[str
     held_back: dict[str, str] = {}
     for f in [f for f in steps if reasons[f] != "normalise" and f in facts["missed"]]:
         miss = facts["missed"][f]
-        if not retry_failed and miss["origin"] == origin and miss["asked_with"] == _question(f) \
-                and miss["listing_ids"] == latest:
+        if (
+            not retry_failed
+            and miss["origin"] == origin
+            and miss["asked_with"] == _question(f)
+            and miss["listing_ids"] == latest
+        ):
             steps.remove(f)
             if miss["status"] == "failed":
                 held_back[f] = f"failed in job {miss['job_id']}: {miss['detail'][:160]}"
     if any(s in steps for s in ("affiliation", "summary")):
         steps.insert(0, "conflation")
-    return Plan(researcher_id, facts["name"], steps, reasons, held_back,
-                {f for f in steps if f in facts["missed"]})
+    return Plan(researcher_id, facts["name"], steps, reasons, held_back, {f for f in steps if f in facts["missed"]})
 
 
-def make_context(store: Any, client: Any, settings: Any, researcher_id: int, job_id: str | None,
-                 ror_index: Any) -> StepContext:
-    return StepContext(store=store, client=client, settings=settings, researcher=store.get_researcher(researcher_id),
-                       listings=store.researcher_listings(researcher_id), works=store.researcher_works(researcher_id),
-                       job_id=job_id, ror=ror_index)
+def make_context(
+    store: Any, client: Any, settings: Any, researcher_id: int, job_id: str | None, ror_index: Any
+) -> StepContext:
+    return StepContext(
+        store=store,
+        client=client,
+        settings=settings,
+        researcher=store.get_researcher(researcher_id),
+        listings=store.researcher_listings(researcher_id),
+        works=store.researcher_works(researcher_id),
+        job_id=job_id,
+        ror=ror_index,
+    )
 
 
 def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
@@ -162,9 +188,15 @@ def remember_misses(ctx: StepContext, plan: Plan, outcomes: list[StepOutcome]) -
         asked = o.calls > 0 or o.cached
         if o.status == "failed" or (o.status == "none" and asked):
             ctx.store.record_step_miss(
-                plan.researcher_id, o.step, status=o.status, origin=ctx.client.origin,
-                asked_with=_question(o.step), listing_ids={lst.id for lst in ctx.listings},
-                detail=o.detail or o.status, job_id=ctx.job_id)
+                plan.researcher_id,
+                o.step,
+                status=o.status,
+                origin=ctx.client.origin,
+                asked_with=_question(o.step),
+                listing_ids={lst.id for lst in ctx.listings},
+                detail=o.detail or o.status,
+                job_id=ctx.job_id,
+            )
         elif o.step in plan.missed_before:
             ctx.store.clear_step_miss(plan.researcher_id, o.step)
 
@@ -185,21 +217,35 @@ def estimate(store: Any, plans: list[Plan], client: Any) -> dict[str, Any]:
             elif s == "topics":
                 chars = 1200 + sum(len(w.title or "") + 20 for w in ctx_works[: topics.MAX_WORKS])
             else:
-                chars = 900 + sum(len(w.title or "") + summary.ABSTRACT_CHARS + 20
-                                  for w in ctx_works[: summary.MAX_WORKS])
+                chars = 900 + sum(
+                    len(w.title or "") + summary.ABSTRACT_CHARS + 20 for w in ctx_works[: summary.MAX_WORKS]
+                )
             calls += 1
             tin += chars // 4
             tout += OUTPUT_TOKENS[s]
-    return {"researchers": len(plans), "calls": calls, "tokens_in": tin, "tokens_out": tout,
-            "cost_usd": round(cost_usd(client.backend, client.model, tin, tout), 6),
-            "note": "upper bound: cached answers and deterministic affiliations make no call"}
+    return {
+        "researchers": len(plans),
+        "calls": calls,
+        "tokens_in": tin,
+        "tokens_out": tout,
+        "cost_usd": round(cost_usd(client.backend, client.model, tin, tout), 6),
+        "note": "upper bound: cached answers and deterministic affiliations make no call",
+    }
 
 
 class JobRunner:
     """Runs one job. `on_progress(done, total, plan, outcomes)` lets the CLI draw a progress bar."""
 
-    def __init__(self, store: Any, client: Any, settings: Any, *, thread_store: Any = None,
-                 on_progress: Callable[..., None] | None = None, on_note: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        store: Any,
+        client: Any,
+        settings: Any,
+        *,
+        thread_store: Any = None,
+        on_progress: Callable[..., None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+    ):
         self.store, self.client, self.settings = store, client, settings
         self.thread_store = thread_store or store
         self.on_progress = on_progress or (lambda *a, **k: None)
@@ -208,8 +254,18 @@ class JobRunner:
     def plans(self, opts: RunOptions) -> list[Plan]:
         facts = self.store.planning_facts(opts.researcher_ids or None)
         ids = opts.researcher_ids or sorted(facts)
-        plans = [plan_from_facts(i, facts[i], only=opts.only, refresh=opts.refresh, origin=self.client.origin,
-                                 retry_failed=opts.retry_failed) for i in ids if i in facts]
+        plans = [
+            plan_from_facts(
+                i,
+                facts[i],
+                only=opts.only,
+                refresh=opts.refresh,
+                origin=self.client.origin,
+                retry_failed=opts.retry_failed,
+            )
+            for i in ids
+            if i in facts
+        ]
         return [p for p in plans if p.steps or p.held_back]
 
     def start(self, opts: RunOptions) -> Job:
@@ -227,8 +283,12 @@ class JobRunner:
             held = sum(len(p.held_back) for p in everyone)
             if held:
                 counts["not_retried"] = held
-            job = Job(id=new_job_id(), params={k: v for k, v in opts.__dict__.items() if k != "resume"},
-                      todo=[p.researcher_id for p in plans], counts=counts)
+            job = Job(
+                id=new_job_id(),
+                params={k: v for k, v in opts.__dict__.items() if k != "resume"},
+                todo=[p.researcher_id for p in plans],
+                counts=counts,
+            )
             self.store.create_job(job)
             planned = {p.researcher_id: p for p in plans}
         return self._run(self.store.get_job(job.id), opts, planned)
@@ -252,11 +312,17 @@ class JobRunner:
         def work(index: int) -> tuple[int, Plan, list[StepOutcome]]:
             store = self.thread_store
             rid = todo[index]
-            plan = planned.pop(rid, None) or plan_researcher(store, rid, only=opts.only, refresh=opts.refresh,
-                                                            origin=self.client.origin,
-                                                            retry_failed=opts.retry_failed)
-            ctx = make_context(store, self.client, self.settings, rid, job.id,
-                               ror.RorIndex.of(store) if ror_loaded else None)
+            plan = planned.pop(rid, None) or plan_researcher(
+                store,
+                rid,
+                only=opts.only,
+                refresh=opts.refresh,
+                origin=self.client.origin,
+                retry_failed=opts.retry_failed,
+            )
+            ctx = make_context(
+                store, self.client, self.settings, rid, job.id, ror.RorIndex.of(store) if ror_loaded else None
+            )
             outcomes = run_researcher(ctx, plan.steps)
             remember_misses(ctx, plan, outcomes)
             return index, plan, outcomes
@@ -283,9 +349,17 @@ class JobRunner:
             if state == "running" and now - last_save[0] < 1.0:
                 return
             last_save[0] = now
-            self.store.update_job(job.id, cursor=cursor, counts=counts, tokens_in=tokens_in, tokens_out=tokens_out,
-                                  cost_usd=round(cost, 6), state=state, error=error,
-                                  finished_at=utcnow() if state != "running" else None)
+            self.store.update_job(
+                job.id,
+                cursor=cursor,
+                counts=counts,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost_usd=round(cost, 6),
+                state=state,
+                error=error,
+                finished_at=utcnow() if state != "running" else None,
+            )
 
         pending = [i for i in range(cursor, total)]
         t0 = time.monotonic()
@@ -331,7 +405,7 @@ class JobRunner:
     def _propose_merges(self, job_id: str, researcher_ids: list[int]) -> None:
         """Two listings sharing works may be one person: a `merge` proposal, never an automatic merge. Pairs
         involving this job's researchers (the others were looked at by the job that enriched them)."""
-        from store import structural
+        from enrich.store import structural
 
         for a, b, pairs in structural.find_shared_works(self.store, among=researcher_ids):
             structural.propose_merge(self.store, a, b, pairs, job_id=job_id)

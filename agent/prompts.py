@@ -18,18 +18,19 @@ Sections are `## system`, `## user`, `## assistant` (repeatable, in order). `{pl
 `Prompt.messages(**vars)` with str.format rules (write `{{` / `}}` for literal braces). Changing a prompt means
 bumping its version, so the response cache and every derived value's provenance stay honest.
 """
+
 from __future__ import annotations
 
 import re
 import string
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
-from agent.llm.base import PromptRef
+from enrich.agent.llm.base import PromptRef
 
-PACKAGE = "prompts"
+PACKAGE = "enrich.prompts"
 _SECTION = re.compile(r"^##[ \t]+(system|user|assistant)[ \t]*$", re.MULTILINE | re.IGNORECASE)
 
 
@@ -87,11 +88,10 @@ def parse_prompt(text: str, source: str = "<string>") -> Prompt:
     sections = tuple((pieces[i].lower(), pieces[i + 1].strip("\n")) for i in range(1, len(pieces) - 1, 2))
     if not sections:
         raise PromptError(f"{source}: no '## system' / '## user' sections")
-    return Prompt(name=meta["name"], version=str(meta["version"]), sections=sections,
-                  meta=tuple(sorted(meta.items())))
+    return Prompt(name=meta["name"], version=str(meta["version"]), sections=sections, meta=tuple(sorted(meta.items())))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(name: str) -> Prompt:
     """prompts/<name>.md; its header's name must match the file name."""
     resource = resources.files(PACKAGE) / f"{name}.md"
@@ -104,5 +104,8 @@ def load_prompt(name: str) -> Prompt:
 
 
 def list_prompts() -> list[Prompt]:
-    return [load_prompt(p.name[:-3]) for p in sorted(resources.files(PACKAGE).iterdir(), key=lambda p: p.name)
-            if p.name.endswith(".md")]
+    return [
+        load_prompt(p.name[:-3])
+        for p in sorted(resources.files(PACKAGE).iterdir(), key=lambda p: p.name)
+        if p.name.endswith(".md")
+    ]

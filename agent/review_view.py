@@ -4,15 +4,16 @@ The CLI (`enrich review show`) and the web page render the same `ProposalView`, 
 (a field value, or a structural split / merge from `payload`), so a new kind needs no new screen.
 Listing text is untrusted: the view only ever holds plain strings split into segments; each front end escapes them.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from schemas import FIELDS, Evidence, FieldValue, Proposal
-from schemas.fields import display_value
-from store import Store, StoreError
+from enrich.schemas import FIELDS, Evidence, FieldValue, Proposal
+from enrich.schemas.fields import display_value
+from enrich.store import Store, StoreError
 
 CONTEXT_CHARS = 160  # listing text shown either side of an evidence quote
 # payload keys the view renders itself (the rest are shown as "details"; `key` is a dedup key, not for people)
@@ -92,14 +93,18 @@ def evidence_segments(text: str, start: int, end: int, context: int = CONTEXT_CH
         cut = max(text.rfind(c, end, hi) for c in " \n\t")
         hi = cut if cut >= 0 else hi
     before, quote, after = text[lo:start], text[start:end], text[end:hi]
-    segments = [Segment(("…" if lo > 0 else "") + before), Segment(quote, True), Segment(after + ("…" if hi < len(text) else ""))]
+    segments = [
+        Segment(("…" if lo > 0 else "") + before),
+        Segment(quote, True),
+        Segment(after + ("…" if hi < len(text) else "")),
+    ]
     return [s for s in segments if s.text]
 
 
 def _locate(text: str, ev: Evidence) -> tuple[int, int] | None:
     if ev.quote is None:
         return None
-    if ev.start is not None and ev.end is not None and text[ev.start:ev.end] == ev.quote:
+    if ev.start is not None and ev.end is not None and text[ev.start : ev.end] == ev.quote:
         return ev.start, ev.end
     at = text.find(ev.quote)  # offsets missing or stale: a verbatim quote elsewhere in the text still counts
     return (at, at + len(ev.quote)) if at >= 0 and ev.quote else None
@@ -120,8 +125,15 @@ def evidence_view(store: Store, ev: Evidence, fallback_listing_id: int | None = 
     else:
         segments = [Segment(ev.quote, True)] if ev.quote else []
         note = ev.note or ("no quote" if ev.quote is None else "quote not found in the listing text")
-    return EvidenceView(quote=ev.quote, listing_id=listing_id, listing_path=listing.path if listing else None,
-                        segments=segments, checked=ev.checked, located=span is not None, note=note)
+    return EvidenceView(
+        quote=ev.quote,
+        listing_id=listing_id,
+        listing_path=listing.path if listing else None,
+        segments=segments,
+        checked=ev.checked,
+        located=span is not None,
+        note=note,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- proposals
@@ -170,15 +182,18 @@ def _work_ref(item: Any, titles: dict[str, str | None]) -> dict[str, Any]:
     return {"work_id": str(item), "other": None, "title": titles.get(str(item))}
 
 
-def _clusters(store: Store, payload: dict[str, Any], researcher_id: int | None
-              ) -> tuple[list[ClusterView], list[dict], list[dict]]:
+def _clusters(
+    store: Store, payload: dict[str, Any], researcher_id: int | None
+) -> tuple[list[ClusterView], list[dict], list[dict]]:
     titles = _work_titles(store, [researcher_id, payload.get("researcher_a"), payload.get("researcher_b")])
     clusters = []
     for i, c in enumerate(payload.get("clusters") or [], start=1):
         ids = [str(w) for w in c.get("work_ids", [])]
         given = list(c.get("titles") or [])
-        works = [{"work_id": wid, "other": None, "title": given[j] if j < len(given) and given[j] else titles.get(wid)}
-                 for j, wid in enumerate(ids)]
+        works = [
+            {"work_id": wid, "other": None, "title": given[j] if j < len(given) and given[j] else titles.get(wid)}
+            for j, wid in enumerate(ids)
+        ]
         evidence = {k: list(v) for k, v in (c.get("evidence") or {}).items() if isinstance(v, list) and v}
         clusters.append(ClusterView(number=i, works=works, evidence=evidence))
     shared = [_work_ref(w, titles) for w in payload.get("shared_works") or []]
@@ -207,20 +222,42 @@ def proposal_view(store: Store, proposal: Proposal | int) -> ProposalView:
     backend, model = split_origin(origin)
     evidence = [evidence_view(store, ev, proposed_fv.listing_id) for ev in proposed_fv.evidence] if proposed_fv else []
     clusters, shared, unassigned = _clusters(store, p.payload, p.researcher_id)
-    details = [(k.replace("_", " "), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
-               for k, v in p.payload.items()
-               if k not in PAYLOAD_RENDERED and v not in (None, "", [], {}) and not (k == "confidence" and v == p.confidence)]
+    details = [
+        (k.replace("_", " "), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+        for k, v in p.payload.items()
+        if k not in PAYLOAD_RENDERED and v not in (None, "", [], {}) and not (k == "confidence" and v == p.confidence)
+    ]
     return ProposalView(
-        id=p.id or 0, kind=p.kind, state=p.state, researcher_id=p.researcher_id, researcher_name=name, field=p.field,
-        summary=p.summary, current=display_value(p.field or "", current_value) if p.field else "",
-        current_status=now.status if now else None, current_origin=now.origin if now else None,
-        proposed=display_value(p.field or "", proposed_value) if p.field else "", added=added, removed=removed,
-        reason=p.reason, origin=origin, backend=backend, model=model,
+        id=p.id or 0,
+        kind=p.kind,
+        state=p.state,
+        researcher_id=p.researcher_id,
+        researcher_name=name,
+        field=p.field,
+        summary=p.summary,
+        current=display_value(p.field or "", current_value) if p.field else "",
+        current_status=now.status if now else None,
+        current_origin=now.origin if now else None,
+        proposed=display_value(p.field or "", proposed_value) if p.field else "",
+        added=added,
+        removed=removed,
+        reason=p.reason,
+        origin=origin,
+        backend=backend,
+        model=model,
         prompt_version=proposed_fv.prompt_version if proposed_fv else None,
         confidence=p.confidence if p.confidence is not None else (proposed_fv.confidence if proposed_fv else None),
-        job_id=p.job_id, created_at=p.created_at, decided_at=p.decided_at, decided_by=p.decided_by,
-        evidence=evidence, clusters=clusters, shared_works=shared, unassigned=unassigned, details=details,
-        edit_text=edit_text(p.field, proposed_value))
+        job_id=p.job_id,
+        created_at=p.created_at,
+        decided_at=p.decided_at,
+        decided_by=p.decided_by,
+        evidence=evidence,
+        clusters=clusters,
+        shared_works=shared,
+        unassigned=unassigned,
+        details=details,
+        edit_text=edit_text(p.field, proposed_value),
+    )
 
 
 @dataclass
@@ -245,19 +282,34 @@ def queue(store: Store, filters: QueueFilters, state: str | None = "pending") ->
         raise StoreError(f"unknown field {filters.field!r}; known fields: {', '.join(FIELDS)}")
     if filters.sort not in SORTS:
         raise StoreError(f"unknown sort {filters.sort!r}; use one of: {', '.join(SORTS)}")
-    return store.proposals(state, field=filters.field, researcher_id=filters.researcher_id(store), job_id=filters.job,
-                           min_confidence=filters.min_confidence, kind=filters.kind, order=SORTS[filters.sort])
+    return store.proposals(
+        state,
+        field=filters.field,
+        researcher_id=filters.researcher_id(store),
+        job_id=filters.job,
+        min_confidence=filters.min_confidence,
+        kind=filters.kind,
+        order=SORTS[filters.sort],
+    )
 
 
 def queue_row(store: Store, p: Proposal, names: dict[int, str | None] | None = None) -> dict[str, Any]:
     """One line of the queue (CLI table / --json, web table)."""
     if names is None:
         names = {r.id: r.name for r in store.researchers(include_merged=True)}
-    return {"id": p.id, "kind": p.kind, "researcher_id": p.researcher_id,
-            "researcher": names.get(p.researcher_id) if p.researcher_id is not None else None,
-            "field": p.field, "summary": p.summary, "confidence": p.confidence,
-            "origin": p.proposed.origin if p.proposed else None, "job_id": p.job_id, "state": p.state,
-            "created_at": p.created_at}
+    return {
+        "id": p.id,
+        "kind": p.kind,
+        "researcher_id": p.researcher_id,
+        "researcher": names.get(p.researcher_id) if p.researcher_id is not None else None,
+        "field": p.field,
+        "summary": p.summary,
+        "confidence": p.confidence,
+        "origin": p.proposed.origin if p.proposed else None,
+        "job_id": p.job_id,
+        "state": p.state,
+        "created_at": p.created_at,
+    }
 
 
 def queue_rows(store: Store, filters: QueueFilters, state: str | None = "pending") -> list[dict[str, Any]]:
@@ -317,35 +369,80 @@ def researcher_view(store: Store, researcher_id: int) -> ResearcherView:
         if fv is not None and fv.id is not None and name == "affiliation":
             facts = store.derived(fv.id, "ror_id")
             ror = str(facts[0].value) if facts else None
-        fields.append(FieldView(field=name, badge=field_badge(fv, n), value=display_value(name, fv.value) if fv else "",
-                                origin=fv.origin if fv else None, confidence=fv.confidence if fv else None,
-                                job_id=fv.job_id if fv else None, value_id=fv.id if fv else None, ror_id=ror, pending=n))
+        fields.append(
+            FieldView(
+                field=name,
+                badge=field_badge(fv, n),
+                value=display_value(name, fv.value) if fv else "",
+                origin=fv.origin if fv else None,
+                confidence=fv.confidence if fv else None,
+                job_id=fv.job_id if fv else None,
+                value_id=fv.id if fv else None,
+                ror_id=ror,
+                pending=n,
+            )
+        )
     summary_fv = current.get("summary")
     sentences = []
     if summary_fv and isinstance(summary_fv.value, dict):
-        sentences = [SentenceView(text=str(s.get("text", "")), works=[str(w) for w in s.get("works", [])])
-                     for s in summary_fv.value.get("sentences", [])]
-    works = [{"work_id": w.work_id, "title": w.title, "year": w.year, "venue": w.venue, "authors": w.authors,
-              "abstract": w.abstract} for w in store.researcher_works(researcher_id)]
-    listings = [{"id": lst.id, "path": lst.path, "format": lst.format, "version": lst.version}
-                for lst in store.researcher_listings(researcher_id)]
-    return ResearcherView(id=researcher_id, name=r.name, fields=fields, summary=sentences,
-                          summary_badge=summary_fv.status if summary_fv else None, works=works, proposals=pending,
-                          listings=listings)
+        sentences = [
+            SentenceView(text=str(s.get("text", "")), works=[str(w) for w in s.get("works", [])])
+            for s in summary_fv.value.get("sentences", [])
+        ]
+    works = [
+        {
+            "work_id": w.work_id,
+            "title": w.title,
+            "year": w.year,
+            "venue": w.venue,
+            "authors": w.authors,
+            "abstract": w.abstract,
+        }
+        for w in store.researcher_works(researcher_id)
+    ]
+    listings = [
+        {"id": lst.id, "path": lst.path, "format": lst.format, "version": lst.version}
+        for lst in store.researcher_listings(researcher_id)
+    ]
+    return ResearcherView(
+        id=researcher_id,
+        name=r.name,
+        fields=fields,
+        summary=sentences,
+        summary_badge=summary_fv.status if summary_fv else None,
+        works=works,
+        proposals=pending,
+        listings=listings,
+    )
 
 
-def audit_rows(store: Store, *, researcher_id: int | None = None, job_id: str | None = None,
-               limit: int = 100) -> list[dict[str, Any]]:
+def audit_rows(
+    store: Store, *, researcher_id: int | None = None, job_id: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     """Audit entries for display: who, when, action, before, after (values in display form)."""
     rows = []
     for a in store.audit_entries(researcher_id=researcher_id, job_id=job_id, limit=limit):
-        def show(v: Any) -> str:
+
+        def show(v: Any, field: str | None = a.field) -> str:
             if v is None:
                 return ""
-            if a.field:
-                return display_value(a.field, v)
+            if field:
+                return display_value(field, v)
             return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-        rows.append({"id": a.id, "when": a.created_at, "who": a.actor, "action": a.action,
-                     "researcher_id": a.researcher_id, "field": a.field, "proposal_id": a.proposal_id,
-                     "before": show(a.before), "after": show(a.after), "job_id": a.job_id, "undoes": a.undoes})
+
+        rows.append(
+            {
+                "id": a.id,
+                "when": a.created_at,
+                "who": a.actor,
+                "action": a.action,
+                "researcher_id": a.researcher_id,
+                "field": a.field,
+                "proposal_id": a.proposal_id,
+                "before": show(a.before),
+                "after": show(a.after),
+                "job_id": a.job_id,
+                "undoes": a.undoes,
+            }
+        )
     return rows

@@ -13,19 +13,21 @@ How it works:
 5. E-mail domains (and their parent domains) are looked up in the index's `domains` (v2) and link hostnames (v1).
 6. The best candidate must reach THRESHOLD, otherwise the answer is None: "no match" beats the nearest string.
 """
+
 from __future__ import annotations
 
 import math
 import re
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
-from store import ror as ror_store
-from store.ror import name_key
+from enrich.store import ror as ror_store
+from enrich.store.ror import name_key
 
 THRESHOLD = 0.85
 MAX_SPAN = 3
@@ -44,26 +46,116 @@ _EMAIL = re.compile(r"[\w.+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 _SEPARATORS = re.compile(r"[,;|\n\t()\[\]{}\u00b7\u2022]+|\s+[-\u2013\u2014/]\s+")
 _POSTCODE = re.compile(r"\b[A-Z]{0,2}-?\d[\d -]{2,}\d\b|\b\d{3,}\b")
 _ACRONYM = re.compile(r"^[A-Z][A-Za-z&.\-]{1,11}$")
-_STOPWORDS = {"of", "the", "and", "for", "de", "la", "le", "des", "du", "di", "del", "der", "und", "fur", "y", "e",
-              "at", "in", "on", "a", "an"}
-_DEPT_WORDS = {"department", "dept", "school", "faculty", "division", "laboratory", "laboratories", "lab", "group",
-               "chair", "program", "programme", "unit", "section", "center", "centre", "college"}
-_DEPT_START = re.compile(r"^(department|school|faculty|division|laboratory|laboratories|chair|program|programme|"
-                         r"graduate school|research group|group|section|unit|key laboratory|state key laboratory)\b")
+_STOPWORDS = {
+    "of",
+    "the",
+    "and",
+    "for",
+    "de",
+    "la",
+    "le",
+    "des",
+    "du",
+    "di",
+    "del",
+    "der",
+    "und",
+    "fur",
+    "y",
+    "e",
+    "at",
+    "in",
+    "on",
+    "a",
+    "an",
+}
+_DEPT_WORDS = {
+    "department",
+    "dept",
+    "school",
+    "faculty",
+    "division",
+    "laboratory",
+    "laboratories",
+    "lab",
+    "group",
+    "chair",
+    "program",
+    "programme",
+    "unit",
+    "section",
+    "center",
+    "centre",
+    "college",
+}
+_DEPT_START = re.compile(
+    r"^(department|school|faculty|division|laboratory|laboratories|chair|program|programme|"
+    r"graduate school|research group|group|section|unit|key laboratory|state key laboratory)\b"
+)
 _DEPT_END = re.compile(r"\b(department|laboratory|laboratories|lab|group|program|programme)$")
-_SUBJECT_WORDS = {"computer", "science", "sciences", "engineering", "computing", "informatics", "information",
-                  "electrical", "electronic", "mathematics", "physics", "linguistics", "data", "artificial",
-                  "intelligence", "technology", "studies", "language", "languages", "communication", "software",
-                  "systems", "statistics", "biology", "chemistry", "medicine", "economics", "business",
-                  "management", "research"}
+_SUBJECT_WORDS = {
+    "computer",
+    "science",
+    "sciences",
+    "engineering",
+    "computing",
+    "informatics",
+    "information",
+    "electrical",
+    "electronic",
+    "mathematics",
+    "physics",
+    "linguistics",
+    "data",
+    "artificial",
+    "intelligence",
+    "technology",
+    "studies",
+    "language",
+    "languages",
+    "communication",
+    "software",
+    "systems",
+    "statistics",
+    "biology",
+    "chemistry",
+    "medicine",
+    "economics",
+    "business",
+    "management",
+    "research",
+}
 _PUBLIC_SECOND_LEVEL = {"ac", "edu", "co", "com", "org", "gov", "net", "or", "go", "ne", "gob", "gouv", "nic", "res"}
 _COUNTRY_ALIASES = {
-    "usa": "US", "u s a": "US", "us": "US", "u s": "US", "united states of america": "US", "america": "US",
-    "uk": "GB", "u k": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "great britain": "GB",
-    "pr china": "CN", "p r china": "CN", "peoples republic of china": "CN", "prc": "CN",
-    "korea": "KR", "republic of korea": "KR", "south korea": "KR", "turkey": "TR", "turkiye": "TR",
-    "holland": "NL", "russian federation": "RU", "czech republic": "CZ", "hong kong": "HK", "macau": "MO",
-    "uae": "AE", "viet nam": "VN", "iran": "IR",
+    "usa": "US",
+    "u s a": "US",
+    "us": "US",
+    "u s": "US",
+    "united states of america": "US",
+    "america": "US",
+    "uk": "GB",
+    "u k": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "great britain": "GB",
+    "pr china": "CN",
+    "p r china": "CN",
+    "peoples republic of china": "CN",
+    "prc": "CN",
+    "korea": "KR",
+    "republic of korea": "KR",
+    "south korea": "KR",
+    "turkey": "TR",
+    "turkiye": "TR",
+    "holland": "NL",
+    "russian federation": "RU",
+    "czech republic": "CZ",
+    "hong kong": "HK",
+    "macau": "MO",
+    "uae": "AE",
+    "viet nam": "VN",
+    "iran": "IR",
 }
 
 
@@ -96,8 +188,10 @@ class MatchResult(BaseModel):
         return f"match:ror@{self.release}"
 
 
-NO_INDEX_MESSAGE = ("No ROR index: run `enrich ror import <dump>` (an official ROR data dump, .zip/.json/.json.gz) "
-                    "to normalise affiliations to ROR ids.")
+NO_INDEX_MESSAGE = (
+    "No ROR index: run `enrich ror import <dump>` (an official ROR data dump, .zip/.json/.json.gz) "
+    "to normalise affiliations to ROR ids."
+)
 
 
 class RorIndex:
@@ -123,7 +217,7 @@ class RorIndex:
         return counts.get(token, 0) > max(50, total / 33)
 
     @classmethod
-    def of(cls, obj: Any) -> "RorIndex":
+    def of(cls, obj: Any) -> RorIndex:
         """Accept a RorIndex, a Store (anything with `.db`) or a sqlite_utils Database; one cached index per
         database, so the vocabularies are read once, not on every match."""
         if isinstance(obj, RorIndex):
@@ -161,7 +255,7 @@ class RorIndex:
         return self._places
 
 
-_INDEXES: "weakref.WeakKeyDictionary[Any, RorIndex]" = weakref.WeakKeyDictionary()
+_INDEXES: weakref.WeakKeyDictionary[Any, RorIndex] = weakref.WeakKeyDictionary()
 
 
 def index_status(store: Any) -> dict[str, Any] | None:
@@ -172,6 +266,7 @@ def index_status(store: Any) -> dict[str, Any] | None:
 
 
 # ---- segmentation --------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Segment:
@@ -254,6 +349,7 @@ def _looks_like_acronym(text: str) -> bool:
 
 
 # ---- candidates and scoring ----------------------------------------------------------------------------------------
+
 
 def _content_tokens(key: str) -> list[str]:
     return [t for t in key.split() if t not in _STOPWORDS]
@@ -443,20 +539,38 @@ def match(text: str, *, emails: Iterable[str] = (), index: Any) -> MatchResult |
     top = ranked[0]
     org = orgs[top.ror_id]
     candidates = [
-        Candidate(ror_id=s.ror_id, name=orgs[s.ror_id]["name"], score=round(min(s.score, 1.0), 4),
-                  matched_on=s.matched_on, matched_text=s.matched_text, country=orgs[s.ror_id]["country"],
-                  city=orgs[s.ror_id]["city"], status=orgs[s.ror_id]["status"])
+        Candidate(
+            ror_id=s.ror_id,
+            name=orgs[s.ror_id]["name"],
+            score=round(min(s.score, 1.0), 4),
+            matched_on=s.matched_on,
+            matched_text=s.matched_text,
+            country=orgs[s.ror_id]["country"],
+            city=orgs[s.ror_id]["city"],
+            status=orgs[s.ror_id]["status"],
+        )
         for s in ranked[:MAX_CANDIDATES]
     ]
     return MatchResult(
-        ror_id=top.ror_id, name=org["name"], score=round(min(top.score, 1.0), 4), matched_on=top.matched_on,
-        matched_text=top.matched_text, country=org["country"], city=org["city"], release=org["release"],
+        ror_id=top.ror_id,
+        name=org["name"],
+        score=round(min(top.score, 1.0), 4),
+        matched_on=top.matched_on,
+        matched_text=top.matched_text,
+        country=org["country"],
+        city=org["city"],
+        release=org["release"],
         candidates=candidates,
     )
 
 
-def _weigh_shared_acronym(acronym_orgs: list[str], orgs: dict[str, dict[str, Any]], best: dict[str, _Scored],
-                          stated_countries: set[str], stated_cities: set[str]) -> None:
+def _weigh_shared_acronym(
+    acronym_orgs: list[str],
+    orgs: dict[str, dict[str, Any]],
+    best: dict[str, _Scored],
+    stated_countries: set[str],
+    stated_cities: set[str],
+) -> None:
     """Several live organisations share the acronym: keep those the stated place singles out (city first, then
     country), down-weight the others below the threshold."""
     live = [rid for rid in acronym_orgs if orgs[rid]["status"] == "active"]

@@ -3,6 +3,7 @@
 The dump is a JSON array of records; it is parsed one record at a time (a streaming decode over text chunks), so a
 full 120k-record release never sits in memory as one list.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -10,12 +11,13 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from store.ror import RorOrg
+from enrich.store.ror import RorOrg
 
 _RELEASE = re.compile(r"(v\d+(?:\.\d+)+(?:-\d{4}-\d{2}-\d{2})?)")
 _CHUNK = 1 << 20
@@ -152,11 +154,19 @@ def org_from_v2(rec: dict[str, Any]) -> RorOrg:
         display = names[0][0] if names else rec["id"]
     geo = ((rec.get("locations") or [{}])[0] or {}).get("geonames_details") or {}
     return RorOrg(
-        ror_id=rec["id"], name=display, status=rec.get("status") or "active", names=names,
-        domains=[d.lower() for d in rec.get("domains") or []], link_domains=_link_domains(rec.get("links")),
-        city=geo.get("name"), region=geo.get("country_subdivision_name"), country=geo.get("country_name"),
-        country_code=geo.get("country_code"), types=rec.get("types") or [],
-        is_child=_has_parent(rec.get("relationships")), schema="v2",
+        ror_id=rec["id"],
+        name=display,
+        status=rec.get("status") or "active",
+        names=names,
+        domains=[d.lower() for d in rec.get("domains") or []],
+        link_domains=_link_domains(rec.get("links")),
+        city=geo.get("name"),
+        region=geo.get("country_subdivision_name"),
+        country=geo.get("country_name"),
+        country_code=geo.get("country_code"),
+        types=rec.get("types") or [],
+        is_child=_has_parent(rec.get("relationships")),
+        schema="v2",
     )
 
 
@@ -172,10 +182,18 @@ def org_from_v1(rec: dict[str, Any]) -> RorOrg:
     if rec.get("email_address") and "@" in rec["email_address"]:
         links.append(rec["email_address"].split("@", 1)[1])
     return RorOrg(
-        ror_id=rec["id"], name=rec["name"], status=rec.get("status") or "active", names=names,
-        domains=[], link_domains=_link_domains(links), city=addr.get("city"), region=region,
-        country=country.get("country_name"), country_code=country.get("country_code"),
-        types=[t.lower() for t in rec.get("types") or []], is_child=_has_parent(rec.get("relationships")),
+        ror_id=rec["id"],
+        name=rec["name"],
+        status=rec.get("status") or "active",
+        names=names,
+        domains=[],
+        link_domains=_link_domains(links),
+        city=addr.get("city"),
+        region=region,
+        country=country.get("country_name"),
+        country_code=country.get("country_code"),
+        types=[t.lower() for t in rec.get("types") or []],
+        is_child=_has_parent(rec.get("relationships")),
         schema="v1",
     )
 

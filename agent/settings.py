@@ -2,6 +2,7 @@
 
 Every setting remembers where its value came from, so `enrich config` can say it.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,14 +20,22 @@ SPEC: dict[str, tuple[str, Any, type, str]] = {
     "api_key": ("OPENAI_API_KEY", None, str, "API key for OpenAI or a server that needs one"),
     "mode": ("ENRICH_MODE", None, str, "instructor mode override: tools | json | json_schema | md_json"),
     "embedded_model": ("ENRICH_EMBEDDED_MODEL", "qwen2.5-coder-1.5b", str, "qwen2.5-coder-1.5b | qwen2.5-0.5b"),
-    "model_cache": ("ENRICH_MODEL_CACHE", str(Path.home() / ".cache" / "enrich" / "models"), str,
-                    "where the embedded GGUF file is assembled"),
+    "model_cache": (
+        "ENRICH_MODEL_CACHE",
+        str(Path.home() / ".cache" / "enrich" / "models"),
+        str,
+        "where the embedded GGUF file is assembled",
+    ),
     "max_retries": ("ENRICH_MAX_RETRIES", 3, int, "transport retries (429, 5xx, timeouts) per call"),
     "max_reasks": ("ENRICH_MAX_REASKS", 2, int, "re-asks with the validation error per call"),
     "timeout": ("ENRICH_TIMEOUT", 120.0, float, "seconds per HTTP request to a model"),
     "concurrency": ("ENRICH_CONCURRENCY", 4, int, "parallel researchers (the embedded model always uses 1)"),
-    "auto_apply_affiliation": ("ENRICH_AUTO_APPLY_AFFILIATION", 0.8, float,
-                               "min confidence to auto-apply a grounded affiliation to an empty field"),
+    "auto_apply_affiliation": (
+        "ENRICH_AUTO_APPLY_AFFILIATION",
+        0.8,
+        float,
+        "min confidence to auto-apply a grounded affiliation to an empty field",
+    ),
     "auto_apply_topics": ("ENRICH_AUTO_APPLY_TOPICS", 0.5, float, "min confidence to auto-apply topic tags"),
     "auto_apply_summary": ("ENRICH_AUTO_APPLY_SUMMARY", 0.6, float, "min confidence to auto-apply a summary"),
     "max_file_mb": ("ENRICH_MAX_FILE_MB", 20.0, float, "refuse listing files larger than this"),
@@ -48,7 +57,7 @@ class Settings:
         except KeyError as exc:
             raise AttributeError(name) from exc
 
-    def with_overrides(self, **flags: Any) -> "Settings":
+    def with_overrides(self, **flags: Any) -> Settings:
         values, sources = dict(self.values), dict(self.sources)
         for k, v in flags.items():
             if v is not None:

@@ -1,5 +1,6 @@
 """Controlled topic taxonomies. The arXiv category taxonomy ships with the package; another one is a JSON file of
 the same shape ({"name", "version", "tags": [{"tag", "label", "keywords"}]}) named by the `taxonomy` setting."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from schemas import Work
+from enrich.schemas import Work
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,15 @@ class _TagIndex:
         self.vocabulary = vec.vocabulary_
         self.idf = vec.idf_.tolist()
         matrix = vec.transform(docs).tocsr()
-        self.rows = [dict(zip(matrix.indices[matrix.indptr[i]:matrix.indptr[i + 1]].tolist(),
-                              matrix.data[matrix.indptr[i]:matrix.indptr[i + 1]].tolist()))
-                     for i in range(matrix.shape[0])]
+        self.rows = [
+            dict(
+                zip(
+                    matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]].tolist(),
+                    matrix.data[matrix.indptr[i] : matrix.indptr[i + 1]].tolist(),
+                )
+            )
+            for i in range(matrix.shape[0])
+        ]
 
     def similarities(self, text: str) -> list[float]:
         counts: dict[int, int] = {}
@@ -93,6 +100,11 @@ def load_taxonomy(name_or_path: str = "arxiv") -> Taxonomy:
     if path.suffix == ".json" and path.is_file():
         data = json.loads(path.read_text(encoding="utf-8"))
     else:
-        data = json.loads(resources.files("agent").joinpath(f"data/taxonomy-{name_or_path}.json").read_text("utf-8"))
-    return Taxonomy(data["name"], str(data.get("version", "")),
-                    tuple(Tag(t["tag"], t["label"], t.get("keywords", "")) for t in data["tags"]))
+        data = json.loads(
+            resources.files("enrich.agent").joinpath(f"data/taxonomy-{name_or_path}.json").read_text("utf-8")
+        )
+    return Taxonomy(
+        data["name"],
+        str(data.get("version", "")),
+        tuple(Tag(t["tag"], t["label"], t.get("keywords", "")) for t in data["tags"]),
+    )

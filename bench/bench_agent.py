@@ -23,6 +23,7 @@ OpenAI-compatible server, and pipeline overhead.
 
 Only 127.0.0.1 is used; the servers stop by themselves (--lifetime) and are terminated at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,20 +35,20 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from agent.fake_answers import grounded_answer  # noqa: E402
-from agent.ingest import parse  # noqa: E402
-from agent.llm.fake import FunctionModel  # noqa: E402
-from agent.loop import JobRunner, RunOptions, make_context  # noqa: E402
-from agent.prompts import load_prompt  # noqa: E402
-from agent.settings import load as load_settings  # noqa: E402
-from store import Store  # noqa: E402
-from store.threads import ThreadLocalStore  # noqa: E402
+from enrich.agent.fake_answers import grounded_answer  # noqa: E402
+from enrich.agent.ingest import parse  # noqa: E402
+from enrich.agent.llm.fake import FunctionModel  # noqa: E402
+from enrich.agent.loop import JobRunner, RunOptions, make_context  # noqa: E402
+from enrich.agent.prompts import load_prompt  # noqa: E402
+from enrich.agent.settings import load as load_settings  # noqa: E402
+from enrich.store import Store  # noqa: E402
+from enrich.store.threads import ThreadLocalStore  # noqa: E402
 
 ARXIV_SEED = ROOT / "seeds" / "arxiv-listing-yan-sun.txt"
 ARXIV_NAME = "Yan Sun"
@@ -65,25 +66,140 @@ def message_chars(messages: list[dict[str, Any]]) -> int:
 
 # ---------------------------------------------------------------------------------------------- synthetic listings
 
-FIRST = ["Ada", "Bruno", "Chen", "Dana", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kavya", "Luca", "Mei",
-         "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wen", "Ximena", "Yusuf",
-         "Zofia", "Aiko", "Bjorn", "Carmen", "Dmitri"]
-LAST = ["Abbott", "Bauer", "Castro", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ivanova", "Jensen",
-        "Kowalski", "Larsen", "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi", "Schmidt", "Tanaka",
-        "Ueda", "Varga", "Weber", "Xu", "Yilmaz", "Zhang", "Alvarez", "Brennan", "Cho", "Dalton"]
-ADJ = ["Robust", "Efficient", "Scalable", "Interpretable", "Sparse", "Adaptive", "Federated", "Contrastive",
-       "Probabilistic", "Hierarchical", "Causal", "Multilingual", "Self-Supervised", "Distributed", "Private",
-       "Incremental", "Structured", "Neural", "Bayesian", "Low-Resource"]
-METHOD = ["Graph Networks", "Transformers", "Kernel Methods", "Decision Trees", "Diffusion Models",
-          "Policy Gradients", "Retrieval Models", "Language Models", "Variational Inference", "Convolutional Networks",
-          "Random Features", "Mixture Models", "Attention Mechanisms", "Optimal Transport", "Gaussian Processes",
-          "Message Passing", "Autoencoders", "Boosting", "Spectral Clustering", "Sequence Models"]
-TASK = ["Question Answering", "Image Segmentation", "Machine Translation", "Speech Recognition", "Table Parsing",
-        "Drug Discovery", "Traffic Forecasting", "Code Generation", "Anomaly Detection", "Entity Linking",
-        "Recommendation", "Protein Folding", "Robot Navigation", "Document Ranking", "Weather Prediction",
-        "Fraud Detection", "Summarization", "Object Tracking", "Dialogue Systems", "Climate Modelling"]
-VENUES = ["Proceedings of the 2021 Conference on Empirical Methods in Natural Language Processing",
-          "Proceedings of the 38th International Conference on Machine Learning"]
+FIRST = [
+    "Ada",
+    "Bruno",
+    "Chen",
+    "Dana",
+    "Elif",
+    "Farid",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kavya",
+    "Luca",
+    "Mei",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zofia",
+    "Aiko",
+    "Bjorn",
+    "Carmen",
+    "Dmitri",
+]
+LAST = [
+    "Abbott",
+    "Bauer",
+    "Castro",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Ueda",
+    "Varga",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+    "Alvarez",
+    "Brennan",
+    "Cho",
+    "Dalton",
+]
+ADJ = [
+    "Robust",
+    "Efficient",
+    "Scalable",
+    "Interpretable",
+    "Sparse",
+    "Adaptive",
+    "Federated",
+    "Contrastive",
+    "Probabilistic",
+    "Hierarchical",
+    "Causal",
+    "Multilingual",
+    "Self-Supervised",
+    "Distributed",
+    "Private",
+    "Incremental",
+    "Structured",
+    "Neural",
+    "Bayesian",
+    "Low-Resource",
+]
+METHOD = [
+    "Graph Networks",
+    "Transformers",
+    "Kernel Methods",
+    "Decision Trees",
+    "Diffusion Models",
+    "Policy Gradients",
+    "Retrieval Models",
+    "Language Models",
+    "Variational Inference",
+    "Convolutional Networks",
+    "Random Features",
+    "Mixture Models",
+    "Attention Mechanisms",
+    "Optimal Transport",
+    "Gaussian Processes",
+    "Message Passing",
+    "Autoencoders",
+    "Boosting",
+    "Spectral Clustering",
+    "Sequence Models",
+]
+TASK = [
+    "Question Answering",
+    "Image Segmentation",
+    "Machine Translation",
+    "Speech Recognition",
+    "Table Parsing",
+    "Drug Discovery",
+    "Traffic Forecasting",
+    "Code Generation",
+    "Anomaly Detection",
+    "Entity Linking",
+    "Recommendation",
+    "Protein Folding",
+    "Robot Navigation",
+    "Document Ranking",
+    "Weather Prediction",
+    "Fraud Detection",
+    "Summarization",
+    "Object Tracking",
+    "Dialogue Systems",
+    "Climate Modelling",
+]
+VENUES = [
+    "Proceedings of the 2021 Conference on Empirical Methods in Natural Language Processing",
+    "Proceedings of the 38th International Conference on Machine Learning",
+]
 WORKS_PER_PAGE = 4
 
 
@@ -95,8 +211,11 @@ def synthetic_page(i: int) -> str:
     """A small generic author page: unique name and titles (so no cached answer and no shared works), 4 works with
     abstracts; every other page states an institution (imported: the affiliation step only normalises it), the rest
     state none (the step finds no organisation). Either way: no affiliation call, a topics call and a summary call."""
-    name = f"{FIRST[i % 30]} {chr(65 + (i // 900) % 26)}. {LAST[(i // 30) % 30]}" if i >= 900 else \
-        f"{FIRST[i % 30]} {LAST[(i // 30) % 30]}"
+    name = (
+        f"{FIRST[i % 30]} {chr(65 + (i // 900) % 26)}. {LAST[(i // 30) % 30]}"
+        if i >= 900
+        else f"{FIRST[i % 30]} {LAST[(i // 30) % 30]}"
+    )
     co1, co2 = f"{FIRST[(i + 7) % 30]} {LAST[(i + 3) % 30]}", f"{FIRST[(i + 11) % 30]} {LAST[(i + 5) % 30]}"
     lines = [name]
     if i % 2 == 0:
@@ -129,12 +248,26 @@ def ingest_synthetic(store: Store, n: int, offset: int = 0) -> list[int]:
 
 # ---------------------------------------------------------------------------------------------- fake server process
 
+
 @contextlib.contextmanager
 def fake_server(latency: float, lifetime: float = 900.0) -> Iterator[str]:
     """bench/fake_openai_server.py in a subprocess; yields its /v1 base URL."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "fake_openai_server.py"), "--port", "0",
-                             "--latency", str(latency), "--lifetime", str(lifetime)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "fake_openai_server.py"),
+            "--port",
+            "0",
+            "--latency",
+            str(latency),
+            "--lifetime",
+            str(lifetime),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         line = proc.stdout.readline().strip()
         if not line.startswith("listening on "):
@@ -155,6 +288,7 @@ def server_stats(base_url: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- 1. tokens
 
+
 class Recorder(FunctionModel):
     """grounded_answer, keeping the messages of every call."""
 
@@ -164,7 +298,7 @@ class Recorder(FunctionModel):
 
 def _step_prompts(store: Store, settings: Any, rid: int) -> dict[str, dict[str, Any]]:
     """Each step's first prompt, captured from the step itself with conflation forced off."""
-    from agent.steps import affiliation, summary, topics
+    from enrich.agent.steps import affiliation, summary, topics
 
     out = {}
     for name, mod in (("affiliation", affiliation), ("topics", topics), ("summary", summary)):
@@ -176,8 +310,10 @@ def _step_prompts(store: Store, settings: Any, rid: int) -> dict[str, dict[str, 
             msgs, how = rec.calls[0]["messages"], "sent by the step"
         elif name == "affiliation":  # the step found no organisation and asked nothing: what it would have sent
             shown, _ = affiliation.header_regions(ctx)
-            msgs, how = load_prompt("affiliation").messages(name=ctx.name, context=shown), \
-                f"not sent ({outcome.detail}); rendered from header_regions"
+            msgs, how = (
+                load_prompt("affiliation").messages(name=ctx.name, context=shown),
+                f"not sent ({outcome.detail}); rendered from header_regions",
+            )
         else:
             msgs, how = [], f"not sent ({outcome.detail})"
         out[name] = {"messages": msgs, "chars": message_chars(msgs), "how": how}
@@ -186,10 +322,10 @@ def _step_prompts(store: Store, settings: Any, rid: int) -> dict[str, dict[str, 
 
 def _wire_overhead(step_messages: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
     """Characters instructor adds in JSON mode (the schema system text), measured at a 0-latency server."""
-    from agent.llm.factory import make_client
-    from agent.steps.affiliation import AffiliationAnswer
-    from agent.steps.summary import SummaryAnswer
-    from agent.steps.topics import TopicsAnswer
+    from enrich.agent.llm.factory import make_client
+    from enrich.agent.steps.affiliation import AffiliationAnswer
+    from enrich.agent.steps.summary import SummaryAnswer
+    from enrich.agent.steps.topics import TopicsAnswer
 
     sys.path.insert(0, str(ROOT / "bench"))
     from fake_openai_server import start_in_thread
@@ -215,8 +351,9 @@ def bench_tokens() -> dict[str, Any]:
     text = ARXIV_SEED.read_text(encoding="utf-8")
     settings = load_settings(db=":memory:")
     store = Store.open(":memory:")
-    rid = store.record_import(parse(text, name=ARXIV_NAME, path=str(ARXIV_SEED)), text=text,
-                              path=str(ARXIV_SEED)).researcher_id
+    rid = store.record_import(
+        parse(text, name=ARXIV_NAME, path=str(ARXIV_SEED)), text=text, path=str(ARXIV_SEED)
+    ).researcher_id
     n_works = len(store.researcher_works(rid))
     steps = _step_prompts(store, settings, rid)
     store.close()
@@ -235,26 +372,43 @@ def bench_tokens() -> dict[str, Any]:
 
     # The naive prompt: the three instructions and the three questions around the whole page, in one call.
     sys_text = "\n\n".join(load_prompt(p).sections[0][1] for p in ("affiliation", "topics", "summary"))
-    naive = [{"role": "system", "content": sys_text},
-             {"role": "user", "content": f"Researcher: {ARXIV_NAME}\n\nThe whole profile page (data):\n<<<\n{text}\n>>>"
-                                         "\n\nWhich organisation is this researcher affiliated with? Which topic tags "
-                                         "describe their work? Write the summary."}]
+    naive = [
+        {"role": "system", "content": sys_text},
+        {
+            "role": "user",
+            "content": f"Researcher: {ARXIV_NAME}\n\nThe whole profile page (data):\n<<<\n{text}\n>>>"
+            "\n\nWhich organisation is this researcher affiliated with? Which topic tags "
+            "describe their work? Write the summary.",
+        },
+    ]
     naive_chars = message_chars(naive)
-    per_step = {k: {"tokens": tokens(v["chars"]), "wire_tokens": tokens(v["chars"] + overhead[k]), "how": v["how"]}
-                for k, v in steps.items()}
+    per_step = {
+        k: {"tokens": tokens(v["chars"]), "wire_tokens": tokens(v["chars"] + overhead[k]), "how": v["how"]}
+        for k, v in steps.items()
+    }
     all_steps = sum(v["chars"] for v in steps.values())
     all_wire = all_steps + sum(overhead.values())
     naive_wire = naive_chars + sum(overhead.values())  # a naive call must also carry the three answer schemas
-    sent_wire = actual_chars + sum(overhead[{"AffiliationAnswer": "affiliation", "TopicsAnswer": "topics",
-                                             "SummaryAnswer": "summary"}[s]] for s in actual_steps)
+    sent_wire = actual_chars + sum(
+        overhead[{"AffiliationAnswer": "affiliation", "TopicsAnswer": "topics", "SummaryAnswer": "summary"}[s]]
+        for s in actual_steps
+    )
     return {
-        "seed": str(ARXIV_SEED.relative_to(ROOT)), "page_chars": len(text), "works": n_works,
+        "seed": str(ARXIV_SEED.relative_to(ROOT)),
+        "page_chars": len(text),
+        "works": n_works,
         "estimator": TOKEN_ESTIMATOR,
         "per_step": per_step,
-        "all_three_steps_tokens": tokens(all_steps), "all_three_steps_wire_tokens": tokens(all_wire),
-        "loop_sends": {"calls": actual_steps, "conflation_flagged": conflated, "tokens": tokens(actual_chars),
-                       "wire_tokens": tokens(sent_wire)},
-        "naive_tokens": tokens(naive_chars), "naive_wire_tokens": tokens(naive_wire),
+        "all_three_steps_tokens": tokens(all_steps),
+        "all_three_steps_wire_tokens": tokens(all_wire),
+        "loop_sends": {
+            "calls": actual_steps,
+            "conflation_flagged": conflated,
+            "tokens": tokens(actual_chars),
+            "wire_tokens": tokens(sent_wire),
+        },
+        "naive_tokens": tokens(naive_chars),
+        "naive_wire_tokens": tokens(naive_wire),
         "ratio_all_three": round(all_steps / naive_chars, 3),
         "ratio_all_three_wire": round(all_wire / naive_wire, 3),
         "ratio_loop_sends_wire": round(sent_wire / naive_wire, 3),
@@ -263,6 +417,7 @@ def bench_tokens() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- 2-4. runs
+
 
 @contextlib.contextmanager
 def begin_immediate() -> Iterator[None]:
@@ -304,8 +459,9 @@ def begin_immediate() -> Iterator[None]:
 PATCHES = {"immediate": ("BEGIN IMMEDIATE patch", begin_immediate)}
 
 
-def _run_job(n: int, concurrency: int, *, client_factory, profile: bool = False,
-             patches: tuple[str, ...] = ()) -> dict[str, Any]:
+def _run_job(
+    n: int, concurrency: int, *, client_factory, profile: bool = False, patches: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A fresh file DB with n synthetic researchers, one JobRunner job; timing covers plan + run + job writes.
     `patches` (keys of PATCHES) apply proposed fixes for this run only. A run that raises is reported, not fatal."""
     with contextlib.ExitStack() as stack:
@@ -342,19 +498,29 @@ def _run_job_once(n: int, concurrency: int, *, client_factory, profile: bool = F
             client.close()
             if thread_store:
                 thread_store.close()
-        logged = store.one("SELECT count(*) AS n, sum(cached) AS cached, sum(error IS NOT NULL) AS errors "
-                           "FROM llm_calls")
+        logged = store.one(
+            "SELECT count(*) AS n, sum(cached) AS cached, sum(error IS NOT NULL) AS errors FROM llm_calls"
+        )
         store.close()
     counts = job.counts
     failed = {k: v for k, v in counts.items() if k.endswith(":failed")}
-    result = {"researchers": n, "concurrency": concurrency,
-              "workers": max(1, min(concurrency, getattr(client, "max_concurrency", 1))),
-              "seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "researchers_per_s": round(n / seconds, 1),
-              "calls": counts.get("calls", 0), "calls_per_s": round(counts.get("calls", 0) / seconds, 1),
-              "llm_calls_rows": logged["n"], "cached": logged["cached"] or 0, "errors": logged["errors"] or 0,
-              "failed_steps": failed, "state": job.state,
-              "topics": {k.split(":")[1]: v for k, v in counts.items() if k.startswith("topics:")},
-              "summary": {k.split(":")[1]: v for k, v in counts.items() if k.startswith("summary:")}}
+    result = {
+        "researchers": n,
+        "concurrency": concurrency,
+        "workers": max(1, min(concurrency, getattr(client, "max_concurrency", 1))),
+        "seconds": round(seconds, 3),
+        "cpu_s": round(cpu, 3),
+        "researchers_per_s": round(n / seconds, 1),
+        "calls": counts.get("calls", 0),
+        "calls_per_s": round(counts.get("calls", 0) / seconds, 1),
+        "llm_calls_rows": logged["n"],
+        "cached": logged["cached"] or 0,
+        "errors": logged["errors"] or 0,
+        "failed_steps": failed,
+        "state": job.state,
+        "topics": {k.split(":")[1]: v for k, v in counts.items() if k.startswith("topics:")},
+        "summary": {k.split(":")[1]: v for k, v in counts.items() if k.startswith("summary:")},
+    }
     if prof:
         result["profile"] = prof.summary()
     return result
@@ -392,8 +558,13 @@ class Sampler:
     @staticmethod
     def _where(frame: Any) -> str:
         path = frame.f_code.co_filename
-        short = path.split("site-packages/")[-1] if "site-packages/" in path else \
-            os.path.relpath(path, ROOT) if path.startswith(str(ROOT)) else os.path.basename(path)
+        short = (
+            path.split("site-packages/")[-1]
+            if "site-packages/" in path
+            else os.path.relpath(path, ROOT)
+            if path.startswith(str(ROOT))
+            else os.path.basename(path)
+        )
         return f"{short}:{frame.f_code.co_name}"
 
     def _loop(self) -> None:
@@ -409,8 +580,11 @@ class Sampler:
                 leaf = self._where(frame)
                 self.leaf[leaf] = self.leaf.get(leaf, 0) + 1
                 f = frame
-                while f is not None and not (f.f_code.co_filename.startswith(root) and "site-packages" not in
-                                             f.f_code.co_filename and "bench" + os.sep not in f.f_code.co_filename):
+                while f is not None and not (
+                    f.f_code.co_filename.startswith(root)
+                    and "site-packages" not in f.f_code.co_filename
+                    and "bench" + os.sep not in f.f_code.co_filename
+                ):
                     f = f.f_back
                 if f is not None:
                     key = f"{self._where(f)} (line {f.f_lineno})"
@@ -419,18 +593,24 @@ class Sampler:
     def summary(self, top: int = 12) -> dict[str, Any]:
         def share(d: dict[str, int]) -> list[tuple[str, float]]:
             return [(k, round(v / max(1, self.samples), 3)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:top]]
+
         return {"samples": self.samples, "leaf": share(self.leaf), "project": share(self.project)}
 
 
 def _http_client_factory(base_url: str, *, settings_concurrency: bool = True):
     """make_client with its defaults. With `settings_concurrency` the run's concurrency is also the setting (as with
     ENRICH_CONCURRENCY=N), which sizes the client's request slots; without, the setting keeps its default."""
-    from agent.llm.factory import make_client
+    from enrich.agent.llm.factory import make_client
 
     def make(settings: Any, store: Any, concurrency: int):
-        s = settings.with_overrides(backend="openai-compatible", base_url=base_url, model="default",
-                                    concurrency=concurrency if settings_concurrency else None)
+        s = settings.with_overrides(
+            backend="openai-compatible",
+            base_url=base_url,
+            model="default",
+            concurrency=concurrency if settings_concurrency else None,
+        )
         return make_client(s, store)
+
     return make
 
 
@@ -443,9 +623,11 @@ def _with_ideal(r: dict[str, Any], concurrency: int, latency: float) -> dict[str
         return r
     ideal_calls = concurrency / latency
     per_researcher = r["calls"] / r["researchers"]
-    r.update(ideal_calls_per_s=round(ideal_calls, 1),
-             ideal_researchers_per_s=round(ideal_calls / per_researcher, 1) if per_researcher else None,
-             efficiency=round(r["calls_per_s"] / ideal_calls, 3))
+    r.update(
+        ideal_calls_per_s=round(ideal_calls, 1),
+        ideal_researchers_per_s=round(ideal_calls / per_researcher, 1) if per_researcher else None,
+        efficiency=round(r["calls_per_s"] / ideal_calls, 3),
+    )
     return r
 
 
@@ -457,8 +639,9 @@ def bench_throughput(latency: float, concurrencies: list[int], per_worker: int, 
     with fake_server(latency) as url:
         for c in concurrencies:
             n = max(16, per_worker * c)
-            for r in _run_variants(n, c, client_factory=_http_client_factory(url),
-                                   profile=profile and c == max(concurrencies)):
+            for r in _run_variants(
+                n, c, client_factory=_http_client_factory(url), profile=profile and c == max(concurrencies)
+            ):
                 r["note"] = f"ENRICH_CONCURRENCY={c}"
                 rows.append(_with_ideal(r, c, latency))
         if 32 in concurrencies and per_worker > SHORT_PER_WORKER:
@@ -477,19 +660,21 @@ def bench_throughput(latency: float, concurrencies: list[int], per_worker: int, 
 
 
 def bench_pipeline(n: int, concurrencies: list[int]) -> dict[str, Any]:
-    return {"runs": [r for c in concurrencies for r in _run_variants(n, c, client_factory=_fake_factory)],
-            "cores": os.cpu_count(),
-            "goal": ">= 200 researchers/s on 2 cores"}
+    return {
+        "runs": [r for c in concurrencies for r in _run_variants(n, c, client_factory=_fake_factory)],
+        "cores": os.cpu_count(),
+        "goal": ">= 200 researchers/s on 2 cores",
+    }
 
 
 def bench_http0(n: int, concurrencies: list[int]) -> dict[str, Any]:
     with fake_server(0.0) as url:
-        runs = [r for c in concurrencies
-                for r in _run_variants(n, c, client_factory=_http_client_factory(url))]
+        runs = [r for c in concurrencies for r in _run_variants(n, c, client_factory=_http_client_factory(url))]
     return {"runs": runs, "cores": os.cpu_count()}
 
 
 # ---------------------------------------------------------------------------------------------- output
+
 
 def _print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:
     """Plain text (no wrapping in a pipe): right-aligned columns, the last column free text."""
@@ -507,16 +692,28 @@ def _run_rows(runs: list[dict[str, Any]], with_ideal: bool) -> list[list[Any]]:
     rows = []
     for r in runs:
         if "error" in r:
-            rows.append([r["concurrency"], "", r["researchers"], "", "", "", "", ""] + (["", ""] if with_ideal else [])
-                        + [f"{r['variant']}: FAILED {r['error']}"])
+            rows.append(
+                [r["concurrency"], "", r["researchers"], "", "", "", "", ""]
+                + (["", ""] if with_ideal else [])
+                + [f"{r['variant']}: FAILED {r['error']}"]
+            )
             continue
-        row = [r["concurrency"], r["workers"], r["researchers"], r["calls"], r["seconds"], r["cpu_s"],
-               r["researchers_per_s"],
-               r["calls_per_s"]]
+        row = [
+            r["concurrency"],
+            r["workers"],
+            r["researchers"],
+            r["calls"],
+            r["seconds"],
+            r["cpu_s"],
+            r["researchers_per_s"],
+            r["calls_per_s"],
+        ]
         if with_ideal:
             row += [r.get("ideal_calls_per_s"), r.get("efficiency")]
-        row += [f"{r['variant']}; {r['state']}; failed {sum(r['failed_steps'].values())}; cached {r['cached']}; "
-                f"topics {r['topics']}; summary {r['summary']}" + (f"; {r['note']}" if r.get("note") else "")]
+        row += [
+            f"{r['variant']}; {r['state']}; failed {sum(r['failed_steps'].values())}; cached {r['cached']}; "
+            f"topics {r['topics']}; summary {r['summary']}" + (f"; {r['note']}" if r.get("note") else "")
+        ]
         rows.append(row)
     return rows
 
@@ -526,24 +723,41 @@ def report(results: dict[str, Any]) -> None:
     if "tokens" in results:
         t = results["tokens"]
         rows = [[k, v["tokens"], v["wire_tokens"], v["how"]] for k, v in t["per_step"].items()]
-        rows += [["all three steps", t["all_three_steps_tokens"], t["all_three_steps_wire_tokens"], ""],
-                 ["loop actually sends", t["loop_sends"]["tokens"], t["loop_sends"]["wire_tokens"],
-                  f"calls {t['loop_sends']['calls']}; conflation flagged: {t['loop_sends']['conflation_flagged']}"],
-                 ["naive whole page", t["naive_tokens"], t["naive_wire_tokens"], "one call, three questions"]]
-        _print_table(f"1. tokens per researcher, {t['seed']} ({t['works']} works, {t['page_chars']} chars; "
-                     f"estimator {t['estimator']})", ["step", "prompt tok", "wire tok", "note"], rows)
-        print(f"   ratio all three steps / naive: {t['ratio_all_three']} (wire {t['ratio_all_three_wire']}); "
-              f"loop / naive (wire): {t['ratio_loop_sends_wire']}; goal {t['goal']}")
+        rows += [
+            ["all three steps", t["all_three_steps_tokens"], t["all_three_steps_wire_tokens"], ""],
+            [
+                "loop actually sends",
+                t["loop_sends"]["tokens"],
+                t["loop_sends"]["wire_tokens"],
+                f"calls {t['loop_sends']['calls']}; conflation flagged: {t['loop_sends']['conflation_flagged']}",
+            ],
+            ["naive whole page", t["naive_tokens"], t["naive_wire_tokens"], "one call, three questions"],
+        ]
+        _print_table(
+            f"1. tokens per researcher, {t['seed']} ({t['works']} works, {t['page_chars']} chars; "
+            f"estimator {t['estimator']})",
+            ["step", "prompt tok", "wire tok", "note"],
+            rows,
+        )
+        print(
+            f"   ratio all three steps / naive: {t['ratio_all_three']} (wire {t['ratio_all_three_wire']}); "
+            f"loop / naive (wire): {t['ratio_loop_sends_wire']}; goal {t['goal']}"
+        )
     if "throughput" in results:
         t = results["throughput"]
-        _print_table(f"2. throughput, fake OpenAI-compatible server, {t['latency_s'] * 1000:.0f} ms per call",
-                     head + ["ideal calls/s", "x ideal", "note"], _run_rows(t["runs"], True))
+        _print_table(
+            f"2. throughput, fake OpenAI-compatible server, {t['latency_s'] * 1000:.0f} ms per call",
+            head + ["ideal calls/s", "x ideal", "note"],
+            _run_rows(t["runs"], True),
+        )
         print(f"   server: {t['server']}; goal {t['goal']}")
         for r in t["runs"]:
             if "profile" in r:
                 p = r["profile"]
-                print(f"   sampled profile of the concurrency {r['concurrency']} run ({r['variant']}; {p['samples']} "
-                      "thread samples; share of samples):")
+                print(
+                    f"   sampled profile of the concurrency {r['concurrency']} run ({r['variant']}; {p['samples']} "
+                    "thread samples; share of samples):"
+                )
                 print("     innermost frame:")
                 for k, v in p["leaf"]:
                     print(f"       {v:6.1%}  {k}")
@@ -552,13 +766,19 @@ def report(results: dict[str, Any]) -> None:
                     print(f"       {v:6.1%}  {k}")
     if "pipeline" in results:
         t = results["pipeline"]
-        _print_table(f"3. pipeline overhead, in-process FunctionModel(grounded_answer), file DB, {t['cores']} cores",
-                     head + ["note"], _run_rows(t["runs"], False))
+        _print_table(
+            f"3. pipeline overhead, in-process FunctionModel(grounded_answer), file DB, {t['cores']} cores",
+            head + ["note"],
+            _run_rows(t["runs"], False),
+        )
         print(f"   goal {t['goal']}")
     if "http0" in results:
         t = results["http0"]
-        _print_table(f"4. through a 0-latency HTTP fake (openai + instructor + httpx), {t['cores']} cores",
-                     head + ["note"], _run_rows(t["runs"], False))
+        _print_table(
+            f"4. through a 0-latency HTTP fake (openai + instructor + httpx), {t['cores']} cores",
+            head + ["note"],
+            _run_rows(t["runs"], False),
+        )
 
 
 def main() -> None:
@@ -567,23 +787,28 @@ def main() -> None:
     ap.add_argument("--only", default="tokens,throughput,pipeline,http0", help="comma-separated sections")
     ap.add_argument("--latency", type=float, default=0.2, help="fake server latency per call (s)")
     ap.add_argument("--concurrency", default="1,8,32", help="throughput concurrencies")
-    ap.add_argument("--per-worker", type=int, default=32,
-                    help="researchers per worker in throughput runs (min 16 researchers); the default measures the "
-                         "steady state, and at 32 a short run with 8 per worker is reported too")
+    ap.add_argument(
+        "--per-worker",
+        type=int,
+        default=32,
+        help="researchers per worker in throughput runs (min 16 researchers); the default measures the "
+        "steady state, and at 32 a short run with 8 per worker is reported too",
+    )
     ap.add_argument("--pipeline-n", type=int, default=500, help="researchers in the pipeline run")
     ap.add_argument("--http0-n", type=int, default=300, help="researchers in the 0-latency HTTP run")
     ap.add_argument("--profile", action="store_true", help="sample-profile the highest-concurrency throughput run")
     args = ap.parse_args()
     only = set(args.only.split(","))
-    import agent.llm
+    import enrich.agent.llm as agent_llm
 
-    agent.llm.ALLOW_REAL_CALLS = True  # the "real" client only ever talks to our 127.0.0.1 fake
+    agent_llm.ALLOW_REAL_CALLS = True  # the "real" client only ever talks to our 127.0.0.1 fake
     results: dict[str, Any] = {}
     if "tokens" in only:
         results["tokens"] = bench_tokens()
     if "throughput" in only:
-        results["throughput"] = bench_throughput(args.latency, [int(c) for c in args.concurrency.split(",")],
-                                                 args.per_worker, args.profile)
+        results["throughput"] = bench_throughput(
+            args.latency, [int(c) for c in args.concurrency.split(",")], args.per_worker, args.profile
+        )
     if "pipeline" in only:
         results["pipeline"] = bench_pipeline(args.pipeline_n, [1, 2])
     if "http0" in only:

@@ -5,12 +5,12 @@
 The listing is synthesised from the seeds' works (arXiv, HF papers, BZPEER, IEEE, ACL), cycled with a suffix on
 the titles until it has the requested size, under the arXiv seed's subject name.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -19,11 +19,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
 os.environ.setdefault("MKL_NUM_THREADS", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from agent.ingest import parse  # noqa: E402
-from agent.steps.conflation import detect  # noqa: E402
-from schemas import Work  # noqa: E402
+from enrich.agent.ingest import parse  # noqa: E402
+from enrich.agent.steps.conflation import detect  # noqa: E402
+from enrich.schemas import Work  # noqa: E402
 
 
 def synthetic_listing(n: int) -> list[Work]:
@@ -55,9 +54,11 @@ def main() -> None:
         res = detect(works, "Yan Sun")
         times.append(time.perf_counter() - t0)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    print(f"conflation step, {len(works)} works, {cores} cores: median {statistics.median(times) * 1000:.0f} ms, "
-          f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms over {a.repeat} runs "
-          f"(detected={res.detected}, {len(res.clusters)} clusters)")
+    print(
+        f"conflation step, {len(works)} works, {cores} cores: median {statistics.median(times) * 1000:.0f} ms, "
+        f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms over {a.repeat} runs "
+        f"(detected={res.detected}, {len(res.clusters)} clusters)"
+    )
 
 
 if __name__ == "__main__":

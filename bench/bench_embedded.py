@@ -4,6 +4,7 @@ Reports: model assembly time (first use only), server load time, prompt tokens/s
 llama.cpp's own timing lines in the server log), seconds per extraction (wall clock through the normal
 openai+instructor path, re-asks included), and the server subprocess's peak RSS (VmHWM).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,16 +16,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import sqlite_utils  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 
-from agent import settings as settings_mod  # noqa: E402
-from agent.llm.embedded import EmbeddedServer, assemble, get_model, model_path  # noqa: E402
-from agent.llm.instructor_client import InstructorClient  # noqa: E402
-from agent.llm.modes import mode_for  # noqa: E402
-from store import migrations  # noqa: E402
+from enrich.agent import settings as settings_mod  # noqa: E402
+from enrich.agent.llm.embedded import EmbeddedServer, assemble, get_model, model_path  # noqa: E402
+from enrich.agent.llm.instructor_client import InstructorClient  # noqa: E402
+from enrich.agent.llm.modes import mode_for  # noqa: E402
+from enrich.store import migrations  # noqa: E402
 
 PROMPT_EVAL = re.compile(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens")
 EVAL = re.compile(r"^\s*(?:llama_perf_context_print:)?\s*eval time =\s*([\d.]+) ms /\s*(\d+) runs", re.MULTILINE)
@@ -67,14 +67,24 @@ def main() -> None:
     migrations.apply(db)
     per_seed = []
     with server:
-        client = InstructorClient(backend="embedded", model=spec.name, mode=mode_for("embedded"),
-                                  base_url=server.base_url, store=db, max_concurrency=1, timeout=600,
-                                  max_reasks=settings.max_reasks)
+        client = InstructorClient(
+            backend="embedded",
+            model=spec.name,
+            mode=mode_for("embedded"),
+            base_url=server.base_url,
+            store=db,
+            max_concurrency=1,
+            timeout=600,
+            max_reasks=settings.max_reasks,
+        )
         for seed in sorted(Path(args.seeds).glob("*.txt")):
             text = seed.read_text(errors="replace")[: args.chars]
             messages = [
-                {"role": "system", "content": "You read a researcher's publication listing and describe the "
-                                              "research. Use only facts on the page."},
+                {
+                    "role": "system",
+                    "content": "You read a researcher's publication listing and describe the "
+                    "research. Use only facts on the page.",
+                },
                 {"role": "user", "content": f"Listing:\n{text}"},
             ]
             before = len(log.read_text(errors="replace"))
@@ -91,12 +101,18 @@ def main() -> None:
             p_tok = sum(int(m[1]) for m in PROMPT_EVAL.findall(new_log))
             e_ms = sum(float(m[0]) for m in EVAL.findall(new_log))
             e_tok = sum(int(m[1]) for m in EVAL.findall(new_log))
-            per_seed.append({
-                "seed": seed.name, "ok": ok, "attempts": attempts, "seconds": round(seconds, 2),
-                "tokens_in": tokens_in, "tokens_out": tokens_out,
-                "prompt_tok_per_s": round(p_tok / (p_ms / 1000), 1) if p_ms else None,
-                "output_tok_per_s": round(e_tok / (e_ms / 1000), 1) if e_ms else None,
-            })
+            per_seed.append(
+                {
+                    "seed": seed.name,
+                    "ok": ok,
+                    "attempts": attempts,
+                    "seconds": round(seconds, 2),
+                    "tokens_in": tokens_in,
+                    "tokens_out": tokens_out,
+                    "prompt_tok_per_s": round(p_tok / (p_ms / 1000), 1) if p_ms else None,
+                    "output_tok_per_s": round(e_tok / (e_ms / 1000), 1) if e_ms else None,
+                }
+            )
             print(json.dumps(per_seed[-1]), file=sys.stderr)
         rss = peak_rss_mb(server.pid)
         load_s = server.load_seconds
@@ -106,10 +122,16 @@ def main() -> None:
         return round(statistics.median(vals), 2) if vals else None
 
     result = {
-        "model": spec.name, "file_mb": round(path.stat().st_size / 2**20), "assemble_s": round(assemble_s, 1),
-        "load_s": round(load_s, 1), "seconds_per_extraction_median": med("seconds"),
-        "prompt_tok_per_s_median": med("prompt_tok_per_s"), "output_tok_per_s_median": med("output_tok_per_s"),
-        "peak_rss_mb": round(rss), "ok": sum(r["ok"] for r in per_seed), "seeds": per_seed,
+        "model": spec.name,
+        "file_mb": round(path.stat().st_size / 2**20),
+        "assemble_s": round(assemble_s, 1),
+        "load_s": round(load_s, 1),
+        "seconds_per_extraction_median": med("seconds"),
+        "prompt_tok_per_s_median": med("prompt_tok_per_s"),
+        "output_tok_per_s_median": med("output_tok_per_s"),
+        "peak_rss_mb": round(rss),
+        "ok": sum(r["ok"] for r in per_seed),
+        "seeds": per_seed,
     }
     if args.json:
         print(json.dumps(result, indent=2))

@@ -1,7 +1,8 @@
 """Parse throughput (listings/s) on the five seed pages repeated to >= 10,000 listings (detection + parse, no I/O).
 
-    .venv/bin/python bench/bench_ingest.py [N]
+.venv/bin/python bench/bench_ingest.py [N]
 """
+
 from __future__ import annotations
 
 import sys
@@ -9,9 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from agent.ingest import parse  # noqa: E402
+from enrich.agent.ingest import parse  # noqa: E402
 
 
 def main() -> None:
@@ -31,8 +30,10 @@ def main() -> None:
         works += len(parsed.works)
     total = time.perf_counter() - t0
     mb = sum(len(texts[i % len(texts)]) for i in range(n)) / 1e6
-    print(f"{n} listings, {works} works, {mb:.0f} MB of text in {total:.2f} s: "
-          f"{n / total:,.0f} listings/s, {works / total:,.0f} works/s, {mb / total:.1f} MB/s")
+    print(
+        f"{n} listings, {works} works, {mb:.0f} MB of text in {total:.2f} s: "
+        f"{n / total:,.0f} listings/s, {works / total:,.0f} works/s, {mb / total:.1f} MB/s"
+    )
     for fmt in sorted(per_format):
         print(f"  {fmt:10} {per_format[fmt] / seconds[fmt]:10,.0f} listings/s")
 

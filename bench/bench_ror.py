@@ -5,30 +5,37 @@ Reads ../shared/data/ror/*.json.gz and ../shared/eval/dev/gold.jsonl (header and
 the page's `evidence` string, alone and with the case's e-mail addresses, against the gold `ror_id`), plus the
 first line of seeds/ieee-author-page.txt (gold https://ror.org/05d2yfz11) and strings that name no institution.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from sqlite_utils import Database  # noqa: E402
 
-from agent.ror import RorIndex, match  # noqa: E402
-from agent.ror_dump import read_dump  # noqa: E402
-from store import migrations  # noqa: E402
-from store.ror import load_orgs  # noqa: E402
+from enrich.agent.ror import RorIndex, match  # noqa: E402
+from enrich.agent.ror_dump import read_dump  # noqa: E402
+from enrich.store import migrations  # noqa: E402
+from enrich.store.ror import load_orgs  # noqa: E402
 
 DUMPS = ["data/ror/ror-v2-subset.json.gz", "data/ror/ror-v1-only-latest.json.gz"]
 IEEE_GOLD = "https://ror.org/05d2yfz11"
-NO_INSTITUTION = ["Open to collaborate", "Researcher profile", "Independent researcher", "PhD student",
-                  "Natural Language Processing", "Beijing, China", "Department of Computer Science", "Tao Sun"]
+NO_INSTITUTION = [
+    "Open to collaborate",
+    "Researcher profile",
+    "Independent researcher",
+    "PhD student",
+    "Natural Language Processing",
+    "Beijing, China",
+    "Department of Computer Science",
+    "Tao Sun",
+]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -53,9 +60,15 @@ def main() -> None:
             release, orgs = read_dump(shared / rel)
             started = time.perf_counter()
             counts = load_orgs(db, orgs, release=release, source=rel)
-            report["imports"].append({"file": rel, "records": counts.records, "names": counts.names,
-                                      "domains": counts.domains,
-                                      "seconds": round(time.perf_counter() - started, 2)})
+            report["imports"].append(
+                {
+                    "file": rel,
+                    "records": counts.records,
+                    "names": counts.names,
+                    "domains": counts.domains,
+                    "seconds": round(time.perf_counter() - started, 2),
+                }
+            )
         report["import_seconds_total"] = round(sum(i["seconds"] for i in report["imports"]), 2)
 
         index = RorIndex(db)
@@ -76,10 +89,17 @@ def main() -> None:
         for case_id, text, emails, gold in cases:
             alone = match(text, index=index)
             with_mail = match(text, emails=emails, index=index)
-            rows.append({"case": case_id, "evidence": text, "gold": gold,
-                         "got": alone.ror_id if alone else None, "score": alone.score if alone else None,
-                         "ok": bool(alone and alone.ror_id == gold),
-                         "ok_with_email": bool(with_mail and with_mail.ror_id == gold)})
+            rows.append(
+                {
+                    "case": case_id,
+                    "evidence": text,
+                    "gold": gold,
+                    "got": alone.ror_id if alone else None,
+                    "score": alone.score if alone else None,
+                    "ok": bool(alone and alone.ror_id == gold),
+                    "ok_with_email": bool(with_mail and with_mail.ror_id == gold),
+                }
+            )
         negatives = {t: match(t, index=index) for t in NO_INSTITUTION}
 
         queries = [c[1] for c in cases] + NO_INSTITUTION
@@ -91,27 +111,37 @@ def main() -> None:
                 latencies.append((time.perf_counter() - started) * 1000)
 
     dev = [r for r in rows if r["case"] != "seed:ieee"]
-    report.update({
-        "dev_cases": len(dev),
-        "dev_accuracy": round(sum(r["ok"] for r in dev) / len(dev), 3),
-        "dev_accuracy_with_email": round(sum(r["ok_with_email"] for r in dev) / len(dev), 3),
-        "ieee_seed": next(r for r in rows if r["case"] == "seed:ieee"),
-        "no_institution_none": f"{sum(v is None for v in negatives.values())}/{len(negatives)}",
-        "latency_ms": {"n": len(latencies), "p50": round(statistics.median(latencies), 2),
-                       "p95": round(percentile(latencies, 95), 2), "max": round(max(latencies), 2)},
-        "misses": [r for r in rows if not r["ok"]],
-    })
+    report.update(
+        {
+            "dev_cases": len(dev),
+            "dev_accuracy": round(sum(r["ok"] for r in dev) / len(dev), 3),
+            "dev_accuracy_with_email": round(sum(r["ok_with_email"] for r in dev) / len(dev), 3),
+            "ieee_seed": next(r for r in rows if r["case"] == "seed:ieee"),
+            "no_institution_none": f"{sum(v is None for v in negatives.values())}/{len(negatives)}",
+            "latency_ms": {
+                "n": len(latencies),
+                "p50": round(statistics.median(latencies), 2),
+                "p95": round(percentile(latencies, 95), 2),
+                "max": round(max(latencies), 2),
+            },
+            "misses": [r for r in rows if not r["ok"]],
+        }
+    )
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return
     for imp in report["imports"]:
-        print(f"import {imp['file']}: {imp['records']:,} records, {imp['names']:,} names, {imp['domains']:,} domains"
-              f" in {imp['seconds']} s")
+        print(
+            f"import {imp['file']}: {imp['records']:,} records, {imp['names']:,} names, {imp['domains']:,} domains"
+            f" in {imp['seconds']} s"
+        )
     print(f"first match (vocabulary load): {report['first_match_ms']} ms")
     lat = report["latency_ms"]
     print(f"match latency over {lat['n']} calls: p50 {lat['p50']} ms, p95 {lat['p95']} ms, max {lat['max']} ms")
-    print(f"dev ROR-id accuracy (header+byline, evidence only): {report['dev_accuracy']:.1%} of {len(dev)};"
-          f" with e-mails: {report['dev_accuracy_with_email']:.1%}")
+    print(
+        f"dev ROR-id accuracy (header+byline, evidence only): {report['dev_accuracy']:.1%} of {len(dev)};"
+        f" with e-mails: {report['dev_accuracy_with_email']:.1%}"
+    )
     seed = report["ieee_seed"]
     print(f"IEEE seed {seed['evidence']!r} -> {seed['got']} ({'ok' if seed['ok'] else 'WRONG'})")
     print(f"strings naming no institution answered None: {report['no_institution_none']}")

@@ -7,9 +7,10 @@ byline_affiliation) and the pairwise cluster precision / recall / F1, micro over
 same definition as the shared score.py (`pairwise`): titles normalised, a truncated title matches a gold title by
 prefix (>= 20 chars, unique), an unflagged listing counts as one cluster, unassigned gold titles as singletons.
 
-Listings are parsed with `agent.ingest.parse` when it exists; otherwise with a small private fallback loader for
+Listings are parsed with `enrich.agent.ingest.parse` when it exists; otherwise with a small private fallback loader for
 the three dev layouts (ACL-Anthology, Xplore-style, faculty page), good enough for titles, authors, years, venues.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,9 @@ from itertools import combinations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from agent.steps.conflation import detect  # noqa: E402
-from schemas import Work  # noqa: E402
+from enrich.agent.steps.conflation import detect  # noqa: E402
+from enrich.schemas import Work  # noqa: E402
 
 DEFAULT_DEV = ROOT.parent / "shared" / "eval" / "dev"
 NEGATIVE_KINDS = {"acl_page", "header_affiliation", "byline_affiliation"}
@@ -41,7 +41,9 @@ def norm_title(s: str | None) -> str:
     return re.sub(r"^the ", "", s)
 
 
-def pairwise_counts(gold_parts: list[list[str]], pred_clusters: list[list[str]], detected: bool) -> tuple[int, int, int]:
+def pairwise_counts(
+    gold_parts: list[list[str]], pred_clusters: list[list[str]], detected: bool
+) -> tuple[int, int, int]:
     """(tp, fp, fn) over pairs of gold titles: same gold person vs same predicted cluster."""
     gold_of = {norm_title(t): i for i, part in enumerate(gold_parts) for t in part}
     pred_of: dict[str, int] = {}
@@ -93,8 +95,16 @@ def _fallback_parse(text: str) -> tuple[str, list[Work]]:
             abstract = None
             if i + 1 < len(lines) and lines[i + 1].strip().startswith("Abstract:"):
                 abstract = lines[i + 1].split("Abstract:", 1)[1].strip()
-            works.append(Work(title=title.strip(), year=int(m.group(1)), venue=venue.strip() or None,
-                              authors=authors, abstract=abstract, ordinal=len(works)))
+            works.append(
+                Work(
+                    title=title.strip(),
+                    year=int(m.group(1)),
+                    venue=venue.strip() or None,
+                    authors=authors,
+                    abstract=abstract,
+                    ordinal=len(works),
+                )
+            )
         return name, works
     blocks = re.split(r"\n\s*\n", text)
     year: int | None = None
@@ -113,14 +123,22 @@ def _fallback_parse(text: str) -> tuple[str, list[Work]]:
             rest = [x for x in bl[2:] if not x.startswith("*")]
             venue = rest[0].strip() if rest else None
             abstract = " ".join(rest[1:]) or None
-            works.append(Work(title=title, year=year, venue=venue, authors=authors, abstract=abstract,
-                              ordinal=len(works)))
+            works.append(
+                Work(title=title, year=year, venue=venue, authors=authors, abstract=abstract, ordinal=len(works))
+            )
         elif any(x.startswith("Year: ") for x in bl) and len(bl) >= 3:  # Xplore-style
             ymatch = next(re.match(r"Year: (\d{4})", x) for x in bl if x.startswith("Year: "))
             abstract = next((x.split("Abstract:", 1)[1].strip() for x in bl if x.startswith("Abstract:")), None)
-            works.append(Work(title=bl[0].strip(), authors=[a.strip() for a in bl[1].split(";")],
-                              venue=bl[2].strip(), year=int(ymatch.group(1)) if ymatch else None,
-                              abstract=abstract, ordinal=len(works)))
+            works.append(
+                Work(
+                    title=bl[0].strip(),
+                    authors=[a.strip() for a in bl[1].split(";")],
+                    venue=bl[2].strip(),
+                    year=int(ymatch.group(1)) if ymatch else None,
+                    abstract=abstract,
+                    ordinal=len(works),
+                )
+            )
     return name, works
 
 
@@ -133,19 +151,19 @@ def _split_faculty_entry(entry: str) -> tuple[list[str], str]:
             continue
         names = [n.strip() for n in re.split(r",\s*|\s+and\s+", head) if n.strip()]
         if names and all(1 <= len(n.split()) <= 5 for n in names):
-            return names, entry[m.end():]
+            return names, entry[m.end() :]
     return [], entry
 
 
 def load_listing(path: Path) -> tuple[str | None, list[Work], str]:
     text = path.read_text(encoding="utf-8")
     try:
-        from agent.ingest import parse  # type: ignore[attr-defined]
+        from enrich.agent.ingest import parse  # type: ignore[attr-defined]
     except ImportError:
         parse = None
     if parse is not None:
         parsed = parse(text)
-        return parsed.name, parsed.works, "agent.ingest"
+        return parsed.name, parsed.works, "enrich.agent.ingest"
     name, works = _fallback_parse(text)
     return name, works, "fallback"
 
@@ -170,9 +188,15 @@ def evaluate(dev: Path, verbose: bool = False) -> dict:
         tp += positive and res.detected
         fn += positive and not res.detected
         fp += (not positive) and res.detected
-        row = {"case_id": g["case_id"], "kind": g["kind"], "name": name, "works": len(works),
-               "detected": res.detected, "confidence": round(res.confidence, 3),
-               "clusters": [len(c.work_ids) for c in res.clusters]}
+        row = {
+            "case_id": g["case_id"],
+            "kind": g["kind"],
+            "name": name,
+            "works": len(works),
+            "detected": res.detected,
+            "confidence": round(res.confidence, 3),
+            "clusters": [len(c.work_ids) for c in res.clusters],
+        }
         if positive:
             clusters = [[t for t in c.titles if t] for c in res.clusters]
             t, f_, n_ = pairwise_counts(g["partition"], clusters, res.detected and bool(clusters))
@@ -185,8 +209,14 @@ def evaluate(dev: Path, verbose: bool = False) -> dict:
                 for c in res.clusters:
                     print("    ", c.evidence.years, c.evidence.shared_coauthors[:3], c.titles, file=sys.stderr)
                 print("    ", res.reasons, file=sys.stderr)
-    return {"detection": prf(tp, fp, fn), "pairwise_clusters": prf(ptp, pfp, pfn), "cases": len(rows),
-            "parser": sorted(parser_used), "detect_seconds_total": round(elapsed, 3), "rows": rows}
+    return {
+        "detection": prf(tp, fp, fn),
+        "pairwise_clusters": prf(ptp, pfp, pfn),
+        "cases": len(rows),
+        "parser": sorted(parser_used),
+        "detect_seconds_total": round(elapsed, 3),
+        "rows": rows,
+    }
 
 
 def main() -> None:
@@ -203,7 +233,9 @@ def main() -> None:
         return
     d, p = m["detection"], m["pairwise_clusters"]
     print(f"cases {m['cases']}  parser {','.join(m['parser'])}  detect() total {m['detect_seconds_total']}s")
-    print(f"detection  P {d['precision']:.3f}  R {d['recall']:.3f}  F1 {d['f1']:.3f}  (tp {d['tp']} fp {d['fp']} fn {d['fn']})")
+    print(
+        f"detection  P {d['precision']:.3f}  R {d['recall']:.3f}  F1 {d['f1']:.3f}  (tp {d['tp']} fp {d['fp']} fn {d['fn']})"
+    )
     print(f"pairwise   P {p['precision']:.3f}  R {p['recall']:.3f}  F1 {p['f1']:.3f}  (micro over conflated cases)")
 
 

@@ -8,6 +8,7 @@ Runs exactly what a user would: `enrich ror import` (both ROR subset files), `en
 metrics (affiliations applied on pages that state none, header/byline name and ROR accuracy, conflation P/R/F1,
 pairwise cluster F1) and writes the full metrics JSON next to the database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-ENRICH = [sys.executable, "-m", "agent.cli"]
+ENRICH = [sys.executable, "-m", "enrich.agent.cli"]
 
 
 def sh(args: list[str], env: dict[str, str]) -> str:
@@ -54,27 +55,62 @@ def main() -> None:
     job = json.loads(sh(run, env))
     export = work / "export.jsonl"
     sh([*ENRICH, "export", "--format", "jsonl", "--output", str(export)], env)
-    metrics = json.loads(subprocess.run(
-        [sys.executable, str(SHARED / "eval" / "score.py"), str(split), str(export),
-         "--ror", str(SHARED / "data" / "ror" / "ror-v2-subset.json.gz"), "--out", str(work / "metrics.json")],
-        capture_output=True, text=True, check=True).stdout)
+    metrics = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                str(SHARED / "eval" / "score.py"),
+                str(split),
+                str(export),
+                "--ror",
+                str(SHARED / "data" / "ror" / "ror-v2-subset.json.gz"),
+                "--out",
+                str(work / "metrics.json"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     aff = metrics["affiliation"]
     conf = metrics["conflation"]
-    print(json.dumps({
-        "work_dir": str(work), "backend": a.backend, "seconds": round(time.monotonic() - t0, 1),
-        "job": {k: job.get(k) for k in ("id", "state", "counts", "tokens_in", "tokens_out")},
-        "acl_page_false_apply": metrics["acl_page"]["false_apply"],
-        "acl_page_n": metrics["acl_page"]["n"],
-        "header+byline": {k: aff["header+byline"][k] for k in ("n", "applied", "name_acc_at_applied",
-                                                              "ror_acc_at_applied", "name_acc_overall",
-                                                              "ror_acc_overall", "evidence_grounded_rate_at_applied")},
-        "header": {k: aff["header_affiliation"][k] for k in ("n", "applied", "name_acc_overall", "ror_acc_overall")},
-        "byline": {k: aff["byline_affiliation"][k] for k in ("n", "applied", "name_acc_overall", "ror_acc_overall")},
-        "conflation_detection": {k: conf["detection"][k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")},
-        "conflation_pairwise": {k: conf["pairwise_clusters"][k] for k in ("precision", "recall", "f1")},
-        "affiliation_applied_on_conflated": conf["affiliation_applied_on_conflated"],
-        "topics_weak": metrics["topics_weak"]["any_token_overlap_rate"],
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "work_dir": str(work),
+                "backend": a.backend,
+                "seconds": round(time.monotonic() - t0, 1),
+                "job": {k: job.get(k) for k in ("id", "state", "counts", "tokens_in", "tokens_out")},
+                "acl_page_false_apply": metrics["acl_page"]["false_apply"],
+                "acl_page_n": metrics["acl_page"]["n"],
+                "header+byline": {
+                    k: aff["header+byline"][k]
+                    for k in (
+                        "n",
+                        "applied",
+                        "name_acc_at_applied",
+                        "ror_acc_at_applied",
+                        "name_acc_overall",
+                        "ror_acc_overall",
+                        "evidence_grounded_rate_at_applied",
+                    )
+                },
+                "header": {
+                    k: aff["header_affiliation"][k] for k in ("n", "applied", "name_acc_overall", "ror_acc_overall")
+                },
+                "byline": {
+                    k: aff["byline_affiliation"][k] for k in ("n", "applied", "name_acc_overall", "ror_acc_overall")
+                },
+                "conflation_detection": {
+                    k: conf["detection"][k] for k in ("precision", "recall", "f1", "tp", "fp", "fn")
+                },
+                "conflation_pairwise": {k: conf["pairwise_clusters"][k] for k in ("precision", "recall", "f1")},
+                "affiliation_applied_on_conflated": conf["affiliation_applied_on_conflated"],
+                "topics_weak": metrics["topics_weak"]["any_token_overlap_rate"],
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,20 +14,17 @@ parallel). Binds 127.0.0.1 only and stops by itself after `lifetime` seconds.
 prints `listening on http://127.0.0.1:PORT/v1` (port 0 = any free port) and serves until the lifetime ends.
 GET /v1/stats returns the request counters. Importable: `start_in_thread(latency=0.2) -> (server, base_url)`, `serve(...)`, `answer_for(request_body) -> dict`.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import re
 import socket
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SCHEMAS = ("AffiliationAnswer", "TopicsAnswer", "SummaryAnswer")
 _WORK_LINE = re.compile(r"^(.+?): (?:\d{4}|\?), ", re.MULTILINE)
@@ -54,7 +51,7 @@ def _section(text: str, start: str, end: str | None = None) -> str:
     i = text.find(start)
     if i < 0:
         return ""
-    rest = text[i + len(start):]
+    rest = text[i + len(start) :]
     j = rest.find(end) if end else -1
     return rest[:j] if j >= 0 else rest
 
@@ -75,7 +72,7 @@ def answer_for(body: dict[str, Any]) -> dict[str, Any]:
     """A chat.completion object answering one request."""
     from pydantic import BaseModel
 
-    from agent.fake_answers import grounded_answer
+    from enrich.agent.fake_answers import grounded_answer
 
     schema = _schema_name(body)
     messages = body.get("messages") or []
@@ -88,16 +85,26 @@ def answer_for(body: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content}
     finish = "stop"
     if body.get("tools"):
-        message = {"role": "assistant", "content": None, "tool_calls": [{
-            "id": "call_0", "type": "function", "function": {"name": schema or "unknown", "arguments": content}}]}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_0", "type": "function", "function": {"name": schema or "unknown", "arguments": content}}
+            ],
+        }
         finish = "tool_calls"
     prompt_chars = sum(len(m.get("content") or "") for m in messages)
     return {
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": body.get("model", "fake"),
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": prompt_chars // 4, "completion_tokens": len(content) // 4,
-                  "total_tokens": prompt_chars // 4 + len(content) // 4},
+        "usage": {
+            "prompt_tokens": prompt_chars // 4,
+            "completion_tokens": len(content) // 4,
+            "total_tokens": prompt_chars // 4 + len(content) // 4,
+        },
     }
 
 
@@ -144,9 +151,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/stats"):
             srv = self.server
-            self._send(200, {"requests": srv.requests, "request_chars": srv.request_chars,
-                             "max_in_flight": srv.max_in_flight, "latency": srv.latency,
-                             "mean_service_s": round(srv.service_s / max(1, srv.requests), 4)})
+            self._send(
+                200,
+                {
+                    "requests": srv.requests,
+                    "request_chars": srv.request_chars,
+                    "max_in_flight": srv.max_in_flight,
+                    "latency": srv.latency,
+                    "mean_service_s": round(srv.service_s / max(1, srv.requests), 4),
+                },
+            )
         elif self.path.rstrip("/").endswith("/models"):
             self._send(200, {"object": "list", "data": [{"id": "default", "object": "model"}]})
         else:

@@ -1,4 +1,5 @@
 """Pydantic models shared by every part of the tool. Pure data: no I/O, no imports from agent/ or store/."""
+
 from .fields import FIELDS, Affiliation, Summary, SummarySentence, TopicTag, validate_field_value
 from .listing import Listing, ListingKind, ParsedListing, Researcher, StatedValue, Work, make_work_id
 from .runs import ExportLine, Job, LLMCall
@@ -28,4 +29,34 @@ EXPORTED_SCHEMAS = {
     "ExportLine": ExportLine,
 }
 
-__all__ = [n for n in dir() if not n.startswith("_")]
+__all__ = [
+    "FIELDS",
+    "Affiliation",
+    "Summary",
+    "SummarySentence",
+    "TopicTag",
+    "validate_field_value",
+    "Listing",
+    "ListingKind",
+    "ParsedListing",
+    "Researcher",
+    "StatedValue",
+    "Work",
+    "make_work_id",
+    "ExportLine",
+    "Job",
+    "LLMCall",
+    "APPLIED_STATUSES",
+    "PROTECTED_STATUSES",
+    "STATUSES",
+    "AuditEntry",
+    "DerivedFact",
+    "Evidence",
+    "FieldValue",
+    "Proposal",
+    "Status",
+    "WriteResult",
+    "utcnow",
+    "writer_kind",
+    "EXPORTED_SCHEMAS",
+]

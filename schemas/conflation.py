@@ -1,4 +1,5 @@
 """The conflation step's verdict: does one listing mix several same-name people, and which works go together."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, Field

@@ -1,7 +1,8 @@
 """The enrichable fields and the shape of their values. A new field is one entry in FIELDS plus its step."""
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter
@@ -43,7 +44,7 @@ def validate_field_value(field: str, value: Any) -> Any:
     return adapter.dump_python(adapter.validate_python(value), mode="json")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _adapter(field: str) -> TypeAdapter:
     return TypeAdapter(FIELDS[field])
 

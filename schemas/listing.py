@@ -1,4 +1,5 @@
 """Raw listings, the works they list and the researchers they are about."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,7 +47,7 @@ class Work(BaseModel):
     ordinal: int = 0
 
     @model_validator(mode="after")
-    def _id(self) -> "Work":
+    def _id(self) -> Work:
         if not self.work_id:
             self.work_id = make_work_id(self.title, self.abstract, self.year, self.ordinal)
         return self

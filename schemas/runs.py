@@ -1,4 +1,5 @@
 """Jobs, LLM call records and the export contract."""
+
 from __future__ import annotations
 
 from typing import Any, Literal

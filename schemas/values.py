@@ -2,9 +2,10 @@
 
 The words here (status, origin, evidence) are used unchanged by the store, the CLI, the web page and the docs.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -20,7 +21,7 @@ WriterKind = Literal["import", "llm", "human", "match"]
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def writer_kind(origin: str) -> WriterKind:

@@ -4,18 +4,20 @@ All value writes go through `Store.submit` (automatic writers: page import, mode
 (`set_value`, `accept`, `reject`, `undo`, `rollback_job`), which apply `store.policy` and write an audit row for
 every change of a current value. SQLite triggers (store/migrations.py) refuse any write that bypasses them.
 """
+
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlite_utils import Database
 
-from schemas import (
+from enrich.schemas import (
     AuditEntry,
     DerivedFact,
     Evidence,
@@ -31,10 +33,9 @@ from schemas import (
     validate_field_value,
     writer_kind,
 )
-from schemas.fields import display_value
+from enrich.schemas.fields import display_value
 
 from . import locks, migrations, policy
-
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
 
@@ -72,7 +73,7 @@ class Store:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, path: str | Path, *, migrate: bool = True) -> "Store":
+    def open(cls, path: str | Path, *, migrate: bool = True) -> Store:
         path = str(path)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,7 @@ class Store:
         self.db.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator["Store"]:
+    def transaction(self) -> Iterator[Store]:
         """A write transaction. The outermost one starts with BEGIN IMMEDIATE: it takes the write lock up front
         (waiting on the busy timeout) instead of failing with "database is locked" when a concurrent writer
         committed between its reads and its first write. Threads of this process first queue on the file's
@@ -137,8 +138,9 @@ class Store:
         sql = _INSERT_SQL.get(key)
         if sql is None:
             verb = "INSERT OR REPLACE" if replace else "INSERT"
-            sql = _INSERT_SQL.setdefault(key, f"{verb} INTO {table} ({', '.join(cols)}) "
-                                              f"VALUES ({', '.join('?' * len(cols))})")
+            sql = _INSERT_SQL.setdefault(
+                key, f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            )
         values = [_dumps(v) if isinstance(v, (dict, list)) else v for v in row.values()]
         return self.db.conn.execute(sql, values).lastrowid
 
@@ -152,8 +154,9 @@ class Store:
         if existing:
             n = self.one("SELECT count(*) AS n FROM works WHERE listing_id = ?", [existing["id"]])["n"]
             return ImportResult(existing["id"], existing["researcher_id"], False, existing["version"], n, [])
-        previous = self.one("SELECT id, researcher_id, version FROM listings WHERE path = ? ORDER BY version DESC LIMIT 1",
-                            [path])
+        previous = self.one(
+            "SELECT id, researcher_id, version FROM listings WHERE path = ? ORDER BY version DESC LIMIT 1", [path]
+        )
         origin = f"import:{parsed.format}"
         results: list[WriteResult] = []
         with self.transaction():
@@ -162,20 +165,37 @@ class Store:
                 if previous and previous["researcher_id"]:
                     researcher_id = previous["researcher_id"]
                     if parsed.name:
-                        self.db["researchers"].update(researcher_id, {"name": parsed.name,
-                                                                      "name_origin": parsed.name_origin})
+                        self.db["researchers"].update(
+                            researcher_id, {"name": parsed.name, "name_origin": parsed.name_origin}
+                        )
                 else:
-                    researcher_id = self.db["researchers"].insert(
-                        {"name": parsed.name, "name_origin": parsed.name_origin, "created_at": utcnow()}).last_pk
+                    researcher_id = (
+                        self.db["researchers"]
+                        .insert({"name": parsed.name, "name_origin": parsed.name_origin, "created_at": utcnow()})
+                        .last_pk
+                    )
             version = previous["version"] + 1 if previous else 1
             facts = dict(parsed.facts)
-            listing_id = self.db["listings"].insert({
-                "path": path, "sha256": sha, "format": parsed.format, "kind": parsed.kind, "text": text,
-                "version": version, "previous_id": previous["id"] if previous else None,
-                "researcher_id": researcher_id, "facts": _dumps(facts),
-                "hints": _dumps([h.model_dump() for h in parsed.hints]),
-                "stated_work_count": parsed.stated_work_count, "imported_at": utcnow(),
-            }).last_pk
+            listing_id = (
+                self.db["listings"]
+                .insert(
+                    {
+                        "path": path,
+                        "sha256": sha,
+                        "format": parsed.format,
+                        "kind": parsed.kind,
+                        "text": text,
+                        "version": version,
+                        "previous_id": previous["id"] if previous else None,
+                        "researcher_id": researcher_id,
+                        "facts": _dumps(facts),
+                        "hints": _dumps([h.model_dump() for h in parsed.hints]),
+                        "stated_work_count": parsed.stated_work_count,
+                        "imported_at": utcnow(),
+                    }
+                )
+                .last_pk
+            )
             seen: set[str] = set()
             rows = []
             for i, w in enumerate(parsed.works):
@@ -184,35 +204,73 @@ class Store:
                 while wid in seen:  # the same paper listed twice on one page keeps distinct, stable ids
                     wid, n = f"{w.work_id}-{n}", n + 1
                 seen.add(wid)
-                rows.append({
-                    "listing_id": listing_id, "ordinal": i, "work_id": wid, "title": w.title, "year": w.year,
-                    "date": w.date, "venue": w.venue, "type": w.type, "category": w.category,
-                    "authors": _dumps(w.authors), "authors_truncated": int(w.authors_truncated),
-                    "author_count": w.author_count, "abstract": w.abstract, "ids": _dumps(w.ids),
-                    "bylines": _dumps(w.bylines), "start": w.start, "end": w.end,
-                })
+                rows.append(
+                    {
+                        "listing_id": listing_id,
+                        "ordinal": i,
+                        "work_id": wid,
+                        "title": w.title,
+                        "year": w.year,
+                        "date": w.date,
+                        "venue": w.venue,
+                        "type": w.type,
+                        "category": w.category,
+                        "authors": _dumps(w.authors),
+                        "authors_truncated": int(w.authors_truncated),
+                        "author_count": w.author_count,
+                        "abstract": w.abstract,
+                        "ids": _dumps(w.ids),
+                        "bylines": _dumps(w.bylines),
+                        "start": w.start,
+                        "end": w.end,
+                    }
+                )
             if rows:
                 self.db["works"].insert_all(rows)
             if researcher_id is not None:
                 if previous and previous["researcher_id"] == researcher_id:
-                    self.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
-                                    [researcher_id, previous["id"]])
-                self.db["researcher_listings"].insert({"researcher_id": researcher_id, "listing_id": listing_id,
-                                                       "works": None}, replace=True)
+                    self.db.execute(
+                        "DELETE FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
+                        [researcher_id, previous["id"]],
+                    )
+                self.db["researcher_listings"].insert(
+                    {"researcher_id": researcher_id, "listing_id": listing_id, "works": None}, replace=True
+                )
                 for field, stated in parsed.stated.items():
                     fv = FieldValue(
-                        researcher_id=researcher_id, field=field, value=stated.value, status="imported",
-                        origin=origin, confidence=1.0, listing_id=listing_id,
-                        evidence=[Evidence(quote=stated.quote, listing_id=listing_id, start=stated.start,
-                                           end=stated.end, checked=text[stated.start:stated.end] == stated.quote)],
+                        researcher_id=researcher_id,
+                        field=field,
+                        value=stated.value,
+                        status="imported",
+                        origin=origin,
+                        confidence=1.0,
+                        listing_id=listing_id,
+                        evidence=[
+                            Evidence(
+                                quote=stated.quote,
+                                listing_id=listing_id,
+                                start=stated.start,
+                                end=stated.end,
+                                checked=text[stated.start : stated.end] == stated.quote,
+                            )
+                        ],
                     )
                     results.append(self.submit(fv))
         return ImportResult(listing_id, researcher_id, True, version, len(rows), results)
 
     def _listing(self, row: dict[str, Any]) -> Listing:
-        return Listing(id=row["id"], path=row["path"], sha256=row["sha256"], format=row["format"], kind=row["kind"],
-                       text=row["text"], version=row["version"], researcher_id=row["researcher_id"],
-                       facts=_loads(row["facts"], {}), imported_at=row["imported_at"])
+        return Listing(
+            id=row["id"],
+            path=row["path"],
+            sha256=row["sha256"],
+            format=row["format"],
+            kind=row["kind"],
+            text=row["text"],
+            version=row["version"],
+            researcher_id=row["researcher_id"],
+            facts=_loads(row["facts"], {}),
+            imported_at=row["imported_at"],
+        )
 
     def get_listing(self, listing_id: int) -> Listing:
         row = self.one("SELECT * FROM listings WHERE id = ?", [listing_id])
@@ -229,19 +287,39 @@ class Store:
 
     @staticmethod
     def _work(row: dict[str, Any]) -> Work:
-        return Work(work_id=row["work_id"], title=row["title"], year=row["year"], date=row["date"],
-                    venue=row["venue"], type=row["type"], category=row["category"], authors=_loads(row["authors"], []),
-                    authors_truncated=bool(row["authors_truncated"]), author_count=row["author_count"],
-                    abstract=row["abstract"], ids=_loads(row["ids"], {}), bylines=_loads(row["bylines"], []),
-                    start=row["start"], end=row["end"], ordinal=row["ordinal"])
+        return Work(
+            work_id=row["work_id"],
+            title=row["title"],
+            year=row["year"],
+            date=row["date"],
+            venue=row["venue"],
+            type=row["type"],
+            category=row["category"],
+            authors=_loads(row["authors"], []),
+            authors_truncated=bool(row["authors_truncated"]),
+            author_count=row["author_count"],
+            abstract=row["abstract"],
+            ids=_loads(row["ids"], {}),
+            bylines=_loads(row["bylines"], []),
+            start=row["start"],
+            end=row["end"],
+            ordinal=row["ordinal"],
+        )
 
     def listing_works(self, listing_id: int) -> list[Work]:
-        return [self._work(r) for r in self.q("SELECT * FROM works WHERE listing_id = ? ORDER BY ordinal", [listing_id])]
+        return [
+            self._work(r) for r in self.q("SELECT * FROM works WHERE listing_id = ? ORDER BY ordinal", [listing_id])
+        ]
 
     def researcher_listings(self, researcher_id: int) -> list[Listing]:
-        return [self._listing(r) for r in self.q(
-            "SELECT l.* FROM listings l JOIN researcher_listings rl ON rl.listing_id = l.id "
-            "WHERE rl.researcher_id = ? ORDER BY l.id", [researcher_id])]
+        return [
+            self._listing(r)
+            for r in self.q(
+                "SELECT l.* FROM listings l JOIN researcher_listings rl ON rl.listing_id = l.id "
+                "WHERE rl.researcher_id = ? ORDER BY l.id",
+                [researcher_id],
+            )
+        ]
 
     def researcher_works(self, researcher_id: int) -> list[Work]:
         return self._linked_works(researcher_id).get(researcher_id, [])
@@ -256,9 +334,12 @@ class Store:
         where, params = ("WHERE rl.researcher_id = ? ", [researcher_id]) if researcher_id is not None else ("", [])
         out: dict[int, list[Work]] = {}
         keep: dict[tuple[int, int], set[str] | None] = {}
-        for r in self.q("SELECT rl.researcher_id, rl.works AS linked_works, w.* FROM researcher_listings rl "
-                        f"JOIN works w ON w.listing_id = rl.listing_id {where}"
-                        "ORDER BY rl.researcher_id, rl.listing_id, w.ordinal", params):
+        for r in self.q(
+            "SELECT rl.researcher_id, rl.works AS linked_works, w.* FROM researcher_listings rl "
+            f"JOIN works w ON w.listing_id = rl.listing_id {where}"
+            "ORDER BY rl.researcher_id, rl.listing_id, w.ordinal",
+            params,
+        ):
             link = (r["researcher_id"], r["listing_id"])
             if link not in keep:
                 keep[link] = set(_loads(r["linked_works"])) if r["linked_works"] else None
@@ -273,27 +354,45 @@ class Store:
         value facts being origin, listing_id and prompt_version."""
         only = None if researcher_ids is None else set(researcher_ids)
         # a short id list filters in SQL; a long one (a whole job) reads everything and filters here
-        where, params = ("", []) if only is None or len(only) > 200 else \
-            (f" AND {{col}} IN ({', '.join('?' * len(only))})", sorted(only))
+        where, params = (
+            ("", [])
+            if only is None or len(only) > 200
+            else (f" AND {{col}} IN ({', '.join('?' * len(only))})", sorted(only))
+        )
 
         def rows(sql: str, col: str) -> list[dict[str, Any]]:
-            return [r for r in self.q(sql + where.format(col=col), params)
-                    if only is None or r["researcher_id"] in only]
+            return [
+                r for r in self.q(sql + where.format(col=col), params) if only is None or r["researcher_id"] in only
+            ]
 
         facts: dict[int, dict[str, Any]] = {}
-        for r in rows("SELECT DISTINCT r.id AS researcher_id, r.name FROM researchers r "
-                      "JOIN researcher_listings rl ON rl.researcher_id = r.id WHERE 1 = 1", "r.id"):
-            facts[r["researcher_id"]] = {"name": r["name"], "listing_ids": set(), "current": {}, "pending": {},
-                                         "missed": {}}
+        for r in rows(
+            "SELECT DISTINCT r.id AS researcher_id, r.name FROM researchers r "
+            "JOIN researcher_listings rl ON rl.researcher_id = r.id WHERE 1 = 1",
+            "r.id",
+        ):
+            facts[r["researcher_id"]] = {
+                "name": r["name"],
+                "listing_ids": set(),
+                "current": {},
+                "pending": {},
+                "missed": {},
+            }
         for r in rows("SELECT researcher_id, listing_id FROM researcher_listings WHERE 1 = 1", "researcher_id"):
             facts[r["researcher_id"]]["listing_ids"].add(r["listing_id"])
         value = "fv.origin, fv.listing_id, fv.prompt_version"
-        for r in rows(f"SELECT c.researcher_id, c.field, {value} FROM current_values c "
-                      "JOIN field_values fv ON fv.id = c.value_id WHERE 1 = 1", "c.researcher_id"):
+        for r in rows(
+            f"SELECT c.researcher_id, c.field, {value} FROM current_values c "
+            "JOIN field_values fv ON fv.id = c.value_id WHERE 1 = 1",
+            "c.researcher_id",
+        ):
             if r["researcher_id"] in facts:
                 facts[r["researcher_id"]]["current"][r["field"]] = r
-        for r in rows(f"SELECT p.researcher_id, p.field, {value} FROM proposals p JOIN field_values fv "
-                      "ON fv.id = p.value_id WHERE p.kind = 'field' AND p.state = 'pending'", "p.researcher_id"):
+        for r in rows(
+            f"SELECT p.researcher_id, p.field, {value} FROM proposals p JOIN field_values fv "
+            "ON fv.id = p.value_id WHERE p.kind = 'field' AND p.state = 'pending'",
+            "p.researcher_id",
+        ):
             if r["researcher_id"] in facts:
                 facts[r["researcher_id"]]["pending"].setdefault(r["field"], []).append(r)
         for r in rows("SELECT * FROM step_misses WHERE 1 = 1", "researcher_id"):
@@ -301,27 +400,55 @@ class Store:
                 facts[r["researcher_id"]]["missed"][r["field"]] = {**r, "listing_ids": set(_loads(r["listing_ids"]))}
         return facts
 
-    def record_step_miss(self, researcher_id: int, field: str, *, status: str, origin: str, asked_with: str,
-                         listing_ids: Any, detail: str, job_id: str | None) -> None:
+    def record_step_miss(
+        self,
+        researcher_id: int,
+        field: str,
+        *,
+        status: str,
+        origin: str,
+        asked_with: str,
+        listing_ids: Any,
+        detail: str,
+        job_id: str | None,
+    ) -> None:
         """Remember that a field step asked the model and got no value on these inputs: `failed` (no answer passed
         the checks) or `none` (the model found none). `asked_with`: the prompt version and answer schema. Replaces
         the field's previous miss."""
         with self.transaction():
-            self.insert_row("step_misses", {
-                "researcher_id": researcher_id, "field": field, "status": status, "origin": origin,
-                "asked_with": asked_with, "listing_ids": sorted(listing_ids), "detail": detail[:500],
-                "job_id": job_id, "created_at": utcnow()}, replace=True)
+            self.insert_row(
+                "step_misses",
+                {
+                    "researcher_id": researcher_id,
+                    "field": field,
+                    "status": status,
+                    "origin": origin,
+                    "asked_with": asked_with,
+                    "listing_ids": sorted(listing_ids),
+                    "detail": detail[:500],
+                    "job_id": job_id,
+                    "created_at": utcnow(),
+                },
+                replace=True,
+            )
 
     def clear_step_miss(self, researcher_id: int, field: str) -> None:
         with self.transaction():
-            self.db.conn.execute("DELETE FROM step_misses WHERE researcher_id = ? AND field = ?",
-                                 [researcher_id, field])
+            self.db.conn.execute(
+                "DELETE FROM step_misses WHERE researcher_id = ? AND field = ?", [researcher_id, field]
+            )
 
     @staticmethod
     def _researcher(row: dict[str, Any]) -> Researcher:
-        return Researcher(id=row["id"], name=row["name"], name_origin=row["name_origin"], split_from=row["split_from"],
-                          single_person=None if row["single_person"] is None else bool(row["single_person"]),
-                          merged_into=row.get("merged_into"), created_at=row["created_at"])
+        return Researcher(
+            id=row["id"],
+            name=row["name"],
+            name_origin=row["name_origin"],
+            split_from=row["split_from"],
+            single_person=None if row["single_person"] is None else bool(row["single_person"]),
+            merged_into=row.get("merged_into"),
+            created_at=row["created_at"],
+        )
 
     def researchers(self, *, include_merged: bool = False) -> list[Researcher]:
         """Every researcher, in id order; one merged into another only with `include_merged` (e.g. to name the
@@ -344,19 +471,29 @@ class Store:
             return self._researcher(rows[0])
         if not rows:
             raise StoreError(f"no researcher named {ref!r} (see `enrich list`)")
-        raise StoreError(f"{len(rows)} researchers are named {ref!r}; use an id: "
-                         + ", ".join(str(r["id"]) for r in rows))
+        raise StoreError(
+            f"{len(rows)} researchers are named {ref!r}; use an id: " + ", ".join(str(r["id"]) for r in rows)
+        )
 
     # ------------------------------------------------------------------ values
 
     @staticmethod
     def _fv(row: dict[str, Any]) -> FieldValue:
-        return FieldValue(id=row["id"], researcher_id=row["researcher_id"], field=row["field"],
-                          value=_loads(row["value"]), status=row["status"], origin=row["origin"],
-                          confidence=row["confidence"],
-                          evidence=[Evidence(**e) for e in _loads(row["evidence"], [])],
-                          prompt_version=row["prompt_version"], llm_call_id=row["llm_call_id"], job_id=row["job_id"],
-                          listing_id=row["listing_id"], created_at=row["created_at"])
+        return FieldValue(
+            id=row["id"],
+            researcher_id=row["researcher_id"],
+            field=row["field"],
+            value=_loads(row["value"]),
+            status=row["status"],
+            origin=row["origin"],
+            confidence=row["confidence"],
+            evidence=[Evidence(**e) for e in _loads(row["evidence"], [])],
+            prompt_version=row["prompt_version"],
+            llm_call_id=row["llm_call_id"],
+            job_id=row["job_id"],
+            listing_id=row["listing_id"],
+            created_at=row["created_at"],
+        )
 
     def get_value(self, value_id: int | None) -> FieldValue | None:
         if value_id is None:
@@ -365,13 +502,18 @@ class Store:
         return self._fv(row) if row else None
 
     def current(self, researcher_id: int, field: str) -> FieldValue | None:
-        row = self.one("SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
-                       "WHERE c.researcher_id = ? AND c.field = ?", [researcher_id, field])
+        row = self.one(
+            "SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
+            "WHERE c.researcher_id = ? AND c.field = ?",
+            [researcher_id, field],
+        )
         return self._fv(row) if row else None
 
     def current_all(self, researcher_id: int) -> dict[str, FieldValue]:
-        rows = self.q("SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
-                      "WHERE c.researcher_id = ?", [researcher_id])
+        rows = self.q(
+            "SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id WHERE c.researcher_id = ?",
+            [researcher_id],
+        )
         return {r["field"]: self._fv(r) for r in rows}
 
     def _insert_value(self, fv: FieldValue, status: str, **over: Any) -> int:
@@ -384,18 +526,42 @@ class Store:
         data["created_at"] = utcnow()
         return self.insert_row("field_values", data)
 
-    def _audit(self, actor: str, action: str, *, researcher_id: int | None = None, field: str | None = None,
-               proposal_id: int | None = None, before_id: int | None = None, after_id: int | None = None,
-               job_id: str | None = None, before: Any = None, after: Any = None, undoes: int | None = None) -> int:
+    def _audit(
+        self,
+        actor: str,
+        action: str,
+        *,
+        researcher_id: int | None = None,
+        field: str | None = None,
+        proposal_id: int | None = None,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        job_id: str | None = None,
+        before: Any = None,
+        after: Any = None,
+        undoes: int | None = None,
+    ) -> int:
         if before is None and before_id is not None:
             before = self.get_value(before_id).value
         if after is None and after_id is not None:
             after = self.get_value(after_id).value
-        return self.insert_row("audit_log", {
-            "actor": actor, "action": action, "researcher_id": researcher_id, "field": field,
-            "proposal_id": proposal_id, "before_value_id": before_id, "after_value_id": after_id,
-            "before": _dumps(before), "after": _dumps(after), "job_id": job_id, "undoes": undoes,
-            "created_at": utcnow()})
+        return self.insert_row(
+            "audit_log",
+            {
+                "actor": actor,
+                "action": action,
+                "researcher_id": researcher_id,
+                "field": field,
+                "proposal_id": proposal_id,
+                "before_value_id": before_id,
+                "after_value_id": after_id,
+                "before": _dumps(before),
+                "after": _dumps(after),
+                "job_id": job_id,
+                "undoes": undoes,
+                "created_at": utcnow(),
+            },
+        )
 
     def _set_current(self, researcher_id: int, field: str, value_id: int | None) -> None:
         if value_id is None:
@@ -404,78 +570,132 @@ class Store:
             self.db.execute(
                 "INSERT INTO current_values (researcher_id, field, value_id) VALUES (?, ?, ?) "
                 "ON CONFLICT(researcher_id, field) DO UPDATE SET value_id = excluded.value_id",
-                [researcher_id, field, value_id])
+                [researcher_id, field, value_id],
+            )
 
     def _pending(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
-        return self.q("SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
-                      "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ? AND p.field = ?",
-                      [researcher_id, field])
+        return self.q(
+            "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
+            "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ? AND p.field = ?",
+            [researcher_id, field],
+        )
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
         """The one write path for automatic writers (page import, model). The store, not the caller, decides
         between applying the value and proposing it (store.policy.WRITE_POLICY)."""
         kind = writer_kind(fv.origin)
         if kind not in ("import", "llm"):
-            raise StoreError(f"submit() is for automatic writers; a person's value goes through set_value/accept "
-                             f"(origin {fv.origin!r})")
+            raise StoreError(
+                f"submit() is for automatic writers; a person's value goes through set_value/accept "
+                f"(origin {fv.origin!r})"
+            )
         value = validate_field_value(fv.field, fv.value)
         h = value_hash(fv.field, value)
         with self.transaction():
             self.get_researcher(fv.researcher_id)
             cur = self.current(fv.researcher_id, fv.field)
             if cur is not None and value_hash(fv.field, cur.value) == h:
-                return WriteResult(outcome="unchanged", status=cur.status, value_id=cur.id,
-                                   reason="the current value is the same")
+                return WriteResult(
+                    outcome="unchanged", status=cur.status, value_id=cur.id, reason="the current value is the same"
+                )
             rejected = self.one(
                 "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
                 "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
-                [fv.researcher_id, fv.field, fv.origin, h])
+                [fv.researcher_id, fv.field, fv.origin, h],
+            )
             if rejected:
-                return WriteResult(outcome="skipped_rejected", proposal_id=rejected["id"],
-                                   reason="a person rejected this value from this origin")
+                return WriteResult(
+                    outcome="skipped_rejected",
+                    proposal_id=rejected["id"],
+                    reason="a person rejected this value from this origin",
+                )
             pending = self._pending(fv.researcher_id, fv.field)
             for p in pending:
                 if p["origin"] == fv.origin and p["value_hash"] == h:
-                    return WriteResult(outcome="duplicate", status="proposed", value_id=p["value_id"],
-                                       proposal_id=p["id"], reason="already proposed")
+                    return WriteResult(
+                        outcome="duplicate",
+                        status="proposed",
+                        value_id=p["value_id"],
+                        proposal_id=p["id"],
+                        reason="already proposed",
+                    )
             state = policy.current_state(cur.status if cur else None, bool(pending))
             result = policy.decide(kind, state, auto_apply_allowed=auto_apply)
             if result in ("imported", "generated"):
                 vid = self._insert_value(fv, result)
-                self._audit(fv.origin, "import" if result == "imported" else "generate",
-                            researcher_id=fv.researcher_id, field=fv.field, before_id=cur.id if cur else None,
-                            after_id=vid, job_id=fv.job_id, before=cur.value if cur else None, after=value)
+                self._audit(
+                    fv.origin,
+                    "import" if result == "imported" else "generate",
+                    researcher_id=fv.researcher_id,
+                    field=fv.field,
+                    before_id=cur.id if cur else None,
+                    after_id=vid,
+                    job_id=fv.job_id,
+                    before=cur.value if cur else None,
+                    after=value,
+                )
                 self._set_current(fv.researcher_id, fv.field, vid)
-                return WriteResult(outcome="applied", status=result, value_id=vid,
-                                   reason=f"{state} field, {kind} writer")
+                return WriteResult(
+                    outcome="applied", status=result, value_id=vid, reason=f"{state} field, {kind} writer"
+                )
             # a proposal; an older pending proposal from the same origin is replaced by the newer one
             for p in pending:
                 if p["origin"] == fv.origin:
-                    self.db.execute("UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? "
-                                    "WHERE id = ?", [utcnow(), fv.origin, p["id"]])
+                    self.db.execute(
+                        "UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? WHERE id = ?",
+                        [utcnow(), fv.origin, p["id"]],
+                    )
             vid = self._insert_value(fv, "proposed")
             why = {"empty": "auto-apply policy not met", "proposed": "field has a pending proposal"}.get(
-                state, f"current value is {state}")
-            pid = self.insert_row("proposals", {
-                "kind": "field", "researcher_id": fv.researcher_id, "field": fv.field, "value_id": vid,
-                "current_value_id": cur.id if cur else None, "payload": "{}",
-                "summary": f"{fv.field}: {display_value(fv.field, value)[:200]}",
-                "reason": f"{kind} value proposed: {why}", "confidence": fv.confidence, "state": "pending",
-                "job_id": fv.job_id, "created_at": utcnow()})
+                state, f"current value is {state}"
+            )
+            pid = self.insert_row(
+                "proposals",
+                {
+                    "kind": "field",
+                    "researcher_id": fv.researcher_id,
+                    "field": fv.field,
+                    "value_id": vid,
+                    "current_value_id": cur.id if cur else None,
+                    "payload": "{}",
+                    "summary": f"{fv.field}: {display_value(fv.field, value)[:200]}",
+                    "reason": f"{kind} value proposed: {why}",
+                    "confidence": fv.confidence,
+                    "state": "pending",
+                    "job_id": fv.job_id,
+                    "created_at": utcnow(),
+                },
+            )
             return WriteResult(outcome="proposed", status="proposed", value_id=vid, proposal_id=pid, reason=why)
 
-    def set_value(self, researcher_id: int, field: str, value: Any, who: str,
-                  evidence: list[Evidence] | None = None, *, action: str = "set") -> WriteResult:
+    def set_value(
+        self,
+        researcher_id: int,
+        field: str,
+        value: Any,
+        who: str,
+        evidence: list[Evidence] | None = None,
+        *,
+        action: str = "set",
+    ) -> WriteResult:
         """A person's value: always applied, as `verified`."""
         actor = who if who.startswith("human:") else f"human:{who}"
-        fv = FieldValue(researcher_id=researcher_id, field=field, value=value, status="verified", origin=actor,
-                        confidence=1.0, evidence=evidence or [])
+        fv = FieldValue(
+            researcher_id=researcher_id,
+            field=field,
+            value=value,
+            status="verified",
+            origin=actor,
+            confidence=1.0,
+            evidence=evidence or [],
+        )
         with self.transaction():
             self.get_researcher(researcher_id)
             cur = self.current(researcher_id, field)
             vid = self._insert_value(fv, "verified")
-            self._audit(actor, action, researcher_id=researcher_id, field=field, before_id=cur.id if cur else None,
-                        after_id=vid)
+            self._audit(
+                actor, action, researcher_id=researcher_id, field=field, before_id=cur.id if cur else None, after_id=vid
+            )
             self._set_current(researcher_id, field, vid)
         return WriteResult(outcome="applied", status="verified", value_id=vid)
 
@@ -486,65 +706,132 @@ class Store:
             return self.insert_row("derived_facts", data)
 
     def derived(self, value_id: int, kind: str | None = None) -> list[DerivedFact]:
-        rows = self.q("SELECT * FROM derived_facts WHERE value_id = ?" + (" AND kind = ?" if kind else "")
-                      + " ORDER BY id DESC", [value_id, kind] if kind else [value_id])
-        return [DerivedFact(id=r["id"], value_id=r["value_id"], kind=r["kind"], value=_loads(r["value"]),
-                            origin=r["origin"], confidence=r["confidence"], detail=_loads(r["detail"], {}),
-                            created_at=r["created_at"]) for r in rows]
+        rows = self.q(
+            "SELECT * FROM derived_facts WHERE value_id = ?" + (" AND kind = ?" if kind else "") + " ORDER BY id DESC",
+            [value_id, kind] if kind else [value_id],
+        )
+        return [
+            DerivedFact(
+                id=r["id"],
+                value_id=r["value_id"],
+                kind=r["kind"],
+                value=_loads(r["value"]),
+                origin=r["origin"],
+                confidence=r["confidence"],
+                detail=_loads(r["detail"], {}),
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
 
     def history(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
         """Every value ever written for the field, oldest first, with what became of it."""
         cur = self.current(researcher_id, field)
-        rows = self.q("SELECT fv.*, p.id AS proposal_id, p.state AS proposal_state FROM field_values fv "
-                      "LEFT JOIN proposals p ON p.value_id = fv.id WHERE fv.researcher_id = ? AND fv.field = ? "
-                      "ORDER BY fv.id", [researcher_id, field])
+        rows = self.q(
+            "SELECT fv.*, p.id AS proposal_id, p.state AS proposal_state FROM field_values fv "
+            "LEFT JOIN proposals p ON p.value_id = fv.id WHERE fv.researcher_id = ? AND fv.field = ? "
+            "ORDER BY fv.id",
+            [researcher_id, field],
+        )
         out = []
         for r in rows:
             fv = self._fv(r)
             if fv.status == "proposed":
-                shown = {"pending": "proposed", "accepted": "accepted", "rejected": "rejected",
-                         "withdrawn": "superseded"}.get(r["proposal_state"] or "pending", "proposed")
+                shown = {
+                    "pending": "proposed",
+                    "accepted": "accepted",
+                    "rejected": "rejected",
+                    "withdrawn": "superseded",
+                }.get(r["proposal_state"] or "pending", "proposed")
             elif cur and fv.id == cur.id:
                 shown = fv.status
             else:
                 shown = "superseded"
-            out.append({**fv.model_dump(), "shown_status": shown, "current": bool(cur and fv.id == cur.id),
-                        "proposal_id": r["proposal_id"], "proposal_state": r["proposal_state"]})
+            out.append(
+                {
+                    **fv.model_dump(),
+                    "shown_status": shown,
+                    "current": bool(cur and fv.id == cur.id),
+                    "proposal_id": r["proposal_id"],
+                    "proposal_state": r["proposal_state"],
+                }
+            )
         return out
 
     # ------------------------------------------------------------------ proposals and review actions
 
     def _proposal(self, row: dict[str, Any]) -> Proposal:
-        return Proposal(id=row["id"], kind=row["kind"], researcher_id=row["researcher_id"], field=row["field"],
-                        proposed=self.get_value(row["value_id"]), current=self.get_value(row["current_value_id"]),
-                        payload=_loads(row["payload"], {}), summary=row["summary"], reason=row["reason"],
-                        confidence=row["confidence"], state=row["state"], job_id=row["job_id"],
-                        created_at=row["created_at"], decided_at=row["decided_at"], decided_by=row["decided_by"])
+        return Proposal(
+            id=row["id"],
+            kind=row["kind"],
+            researcher_id=row["researcher_id"],
+            field=row["field"],
+            proposed=self.get_value(row["value_id"]),
+            current=self.get_value(row["current_value_id"]),
+            payload=_loads(row["payload"], {}),
+            summary=row["summary"],
+            reason=row["reason"],
+            confidence=row["confidence"],
+            state=row["state"],
+            job_id=row["job_id"],
+            created_at=row["created_at"],
+            decided_at=row["decided_at"],
+            decided_by=row["decided_by"],
+        )
 
     def create_proposal(self, p: Proposal) -> int:
         """Structural proposals (split, merge). Field proposals come from submit()."""
         if p.kind == "field":
             raise StoreError("field proposals are made by submit(), which applies the write policy")
-        row = {"kind": p.kind, "researcher_id": p.researcher_id, "field": p.field, "value_id": None,
-               "current_value_id": None, "payload": _dumps(p.payload), "summary": p.summary, "reason": p.reason,
-               "confidence": p.confidence, "state": "pending", "job_id": p.job_id, "created_at": utcnow()}
+        row = {
+            "kind": p.kind,
+            "researcher_id": p.researcher_id,
+            "field": p.field,
+            "value_id": None,
+            "current_value_id": None,
+            "payload": _dumps(p.payload),
+            "summary": p.summary,
+            "reason": p.reason,
+            "confidence": p.confidence,
+            "state": "pending",
+            "job_id": p.job_id,
+            "created_at": utcnow(),
+        }
         with self.transaction():
             return self.insert_row("proposals", row)
 
-    def proposals(self, state: str | None = "pending", *, field: str | None = None, researcher_id: int | None = None,
-                  job_id: str | None = None, min_confidence: float | None = None, kind: str | None = None,
-                  order: str = "id") -> list[Proposal]:
+    def proposals(
+        self,
+        state: str | None = "pending",
+        *,
+        field: str | None = None,
+        researcher_id: int | None = None,
+        job_id: str | None = None,
+        min_confidence: float | None = None,
+        kind: str | None = None,
+        order: str = "id",
+    ) -> list[Proposal]:
         where, params = ["1 = 1"], []
-        for col, val in (("state", state), ("field", field), ("researcher_id", researcher_id), ("job_id", job_id),
-                         ("kind", kind)):
+        for col, val in (
+            ("state", state),
+            ("field", field),
+            ("researcher_id", researcher_id),
+            ("job_id", job_id),
+            ("kind", kind),
+        ):
             if val is not None:
                 where.append(f"{col} = ?")
                 params.append(val)
         if min_confidence is not None:
             where.append("coalesce(confidence, 0) >= ?")
             params.append(min_confidence)
-        order_sql = {"id": "id", "confidence": "coalesce(confidence, 0) DESC, id", "-confidence":
-                     "coalesce(confidence, 0), id", "researcher": "researcher_id, id", "field": "field, id"}.get(order, "id")
+        order_sql = {
+            "id": "id",
+            "confidence": "coalesce(confidence, 0) DESC, id",
+            "-confidence": "coalesce(confidence, 0), id",
+            "researcher": "researcher_id, id",
+            "field": "field, id",
+        }.get(order, "id")
         rows = self.q(f"SELECT * FROM proposals WHERE {' AND '.join(where)} ORDER BY {order_sql}", params)
         return [self._proposal(r) for r in rows]
 
@@ -555,8 +842,10 @@ class Store:
         return self._proposal(row)
 
     def _decide(self, proposal_id: int, state: str, actor: str, result_value_id: int | None = None) -> None:
-        self.db.execute("UPDATE proposals SET state = ?, decided_at = ?, decided_by = ?, result_value_id = ? WHERE id = ?",
-                        [state, utcnow(), actor, result_value_id, proposal_id])
+        self.db.execute(
+            "UPDATE proposals SET state = ?, decided_at = ?, decided_by = ?, result_value_id = ? WHERE id = ?",
+            [state, utcnow(), actor, result_value_id, proposal_id],
+        )
 
     def _pending_proposal(self, proposal_id: int) -> Proposal:
         p = self.get_proposal(proposal_id)
@@ -588,8 +877,16 @@ class Store:
                 edited = p.proposed.model_copy(update={"value": value, "origin": actor, "confidence": 1.0})
                 vid = self._insert_value(edited, "accepted")
                 action = "edit"
-            self._audit(actor, action, researcher_id=p.researcher_id, field=p.field, proposal_id=proposal_id,
-                        before_id=cur.id if cur else None, after_id=vid, job_id=p.job_id)
+            self._audit(
+                actor,
+                action,
+                researcher_id=p.researcher_id,
+                field=p.field,
+                proposal_id=proposal_id,
+                before_id=cur.id if cur else None,
+                after_id=vid,
+                job_id=p.job_id,
+            )
             self._set_current(p.researcher_id, p.field, vid)
             self._decide(proposal_id, "accepted", actor, vid)
         return WriteResult(outcome="applied", status="accepted", value_id=vid, proposal_id=proposal_id)
@@ -601,8 +898,16 @@ class Store:
             if p.kind != "field":
                 self._decide_structural(p, "reject", actor)
                 return
-            self._audit(actor, "reject", researcher_id=p.researcher_id, field=p.field, proposal_id=proposal_id,
-                        before=None, after=p.proposed.value if p.proposed else None, job_id=p.job_id)
+            self._audit(
+                actor,
+                "reject",
+                researcher_id=p.researcher_id,
+                field=p.field,
+                proposal_id=proposal_id,
+                before=None,
+                after=p.proposed.value if p.proposed else None,
+                job_id=p.job_id,
+            )
             self._decide(proposal_id, "rejected", actor)
 
     def undo(self, who: str, audit_id: int | None = None) -> AuditEntry:
@@ -611,10 +916,12 @@ class Store:
         actor = who if who.startswith("human:") else f"human:{who}"
         with self.transaction():
             if audit_id is None:
-                row = self.one("SELECT * FROM audit_log a WHERE actor LIKE 'human:%' AND action IN "
-                               "('set', 'accept', 'edit', 'reject', 'import-verified') AND NOT EXISTS "
-                               "(SELECT 1 FROM audit_log u WHERE u.undoes = a.id) "
-                               "ORDER BY id DESC LIMIT 1")
+                row = self.one(
+                    "SELECT * FROM audit_log a WHERE actor LIKE 'human:%' AND action IN "
+                    "('set', 'accept', 'edit', 'reject', 'import-verified') AND NOT EXISTS "
+                    "(SELECT 1 FROM audit_log u WHERE u.undoes = a.id) "
+                    "ORDER BY id DESC LIMIT 1"
+                )
             else:
                 row = self.one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
             if not row:
@@ -627,15 +934,34 @@ class Store:
                 if (cur.id if cur else None) != row["after_value_id"]:
                     raise StoreError(f"{field} of researcher {rid} changed since; undo the later change first")
                 # the undo's audit row carries the transition the never-override trigger checks
-                self._audit(actor, "undo", researcher_id=rid, field=field, proposal_id=row["proposal_id"],
-                            before_id=row["after_value_id"], after_id=row["before_value_id"], undoes=row["id"])
+                self._audit(
+                    actor,
+                    "undo",
+                    researcher_id=rid,
+                    field=field,
+                    proposal_id=row["proposal_id"],
+                    before_id=row["after_value_id"],
+                    after_id=row["before_value_id"],
+                    undoes=row["id"],
+                )
                 self._set_current(rid, field, row["before_value_id"])
             else:
-                self._audit(actor, "undo", researcher_id=rid, field=field, proposal_id=row["proposal_id"],
-                            before=_loads(row["after"]), after=None, undoes=row["id"])
+                self._audit(
+                    actor,
+                    "undo",
+                    researcher_id=rid,
+                    field=field,
+                    proposal_id=row["proposal_id"],
+                    before=_loads(row["after"]),
+                    after=None,
+                    undoes=row["id"],
+                )
             if row["action"] in ("accept", "edit", "reject") and row["proposal_id"]:
-                self.db.execute("UPDATE proposals SET state = 'pending', decided_at = NULL, decided_by = NULL, "
-                                "result_value_id = NULL WHERE id = ?", [row["proposal_id"]])
+                self.db.execute(
+                    "UPDATE proposals SET state = 'pending', decided_at = NULL, decided_by = NULL, "
+                    "result_value_id = NULL WHERE id = ?",
+                    [row["proposal_id"]],
+                )
         return self.audit_entries(limit=1)[0]
 
     def rollback_job(self, job_id: str, who: str) -> dict[str, int]:
@@ -644,15 +970,24 @@ class Store:
         actor = who if who.startswith("human:") else f"human:{who}"
         counts = {"reverted": 0, "kept": 0, "withdrawn": 0}
         with self.transaction():
-            applied = self.q("SELECT * FROM audit_log WHERE job_id = ? AND action IN ('generate', 'import') "
-                             "ORDER BY id DESC", [job_id])
+            applied = self.q(
+                "SELECT * FROM audit_log WHERE job_id = ? AND action IN ('generate', 'import') ORDER BY id DESC",
+                [job_id],
+            )
             for row in applied:
                 cur = self.current(row["researcher_id"], row["field"])
                 if cur is None or cur.id != row["after_value_id"]:
                     counts["kept"] += 1
                     continue
-                self._audit(actor, "rollback", researcher_id=row["researcher_id"], field=row["field"],
-                            before_id=row["after_value_id"], after_id=row["before_value_id"], job_id=job_id)
+                self._audit(
+                    actor,
+                    "rollback",
+                    researcher_id=row["researcher_id"],
+                    field=row["field"],
+                    before_id=row["after_value_id"],
+                    after_id=row["before_value_id"],
+                    job_id=job_id,
+                )
                 self._set_current(row["researcher_id"], row["field"], row["before_value_id"])
                 counts["reverted"] += 1
             pending = self.q("SELECT id FROM proposals WHERE job_id = ? AND state = 'pending'", [job_id])
@@ -663,8 +998,9 @@ class Store:
                 self._audit(actor, "rollback-job", job_id=job_id, after=counts)
         return counts
 
-    def audit_entries(self, *, researcher_id: int | None = None, job_id: str | None = None,
-                      limit: int = 100) -> list[AuditEntry]:
+    def audit_entries(
+        self, *, researcher_id: int | None = None, job_id: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
         where, params = ["1 = 1"], []
         if researcher_id is not None:
             where.append("researcher_id = ?")
@@ -673,10 +1009,24 @@ class Store:
             where.append("job_id = ?")
             params.append(job_id)
         rows = self.q(f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*params, limit])
-        return [AuditEntry(id=r["id"], actor=r["actor"], action=r["action"], researcher_id=r["researcher_id"],
-                           field=r["field"], proposal_id=r["proposal_id"], before_value_id=r["before_value_id"],
-                           after_value_id=r["after_value_id"], before=_loads(r["before"]), after=_loads(r["after"]),
-                           job_id=r["job_id"], undoes=r["undoes"], created_at=r["created_at"]) for r in rows]
+        return [
+            AuditEntry(
+                id=r["id"],
+                actor=r["actor"],
+                action=r["action"],
+                researcher_id=r["researcher_id"],
+                field=r["field"],
+                proposal_id=r["proposal_id"],
+                before_value_id=r["before_value_id"],
+                after_value_id=r["after_value_id"],
+                before=_loads(r["before"]),
+                after=_loads(r["after"]),
+                job_id=r["job_id"],
+                undoes=r["undoes"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
 
     # ------------------------------------------------------------------ jobs
 
@@ -703,5 +1053,7 @@ class Store:
         return Job(**row)
 
     def jobs(self, limit: int = 50) -> list[Job]:
-        return [self.get_job(r["id"]) for r in self.q("SELECT id FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?",
-                                                       [limit])]
+        return [
+            self.get_job(r["id"])
+            for r in self.q("SELECT id FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?", [limit])
+        ]

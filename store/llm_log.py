@@ -3,11 +3,12 @@
 The only SQLite code of the model layer. Every function takes a `store.Store` or its `sqlite_utils.Database`.
 Callers redact secrets before handing values in (agent/llm/redact.py); this module stores what it is given.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
@@ -16,9 +17,28 @@ from sqlite_utils.db import NotFoundError
 from . import locks
 
 CALL_COLUMNS = [
-    "call_group", "attempt", "backend", "model", "mode", "prompt_name", "prompt_version", "schema_name",
-    "input_hash", "messages", "response", "parsed", "error", "tokens_in", "tokens_out", "latency_ms",
-    "retries", "reasks", "cost_usd", "cached", "job_id", "created_at",
+    "call_group",
+    "attempt",
+    "backend",
+    "model",
+    "mode",
+    "prompt_name",
+    "prompt_version",
+    "schema_name",
+    "input_hash",
+    "messages",
+    "response",
+    "parsed",
+    "error",
+    "tokens_in",
+    "tokens_out",
+    "latency_ms",
+    "retries",
+    "reasks",
+    "cost_usd",
+    "cached",
+    "job_id",
+    "created_at",
 ]
 _CALL_COLUMN_SET = frozenset(CALL_COLUMNS)
 
@@ -28,7 +48,7 @@ def _db(store_or_db: Any) -> Database:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _json(value: Any) -> str | None:
@@ -71,7 +91,8 @@ def insert_call(store_or_db: Any, **row: Any) -> int:
     sql = _insert_sql.get(cols)
     if sql is None:
         sql = _insert_sql.setdefault(
-            cols, f"INSERT INTO llm_calls ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})")
+            cols, f"INSERT INTO llm_calls ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        )
     db = _db(store_or_db)
     with locks.of(db), db.conn:
         return db.conn.execute(sql, [_sql_value(v) for v in row.values()]).lastrowid
@@ -82,8 +103,9 @@ def _update_call(db: Database, call_id: int, fields: dict[str, Any]) -> None:
     if not fields:
         return
     values = [_json(v) if k in ("messages", "parsed") else _sql_value(v) for k, v in fields.items()]
-    cur = db.conn.execute(f"UPDATE llm_calls SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
-                          [*values, call_id])
+    cur = db.conn.execute(
+        f"UPDATE llm_calls SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?", [*values, call_id]
+    )
     if cur.rowcount == 0:
         raise NotFoundError(f"llm_calls row {call_id} does not exist")
 
@@ -121,10 +143,12 @@ def recent_calls(store_or_db: Any, limit: int = 20, job_id: str | None = None) -
 
 def usage_totals(store_or_db: Any, job_id: str | None = None) -> dict[str, Any]:
     """Tokens, cost and counts over all attempts (optionally one job)."""
-    sql = ("SELECT count(*) AS attempts, count(DISTINCT call_group) AS calls, coalesce(sum(tokens_in),0) AS tokens_in,"
-           " coalesce(sum(tokens_out),0) AS tokens_out, coalesce(sum(cost_usd),0) AS cost_usd,"
-           " coalesce(sum(error IS NOT NULL),0) AS failed_attempts, coalesce(sum(cached),0) AS cache_hits"
-           " FROM llm_calls" + (" WHERE job_id = ?" if job_id else ""))
+    sql = (
+        "SELECT count(*) AS attempts, count(DISTINCT call_group) AS calls, coalesce(sum(tokens_in),0) AS tokens_in,"
+        " coalesce(sum(tokens_out),0) AS tokens_out, coalesce(sum(cost_usd),0) AS cost_usd,"
+        " coalesce(sum(error IS NOT NULL),0) AS failed_attempts, coalesce(sum(cached),0) AS cache_hits"
+        " FROM llm_calls" + (" WHERE job_id = ?" if job_id else "")
+    )
     cur = _db(store_or_db).execute(sql, [job_id] if job_id else [])
     return dict(zip([d[0] for d in cur.description], cur.fetchone()))
 
@@ -135,8 +159,9 @@ def usage_totals(store_or_db: Any, job_id: str | None = None) -> dict[str, Any]:
 def cache_key(model: str, prompt_version: str | None, input_hash: str, schema_hash: str, mode: str = "") -> str:
     """The same question to the same model, prompt version and schema; the instructor mode too, since it changes
     what is sent (JSON modes add the schema to the prompt, TOOLS sends it as a function)."""
-    return hashlib.sha256("\x1f".join([model, prompt_version or "", input_hash, schema_hash, mode]).encode()
-                          ).hexdigest()
+    return hashlib.sha256(
+        "\x1f".join([model, prompt_version or "", input_hash, schema_hash, mode]).encode()
+    ).hexdigest()
 
 
 def cache_get(store_or_db: Any, key: str) -> dict[str, Any] | None:

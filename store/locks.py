@@ -5,6 +5,7 @@ sleeps in steps (1, 2, 5, 10, 15 ms, ...) instead of waking when the lock is fre
 the call log and field values, those sleeps cost more than the writes. Threads of one process therefore queue on
 this lock first and reach SQLite one at a time; other processes still meet the busy timeout.
 """
+
 from __future__ import annotations
 
 import os

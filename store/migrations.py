@@ -2,6 +2,7 @@
 
 Never edit a migration that has shipped: add the next number.
 """
+
 from __future__ import annotations
 
 from sqlite_utils import Database, Migrations

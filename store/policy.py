@@ -9,6 +9,7 @@
 "proposed" means the field has no applied value but a pending proposal. A value a person rejected is not
 proposed again by the same origin with the same value.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -17,10 +18,22 @@ Current = Literal["empty", "imported", "generated", "proposed", "accepted", "ver
 Result = Literal["imported", "generated", "proposal", "verified", "accepted"]
 
 WRITE_POLICY: dict[str, dict[str, str]] = {
-    "import": {"empty": "imported", "imported": "imported", "generated": "imported", "proposed": "imported",
-               "accepted": "proposal", "verified": "proposal"},
-    "llm": {"empty": "generated_if_allowed", "imported": "proposal", "generated": "proposal", "proposed": "proposal",
-            "accepted": "proposal", "verified": "proposal"},
+    "import": {
+        "empty": "imported",
+        "imported": "imported",
+        "generated": "imported",
+        "proposed": "imported",
+        "accepted": "proposal",
+        "verified": "proposal",
+    },
+    "llm": {
+        "empty": "generated_if_allowed",
+        "imported": "proposal",
+        "generated": "proposal",
+        "proposed": "proposal",
+        "accepted": "proposal",
+        "verified": "proposal",
+    },
     "human_set": {c: "verified" for c in ("empty", "imported", "generated", "proposed", "accepted", "verified")},
     "human_accept": {c: "accepted" for c in ("empty", "imported", "generated", "proposed", "accepted", "verified")},
 }

@@ -6,15 +6,17 @@ acronym and label with its match key), `ror_names_fts` (FTS5 over the keys, exte
 `ror_domains` (institutional domains; `source` = `domains` field or a `link` hostname) and `ror_imports` (one row per
 loaded dump, with its release string).
 """
+
 from __future__ import annotations
 
 import json
 import re
 import time
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -22,10 +24,24 @@ NAME_KINDS = ("name", "alias", "acronym", "label")
 
 # Abbreviations folded into the match key on both sides (dump names and affiliation strings).
 _ABBREVIATIONS = {
-    "univ": "university", "uni": "university", "inst": "institute",
-    "natl": "national", "nat": "national", "tech": "technology", "techn": "technology", "dept": "department",
-    "sci": "science", "acad": "academy", "coll": "college", "intl": "international", "lab": "laboratory",
-    "labs": "laboratories", "ctr": "center", "centre": "center", "res": "research", "st": "saint",
+    "univ": "university",
+    "uni": "university",
+    "inst": "institute",
+    "natl": "national",
+    "nat": "national",
+    "tech": "technology",
+    "techn": "technology",
+    "dept": "department",
+    "sci": "science",
+    "acad": "academy",
+    "coll": "college",
+    "intl": "international",
+    "lab": "laboratory",
+    "labs": "laboratories",
+    "ctr": "center",
+    "centre": "center",
+    "res": "research",
+    "st": "saint",
 }
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -74,7 +90,7 @@ class LoadCounts:
 
 
 def _utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _batches(items: Iterable[RorOrg], size: int) -> Iterator[list[RorOrg]]:
@@ -102,15 +118,30 @@ def load_orgs(db: Database, orgs: Iterable[RorOrg], *, release: str, source: str
             # keep the external-content FTS index in step: drop the entries of the names being replaced
             conn.executemany(
                 "INSERT INTO ror_names_fts(ror_names_fts, rowid, key) SELECT 'delete', id, key FROM ror_names"
-                " WHERE ror_id = ?", ids,
+                " WHERE ror_id = ?",
+                ids,
             )
             conn.executemany("DELETE FROM ror_names WHERE ror_id = ?", ids)
             conn.executemany("DELETE FROM ror_domains WHERE ror_id = ?", ids)
             conn.executemany(
                 "INSERT OR REPLACE INTO ror_orgs (ror_id, name, status, city, region, country, country_code, types,"
                 " is_child, schema, release) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(o.ror_id, o.name, o.status, o.city, o.region, o.country, o.country_code, json.dumps(o.types),
-                  int(o.is_child), o.schema, release) for o in batch],
+                [
+                    (
+                        o.ror_id,
+                        o.name,
+                        o.status,
+                        o.city,
+                        o.region,
+                        o.country,
+                        o.country_code,
+                        json.dumps(o.types),
+                        int(o.is_child),
+                        o.schema,
+                        release,
+                    )
+                    for o in batch
+                ],
             )
             name_rows = []
             domain_rows = []
@@ -136,13 +167,22 @@ def load_orgs(db: Database, orgs: Iterable[RorOrg], *, release: str, source: str
         conn.execute(
             "INSERT INTO ror_imports (release, source, schema, records, names, domains, seconds, imported_at)"
             " VALUES (?,?,?,?,?,?,?,?)",
-            (release, source, "+".join(sorted(schemas)) or "none", counts.records, counts.names, counts.domains,
-             counts.seconds, _utcnow()),
+            (
+                release,
+                source,
+                "+".join(sorted(schemas)) or "none",
+                counts.records,
+                counts.names,
+                counts.domains,
+                counts.seconds,
+                _utcnow(),
+            ),
         )
     return counts
 
 
 # ---- lookups -------------------------------------------------------------------------------------------------------
+
 
 def has_tables(db: Database) -> bool:
     return db["ror_orgs"].exists()
@@ -158,9 +198,12 @@ def index_counts(db: Database) -> dict[str, Any] | None:
     names = db.execute("SELECT count(*) FROM ror_names").fetchone()[0]
     domains = db.execute("SELECT count(*) FROM ror_domains").fetchone()[0]
     releases = [r[0] for r in db.execute("SELECT release FROM ror_orgs GROUP BY release ORDER BY count(*) DESC")]
-    imports = [dict(zip(("release", "source", "schema", "records", "names", "domains", "seconds", "imported_at"), r))
-               for r in db.execute("SELECT release, source, schema, records, names, domains, seconds, imported_at"
-                                   " FROM ror_imports ORDER BY id")]
+    imports = [
+        dict(zip(("release", "source", "schema", "records", "names", "domains", "seconds", "imported_at"), r))
+        for r in db.execute(
+            "SELECT release, source, schema, records, names, domains, seconds, imported_at FROM ror_imports ORDER BY id"
+        )
+    ]
     return {"records": records, "names": names, "domains": domains, "releases": releases, "imports": imports}
 
 
@@ -200,16 +243,23 @@ def org_details(db: Database, ror_ids: Iterable[str]) -> dict[str, dict[str, Any
     ids = list(dict.fromkeys(ror_ids))
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in db.execute(
             f"SELECT ror_id, name, status, city, region, country, country_code, is_child, release FROM ror_orgs"
-            f" WHERE ror_id IN ({marks})", chunk,
+            f" WHERE ror_id IN ({marks})",
+            chunk,
         ):
-            out[row[0]] = dict(zip(("ror_id", "name", "status", "city", "region", "country", "country_code",
-                                    "is_child", "release"), row), names=[])
+            out[row[0]] = dict(
+                zip(
+                    ("ror_id", "name", "status", "city", "region", "country", "country_code", "is_child", "release"),
+                    row,
+                ),
+                names=[],
+            )
         for rid, value, kind, key in db.execute(
-            f"SELECT ror_id, value, kind, key FROM ror_names WHERE ror_id IN ({marks})", chunk,
+            f"SELECT ror_id, value, kind, key FROM ror_names WHERE ror_id IN ({marks})",
+            chunk,
         ):
             if rid in out:
                 out[rid]["names"].append((value, kind, key))
@@ -230,9 +280,7 @@ def location_vocabulary(db: Database) -> dict[str, set[str]]:
 def token_document_counts(db: Database) -> tuple[dict[str, int], int]:
     """How many names contain each token (from the FTS5 vocabulary) and the number of names: the matcher weighs
     rare, distinctive words ("defense") above common ones ("university")."""
-    db.execute(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ror_names_vocab USING fts5vocab(main, 'ror_names_fts', 'row')"
-    )
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.ror_names_vocab USING fts5vocab(main, 'ror_names_fts', 'row')")
     counts = {term: doc for term, doc in db.execute("SELECT term, doc FROM temp.ror_names_vocab")}
     total = db.execute("SELECT count(*) FROM ror_names").fetchone()[0]
     return counts, total

@@ -7,18 +7,20 @@ generic review view (`summary`, `reason`, payload). `Store.accept` / `Store.reje
 Provenance of a split: each new researcher links to the original listing through `researcher_listings.works`
 (the work ids of its cluster) and points back to the original researcher through `researchers.split_from`.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import unicodedata
+from collections.abc import Collection
 from itertools import combinations
-from typing import TYPE_CHECKING, Any, Collection
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz
 
-from schemas import Proposal, Work, utcnow
-from schemas.conflation import ConflationResult
+from enrich.schemas import Proposal, Work, utcnow
+from enrich.schemas.conflation import ConflationResult
 
 if TYPE_CHECKING:
     from .core import Store
@@ -38,7 +40,7 @@ def _actor(who: str) -> str:
     return who if who.startswith("human:") else f"human:{who}"
 
 
-def _pending_proposal(store: "Store", proposal_id: int, kind: str) -> Proposal:
+def _pending_proposal(store: Store, proposal_id: int, kind: str) -> Proposal:
     p = store.get_proposal(proposal_id)
     if p.kind != kind:
         raise _error(f"proposal {proposal_id} is a {p.kind} proposal, not {kind}")
@@ -50,19 +52,24 @@ def _pending_proposal(store: "Store", proposal_id: int, kind: str) -> Proposal:
 # ----------------------------------------------------------------- conflation results
 
 
-def save_conflation(store: "Store", listing_id: int, researcher_id: int | None, result: ConflationResult) -> None:
+def save_conflation(store: Store, listing_id: int, researcher_id: int | None, result: ConflationResult) -> None:
     """Record the conflation step's verdict for a listing (one row per listing and method; re-running replaces)."""
     row = {
-        "listing_id": listing_id, "researcher_id": researcher_id, "detected": int(result.detected),
-        "confidence": result.confidence, "clusters": json.dumps([c.model_dump() for c in result.clusters]),
-        "method": result.method, "created_at": utcnow(),
+        "listing_id": listing_id,
+        "researcher_id": researcher_id,
+        "detected": int(result.detected),
+        "confidence": result.confidence,
+        "clusters": json.dumps([c.model_dump() for c in result.clusters]),
+        "method": result.method,
+        "created_at": utcnow(),
     }
     with store.transaction():
         store.insert_row("conflation", row, replace=True)
 
 
-def get_conflation(store: "Store", *, listing_id: int | None = None,
-                   researcher_id: int | None = None) -> ConflationResult | None:
+def get_conflation(
+    store: Store, *, listing_id: int | None = None, researcher_id: int | None = None
+) -> ConflationResult | None:
     """The latest stored verdict for a listing or a researcher (for `enrich export` and the agent loop)."""
     if listing_id is None and researcher_id is None:
         raise _error("get_conflation needs a listing_id or a researcher_id")
@@ -70,18 +77,25 @@ def get_conflation(store: "Store", *, listing_id: int | None = None,
     row = store.one(f"SELECT * FROM conflation WHERE {col} = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", [val])
     if not row:
         return None
-    return ConflationResult(detected=bool(row["detected"]), confidence=row["confidence"],
-                            clusters=json.loads(row["clusters"]), method=row["method"])
+    return ConflationResult(
+        detected=bool(row["detected"]),
+        confidence=row["confidence"],
+        clusters=json.loads(row["clusters"]),
+        method=row["method"],
+    )
 
 
-def is_flagged(store: "Store", researcher_id: int) -> bool:
+def is_flagged(store: Store, researcher_id: int) -> bool:
     """True when a listing of this researcher was judged conflated and no person has said it is one person:
     the agent must then not auto-apply a single affiliation or summary."""
     r = store.get_researcher(researcher_id)
     if r.single_person:
         return False
-    row = store.one("SELECT 1 FROM conflation c JOIN researcher_listings rl ON rl.listing_id = c.listing_id "
-                    "WHERE rl.researcher_id = ? AND rl.works IS NULL AND c.detected = 1 LIMIT 1", [researcher_id])
+    row = store.one(
+        "SELECT 1 FROM conflation c JOIN researcher_listings rl ON rl.listing_id = c.listing_id "
+        "WHERE rl.researcher_id = ? AND rl.works IS NULL AND c.detected = 1 LIMIT 1",
+        [researcher_id],
+    )
     return row is not None
 
 
@@ -92,8 +106,9 @@ def _split_key(listing_id: int, clusters: list[list[str]]) -> str:
     return json.dumps([listing_id, sorted(sorted(c) for c in clusters)])
 
 
-def propose_split(store: "Store", researcher_id: int, listing_id: int, result: ConflationResult,
-                  job_id: str | None = None) -> int | None:
+def propose_split(
+    store: Store, researcher_id: int, listing_id: int, result: ConflationResult, job_id: str | None = None
+) -> int | None:
     """Propose splitting a researcher's listing along the result's clusters. Returns the proposal id; the same
     pending split again returns the existing id; None when a person already said this is one person or fewer
     than two clusters have enough works."""
@@ -126,15 +141,27 @@ def propose_split(store: "Store", researcher_id: int, listing_id: int, result: C
         lines.append(f"Group {i} ({len(c.work_ids)} works): " + "; ".join(bits))
     lines += result.reasons
     payload: dict[str, Any] = {
-        "key": key, "listing_id": listing_id, "method": result.method, "confidence": result.confidence,
-        "clusters": [c.model_dump() for c in big], "unassigned": unassigned,
+        "key": key,
+        "listing_id": listing_id,
+        "method": result.method,
+        "confidence": result.confidence,
+        "clusters": [c.model_dump() for c in big],
+        "unassigned": unassigned,
     }
-    return store.create_proposal(Proposal(kind="split", researcher_id=researcher_id, payload=payload,
-                                          summary=summary, reason="\n".join(lines),
-                                          confidence=result.confidence, job_id=job_id))
+    return store.create_proposal(
+        Proposal(
+            kind="split",
+            researcher_id=researcher_id,
+            payload=payload,
+            summary=summary,
+            reason="\n".join(lines),
+            confidence=result.confidence,
+            job_id=job_id,
+        )
+    )
 
 
-def accept_split(store: "Store", proposal_id: int, who: str) -> list[int]:
+def accept_split(store: Store, proposal_id: int, who: str) -> list[int]:
     """Create one researcher per cluster, linked to the original listing by its works and to the original
     researcher by `split_from`; the original keeps only the unassigned works of that listing."""
     actor = _actor(who)
@@ -144,30 +171,59 @@ def accept_split(store: "Store", proposal_id: int, who: str) -> list[int]:
         listing_id = p.payload["listing_id"]
         new_ids = []
         for cluster in p.payload["clusters"]:
-            rid = store.db["researchers"].insert({
-                "name": original.name, "name_origin": f"split:{proposal_id}", "split_from": original.id,
-                "created_at": utcnow()}).last_pk
-            store.db["researcher_listings"].insert({"researcher_id": rid, "listing_id": listing_id,
-                                                    "works": json.dumps(cluster["work_ids"])}, replace=True)
+            rid = (
+                store.db["researchers"]
+                .insert(
+                    {
+                        "name": original.name,
+                        "name_origin": f"split:{proposal_id}",
+                        "split_from": original.id,
+                        "created_at": utcnow(),
+                    }
+                )
+                .last_pk
+            )
+            store.db["researcher_listings"].insert(
+                {"researcher_id": rid, "listing_id": listing_id, "works": json.dumps(cluster["work_ids"])}, replace=True
+            )
             new_ids.append(rid)
-        store.db["researcher_listings"].insert({"researcher_id": original.id, "listing_id": listing_id,
-                                                "works": json.dumps(p.payload.get("unassigned", []))}, replace=True)
-        store._audit(actor, "split", researcher_id=original.id, proposal_id=proposal_id, job_id=p.job_id,
-                     before={"listing_id": listing_id, "works": "all"},
-                     after={"listing_id": listing_id, "researchers": new_ids})
+        store.db["researcher_listings"].insert(
+            {
+                "researcher_id": original.id,
+                "listing_id": listing_id,
+                "works": json.dumps(p.payload.get("unassigned", [])),
+            },
+            replace=True,
+        )
+        store._audit(
+            actor,
+            "split",
+            researcher_id=original.id,
+            proposal_id=proposal_id,
+            job_id=p.job_id,
+            before={"listing_id": listing_id, "works": "all"},
+            after={"listing_id": listing_id, "researchers": new_ids},
+        )
         store._decide(proposal_id, "accepted", actor)
     return new_ids
 
 
-def reject_split(store: "Store", proposal_id: int, who: str) -> None:
+def reject_split(store: Store, proposal_id: int, who: str) -> None:
     """A person says the listing is one person: mark the researcher so the agent continues normally and does not
     propose the split again."""
     actor = _actor(who)
     with store.transaction():
         p = _pending_proposal(store, proposal_id, "split")
         store.db["researchers"].update(p.researcher_id, {"single_person": 1})
-        store._audit(actor, "reject", researcher_id=p.researcher_id, proposal_id=proposal_id, job_id=p.job_id,
-                     before=None, after={"single_person": True})
+        store._audit(
+            actor,
+            "reject",
+            researcher_id=p.researcher_id,
+            proposal_id=proposal_id,
+            job_id=p.job_id,
+            before=None,
+            after={"single_person": True},
+        )
         store._decide(proposal_id, "rejected", actor)
 
 
@@ -178,29 +234,50 @@ def _pair(a: int, b: int) -> list[int]:
     return sorted([a, b])
 
 
-def propose_merge(store: "Store", researcher_a: int, researcher_b: int, shared_work_ids: list[Any],
-                  evidence: dict[str, Any] | list[Any] | str | None = None, job_id: str | None = None) -> int | None:
+def propose_merge(
+    store: Store,
+    researcher_a: int,
+    researcher_b: int,
+    shared_work_ids: list[Any],
+    evidence: dict[str, Any] | list[Any] | str | None = None,
+    job_id: str | None = None,
+) -> int | None:
     """Propose that two researchers are one person (never merged automatically). Returns the proposal id; the
     existing one when this pair already has a pending merge; None when a person already rejected it."""
     if researcher_a == researcher_b:
         raise _error("a researcher cannot be merged with itself")
     a, b = store.get_researcher(researcher_a), store.get_researcher(researcher_b)
     pair = _pair(researcher_a, researcher_b)
-    for row in store.q("SELECT id, state, payload FROM proposals WHERE kind = 'merge' AND state IN ('pending', 'rejected')"):
+    for row in store.q(
+        "SELECT id, state, payload FROM proposals WHERE kind = 'merge' AND state IN ('pending', 'rejected')"
+    ):
         if json.loads(row["payload"]).get("pair") == pair:
             return row["id"] if row["state"] == "pending" else None
     n = len(shared_work_ids)
     summary = f"Merge {b.name or researcher_b} (#{researcher_b}) into {a.name or researcher_a} (#{researcher_a})"
     reason = f"The two researchers' listings share {n} work{'s' if n != 1 else ''}."
-    payload = {"pair": pair, "researcher_a": researcher_a, "researcher_b": researcher_b,
-               "shared_works": [list(x) if isinstance(x, tuple) else x for x in shared_work_ids],
-               "evidence": evidence}
+    payload = {
+        "pair": pair,
+        "researcher_a": researcher_a,
+        "researcher_b": researcher_b,
+        "shared_works": [list(x) if isinstance(x, tuple) else x for x in shared_work_ids],
+        "evidence": evidence,
+    }
     confidence = min(0.99, 0.6 + 0.15 * n)
-    return store.create_proposal(Proposal(kind="merge", researcher_id=researcher_a, payload=payload, summary=summary,
-                                          reason=reason, confidence=confidence, job_id=job_id))
+    return store.create_proposal(
+        Proposal(
+            kind="merge",
+            researcher_id=researcher_a,
+            payload=payload,
+            summary=summary,
+            reason=reason,
+            confidence=confidence,
+            job_id=job_id,
+        )
+    )
 
 
-def accept_merge(store: "Store", proposal_id: int, who: str) -> int:
+def accept_merge(store: Store, proposal_id: int, who: str) -> int:
     """Move researcher b's listing links to researcher a; returns a's id. b keeps its id and history, but no
     listings, and is marked merged into a (it leaves `enrich list` and the export)."""
     actor = _actor(who)
@@ -209,29 +286,49 @@ def accept_merge(store: "Store", proposal_id: int, who: str) -> int:
         a, b = p.payload["researcher_a"], p.payload["researcher_b"]
         moved = []
         for link in store.q("SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ?", [b]):
-            mine = store.one("SELECT works FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
-                             [a, link["listing_id"]])
+            mine = store.one(
+                "SELECT works FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
+                [a, link["listing_id"]],
+            )
             works = link["works"]
             if mine is not None:  # both own part of one listing (e.g. split siblings): the union
-                works = None if mine["works"] is None or works is None else json.dumps(
-                    sorted(set(json.loads(mine["works"])) | set(json.loads(works))))
-            store.db["researcher_listings"].insert({"researcher_id": a, "listing_id": link["listing_id"],
-                                                    "works": works}, replace=True)
+                works = (
+                    None
+                    if mine["works"] is None or works is None
+                    else json.dumps(sorted(set(json.loads(mine["works"])) | set(json.loads(works))))
+                )
+            store.db["researcher_listings"].insert(
+                {"researcher_id": a, "listing_id": link["listing_id"], "works": works}, replace=True
+            )
             moved.append(link["listing_id"])
         store.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ?", [b])
         store.db.execute("UPDATE researchers SET merged_into = ? WHERE id = ?", [a, b])
-        store._audit(actor, "merge", researcher_id=a, proposal_id=proposal_id, job_id=p.job_id,
-                     before={"researcher_b": b}, after={"merged_into": a, "listings": moved})
+        store._audit(
+            actor,
+            "merge",
+            researcher_id=a,
+            proposal_id=proposal_id,
+            job_id=p.job_id,
+            before={"researcher_b": b},
+            after={"merged_into": a, "listings": moved},
+        )
         store._decide(proposal_id, "accepted", actor)
     return a
 
 
-def reject_merge(store: "Store", proposal_id: int, who: str) -> None:
+def reject_merge(store: Store, proposal_id: int, who: str) -> None:
     actor = _actor(who)
     with store.transaction():
         p = _pending_proposal(store, proposal_id, "merge")
-        store._audit(actor, "reject", researcher_id=p.researcher_id, proposal_id=proposal_id, job_id=p.job_id,
-                     before=None, after={"merge": p.payload.get("pair")})
+        store._audit(
+            actor,
+            "reject",
+            researcher_id=p.researcher_id,
+            proposal_id=proposal_id,
+            job_id=p.job_id,
+            before=None,
+            after={"merge": p.payload.get("pair")},
+        )
         store._decide(proposal_id, "rejected", actor)
 
 
@@ -264,8 +361,9 @@ def _keys(w: Work) -> set[str]:
     return keys
 
 
-def find_shared_works(store: "Store", among: Collection[int] | None = None
-                      ) -> list[tuple[int, int, list[tuple[str, str]]]]:
+def find_shared_works(
+    store: Store, among: Collection[int] | None = None
+) -> list[tuple[int, int, list[tuple[str, str]]]]:
     """Pairs of researchers whose listings share works: [(researcher_a, researcher_b, [(work_a, work_b), ...])].
     Split siblings (one split from the other or from the same original) are skipped. With `among` (a job's
     researchers), only pairs with at least one of them: the fuzzy abstract comparison then grows with the job,
@@ -295,7 +393,7 @@ def find_shared_works(store: "Store", among: Collection[int] | None = None
     others = [(rid, w) for rid, ws in works.items() for w in ws if len(_norm(w.abstract)) >= 80]
     others_among = others if among is None else [(rid, w) for rid, w in others if rid in among]
     for rid, w in abstracts:
-        for rid2, w2 in (others if among is None or rid in among else others_among):
+        for rid2, w2 in others if among is None or rid in among else others_among:
             if rid2 != rid and same_work(w, w2):
                 candidates.append([(rid, w), (rid2, w2)])
     for group in candidates:

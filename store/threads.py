@@ -1,4 +1,5 @@
 """One SQLite connection per thread (WAL lets them read concurrently; writers wait on the busy timeout)."""
+
 from __future__ import annotations
 
 import threading

@@ -1,18 +1,26 @@
 """Suite-wide guards: no test reaches a real model unless it is marked `real_model`, and none reads the
 user's config or environment settings by accident."""
+
 from __future__ import annotations
 
 import pytest
 
-import agent.llm
+import enrich.agent.llm as agent_llm
 
-_SETTINGS_ENV = ("ENRICH_DB", "ENRICH_BACKEND", "ENRICH_MODEL", "ENRICH_BASE_URL", "OPENAI_API_KEY", "ENRICH_CONFIG",
-                 "ENRICH_CONCURRENCY")
+_SETTINGS_ENV = (
+    "ENRICH_DB",
+    "ENRICH_BACKEND",
+    "ENRICH_MODEL",
+    "ENRICH_BASE_URL",
+    "OPENAI_API_KEY",
+    "ENRICH_CONFIG",
+    "ENRICH_CONCURRENCY",
+)
 
 
 @pytest.fixture(autouse=True)
 def _block_real_models(request, monkeypatch):
-    monkeypatch.setattr(agent.llm, "ALLOW_REAL_CALLS", request.node.get_closest_marker("real_model") is not None)
+    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", request.node.get_closest_marker("real_model") is not None)
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """The `enrich` command. Each command group lives in its own module in this package and exposes
 `register(cli)`; modules are discovered, so adding a group touches no other file."""
+
 from __future__ import annotations
 
 import importlib
@@ -8,13 +9,20 @@ import sys
 
 import click
 
-from agent.cli.common import AppContext
+from enrich.agent.cli.common import AppContext
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "db", envvar=None, default=None, help="SQLite database file [env ENRICH_DB; default ./enrich.db].")
-@click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
-              help="Config file (TOML) [env ENRICH_CONFIG; default ./enrich.toml].")
+@click.option(
+    "--db", "db", envvar=None, default=None, help="SQLite database file [env ENRICH_DB; default ./enrich.db]."
+)
+@click.option(
+    "--config",
+    "config",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Config file (TOML) [env ENRICH_CONFIG; default ./enrich.toml].",
+)
 @click.version_option(package_name="enrich-profiles")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, config: str | None) -> None:

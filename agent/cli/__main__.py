@@ -1,3 +1,3 @@
-from agent.cli import main
+from enrich.agent.cli import main
 
 main()

@@ -1,14 +1,16 @@
 """What every command group shares: the context (settings, store), --json output, one-line errors."""
+
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import click
 
-from agent import settings as settings_mod
+from enrich.agent import settings as settings_mod
 
 
 class EnrichError(click.ClickException):
@@ -31,7 +33,7 @@ class AppContext:
     @property
     def store(self):
         if self._store is None:
-            from store import Store
+            from enrich.store import Store
 
             self._store = Store.open(self.settings.db)
         return self._store

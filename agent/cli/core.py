@@ -3,6 +3,7 @@
 They only read the store or write through its review actions (`set_value`), so the never-override rule and the
 audit log apply here exactly as everywhere else.
 """
+
 from __future__ import annotations
 
 import csv
@@ -10,15 +11,16 @@ import io
 import json
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 
-from agent.cli.common import AppContext, EnrichError, emit_json, json_option, output, pass_app
-from schemas import FIELDS
+from enrich.agent.cli.common import AppContext, EnrichError, emit_json, json_option, output, pass_app
+from enrich.schemas import FIELDS
 
 FIELD_CHOICE = click.Choice(list(FIELDS))
 
@@ -32,7 +34,7 @@ def user_errors() -> Iterator[None]:
     """Turn the store's refusals and invalid values into one-line errors (exit 1, no traceback)."""
     from pydantic import ValidationError
 
-    from store import StoreError
+    from enrich.store import StoreError
 
     try:
         yield
@@ -65,13 +67,15 @@ def _fmt_conf(x: float | None) -> str | None:
 
 def _cmd_init(app: AppContext) -> None:
     """Create the database (or bring an existing one up to the current schema)."""
-    from store import migrations
+    from enrich.store import migrations
 
     with user_errors():
         store = app.store
     applied = migrations.migrations.applied(store.db)
-    click.echo(f"Database ready: {app.settings.db} (schema: {applied[-1].name if applied else 'none'}, "
-               f"{len(store.researchers())} researcher(s))")
+    click.echo(
+        f"Database ready: {app.settings.db} (schema: {applied[-1].name if applied else 'none'}, "
+        f"{len(store.researchers())} researcher(s))"
+    )
 
 
 def researcher_rows(store) -> list[dict[str, Any]]:
@@ -79,26 +83,43 @@ def researcher_rows(store) -> list[dict[str, Any]]:
     for r in store.researchers():
         current = store.current_all(r.id)
         listings = store.researcher_listings(r.id)
-        rows.append({
-            "id": r.id, "name": r.name,
-            "listings": [lst.path for lst in listings],
-            "works": len(store.researcher_works(r.id)),
-            "missing": [f for f in FIELDS if f not in current],
-            "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
-        })
+        rows.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "listings": [lst.path for lst in listings],
+                "works": len(store.researcher_works(r.id)),
+                "missing": [f for f in FIELDS if f not in current],
+                "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
+            }
+        )
     return rows
 
 
 def field_view(store, fv) -> dict[str, Any] | None:
-    from schemas.fields import display_value
+    from enrich.schemas.fields import display_value
 
     if fv is None:
         return None
     return {
-        "value": fv.value, "display": display_value(fv.field, fv.value), "status": fv.status, "origin": fv.origin,
-        "confidence": fv.confidence, "value_id": fv.id, "job_id": fv.job_id,
-        "evidence": [{"quote": e.quote, "listing_id": e.listing_id, "start": e.start, "end": e.end,
-                      "checked": e.checked, "note": e.note} for e in fv.evidence],
+        "value": fv.value,
+        "display": display_value(fv.field, fv.value),
+        "status": fv.status,
+        "origin": fv.origin,
+        "confidence": fv.confidence,
+        "value_id": fv.id,
+        "job_id": fv.job_id,
+        "evidence": [
+            {
+                "quote": e.quote,
+                "listing_id": e.listing_id,
+                "start": e.start,
+                "end": e.end,
+                "checked": e.checked,
+                "note": e.note,
+            }
+            for e in fv.evidence
+        ],
         "ror_id": next((d.value for d in store.derived(fv.id, "ror_id")), None) if fv.field == "affiliation" else None,
     }
 
@@ -107,9 +128,13 @@ def show_data(store, ref: str) -> dict[str, Any]:
     r = store.find_researcher(ref)
     current = store.current_all(r.id)
     return {
-        "id": r.id, "name": r.name, "name_origin": r.name_origin,
-        "listings": [{"id": lst.id, "path": lst.path, "format": lst.format, "version": lst.version,
-                      "sha256": lst.sha256} for lst in store.researcher_listings(r.id)],
+        "id": r.id,
+        "name": r.name,
+        "name_origin": r.name_origin,
+        "listings": [
+            {"id": lst.id, "path": lst.path, "format": lst.format, "version": lst.version, "sha256": lst.sha256}
+            for lst in store.researcher_listings(r.id)
+        ],
         "works": len(store.researcher_works(r.id)),
         "fields": {f: field_view(store, current.get(f)) for f in FIELDS},
         "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
@@ -133,9 +158,15 @@ def print_show(data: dict[str, Any]) -> None:
         if v is None:
             table.add_row(name, Text("(missing)", style="dim"), "", "", "", "")
             continue
-        ev = "\n".join(
-            (f"\"{e['quote']}\" [{e['start']}:{e['end']}]" + ("" if e["checked"] else " (unchecked)"))
-            if e["quote"] else f"(no quote{': ' + e['note'] if e['note'] else ''})" for e in v["evidence"]) or "(none)"
+        ev = (
+            "\n".join(
+                (f'"{e["quote"]}" [{e["start"]}:{e["end"]}]' + ("" if e["checked"] else " (unchecked)"))
+                if e["quote"]
+                else f"(no quote{': ' + e['note'] if e['note'] else ''})"
+                for e in v["evidence"]
+            )
+            or "(none)"
+        )
         value = v["display"] + (f"\nROR {v['ror_id']}" if v.get("ror_id") else "")
         table.add_row(name, Text(value), v["status"], v["origin"], _fmt_conf(v["confidence"]) or "", Text(ev))
     console.print(table)
@@ -155,15 +186,17 @@ class CsvRow:
 
 def read_verified_csv(store, text: str, default_who: str) -> tuple[list[CsvRow], list[str]]:
     """Validate every row; return the good rows and one error line per bad row ("line N: ...")."""
-    from schemas import validate_field_value
-    from schemas.fields import coerce_cli_value
-    from store import StoreError
+    from enrich.schemas import validate_field_value
+    from enrich.schemas.fields import coerce_cli_value
+    from enrich.store import StoreError
 
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in ("researcher", "field", "value") if c not in header]
     if missing:
-        raise EnrichError(f"CSV header must have columns researcher, field, value[, who]; missing: {', '.join(missing)}")
+        raise EnrichError(
+            f"CSV header must have columns researcher, field, value[, who]; missing: {', '.join(missing)}"
+        )
     reader.fieldnames = header
     good: list[CsvRow] = []
     errors: list[str] = []
@@ -191,13 +224,13 @@ def read_verified_csv(store, text: str, default_who: str) -> tuple[list[CsvRow],
 
 
 def _csv_help() -> str:
-    from agent.export import CSV_COLUMNS
+    from enrich.agent.export import CSV_COLUMNS
 
     return "\n".join(f"  {k}: {v}" for k, v in CSV_COLUMNS.items())
 
 
 def write_export(store, fmt: str, out, include_feeds: bool) -> int:
-    from agent.export import CSV_COLUMNS, csv_row, export_lines
+    from enrich.agent.export import CSV_COLUMNS, csv_row, export_lines
 
     n = 0
     if fmt == "jsonl":
@@ -231,16 +264,23 @@ def register(cli: click.Group) -> None:
         with user_errors():
             rows = researcher_rows(app.store)
         if not as_json:
-            rows = [{**r, "listings": "\n".join(r["listings"]), "missing": ", ".join(r["missing"]) or "-"}
-                    for r in rows]
-        output(rows, ["id", "name", "listings", "works", "missing", "pending_proposals"], as_json,
-               title=None if as_json else f"{len(rows)} researcher(s)")
+            rows = [
+                {**r, "listings": "\n".join(r["listings"]), "missing": ", ".join(r["missing"]) or "-"} for r in rows
+            ]
+        output(
+            rows,
+            ["id", "name", "listings", "works", "missing", "pending_proposals"],
+            as_json,
+            title=None if as_json else f"{len(rows)} researcher(s)",
+        )
         if not as_json:
             feeds = [lst for lst in app.store.listings() if lst.kind == "feed"]
             for lst in feeds:  # works only, no researcher: shown so nothing ingested seems lost
                 n = len(app.store.listing_works(lst.id))
-                click.echo(f"paper feed (no researcher): {lst.path} ({lst.format}, {n} works; "
-                           f"`enrich export --include-feeds` exports them)")
+                click.echo(
+                    f"paper feed (no researcher): {lst.path} ({lst.format}, {n} works; "
+                    f"`enrich export --include-feeds` exports them)"
+                )
 
     @cli.command("show")
     @click.argument("researcher")
@@ -259,8 +299,12 @@ def register(cli: click.Group) -> None:
     @click.argument("researcher")
     @click.argument("field", type=FIELD_CHOICE, metavar="FIELD")
     @click.argument("value")
-    @click.option("--who", default=default_who, show_default="$USER",
-                  help="Who states the value (recorded as origin human:<who>).")
+    @click.option(
+        "--who",
+        default=default_who,
+        show_default="$USER",
+        help="Who states the value (recorded as origin human:<who>).",
+    )
     @json_option
     @pass_app
     def set_cmd(app: AppContext, researcher: str, field: str, value: str, who: str, as_json: bool) -> None:
@@ -269,7 +313,7 @@ def register(cli: click.Group) -> None:
         VALUE is plain text for affiliation; for topics a comma-separated list of tags or a JSON list of
         {tag, label, score, works}; for summary plain text or JSON {text, sentences}.
         """
-        from schemas.fields import coerce_cli_value
+        from enrich.schemas.fields import coerce_cli_value
 
         with user_errors():
             r = app.store.find_researcher(researcher)
@@ -277,15 +321,19 @@ def register(cli: click.Group) -> None:
         if as_json:
             emit_json(result.model_dump())
         else:
-            click.echo(f"{field} of researcher {r.id} ({r.name}) set by human:{who.removeprefix('human:')} "
-                       f"(verified, value {result.value_id})")
+            click.echo(
+                f"{field} of researcher {r.id} ({r.name}) set by human:{who.removeprefix('human:')} "
+                f"(verified, value {result.value_id})"
+            )
 
     @cli.command("import-verified")
     @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False))
-    @click.option("--who", default=default_who, show_default="$USER",
-                  help="Who vouches for rows without a `who` cell.")
-    @click.option("--strict", is_flag=True,
-                  help="Apply nothing if any row is bad (default: apply the good rows, report the bad ones).")
+    @click.option("--who", default=default_who, show_default="$USER", help="Who vouches for rows without a `who` cell.")
+    @click.option(
+        "--strict",
+        is_flag=True,
+        help="Apply nothing if any row is bad (default: apply the good rows, report the bad ones).",
+    )
     @json_option
     @pass_app
     def import_verified_cmd(app: AppContext, csv_file: str, who: str, strict: bool, as_json: bool) -> None:
@@ -306,26 +354,36 @@ def register(cli: click.Group) -> None:
         good, errors = read_verified_csv(store, text, who)
         applied, unchanged = [], []
         if not (strict and errors):
-            from store.core import value_hash
+            from enrich.store.core import value_hash
 
             with user_errors(), store.transaction():
                 for row in good:
                     cur = store.current(row.researcher_id, row.field)
-                    if (cur is not None and cur.status == "verified"
-                            and value_hash(row.field, cur.value) == value_hash(row.field, row.value)):
+                    if (
+                        cur is not None
+                        and cur.status == "verified"
+                        and value_hash(row.field, cur.value) == value_hash(row.field, row.value)
+                    ):
                         unchanged.append(row.line)
                         continue
                     store.set_value(row.researcher_id, row.field, row.value, row.who, action="import-verified")
                     applied.append(row.line)
         if as_json:
-            emit_json({"applied": applied, "unchanged": unchanged, "errors": errors,
-                       "strict_aborted": bool(strict and errors)})
+            emit_json(
+                {
+                    "applied": applied,
+                    "unchanged": unchanged,
+                    "errors": errors,
+                    "strict_aborted": bool(strict and errors),
+                }
+            )
         else:
             for e in errors:
                 click.echo(f"{csv_file}: {e}", err=True)
             note = " (nothing applied: --strict)" if strict and errors else ""
-            click.echo(f"{len(applied)} value(s) set, {len(unchanged)} already verified, {len(errors)} bad row(s)"
-                       + note)
+            click.echo(
+                f"{len(applied)} value(s) set, {len(unchanged)} already verified, {len(errors)} bad row(s)" + note
+            )
         if errors:
             sys.exit(1)
 
@@ -336,7 +394,7 @@ def register(cli: click.Group) -> None:
     @pass_app
     def history_cmd(app: AppContext, researcher: str, field: str, as_json: bool) -> None:
         """Every value ever written for a researcher's field, oldest first, with what became of it."""
-        from schemas.fields import display_value
+        from enrich.schemas.fields import display_value
 
         with user_errors():
             r = app.store.find_researcher(researcher)
@@ -344,12 +402,25 @@ def register(cli: click.Group) -> None:
         if as_json:
             emit_json(rows)
             return
-        table = [{"id": h["id"], "when": h["created_at"], "status": h["shown_status"] + (" *" if h["current"] else ""),
-                  "origin": h["origin"], "confidence": _fmt_conf(h["confidence"]),
-                  "value": display_value(field, h["value"]), "proposal": h["proposal_id"], "job": h["job_id"]}
-                 for h in rows]
-        output(table, ["id", "when", "status", "origin", "confidence", "value", "proposal", "job"], False,
-               title=f"{field} of researcher {r.id} ({r.name}); * = current")
+        table = [
+            {
+                "id": h["id"],
+                "when": h["created_at"],
+                "status": h["shown_status"] + (" *" if h["current"] else ""),
+                "origin": h["origin"],
+                "confidence": _fmt_conf(h["confidence"]),
+                "value": display_value(field, h["value"]),
+                "proposal": h["proposal_id"],
+                "job": h["job_id"],
+            }
+            for h in rows
+        ]
+        output(
+            table,
+            ["id", "when", "status", "origin", "confidence", "value", "proposal", "job"],
+            False,
+            title=f"{field} of researcher {r.id} ({r.name}); * = current",
+        )
 
     @cli.command("jobs")
     @click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Show at most this many.")
@@ -362,22 +433,53 @@ def register(cli: click.Group) -> None:
         if as_json:
             emit_json([j.model_dump() for j in jobs])
             return
-        rows = [{"id": j.id, "kind": j.kind, "state": j.state, "progress": f"{j.cursor}/{len(j.todo)}",
-                 "counts": ", ".join(f"{k}={v}" for k, v in sorted(j.counts.items())),
-                 "tokens": f"{j.tokens_in}/{j.tokens_out}", "cost_usd": f"{j.cost_usd:.4f}",
-                 "started": j.started_at, "finished": j.finished_at, "error": j.error} for j in jobs]
-        output(rows, ["id", "kind", "state", "progress", "counts", "tokens", "cost_usd", "started", "finished",
-                      "error"], False, title=f"{len(rows)} job(s)")
+        rows = [
+            {
+                "id": j.id,
+                "kind": j.kind,
+                "state": j.state,
+                "progress": f"{j.cursor}/{len(j.todo)}",
+                "counts": ", ".join(f"{k}={v}" for k, v in sorted(j.counts.items())),
+                "tokens": f"{j.tokens_in}/{j.tokens_out}",
+                "cost_usd": f"{j.cost_usd:.4f}",
+                "started": j.started_at,
+                "finished": j.finished_at,
+                "error": j.error,
+            }
+            for j in jobs
+        ]
+        output(
+            rows,
+            ["id", "kind", "state", "progress", "counts", "tokens", "cost_usd", "started", "finished", "error"],
+            False,
+            title=f"{len(rows)} job(s)",
+        )
 
-    @cli.command("export", help=(
-        "Export every researcher: one JSON line each (schema: `enrich schema ExportLine`), or CSV.\n\n"
-        "Only current values are exported; a field not computed yet is null (topics []). Paper feeds (listings "
-        "with no identifiable person) are exported, works only, with --include-feeds.\n\n"
-        "\b\nCSV columns:\n" + _csv_help()))
-    @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
-                  help="Output format.")
-    @click.option("--output", "-o", "out_path", type=click.Path(dir_okay=False), default=None,
-                  help="Write to this file instead of standard output.")
+    @cli.command(
+        "export",
+        help=(
+            "Export every researcher: one JSON line each (schema: `enrich schema ExportLine`), or CSV.\n\n"
+            "Only current values are exported; a field not computed yet is null (topics []). Paper feeds (listings "
+            "with no identifiable person) are exported, works only, with --include-feeds.\n\n"
+            "\b\nCSV columns:\n" + _csv_help()
+        ),
+    )
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["jsonl", "csv"]),
+        default="jsonl",
+        show_default=True,
+        help="Output format.",
+    )
+    @click.option(
+        "--output",
+        "-o",
+        "out_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Write to this file instead of standard output.",
+    )
     @click.option("--include-feeds", is_flag=True, help="Also export paper feeds (researcher_id and name null).")
     @pass_app
     def export_cmd(app: AppContext, fmt: str, out_path: str | None, include_feeds: bool) -> None:
@@ -397,11 +499,16 @@ def register(cli: click.Group) -> None:
 
     @cli.command("schema")
     @click.argument("model", required=False)
-    @click.option("--export", "export_dir", type=click.Path(file_okay=False), default=None,
-                  help="Write one <Model>.schema.json file per model into this folder.")
+    @click.option(
+        "--export",
+        "export_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Write one <Model>.schema.json file per model into this folder.",
+    )
     def schema_cmd(model: str | None, export_dir: str | None) -> None:
         """Print the JSON Schema of the data models (or of MODEL only, e.g. ExportLine)."""
-        from schemas import EXPORTED_SCHEMAS
+        from enrich.schemas import EXPORTED_SCHEMAS
 
         if model is not None and model not in EXPORTED_SCHEMAS:
             raise EnrichError(f"unknown model {model!r}; known: {', '.join(EXPORTED_SCHEMAS)}")
@@ -424,7 +531,7 @@ def register(cli: click.Group) -> None:
     @pass_app
     def config_cmd(app: AppContext, as_json: bool) -> None:
         """Print the effective settings and where each comes from (flag, env:VAR, config:FILE, default)."""
-        from agent.settings import SPEC
+        from enrich.agent.settings import SPEC
 
         try:
             s = app.settings

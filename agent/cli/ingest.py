@@ -1,5 +1,6 @@
 """`enrich ingest PATH...`: read, parse and store raw listings; one result line per file, the batch goes on after a
 bad file, the exit code is 1 if any file failed."""
+
 from __future__ import annotations
 
 import sys
@@ -9,7 +10,7 @@ from typing import Any
 
 import click
 
-from agent.cli.common import AppContext, json_option, output, pass_app
+from enrich.agent.cli.common import AppContext, json_option, output, pass_app
 
 LISTING_SUFFIXES = {".txt", ".html", ".htm", ".md"}
 PROGRESS_MIN_FILES = 5
@@ -57,20 +58,39 @@ class FileResult:
     notes: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
-        works = None if self.works is None else (
-            f"{self.works}/{self.stated_works}" if self.stated_works is not None else str(self.works))
-        return {"path": self.path, "status": self.status, "format": self.format, "kind": self.kind,
-                "name": self.name, "works": works, "listing": self.listing_id, "researcher": self.researcher_id,
-                "notes": "; ".join(self.notes)}
+        works = (
+            None
+            if self.works is None
+            else (f"{self.works}/{self.stated_works}" if self.stated_works is not None else str(self.works))
+        )
+        return {
+            "path": self.path,
+            "status": self.status,
+            "format": self.format,
+            "kind": self.kind,
+            "name": self.name,
+            "works": works,
+            "listing": self.listing_id,
+            "researcher": self.researcher_id,
+            "notes": "; ".join(self.notes),
+        }
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
 
 
-def ingest_one(app: AppContext, src: Source, *, name: str | None, fmt: str | None, max_bytes: int,
-               use_llm: bool, llm_client: list[Any]) -> FileResult:
-    from agent.ingest import UnknownFormatError, parse
-    from agent.ingest.reader import ListingReadError, read_listing
+def ingest_one(
+    app: AppContext,
+    src: Source,
+    *,
+    name: str | None,
+    fmt: str | None,
+    max_bytes: int,
+    use_llm: bool,
+    llm_client: list[Any],
+) -> FileResult:
+    from enrich.agent.ingest import UnknownFormatError, parse
+    from enrich.agent.ingest.reader import ListingReadError, read_listing
 
     res = FileResult(src.label, "failed")
     if src.error:
@@ -85,8 +105,8 @@ def ingest_one(app: AppContext, src: Source, *, name: str | None, fmt: str | Non
         except UnknownFormatError as exc:
             if not use_llm:
                 raise ListingReadError(f"{exc}; rerun with --llm to let the model extract the works") from exc
-            from agent.ingest.llm_fallback import parse_with_llm
-            from agent.llm.factory import make_client
+            from enrich.agent.ingest.llm_fallback import parse_with_llm
+            from enrich.agent.llm.factory import make_client
 
             if not llm_client:
                 llm_client.append(make_client(app.settings, store=app.store))
@@ -115,19 +135,42 @@ def ingest_one(app: AppContext, src: Source, *, name: str | None, fmt: str | Non
 def register(cli: click.Group) -> None:
     @cli.command("ingest")
     @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-    @click.option("--name", default=None,
-                  help="Whom the listing is about, for pages that do not say (arXiv lists); overrides the page.")
-    @click.option("--format", "fmt", default=None,
-                  type=click.Choice(["bzpeer", "ieee", "arxiv", "acl", "hf-papers", "generic"]),
-                  help="Skip format detection and use this parser.")
-    @click.option("--max-size-mb", type=float, default=None,
-                  help="Refuse files larger than this many MB [setting max_file_mb, default 20].")
-    @click.option("--llm/--no-llm", "use_llm", default=True, show_default=True,
-                  help="Let the model extract works from pages in no known format.")
+    @click.option(
+        "--name",
+        default=None,
+        help="Whom the listing is about, for pages that do not say (arXiv lists); overrides the page.",
+    )
+    @click.option(
+        "--format",
+        "fmt",
+        default=None,
+        type=click.Choice(["bzpeer", "ieee", "arxiv", "acl", "hf-papers", "generic"]),
+        help="Skip format detection and use this parser.",
+    )
+    @click.option(
+        "--max-size-mb",
+        type=float,
+        default=None,
+        help="Refuse files larger than this many MB [setting max_file_mb, default 20].",
+    )
+    @click.option(
+        "--llm/--no-llm",
+        "use_llm",
+        default=True,
+        show_default=True,
+        help="Let the model extract works from pages in no known format.",
+    )
     @json_option
     @pass_app
-    def ingest_cmd(app: AppContext, paths: tuple[str, ...], name: str | None, fmt: str | None,
-                   max_size_mb: float | None, use_llm: bool, as_json: bool) -> None:
+    def ingest_cmd(
+        app: AppContext,
+        paths: tuple[str, ...],
+        name: str | None,
+        fmt: str | None,
+        max_size_mb: float | None,
+        use_llm: bool,
+        as_json: bool,
+    ) -> None:
         """Read raw listings (files, folders, or - for stdin), detect each format, parse and store them.
 
         Folders are searched recursively for .txt, .html and .md files. Re-ingesting an unchanged file adds
@@ -148,13 +191,25 @@ def register(cli: click.Group) -> None:
                 with Progress(console=Console(stderr=True), transient=True) as progress:
                     task = progress.add_task("Ingesting", total=len(sources))
                     for src in sources:
-                        results.append(ingest_one(app, src, name=name, fmt=fmt, max_bytes=max_bytes,
-                                                  use_llm=use_llm, llm_client=llm_client))
+                        results.append(
+                            ingest_one(
+                                app,
+                                src,
+                                name=name,
+                                fmt=fmt,
+                                max_bytes=max_bytes,
+                                use_llm=use_llm,
+                                llm_client=llm_client,
+                            )
+                        )
                         progress.advance(task)
             else:
                 for src in sources:
-                    results.append(ingest_one(app, src, name=name, fmt=fmt, max_bytes=max_bytes,
-                                              use_llm=use_llm, llm_client=llm_client))
+                    results.append(
+                        ingest_one(
+                            app, src, name=name, fmt=fmt, max_bytes=max_bytes, use_llm=use_llm, llm_client=llm_client
+                        )
+                    )
         finally:
             for c in llm_client:
                 c.close()
@@ -162,8 +217,11 @@ def register(cli: click.Group) -> None:
         if as_json:
             output([r.as_json() for r in results], [], True)
         else:
-            output([r.row() for r in results],
-                   ["path", "status", "format", "kind", "name", "works", "listing", "researcher", "notes"], False,
-                   title=f"{len(results) - failed} ingested, {failed} failed")
+            output(
+                [r.row() for r in results],
+                ["path", "status", "format", "kind", "name", "works", "listing", "researcher", "notes"],
+                False,
+                title=f"{len(results) - failed} ingested, {failed} failed",
+            )
         if failed:
             raise SystemExit(1)

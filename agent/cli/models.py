@@ -1,4 +1,5 @@
 """`enrich models` (which backend, and the embedded model's state) and `enrich llm-log` (recent model calls)."""
+
 from __future__ import annotations
 
 import json
@@ -6,12 +7,12 @@ from typing import Any
 
 import click
 
-from agent.cli.common import EnrichError, emit_json, output, pass_app
+from enrich.agent.cli.common import EnrichError, emit_json, output, pass_app
 
 
 def _backends(settings: Any) -> list[dict[str, Any]]:
-    from agent.llm.factory import DEFAULT_MODELS, choose_backend
-    from agent.llm.modes import mode_for
+    from enrich.agent.llm.factory import DEFAULT_MODELS, choose_backend
+    from enrich.agent.llm.modes import mode_for
 
     try:
         chosen, why = choose_backend(settings)
@@ -19,13 +20,27 @@ def _backends(settings: Any) -> list[dict[str, Any]]:
         chosen, why = None, str(exc)
     key = "set" if settings.api_key else "not set"
     rows = [
-        {"backend": "openai", "model": settings.model or DEFAULT_MODELS["openai"], "mode": mode_for("openai").value,
-         "ready": bool(settings.api_key), "detail": f"OPENAI_API_KEY {key}"},
-        {"backend": "openai-compatible", "model": settings.model or DEFAULT_MODELS["openai-compatible"],
-         "mode": mode_for("openai-compatible").value, "ready": bool(settings.base_url),
-         "detail": f"ENRICH_BASE_URL={settings.base_url}" if settings.base_url else "ENRICH_BASE_URL not set"},
-        {"backend": "embedded", "model": settings.embedded_model, "mode": mode_for("embedded").value,
-         "ready": None, "detail": "local llama.cpp server, concurrency 1"},
+        {
+            "backend": "openai",
+            "model": settings.model or DEFAULT_MODELS["openai"],
+            "mode": mode_for("openai").value,
+            "ready": bool(settings.api_key),
+            "detail": f"OPENAI_API_KEY {key}",
+        },
+        {
+            "backend": "openai-compatible",
+            "model": settings.model or DEFAULT_MODELS["openai-compatible"],
+            "mode": mode_for("openai-compatible").value,
+            "ready": bool(settings.base_url),
+            "detail": f"ENRICH_BASE_URL={settings.base_url}" if settings.base_url else "ENRICH_BASE_URL not set",
+        },
+        {
+            "backend": "embedded",
+            "model": settings.embedded_model,
+            "mode": mode_for("embedded").value,
+            "ready": None,
+            "detail": "local llama.cpp server, concurrency 1",
+        },
         {"backend": "fake", "model": "fake", "mode": "fake", "ready": True, "detail": "tests only"},
     ]
     for row in rows:
@@ -35,8 +50,8 @@ def _backends(settings: Any) -> list[dict[str, Any]]:
 
 
 def _embedded(settings: Any, verify: bool) -> dict[str, Any]:
-    from agent.llm.base import LLMError
-    from agent.llm.embedded import INSTALL_HINT, get_model, model_status
+    from enrich.agent.llm.base import LLMError
+    from enrich.agent.llm.embedded import INSTALL_HINT, get_model, model_status
 
     try:
         spec = get_model(settings.embedded_model)
@@ -56,10 +71,17 @@ def _embedded(settings: Any, verify: bool) -> dict[str, Any]:
 
 
 @click.command("models")
-@click.option("--verify", is_flag=True, help="Re-hash the assembled model file (a few seconds) instead of trusting "
-              "the checksum recorded when it was assembled.")
-@click.option("--ping", is_flag=True, help="Also send one tiny request to the selected backend (starts the "
-              "embedded server if that is the one).")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Re-hash the assembled model file (a few seconds) instead of trusting "
+    "the checksum recorded when it was assembled.",
+)
+@click.option(
+    "--ping",
+    is_flag=True,
+    help="Also send one tiny request to the selected backend (starts the embedded server if that is the one).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @pass_app
 def models_cmd(app, verify: bool, ping: bool, as_json: bool) -> None:
@@ -86,9 +108,9 @@ def models_cmd(app, verify: bool, ping: bool, as_json: bool) -> None:
 def _ping(settings: Any) -> dict[str, Any]:
     from pydantic import BaseModel
 
-    from agent.llm import make_client
-    from agent.llm.base import LLMError
-    from agent.prompts import load_prompt
+    from enrich.agent.llm import make_client
+    from enrich.agent.llm.base import LLMError
+    from enrich.agent.prompts import load_prompt
 
     class Ping(BaseModel):
         echo: str
@@ -103,12 +125,27 @@ def _ping(settings: Any) -> dict[str, Any]:
             client.close()
     except LLMError as exc:
         raise EnrichError(str(exc)) from None
-    return {"origin": res.origin, "value": res.value.model_dump(), "ok": res.value.number == 7,
-            "tokens_in": res.tokens_in, "tokens_out": res.tokens_out}
+    return {
+        "origin": res.origin,
+        "value": res.value.model_dump(),
+        "ok": res.value.number == 7,
+        "tokens_in": res.tokens_in,
+        "tokens_out": res.tokens_out,
+    }
 
 
-LOG_COLUMNS = ["id", "created_at", "origin", "prompt", "schema_name", "attempt", "tokens", "latency_ms", "cost_usd",
-               "result"]
+LOG_COLUMNS = [
+    "id",
+    "created_at",
+    "origin",
+    "prompt",
+    "schema_name",
+    "attempt",
+    "tokens",
+    "latency_ms",
+    "cost_usd",
+    "result",
+]
 
 
 @click.command("llm-log")
@@ -119,7 +156,7 @@ LOG_COLUMNS = ["id", "created_at", "origin", "prompt", "schema_name", "attempt",
 @pass_app
 def llm_log_cmd(app, limit: int, job_id: str | None, full: bool, as_json: bool) -> None:
     """Show recent model calls, newest first: one row per attempt, failed attempts included."""
-    from store import llm_log
+    from enrich.store import llm_log
 
     rows = llm_log.recent_calls(app.store, limit=limit, job_id=job_id)
     for row in rows:

@@ -3,16 +3,18 @@
 Every decision goes through the store's review actions (accept / reject / undo / rollback_job), which apply the
 never-override rule and write the audit row; this module only chooses proposals and prints.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-from agent.cli.common import EnrichError, emit_json, json_option, output, pass_app
+from enrich.agent.cli.common import EnrichError, emit_json, json_option, output, pass_app
 
 QUEUE_COLUMNS = ["id", "kind", "researcher_id", "researcher", "field", "summary", "confidence", "origin", "job_id"]
 AUDIT_COLUMNS = ["id", "when", "who", "action", "researcher_id", "field", "proposal_id", "before", "after", "job_id"]
@@ -23,38 +25,59 @@ def default_reviewer() -> str:
 
 
 def who_option(fn: Callable) -> Callable:
-    return click.option("--who", default=default_reviewer, show_default="$USER or 'reviewer'",
-                        help="Who decides (recorded in the audit log as human:<who>).")(fn)
+    return click.option(
+        "--who",
+        default=default_reviewer,
+        show_default="$USER or 'reviewer'",
+        help="Who decides (recorded in the audit log as human:<who>).",
+    )(fn)
 
 
 def filter_options(fn: Callable) -> Callable:
     """The queue filters, shared by `review`, `review list` and bulk `review accept`."""
-    for opt in reversed([
-        click.option("--field", default=None, help="Only proposals for this field (affiliation, topics, summary)."),
-        click.option("--researcher", default=None, help="Only proposals for this researcher (id or exact name)."),
-        click.option("--job", default=None, help="Only proposals made by this job id."),
-        click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
-                     help="Only proposals with at least this confidence (0-1)."),
-        click.option("--kind", type=click.Choice(["field", "split", "merge"]), default=None,
-                     help="Only proposals of this kind."),
-    ]):
+    for opt in reversed(
+        [
+            click.option("--field", default=None, help="Only proposals for this field (affiliation, topics, summary)."),
+            click.option("--researcher", default=None, help="Only proposals for this researcher (id or exact name)."),
+            click.option("--job", default=None, help="Only proposals made by this job id."),
+            click.option(
+                "--min-confidence",
+                type=click.FloatRange(0, 1),
+                default=None,
+                help="Only proposals with at least this confidence (0-1).",
+            ),
+            click.option(
+                "--kind",
+                type=click.Choice(["field", "split", "merge"]),
+                default=None,
+                help="Only proposals of this kind.",
+            ),
+        ]
+    ):
         fn = opt(fn)
     return fn
 
 
-def _filters(field: str | None, researcher: str | None, job: str | None, min_confidence: float | None,
-             kind: str | None, sort: str = "id"):
-    from agent.review_view import QueueFilters
+def _filters(
+    field: str | None,
+    researcher: str | None,
+    job: str | None,
+    min_confidence: float | None,
+    kind: str | None,
+    sort: str = "id",
+):
+    from enrich.agent.review_view import QueueFilters
 
-    return QueueFilters(field=field, researcher=researcher, job=job, min_confidence=min_confidence, kind=kind,
-                        sort=sort)
+    return QueueFilters(
+        field=field, researcher=researcher, job=job, min_confidence=min_confidence, kind=kind, sort=sort
+    )
 
 
 def _store_errors(fn: Callable[[], Any]) -> Any:
     """Run a store call, turning its refusals (and invalid values) into one-line user errors."""
     from pydantic import ValidationError
 
-    from store import StoreError
+    from enrich.store import StoreError
 
     try:
         return fn()
@@ -69,7 +92,7 @@ def _store_errors(fn: Callable[[], Any]) -> Any:
 
 
 def _list(app, filters, as_json: bool) -> None:
-    from agent.review_view import queue_rows
+    from enrich.agent.review_view import queue_rows
 
     rows = _store_errors(lambda: queue_rows(app.store, filters))
     for r in rows:
@@ -83,8 +106,13 @@ def _list(app, filters, as_json: bool) -> None:
 
 @click.group("review", invoke_without_command=True)
 @filter_options
-@click.option("--sort", type=click.Choice(["id", "confidence", "researcher"]), default="id", show_default=True,
-              help="Order of the list.")
+@click.option(
+    "--sort",
+    type=click.Choice(["id", "confidence", "researcher"]),
+    default="id",
+    show_default=True,
+    help="Order of the list.",
+)
 @json_option
 @pass_app
 @click.pass_context
@@ -103,8 +131,13 @@ def review(ctx: click.Context, app, field, researcher, job, min_confidence, kind
 
 @review.command("list")
 @filter_options
-@click.option("--sort", type=click.Choice(["id", "confidence", "researcher"]), default="id", show_default=True,
-              help="Order of the list.")
+@click.option(
+    "--sort",
+    type=click.Choice(["id", "confidence", "researcher"]),
+    default="id",
+    show_default=True,
+    help="Order of the list.",
+)
 @json_option
 @pass_app
 def review_list(app, field, researcher, job, min_confidence, kind, sort, as_json) -> None:
@@ -118,7 +151,7 @@ def review_list(app, field, researcher, job, min_confidence, kind, sort, as_json
 @pass_app
 def review_show(app, proposal_id: int, as_json: bool) -> None:
     """Show one proposal: current vs proposed, why, and the evidence in its listing text."""
-    from agent.review_view import proposal_view
+    from enrich.agent.review_view import proposal_view
 
     view = _store_errors(lambda: proposal_view(app.store, proposal_id))
     if as_json:
@@ -136,27 +169,42 @@ def print_view(view) -> None:
 
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
     who = view.researcher_name or "?"
-    title = Text(f"Proposal {view.id} · {view.kind}" + (f" · {view.field}" if view.field else "")
-                 + f" · {view.state} · researcher {view.researcher_id} ({who})", style="bold")
+    title = Text(
+        f"Proposal {view.id} · {view.kind}"
+        + (f" · {view.field}" if view.field else "")
+        + f" · {view.state} · researcher {view.researcher_id} ({who})",
+        style="bold",
+    )
     console.print(title)
     console.print(Text(view.summary))
     if view.kind == "field":
         side = Table(show_header=True, expand=True)
-        cur_head = "current" + (f" ({view.current_status}, {view.current_origin})" if view.current_status else " (empty)")
+        cur_head = "current" + (
+            f" ({view.current_status}, {view.current_origin})" if view.current_status else " (empty)"
+        )
         side.add_column(cur_head, ratio=1, overflow="fold")
         side.add_column("proposed", ratio=1, overflow="fold")
-        side.add_row(Text(view.current or "—", style="red" if view.current else "dim"), Text(view.proposed, style="green"))
+        side.add_row(
+            Text(view.current or "—", style="red" if view.current else "dim"), Text(view.proposed, style="green")
+        )
         console.print(side)
         if view.added or view.removed:
-            console.print(Text("adds: " + (", ".join(view.added) or "—") + "   removes: " + (", ".join(view.removed) or "—")))
+            console.print(
+                Text("adds: " + (", ".join(view.added) or "—") + "   removes: " + (", ".join(view.removed) or "—"))
+            )
     why = Table.grid(padding=(0, 2))
     why.add_column(style="bold")
     why.add_column(overflow="fold")
-    for label, value in (("why", view.reason), ("origin", view.origin), ("model", view.model),
-                         ("prompt version", view.prompt_version),
-                         ("confidence", None if view.confidence is None else f"{view.confidence:.2f}"),
-                         ("job", view.job_id), ("created", view.created_at), ("decided", view.decided_at and
-                                                                                f"{view.decided_at} by {view.decided_by}")):
+    for label, value in (
+        ("why", view.reason),
+        ("origin", view.origin),
+        ("model", view.model),
+        ("prompt version", view.prompt_version),
+        ("confidence", None if view.confidence is None else f"{view.confidence:.2f}"),
+        ("job", view.job_id),
+        ("created", view.created_at),
+        ("decided", view.decided_at and f"{view.decided_at} by {view.decided_by}"),
+    ):
         if value:
             why.add_row(label, Text(str(value)))
     for key, value in view.details:
@@ -201,14 +249,18 @@ def print_view(view) -> None:
 @filter_options
 @click.option("--dry-run", is_flag=True, help="Bulk: only print how many proposals the filters match.")
 @click.option("--yes", "-y", is_flag=True, help="Bulk: do not ask for confirmation.")
-@click.option("--include-protected", is_flag=True,
-              help="Bulk: also accept proposals whose field holds a verified or accepted value "
-                   "(by default those are left for one-by-one review).")
+@click.option(
+    "--include-protected",
+    is_flag=True,
+    help="Bulk: also accept proposals whose field holds a verified or accepted value "
+    "(by default those are left for one-by-one review).",
+)
 @who_option
 @json_option
 @pass_app
-def review_accept(app, proposal_ids, field, researcher, job, min_confidence, kind, dry_run, yes, include_protected,
-                  who, as_json) -> None:
+def review_accept(
+    app, proposal_ids, field, researcher, job, min_confidence, kind, dry_run, yes, include_protected, who, as_json
+) -> None:
     """Accept proposals by id, or in bulk by filters (prints the count first and asks).
 
     A bulk rule goes through the same review action as a single accept, so every value it writes is
@@ -219,8 +271,9 @@ def review_accept(app, proposal_ids, field, researcher, job, min_confidence, kin
     if proposal_ids and bulk:
         raise EnrichError("give proposal ids or filters, not both")
     if not proposal_ids and not bulk:
-        raise EnrichError("give proposal ids, or filters for a bulk accept (--field, --researcher, --job, "
-                          "--min-confidence, --kind)")
+        raise EnrichError(
+            "give proposal ids, or filters for a bulk accept (--field, --researcher, --job, --min-confidence, --kind)"
+        )
     if proposal_ids:
         if dry_run:
             raise EnrichError("--dry-run is for bulk accepts (filters)")
@@ -233,13 +286,14 @@ def review_accept(app, proposal_ids, field, researcher, job, min_confidence, kin
         if as_json:
             emit_json(results)
         return
-    _bulk_accept(app, _filters(field, researcher, job, min_confidence, kind), dry_run, yes, include_protected, who,
-                 as_json)
+    _bulk_accept(
+        app, _filters(field, researcher, job, min_confidence, kind), dry_run, yes, include_protected, who, as_json
+    )
 
 
 def _bulk_accept(app, filters, dry_run: bool, yes: bool, include_protected: bool, who: str, as_json: bool) -> None:
-    from agent.review_view import queue
-    from schemas import PROTECTED_STATUSES
+    from enrich.agent.review_view import queue
+    from enrich.schemas import PROTECTED_STATUSES
 
     store = app.store
     matched = _store_errors(lambda: queue(store, filters))
@@ -253,8 +307,12 @@ def _bulk_accept(app, filters, dry_run: bool, yes: bool, include_protected: bool
             protected.append(p.id)
             continue
         todo.append(p.id)
-    summary = {"matched": len(matched), "would_accept": len(todo), "skipped_protected": protected,
-               "skipped_structural": structural}
+    summary = {
+        "matched": len(matched),
+        "would_accept": len(todo),
+        "skipped_protected": protected,
+        "skipped_structural": structural,
+    }
     if not as_json or dry_run:
         msg = f"{len(todo)} proposal(s) would be accepted"
         if protected:
@@ -308,7 +366,7 @@ def review_edit(app, proposal_id: int, value: str, who: str) -> None:
     topics:      comma-separated tags    "cs.CL, cs.LG"   (or a JSON list of tags)
     summary:     plain text              (or JSON {"text": ..., "sentences": [...]})
     """
-    from schemas.fields import coerce_cli_value
+    from enrich.schemas.fields import coerce_cli_value
 
     store = app.store
     p = _store_errors(lambda: store.get_proposal(proposal_id))
@@ -317,7 +375,9 @@ def review_edit(app, proposal_id: int, value: str, who: str) -> None:
     try:
         typed = coerce_cli_value(p.field, value)
     except json.JSONDecodeError as exc:
-        raise EnrichError(f"VALUE for {p.field} is not valid JSON: {exc.msg} (line {exc.lineno} col {exc.colno})")
+        raise EnrichError(
+            f"VALUE for {p.field} is not valid JSON: {exc.msg} (line {exc.lineno} col {exc.colno})"
+        ) from None
     res = _store_errors(lambda: store.accept(proposal_id, who, value=typed))
     click.echo(f"edited and accepted proposal {proposal_id} (value {res.value_id})")
 
@@ -332,8 +392,10 @@ def review_undo(app, who: str, as_json: bool) -> None:
     if as_json:
         emit_json(entry.model_dump())
         return
-    click.echo(f"undone: audit entry {entry.undoes} ({_undone_action(app.store, entry.undoes)}) "
-               f"for researcher {entry.researcher_id} field {entry.field}")
+    click.echo(
+        f"undone: audit entry {entry.undoes} ({_undone_action(app.store, entry.undoes)}) "
+        f"for researcher {entry.researcher_id} field {entry.field}"
+    )
 
 
 def _undone_action(store, audit_id: int | None) -> str:
@@ -363,8 +425,10 @@ def rollback(app, job_id: str, who: str, as_json: bool) -> None:
     if not any(counts.values()):
         click.echo(f"job {job_id}: nothing to roll back")
         return
-    click.echo(f"rolled back job {job_id}: reverted {counts['reverted']}, kept {counts['kept']} "
-               f"(changed by a person since), withdrew {counts['withdrawn']} proposal(s)")
+    click.echo(
+        f"rolled back job {job_id}: reverted {counts['reverted']}, kept {counts['kept']} "
+        f"(changed by a person since), withdrew {counts['withdrawn']} proposal(s)"
+    )
 
 
 @click.command("audit")
@@ -375,7 +439,7 @@ def rollback(app, job_id: str, who: str, as_json: bool) -> None:
 @pass_app
 def audit(app, researcher: str | None, job: str | None, limit: int, as_json: bool) -> None:
     """Show the audit log: who did what, when, and the value before and after."""
-    from agent.review_view import audit_rows
+    from enrich.agent.review_view import audit_rows
 
     store = app.store
     rid = _store_errors(lambda: store.find_researcher(researcher).id) if researcher else None

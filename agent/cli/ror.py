@@ -1,12 +1,13 @@
 """`enrich ror import|match|status`: the local ROR index that normalises affiliations to ROR ids."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import click
 
-from agent.cli.common import EnrichError, emit_json, json_option, output, pass_app
-from agent.ror import NO_INDEX_MESSAGE as NO_INDEX
+from enrich.agent.cli.common import EnrichError, emit_json, json_option, output, pass_app
+from enrich.agent.ror import NO_INDEX_MESSAGE as NO_INDEX
 
 
 @click.group("ror")
@@ -16,15 +17,18 @@ def ror_group() -> None:
 
 @ror_group.command("import")
 @click.argument("dumps", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--release", default=None,
-              help="Release string recorded as the match origin (default: read from the file name, else 'unknown').")
+@click.option(
+    "--release",
+    default=None,
+    help="Release string recorded as the match origin (default: read from the file name, else 'unknown').",
+)
 @json_option
 @pass_app
 def import_cmd(app: Any, dumps: tuple[str, ...], release: str | None, as_json: bool) -> None:
     """Load ROR data dumps (schema v1 or v2; .zip, .json or .json.gz); records are upserted by ROR id, so
     several dumps can share one index."""
-    from agent.ror_dump import DumpError, read_dump
-    from store.ror import load_orgs
+    from enrich.agent.ror_dump import DumpError, read_dump
+    from enrich.store.ror import load_orgs
 
     db = app.store.db
     rows = []
@@ -34,27 +38,42 @@ def import_cmd(app: Any, dumps: tuple[str, ...], release: str | None, as_json: b
             counts = load_orgs(db, orgs, release=release or file_release, source=str(path))
         except (DumpError, OSError, UnicodeDecodeError) as exc:
             raise EnrichError(f"cannot import {path}: {exc}") from None
-        rows.append({"file": str(path), "release": release or file_release, "records": counts.records,
-                     "names": counts.names, "domains": counts.domains, "seconds": counts.seconds})
+        rows.append(
+            {
+                "file": str(path),
+                "release": release or file_release,
+                "records": counts.records,
+                "names": counts.names,
+                "domains": counts.domains,
+                "seconds": counts.seconds,
+            }
+        )
     if as_json:
         emit_json(rows)
         return
     for row in rows:
-        click.echo(f"Imported {row['records']:,} records ({row['names']:,} names, {row['domains']:,} domains) "
-                   f"from {row['file']}, release {row['release']}, in {row['seconds']:.1f} s")
+        click.echo(
+            f"Imported {row['records']:,} records ({row['names']:,} names, {row['domains']:,} domains) "
+            f"from {row['file']}, release {row['release']}, in {row['seconds']:.1f} s"
+        )
 
 
 @ror_group.command("match")
 @click.argument("text")
-@click.option("--email", "emails", multiple=True, metavar="ADDR",
-              help="An e-mail address whose institutional domain helps the match (repeatable).")
+@click.option(
+    "--email",
+    "emails",
+    multiple=True,
+    metavar="ADDR",
+    help="An e-mail address whose institutional domain helps the match (repeatable).",
+)
 @json_option
 @pass_app
 def match_cmd(app: Any, text: str, emails: tuple[str, ...], as_json: bool) -> None:
     """Match an affiliation string to a ROR organisation, or say there is none.
 
     TEXT is an affiliation as a page states it, e.g. "Dept. of CS, Cornell University, Ithaca, NY"."""
-    from agent.ror import index_status, match
+    from enrich.agent.ror import index_status, match
 
     store = app.store
     if index_status(store) is None:
@@ -66,11 +85,16 @@ def match_cmd(app: Any, text: str, emails: tuple[str, ...], as_json: bool) -> No
     if result is None:
         click.echo("No match.")
         return
-    click.echo(f"{result.ror_id}  {result.name} ({', '.join(p for p in (result.city, result.country) if p)})  "
-               f"score {result.score:.2f} on {result.matched_on} {result.matched_text!r}  [{result.origin}]")
-    output([c.model_dump() for c in result.candidates],
-           ["ror_id", "name", "score", "matched_on", "matched_text", "city", "country", "status"], False,
-           title="Candidates")
+    click.echo(
+        f"{result.ror_id}  {result.name} ({', '.join(p for p in (result.city, result.country) if p)})  "
+        f"score {result.score:.2f} on {result.matched_on} {result.matched_text!r}  [{result.origin}]"
+    )
+    output(
+        [c.model_dump() for c in result.candidates],
+        ["ror_id", "name", "score", "matched_on", "matched_text", "city", "country", "status"],
+        False,
+        title="Candidates",
+    )
 
 
 @ror_group.command("status")
@@ -78,7 +102,7 @@ def match_cmd(app: Any, text: str, emails: tuple[str, ...], as_json: bool) -> No
 @pass_app
 def status_cmd(app: Any, as_json: bool) -> None:
     """Show what the ROR index holds: records, names, domains and the dumps loaded."""
-    from agent.ror import index_status
+    from enrich.agent.ror import index_status
 
     status = index_status(app.store)
     if as_json:
@@ -87,10 +111,16 @@ def status_cmd(app: Any, as_json: bool) -> None:
     if status is None:
         click.echo(NO_INDEX)
         return
-    click.echo(f"{status['records']:,} records, {status['names']:,} names, {status['domains']:,} domains; "
-               f"releases: {', '.join(status['releases'])}")
-    output(status["imports"], ["imported_at", "release", "schema", "records", "names", "domains", "seconds", "source"],
-           False, title="Imports")
+    click.echo(
+        f"{status['records']:,} records, {status['names']:,} names, {status['domains']:,} domains; "
+        f"releases: {', '.join(status['releases'])}"
+    )
+    output(
+        status["imports"],
+        ["imported_at", "release", "schema", "records", "names", "domains", "seconds", "source"],
+        False,
+        title="Imports",
+    )
 
 
 def register(cli: click.Group) -> None:

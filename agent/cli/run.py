@@ -1,14 +1,15 @@
 """`enrich run` (the enrichment job) and `enrich summarize` (one summary on demand)."""
+
 from __future__ import annotations
 
 import click
 
-from agent.cli.common import EnrichError, emit_json, json_option, pass_app
+from enrich.agent.cli.common import EnrichError, emit_json, json_option, pass_app
 
 
 def _client(app, backend: str | None, model: str | None, store=None, concurrency: int | None = None):
-    from agent.llm import make_client
-    from agent.llm.base import LLMError
+    from enrich.agent.llm import make_client
+    from enrich.agent.llm.base import LLMError
 
     if backend or model or concurrency:
         app._settings = app.settings.with_overrides(backend=backend, model=model, concurrency=concurrency)
@@ -34,17 +35,31 @@ def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) 
 
 @click.command("run")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, allow_dash=True))
-@click.option("--only", multiple=True, type=click.Choice(["affiliation", "topics", "summary"]),
-              help="Only these fields (repeatable).")
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(["affiliation", "topics", "summary"]),
+    help="Only these fields (repeatable).",
+)
 @click.option("--researcher", "researchers", multiple=True, help="Only this researcher (id or name; repeatable).")
-@click.option("--concurrency", type=int, default=None, help="Researchers in parallel [setting concurrency; "
-              "the embedded model always runs one at a time].")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="Researchers in parallel [setting concurrency; the embedded model always runs one at a time].",
+)
 @click.option("--budget", type=float, default=None, help="Stop (resumable) once the job has cost this many USD.")
-@click.option("--dry-run", is_flag=True, help="Estimate calls, tokens and cost; call no model, write nothing (PATHS are not ingested).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Estimate calls, tokens and cost; call no model, write nothing (PATHS are not ingested).",
+)
 @click.option("--refresh", is_flag=True, help="Also redo values made by an older prompt version or another model.")
-@click.option("--retry-failed", is_flag=True,
-              help="Also ask again for steps that failed (or found nothing) before on the same listings, prompt "
-                   "and model.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Also ask again for steps that failed (or found nothing) before on the same listings, prompt and model.",
+)
 @click.option("--resume", "resume", metavar="JOB", default=None, help="Continue an interrupted job.")
 @click.option("--name", default=None, help="With PATHS: the researcher a listing is about (arXiv-style pages).")
 @click.option("--backend", default=None, help="auto | embedded | openai | openai-compatible | fake [ENRICH_BACKEND].")
@@ -52,8 +67,23 @@ def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) 
 @json_option
 @pass_app
 @click.pass_context
-def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, refresh, retry_failed, resume, name,
-            backend, model, as_json):
+def run_cmd(
+    ctx,
+    app,
+    paths,
+    only,
+    researchers,
+    concurrency,
+    budget,
+    dry_run,
+    refresh,
+    retry_failed,
+    resume,
+    name,
+    backend,
+    model,
+    as_json,
+):
     """Enrich every researcher with missing or stale fields.
 
     With PATHS, ingest those listing files or folders first (`enrich run seeds/`).
@@ -66,9 +96,9 @@ def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, re
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from agent.llm.base import LLMError
-    from agent.loop import JobRunner, RunOptions, estimate
-    from store import StoreError
+    from enrich.agent.llm.base import LLMError
+    from enrich.agent.loop import JobRunner, RunOptions, estimate
+    from enrich.store import StoreError
 
     err = Console(stderr=True)
     if paths and not dry_run:
@@ -79,36 +109,58 @@ def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, re
     except StoreError as exc:
         raise EnrichError(str(exc)) from exc
     conc = concurrency if concurrency is not None else app.settings.concurrency
-    opts = RunOptions(only=list(only), researcher_ids=rids, concurrency=max(1, conc), budget_usd=budget,
-                      dry_run=dry_run, refresh=refresh, retry_failed=retry_failed, resume=resume)
+    opts = RunOptions(
+        only=list(only),
+        researcher_ids=rids,
+        concurrency=max(1, conc),
+        budget_usd=budget,
+        dry_run=dry_run,
+        refresh=refresh,
+        retry_failed=retry_failed,
+        resume=resume,
+    )
     thread_store = None
     if conc > 1 and app.settings.db != ":memory:":
-        from store.threads import ThreadLocalStore
+        from enrich.store.threads import ThreadLocalStore
 
         thread_store = ThreadLocalStore(app.settings.db)
     client = _client(app, backend, model, store=thread_store, concurrency=conc)
     try:
-        runner = JobRunner(store, client, app.settings, thread_store=thread_store,
-                           on_note=lambda m: err.print(f"[yellow]{m}[/yellow]"))
+        runner = JobRunner(
+            store, client, app.settings, thread_store=thread_store, on_note=lambda m: err.print(f"[yellow]{m}[/yellow]")
+        )
         if dry_run:
             est = estimate(store, runner.plans(opts), client)
             if as_json:
                 emit_json(est)
             else:
-                click.echo(f"Would enrich {est['researchers']} researcher(s): up to {est['calls']} model call(s), "
-                           f"~{est['tokens_in']} tokens in, ~{est['tokens_out']} out, ~${est['cost_usd']:.4f} "
-                           f"on {client.origin} ({est['note']}).")
+                click.echo(
+                    f"Would enrich {est['researchers']} researcher(s): up to {est['calls']} model call(s), "
+                    f"~{est['tokens_in']} tokens in, ~{est['tokens_out']} out, ~${est['cost_usd']:.4f} "
+                    f"on {client.origin} ({est['note']})."
+                )
             return
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=False, disable=as_json) as bar:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+            disable=as_json,
+        ) as bar:
             task = bar.add_task("enriching", total=None)
 
             def progress(done, total, plan, outcomes):
                 bar.update(task, total=total, completed=done, description=f"{plan.name or plan.researcher_id}")
                 if not as_json:
                     for o in outcomes:
-                        err.print(f"  #{plan.researcher_id} {plan.name or ''} [cyan]{o.step}[/cyan]: {o.status}"
-                                  + (f" - {o.detail}" if o.detail else ""), highlight=False, markup=True)
+                        err.print(
+                            f"  #{plan.researcher_id} {plan.name or ''} [cyan]{o.step}[/cyan]: {o.status}"
+                            + (f" - {o.detail}" if o.detail else ""),
+                            highlight=False,
+                            markup=True,
+                        )
 
             runner.on_progress = progress
             try:
@@ -119,25 +171,30 @@ def run_cmd(ctx, app, paths, only, researchers, concurrency, budget, dry_run, re
                 raise EnrichError(f"{exc}{where}") from None
             except KeyboardInterrupt:
                 jobs = store.jobs(limit=1)
-                raise EnrichError(f"interrupted; resume with `enrich run --resume {jobs[0].id}`" if jobs else
-                                  "interrupted") from None
+                raise EnrichError(
+                    f"interrupted; resume with `enrich run --resume {jobs[0].id}`" if jobs else "interrupted"
+                ) from None
     finally:
         client.close()
     if as_json:
         emit_json(job.model_dump())
         return
     c = job.counts
-    click.echo(f"Job {job.id}: {job.state}. {c.get('researchers', 0)} researcher(s), {c.get('calls', 0)} model "
-               f"call(s), {job.tokens_in} tokens in / {job.tokens_out} out, ${job.cost_usd:.4f}."
-               + (f" {job.error}." if job.error else ""))
+    click.echo(
+        f"Job {job.id}: {job.state}. {c.get('researchers', 0)} researcher(s), {c.get('calls', 0)} model "
+        f"call(s), {job.tokens_in} tokens in / {job.tokens_out} out, ${job.cost_usd:.4f}."
+        + (f" {job.error}." if job.error else "")
+    )
     pending = len(store.proposals("pending"))
     if pending:
         click.echo(f"{pending} proposal(s) wait for review: `enrich review`.")
     if job.state == "interrupted":
         click.echo(f"Resume with `enrich run --resume {job.id}`.")
     if c.get("not_retried"):
-        click.echo(f"{c['not_retried']} step(s) failed before on the same listings, prompt and model and were not "
-                   "asked again: `enrich run --retry-failed` does.")
+        click.echo(
+            f"{c['not_retried']} step(s) failed before on the same listings, prompt and model and were not "
+            "asked again: `enrich run --retry-failed` does."
+        )
 
 
 @click.command("summarize")
@@ -152,11 +209,11 @@ def summarize_cmd(app, researcher, backend, model, as_json):
     The new summary goes through the write policy like any model value: it fills an
     empty field when its checks pass, otherwise it is proposed for review.
     """
-    from agent.llm.base import LLMError
-    from agent.loop import make_context
-    from agent.steps import summary
-    from agent.steps.base import StepOutcome
-    from store import StoreError
+    from enrich.agent.llm.base import LLMError
+    from enrich.agent.loop import make_context
+    from enrich.agent.steps import summary
+    from enrich.agent.steps.base import StepOutcome
+    from enrich.store import StoreError
 
     store = app.store
     try:
@@ -165,15 +222,18 @@ def summarize_cmd(app, researcher, backend, model, as_json):
         raise EnrichError(str(exc)) from exc
     client = _client(app, backend, model)
     try:
-        from agent import ror
+        from enrich.agent import ror
 
-        ctx = make_context(store, client, app.settings, r.id, None,
-                           ror.RorIndex.of(store) if ror.index_status(store) else None)
+        ctx = make_context(
+            store, client, app.settings, r.id, None, ror.RorIndex.of(store) if ror.index_status(store) else None
+        )
         out: StepOutcome = summary.run(ctx)
     except LLMError as exc:
         first = str(exc).splitlines()[0]
-        raise EnrichError(f"no summary for {r.name or r.id}: {first}"
-                          + (f" ({exc.hint})" if exc.hint and exc.hint not in first else "")) from None
+        raise EnrichError(
+            f"no summary for {r.name or r.id}: {first}"
+            + (f" ({exc.hint})" if exc.hint and exc.hint not in first else "")
+        ) from None
     finally:
         client.close()
     if out.value is None:
@@ -181,10 +241,21 @@ def summarize_cmd(app, researcher, backend, model, as_json):
     works = {w.work_id: w for w in ctx.works}
     value = out.value.value
     if as_json:
-        emit_json({"researcher_id": r.id, "name": r.name, "status": out.status, "summary": value,
-                   "confidence": out.value.confidence,
-                   "works": {wid: {"title": works[wid].title, "year": works[wid].year}
-                             for s in value["sentences"] for wid in s["works"] if wid in works}})
+        emit_json(
+            {
+                "researcher_id": r.id,
+                "name": r.name,
+                "status": out.status,
+                "summary": value,
+                "confidence": out.value.confidence,
+                "works": {
+                    wid: {"title": works[wid].title, "year": works[wid].year}
+                    for s in value["sentences"]
+                    for wid in s["works"]
+                    if wid in works
+                },
+            }
+        )
         return
     click.echo(f"{r.name or r.id} ({out.status}, confidence {out.value.confidence}):\n")
     for s in value["sentences"]:

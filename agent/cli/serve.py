@@ -1,4 +1,5 @@
 """`enrich serve`: the review web page (agent/web/app.py) on this machine."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -7,7 +8,7 @@ import secrets
 
 import click
 
-from agent.cli.common import EnrichError, pass_app
+from enrich.agent.cli.common import EnrichError, pass_app
 
 MIN_TOKEN_CHARS = 12
 
@@ -29,12 +30,22 @@ def page_url(host: str, port: int, token: str) -> str:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
-@click.option("--allow-remote", is_flag=True,
-              help="Allow a non-loopback --host (anyone who can reach it still needs the token).")
-@click.option("--token", default=None, envvar="ENRICH_SERVE_TOKEN", show_envvar=True,
-              help=f"Access token (at least {MIN_TOKEN_CHARS} characters) [default: a new random one per start].")
-@click.option("--who", default=lambda: os.environ.get("USER") or "reviewer", show_default="$USER or 'reviewer'",
-              help="Who decides (recorded in the audit log as human:<who>).")
+@click.option(
+    "--allow-remote", is_flag=True, help="Allow a non-loopback --host (anyone who can reach it still needs the token)."
+)
+@click.option(
+    "--token",
+    default=None,
+    envvar="ENRICH_SERVE_TOKEN",
+    show_envvar=True,
+    help=f"Access token (at least {MIN_TOKEN_CHARS} characters) [default: a new random one per start].",
+)
+@click.option(
+    "--who",
+    default=lambda: os.environ.get("USER") or "reviewer",
+    show_default="$USER or 'reviewer'",
+    help="Who decides (recorded in the audit log as human:<who>).",
+)
 @pass_app
 def serve(app, host: str, port: int, allow_remote: bool, token: str | None, who: str) -> None:
     """Serve the review page: queue, proposal detail, researcher pages, audit log.
@@ -48,7 +59,7 @@ def serve(app, host: str, port: int, allow_remote: bool, token: str | None, who:
         raise EnrichError(f"the access token must have at least {MIN_TOKEN_CHARS} characters")
     import uvicorn
 
-    from agent.web.app import create_app
+    from enrich.agent.web.app import create_app
 
     web = create_app(app.settings.db, token, who=who)
     click.echo(f"Review page for {app.settings.db}: {page_url(host, port, token)}")

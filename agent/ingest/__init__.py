@@ -1,13 +1,14 @@
 """Raw listing text -> schemas.ParsedListing, without a model wherever the format is known.
 
-    parse(text, name=None, path=None) -> ParsedListing   # detect the format, run its (pure) parser
-    detect_format(text) -> str | None
-    read_listing(path_or_bytes, max_bytes) -> str          # safe file reading (reader.py)
-    parse_with_llm(text, client) -> ParsedListing          # unknown formats (llm_fallback.py)
+parse(text, name=None, path=None) -> ParsedListing   # detect the format, run its (pure) parser
+detect_format(text) -> str | None
+read_listing(path_or_bytes, max_bytes) -> str          # safe file reading (reader.py)
+parse_with_llm(text, client) -> ParsedListing          # unknown formats (llm_fallback.py)
 """
+
 from __future__ import annotations
 
-from schemas import ParsedListing
+from enrich.schemas import ParsedListing
 
 from .detect import PARSERS, detect_format
 from .reader import ListingReadError, read_listing

@@ -1,11 +1,12 @@
 """ACL Anthology author page: the name, then year lines, each followed by entries of title, `A | B | C` authors,
 venue and abstract. Real pages copied as text may repeat the author and venue lines (the seed does), or put a
 `pdf bib abs` line before each title; both are handled here (generic.py reuses `pipe_entries`)."""
+
 from __future__ import annotations
 
 import re
 
-from schemas import ParsedListing, Work
+from enrich.schemas import ParsedListing, Work
 
 from .bylines import author_line_hints, is_byline_line, line_hints
 from .header import MARKER_RE, read_header
@@ -46,8 +47,13 @@ def pipe_entries(text: str, lines: list[Line], out: ParsedListing) -> None:
         elif marked:
             if MARKER_RE.match(ln.text) and i + 1 < len(lines):
                 starts.append((i + 1, year))
-        elif (i + 1 < len(lines) and _is_author_line(lines[i + 1].text) and not _is_author_line(ln.text)
-              and not _repeats(lines, i + 1) and not _repeats(lines, i)):
+        elif (
+            i + 1 < len(lines)
+            and _is_author_line(lines[i + 1].text)
+            and not _is_author_line(ln.text)
+            and not _repeats(lines, i + 1)
+            and not _repeats(lines, i)
+        ):
             starts.append((i, year))
     for k, (t, yr) in enumerate(starts):
         end = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
@@ -85,7 +91,16 @@ def _entry(text: str, chunk: list[Line], year: int | None, ordinal: int, out: Pa
         else:
             abstract.append(ln.text)
     ids = {"acl": m.group()} if venue and (m := _ACL_ID_RE.search(venue)) else {}
-    return Work(title=title.text, year=year, venue=venue, type=None,
-                authors=split_pipe_authors(authors_ln.text) if authors_ln else [],
-                abstract="\n".join(abstract) or None, bylines=bylines, ids=ids,
-                start=title.start, end=chunk[-1].end, ordinal=ordinal)
+    return Work(
+        title=title.text,
+        year=year,
+        venue=venue,
+        type=None,
+        authors=split_pipe_authors(authors_ln.text) if authors_ln else [],
+        abstract="\n".join(abstract) or None,
+        bylines=bylines,
+        ids=ids,
+        start=title.start,
+        end=chunk[-1].end,
+        ordinal=ordinal,
+    )

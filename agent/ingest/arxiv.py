@@ -1,12 +1,13 @@
 """arXiv-style listing: `LGApr 7, 2023Code` (category + date [+ Code]), then title and authors run together on one
 line (`...A Literature ReviewLi Shen, Yan Sun, Zhiyuan Yu et al.`), then the abstract. The page never names its
 subject: the name comes from --name, else the most frequent author (marked as inferred)."""
+
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-from schemas import ParsedListing, Work
+from enrich.schemas import ParsedListing, Work
 
 from .text import Line, infer_subject, looks_like_person_name, non_empty, split_lines
 
@@ -38,7 +39,12 @@ def split_title_authors(s: str) -> tuple[str, list[str], bool] | None:
             continue
         names = [n.strip() for n in body[i:].split(",")]
         first = names[0].split()
-        if len(first) < 2 or len(first) > 4 or any(_GLUE.search(tok) for tok in first[1:]) or any(_CAPS.search(t) for t in first):
+        if (
+            len(first) < 2
+            or len(first) > 4
+            or any(_GLUE.search(tok) for tok in first[1:])
+            or any(_CAPS.search(t) for t in first)
+        ):
             continue
         if all(n and looks_like_person_name(n, max_tokens=5) for n in names):
             return body[:i].strip(), names, truncated
@@ -81,7 +87,17 @@ def _work(lines: list[Line], h: int, end_i: int, today: dt.date, ordinal: int, w
         else:
             title = lines[h + 1].text
             warnings.append(f"work {ordinal + 1}: could not separate title from authors")
-    abstract = "\n".join(ln.text for ln in lines[h + 2:end_i]) or None
-    return Work(title=title, year=year, date=date, category=m.group("cat"), authors=authors,
-                authors_truncated=truncated, abstract=abstract, ids={"code": "linked"} if m.group("code") else {},
-                start=lines[h].start, end=lines[end_i - 1].end, ordinal=ordinal)
+    abstract = "\n".join(ln.text for ln in lines[h + 2 : end_i]) or None
+    return Work(
+        title=title,
+        year=year,
+        date=date,
+        category=m.group("cat"),
+        authors=authors,
+        authors_truncated=truncated,
+        abstract=abstract,
+        ids={"code": "linked"} if m.group("code") else {},
+        start=lines[h].start,
+        end=lines[end_i - 1].end,
+        ordinal=ordinal,
+    )

@@ -1,11 +1,12 @@
 """Author bylines that reveal an affiliation or an institutional e-mail: `Name (KAIST)`, `Name*` with a
 `* School of ...` footnote, `Contact: name@uni.edu`, `Name <name@uni.edu>`. Kept as hints (evidence for the agent),
 each quoted with exact offsets."""
+
 from __future__ import annotations
 
 import re
 
-from schemas import StatedValue
+from enrich.schemas import StatedValue
 
 from .text import Line, stated
 
@@ -33,15 +34,38 @@ def line_hints(text: str, ln: Line, work_ordinal: int, authors_line: str | None 
     s = ln.text
     if m := _FOOTNOTE_RE.match(s):
         start = ln.start + m.start("aff")
-        return [stated(text, start, ln.end, {"kind": "affiliation", "text": m.group("aff"), "work": work_ordinal,
-                                             "author": starred_author(authors_line or "")})]
+        return [
+            stated(
+                text,
+                start,
+                ln.end,
+                {
+                    "kind": "affiliation",
+                    "text": m.group("aff"),
+                    "work": work_ordinal,
+                    "author": starred_author(authors_line or ""),
+                },
+            )
+        ]
     if m := _CONTACT_RE.match(s):
         start = ln.start + m.start("email")
-        return [stated(text, start, start + len(m.group("email")),
-                       {"kind": "email", "text": m.group("email"), "work": work_ordinal, "author": None})]
+        return [
+            stated(
+                text,
+                start,
+                start + len(m.group("email")),
+                {"kind": "email", "text": m.group("email"), "work": work_ordinal, "author": None},
+            )
+        ]
     if m := _NAMED_EMAIL_RE.match(s):
-        return [stated(text, ln.start, ln.end, {"kind": "email", "text": m.group("email"), "work": work_ordinal,
-                                                "author": m.group("name").strip()})]
+        return [
+            stated(
+                text,
+                ln.start,
+                ln.end,
+                {"kind": "email", "text": m.group("email"), "work": work_ordinal, "author": m.group("name").strip()},
+            )
+        ]
     return []
 
 
@@ -51,14 +75,31 @@ def author_line_hints(text: str, ln: Line, work_ordinal: int) -> list[StatedValu
     for m in _PAREN_RE.finditer(ln.text):
         raw = m.group("name")
         if (cut := re.search(r".*\s+and\s+", raw)) is not None:  # "Lee Kim and Jonas Lindqvist (KTH)"
-            raw = raw[cut.end():]
+            raw = raw[cut.end() :]
         name = raw.strip()
         lead = len(m.group("name")) - len(raw) + len(raw) - len(raw.lstrip())
         start, end = ln.start + m.start() + lead, ln.start + m.end()
-        out.append(stated(text, start, end, {"kind": "affiliation", "text": m.group("aff").strip(),
-                                             "work": work_ordinal, "author": name.rstrip("*† ")}))
+        out.append(
+            stated(
+                text,
+                start,
+                end,
+                {
+                    "kind": "affiliation",
+                    "text": m.group("aff").strip(),
+                    "work": work_ordinal,
+                    "author": name.rstrip("*† "),
+                },
+            )
+        )
     for m in EMAIL_RE.finditer(ln.text):
         start = ln.start + m.start()
-        out.append(stated(text, start, start + len(m.group()), {"kind": "email", "text": m.group(),
-                                                                 "work": work_ordinal, "author": None}))
+        out.append(
+            stated(
+                text,
+                start,
+                start + len(m.group()),
+                {"kind": "email", "text": m.group(), "work": work_ordinal, "author": None},
+            )
+        )
     return out

@@ -1,9 +1,10 @@
 """BZPEER researcher profile page: name, headline, affiliation slot, trust snapshot, counts, published works."""
+
 from __future__ import annotations
 
 import re
 
-from schemas import ParsedListing, Work
+from enrich.schemas import ParsedListing, Work
 
 from .text import Line, non_empty, split_lines, stated
 
@@ -33,8 +34,11 @@ def parse(text: str, *, name: str | None = None) -> ParsedListing:
         if i0 + 1 < len(lines) and not lines[i0 + 1].text.startswith("Researcher"):
             out.facts["headline"] = lines[i0 + 1].text
     for ln in lines:
-        if ln.text != "Researcher profile" and "open_to_collaborate" not in out.facts and (
-                m := _AFFIL_RE.match(ln.text)):
+        if (
+            ln.text != "Researcher profile"
+            and "open_to_collaborate" not in out.facts
+            and (m := _AFFIL_RE.match(ln.text))
+        ):
             aff = m.group("aff").strip()
             if aff == _NOT_IMPORTED:
                 out.facts["affiliation_imported"] = False
@@ -43,8 +47,11 @@ def parse(text: str, *, name: str | None = None) -> ParsedListing:
                 out.stated["affiliation"] = stated(text, start, start + len(m.group("aff").rstrip()), {"name": aff})
             out.facts["open_to_collaborate"] = ln.text.endswith("Open to collaborate")
         elif m := _TRUST_RE.match(ln.text):
-            out.facts.update(trust_score=int(m.group("score")), trust_label=m.group("label").strip(),
-                             verification_level=m.group("level"))
+            out.facts.update(
+                trust_score=int(m.group("score")),
+                trust_label=m.group("label").strip(),
+                verification_level=m.group("level"),
+            )
             claim = m.group("claim").strip().lower()
             if claim:
                 out.facts["claimed"] = not claim.startswith("unclaimed")
@@ -66,17 +73,25 @@ def _works(text: str, lines: list[Line]) -> list[Work]:
         first = next(i for i, ln in enumerate(lines) if ln.text == "Published work")
     except StopIteration:
         return []
-    heads = [i for i in range(first + 1, len(lines)) if _WORK_HEAD_RE.match(lines[i].text)
-             and i + 1 < len(lines)]
+    heads = [i for i in range(first + 1, len(lines)) if _WORK_HEAD_RE.match(lines[i].text) and i + 1 < len(lines)]
     works: list[Work] = []
     for k, h in enumerate(heads):
         end_i = heads[k + 1] if k + 1 < len(heads) else len(lines)
         m = _WORK_HEAD_RE.match(lines[h].text)
         assert m
-        body = lines[h + 1:end_i]
+        body = lines[h + 1 : end_i]
         title = body[0].text if body else None
         abstract = "\n".join(ln.text for ln in body[1:]) or None
-        works.append(Work(title=title, year=int(m.group("year")), type=m.group("type").strip(),
-                          venue=(m.group("venue") or "").strip() or None, abstract=abstract,
-                          start=lines[h].start, end=lines[end_i - 1].end, ordinal=len(works)))
+        works.append(
+            Work(
+                title=title,
+                year=int(m.group("year")),
+                type=m.group("type").strip(),
+                venue=(m.group("venue") or "").strip() or None,
+                abstract=abstract,
+                start=lines[h].start,
+                end=lines[end_i - 1].end,
+                ordinal=len(works),
+            )
+        )
     return works

@@ -1,4 +1,5 @@
 """Which known format a page is in. Checks run from the most specific signature to the most general."""
+
 from __future__ import annotations
 
 from types import ModuleType

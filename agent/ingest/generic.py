@@ -6,11 +6,12 @@ header.py) the body is one of:
   ACL Anthology X` / `Abstract: ...` ("year-blocks");
 - ACL-style entries with `pdf bib abs` lines and year groups ("acl-entries", parsed by acl.pipe_entries).
 Bylines (`Name (KAIST)`, `Name*` + `* School of ...`, `Contact: name@uni.edu`, `Name <name@uni.edu>`) become hints."""
+
 from __future__ import annotations
 
 import re
 
-from schemas import ParsedListing, Work
+from enrich.schemas import ParsedListing, Work
 
 from .acl import pipe_entries
 from .bylines import author_line_hints, is_byline_line, line_hints
@@ -104,9 +105,19 @@ def _year_block(text: str, block: list[Line], ordinal: int, out: ParsedListing) 
             abstract += "\n" + ln.text
         elif venue is None:
             venue = ln.text
-    return Work(title=title.text, year=year, type=type_, venue=venue, ids=ids, abstract=abstract,
-                authors=_split_list(authors_ln.text, ";") if authors_ln else [], bylines=bylines,
-                start=title.start, end=block[-1].end, ordinal=ordinal)
+    return Work(
+        title=title.text,
+        year=year,
+        type=type_,
+        venue=venue,
+        ids=ids,
+        abstract=abstract,
+        authors=_split_list(authors_ln.text, ";") if authors_ln else [],
+        bylines=bylines,
+        start=title.start,
+        end=block[-1].end,
+        ordinal=ordinal,
+    )
 
 
 def _bracket_entries(text: str, lines: list[Line], out: ParsedListing) -> None:
@@ -133,10 +144,10 @@ def _bracket_line(text: str, ln: Line, year: int, ordinal: int, out: ParsedListi
     ids: dict[str, str] = {}
     if m := _ANTHOLOGY_RE.search(s):
         ids["acl"] = m.group("id")
-        s = s[:m.start()]
+        s = s[: m.start()]
     s = s.rstrip(". ")
     m = _AUTHORS_END_RE.search(s)
-    authors_s, rest = (s[:m.start()], s[m.end():]) if m else ("", s)
+    authors_s, rest = (s[: m.start()], s[m.end() :]) if m else ("", s)
     # the venue is the last ". "-separated segment; the title is everything between
     title, _, venue = rest.rpartition(". ")
     if not title:
@@ -147,5 +158,14 @@ def _bracket_line(text: str, ln: Line, year: int, ordinal: int, out: ParsedListi
     for h in author_line_hints(text, Line(authors_s, offset, offset + len(authors_s), ln.index), ordinal):
         out.hints.append(h)
         bylines.append(h.quote)
-    return Work(title=title.strip() or None, year=year, venue=venue.strip() or None, authors=authors, ids=ids,
-                bylines=bylines, start=ln.start, end=ln.end, ordinal=ordinal)
+    return Work(
+        title=title.strip() or None,
+        year=year,
+        venue=venue.strip() or None,
+        authors=authors,
+        ids=ids,
+        bylines=bylines,
+        start=ln.start,
+        end=ln.end,
+        ordinal=ordinal,
+    )

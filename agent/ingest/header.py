@@ -1,13 +1,13 @@
 """The header block of an author page: the name line (the first non-empty line), then optional lines such as an
 affiliation ("Department of ..., University of ..., City, Country") or "Also published as: ...", up to the first
 blank line or the first line that starts the publication list."""
+
 from __future__ import annotations
 
 import re
 
-from schemas import ParsedListing
-
-from agent.steps.checks import looks_like_institution
+from enrich.agent.steps.checks import looks_like_institution
+from enrich.schemas import ParsedListing
 
 from .text import YEAR_RE, Line, stated
 
@@ -18,8 +18,9 @@ MARKER_RE = re.compile(r"^pdf(?:\s+bib)?(?:\s+abs)?$")
 
 
 def starts_body(s: str) -> bool:
-    return bool(YEAR_RE.match(s) or PUBS_RE.match(s) or BRACKET_YEAR_RE.match(s) or MARKER_RE.match(s)
-                or s.startswith("Year:"))
+    return bool(
+        YEAR_RE.match(s) or PUBS_RE.match(s) or BRACKET_YEAR_RE.match(s) or MARKER_RE.match(s) or s.startswith("Year:")
+    )
 
 
 def read_header(text: str, lines: list[Line], out: ParsedListing) -> int:
@@ -39,7 +40,8 @@ def read_header(text: str, lines: list[Line], out: ParsedListing) -> int:
             # only a line that names an organisation is imported as the page's statement of affiliation
             out.stated["affiliation"] = stated(text, ln.start, ln.end, {"name": ln.text})
         else:
-            out.hints.append(stated(text, ln.start, ln.end, {"kind": "header", "text": ln.text, "work": None,
-                                                             "author": out.name}))
+            out.hints.append(
+                stated(text, ln.start, ln.end, {"kind": "header", "text": ln.text, "work": None, "author": out.name})
+            )
         i += 1
     return i

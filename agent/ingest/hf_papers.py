@@ -1,11 +1,12 @@
 """Hugging Face daily-papers page: a paper feed, not a person. Entries are paragraphs: title, abstract, then an
 optional meta block (`• N authors` or an organisation line, `·`, the date [+ upvotes])."""
+
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-from schemas import ParsedListing, Work
+from enrich.schemas import ParsedListing, Work
 
 from .text import Line, blocks, split_lines
 
@@ -47,8 +48,13 @@ def parse(text: str, *, name: str | None = None, today: dt.date | None = None) -
             out.warnings.append(f"skipped an unexpected block at character {title_p[0].start}")
             i += 1
             continue
-        work = Work(title=" ".join(ln.text for ln in title_p), abstract="\n".join(ln.text for ln in abstract_p),
-                    start=title_p[0].start, end=abstract_p[-1].end, ordinal=len(out.works))
+        work = Work(
+            title=" ".join(ln.text for ln in title_p),
+            abstract="\n".join(ln.text for ln in abstract_p),
+            start=title_p[0].start,
+            end=abstract_p[-1].end,
+            ordinal=len(out.works),
+        )
         i += 2
         if i < len(paras) and _is_meta(paras[i]):
             _apply_meta(work, paras[i], today)

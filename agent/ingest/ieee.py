@@ -1,8 +1,9 @@
 """IEEE-Xplore-style author page: the affiliation line first, then "Abstract:" paragraphs only. The page has no
 name, no titles and no years: those stay None (never invented)."""
+
 from __future__ import annotations
 
-from schemas import ParsedListing, Work
+from enrich.schemas import ParsedListing, Work
 
 from .text import non_empty, split_lines, stated
 
@@ -28,7 +29,7 @@ def parse(text: str, *, name: str | None = None) -> ParsedListing:
         out.stated["affiliation"] = stated(text, first.start, first.end, {"name": first.text})
     for ln in lines:
         if ln.text.startswith(_MARK):
-            abstract = ln.text[len(_MARK):].strip()
+            abstract = ln.text[len(_MARK) :].strip()
             out.works.append(Work(abstract=abstract or None, start=ln.start, end=ln.end, ordinal=len(out.works)))
         elif out.works:  # a wrapped abstract continues on the next line
             w = out.works[-1]

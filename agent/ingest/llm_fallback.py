@@ -1,5 +1,6 @@
 """Pages in no known format: ask the model for the works, constrained by a schema whose validator insists that every
 extracted title occurs in the page text (so a made-up title is re-asked, never stored)."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from agent.llm.base import LLMClient, PromptRef
-from schemas import ParsedListing, Work
+from enrich.agent.llm.base import LLMClient, PromptRef
+from enrich.schemas import ParsedListing, Work
 
 FORMAT = "unknown-llm"
 PROMPT = PromptRef(name="ingest_fallback", version="1")
@@ -55,10 +56,11 @@ def _span(text: str, title: str, after: int) -> tuple[int | None, int | None]:
     return (i, i + len(title)) if i >= 0 else (None, None)
 
 
-def parse_with_llm(text: str, client: LLMClient, *, name: str | None = None, job_id: str | None = None) -> ParsedListing:
+def parse_with_llm(
+    text: str, client: LLMClient, *, name: str | None = None, job_id: str | None = None
+) -> ParsedListing:
     sent = text[:MAX_CHARS]
-    messages = [{"role": "system", "content": _SYSTEM},
-                {"role": "user", "content": f"Page text:\n<<<\n{sent}\n>>>"}]
+    messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": f"Page text:\n<<<\n{sent}\n>>>"}]
     result = client.extract(ExtractedListing, messages, prompt=PROMPT, context={"text": sent}, job_id=job_id)
     got = result.value
     out = ParsedListing(format=FORMAT, kind=got.kind, facts={"parsed_by": result.origin or client.origin})
@@ -73,6 +75,16 @@ def parse_with_llm(text: str, client: LLMClient, *, name: str | None = None, job
     for w in got.works:
         start, end = _span(text, w.title, pos)
         pos = end or pos
-        out.works.append(Work(title=w.title, year=w.year, authors=w.authors, venue=w.venue, abstract=w.abstract,
-                              start=start, end=end, ordinal=len(out.works)))
+        out.works.append(
+            Work(
+                title=w.title,
+                year=w.year,
+                authors=w.authors,
+                venue=w.venue,
+                abstract=w.abstract,
+                start=start,
+                end=end,
+                ordinal=len(out.works),
+            )
+        )
     return out

@@ -1,5 +1,6 @@
 """Read one listing file safely: refuse empty, binary, non-UTF-8 and oversized files with a one-line reason, and
 turn HTML into text (tags stripped, with a warning)."""
+
 from __future__ import annotations
 
 import re
@@ -72,8 +73,9 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
-def read_listing(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYTES,
-                 warnings: list[str] | None = None) -> str:
+def read_listing(
+    source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYTES, warnings: list[str] | None = None
+) -> str:
     """Return the listing text of a file path (or raw bytes, e.g. stdin). Raises ListingReadError with the reason.
     Warnings (e.g. "HTML: tags stripped") are appended to `warnings` when given."""
     if isinstance(source, (bytes, bytearray)):
@@ -107,5 +109,7 @@ def read_listing(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYTES,
 
 
 def _too_large(size: int, max_bytes: int) -> str:
-    return (f"too large ({size / 1048576:.1f} MB > {max_bytes / 1048576:g} MB limit; "
-            f"raise it with --max-size-mb or the max_file_mb setting)")
+    return (
+        f"too large ({size / 1048576:.1f} MB > {max_bytes / 1048576:g} MB limit; "
+        f"raise it with --max-size-mb or the max_file_mb setting)"
+    )

@@ -1,13 +1,14 @@
 """Small text helpers every parser shares: lines with their character offsets, person-name checks, stated values
 whose quote is exactly the text at their offsets."""
+
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
-from schemas import StatedValue, Work
+from enrich.schemas import StatedValue, Work
 
 
 @dataclass(frozen=True)

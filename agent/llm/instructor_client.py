@@ -10,6 +10,7 @@ Two bounded retry layers, kept apart:
 Every HTTP attempt is one llm_calls row (failed ones too): the row is written right after the exchange and then
 completed with the parse result or the validation error.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,9 +18,10 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from json import JSONDecodeError
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import instructor
@@ -30,13 +32,20 @@ from instructor.processing.response import handle_response_model
 from instructor.utils.core import prepare_response_model
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
 
-from agent.llm import check_real_calls_allowed
-from agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
-from agent.llm.pricing import cost_usd
-from agent.llm.redact import install_log_redaction, redact, redact_obj, register_secret
-from store import llm_log
+from enrich.agent.llm import check_real_calls_allowed
+from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
+from enrich.agent.llm.pricing import cost_usd
+from enrich.agent.llm.redact import install_log_redaction, redact, redact_obj, register_secret
+from enrich.store import llm_log
 
 install_log_redaction()
 
@@ -215,12 +224,18 @@ class InstructorClient(LLMClient):
         check_real_calls_allowed(self.backend)
         messages = json.loads(json.dumps(messages))  # a deep copy: instructor appends re-asks / schema text in place
         in_hash = input_hash(messages, context)
-        key = llm_log.cache_key(self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model),
-                                self.mode.value)
+        key = llm_log.cache_key(
+            self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model), self.mode.value
+        )
         base_row = {
-            "backend": self.backend, "model": self.model, "mode": self.mode.value,
-            "prompt_name": prompt.name if prompt else None, "prompt_version": prompt.version if prompt else None,
-            "schema_name": response_model.__name__, "input_hash": in_hash, "job_id": job_id,
+            "backend": self.backend,
+            "model": self.model,
+            "mode": self.mode.value,
+            "prompt_name": prompt.name if prompt else None,
+            "prompt_version": prompt.version if prompt else None,
+            "schema_name": response_model.__name__,
+            "input_hash": in_hash,
+            "job_id": job_id,
         }
         hit = self._from_cache(key, response_model, context, base_row, messages)
         if hit is not None:
@@ -234,9 +249,16 @@ class InstructorClient(LLMClient):
         if self.store is not None and group.last_row is not None:  # the parse result and the cache entry: one commit
             llm_log.complete_call(self.store, group.last_row, parsed, key if self.use_cache else None)
         return ExtractResult(
-            value=value, call_id=group.last_row, attempts=group.attempts, reasks=group.turns - 1,
-            retries=group.retries, cached=False, tokens_in=group.tokens_in, tokens_out=group.tokens_out,
-            cost_usd=group.cost, origin=self.origin,
+            value=value,
+            call_id=group.last_row,
+            attempts=group.attempts,
+            reasks=group.turns - 1,
+            retries=group.retries,
+            cached=False,
+            tokens_in=group.tokens_in,
+            tokens_out=group.tokens_out,
+            cost_usd=group.cost,
+            origin=self.origin,
         )
 
     # ------------------------------------------------------------ internals
@@ -255,11 +277,23 @@ class InstructorClient(LLMClient):
             # renders every message as a template, so page text with "{{ x }}" would be replaced by context values
             # and "{%" would raise (and compiling each message cost ~1 ms). The messages go out as written.
             prepared, kwargs = handle_response_model(
-                response_model=_prepared(response_model), mode=self.mode, messages=messages, model=self.model,
-                max_tokens=max_tokens, temperature=self.temperature,
+                response_model=_prepared(response_model),
+                mode=self.mode,
+                messages=messages,
+                model=self.model,
+                max_tokens=max_tokens,
+                temperature=self.temperature,
             )
-            value = retry_sync(func=self._make_create(group), response_model=prepared, args=(), kwargs=kwargs,
-                               context=context, max_retries=reasks, strict=False, mode=self.mode)
+            value = retry_sync(
+                func=self._make_create(group),
+                response_model=prepared,
+                args=(),
+                kwargs=kwargs,
+                context=context,
+                max_retries=reasks,
+                strict=False,
+                mode=self.mode,
+            )
         except InstructorRetryException as exc:
             raise LLMError(
                 f"{response_model.__name__}: the model's output did not validate after {self.max_reasks} re-ask(s): "
@@ -271,7 +305,8 @@ class InstructorClient(LLMClient):
             self._update(group.last_row, error=describe_error(IncompleteOutputException()))
             raise LLMError(
                 f"{response_model.__name__}: the model's output was cut off (finish_reason=length)",
-                hint="shorten the input or raise max_tokens", call_ids=group.row_ids,
+                hint="shorten the input or raise max_tokens",
+                call_ids=group.row_ids,
             ) from None
         except openai.APIError as exc:
             raise self._transport_error(exc, group) from None
@@ -295,8 +330,9 @@ class InstructorClient(LLMClient):
             )
             for attempt in transport:
                 with attempt:
-                    return self._one_request(group, kwargs, logged_messages, turn_reasks,
-                                             attempt.retry_state.attempt_number - 1)
+                    return self._one_request(
+                        group, kwargs, logged_messages, turn_reasks, attempt.retry_state.attempt_number - 1
+                    )
             raise AssertionError("unreachable")
 
         return create
@@ -325,8 +361,14 @@ class InstructorClient(LLMClient):
     def _one_request(self, group: _Group, kwargs: dict[str, Any], logged_messages, reasks: int, retries: int):
         group.attempts += 1
         group.retries += 1 if retries else 0
-        row = dict(group.base_row, call_group=group.call_group, attempt=group.attempts, messages=logged_messages,
-                   retries=retries, reasks=reasks)
+        row = dict(
+            group.base_row,
+            call_group=group.call_group,
+            attempt=group.attempts,
+            messages=logged_messages,
+            retries=retries,
+            reasks=reasks,
+        )
         start = time.perf_counter()
         try:
             # the SDK's documented request method, not chat.completions.create: the body is sent as instructor
@@ -337,7 +379,9 @@ class InstructorClient(LLMClient):
                 data = response.json()
             except ValueError:
                 raise openai.APIResponseValidationError(
-                    response, response.text, message=f"HTTP {response.status_code} with a body that is not JSON",
+                    response,
+                    response.text,
+                    message=f"HTTP {response.status_code} with a body that is not JSON",
                 ) from None
             try:  # pydantic's validator is fast; the SDK's own lenient construction is the fallback for servers
                 completion = ChatCompletion.model_validate(data)  # that leave out or misshape a field
@@ -345,10 +389,18 @@ class InstructorClient(LLMClient):
                 completion = ChatCompletion.construct(**data)
             group.last_content = _answer_text(completion)
         except openai.APIError as exc:
-            response_text = exc.response.text if isinstance(exc, (openai.APIStatusError,
-                                                                  openai.APIResponseValidationError)) else None
-            self._insert(group, row, latency_ms=(time.perf_counter() - start) * 1000,
-                         response=redact(response_text), error=redact(describe_error(exc)))
+            response_text = (
+                exc.response.text
+                if isinstance(exc, (openai.APIStatusError, openai.APIResponseValidationError))
+                else None
+            )
+            self._insert(
+                group,
+                row,
+                latency_ms=(time.perf_counter() - start) * 1000,
+                response=redact(response_text),
+                error=redact(describe_error(exc)),
+            )
             raise
         latency = (time.perf_counter() - start) * 1000
         usage = completion.usage
@@ -358,8 +410,15 @@ class InstructorClient(LLMClient):
         group.tokens_in += t_in
         group.tokens_out += t_out
         group.cost += cost
-        self._insert(group, row, latency_ms=latency, response=redact(response.text), tokens_in=t_in,
-                     tokens_out=t_out, cost_usd=cost)
+        self._insert(
+            group,
+            row,
+            latency_ms=latency,
+            response=redact(response.text),
+            tokens_in=t_in,
+            tokens_out=t_out,
+            cost_usd=cost,
+        )
         return completion
 
     def _insert(self, group: _Group, row: dict[str, Any], **fields: Any) -> None:
@@ -385,31 +444,56 @@ class InstructorClient(LLMClient):
             llm_log.cache_delete(self.store, key)
             return None
         row_id = llm_log.insert_call(
-            self.store, **base_row, call_group=uuid.uuid4().hex, attempt=1, messages=redact_obj(messages),
-            parsed=hit["parsed"], cached=True, response=json.dumps({"cache_of": hit["llm_call_id"]}),
+            self.store,
+            **base_row,
+            call_group=uuid.uuid4().hex,
+            attempt=1,
+            messages=redact_obj(messages),
+            parsed=hit["parsed"],
+            cached=True,
+            response=json.dumps({"cache_of": hit["llm_call_id"]}),
         )
         return ExtractResult(value=value, call_id=row_id, attempts=0, cached=True, origin=self.origin)
 
     def _transport_error(self, exc: openai.APIError, group: _Group) -> LLMError:
         where = self.base_url or "the OpenAI API"
         if isinstance(exc, openai.AuthenticationError):
-            return LLMError(f"{where} rejected the API key (HTTP 401)",
-                            hint="set OPENAI_API_KEY to a valid key", call_ids=group.row_ids, fatal=True)
+            return LLMError(
+                f"{where} rejected the API key (HTTP 401)",
+                hint="set OPENAI_API_KEY to a valid key",
+                call_ids=group.row_ids,
+                fatal=True,
+            )
         if isinstance(exc, openai.NotFoundError):
-            return LLMError(f"{where} does not know model {self.model!r} (HTTP 404)",
-                            hint="set ENRICH_MODEL to a model the server serves (enrich models)",
-                            call_ids=group.row_ids, fatal=True)
+            return LLMError(
+                f"{where} does not know model {self.model!r} (HTTP 404)",
+                hint="set ENRICH_MODEL to a model the server serves (enrich models)",
+                call_ids=group.row_ids,
+                fatal=True,
+            )
         if isinstance(exc, openai.APITimeoutError):
-            return LLMError(f"{where} did not answer within {self.timeout:g}s ({group.attempts} attempt(s))",
-                            hint="raise ENRICH_TIMEOUT or use a smaller model", call_ids=group.row_ids)
+            return LLMError(
+                f"{where} did not answer within {self.timeout:g}s ({group.attempts} attempt(s))",
+                hint="raise ENRICH_TIMEOUT or use a smaller model",
+                call_ids=group.row_ids,
+            )
         if isinstance(exc, openai.APIConnectionError):
-            return LLMError(f"cannot reach the model server at {where}",
-                            hint=self.unreachable_hint or "start the server or fix ENRICH_BASE_URL",
-                            call_ids=group.row_ids, fatal=True)
+            return LLMError(
+                f"cannot reach the model server at {where}",
+                hint=self.unreachable_hint or "start the server or fix ENRICH_BASE_URL",
+                call_ids=group.row_ids,
+                fatal=True,
+            )
         if isinstance(exc, openai.RateLimitError):
-            return LLMError(f"{where} kept rate-limiting (HTTP 429) after {group.attempts} attempt(s)",
-                            hint="wait, lower ENRICH_CONCURRENCY or raise ENRICH_MAX_RETRIES", call_ids=group.row_ids)
+            return LLMError(
+                f"{where} kept rate-limiting (HTTP 429) after {group.attempts} attempt(s)",
+                hint="wait, lower ENRICH_CONCURRENCY or raise ENRICH_MAX_RETRIES",
+                call_ids=group.row_ids,
+            )
         if isinstance(exc, openai.APIStatusError):
-            return LLMError(f"{where} failed with HTTP {exc.status_code} after {group.attempts} attempt(s)",
-                            hint="retry later; see `enrich llm-log` for the responses", call_ids=group.row_ids)
+            return LLMError(
+                f"{where} failed with HTTP {exc.status_code} after {group.attempts} attempt(s)",
+                hint="retry later; see `enrich llm-log` for the responses",
+                call_ids=group.row_ids,
+            )
         return LLMError(redact(describe_error(exc)) or "model call failed", call_ids=group.row_ids)

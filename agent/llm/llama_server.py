@@ -1,6 +1,7 @@
 """Runs `llama_cpp.server` and exits when the process that started it is gone (even if that process was killed
 and could not run its atexit hook), so an embedded server never outlives enrich. Started by
 agent/llm/embedded.py as a script: `python .../llama_server.py <llama_cpp.server args>` with ENRICH_PARENT_PID."""
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@
   the tool's JSON schema (llama_chat_format.chat_formatter_to_chat_completion_handler: LlamaGrammar.from_json_schema),
   i.e. constrained decoding. JSON works too (generic JSON grammar only); JSON_SCHEMA returned HTTP 500 there.
 """
+
 from __future__ import annotations
 
 import instructor

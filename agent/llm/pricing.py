@@ -1,5 +1,6 @@
 """USD per million tokens (input, output). Local and fake backends cost 0. Unknown hosted models cost 0 and are
 flagged by `known_price`, so a missing price never blocks a run."""
+
 from __future__ import annotations
 
 # Standard (not batch, not cached-input) prices per 1M tokens, as OpenAI's pricing page listed them in spring 2026

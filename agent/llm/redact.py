@@ -1,4 +1,5 @@
 """Remove secrets (API keys, bearer tokens) from anything we log or raise."""
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,16 @@ class RedactingFilter(logging.Filter):
 
 
 # Logger filters only see records logged on that exact logger, so name the ones that log requests.
-LOGGERS = ("openai", "openai._base_client", "instructor", "httpx", "httpcore", "httpcore.http11",
-           "httpcore.connection", "llama_cpp")
+LOGGERS = (
+    "openai",
+    "openai._base_client",
+    "instructor",
+    "httpx",
+    "httpcore",
+    "httpcore.http11",
+    "httpcore.connection",
+    "llama_cpp",
+)
 _FILTER = RedactingFilter()
 
 

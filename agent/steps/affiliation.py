@@ -7,6 +7,7 @@ Order of preference (deterministic first):
    injected instructions) and must return a quote found verbatim in exactly that text.
 A page that states no affiliation gets none: nothing is applied or proposed.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,11 +16,18 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from rapidfuzz import fuzz
 
-from schemas import DerivedFact, Evidence, FieldValue
+from enrich.schemas import DerivedFact, Evidence, FieldValue
 
 from .base import StepContext, StepOutcome, record_llm
-from .checks import (find_quote, is_nullish, looks_like_institution, mentions_institution, name_in_quote, norm_space,
-                     within)
+from .checks import (
+    find_quote,
+    is_nullish,
+    looks_like_institution,
+    mentions_institution,
+    name_in_quote,
+    norm_space,
+    within,
+)
 
 MAX_TOKENS = 200  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "affiliation"
@@ -38,7 +46,7 @@ class AffiliationAnswer(BaseModel):
         return None if isinstance(v, str) and is_nullish(v) else v
 
     @model_validator(mode="after")
-    def _grounded(self, info: ValidationInfo) -> "AffiliationAnswer":
+    def _grounded(self, info: ValidationInfo) -> AffiliationAnswer:
         if self.affiliation is None:
             self.quote = None
             return self
@@ -63,7 +71,8 @@ def names_subject(author: str | None, subject: str) -> bool:
         return False
     return fuzz.token_sort_ratio(author.casefold(), subject.casefold()) >= 85 or (
         _name_parts(author)[-1:] == _name_parts(subject)[-1:]
-        and author.strip()[:1].casefold() == subject.strip()[:1].casefold())
+        and author.strip()[:1].casefold() == subject.strip()[:1].casefold()
+    )
 
 
 def email_names_subject(email: str, subject: str) -> bool:
@@ -72,8 +81,11 @@ def email_names_subject(email: str, subject: str) -> bool:
     if not parts:
         return False
     first, last = parts[0], parts[-1]
-    return last in local or local in (first[0] + last, first + "." + last, first + last, first[0] + "." + last) \
+    return (
+        last in local
+        or local in (first[0] + last, first + "." + last, first + last, first[0] + "." + last)
         or local.startswith(first[0] + last[:3])
+    )
 
 
 def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
@@ -98,8 +110,9 @@ def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
         text = v.get("text") or ""
         if v.get("kind") == "affiliation" and names_subject(v.get("author"), ctx.name):
             key = norm_space(text).casefold()
-        elif v.get("kind") == "email" and (names_subject(v.get("author"), ctx.name)
-                                           or email_names_subject(text, ctx.name)):
+        elif v.get("kind") == "email" and (
+            names_subject(v.get("author"), ctx.name) or email_names_subject(text, ctx.name)
+        ):
             key = "@" + text.split("@", 1)[1].casefold()
         else:
             continue
@@ -111,7 +124,7 @@ def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
 def _ror_match(ctx: StepContext, text: str, emails: list[str] = ()) -> Any:
     if ctx.ror is None:
         return None
-    from agent import ror
+    from enrich.agent import ror
 
     return ror.match(text, emails=list(emails), index=ctx.ror)
 
@@ -124,10 +137,16 @@ def attach_ror(ctx: StepContext, value_id: int, name: str, emails: list[str] = (
     existing = ctx.store.derived(value_id, "ror_id")
     if existing and existing[0].value == m.ror_id:
         return m
-    ctx.store.add_derived(DerivedFact(
-        value_id=value_id, kind="ror_id", value=m.ror_id, origin=m.origin,
-        confidence=round(m.score, 3), detail={"name": m.name, "matched_on": m.matched_on,
-                                             "matched_text": m.matched_text}))
+    ctx.store.add_derived(
+        DerivedFact(
+            value_id=value_id,
+            kind="ror_id",
+            value=m.ror_id,
+            origin=m.origin,
+            confidence=round(m.score, 3),
+            detail={"name": m.name, "matched_on": m.matched_on, "matched_text": m.matched_text},
+        )
+    )
     return m
 
 
@@ -149,8 +168,11 @@ def run(ctx: StepContext) -> StepOutcome:
     if current is not None and not current.origin.startswith("llm:"):
         # the page (or a person) stated it: normalise only
         m = attach_ror(ctx, current.id, current.value["name"])
-        out.status, out.detail = "unchanged", f"{current.status}; " + (
-            f"ROR {m.ror_id}" if m else "ROR no match" if ctx.ror is not None else "no ROR index loaded")
+        out.status, out.detail = (
+            "unchanged",
+            f"{current.status}; "
+            + (f"ROR {m.ror_id}" if m else "ROR no match" if ctx.ror is not None else "no ROR index loaded"),
+        )
         return out
     if ctx.conflated:
         out.status, out.detail = "skipped", "listing mixes several people"
@@ -175,19 +197,32 @@ def run(ctx: StepContext) -> StepOutcome:
         else:
             name = best["text"]
         origin = "import:byline" if best["kind"] == "affiliation" else "import:email"
-        evidence = [Evidence(quote=quote, listing_id=ctx.listing.id, start=start, end=end, checked=True,
-                             note=f"{best['kind']} naming {ctx.name} in {best['count']} work(s)")]
+        evidence = [
+            Evidence(
+                quote=quote,
+                listing_id=ctx.listing.id,
+                start=start,
+                end=end,
+                checked=True,
+                note=f"{best['kind']} naming {ctx.name} in {best['count']} work(s)",
+            )
+        ]
     else:
         shown, regions = header_regions(ctx)
         if not shown.strip() or not mentions_institution(shown):
             out.detail = "the page names no organisation"
             return out
-        from agent.prompts import load_prompt
+        from enrich.agent.prompts import load_prompt
 
         prompt = load_prompt(STEP)
-        result = ctx.client.extract(AffiliationAnswer, prompt.messages(name=ctx.name, context=shown),
-                                    prompt=prompt.prompt_ref, context={"shown_text": shown}, job_id=ctx.job_id,
-                                    max_tokens=MAX_TOKENS)
+        result = ctx.client.extract(
+            AffiliationAnswer,
+            prompt.messages(name=ctx.name, context=shown),
+            prompt=prompt.prompt_ref,
+            context={"shown_text": shown},
+            job_id=ctx.job_id,
+            max_tokens=MAX_TOKENS,
+        )
         record_llm(out, result)
         ans: AffiliationAnswer = result.value
         if ans.affiliation is None:
@@ -203,12 +238,26 @@ def run(ctx: StepContext) -> StepOutcome:
         evidence = [Evidence(quote=quote, listing_id=ctx.listing.id, start=start, end=end, checked=True)]
         linked = ctx.listing.kind == "person"
     m = _ror_match(ctx, name, emails)
-    conf = confidence(linked=linked, ror_score=m.score if m else None, reasks=reasks,
-                      institution=looks_like_institution(name), ror_loaded=ctx.ror is not None)
-    fv = FieldValue(researcher_id=ctx.researcher.id, field=STEP, value={"name": name}, status="proposed",
-                    origin=origin, confidence=conf,
-                    evidence=evidence, prompt_version=prompt_version and f"{STEP}@{prompt_version}",
-                    llm_call_id=llm_call, job_id=ctx.job_id, listing_id=ctx.listing.id)
+    conf = confidence(
+        linked=linked,
+        ror_score=m.score if m else None,
+        reasks=reasks,
+        institution=looks_like_institution(name),
+        ror_loaded=ctx.ror is not None,
+    )
+    fv = FieldValue(
+        researcher_id=ctx.researcher.id,
+        field=STEP,
+        value={"name": name},
+        status="proposed",
+        origin=origin,
+        confidence=conf,
+        evidence=evidence,
+        prompt_version=prompt_version and f"{STEP}@{prompt_version}",
+        llm_call_id=llm_call,
+        job_id=ctx.job_id,
+        listing_id=ctx.listing.id,
+    )
     res = ctx.store.submit(fv, auto_apply=conf >= ctx.settings.auto_apply_affiliation)
     if res.value_id:
         attach_ror(ctx, res.value_id, name, emails)

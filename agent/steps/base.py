@@ -1,11 +1,12 @@
 """What every step gets and gives back. A step reads only what it needs, asks the model at most once (plus
 re-asks), checks the answer deterministically and hands a FieldValue to the store, which decides value vs proposal."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas import FieldValue, Listing, Researcher, Work
+from enrich.schemas import FieldValue, Listing, Researcher, Work
 
 
 @dataclass

@@ -3,6 +3,7 @@
 They are plain functions so the steps' pydantic validators (which instructor turns into re-asks) and the tests
 share one implementation.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,11 @@ INSTITUTION_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Words a small model leaks from the request scaffolding into prose.
-LEAK_WORDS = re.compile(r"\b(json|schema|response_model|pydantic|instructor|function call|tool call|"
-                        r"work ids?|W[0-9a-f]{10})\b", re.IGNORECASE)
+LEAK_WORDS = re.compile(
+    r"\b(json|schema|response_model|pydantic|instructor|function call|tool call|"
+    r"work ids?|W[0-9a-f]{10})\b",
+    re.IGNORECASE,
+)
 NULLISH = {"", "null", "none", "n/a", "na", "unknown", "not specified", "not stated", "not available", "-"}
 
 
@@ -84,11 +88,13 @@ def name_in_quote(name: str, quote: str) -> bool:
 
 _NUM = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
 _CAP = re.compile(r"\b[A-Z][\w\-]*[A-Z0-9][\w\-]*\b|\b[A-Z][a-z]+\b")
-_COMMON = set("""A An The This These That Those It Its In On Of For And Or But With By From To As At Their They Our We He
+_COMMON = set(
+    """A An The This These That Those It Its In On Of For And Or But With By From To As At Their They Our We He
 She His Her Also Such Both Each Many Most Some Several Other Others New Recent Recently Overall However Together Work
 Works Research Researcher Their Across Into Using Through While When Where Which Who Whose How Why What Besides Beyond
 Further Furthermore Moreover Additionally Finally First Second Third Then Thus Here There Its Among Within Without
-Large Small Deep Machine Language Learning Models Model Data Neural Networks Network""".split())
+Large Small Deep Machine Language Learning Models Model Data Neural Networks Network""".split()
+)
 
 
 def ungrounded_tokens(sentence: str, sources: str, allowed: str = "") -> list[str]:

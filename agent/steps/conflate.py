@@ -2,9 +2,10 @@
 
 Deterministic clustering (agent.steps.conflation); a flagged listing gets a `split` proposal for review and no
 single affiliation or summary until a person rejects the split (then it is one person and the agent continues)."""
+
 from __future__ import annotations
 
-from store import structural
+from enrich.store import structural
 
 from .base import StepContext, StepOutcome
 from .conflation import detect

@@ -16,6 +16,7 @@ How it decides:
    30 shared dev listings (bench/eval_conflation.py), so treat the confidence as roughly calibrated only. A one-person listing drifting over decades keeps shared co-authors across eras, so its groups
    chain together in step 2 and it is not flagged.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from schemas import Work
-from schemas.conflation import Cluster, ClusterEvidence, ConflationResult
+from enrich.schemas import Work
+from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 
 METHOD = "coauthor-tfidf-v1"
 
@@ -39,10 +40,46 @@ DETECT_THRESHOLD = 0.5  # confidence above which the listing is flagged
 ATTACH_THRESHOLD = 0.02  # a leftover work joins its most similar group when it shares any topic term with it
 # Words that say nothing about a research topic in titles/abstracts of CS papers.
 _EXTRA_STOP = {
-    "paper", "propose", "proposed", "approach", "method", "methods", "based", "using", "use", "used", "results",
-    "show", "new", "novel", "task", "tasks", "model", "models", "work", "study", "present", "problem", "data",
-    "learning", "performance", "existing", "state", "art", "experiments", "extensive", "demonstrate",
-    "effective", "efficient", "framework", "however", "towards", "via", "introduce", "challenge", "challenges",
+    "paper",
+    "propose",
+    "proposed",
+    "approach",
+    "method",
+    "methods",
+    "based",
+    "using",
+    "use",
+    "used",
+    "results",
+    "show",
+    "new",
+    "novel",
+    "task",
+    "tasks",
+    "model",
+    "models",
+    "work",
+    "study",
+    "present",
+    "problem",
+    "data",
+    "learning",
+    "performance",
+    "existing",
+    "state",
+    "art",
+    "experiments",
+    "extensive",
+    "demonstrate",
+    "effective",
+    "efficient",
+    "framework",
+    "however",
+    "towards",
+    "via",
+    "introduce",
+    "challenge",
+    "challenges",
 }
 STOP_WORDS = list(ENGLISH_STOP_WORDS | _EXTRA_STOP)
 _STOP_SET = frozenset(STOP_WORDS)
@@ -66,7 +103,7 @@ class NameForm:
     surname: str
 
     @classmethod
-    def parse(cls, name: str) -> "NameForm | None":
+    def parse(cls, name: str) -> NameForm | None:
         name = name.strip()
         if "," in name:  # "Sun, Yan"
             last, _, first = name.partition(",")
@@ -76,7 +113,7 @@ class NameForm:
             return None
         return cls(tuple(toks[:-1]), toks[-1])
 
-    def compatible(self, other: "NameForm") -> bool:
+    def compatible(self, other: NameForm) -> bool:
         """Could both printed forms name the same person? Initials match full names; differing middle initials
         or differing full given names do not."""
         if self.surname != other.surname:
@@ -113,8 +150,12 @@ def _split_authors(w: Work, subject: NameForm | None) -> tuple[str | None, list[
     forms = [(a, f) for a, f in forms if f is not None]
     own_idx = None
     if subject is not None:
-        cands = [i for i, (_, f) in enumerate(forms) if f.surname == subject.surname
-                 and (not f.given or not subject.given or f.given[0][0] == subject.given[0][0])]
+        cands = [
+            i
+            for i, (_, f) in enumerate(forms)
+            if f.surname == subject.surname
+            and (not f.given or not subject.given or f.given[0][0] == subject.given[0][0])
+        ]
         # Prefer the entry fully compatible with the subject's name ("Yan Liu" is a co-author of "Yang Liu").
         exact = [i for i in cands if forms[i][1].compatible(subject)]
         if exact or cands:
@@ -151,14 +192,16 @@ def _initials_only(subject: NameForm | None) -> bool:
 
 # Surnames shared by very many researchers (the most frequent East Asian, South Asian and Western ones): a listing
 # under such a surname with a short given name is a likely home for namesakes.
-COMMON_SURNAMES = frozenset("""
+COMMON_SURNAMES = frozenset(
+    """
 li wang zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he lin gao luo zheng liang xie song tang han
 feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei su lu ding ren shen yao lu jin
 kim lee park choi jung jeong kang cho yoon jang lim han shin oh seo kwon hwang ahn song yoo hong
 nguyen tran le pham hoang phan vu
 kumar singh sharma gupta roy das patel shah rao reddy iyer khan ali ahmed
 smith johnson williams brown jones miller davis wilson taylor anderson thomas moore martin lee white
-""".split())
+""".split()
+)
 
 
 def _syllables(token: str) -> int:
@@ -208,7 +251,7 @@ class _Features:
     years: list[int | None]
     venues: list[str | None]
     terms: list[str]
-    tfidf: "_TfIdf | None" = None
+    tfidf: _TfIdf | None = None
     cannot: set[tuple[int, int]] = field(default_factory=set)
     subject: NameForm | None = None
 
@@ -302,7 +345,7 @@ def _tfidf(texts: list[str]) -> _TfIdf | None:
     rows: list[list[tuple[int, int, float]]] = []
     lo = 0
     for r in counted:
-        row = weights[lo:lo + len(r)]
+        row = weights[lo : lo + len(r)]
         lo += len(r)
         total = 0.0
         for x in row:
@@ -507,16 +550,26 @@ def _evidence(f: _Features, c: list[int], works: list[Work]) -> ClusterEvidence:
     span = _year_span(f, c)
     venues = Counter(v for v in ((works[i].category or works[i].venue) for i in c) if v)
     forms = sorted({s for s in (f.own_strings[i] for i in c) if s})
-    return ClusterEvidence(shared_coauthors=shared, top_terms=top_terms, years=list(span) if span else [],
-                           venues=[v for v, _ in venues.most_common(3)], name_forms=forms)
+    return ClusterEvidence(
+        shared_coauthors=shared,
+        top_terms=top_terms,
+        years=list(span) if span else [],
+        venues=[v for v, _ in venues.most_common(3)],
+        name_forms=forms,
+    )
 
 
 def detect(works: list[Work], subject_name: str | None) -> ConflationResult:
     """Cluster a listing's works and decide whether they belong to more than one person."""
     if len(works) < 4:
         clusters = [Cluster(work_ids=[w.work_id for w in works], titles=[w.title for w in works])] if works else []
-        return ConflationResult(detected=False, confidence=0.05, clusters=clusters, method=METHOD,
-                                reasons=["too few works to tell people apart"])
+        return ConflationResult(
+            detected=False,
+            confidence=0.05,
+            clusters=clusters,
+            method=METHOD,
+            reasons=["too few works to tell people apart"],
+        )
     subject = _subject_form(works, subject_name)
     f = _features(works, subject)
     clusters = _cluster(f)
@@ -528,8 +581,9 @@ def detect(works: list[Work], subject_name: str | None) -> ConflationResult:
         big = [list(c) for c in big]
         leftovers = []
         for i in rest:
-            scores = [float(np.mean([_pair_similarity(f, i, j) for j in c])) if not _conflicts(f, [i], c) else -1
-                      for c in big]
+            scores = [
+                float(np.mean([_pair_similarity(f, i, j) for j in c])) if not _conflicts(f, [i], c) else -1 for c in big
+            ]
             k = int(np.argmax(scores))
             if scores[k] > ATTACH_THRESHOLD:
                 big[k].append(i)
@@ -539,9 +593,13 @@ def detect(works: list[Work], subject_name: str | None) -> ConflationResult:
     else:
         out = [list(range(f.n))]
     result_clusters = [
-        Cluster(work_ids=[works[i].work_id for i in sorted(c)], titles=[works[i].title for i in sorted(c)],
-                evidence=_evidence(f, sorted(c), works))
+        Cluster(
+            work_ids=[works[i].work_id for i in sorted(c)],
+            titles=[works[i].title for i in sorted(c)],
+            evidence=_evidence(f, sorted(c), works),
+        )
         for c in out
     ]
-    return ConflationResult(detected=detected, confidence=round(confidence, 4), clusters=result_clusters,
-                            method=METHOD, reasons=reasons)
+    return ConflationResult(
+        detected=detected, confidence=round(confidence, 4), clusters=result_clusters, method=METHOD, reasons=reasons
+    )

@@ -3,6 +3,7 @@
 The model sees a compact digest of at most MAX_WORKS works (title, year, the abstract's opening), never the whole
 page. Checks reject a sentence that cites nothing, cites a work that does not exist, or mentions a name or number
 that appears in none of the works it cites; they also reject prompt words a small model leaks into prose."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from schemas import Evidence, FieldValue
+from enrich.schemas import Evidence, FieldValue
 
 from .base import StepContext, StepOutcome, record_llm
 from .checks import LEAK_WORDS, WorkNumbers, ungrounded_tokens
@@ -23,7 +24,9 @@ ABSTRACT_CHARS = 240
 
 class SentenceOut(BaseModel):
     text: str = Field(description="one plain-language sentence")
-    works: WorkNumbers = Field(default_factory=list, description="numbers of the listed works this sentence is based on")
+    works: WorkNumbers = Field(
+        default_factory=list, description="numbers of the listed works this sentence is based on"
+    )
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -33,8 +36,9 @@ class SummaryAnswer(BaseModel):
     # minItems/maxItems are for the schema only: a grammar-constrained local model (llama.cpp builds its grammar
     # from it) then cannot stop after one sentence, which the 1.5B model did on every re-ask at temperature 0.
     # Validation itself stays in the validators below, which first split sentences packed into one item.
-    sentences: list[SentenceOut] = Field(description="2 to 4 sentences",
-                                         json_schema_extra={"minItems": 2, "maxItems": 4})
+    sentences: list[SentenceOut] = Field(
+        description="2 to 4 sentences", json_schema_extra={"minItems": 2, "maxItems": 4}
+    )
 
     @field_validator("sentences", mode="before")
     @classmethod
@@ -108,8 +112,11 @@ def _opening(abstract: str) -> str:
 
 def copied_sentences(value: dict, sources: dict[str, str]) -> int:
     """How many sentences are lifted verbatim from the abstracts they cite (grounded, but not plain language)."""
-    return sum(1 for s in value["sentences"] if len(s["text"]) >= 40
-               and _squash(s["text"]) in _squash(" ".join(sources.values())))
+    return sum(
+        1
+        for s in value["sentences"]
+        if len(s["text"]) >= 40 and _squash(s["text"]) in _squash(" ".join(sources.values()))
+    )
 
 
 def _squash(text: str) -> str:
@@ -143,15 +150,22 @@ def digest(works) -> tuple[str, dict[str, str], list]:
 
 def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str]]:
     """Ask the model; returns (ExtractResult, the value dict with work ids, prompt ref, the cited texts)."""
-    from agent.prompts import load_prompt
+    from enrich.agent.prompts import load_prompt
 
     text, sources, chosen = digest(ctx.works)
     prompt = load_prompt(STEP)
-    result = ctx.client.extract(SummaryAnswer, prompt.messages(name=ctx.name, works=text), prompt=prompt.prompt_ref,
-                                context={"sources": sources, "name": ctx.name}, job_id=ctx.job_id,
-                                max_tokens=MAX_TOKENS)
-    sentences = [{"text": s.text, "works": list(dict.fromkeys(chosen[n - 1].work_id for n in s.works))}
-                 for s in result.value.sentences]
+    result = ctx.client.extract(
+        SummaryAnswer,
+        prompt.messages(name=ctx.name, works=text),
+        prompt=prompt.prompt_ref,
+        context={"sources": sources, "name": ctx.name},
+        job_id=ctx.job_id,
+        max_tokens=MAX_TOKENS,
+    )
+    sentences = [
+        {"text": s.text, "works": list(dict.fromkeys(chosen[n - 1].work_id for n in s.works))}
+        for s in result.value.sentences
+    ]
     value = {"text": " ".join(s["text"] for s in sentences), "sentences": sentences}
     return result, value, prompt.prompt_ref.ref, sources
 
@@ -169,11 +183,24 @@ def run(ctx: StepContext) -> StepOutcome:
     cited = sorted({w for s in value["sentences"] for w in s["works"]})
     copied = copied_sentences(value, sources)
     conf = round(max(0.0, 0.9 - 0.15 * result.reasks - (0.4 if copied else 0.0)), 3)
-    fv = FieldValue(researcher_id=ctx.researcher.id, field=STEP, value=value, status="proposed",
-                    origin=ctx.client.origin, confidence=conf, prompt_version=ref, llm_call_id=result.call_id,
-                    job_id=ctx.job_id, listing_id=ctx.listing.id,
-                    evidence=[Evidence(note=f"every sentence cites works; checked against {len(cited)} cited works"
-                                            + (f"; {copied} sentence(s) copied from an abstract" if copied else ""))])
+    fv = FieldValue(
+        researcher_id=ctx.researcher.id,
+        field=STEP,
+        value=value,
+        status="proposed",
+        origin=ctx.client.origin,
+        confidence=conf,
+        prompt_version=ref,
+        llm_call_id=result.call_id,
+        job_id=ctx.job_id,
+        listing_id=ctx.listing.id,
+        evidence=[
+            Evidence(
+                note=f"every sentence cites works; checked against {len(cited)} cited works"
+                + (f"; {copied} sentence(s) copied from an abstract" if copied else "")
+            )
+        ],
+    )
     res = ctx.store.submit(fv, auto_apply=conf >= ctx.settings.auto_apply_summary)
     out.status, out.value = res.outcome, fv
     out.detail = f"{len(value['sentences'])} sentences citing {len(cited)} works (confidence {conf}; {res.reason})"

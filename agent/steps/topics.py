@@ -3,13 +3,14 @@
 TF-IDF shortlists the taxonomy (the model picks from ~12 tags, not hundreds), the model judges which tags fit and
 which works show them, and the score comes from checks: the share of works supporting the tag, agreement with the
 TF-IDF ranking and with categories the page itself prints (arXiv listings)."""
+
 from __future__ import annotations
 
 from collections import Counter
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from schemas import Evidence, FieldValue
+from enrich.schemas import Evidence, FieldValue
 
 from .base import StepContext, StepOutcome, record_llm
 from .checks import WorkNumbers
@@ -54,13 +55,14 @@ class TopicsAnswer(BaseModel):
 def _work_lines(works) -> str:
     """Works are numbered 1..n in the prompt: short numbers are cheaper for a small model than hashed ids and it
     cannot half-copy them; the step maps them back to work ids."""
-    return "\n".join(f"{i}: {w.year or '?'}, {(w.title or (w.abstract or '')[:120]).strip()}"
-                     for i, w in enumerate(works, 1))
+    return "\n".join(
+        f"{i}: {w.year or '?'}, {(w.title or (w.abstract or '')[:120]).strip()}" for i, w in enumerate(works, 1)
+    )
 
 
 def run(ctx: StepContext) -> StepOutcome:
-    from agent.prompts import load_prompt
-    from agent.taxonomy import load_taxonomy
+    from enrich.agent.prompts import load_prompt
+    from enrich.agent.taxonomy import load_taxonomy
 
     out = StepOutcome(STEP, "none")
     works = [w for w in ctx.works if w.title or w.abstract][:MAX_WORKS]
@@ -80,9 +82,13 @@ def run(ctx: StepContext) -> StepOutcome:
     prompt = load_prompt(STEP)
     tags_text = "\n".join(f"{t.tag}: {t.label}" for t in allowed.values())
     result = ctx.client.extract(
-        TopicsAnswer, prompt.messages(name=ctx.name, tags=tags_text, works=_work_lines(works)),
-        prompt=prompt.prompt_ref, context={"allowed": list(allowed), "work_ids": list(range(1, len(works) + 1))},
-        job_id=ctx.job_id, max_tokens=MAX_TOKENS)
+        TopicsAnswer,
+        prompt.messages(name=ctx.name, tags=tags_text, works=_work_lines(works)),
+        prompt=prompt.prompt_ref,
+        context={"allowed": list(allowed), "work_ids": list(range(1, len(works) + 1))},
+        job_id=ctx.job_id,
+        max_tokens=MAX_TOKENS,
+    )
     record_llm(out, result)
     n = len(works)
     tags = []
@@ -96,11 +102,24 @@ def run(ctx: StepContext) -> StepOutcome:
         tags.append({"tag": pick.tag, "label": allowed[pick.tag].label, "score": score, "works": support})
     tags.sort(key=lambda t: -t["score"])
     conf = round(max(0.0, (sum(t["score"] for t in tags) / len(tags)) - 0.1 * result.reasks), 3)
-    fv = FieldValue(researcher_id=ctx.researcher.id, field=STEP, value=tags, status="proposed",
-                    origin=ctx.client.origin, confidence=conf, prompt_version=prompt.prompt_ref.ref,
-                    llm_call_id=result.call_id, job_id=ctx.job_id, listing_id=ctx.listing.id,
-                    evidence=[Evidence(note=f"taxonomy {taxonomy.name}@{taxonomy.version}; supported by "
-                                            f"{sum(len(t['works']) for t in tags)} work citations")])
+    fv = FieldValue(
+        researcher_id=ctx.researcher.id,
+        field=STEP,
+        value=tags,
+        status="proposed",
+        origin=ctx.client.origin,
+        confidence=conf,
+        prompt_version=prompt.prompt_ref.ref,
+        llm_call_id=result.call_id,
+        job_id=ctx.job_id,
+        listing_id=ctx.listing.id,
+        evidence=[
+            Evidence(
+                note=f"taxonomy {taxonomy.name}@{taxonomy.version}; supported by "
+                f"{sum(len(t['works']) for t in tags)} work citations"
+            )
+        ],
+    )
     res = ctx.store.submit(fv, auto_apply=conf >= ctx.settings.auto_apply_topics)
     out.status, out.value = res.outcome, fv
     out.detail = ", ".join(t["tag"] for t in tags) + f" (confidence {conf}; {res.reason})"

@@ -8,6 +8,7 @@ Security model (listing text is untrusted, the server may be reachable by other 
 - State changes are POST only and need the session cookie AND a CSRF value bound to the session (a hidden form
   field, HMAC of the session id under the token); otherwise 403 and nothing changes.
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,8 +17,9 @@ import hmac
 import inspect
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -26,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 from starlette.templating import Jinja2Templates
 
-from agent.review_view import (
+from enrich.agent.review_view import (
     QueueFilters,
     audit_rows,
     proposal_view,
@@ -34,12 +36,14 @@ from agent.review_view import (
     queue_row,
     researcher_view,
 )
-from store import Store, StoreError
+from enrich.store import Store, StoreError
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "enrich_session"
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -47,15 +51,22 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
-FORBIDDEN_HTML = ("<!doctype html><title>403 Forbidden</title><h1>403 Forbidden</h1>"
-                  "<p>Open the URL that <code>enrich serve</code> printed (it carries the access token).</p>")
-DONE_MESSAGES = {"accept": "Accepted proposal {pid}.", "reject": "Rejected proposal {pid}.",
-                 "edit": "Accepted proposal {pid} with your edited value.", "undo": "Undid the last review action."}
+FORBIDDEN_HTML = (
+    "<!doctype html><title>403 Forbidden</title><h1>403 Forbidden</h1>"
+    "<p>Open the URL that <code>enrich serve</code> printed (it carries the access token).</p>"
+)
+DONE_MESSAGES = {
+    "accept": "Accepted proposal {pid}.",
+    "reject": "Rejected proposal {pid}.",
+    "edit": "Accepted proposal {pid} with your edited value.",
+    "undo": "Undid the last review action.",
+}
 
 
 def _templates() -> Jinja2Templates:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True,
-                      lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
     env.filters["conf"] = lambda c: "" if c is None else f"{c:.2f}"
     return Jinja2Templates(env=env)
 
@@ -126,6 +137,7 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
     def endpoint(fn):
         """Run a page or action with a store opened for this request, in the endpoint's own thread (a sqlite3
         connection must stay in the thread that made it, and FastAPI runs dependencies in other threads)."""
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any):
             store = Store.open(store_path, migrate=False)
@@ -133,6 +145,7 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
                 return fn(*args, store=store, **kwargs)
             finally:
                 store.close()
+
         sig = inspect.signature(fn)
         wrapper.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "store"])
         return wrapper
@@ -140,8 +153,13 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
     def render(request: Request, store: Store, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         done, pid = request.query_params.get("done"), request.query_params.get("pid", "")
         flash = DONE_MESSAGES[done].format(pid=pid if pid.isdigit() else "") if done in DONE_MESSAGES else None
-        base = {"csrf": request.state.csrf, "pending_count": len(store.proposals("pending")), "flash": flash,
-                "here": request.url.path, "reviewer": reviewer}
+        base = {
+            "csrf": request.state.csrf,
+            "pending_count": len(store.proposals("pending")),
+            "flash": flash,
+            "here": request.url.path,
+            "reviewer": reviewer,
+        }
         return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
     def error(request: Request, store: Store, message: str, status_code: int = 400) -> HTMLResponse:
@@ -169,15 +187,28 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
 
     @app.get("/", response_class=HTMLResponse)
     @endpoint
-    def queue_page(store: Store, request: Request, field: str | None = None, researcher: str | None = None,
-                   job: str | None = None, min_confidence: str | None = None, kind: str | None = None,
-                   sort: str = "id"):
+    def queue_page(
+        store: Store,
+        request: Request,
+        field: str | None = None,
+        researcher: str | None = None,
+        job: str | None = None,
+        min_confidence: str | None = None,
+        kind: str | None = None,
+        sort: str = "id",
+    ):
         try:
             minc = float(min_confidence) if min_confidence not in (None, "") else None
         except ValueError:
             return error(request, store, "min confidence must be a number between 0 and 1")
-        filters = QueueFilters(field=field or None, researcher=researcher or None, job=job or None, min_confidence=minc,
-                               kind=kind or None, sort=sort or "id")
+        filters = QueueFilters(
+            field=field or None,
+            researcher=researcher or None,
+            job=job or None,
+            min_confidence=minc,
+            kind=kind or None,
+            sort=sort or "id",
+        )
         try:
             names = {r.id: r.name for r in store.researchers(include_merged=True)}
             rows = [queue_row(store, p, names) for p in queue(store, filters)]
@@ -195,8 +226,16 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
         ids = [p.id for p in store.proposals("pending")]
         prev_id = max((i for i in ids if i < pid), default=None)
         next_id = min((i for i in ids if i > pid), default=None)
-        return render(request, store, "proposal.html", view=view, prev_id=prev_id, next_id=next_id,
-                      position=ids.index(pid) + 1 if pid in ids else None, total=len(ids))
+        return render(
+            request,
+            store,
+            "proposal.html",
+            view=view,
+            prev_id=prev_id,
+            next_id=next_id,
+            position=ids.index(pid) + 1 if pid in ids else None,
+            total=len(ids),
+        )
 
     @app.get("/researchers", response_class=HTMLResponse)
     @endpoint
@@ -219,8 +258,9 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
 
     @app.get("/audit", response_class=HTMLResponse)
     @endpoint
-    def audit_page(store: Store, request: Request, researcher: str | None = None, job: str | None = None,
-                   limit: int = 100):
+    def audit_page(
+        store: Store, request: Request, researcher: str | None = None, job: str | None = None, limit: int = 100
+    ):
         try:
             rid = store.find_researcher(researcher).id if researcher else None
         except StoreError as exc:
@@ -247,7 +287,7 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
 
         from pydantic import ValidationError
 
-        from schemas.fields import coerce_cli_value
+        from enrich.schemas.fields import coerce_cli_value
 
         try:
             p = store.get_proposal(pid)

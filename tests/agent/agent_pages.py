@@ -1,7 +1,8 @@
 """Small listings in the generic author-page style, written for these tests."""
+
 from __future__ import annotations
 
-from store import Store
+from enrich.store import Store
 
 HEADER_PAGE = """Jane Doe
 Department of Computer Science, University of Testing, Springfield, USA
@@ -47,7 +48,7 @@ Abstract: We pretrain multilingual models to improve translation between many la
 
 
 def ingest(store: Store, text: str, path: str, name: str | None = None) -> int:
-    from agent.ingest import parse
+    from enrich.agent.ingest import parse
 
     parsed = parse(text, name=name, path=path)
     return store.record_import(parsed, text=text, path=path).researcher_id

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.fake_answers import grounded_answer
-from agent.llm.fake import FunctionModel
-from agent.settings import load
-from store import Store
+from enrich.agent.fake_answers import grounded_answer
+from enrich.agent.llm.fake import FunctionModel
+from enrich.agent.settings import load
+from enrich.store import Store
+
 
 @pytest.fixture
 def settings(tmp_path: Path):

@@ -1,17 +1,17 @@
 """The agent loop with the in-process fake model: grounding checks, policy, resume, incrementality."""
+
 from __future__ import annotations
 
 import pytest
-
-from agent.export import researcher_line
-from agent.fake_answers import grounded_answer
-from agent.llm.fake import FakeModel, FunctionModel
-from agent.loop import JobRunner, RunOptions
-from agent.steps import affiliation
-from agent.steps.affiliation import AffiliationAnswer
-from agent.steps.summary import SummaryAnswer
-
 from agent_pages import HEADER_PAGE, INJECTION_PAGE, ingest
+
+from enrich.agent.export import researcher_line
+from enrich.agent.fake_answers import grounded_answer
+from enrich.agent.llm.fake import FakeModel, FunctionModel
+from enrich.agent.loop import JobRunner, RunOptions
+from enrich.agent.steps import affiliation
+from enrich.agent.steps.affiliation import AffiliationAnswer
+from enrich.agent.steps.summary import SummaryAnswer
 
 
 def run_job(store, client, settings, **opts):
@@ -25,7 +25,7 @@ def test_header_affiliation_is_imported_and_topics_summary_generated(store, fake
     aff = store.current(rid, "affiliation")
     assert aff.status == "imported" and "University of Testing" in aff.value["name"]
     quote = aff.evidence[0]
-    assert HEADER_PAGE[quote.start:quote.end] == quote.quote
+    assert HEADER_PAGE[quote.start : quote.end] == quote.quote
     topics = store.current(rid, "topics")
     assert topics.status == "generated" and topics.origin == "llm:fake/fake"
     work_ids = {w.work_id for w in store.researcher_works(rid)}
@@ -60,16 +60,18 @@ def test_injection_in_an_abstract_changes_nothing(store, settings):
 
 
 def test_a_quote_not_in_the_text_is_rejected(store, settings):
-    from schemas import ParsedListing, Work
+    from enrich.schemas import ParsedListing, Work
 
     text = "Jane Doe\nJane Doe writes about tables and joined a research lab in 2019.\n\nLearning to Parse Tables\n"
     works = [Work(title="Learning to Parse Tables", year=2020, authors=["Jane Doe"], start=text.index("Learning"))]
-    rid = store.record_import(ParsedListing(format="test", kind="person", name="Jane Doe", works=works),
-                              text=text, path="lab.txt").researcher_id
-    client = FakeModel({AffiliationAnswer: [{"affiliation": "University of Nowhere",
-                                             "quote": "University of Nowhere, Mars"}] * 3},
-                       store=store)
-    from agent.loop import make_context
+    rid = store.record_import(
+        ParsedListing(format="test", kind="person", name="Jane Doe", works=works), text=text, path="lab.txt"
+    ).researcher_id
+    client = FakeModel(
+        {AffiliationAnswer: [{"affiliation": "University of Nowhere", "quote": "University of Nowhere, Mars"}] * 3},
+        store=store,
+    )
+    from enrich.agent.loop import make_context
 
     ctx = make_context(store, client, settings, rid, None, None)
     with pytest.raises(Exception) as exc:
@@ -84,55 +86,107 @@ def test_a_quote_not_in_the_text_is_rejected(store, settings):
 def test_summary_sentence_citing_a_missing_work_is_rejected():
     ctx = {"sources": {"1": "Parsing tables with graphs"}, "name": "Jane Doe"}
     with pytest.raises(Exception, match="do not exist"):
-        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": [1]},
-                                                    {"text": "She also studies graphs.", "works": [2]}]},
-                                     context=ctx)
+        SummaryAnswer.model_validate(
+            {
+                "sentences": [
+                    {"text": "She parses tables.", "works": [1]},
+                    {"text": "She also studies graphs.", "works": [2]},
+                ]
+            },
+            context=ctx,
+        )
     with pytest.raises(Exception, match="cites no work"):
-        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": [1]},
-                                                    {"text": "She also studies poetry.", "works": []}]}, context=ctx)
+        SummaryAnswer.model_validate(
+            {
+                "sentences": [
+                    {"text": "She parses tables.", "works": [1]},
+                    {"text": "She also studies poetry.", "works": []},
+                ]
+            },
+            context=ctx,
+        )
     # an uncited sentence that clearly restates one listed work is attributed to it (>= 3 shared content words)
     attributed = SummaryAnswer.model_validate(
-        {"sentences": [{"text": "She parses tables.", "works": [1]},
-                       {"text": "Parsing tables with graphs is her topic.", "works": []}]}, context=ctx)
+        {
+            "sentences": [
+                {"text": "She parses tables.", "works": [1]},
+                {"text": "Parsing tables with graphs is her topic.", "works": []},
+            ]
+        },
+        context=ctx,
+    )
     assert attributed.sentences[1].works == [1]
     # a sentence copied from an abstract is grounded but not plain language: counted, so confidence drops
-    from agent.steps.summary import copied_sentences
+    from enrich.agent.steps.summary import copied_sentences
 
     sources = {"1": "We parse tables with graph neural networks and show gains on benchmarks."}
-    value = {"sentences": [{"text": "We parse tables with graph neural networks and show gains", "works": ["W1"]},
-                           {"text": "She parses tables.", "works": ["W1"]}]}
+    value = {
+        "sentences": [
+            {"text": "We parse tables with graph neural networks and show gains", "works": ["W1"]},
+            {"text": "She parses tables.", "works": ["W1"]},
+        ]
+    }
     assert copied_sentences(value, sources) == 1
     # a cut-off sentence is not a sentence
     with pytest.raises(Exception, match="cut off"):
-        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables...", "works": [1]},
-                                                    {"text": "She uses graphs.", "works": [1]}]}, context=ctx)
+        SummaryAnswer.model_validate(
+            {"sentences": [{"text": "She parses tables...", "works": [1]}, {"text": "She uses graphs.", "works": [1]}]},
+            context=ctx,
+        )
     # more than four sentences: the first four are kept and checked
-    five = SummaryAnswer.model_validate({"sentences": [{"text": f"She parses tables {n}.", "works": [1]}
-                                                       for n in ("", "again", "often", "well", "fast")]},
-                                        context={**ctx, "sources": {"1": "Parsing tables with graphs again often"}})
+    five = SummaryAnswer.model_validate(
+        {
+            "sentences": [
+                {"text": f"She parses tables {n}.", "works": [1]} for n in ("", "again", "often", "well", "fast")
+            ]
+        },
+        context={**ctx, "sources": {"1": "Parsing tables with graphs again often"}},
+    )
     assert len(five.sentences) == 4
     with pytest.raises(Exception, match="MIT"):
-        SummaryAnswer.model_validate({"sentences": [{"text": "She parses tables.", "works": [1]},
-                                                    {"text": "She works at MIT on graphs.", "works": [1]}]},
-                                     context=ctx)
-    ok = SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables.", "works": [1]},
-                                                     {"text": "She uses graphs for it.", "works": [1]}]},
-                                      context=ctx)
+        SummaryAnswer.model_validate(
+            {
+                "sentences": [
+                    {"text": "She parses tables.", "works": [1]},
+                    {"text": "She works at MIT on graphs.", "works": [1]},
+                ]
+            },
+            context=ctx,
+        )
+    ok = SummaryAnswer.model_validate(
+        {
+            "sentences": [
+                {"text": "Jane Doe parses tables.", "works": [1]},
+                {"text": "She uses graphs for it.", "works": [1]},
+            ]
+        },
+        context=ctx,
+    )
     assert len(ok.sentences) == 2
     # several sentences packed into one item are split, each keeping the item's citations
-    packed = SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables. She uses graphs.",
-                                                          "works": [1]}]}, context=ctx)
-    assert [(s.text, s.works) for s in packed.sentences] == [("Jane Doe parses tables.", [1]),
-                                                             ("She uses graphs.", [1])]
+    packed = SummaryAnswer.model_validate(
+        {"sentences": [{"text": "Jane Doe parses tables. She uses graphs.", "works": [1]}]}, context=ctx
+    )
+    assert [(s.text, s.works) for s in packed.sentences] == [
+        ("Jane Doe parses tables.", [1]),
+        ("She uses graphs.", [1]),
+    ]
     # a repeated sentence (padding) is dropped; repeats alone are not two sentences
-    padded = SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables.", "works": [1]},
-                                                         {"text": "She uses graphs.", "works": [1]},
-                                                         {"text": "Jane Doe parses tables!", "works": [1]}]},
-                                          context=ctx)
+    padded = SummaryAnswer.model_validate(
+        {
+            "sentences": [
+                {"text": "Jane Doe parses tables.", "works": [1]},
+                {"text": "She uses graphs.", "works": [1]},
+                {"text": "Jane Doe parses tables!", "works": [1]},
+            ]
+        },
+        context=ctx,
+    )
     assert [s.text for s in padded.sentences] == ["Jane Doe parses tables.", "She uses graphs."]
     with pytest.raises(Exception, match="2 to 4 different sentences, not 1"):
-        SummaryAnswer.model_validate({"sentences": [{"text": "Jane Doe parses tables.", "works": [1]}] * 2},
-                                     context=ctx)
+        SummaryAnswer.model_validate(
+            {"sentences": [{"text": "Jane Doe parses tables.", "works": [1]}] * 2}, context=ctx
+        )
 
 
 def test_rerun_with_unchanged_inputs_makes_no_model_calls(store, fake, settings):
@@ -169,15 +223,30 @@ def test_a_step_that_failed_is_not_asked_again_on_the_same_inputs_unless_retry_f
 
 
 def test_planner_holds_back_a_found_none_silently_and_a_failure_visibly():
-    from agent.loop import _question, plan_from_facts
+    from enrich.agent.loop import _question, plan_from_facts
 
     def miss(field, status, **over):
-        return {"status": status, "origin": "llm:fake/fake", "asked_with": _question(field),
-                "listing_ids": {7}, "detail": "no answer passed", "job_id": "J1", **over}
+        return {
+            "status": status,
+            "origin": "llm:fake/fake",
+            "asked_with": _question(field),
+            "listing_ids": {7},
+            "detail": "no answer passed",
+            "job_id": "J1",
+            **over,
+        }
 
-    facts = {"name": "Ann", "listing_ids": {7}, "current": {}, "pending": {},
-             "missed": {"affiliation": miss("affiliation", "none"), "summary": miss("summary", "failed"),
-                        "topics": miss("topics", "failed", origin="llm:openai/gpt-4o-mini")}}
+    facts = {
+        "name": "Ann",
+        "listing_ids": {7},
+        "current": {},
+        "pending": {},
+        "missed": {
+            "affiliation": miss("affiliation", "none"),
+            "summary": miss("summary", "failed"),
+            "topics": miss("topics", "failed", origin="llm:openai/gpt-4o-mini"),
+        },
+    }
     plan = plan_from_facts(1, facts, only=[], refresh=False, origin="llm:fake/fake")
     assert plan.steps == ["topics"]  # another model missed the topics: this one is asked
     assert list(plan.held_back) == ["summary"] and "failed in job J1" in plan.held_back["summary"]
@@ -232,14 +301,28 @@ def test_resume_after_a_crash_has_no_duplicate_proposals(store, settings):
 def test_conflated_listing_gets_no_affiliation_or_summary(store, fake, settings):
     import json
 
-    from schemas import ParsedListing, Work
+    from enrich.schemas import ParsedListing, Work
 
-    works = [Work(title=f"Federated averaging with momentum part {i}", year=2021,
-                  authors=["Yan Sun", "Li Shen", "Dacheng Tao"], abstract="federated learning optimisation clients",
-                  ordinal=i) for i in range(5)]
-    works += [Work(title=f"Gait recognition with skeletons study {i}", year=2022,
-                   authors=["Yan Sun", "Xiaoyu Gait", "Mei Walker"], abstract="gait recognition silhouettes video",
-                   ordinal=10 + i) for i in range(5)]
+    works = [
+        Work(
+            title=f"Federated averaging with momentum part {i}",
+            year=2021,
+            authors=["Yan Sun", "Li Shen", "Dacheng Tao"],
+            abstract="federated learning optimisation clients",
+            ordinal=i,
+        )
+        for i in range(5)
+    ]
+    works += [
+        Work(
+            title=f"Gait recognition with skeletons study {i}",
+            year=2022,
+            authors=["Yan Sun", "Xiaoyu Gait", "Mei Walker"],
+            abstract="gait recognition silhouettes video",
+            ordinal=10 + i,
+        )
+        for i in range(5)
+    ]
     text = "University of Somewhere\n" + "\n".join(w.title for w in works)
     parsed = ParsedListing(format="test", kind="person", name="Yan Sun", works=works)
     rid = store.record_import(parsed, text=text, path="yan.txt").researcher_id
@@ -255,7 +338,7 @@ def test_a_sentence_from_the_page_is_not_an_affiliation(store, settings):
     """The BZPEER seed names no organisation; a model that quotes its prose is refused, and nothing is applied."""
     from pathlib import Path
 
-    from agent.loop import make_context
+    from enrich.agent.loop import make_context
 
     seed = Path(__file__).resolve().parents[2] / "seeds" / "bzpeer-profile-tao-sun.txt"
     rid = ingest(store, seed.read_text(encoding="utf-8"), str(seed))
@@ -268,7 +351,7 @@ def test_a_sentence_from_the_page_is_not_an_affiliation(store, settings):
 
 
 def test_affiliation_confidence_comes_from_checks():
-    from agent.steps.affiliation import confidence
+    from enrich.agent.steps.affiliation import confidence
 
     header_with_ror = confidence(linked=True, ror_score=1.0, reasks=0, institution=True, ror_loaded=True)
     no_ror_match = confidence(linked=True, ror_score=None, reasks=0, institution=True, ror_loaded=True)

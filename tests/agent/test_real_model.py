@@ -3,23 +3,23 @@
 Checks content, not shape: topic tags exist and cite the page's works, the summary uses words from the page's
 titles, and the page -- which names no organisation -- gets no affiliation: whatever the model says is either
 null or refused by validation, never returned."""
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
 import pytest
-
-from agent import settings as settings_mod
-from agent.llm.base import LLMError
-from agent.llm.factory import make_client
-from agent.loop import JobRunner, RunOptions
-from agent.prompts import load_prompt
-from agent.steps.affiliation import AffiliationAnswer
-from agent.steps.checks import find_quote
-from store import Store
-
 from agent_pages import ingest
+
+from enrich.agent import settings as settings_mod
+from enrich.agent.llm.base import LLMError
+from enrich.agent.llm.factory import make_client
+from enrich.agent.loop import JobRunner, RunOptions
+from enrich.agent.prompts import load_prompt
+from enrich.agent.steps.affiliation import AffiliationAnswer
+from enrich.agent.steps.checks import find_quote
+from enrich.store import Store
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "acl-anthology-zhaorui-tan.txt"
 pytestmark = pytest.mark.real_model
@@ -37,9 +37,9 @@ def embedded(tmp_path_factory):
 
 
 def test_acl_seed_end_to_end(embedded, monkeypatch):
-    import agent.llm
+    import enrich.agent.llm as agent_llm
 
-    monkeypatch.setattr(agent.llm, "ALLOW_REAL_CALLS", True)
+    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)
     settings, store, client = embedded
     text = SEED.read_text(encoding="utf-8")
     rid = ingest(store, text, str(SEED))
@@ -68,15 +68,19 @@ def test_acl_seed_end_to_end(embedded, monkeypatch):
 
 
 def test_an_affiliation_the_page_does_not_contain_is_rejected(embedded, monkeypatch):
-    import agent.llm
+    import enrich.agent.llm as agent_llm
 
-    monkeypatch.setattr(agent.llm, "ALLOW_REAL_CALLS", True)
+    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)
     settings, store, client = embedded
     shown = SEED.read_text(encoding="utf-8")[:900]  # the name, a year, a title, authors, a venue: no organisation
     prompt = load_prompt("affiliation")
     try:
-        res = client.extract(AffiliationAnswer, prompt.messages(name="Zhaorui Tan", context=shown),
-                             prompt=prompt.prompt_ref, context={"shown_text": shown})
+        res = client.extract(
+            AffiliationAnswer,
+            prompt.messages(name="Zhaorui Tan", context=shown),
+            prompt=prompt.prompt_ref,
+            context={"shown_text": shown},
+        )
     except LLMError:
         return  # every attempt invented something and validation refused each one: nothing was returned
     ans = res.value

@@ -1,4 +1,5 @@
 """The shipped arXiv taxonomy and its TF-IDF shortlist."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,8 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
-from agent.ingest import parse
-from agent.taxonomy import _tag_index, load_taxonomy
+from enrich.agent.ingest import parse
+from enrich.agent.taxonomy import _tag_index, load_taxonomy
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -20,8 +21,16 @@ def test_taxonomy_has_every_cs_category():
     assert tax.from_page_category("LG").tag == "cs.LG" and tax.from_page_category("ML").tag == "stat.ML"
 
 
-@pytest.mark.parametrize("text", ["sparse tuning of large language models", "gait recognition with silhouettes",
-                                  "federated learning convergence of decentralized SGD", "", "zzz qqq"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sparse tuning of large language models",
+        "gait recognition with silhouettes",
+        "federated learning convergence of decentralized SGD",
+        "",
+        "zzz qqq",
+    ],
+)
 def test_plain_python_scores_equal_scikit_learn(text):
     tax = load_taxonomy("arxiv")
     docs = [f"{t.label} {t.keywords}" for t in tax.tags]

@@ -1,4 +1,5 @@
 """Smoke test of bench/fake_openai_server.py: the real openai+instructor client gets valid, grounded answers."""
+
 from __future__ import annotations
 
 import json
@@ -26,40 +27,55 @@ Which tags describe this researcher's work?"""
 
 
 def test_rebuild_context_reads_tags_and_work_ids():
-    ctx = rebuild_context("TopicsAnswer", [{"role": "system", "content": "s"}, {"role": "user", "content": TOPICS_USER}])
+    ctx = rebuild_context(
+        "TopicsAnswer", [{"role": "system", "content": "s"}, {"role": "user", "content": TOPICS_USER}]
+    )
     assert ctx == {"allowed": ["cs.CL", "cs.LG"], "work_ids": ["1", "2"]}
 
 
 def test_tools_mode_answer_is_a_named_tool_call():
-    body = {"model": "m", "messages": [{"role": "user", "content": TOPICS_USER}],
-            "tools": [{"type": "function", "function": {"name": "TopicsAnswer", "parameters": {}}}]}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": TOPICS_USER}],
+        "tools": [{"type": "function", "function": {"name": "TopicsAnswer", "parameters": {}}}],
+    }
     msg = answer_for(body)["choices"][0]["message"]
     call = msg["tool_calls"][0]["function"]
     assert call["name"] == "TopicsAnswer"
-    assert json.loads(call["arguments"]) == {"topics": [{"tag": "cs.CL", "works": ["1"]},
-                                                        {"tag": "cs.LG", "works": ["2"]}]}
+    assert json.loads(call["arguments"]) == {
+        "topics": [{"tag": "cs.CL", "works": ["1"]}, {"tag": "cs.LG", "works": ["2"]}]
+    }
 
 
 @pytest.mark.real_model  # the openai client talks HTTP -- but only to the fake on 127.0.0.1
 def test_instructor_client_gets_valid_answers_from_the_fake(monkeypatch):
-    import agent.llm
-    from agent.llm.factory import make_client
-    from agent.settings import load
-    from agent.steps.affiliation import AffiliationAnswer
-    from agent.steps.topics import TopicsAnswer
+    import enrich.agent.llm as agent_llm
+    from enrich.agent.llm.factory import make_client
+    from enrich.agent.settings import load
+    from enrich.agent.steps.affiliation import AffiliationAnswer
+    from enrich.agent.steps.topics import TopicsAnswer
 
-    monkeypatch.setattr(agent.llm, "ALLOW_REAL_CALLS", True)
+    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)
     server, url = start_in_thread(latency=0.0, lifetime=30)
     try:
-        client = make_client(load(db=":memory:", backend="openai-compatible", base_url=url, model="default"), None,
-                             max_reasks=0, max_retries=0)
-        res = client.extract(TopicsAnswer, [{"role": "system", "content": "tags"},
-                                            {"role": "user", "content": TOPICS_USER}],
-                             context={"allowed": ["cs.CL", "cs.LG"], "work_ids": ["1", "2"]})
+        client = make_client(
+            load(db=":memory:", backend="openai-compatible", base_url=url, model="default"),
+            None,
+            max_reasks=0,
+            max_retries=0,
+        )
+        res = client.extract(
+            TopicsAnswer,
+            [{"role": "system", "content": "tags"}, {"role": "user", "content": TOPICS_USER}],
+            context={"allowed": ["cs.CL", "cs.LG"], "work_ids": ["1", "2"]},
+        )
         assert [t.tag for t in res.value.topics] == ["cs.CL", "cs.LG"]
         shown = "Jane Doe\nDepartment of Physics, University of Testing"
-        res = client.extract(AffiliationAnswer, [{"role": "user", "content": f"Researcher: Jane Doe\n<<<\n{shown}\n>>>"}],
-                             context={"shown_text": shown})
+        res = client.extract(
+            AffiliationAnswer,
+            [{"role": "user", "content": f"Researcher: Jane Doe\n<<<\n{shown}\n>>>"}],
+            context={"shown_text": shown},
+        )
         assert res.value.quote == "Department of Physics, University of Testing"
         assert res.tokens_in > 0
         with urllib.request.urlopen(url + "/stats", timeout=5) as r:

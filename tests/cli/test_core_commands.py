@@ -1,4 +1,5 @@
 """The core commands against a temporary database filled through store.record_import (no parsers, no model)."""
+
 from __future__ import annotations
 
 import csv
@@ -10,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
-from schemas import DerivedFact, EXPORTED_SCHEMAS, Evidence, ExportLine, FieldValue, Job
-from schemas.conflation import Cluster, ConflationResult
-from schemas.listing import ParsedListing, StatedValue, Work
-from store import Store
-from store.structural import save_conflation
+from enrich.agent.cli import cli
+from enrich.schemas import EXPORTED_SCHEMAS, DerivedFact, Evidence, ExportLine, FieldValue, Job
+from enrich.schemas.conflation import Cluster, ConflationResult
+from enrich.schemas.listing import ParsedListing, StatedValue, Work
+from enrich.store import Store
+from enrich.store.structural import save_conflation
 
 ADA_TEXT = "Ada Lovelace\nDepartment of Computing, University of Bergen\nPublications\nNeural parsing (2021)\n"
 AFFIL = "Department of Computing, University of Bergen"
@@ -46,35 +47,86 @@ def seeded(tmp_path) -> Seeded:
     db = tmp_path / "x.db"
     store = Store.open(db)
     start = ADA_TEXT.index(AFFIL)
-    ada = store.record_import(ParsedListing(
-        format="generic", kind="person", name="Ada Lovelace", name_origin="page",
-        stated={"affiliation": StatedValue(value={"name": AFFIL}, quote=AFFIL, start=start, end=start + len(AFFIL))},
-        works=[Work(title="Neural parsing", year=2021, venue="ACL"), Work(title="Topic models", year=2022)],
-    ), text=ADA_TEXT, path="ada.txt")
-    bob = store.record_import(ParsedListing(format="generic", kind="person", name="Bob Babbage",
-                                            works=[Work(title="Engines", year=2019)]),
-                              text="Bob Babbage\nEngines (2019)\n", path="bob.txt")
-    feed = store.record_import(ParsedListing(format="hf-papers", kind="feed", works=[Work(title="A feed paper")]),
-                               text=FEED_TEXT, path="feed.txt")
+    ada = store.record_import(
+        ParsedListing(
+            format="generic",
+            kind="person",
+            name="Ada Lovelace",
+            name_origin="page",
+            stated={
+                "affiliation": StatedValue(value={"name": AFFIL}, quote=AFFIL, start=start, end=start + len(AFFIL))
+            },
+            works=[Work(title="Neural parsing", year=2021, venue="ACL"), Work(title="Topic models", year=2022)],
+        ),
+        text=ADA_TEXT,
+        path="ada.txt",
+    )
+    bob = store.record_import(
+        ParsedListing(format="generic", kind="person", name="Bob Babbage", works=[Work(title="Engines", year=2019)]),
+        text="Bob Babbage\nEngines (2019)\n",
+        path="bob.txt",
+    )
+    feed = store.record_import(
+        ParsedListing(format="hf-papers", kind="feed", works=[Work(title="A feed paper")]),
+        text=FEED_TEXT,
+        path="feed.txt",
+    )
     works = [w.work_id for w in store.researcher_works(ada.researcher_id)]
     # a ROR match beside the imported affiliation, model topics applied by policy, a proposed summary, a verdict
     aff = store.current(ada.researcher_id, "affiliation")
-    store.add_derived(DerivedFact(value_id=aff.id, kind="ror_id", value="https://ror.org/03zga2b32",
-                                  origin="match:ror@v1.55", confidence=0.97))
-    store.submit(FieldValue(researcher_id=ada.researcher_id, field="topics", status="generated",
-                            origin="llm:fake/m", confidence=0.8, job_id="J1",
-                            value=[{"tag": "cs.CL", "label": "Computation and Language", "score": 0.9,
-                                    "works": works[:1]},
-                                   {"tag": "cs.LG", "label": "Machine Learning", "score": 0.4, "works": works}]),
-                 auto_apply=True)
-    store.submit(FieldValue(researcher_id=bob.researcher_id, field="summary", status="proposed", origin="llm:fake/m",
-                            value={"text": "Bob builds engines.", "sentences": [{"text": "Bob builds engines."}]},
-                            evidence=[Evidence(note="model inference, no quote")]))
-    save_conflation(store, ada.listing_id, ada.researcher_id, ConflationResult(
-        detected=False, confidence=0.1, method="test",
-        clusters=[Cluster(work_ids=works, titles=["Neural parsing", "Topic models"])]))
-    store.create_job(Job(id="J1", state="done", todo=[ada.researcher_id], cursor=1, counts={"generated": 1},
-                         tokens_in=120, tokens_out=30, cost_usd=0.0012))
+    store.add_derived(
+        DerivedFact(
+            value_id=aff.id, kind="ror_id", value="https://ror.org/03zga2b32", origin="match:ror@v1.55", confidence=0.97
+        )
+    )
+    store.submit(
+        FieldValue(
+            researcher_id=ada.researcher_id,
+            field="topics",
+            status="generated",
+            origin="llm:fake/m",
+            confidence=0.8,
+            job_id="J1",
+            value=[
+                {"tag": "cs.CL", "label": "Computation and Language", "score": 0.9, "works": works[:1]},
+                {"tag": "cs.LG", "label": "Machine Learning", "score": 0.4, "works": works},
+            ],
+        ),
+        auto_apply=True,
+    )
+    store.submit(
+        FieldValue(
+            researcher_id=bob.researcher_id,
+            field="summary",
+            status="proposed",
+            origin="llm:fake/m",
+            value={"text": "Bob builds engines.", "sentences": [{"text": "Bob builds engines."}]},
+            evidence=[Evidence(note="model inference, no quote")],
+        )
+    )
+    save_conflation(
+        store,
+        ada.listing_id,
+        ada.researcher_id,
+        ConflationResult(
+            detected=False,
+            confidence=0.1,
+            method="test",
+            clusters=[Cluster(work_ids=works, titles=["Neural parsing", "Topic models"])],
+        ),
+    )
+    store.create_job(
+        Job(
+            id="J1",
+            state="done",
+            todo=[ada.researcher_id],
+            cursor=1,
+            counts={"generated": 1},
+            tokens_in=120,
+            tokens_out=30,
+            cost_usd=0.0012,
+        )
+    )
     store.close()
     return Seeded(db, ada.researcher_id, bob.researcher_id, ada.listing_id, feed.listing_id, works)
 
@@ -114,7 +166,11 @@ def test_show_by_id_and_name_json(seeded):
     assert data["works"] == 2 and data["listings"][0]["path"] == "ada.txt"
     aff = data["fields"]["affiliation"]
     assert (aff["value"], aff["status"], aff["origin"], aff["confidence"]) == (
-        {"name": AFFIL}, "imported", "import:generic", 1.0)
+        {"name": AFFIL},
+        "imported",
+        "import:generic",
+        1.0,
+    )
     assert aff["evidence"][0]["quote"] == AFFIL and aff["evidence"][0]["checked"] is True
     assert aff["ror_id"] == "https://ror.org/03zga2b32"
     assert data["fields"]["topics"]["status"] == "generated"
@@ -123,8 +179,18 @@ def test_show_by_id_and_name_json(seeded):
 
 def test_show_table_lists_every_field(seeded):
     out = run(seeded.db, "show", "Ada Lovelace").output
-    for text in ("affiliation", "topics", "summary", "imported", "import:generic", "generated", "llm:fake/m",
-                 "(missing)", "works: 2", AFFIL.split(",")[0]):
+    for text in (
+        "affiliation",
+        "topics",
+        "summary",
+        "imported",
+        "import:generic",
+        "generated",
+        "llm:fake/m",
+        "(missing)",
+        "works: 2",
+        AFFIL.split(",")[0],
+    ):
         assert text in out
 
 
@@ -143,8 +209,17 @@ def test_set_makes_a_verified_value_that_a_model_cannot_override(seeded):
     store = Store.open(seeded.db)
     cur = store.current(seeded.ada, "affiliation")
     assert (cur.value, cur.status, cur.origin) == ({"name": "University of Oslo"}, "verified", "human:tester")
-    out = store.submit(FieldValue(researcher_id=seeded.ada, field="affiliation", value={"name": "MIT"},
-                                  status="generated", origin="llm:fake/m", confidence=1.0), auto_apply=True)
+    out = store.submit(
+        FieldValue(
+            researcher_id=seeded.ada,
+            field="affiliation",
+            value={"name": "MIT"},
+            status="generated",
+            origin="llm:fake/m",
+            confidence=1.0,
+        ),
+        auto_apply=True,
+    )
     assert out.outcome == "proposed"
     assert store.current(seeded.ada, "affiliation").id == cur.id
     store.close()
@@ -157,11 +232,14 @@ def test_set_with_who_and_topics_shorthand(seeded):
     assert [t["tag"] for t in topics["value"]] == ["cs.AI", "math.HO"] and topics["origin"] == "human:ann"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["1", "colour", "red"], "Invalid value for 'FIELD'"),
-    (["1", "affiliation", "X"], "invalid value"),  # Affiliation.name needs >= 2 characters
-    (["1", "summary", "{not json"], "invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["1", "colour", "red"], "Invalid value for 'FIELD'"),
+        (["1", "affiliation", "X"], "invalid value"),  # Affiliation.name needs >= 2 characters
+        (["1", "summary", "{not json"], "invalid JSON"),
+    ],
+)
 def test_set_bad_input_is_one_line(seeded, args, message):
     result = run(seeded.db, "set", *args, ok=False)
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
@@ -169,12 +247,15 @@ def test_set_bad_input_is_one_line(seeded, args, message):
 
 def test_import_verified_reports_each_bad_row_and_keeps_the_good_ones(seeded, tmp_path):
     f = tmp_path / "v.csv"
-    f.write_text("researcher,field,value,who\n"
-                 f"{seeded.bob},affiliation,Old Institute,carol\n"
-                 "Nobody,affiliation,Some University\n"
-                 f"{seeded.bob},colour,red\n"
-                 "Ada Lovelace,topics,\"cs.CL,cs.IR\"\n"
-                 f"{seeded.ada},summary,\n", encoding="utf-8")
+    f.write_text(
+        "researcher,field,value,who\n"
+        f"{seeded.bob},affiliation,Old Institute,carol\n"
+        "Nobody,affiliation,Some University\n"
+        f"{seeded.bob},colour,red\n"
+        'Ada Lovelace,topics,"cs.CL,cs.IR"\n'
+        f"{seeded.ada},summary,\n",
+        encoding="utf-8",
+    )
     result = run(seeded.db, "import-verified", str(f), ok=False)
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if "line" in line]
@@ -215,7 +296,9 @@ def test_history_shows_superseded_and_current(seeded):
     run(seeded.db, "set", str(seeded.ada), "affiliation", "University of Oslo")
     rows = json.loads(run(seeded.db, "history", str(seeded.ada), "affiliation", "--json").stdout)
     assert [(r["shown_status"], r["origin"], r["current"]) for r in rows] == [
-        ("superseded", "import:generic", False), ("verified", "human:tester", True)]
+        ("superseded", "import:generic", False),
+        ("verified", "human:tester", True),
+    ]
     assert "University of Oslo" in run(seeded.db, "history", "Ada Lovelace", "affiliation").output
 
 
@@ -236,16 +319,36 @@ def test_export_jsonl_matches_the_contract(seeded, tmp_path):
     assert ada.affiliation.value == AFFIL and ada.affiliation.ror_id == "https://ror.org/03zga2b32"
     assert ada.affiliation.status == "imported" and ada.affiliation.evidence[0].listing == "ada.txt"
     assert ada.affiliation.evidence[0].start == ADA_TEXT.index(AFFIL)
-    assert [(t.tag, t.score, t.status) for t in ada.topics] == [("cs.CL", 0.9, "generated"), ("cs.LG", 0.4, "generated")]
+    assert [(t.tag, t.score, t.status) for t in ada.topics] == [
+        ("cs.CL", 0.9, "generated"),
+        ("cs.LG", 0.4, "generated"),
+    ]
     assert ada.topics[0].works == seeded.ada_works[:1]
     assert ada.summary is None  # not computed yet
     assert ada.conflation.detected is False and ada.conflation.clusters[0][1].title == "Topic models"
-    assert [(w.title, w.year, w.venue) for w in ada.works] == [("Neural parsing", 2021, "ACL"), ("Topic models", 2022, None)]
+    assert [(w.title, w.year, w.venue) for w in ada.works] == [
+        ("Neural parsing", 2021, "ACL"),
+        ("Topic models", 2022, None),
+    ]
     # a pending proposal is not exported: bob has nothing applied
     assert bob.affiliation is None and bob.summary is None and bob.topics == [] and bob.conflation is None
     raw = json.loads(out.read_text().splitlines()[1])
-    assert set(raw) == {"schema_version", "researcher_id", "name", "job_id", "listings", "affiliation", "topics",
-                        "summary", "conflation", "works"} and raw["schema_version"] == 1
+    assert (
+        set(raw)
+        == {
+            "schema_version",
+            "researcher_id",
+            "name",
+            "job_id",
+            "listings",
+            "affiliation",
+            "topics",
+            "summary",
+            "conflation",
+            "works",
+        }
+        and raw["schema_version"] == 1
+    )
 
 
 def test_export_feeds_only_when_asked(seeded):
@@ -258,7 +361,7 @@ def test_export_feeds_only_when_asked(seeded):
 
 
 def test_export_csv_columns(seeded):
-    from agent.export import CSV_COLUMNS
+    from enrich.agent.export import CSV_COLUMNS
 
     result = run(seeded.db, "export", "--format", "csv", "--include-feeds")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -272,7 +375,7 @@ def test_export_csv_columns(seeded):
 
 
 def test_export_help_documents_csv_columns():
-    from agent.export import CSV_COLUMNS
+    from enrich.agent.export import CSV_COLUMNS
 
     out = CliRunner().invoke(cli, ["export", "--help"]).output
     for col in CSV_COLUMNS:
@@ -312,7 +415,7 @@ def test_config_bad_env_value_is_one_line(tmp_path, monkeypatch):
 
 def test_ingest_then_show_end_to_end(tmp_path):
     """The real parser (agent.ingest) on a seed listing shipped in the project, then the core commands."""
-    pytest.importorskip("agent.ingest.reader")
+    pytest.importorskip("enrich.agent.ingest.reader")
     page = Path(__file__).resolve().parents[2] / "seeds" / "bzpeer-profile-tao-sun.txt"
     db = tmp_path / "e2e.db"
     ingest = CliRunner().invoke(cli, ["--db", str(db), "ingest", "--no-llm", "--json", str(page)])

@@ -1,11 +1,12 @@
 """Every command and group of the whole `enrich` tree (including groups other modules register) describes itself."""
+
 from __future__ import annotations
 
 import click
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
+from enrich.agent.cli import cli
 
 
 def walk(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
@@ -27,8 +28,7 @@ IDS = [" ".join(p) or "enrich" for p, _ in COMMANDS]
 
 def test_the_tree_has_the_core_commands():
     names = {" ".join(p) for p, _ in COMMANDS}
-    assert {"init", "list", "show", "set", "import-verified", "history", "jobs", "export", "schema",
-            "config"} <= names
+    assert {"init", "list", "show", "set", "import-verified", "history", "jobs", "export", "schema", "config"} <= names
 
 
 @pytest.mark.parametrize("path, cmd", COMMANDS, ids=IDS)
@@ -39,8 +39,14 @@ def test_every_command_has_help(path, cmd):
 
 @pytest.mark.parametrize("path, cmd", COMMANDS, ids=IDS)
 def test_every_option_has_help(path, cmd):
-    undocumented = [p.name for p in cmd.params if isinstance(p, click.Option) and not p.hidden
-                    and not (p.help or "").strip() and p.name not in ("help", "version")]
+    undocumented = [
+        p.name
+        for p in cmd.params
+        if isinstance(p, click.Option)
+        and not p.hidden
+        and not (p.help or "").strip()
+        and p.name not in ("help", "version")
+    ]
     assert not undocumented, f"`enrich {' '.join(path)}` options without help: {undocumented}"
 
 

@@ -1,5 +1,6 @@
 """`enrich ingest` end to end on a temporary database: per-file results, the batch survives bad files,
 idempotent re-ingest, new versions, --json, stdin."""
+
 import json
 import shutil
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import cli
+from enrich.agent.cli import cli
 
 FIX = Path(__file__).parent / "fixtures"
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -43,7 +44,7 @@ def test_seeds_folder_ingests_five_listings(env):
         "ieee-author-page.txt": ("ieee", "person", 10, "new"),
     }
     assert got["hf-papers-listing.txt"]["researcher_id"] is None
-    from store import Store
+    from enrich.store import Store
 
     store = Store.open(str(db))
     ieee = got["ieee-author-page.txt"]
@@ -65,9 +66,12 @@ def test_bad_files_fail_alone_and_good_files_land(env):
     (batch / "d_latin1.txt").write_bytes("Gülşen\n".encode("latin-1", errors="replace"))
     with (batch / "e_big.txt").open("wb") as fh:
         fh.truncate(50 * 1024 * 1024)
-    (batch / "f_page.html").write_text("<html><body><h1>Ada Lovelace</h1><p>Dept of Maths, Univ of London</p>"
-                                       "<div><p>Publications (1)</p></div><div><p>On Engines</p><p>Ada Lovelace</p>"
-                                       "<p>Year: 1843 | Article | Notes</p></div></body></html>", encoding="utf-8")
+    (batch / "f_page.html").write_text(
+        "<html><body><h1>Ada Lovelace</h1><p>Dept of Maths, Univ of London</p>"
+        "<div><p>Publications (1)</p></div><div><p>On Engines</p><p>Ada Lovelace</p>"
+        "<p>Year: 1843 | Article | Notes</p></div></body></html>",
+        encoding="utf-8",
+    )
     (batch / "g_unknown.txt").write_text((FIX / "unknown_page.txt").read_text(), encoding="utf-8")
     res = run(str(batch), "--json", "--no-llm")
     assert res.exit_code == 1
@@ -81,8 +85,13 @@ def test_bad_files_fail_alone_and_good_files_land(env):
     assert got["f_page.html"]["name"] == "Ada Lovelace" and got["f_page.html"]["works"] == 1
     assert "unknown listing format" in got["g_unknown.txt"]["notes"][0]
     assert {k for k, v in got.items() if v["status"] == "failed"} == {
-        "b_empty.txt", "c_binary.txt", "d_latin1.txt", "e_big.txt", "g_unknown.txt"}
-    from store import Store
+        "b_empty.txt",
+        "c_binary.txt",
+        "d_latin1.txt",
+        "e_big.txt",
+        "g_unknown.txt",
+    }
+    from enrich.store import Store
 
     store = Store.open(str(db))
     assert [r.name for r in store.researchers()] == ["Maria Okafor", "Ada Lovelace"]
@@ -90,8 +99,9 @@ def test_bad_files_fail_alone_and_good_files_land(env):
 
 def test_max_size_flag_and_table_output(env):
     run, tmp, db = env
-    res = run(str(SEEDS / "acl-anthology-zhaorui-tan.txt"), str(SEEDS / "arxiv-listing-yan-sun.txt"),
-              "--max-size-mb", "0.01")
+    res = run(
+        str(SEEDS / "acl-anthology-zhaorui-tan.txt"), str(SEEDS / "arxiv-listing-yan-sun.txt"), "--max-size-mb", "0.01"
+    )
     assert res.exit_code == 1
     assert "Zhaorui Tan" in res.output and "too large" in res.output and "1 ingested, 1 failed" in res.output
 
@@ -112,10 +122,10 @@ def test_changed_file_becomes_new_version_and_stdin_works(env):
 
 def test_unknown_format_uses_llm_fallback_by_default(env, monkeypatch):
     run, tmp, db = env
-    from agent.llm.fake import FakeModel
+    from enrich.agent.llm.fake import FakeModel
 
     answer = {"kind": "person", "works": [{"title": "Graph Transformers at Scale", "year": 2022}]}
-    monkeypatch.setattr("agent.llm.factory.make_client", lambda settings, store=None: FakeModel([answer]))
+    monkeypatch.setattr("enrich.agent.llm.factory.make_client", lambda settings, store=None: FakeModel([answer]))
     res = run(str(FIX / "unknown_page.txt"), "--json", "--name", "Kim Lee")
     row = json.loads(res.output)[0]
     assert res.exit_code == 0

@@ -1,7 +1,8 @@
 """The generic author-page parser on fixtures written in the three layouts users bring."""
+
 from pathlib import Path
 
-from agent.ingest import detect_format, parse
+from enrich.agent.ingest import detect_format, parse
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -12,7 +13,7 @@ def load(name: str) -> str:
 
 def assert_offsets(text, p):
     for sv in [*p.stated.values(), *p.hints]:
-        assert text[sv.start:sv.end] == sv.quote
+        assert text[sv.start : sv.end] == sv.quote
 
 
 def test_year_blocks_header_affiliation_count_and_bylines():
@@ -35,8 +36,12 @@ def test_year_blocks_header_affiliation_count_and_bylines():
     hints = {h.value["kind"]: h for h in p.hints}
     assert hints["affiliation"].quote == "Tunde Bello (University of Ibadan)"
     assert hints["affiliation"].value["author"] == "Tunde Bello"
-    assert hints["email"].value == {"kind": "email", "text": "m.okafor@unilag.edu.ng", "work": 1,
-                                    "author": "Maria Okafor"}
+    assert hints["email"].value == {
+        "kind": "email",
+        "text": "m.okafor@unilag.edu.ng",
+        "work": 1,
+        "author": "Maria Okafor",
+    }
     assert_offsets(text, p)
 
 
@@ -63,16 +68,21 @@ def test_acl_entries_with_pdf_bib_markers_aliases_and_bylines():
     assert p.facts["aliases"] == ["W. Zhang", "Wei Z. Zhang"]
     assert "affiliation" not in p.stated  # "Also published as" is not an affiliation
     assert [(w.year, w.title) for w in p.works] == [
-        (2020, "Sparse Attention for Long Documents"), (2020, "Dialogue Act Tagging Revisited"),
-        (2018, "Single-Author Study of Morphology")]
+        (2020, "Sparse Attention for Long Documents"),
+        (2020, "Dialogue Act Tagging Revisited"),
+        (2018, "Single-Author Study of Morphology"),
+    ]
     w0, w1, w2 = p.works
     assert w0.authors == ["Hana Novak", "Wei Zhang", "Omar Haddad"]
     assert w0.venue.startswith("Proceedings of the 58th") and w0.abstract.startswith("Long documents")
     assert w1.abstract is None and w1.authors == ["Wei Zhang", "Ji-ho Park"]
     assert w2.authors == ["Wei Zhang"]  # a single author is still the author line after the title
     kinds = [(h.value["kind"], h.value["text"], h.value["author"]) for h in p.hints]
-    assert kinds == [("affiliation", "School of Computer Science, Fudan University", "Wei Zhang"),
-                     ("affiliation", "KAIST", "Wei Zhang"), ("email", "wzhang@kaist.ac.kr", None)]
+    assert kinds == [
+        ("affiliation", "School of Computer Science, Fudan University", "Wei Zhang"),
+        ("affiliation", "KAIST", "Wei Zhang"),
+        ("email", "wzhang@kaist.ac.kr", None),
+    ]
     assert_offsets(text, p)
 
 
@@ -89,7 +99,8 @@ def test_unknown_page_is_not_guessed():
 def test_prose_before_the_publication_list_is_neither_work_nor_affiliation():
     text = load("year_blocks.txt").replace(
         "Department of Linguistics, University of Lagos, Lagos, Nigeria",
-        "\nMaria Okafor studies tone and joined a lab in 2019.")
+        "\nMaria Okafor studies tone and joined a lab in 2019.",
+    )
     p = parse(text)
     assert "affiliation" not in p.stated
     assert len(p.works) == 3 == p.stated_work_count

@@ -1,17 +1,22 @@
 """Unknown pages: schema-constrained extraction whose titles must occur in the page (a made-up title is re-asked)."""
+
 from pathlib import Path
 
 import pytest
 
-from agent.ingest.llm_fallback import ExtractedListing, parse_with_llm
-from agent.llm.base import LLMError
-from agent.llm.fake import FakeModel
+from enrich.agent.ingest.llm_fallback import ExtractedListing, parse_with_llm
+from enrich.agent.llm.base import LLMError
+from enrich.agent.llm.fake import FakeModel
 
 TEXT = (Path(__file__).parent / "fixtures" / "unknown_page.txt").read_text(encoding="utf-8")
-GOOD = {"kind": "person", "name": None, "works": [
-    {"title": "Graph Transformers at Scale", "year": 2022, "authors": ["P. Roy"], "venue": "NeurIPS"},
-    {"title": "Message Passing Without Messages", "year": 2021, "venue": "ICML"},
-]}
+GOOD = {
+    "kind": "person",
+    "name": None,
+    "works": [
+        {"title": "Graph Transformers at Scale", "year": 2022, "authors": ["P. Roy"], "venue": "NeurIPS"},
+        {"title": "Message Passing Without Messages", "year": 2021, "venue": "ICML"},
+    ],
+}
 INVENTED = {"kind": "person", "works": [{"title": "A Paper This Page Never Mentions", "year": 2020}]}
 
 
@@ -22,7 +27,7 @@ def test_extracts_works_with_offsets_and_passes_text_as_context():
     assert [w.title for w in p.works] == ["Graph Transformers at Scale", "Message Passing Without Messages"]
     assert p.works[0].year == 2022 and p.works[1].venue == "ICML"
     for w in p.works:
-        assert TEXT[w.start:w.end] == w.title
+        assert TEXT[w.start : w.end] == w.title
     assert fake.calls[0]["context"] == {"text": TEXT}
     assert fake.calls[0]["response_model"] is ExtractedListing
     assert p.facts["parsed_by"] == "llm:fake/fake"

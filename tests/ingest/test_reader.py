@@ -1,7 +1,8 @@
 """Bad input gets a clear one-line reason; HTML is turned into text with a warning."""
+
 import pytest
 
-from agent.ingest.reader import ListingReadError, html_to_text, read_listing
+from enrich.agent.ingest.reader import ListingReadError, html_to_text, read_listing
 
 
 def reason(source, **kw) -> str:
@@ -42,9 +43,11 @@ def test_missing_file(tmp_path):
 
 
 def test_html_is_stripped_with_a_warning(tmp_path):
-    html = ("<!DOCTYPE html><html><head><title>x</title><style>p{}</style></head><body>"
-            "<h1>Ada Lovelace</h1><p>Department of Mathematics, University of London</p>"
-            "<script>var a=1;</script><div>Publications (1)</div></body></html>")
+    html = (
+        "<!DOCTYPE html><html><head><title>x</title><style>p{}</style></head><body>"
+        "<h1>Ada Lovelace</h1><p>Department of Mathematics, University of London</p>"
+        "<script>var a=1;</script><div>Publications (1)</div></body></html>"
+    )
     (tmp_path / "p.html").write_text(html, encoding="utf-8")
     warnings: list[str] = []
     text = read_listing(tmp_path / "p.html", warnings=warnings)

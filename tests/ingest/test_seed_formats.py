@@ -1,11 +1,11 @@
 """Each seed page (seeds/, part of the project) parses to concrete, checked values without a model."""
+
 import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from agent.ingest import detect_format, parse
-from agent.ingest import arxiv
+from enrich.agent.ingest import arxiv, detect_format, parse
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -14,11 +14,16 @@ def seed(name: str) -> str:
     return (SEEDS / name).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("file,fmt", [
-    ("acl-anthology-zhaorui-tan.txt", "acl"), ("arxiv-listing-yan-sun.txt", "arxiv"),
-    ("bzpeer-profile-tao-sun.txt", "bzpeer"), ("hf-papers-listing.txt", "hf-papers"),
-    ("ieee-author-page.txt", "ieee"),
-])
+@pytest.mark.parametrize(
+    "file,fmt",
+    [
+        ("acl-anthology-zhaorui-tan.txt", "acl"),
+        ("arxiv-listing-yan-sun.txt", "arxiv"),
+        ("bzpeer-profile-tao-sun.txt", "bzpeer"),
+        ("hf-papers-listing.txt", "hf-papers"),
+        ("ieee-author-page.txt", "ieee"),
+    ],
+)
 def test_detects_each_seed(file, fmt):
     assert detect_format(seed(file)) == fmt
 
@@ -27,7 +32,7 @@ def assert_spans(text, parsed):
     for w in parsed.works:
         assert w.start is not None and w.end is not None and 0 <= w.start < w.end <= len(text)
     for sv in [*parsed.stated.values(), *parsed.hints]:
-        assert text[sv.start:sv.end] == sv.quote
+        assert text[sv.start : sv.end] == sv.quote
 
 
 def test_acl_seed_zhaorui_tan_two_works_gast_2026_eight_authors():
@@ -45,7 +50,7 @@ def test_acl_seed_zhaorui_tan_two_works_gast_2026_eight_authors():
     assert gradot.year == 2025 and len(gradot.authors) == 10 and gradot.title.startswith("GradOT")
     assert p.stated == {}
     assert_spans(text, p)
-    assert text[gast.start:].startswith("GAST:")
+    assert text[gast.start :].startswith("GAST:")
 
 
 def test_arxiv_seed_fifty_works_with_title_date_category_authors():
@@ -75,7 +80,10 @@ def test_arxiv_name_from_flag():
 
 def test_split_title_authors_edge_cases():
     assert arxiv.split_title_authors("Flow For Anomaly DetectionPengYu Chen, Shang Wan et al.") == (
-        "Flow For Anomaly Detection", ["PengYu Chen", "Shang Wan"], True)
+        "Flow For Anomaly Detection",
+        ["PengYu Chen", "Shang Wan"],
+        True,
+    )
     assert arxiv.split_title_authors("Primal-Dual Learning NeedsYan Sun, Li Shen")[0] == "Primal-Dual Learning Needs"
     assert arxiv.split_title_authors("Calibration ErrorYan Sun, Ian J. Barnett")[1] == ["Yan Sun", "Ian J. Barnett"]
 

@@ -1,13 +1,14 @@
 """`enrich models` and `enrich llm-log`."""
+
 from __future__ import annotations
 
 import json
 
 from click.testing import CliRunner
 
-from agent.cli import cli
-from agent.cli.common import AppContext
-from store import llm_log
+from enrich.agent.cli import cli
+from enrich.agent.cli.common import AppContext
+from enrich.store import llm_log
 
 
 def run(args, monkeypatch, tmp_path, **env):
@@ -38,10 +39,27 @@ def test_models_table_names_the_key_without_showing_it(monkeypatch, tmp_path):
 
 
 def test_llm_log_shows_attempts_newest_first(monkeypatch, tmp_path, db):
-    llm_log.insert_call(db, call_group="g", attempt=1, backend="openai", model="m", error="HTTP 429: slow",
-                        prompt_name="ping", prompt_version="1")
-    llm_log.insert_call(db, call_group="g", attempt=2, backend="openai", model="m", parsed={"x": 1},
-                        tokens_in=5, tokens_out=2, retries=1)
+    llm_log.insert_call(
+        db,
+        call_group="g",
+        attempt=1,
+        backend="openai",
+        model="m",
+        error="HTTP 429: slow",
+        prompt_name="ping",
+        prompt_version="1",
+    )
+    llm_log.insert_call(
+        db,
+        call_group="g",
+        attempt=2,
+        backend="openai",
+        model="m",
+        parsed={"x": 1},
+        tokens_in=5,
+        tokens_out=2,
+        retries=1,
+    )
     monkeypatch.setattr(AppContext, "store", property(lambda self: db))
     res = run(["llm-log", "--json", "--limit", "5"], monkeypatch, tmp_path)
     assert res.exit_code == 0, res.output

@@ -1,21 +1,29 @@
 """Chunk packages -> one verified GGUF file, without the real 1 GB model: tiny fake part packages on sys.path."""
+
 from __future__ import annotations
 
 import hashlib
 
 import pytest
 
-from agent.llm.base import LLMError
-from agent.llm.embedded import EmbeddedModel, assemble, model_status, part_paths
+from enrich.agent.llm.base import LLMError
+from enrich.agent.llm.embedded import EmbeddedModel, assemble, model_status, part_paths
 
 CHUNKS = [b"GGUF\x03\x00\x00\x00head", b"middle-bytes", b"tail"]
 WHOLE = b"".join(CHUNKS)
 
 
 def fake_spec(prefix: str, *, sha: str | None = None, size: int | None = None, parts: int = 3) -> EmbeddedModel:
-    return EmbeddedModel(name="tiny", filename="tiny.gguf", package_prefix=prefix, pip_prefix="tiny-part",
-                         version="0.1", parts=parts, size=len(WHOLE) if size is None else size,
-                         sha256=sha or hashlib.sha256(WHOLE).hexdigest())
+    return EmbeddedModel(
+        name="tiny",
+        filename="tiny.gguf",
+        package_prefix=prefix,
+        pip_prefix="tiny-part",
+        version="0.1",
+        parts=parts,
+        size=len(WHOLE) if size is None else size,
+        sha256=sha or hashlib.sha256(WHOLE).hexdigest(),
+    )
 
 
 @pytest.fixture
@@ -65,17 +73,22 @@ def test_not_a_gguf_file_is_refused(tmp_path, monkeypatch):
 
 
 def test_embedded_client_without_its_packages_fails_with_the_install_line(monkeypatch, tmp_path, db):
-    import agent.llm
-    from agent.llm import embedded
     from pydantic import BaseModel
+
+    import enrich.agent.llm as agent_llm
+    from enrich.agent.llm import embedded
 
     class M(BaseModel):
         x: int
 
-    monkeypatch.setitem(embedded.MODELS, "qwen2.5-coder-1.5b",
-                        fake_spec("notinstalledpart").__class__(**{**fake_spec("notinstalledpart").__dict__,
-                                                                    "name": "qwen2.5-coder-1.5b"}))
-    monkeypatch.setattr(agent.llm, "ALLOW_REAL_CALLS", True)
+    monkeypatch.setitem(
+        embedded.MODELS,
+        "qwen2.5-coder-1.5b",
+        fake_spec("notinstalledpart").__class__(
+            **{**fake_spec("notinstalledpart").__dict__, "name": "qwen2.5-coder-1.5b"}
+        ),
+    )
+    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)
     client = embedded.EmbeddedClient(model_name="qwen2.5-coder-1.5b", model_cache=str(tmp_path), store=db)
     with pytest.raises(LLMError) as err:
         client.extract(M, [{"role": "user", "content": "x"}])

@@ -1,16 +1,17 @@
 """Backend choice, the test-suite guard, and versioned prompt files."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-import agent.llm
-from agent import settings as settings_mod
-from agent.llm.base import LLMError
-from agent.llm.factory import choose_backend, make_client
-from agent.llm.instructor_client import InstructorClient
-from agent.prompts import PromptError, load_prompt, parse_prompt
+import enrich.agent.llm as agent_llm
+from enrich.agent import settings as settings_mod
+from enrich.agent.llm.base import LLMError
+from enrich.agent.llm.factory import choose_backend, make_client
+from enrich.agent.llm.instructor_client import InstructorClient
+from enrich.agent.prompts import PromptError, load_prompt, parse_prompt
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -19,12 +20,15 @@ def settings(**values):
     return settings_mod.Settings({**{k: v[1] for k, v in settings_mod.SPEC.items()}, **values})
 
 
-@pytest.mark.parametrize("values, expected", [
-    ({}, "embedded"),
-    ({"api_key": "sk-x"}, "openai"),
-    ({"api_key": "sk-x", "base_url": "http://127.0.0.1:11434/v1"}, "openai-compatible"),
-    ({"backend": "fake", "api_key": "sk-x"}, "fake"),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({}, "embedded"),
+        ({"api_key": "sk-x"}, "openai"),
+        ({"api_key": "sk-x", "base_url": "http://127.0.0.1:11434/v1"}, "openai-compatible"),
+        ({"backend": "fake", "api_key": "sk-x"}, "fake"),
+    ],
+)
 def test_auto_picks_base_url_then_key_then_embedded(values, expected):
     assert choose_backend(settings(**values))[0] == expected
 
@@ -50,7 +54,7 @@ def test_clients_get_the_mode_table_and_settings():
 
 
 def test_real_calls_are_blocked_in_tests():
-    assert agent.llm.ALLOW_REAL_CALLS is False
+    assert agent_llm.ALLOW_REAL_CALLS is False
     client = make_client(settings(api_key="sk-x"))
     with pytest.raises(LLMError, match="blocked in tests"):
         client.extract(type("M", (__import__("pydantic").BaseModel,), {"__annotations__": {"x": int}}), [])

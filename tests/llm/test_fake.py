@@ -1,4 +1,5 @@
 """FakeModel / FunctionModel honour the contract: validation with context, re-asks, llm_calls rows."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ import json
 import pytest
 from pydantic import BaseModel, ValidationInfo, field_validator
 
-from agent.llm.base import LLMError, PromptRef
-from agent.llm.fake import FakeModel, FunctionModel
+from enrich.agent.llm.base import LLMError, PromptRef
+from enrich.agent.llm.fake import FakeModel, FunctionModel
 
 
 class Affil(BaseModel):
@@ -36,7 +37,12 @@ def test_answers_in_order_and_logged_as_fake(db):
     assert a.value.name == "University of Liverpool" and t.value.tags == ["nlp"]
     assert a.origin == "llm:fake/fake"
     row = db["llm_calls"].get(a.call_id)
-    assert (row["backend"], row["prompt_name"], row["prompt_version"], row["job_id"]) == ("fake", "affiliation", "1", "j1")
+    assert (row["backend"], row["prompt_name"], row["prompt_version"], row["job_id"]) == (
+        "fake",
+        "affiliation",
+        "1",
+        "j1",
+    )
     assert json.loads(row["parsed"]) == {"name": "University of Liverpool"}
 
 

@@ -1,5 +1,6 @@
 """The one real client against a fake OpenAI-compatible server: transport retries, re-asks, truncation, cache,
 and the llm_calls rows each leaves behind."""
+
 from __future__ import annotations
 
 import json
@@ -8,13 +9,12 @@ import logging
 import httpx
 import instructor
 import pytest
+from llm_fakes import BASE_URL, completion, ok
 from pydantic import BaseModel, ValidationInfo, field_validator
 
-from agent.llm.base import LLMError, PromptRef
-from agent.llm.instructor_client import InstructorClient
-from store import llm_log
-
-from llm_fakes import BASE_URL, completion, ok
+from enrich.agent.llm.base import LLMError, PromptRef
+from enrich.agent.llm.instructor_client import InstructorClient
+from enrich.store import llm_log
 
 # instructor 1.3 compares modes against its deprecated FUNCTIONS member on every call
 pytestmark = pytest.mark.filterwarnings("ignore:FUNCTIONS is deprecated:DeprecationWarning")
@@ -44,9 +44,17 @@ class Grounded(BaseModel):
 
 def make(db, **kw) -> InstructorClient:
     kw.setdefault("mode", instructor.Mode.JSON)
-    return InstructorClient(backend="openai-compatible", model="test-model", base_url=BASE_URL, store=db,
-                            api_key=kw.pop("api_key", "local"), backoff_initial=0, max_retries=kw.pop("max_retries", 2),
-                            max_reasks=kw.pop("max_reasks", 2), **kw)
+    return InstructorClient(
+        backend="openai-compatible",
+        model="test-model",
+        base_url=BASE_URL,
+        store=db,
+        api_key=kw.pop("api_key", "local"),
+        backoff_initial=0,
+        max_retries=kw.pop("max_retries", 2),
+        max_reasks=kw.pop("max_reasks", 2),
+        **kw,
+    )
 
 
 def rows(db) -> list[dict]:
@@ -197,9 +205,18 @@ def test_api_keys_never_reach_the_log_the_db_or_exceptions(db, fake_server, capl
 
 
 def test_usage_totals_add_up_the_attempts(db, fake_server):
-    fake_server.chat.side_effect = [httpx.Response(503), ok({"echo": "a", "number": 1}, prompt_tokens=100,
-                                                            completion_tokens=20)]
+    fake_server.chat.side_effect = [
+        httpx.Response(503),
+        ok({"echo": "a", "number": 1}, prompt_tokens=100, completion_tokens=20),
+    ]
     make(db).extract(Ping, MESSAGES, job_id="j")
     totals = llm_log.usage_totals(db, job_id="j")
-    assert totals == {"attempts": 2, "calls": 1, "tokens_in": 100, "tokens_out": 20, "cost_usd": 0.0,
-                      "failed_attempts": 1, "cache_hits": 0}
+    assert totals == {
+        "attempts": 2,
+        "calls": 1,
+        "tokens_in": 100,
+        "tokens_out": 20,
+        "cost_usd": 0.0,
+        "failed_attempts": 1,
+        "cache_hits": 0,
+    }

@@ -1,19 +1,19 @@
 """What goes over the wire is what the step wrote (no template rendering of page text), the success path's log
 and cache writes, and the HTTP client's request slots following the concurrency setting."""
+
 from __future__ import annotations
 
 import json
 
 import instructor
 import pytest
+from llm_fakes import BASE_URL, ok
 from pydantic import BaseModel, ValidationInfo, field_validator
 
-from agent.llm.factory import make_client
-from agent.llm.instructor_client import InstructorClient, schema_hash
-from agent.settings import load
-from store import llm_log
-
-from llm_fakes import BASE_URL, ok
+from enrich.agent.llm.factory import make_client
+from enrich.agent.llm.instructor_client import InstructorClient, schema_hash
+from enrich.agent.settings import load
+from enrich.store import llm_log
 
 pytestmark = pytest.mark.filterwarnings("ignore:FUNCTIONS is deprecated:DeprecationWarning")
 
@@ -30,9 +30,17 @@ class Quoted(BaseModel):
 
 
 def make(db) -> InstructorClient:
-    return InstructorClient(backend="openai-compatible", model="test-model", base_url=BASE_URL, store=db,
-                            api_key="local", mode=instructor.Mode.JSON, backoff_initial=0, max_retries=0,
-                            max_reasks=1)
+    return InstructorClient(
+        backend="openai-compatible",
+        model="test-model",
+        base_url=BASE_URL,
+        store=db,
+        api_key="local",
+        mode=instructor.Mode.JSON,
+        backoff_initial=0,
+        max_retries=0,
+        max_reasks=1,
+    )
 
 
 def test_page_text_with_template_syntax_is_sent_verbatim_and_still_validated(db, fake_server):

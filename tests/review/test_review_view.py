@@ -1,8 +1,9 @@
 """The generic proposal view model shared by the CLI and the web page."""
+
 from __future__ import annotations
 
-from agent.review_view import Segment, evidence_segments, evidence_view, proposal_view, split_origin
-from schemas import Evidence
+from enrich.agent.review_view import Segment, evidence_segments, evidence_view, proposal_view, split_origin
+from enrich.schemas import Evidence
 
 TEXT = "alpha beta gamma delta epsilon zeta eta theta"
 
@@ -10,7 +11,10 @@ TEXT = "alpha beta gamma delta epsilon zeta eta theta"
 def test_segments_put_the_quote_between_its_context_without_cutting_words():
     start = TEXT.index("delta")
     assert evidence_segments(TEXT, start, start + 5, context=9) == [
-        Segment("…gamma "), Segment("delta", True), Segment(" epsilon…")]
+        Segment("…gamma "),
+        Segment("delta", True),
+        Segment(" epsilon…"),
+    ]
     assert evidence_segments(TEXT, 0, 5, context=100) == [Segment("alpha", True), Segment(TEXT[5:])]
 
 
@@ -31,7 +35,10 @@ def test_evidence_not_in_listing_or_without_quote_says_so(seeded, open_store):
     store = open_store()
     missing = evidence_view(store, Evidence(quote="Atlantis", listing_id=seeded.ada_listing, start=0, end=8))
     assert (missing.located, missing.note, missing.segments) == (
-        False, "quote not found in the listing text", [Segment("Atlantis", True)])
+        False,
+        "quote not found in the listing text",
+        [Segment("Atlantis", True)],
+    )
     none = evidence_view(store, Evidence(quote=None, note="model inference, no quote"))
     assert (none.segments, none.note, none.listing_path) == ([], "model inference, no quote", None)
 

@@ -1,4 +1,5 @@
 """A small ROR index built from hand-written fixture dumps (v2 .json, v1 .json.gz, a release .zip)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from agent.ror import RorIndex
-from agent.ror_dump import read_dump
-from store import migrations
-from store.ror import load_orgs
+from enrich.agent.ror import RorIndex
+from enrich.agent.ror_dump import read_dump
+from enrich.store import migrations
+from enrich.store.ror import load_orgs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V2_JSON = FIXTURES / "ror-v2-mini.json"

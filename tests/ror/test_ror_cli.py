@@ -1,4 +1,5 @@
 """`enrich ror import|match|status` on the fixture dumps, against a temporary database."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from agent.cli import cli
+from enrich.agent.cli import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

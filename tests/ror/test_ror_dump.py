@@ -1,4 +1,5 @@
 """Reading ROR dumps: both schema versions, every container, streaming, release strings."""
+
 from __future__ import annotations
 
 import io
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import ror_dump
-from agent.ror_dump import DumpError, dump_release, iter_json_records, read_dump, release_from_name
+from enrich.agent import ror_dump
+from enrich.agent.ror_dump import DumpError, dump_release, iter_json_records, read_dump, release_from_name
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V2_JSON = FIXTURES / "ror-v2-mini.json"
@@ -48,11 +49,14 @@ def test_release_zip_prefers_the_v2_member_and_reads_the_release():
     assert len(orgs) == 12
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("v1.55-2024-10-31-ror-data_schema_v2.json", "v1.55-2024-10-31"),
-    ("v2.0-2025-09-04-ror-data.zip", "v2.0-2025-09-04"),
-    ("ror-v2-subset.json.gz", "unknown"),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("v1.55-2024-10-31-ror-data_schema_v2.json", "v1.55-2024-10-31"),
+        ("v2.0-2025-09-04-ror-data.zip", "v2.0-2025-09-04"),
+        ("ror-v2-subset.json.gz", "unknown"),
+    ],
+)
 def test_release_from_name(name, expected):
     assert release_from_name(name) == expected
 
@@ -63,23 +67,27 @@ def test_dump_release_of_a_plain_file():
 
 def test_streaming_parser_survives_tiny_chunks(monkeypatch):
     monkeypatch.setattr(ror_dump, "_CHUNK", 7)
-    records = [{"id": f"https://ror.org/{i}", "name": "A, \"quoted\" [name]", "n": [1, 2, {"x": "]"}]} for i in range(5)]
+    records = [{"id": f"https://ror.org/{i}", "name": 'A, "quoted" [name]', "n": [1, 2, {"x": "]"}]} for i in range(5)]
     text = " [\n" + ",\n ".join(json.dumps(r) for r in records) + "\n] "
     assert list(iter_json_records(io.StringIO(text))) == records
 
 
 def test_streaming_parser_accepts_a_single_object_and_an_empty_array():
     assert list(iter_json_records(io.StringIO('{"id": "https://ror.org/1", "name": "X"}'))) == [
-        {"id": "https://ror.org/1", "name": "X"}]
+        {"id": "https://ror.org/1", "name": "X"}
+    ]
     assert list(iter_json_records(io.StringIO("[]"))) == []
 
 
-@pytest.mark.parametrize("text,message", [
-    ("", "empty"),
-    ("hello", "not a JSON array"),
-    ('[{"id": "https://ror.org/1"', "invalid JSON"),
-    ('[{"id": "https://ror.org/1"}, ', "closing"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "empty"),
+        ("hello", "not a JSON array"),
+        ('[{"id": "https://ror.org/1"', "invalid JSON"),
+        ('[{"id": "https://ror.org/1"}, ', "closing"),
+    ],
+)
 def test_broken_dumps_give_one_line_errors(text, message):
     with pytest.raises(DumpError, match=message):
         list(iter_json_records(io.StringIO(text)))

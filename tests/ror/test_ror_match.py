@@ -1,13 +1,14 @@
 """Matching affiliation strings and e-mail domains against the fixture index (see conftest.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from agent.ror import RorIndex, match
-from agent.ror_dump import read_dump
-from store.ror import load_orgs
+from enrich.agent.ror import RorIndex, match
+from enrich.agent.ror_dump import read_dump
+from enrich.store.ror import load_orgs
 
 NUDT = "https://ror.org/05d2yfz11"
 CORNELL = "https://ror.org/05bnh6r87"
@@ -25,7 +26,11 @@ def test_nudt_with_city_and_country(index):
     assert result is not None
     assert result.ror_id == NUDT
     assert (result.name, result.matched_on, result.city, result.country) == (
-        "National University of Defense Technology", "name", "Changsha", "China")
+        "National University of Defense Technology",
+        "name",
+        "Changsha",
+        "China",
+    )
     assert result.score == 1.0
     assert result.origin == "match:ror@unknown"
     assert "https://ror.org/00yvyj927" not in [c.ror_id for c in result.candidates if c.score >= 0.85]
@@ -37,26 +42,40 @@ def test_nudt_missing_from_the_index_is_no_match_not_the_nearest_name(v2_only_in
     assert match("National University of Defense Technology", index=v2_only_index) is None
 
 
-@pytest.mark.parametrize("text", ["Open to collaborate", "Researcher profile", "", "   ", "Beijing, China",
-                                  "Department of Computer Science", "Tao Sun", "kaist"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Open to collaborate",
+        "Researcher profile",
+        "",
+        "   ",
+        "Beijing, China",
+        "Department of Computer Science",
+        "Tao Sun",
+        "kaist",
+    ],
+)
 def test_text_naming_no_institution_is_no_match(index, text):
     assert match(text, index=index) is None
 
 
-@pytest.mark.parametrize("text,expected,matched_on", [
-    ("Department of Computer Science and Engineering, Cornell University", CORNELL, "name"),
-    ("Cornell University Department of Computer Science", CORNELL, "name"),
-    ("School of Computing, IT University of Copenhagen", ITU, "name"),
-    ("University of California, San Diego", UCSD, "name"),
-    ("Sung-Hyon Myaeng (KAIST)", KAIST, "acronym"),
-    ("Korea Advanced Inst. of Science & Technology, Daejeon", KAIST, "name"),
-    ("CAS, Beijing, China", CAS_CN, "acronym"),
-    ("CAS, Prague, Czech Republic", CAS_CZ, "acronym"),
-    ("Universität des Saarlandes", SAARLAND, "alias"),
-    ("Saarland Universtiy", SAARLAND, "name"),
-    ("中国科学院", CAS_CN, "label"),
-    ("PhD student at Boston University", BOSTON, "name"),
-])
+@pytest.mark.parametrize(
+    "text,expected,matched_on",
+    [
+        ("Department of Computer Science and Engineering, Cornell University", CORNELL, "name"),
+        ("Cornell University Department of Computer Science", CORNELL, "name"),
+        ("School of Computing, IT University of Copenhagen", ITU, "name"),
+        ("University of California, San Diego", UCSD, "name"),
+        ("Sung-Hyon Myaeng (KAIST)", KAIST, "acronym"),
+        ("Korea Advanced Inst. of Science & Technology, Daejeon", KAIST, "name"),
+        ("CAS, Beijing, China", CAS_CN, "acronym"),
+        ("CAS, Prague, Czech Republic", CAS_CZ, "acronym"),
+        ("Universität des Saarlandes", SAARLAND, "alias"),
+        ("Saarland Universtiy", SAARLAND, "name"),
+        ("中国科学院", CAS_CN, "label"),
+        ("PhD student at Boston University", BOSTON, "name"),
+    ],
+)
 def test_affiliation_strings(index, text, expected, matched_on):
     result = match(text, index=index)
     assert result is not None, text

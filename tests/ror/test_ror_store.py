@@ -1,12 +1,13 @@
 """The SQLite side of the ROR index: load, upsert by id, counts, lookups."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from agent.ror import index_status
-from agent.ror_dump import read_dump
-from store import ror as ror_store
-from store.ror import RorOrg, load_orgs, name_key
+from enrich.agent.ror import index_status
+from enrich.agent.ror_dump import read_dump
+from enrich.store import ror as ror_store
+from enrich.store.ror import RorOrg, load_orgs, name_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -46,8 +47,10 @@ def test_load_counts_and_status(db):
 
 def test_both_schema_versions_share_one_index_and_upsert_by_id(db):
     _load(db, "ror-v1-mini.json.gz", release="v1.0-2020-01-01")
-    assert db.execute("SELECT name FROM ror_orgs WHERE ror_id = 'https://ror.org/05bnh6r87'").fetchone()[0] == \
-        "Cornell Univ (old name)"
+    assert (
+        db.execute("SELECT name FROM ror_orgs WHERE ror_id = 'https://ror.org/05bnh6r87'").fetchone()[0]
+        == "Cornell Univ (old name)"
+    )
     _load(db, "v1.55-2024-10-31-ror-data.zip")
     status = index_status(db)
     assert status["records"] == 14  # 3 v1 + 12 v2, Cornell in both
@@ -67,7 +70,9 @@ def test_reloading_the_same_dump_is_idempotent(db):
     assert (status["records"], status["names"], status["domains"]) == (12, 24, 11)
     assert _fts_consistent(db)
     assert sorted(ror_store.fts_candidates(db, ["cornell"], all_tokens=True, limit=10)) == [
-        "https://ror.org/05bnh6r87", "https://ror.org/0cornwd00"]
+        "https://ror.org/05bnh6r87",
+        "https://ror.org/0cornwd00",
+    ]
 
 
 def test_lookups(db):
@@ -76,7 +81,9 @@ def test_lookups(db):
     assert ror_store.orgs_by_domain(db, "nudt.edu.cn") == [("https://ror.org/05d2yfz11", "link")]
     assert ror_store.orgs_by_domain(db, "bu.edu") == [("https://ror.org/05qwgg493", "domains")]
     assert sorted(ror_store.orgs_by_name_key(db, "cas")) == [
-        ("https://ror.org/034t30j35", "acronym"), ("https://ror.org/053avzc18", "acronym")]
+        ("https://ror.org/034t30j35", "acronym"),
+        ("https://ror.org/053avzc18", "acronym"),
+    ]
     found = ror_store.fts_candidates(db, ["defense", "technology"], all_tokens=True, limit=10)
     assert set(found) == {"https://ror.org/05d2yfz11", "https://ror.org/00yvyj927"}
     details = ror_store.org_details(db, ["https://ror.org/0168r3w48"])["https://ror.org/0168r3w48"]

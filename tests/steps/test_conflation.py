@@ -1,12 +1,13 @@
 """The conflation step on hand-made listings (two people; one person drifting over 20 years) and on the seeds."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from agent.steps.conflation import NameForm, detect, name_ambiguity
-from schemas import Work
+from enrich.agent.steps.conflation import NameForm, detect, name_ambiguity
+from enrich.schemas import Work
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -18,22 +19,57 @@ def w(title: str, year: int, authors: list[str], abstract: str = "", category: s
 def two_people() -> list[Work]:
     """A federated-learning 'Y. Sun' (with Li Shen) and a gait-recognition 'Yan Sun' (with Xueling Feng)."""
     fl = [
-        w("FedSpeed: Larger Local Interval for Federated Learning", 2023, ["Yan Sun", "Li Shen", "Tiansheng Huang"],
-          "federated learning clients communication rounds local updates", "LG"),
-        w("A-FedPD: Aligning Dual-Drift in Federated Primal-Dual Learning", 2024, ["Y. Sun", "L. Shen", "Dacheng Tao"],
-          "federated learning primal dual clients partial participation", "LG"),
-        w("Generalization Gaps between Centralized and Decentralized Federated Learning", 2023,
-          ["Yan Sun", "Li Shen", "Dacheng Tao"], "federated learning decentralized generalization stability", "LG"),
-        w("Efficient Federated Learning via Local Adaptive Amended Optimizer", 2023, ["Yan Sun", "Li Shen", "Hao Sun"],
-          "federated learning adaptive optimizer client drift", "LG"),
+        w(
+            "FedSpeed: Larger Local Interval for Federated Learning",
+            2023,
+            ["Yan Sun", "Li Shen", "Tiansheng Huang"],
+            "federated learning clients communication rounds local updates",
+            "LG",
+        ),
+        w(
+            "A-FedPD: Aligning Dual-Drift in Federated Primal-Dual Learning",
+            2024,
+            ["Y. Sun", "L. Shen", "Dacheng Tao"],
+            "federated learning primal dual clients partial participation",
+            "LG",
+        ),
+        w(
+            "Generalization Gaps between Centralized and Decentralized Federated Learning",
+            2023,
+            ["Yan Sun", "Li Shen", "Dacheng Tao"],
+            "federated learning decentralized generalization stability",
+            "LG",
+        ),
+        w(
+            "Efficient Federated Learning via Local Adaptive Amended Optimizer",
+            2023,
+            ["Yan Sun", "Li Shen", "Hao Sun"],
+            "federated learning adaptive optimizer client drift",
+            "LG",
+        ),
     ]
     gait = [
-        w("TriGait: Aligning and Fusing Skeleton and Silhouette Gait Data", 2023, ["Yan Sun", "Xueling Feng", "Mark Nixon"],
-          "gait recognition skeleton silhouette fusion", "CV"),
-        w("GaitASMS: Gait Recognition by Adaptive Structured Spatial Representation", 2023,
-          ["Yan Sun", "Hu Long", "Xueling Feng"], "gait recognition spatial temporal representation", "CV"),
-        w("Unsupervised Domain Adaptation for Gait Recognition", 2024, ["Xueling Feng", "Yan Sun", "Hu Long"],
-          "gait recognition domain adaptation unsupervised target", "CV"),
+        w(
+            "TriGait: Aligning and Fusing Skeleton and Silhouette Gait Data",
+            2023,
+            ["Yan Sun", "Xueling Feng", "Mark Nixon"],
+            "gait recognition skeleton silhouette fusion",
+            "CV",
+        ),
+        w(
+            "GaitASMS: Gait Recognition by Adaptive Structured Spatial Representation",
+            2023,
+            ["Yan Sun", "Hu Long", "Xueling Feng"],
+            "gait recognition spatial temporal representation",
+            "CV",
+        ),
+        w(
+            "Unsupervised Domain Adaptation for Gait Recognition",
+            2024,
+            ["Xueling Feng", "Yan Sun", "Hu Long"],
+            "gait recognition domain adaptation unsupervised target",
+            "CV",
+        ),
     ]
     return fl + gait
 
@@ -42,21 +78,54 @@ def drifting_career() -> list[Work]:
     """One 'Maria Keller' over 20 years: parsing -> machine translation -> LLM evaluation, with co-authors that
     carry over from one era to the next."""
     return [
-        w("Dependency Parsing with Lexicalized Grammars", 2003, ["Maria Keller", "Tom Berg"], "parsing grammar treebank"),
-        w("Treebank Conversion for Statistical Parsing", 2005, ["Maria Keller", "Tom Berg", "Ana Ruiz"],
-          "treebank parsing conversion statistical"),
-        w("Syntax-Aware Statistical Machine Translation", 2009, ["Ana Ruiz", "Maria Keller"],
-          "machine translation syntax reordering"),
-        w("Phrase Reordering for Translation of Morphologically Rich Languages", 2012,
-          ["Maria Keller", "Ana Ruiz", "Jin Park"], "translation reordering morphology"),
-        w("Neural Machine Translation with Subword Units for Low-Resource Pairs", 2016, ["Jin Park", "M. Keller"],
-          "neural translation subword low-resource"),
-        w("Document-Level Translation Evaluation", 2019, ["Maria Keller", "Jin Park", "Lea Vogt"],
-          "translation evaluation document metrics"),
-        w("Evaluating Large Language Models as Translation Judges", 2022, ["Lea Vogt", "Maria Keller"],
-          "large language models evaluation judges"),
-        w("Benchmarking Instruction-Tuned Models on Reasoning", 2024, ["Maria Keller", "Lea Vogt", "Omar Haddad"],
-          "instruction tuning reasoning benchmark language models"),
+        w(
+            "Dependency Parsing with Lexicalized Grammars",
+            2003,
+            ["Maria Keller", "Tom Berg"],
+            "parsing grammar treebank",
+        ),
+        w(
+            "Treebank Conversion for Statistical Parsing",
+            2005,
+            ["Maria Keller", "Tom Berg", "Ana Ruiz"],
+            "treebank parsing conversion statistical",
+        ),
+        w(
+            "Syntax-Aware Statistical Machine Translation",
+            2009,
+            ["Ana Ruiz", "Maria Keller"],
+            "machine translation syntax reordering",
+        ),
+        w(
+            "Phrase Reordering for Translation of Morphologically Rich Languages",
+            2012,
+            ["Maria Keller", "Ana Ruiz", "Jin Park"],
+            "translation reordering morphology",
+        ),
+        w(
+            "Neural Machine Translation with Subword Units for Low-Resource Pairs",
+            2016,
+            ["Jin Park", "M. Keller"],
+            "neural translation subword low-resource",
+        ),
+        w(
+            "Document-Level Translation Evaluation",
+            2019,
+            ["Maria Keller", "Jin Park", "Lea Vogt"],
+            "translation evaluation document metrics",
+        ),
+        w(
+            "Evaluating Large Language Models as Translation Judges",
+            2022,
+            ["Lea Vogt", "Maria Keller"],
+            "large language models evaluation judges",
+        ),
+        w(
+            "Benchmarking Instruction-Tuned Models on Reasoning",
+            2024,
+            ["Maria Keller", "Lea Vogt", "Omar Haddad"],
+            "instruction tuning reasoning benchmark language models",
+        ),
     ]
 
 
@@ -90,7 +159,9 @@ def test_incompatible_middle_initials_separate_two_people():
     res = detect(e + l_, "Robert Mercer")
     assert res.detected is True
     assert {frozenset(c.work_ids) for c in res.clusters} == {
-        frozenset(x.work_id for x in e), frozenset(x.work_id for x in l_)}
+        frozenset(x.work_id for x in e),
+        frozenset(x.work_id for x in l_),
+    }
     assert any("incompatible" in r for r in res.reasons)
 
 
@@ -110,7 +181,7 @@ def test_name_forms_and_ambiguity_prior():
 
 
 def _parse_seed(name: str):
-    ingest = pytest.importorskip("agent.ingest")
+    ingest = pytest.importorskip("enrich.agent.ingest")
     return ingest.parse((SEEDS / name).read_text(encoding="utf-8"))
 
 
@@ -125,8 +196,15 @@ def test_arxiv_seed_federated_and_gait_works_land_in_different_clusters():
         assert len(hits) == 1, prefix
         return hits.pop()
 
-    fed = {cluster_of(p) for p in ("FedSpeed", "A-FedPD", "Towards Understanding Generalization and Stability",
-                                   "Convergent Differential Privacy Analysis")}
+    fed = {
+        cluster_of(p)
+        for p in (
+            "FedSpeed",
+            "A-FedPD",
+            "Towards Understanding Generalization and Stability",
+            "Convergent Differential Privacy Analysis",
+        )
+    }
     gait = {cluster_of(p) for p in ("TriGait", "GaitASMS", "Unsupervised Domain Adaptation")}
     assert len(fed) == 1 and len(gait) == 1 and fed != gait
     fed_cluster = res.clusters[fed.pop()]

@@ -1,5 +1,6 @@
 """The conflation step's own TF-IDF must give scikit-learn's TfidfVectorizer results bit for bit (the step's
 decisions and evidence must not move by a rounding)."""
+
 from __future__ import annotations
 
 import random
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from agent.steps import conflation as C
+from enrich.agent.steps import conflation as C
 
 TITLES = [
     "Robust Graph Networks for Question Answering",
@@ -27,8 +28,9 @@ TITLES = [
 
 
 def _reference(texts: list[str]):
-    vec = TfidfVectorizer(stop_words=C.STOP_WORDS, sublinear_tf=True, min_df=1,
-                          token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b")
+    vec = TfidfVectorizer(
+        stop_words=C.STOP_WORDS, sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b"
+    )
     x = vec.fit_transform(texts)
     return x, list(vec.get_feature_names_out())
 

@@ -1,4 +1,5 @@
 """Schema migrations: from a blank database and from the previous schema, data kept."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -6,15 +7,33 @@ import sqlite3
 import pytest
 from sqlite_utils import Database
 
-from schemas import FieldValue
-from schemas.listing import ParsedListing, StatedValue, Work
-from store import Store, migrations
+from enrich.schemas import FieldValue
+from enrich.schemas.listing import ParsedListing, StatedValue, Work
+from enrich.store import Store, migrations
 
-CORE_TABLES = {"listings", "researchers", "researcher_listings", "works", "field_values", "current_values",
-               "derived_facts", "proposals", "jobs", "llm_calls", "llm_cache", "conflation", "audit_log"}
-CORE_TRIGGERS = {"field_values_append_only_update", "field_values_append_only_delete",
-                 "field_values_writer_status", "current_values_never_override",
-                 "current_values_never_override_delete", "audit_log_append_only_update"}
+CORE_TABLES = {
+    "listings",
+    "researchers",
+    "researcher_listings",
+    "works",
+    "field_values",
+    "current_values",
+    "derived_facts",
+    "proposals",
+    "jobs",
+    "llm_calls",
+    "llm_cache",
+    "conflation",
+    "audit_log",
+}
+CORE_TRIGGERS = {
+    "field_values_append_only_update",
+    "field_values_append_only_delete",
+    "field_values_writer_status",
+    "current_values_never_override",
+    "current_values_never_override_delete",
+    "audit_log_append_only_update",
+}
 
 
 def migration_names() -> list[str]:
@@ -53,15 +72,29 @@ def test_previous_schema_is_upgraded_with_data_kept(tmp_path):
     if len(names) > 1:
         text = "Ada Lovelace\nAffiliation: Analytical Engine Society\n1843 Notes on the engine"
         parsed = ParsedListing(
-            format="text", kind="person", name="Ada Lovelace",
-            stated={"affiliation": StatedValue(value={"name": "Analytical Engine Society"},
-                                               quote="Analytical Engine Society", start=26, end=51)},
-            works=[Work(title="Notes on the engine", year=1843)])
+            format="text",
+            kind="person",
+            name="Ada Lovelace",
+            stated={
+                "affiliation": StatedValue(
+                    value={"name": "Analytical Engine Society"}, quote="Analytical Engine Society", start=26, end=51
+                )
+            },
+            works=[Work(title="Notes on the engine", year=1843)],
+        )
         res = older.record_import(parsed, text=text, path="ada.txt")
         rid = res.researcher_id
         older.set_value(rid, "affiliation", {"name": "Royal Society"}, "ann")
-        older.submit(FieldValue(researcher_id=rid, field="affiliation", value={"name": "MIT"}, status="proposed",
-                                origin="llm:fake/a", confidence=0.5))
+        older.submit(
+            FieldValue(
+                researcher_id=rid,
+                field="affiliation",
+                value={"name": "MIT"},
+                status="proposed",
+                origin="llm:fake/a",
+                confidence=0.5,
+            )
+        )
     older.close()
 
     upgraded = Store.open(path)

@@ -5,6 +5,7 @@ looking at store/policy.py. The state machine replays random imports, model writ
 sets, accepts, edits, rejects and undos against a real in-memory store and the model, and compares the current
 value, its status and origin, and the pending proposals after every step.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -16,9 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlite_utils import Database
 
-from schemas import FieldValue
-from schemas.listing import ParsedListing
-from store import Store, StoreError
+from enrich.schemas import FieldValue
+from enrich.schemas.listing import ParsedListing
+from enrich.store import Store, StoreError
 
 # A tiny value pool so that the same value comes back often (duplicates, re-proposals after a reject).
 VALUES = ["MIT", "KAIST", "ETH Zurich"]
@@ -108,8 +109,9 @@ class PolicyModel:
         self.current[rid] = after
 
     def accept(self, rid: int, p: ModelProposal, who: str, edited: str | None) -> None:
-        after = (Applied(p.value, "accepted", p.origin) if edited is None
-                 else Applied(edited, "accepted", f"human:{who}"))
+        after = (
+            Applied(p.value, "accepted", p.origin) if edited is None else Applied(edited, "accepted", f"human:{who}")
+        )
         self.undo_stack.append(HumanAction("edit" if edited else "accept", rid, self.current[rid], after, p.pid))
         self.current[rid] = after
         p.state = "accepted"
@@ -136,8 +138,12 @@ def _template() -> tuple[Store, list[int]]:
     """A freshly migrated in-memory store with the researchers, built once: each example gets a private copy
     (sqlite's backup API, ~0.5 ms) instead of re-running the migrations (~25 ms)."""
     store = Store.open(":memory:")
-    rids = [store.record_import(ParsedListing(format="text", kind="person", name=f"Person {i}"),
-                                text=f"Person {i}", path=f"p{i}.txt").researcher_id for i in range(N_RESEARCHERS)]
+    rids = [
+        store.record_import(
+            ParsedListing(format="text", kind="person", name=f"Person {i}"), text=f"Person {i}", path=f"p{i}.txt"
+        ).researcher_id
+        for i in range(N_RESEARCHERS)
+    ]
     return store, rids
 
 
@@ -168,21 +174,28 @@ class NeverOverride(RuleBasedStateMachine):
     def _submit(self, i: int, origin: str, value: str, auto_apply: bool) -> None:
         rid = self.rids[i]
         expected = self.model.expect_submit(rid, origin, value, auto_apply)
-        fv = FieldValue(researcher_id=rid, field=FIELD, value=aff(value), status="proposed", origin=origin,
-                        confidence=0.9)
+        fv = FieldValue(
+            researcher_id=rid, field=FIELD, value=aff(value), status="proposed", origin=origin, confidence=0.9
+        )
         got = self.store.submit(fv, auto_apply=auto_apply)
         outcome = got.status if got.outcome == "applied" else got.outcome
         assert outcome == expected, f"{origin} {value!r} (auto_apply={auto_apply}): store {got}, model {expected}"
         cur = self.model.current[rid]
-        event(f"{origin.split(':')[0]} over {cur.status if cur else 'none'}: {outcome}")  # coverage, in --hypothesis-show-statistics
+        event(
+            f"{origin.split(':')[0]} over {cur.status if cur else 'none'}: {outcome}"
+        )  # coverage, in --hypothesis-show-statistics
         self.model.apply_submit(rid, origin, value, outcome, got.proposal_id)
 
     @rule(i=st.integers(0, N_RESEARCHERS - 1), origin=st.sampled_from(IMPORT_ORIGINS), value=st.sampled_from(VALUES))
     def page_import(self, i: int, origin: str, value: str) -> None:
         self._submit(i, origin, value, auto_apply=False)
 
-    @rule(i=st.integers(0, N_RESEARCHERS - 1), origin=st.sampled_from(LLM_ORIGINS), value=st.sampled_from(VALUES),
-          auto_apply=st.booleans())
+    @rule(
+        i=st.integers(0, N_RESEARCHERS - 1),
+        origin=st.sampled_from(LLM_ORIGINS),
+        value=st.sampled_from(VALUES),
+        auto_apply=st.booleans(),
+    )
     def model_write(self, i: int, origin: str, value: str, auto_apply: bool) -> None:
         self._submit(i, origin, value, auto_apply)
 
@@ -247,20 +260,26 @@ class NeverOverride(RuleBasedStateMachine):
             cur = self.store.current(rid, FIELD)
             got = None if cur is None else Applied(cur.value["name"], cur.status, cur.origin)
             assert got == want, f"researcher {rid}: store {got}, model {want}"
-            pending = {(p.id, p.proposed.origin, p.proposed.value["name"])
-                       for p in self.store.proposals("pending", researcher_id=rid)}
+            pending = {
+                (p.id, p.proposed.origin, p.proposed.value["name"])
+                for p in self.store.proposals("pending", researcher_id=rid)
+            }
             assert pending == {(p.pid, p.origin, p.value) for p in self.model.pending(rid)}
 
     @invariant()
     def model_values_never_sit_on_protected_history(self) -> None:
         """Every time a current value changed away from verified/accepted, a person's audit row says so."""
-        rows = self.store.q("SELECT a.actor, a.action FROM audit_log a JOIN field_values fv ON fv.id = a.before_value_id "
-                            "WHERE fv.status IN ('verified', 'accepted') AND a.before_value_id IS NOT a.after_value_id")
+        rows = self.store.q(
+            "SELECT a.actor, a.action FROM audit_log a JOIN field_values fv ON fv.id = a.before_value_id "
+            "WHERE fv.status IN ('verified', 'accepted') AND a.before_value_id IS NOT a.after_value_id"
+        )
         assert all(r["actor"].startswith("human:") for r in rows), rows
 
 
 NeverOverride.TestCase.settings = settings(
-    max_examples=2000, stateful_step_count=12, deadline=None,
+    max_examples=2000,
+    stateful_step_count=12,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 test_never_override_state_machine = NeverOverride.TestCase
@@ -280,8 +299,17 @@ def store_with_person():
 def test_llm_value_over_verified_becomes_a_proposal(store_with_person):
     store, rid = store_with_person
     verified = store.set_value(rid, FIELD, aff("KAIST"), "ann")
-    got = store.submit(FieldValue(researcher_id=rid, field=FIELD, value=aff("MIT"), status="generated",
-                                  origin="llm:openai/gpt-4o-mini", confidence=0.99), auto_apply=True)
+    got = store.submit(
+        FieldValue(
+            researcher_id=rid,
+            field=FIELD,
+            value=aff("MIT"),
+            status="generated",
+            origin="llm:openai/gpt-4o-mini",
+            confidence=0.99,
+        ),
+        auto_apply=True,
+    )
     assert got.outcome == "proposed" and got.proposal_id is not None
     cur = store.current(rid, FIELD)
     assert cur.id == verified.value_id and cur.value == {"name": "KAIST"} and cur.status == "verified"
@@ -300,21 +328,25 @@ def test_rejected_value_is_not_proposed_again_by_the_same_origin(store_with_pers
 
 def _verified_row(store: Store, rid: int) -> tuple[int, int]:
     verified = store.set_value(rid, FIELD, aff("KAIST"), "ann").value_id
-    llm = store.submit(FieldValue(researcher_id=rid, field=FIELD, value=aff("MIT"), status="proposed",
-                                  origin="llm:fake/a")).value_id
+    llm = store.submit(
+        FieldValue(researcher_id=rid, field=FIELD, value=aff("MIT"), status="proposed", origin="llm:fake/a")
+    ).value_id
     return verified, llm
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE current_values SET value_id = {llm}",
-    "DELETE FROM current_values",
-    "UPDATE field_values SET value = '{{\"name\": \"MIT\"}}' WHERE id = {verified}",
-    "UPDATE field_values SET status = 'generated' WHERE id = {llm}",
-    "DELETE FROM field_values WHERE id = {llm}",
-    "INSERT INTO field_values (researcher_id, field, value, value_hash, status, origin, created_at) "
-    "VALUES ({rid}, 'affiliation', '{{\"name\": \"MIT\"}}', 'x', 'verified', 'llm:fake/a', '2024-01-01')",
-    "DELETE FROM audit_log",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE current_values SET value_id = {llm}",
+        "DELETE FROM current_values",
+        'UPDATE field_values SET value = \'{{"name": "MIT"}}\' WHERE id = {verified}',
+        "UPDATE field_values SET status = 'generated' WHERE id = {llm}",
+        "DELETE FROM field_values WHERE id = {llm}",
+        "INSERT INTO field_values (researcher_id, field, value, value_hash, status, origin, created_at) "
+        "VALUES ({rid}, 'affiliation', '{{\"name\": \"MIT\"}}', 'x', 'verified', 'llm:fake/a', '2024-01-01')",
+        "DELETE FROM audit_log",
+    ],
+)
 def test_raw_sql_bypassing_the_store_is_refused(store_with_person, sql):
     store, rid = store_with_person
     verified, llm = _verified_row(store, rid)
@@ -327,8 +359,9 @@ def test_raw_sql_bypassing_the_store_is_refused(store_with_person, sql):
 def test_raw_sql_cannot_move_a_verified_value_to_another_applied_value(store_with_person):
     """Even an applied (imported) row cannot be swapped in under a verified one without a person's audit row."""
     store, rid = store_with_person
-    imported = store.submit(FieldValue(researcher_id=rid, field=FIELD, value=aff("ETH Zurich"), status="imported",
-                                       origin="import:arxiv")).value_id
+    imported = store.submit(
+        FieldValue(researcher_id=rid, field=FIELD, value=aff("ETH Zurich"), status="imported", origin="import:arxiv")
+    ).value_id
     verified = store.set_value(rid, FIELD, aff("KAIST"), "ann").value_id
     with pytest.raises(sqlite3.IntegrityError, match="never-override"):
         store.db.execute("UPDATE current_values SET value_id = ?", [imported])

@@ -1,11 +1,12 @@
 """The store's write policy cell by cell, imports and work ids, history, undo, derived facts, lookups."""
+
 from __future__ import annotations
 
 import pytest
 
-from schemas import DerivedFact, FieldValue, Job
-from schemas.listing import ParsedListing, StatedValue, Work
-from store import Store, StoreError
+from enrich.schemas import DerivedFact, FieldValue, Job
+from enrich.schemas.listing import ParsedListing, StatedValue, Work
+from enrich.store import Store, StoreError
 
 F = "affiliation"
 LLM = "llm:fake/m"
@@ -20,8 +21,9 @@ def store():
 
 
 def person(store: Store, name: str = "Ada", text: str | None = None, path: str = "ada.txt") -> int:
-    return store.record_import(ParsedListing(format="generic", kind="person", name=name),
-                               text=text or name, path=path).researcher_id
+    return store.record_import(
+        ParsedListing(format="generic", kind="person", name=name), text=text or name, path=path
+    ).researcher_id
 
 
 def fv(rid: int, origin: str, name: str, **kw) -> FieldValue:
@@ -40,17 +42,32 @@ def make_state(store: Store, rid: int, state: str) -> None:
         store.accept(store.submit(fv(rid, "llm:fake/other", "Model Univ")).proposal_id, "ann")
     elif state == "verified":
         store.set_value(rid, F, {"name": "Person Univ"}, "ann")
-    assert (store.current(rid, F).status if store.current(rid, F) else
-            ("proposed" if store.proposals("pending", researcher_id=rid) else "empty")) == state
+    assert (
+        store.current(rid, F).status
+        if store.current(rid, F)
+        else ("proposed" if store.proposals("pending", researcher_id=rid) else "empty")
+    ) == state
 
 
 STATES = ["empty", "imported", "generated", "proposed", "accepted", "verified"]
 # issue 2's table, restated: writer -> {current state -> what the field's value becomes}
 EXPECTED = {
-    "import": dict(empty="imported", imported="imported", generated="imported", proposed="imported",
-                   accepted="proposed", verified="proposed"),
-    "llm_auto": dict(empty="generated", imported="proposed", generated="proposed", proposed="proposed",
-                     accepted="proposed", verified="proposed"),
+    "import": dict(
+        empty="imported",
+        imported="imported",
+        generated="imported",
+        proposed="imported",
+        accepted="proposed",
+        verified="proposed",
+    ),
+    "llm_auto": dict(
+        empty="generated",
+        imported="proposed",
+        generated="proposed",
+        proposed="proposed",
+        accepted="proposed",
+        verified="proposed",
+    ),
     "llm": {s: "proposed" for s in STATES},
     "set": {s: "verified" for s in STATES},
 }
@@ -171,10 +188,13 @@ def test_invalid_value_is_refused_before_anything_is_written(store):
 
 def test_reimport_same_text_adds_nothing_and_keeps_work_ids(store):
     text = "Ada\nUniversity of Bergen\nA paper (2020)\nA paper (2020)\n"
-    parsed = ParsedListing(format="generic", kind="person", name="Ada",
-                           stated={F: StatedValue(value={"name": "University of Bergen"}, quote="University of Bergen",
-                                                  start=4, end=24)},
-                           works=[Work(title="A paper", year=2020), Work(title="A paper", year=2020, ordinal=1)])
+    parsed = ParsedListing(
+        format="generic",
+        kind="person",
+        name="Ada",
+        stated={F: StatedValue(value={"name": "University of Bergen"}, quote="University of Bergen", start=4, end=24)},
+        works=[Work(title="A paper", year=2020), Work(title="A paper", year=2020, ordinal=1)],
+    )
     first = store.record_import(parsed, text=text, path="ada.txt")
     ids = [w.work_id for w in store.listing_works(first.listing_id)]
     assert len(set(ids)) == 2 and ids[1] == ids[0] + "-2"  # a paper listed twice keeps two distinct ids
@@ -182,8 +202,13 @@ def test_reimport_same_text_adds_nothing_and_keeps_work_ids(store):
     assert (again.created, again.listing_id, again.work_count) == (False, first.listing_id, 2)
     assert store.current(first.researcher_id, F).evidence[0].checked is True
     # a changed page at the same path: a new version of the same researcher, same work ids, newer import wins
-    changed = parsed.model_copy(update={"stated": {F: StatedValue(value={"name": "University of Oslo"},
-                                                                  quote="University of Oslo", start=4, end=22)}})
+    changed = parsed.model_copy(
+        update={
+            "stated": {
+                F: StatedValue(value={"name": "University of Oslo"}, quote="University of Oslo", start=4, end=22)
+            }
+        }
+    )
     v2 = store.record_import(changed, text=text.replace("Bergen", "Oslo"), path="ada.txt")
     assert (v2.created, v2.version, v2.researcher_id) == (True, 2, first.researcher_id)
     assert [w.work_id for w in store.researcher_works(first.researcher_id)] == ids
@@ -192,8 +217,9 @@ def test_reimport_same_text_adds_nothing_and_keeps_work_ids(store):
 
 
 def test_feed_has_no_researcher(store):
-    res = store.record_import(ParsedListing(format="hf-papers", kind="feed", works=[Work(title="X")]),
-                              text="feed", path="feed.txt")
+    res = store.record_import(
+        ParsedListing(format="hf-papers", kind="feed", works=[Work(title="X")]), text="feed", path="feed.txt"
+    )
     assert res.researcher_id is None and store.researchers() == [] and res.work_count == 1
 
 
@@ -211,8 +237,11 @@ def test_derived_fact_sits_beside_any_status(store):
     rid = person(store)
     vid = store.set_value(rid, F, {"name": "University of Bergen"}, "ann").value_id
     store.add_derived(DerivedFact(value_id=vid, kind="ror_id", value="https://ror.org/old", origin="match:ror@v1"))
-    store.add_derived(DerivedFact(value_id=vid, kind="ror_id", value="https://ror.org/03zga2b32",
-                                  origin="match:ror@v2", confidence=0.95))
+    store.add_derived(
+        DerivedFact(
+            value_id=vid, kind="ror_id", value="https://ror.org/03zga2b32", origin="match:ror@v2", confidence=0.95
+        )
+    )
     assert [d.value for d in store.derived(vid, "ror_id")] == ["https://ror.org/03zga2b32", "https://ror.org/old"]
     assert store.current(rid, F).status == "verified"  # a derived fact does not change the value
 

@@ -1,19 +1,28 @@
 """Split and merge proposals through the store: accept, reject, idempotency, audit rows, merge detection."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from schemas import ParsedListing, Work
-from schemas.conflation import Cluster, ClusterEvidence, ConflationResult
-from store import Store, StoreError
-from store import structural as st
+from enrich.schemas import ParsedListing, Work
+from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
+from enrich.store import Store, StoreError
+from enrich.store import structural as st
 
 
 def works(prefix: str, n: int, abstract: bool = False) -> list[Work]:
-    return [Work(title=f"{prefix} paper {i}", year=2020 + i, authors=["Yan Sun", f"{prefix} Coauthor"],
-                 abstract=f"{prefix} abstract {i} " + "x" * 90 if abstract else None, ordinal=i) for i in range(n)]
+    return [
+        Work(
+            title=f"{prefix} paper {i}",
+            year=2020 + i,
+            authors=["Yan Sun", f"{prefix} Coauthor"],
+            abstract=f"{prefix} abstract {i} " + "x" * 90 if abstract else None,
+            ordinal=i,
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -32,11 +41,18 @@ def import_listing(store: Store, name: str, ws: list[Work], path: str) -> tuple[
 def result_for(store: Store, listing_id: int) -> ConflationResult:
     ws = store.listing_works(listing_id)
     fed, gait, lone = ws[:3], ws[3:5], ws[5:]
-    mk = lambda g, co: Cluster(work_ids=[w.work_id for w in g], titles=[w.title for w in g],  # noqa: E731
-                               evidence=ClusterEvidence(shared_coauthors=[co], years=[2020, 2022]))
-    return ConflationResult(detected=True, confidence=0.9, method="test",
-                            clusters=[mk(fed, "Li Shen"), mk(gait, "Xueling Feng"), mk(lone, "")],
-                            reasons=["the groups publish in the same years"])
+    mk = lambda g, co: Cluster(  # noqa: E731
+        work_ids=[w.work_id for w in g],
+        titles=[w.title for w in g],
+        evidence=ClusterEvidence(shared_coauthors=[co], years=[2020, 2022]),
+    )
+    return ConflationResult(
+        detected=True,
+        confidence=0.9,
+        method="test",
+        clusters=[mk(fed, "Li Shen"), mk(gait, "Xueling Feng"), mk(lone, "")],
+        reasons=["the groups publish in the same years"],
+    )
 
 
 def setup_conflated(store: Store) -> tuple[int, int, ConflationResult]:
@@ -102,12 +118,17 @@ def test_reject_split_marks_single_person_and_stops_reproposals(store):
 
 
 def test_find_shared_works_and_merge(store):
-    shared = Work(title=None, abstract="Mixture-of-Experts (MoE) has become a dominant architecture for scaling "
-                  "large language models due to their sparse activation mechanism. However ...")
+    shared = Work(
+        title=None,
+        abstract="Mixture-of-Experts (MoE) has become a dominant architecture for scaling "
+        "large language models due to their sparse activation mechanism. However ...",
+    )
     ieee_lid, a = import_listing(store, "Tao Sun", [shared, *works("Ieee", 2, abstract=True)], "ieee.txt")
-    same = Work(title="MoLS: mixture of layer skipping",
-                abstract="Mixture-of-Experts (MoE) has become a dominant architecture for scaling large language "
-                         "models due to their sparse activation mechanism. However, the substantial number")
+    same = Work(
+        title="MoLS: mixture of layer skipping",
+        abstract="Mixture-of-Experts (MoE) has become a dominant architecture for scaling large language "
+        "models due to their sparse activation mechanism. However, the substantial number",
+    )
     _, b = import_listing(store, "Tao Sun", [same, *works("Bz", 2)], "bz.txt")
     _, c = import_listing(store, "Other Person", works("Other", 2), "other.txt")
     found = st.find_shared_works(store)
@@ -127,7 +148,7 @@ def test_find_shared_works_and_merge(store):
     assert b not in {r.id for r in store.researchers()} and store.get_researcher(b).merged_into == a
     assert {r.id for r in store.researchers(include_merged=True)} == {a, b, c}
     assert store.find_researcher("Tao Sun").id == a
-    assert {l.path for l in store.researcher_listings(a)} == {"ieee.txt", "bz.txt"}
+    assert {li.path for li in store.researcher_listings(a)} == {"ieee.txt", "bz.txt"}
     assert store.q("SELECT action FROM audit_log WHERE proposal_id = ?", [pid]) == [{"action": "merge"}]
     assert st.find_shared_works(store) == []  # one researcher now holds both copies
     assert c not in (ra, rb)

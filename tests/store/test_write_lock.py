@@ -1,4 +1,5 @@
 """Threads of one process reach SQLite's write lock one at a time through store/locks.py."""
+
 from __future__ import annotations
 
 import threading
@@ -6,7 +7,7 @@ import time
 
 import pytest
 
-from store import Store, locks
+from enrich.store import Store, locks
 
 
 def test_connections_to_one_file_share_one_lock_and_memory_stores_do_not(tmp_path):

@@ -1,22 +1,30 @@
 """Fixtures for the review web app: a seeded database, a logged-in TestClient, a live uvicorn server in a thread and
 Debian's chromium driven by Playwright (skipped, with the reason, when /usr/bin/chromium is absent)."""
+
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from web_seed import TOKEN, WebSeed, web_seed
-from agent.web.app import create_app
-from store import Store
+
+from enrich.agent.web.app import create_app
+from enrich.store import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture
@@ -27,13 +35,17 @@ def web_db(tmp_path: Path) -> WebSeed:
 @pytest.fixture
 def db_state(web_db: WebSeed):
     """A snapshot of everything a review action could change (to prove a refused request changed nothing)."""
+
     def snapshot() -> dict:
         store = Store.open(web_db.path)
         try:
-            return {t: store.q(f"SELECT * FROM {t} ORDER BY rowid") for t in
-                    ("proposals", "current_values", "field_values", "audit_log")}
+            return {
+                t: store.q(f"SELECT * FROM {t} ORDER BY rowid")
+                for t in ("proposals", "current_values", "field_values", "audit_log")
+            }
         finally:
             store.close()
+
     return snapshot
 
 

@@ -1,4 +1,5 @@
 """The review web app through FastAPI's TestClient: pages, actions, and the security rules."""
+
 from __future__ import annotations
 
 import re
@@ -7,11 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-
-from agent.web.app import CSP
-from store import Store
-
 from web_seed import TOKEN, csrf_of
+
+from enrich.agent.web.app import CSP
+from enrich.store import Store
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "agent" / "web" / "templates"
 
@@ -89,8 +89,13 @@ def test_state_changes_without_token_or_csrf_are_refused_and_change_nothing(app,
 def test_queue_lists_pending_and_filters(client, web_db):
     html = client.get("/").text
     ids = [int(x) for x in re.findall(r'data-id="(\d+)"', html)]
-    assert ids == [web_db.affiliation_pid, web_db.topics_pid, web_db.bob_affiliation_pid, web_db.eve_pid,
-                   web_db.split_pid]
+    assert ids == [
+        web_db.affiliation_pid,
+        web_db.topics_pid,
+        web_db.bob_affiliation_pid,
+        web_db.eve_pid,
+        web_db.split_pid,
+    ]
     topics = client.get("/?field=topics").text
     assert [int(x) for x in re.findall(r'data-id="(\d+)"', topics)] == [web_db.topics_pid]
     by_conf = client.get("/?sort=confidence&min_confidence=0.9").text
@@ -125,7 +130,9 @@ def test_researcher_page_badges_summary_citations_and_pending(client, web_db):
     badges = dict(re.findall(r'<span class="badge badge-\w+" data-field="(\w+)">(\w+)</span>', ada))
     assert badges == {"affiliation": "proposed", "topics": "proposed", "summary": "generated"}
     w0, w1 = web_db.ada_works
-    assert f'<span class="sentence">Ada parses tables.<a class="cite" href="#work-{w0}" title="{w0}">[1]</a></span>' in ada
+    assert (
+        f'<span class="sentence">Ada parses tables.<a class="cite" href="#work-{w0}" title="{w0}">[1]</a></span>' in ada
+    )
     assert f'href="#work-{w1}" title="{w1}">[2]</a><a class="cite" href="#work-{w0}"' in ada
     assert f'<li id="work-{w0}">' in ada and f'<li id="work-{w1}">' in ada
     assert f'href="/proposals/{web_db.affiliation_pid}"' in ada and f'href="/proposals/{web_db.split_pid}"' in ada
@@ -177,7 +184,7 @@ def test_templates_never_mark_data_safe():
 
 
 def test_serve_refuses_non_loopback_without_flag(web_db):
-    from agent.cli import cli
+    from enrich.agent.cli import cli
 
     r = CliRunner().invoke(cli, ["--db", str(web_db.path), "serve", "--host", "0.0.0.0"])
     assert r.exit_code == 1 and "add --allow-remote" in r.output
@@ -185,15 +192,18 @@ def test_serve_refuses_non_loopback_without_flag(web_db):
     assert r.exit_code == 1 and "at least 12 characters" in r.output
 
 
-@pytest.mark.parametrize("host,allow,expected_url", [
-    ("127.0.0.1", False, "http://127.0.0.1:9999/?token=" + TOKEN),
-    ("::1", False, "http://[::1]:9999/?token=" + TOKEN),
-    ("0.0.0.0", True, "http://0.0.0.0:9999/?token=" + TOKEN),
-])
+@pytest.mark.parametrize(
+    "host,allow,expected_url",
+    [
+        ("127.0.0.1", False, "http://127.0.0.1:9999/?token=" + TOKEN),
+        ("::1", False, "http://[::1]:9999/?token=" + TOKEN),
+        ("0.0.0.0", True, "http://0.0.0.0:9999/?token=" + TOKEN),
+    ],
+)
 def test_serve_prints_the_token_url_and_runs_the_app(web_db, monkeypatch, host, allow, expected_url):
     import uvicorn
 
-    from agent.cli import cli
+    from enrich.agent.cli import cli
 
     ran = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.update(app=app, **kw))
@@ -210,7 +220,7 @@ def test_serve_prints_the_token_url_and_runs_the_app(web_db, monkeypatch, host, 
 def test_serve_makes_a_random_token_when_none_is_given(web_db, monkeypatch):
     import uvicorn
 
-    from agent.cli import cli
+    from enrich.agent.cli import cli
 
     monkeypatch.delenv("ENRICH_SERVE_TOKEN", raising=False)
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)

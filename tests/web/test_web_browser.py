@@ -1,12 +1,13 @@
 """The review page in a real browser: Debian's chromium, headless, driven by Playwright against a live server."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
-
-from store import Store
 from web_seed import ARTIFACTS, IMG, SCRIPT, TOKEN
+
+from enrich.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -68,8 +69,10 @@ def test_keyboard_review_flow_accept_then_undo(page, live_server, web_db):
     try:
         assert store.current(web_db.ada, "affiliation") is None
         assert store.get_proposal(web_db.affiliation_pid).state == "pending"
-        assert [(a.actor, a.action) for a in store.audit_entries(limit=2)] == [("human:tester", "undo"),
-                                                                               ("human:tester", "accept")]
+        assert [(a.actor, a.action) for a in store.audit_entries(limit=2)] == [
+            ("human:tester", "undo"),
+            ("human:tester", "accept"),
+        ]
     finally:
         store.close()
     assert errors == []
@@ -79,8 +82,10 @@ def test_listing_markup_never_runs_and_shows_literally(page, live_server, web_db
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(f"{live_server}/?token={TOKEN}")
-    for url, where in ((f"/researchers/{web_db.eve}", "#works .abstract"),
-                       (f"/proposals/{web_db.eve_pid}", "blockquote.context")):
+    for url, where in (
+        (f"/researchers/{web_db.eve}", "#works .abstract"),
+        (f"/proposals/{web_db.eve_pid}", "blockquote.context"),
+    ):
         page.goto(live_server + url)
         page.wait_for_load_state("load")
         assert page.evaluate("typeof window.__pwned") == "undefined"
@@ -96,7 +101,8 @@ def test_fetch_without_csrf_is_refused_and_changes_nothing(page, live_server, we
     page.goto(f"{live_server}/?token={TOKEN}")
     status = page.evaluate(
         "async (u) => (await fetch(u, {method: 'POST', credentials: 'same-origin'})).status",
-        f"/proposals/{web_db.affiliation_pid}/accept")
+        f"/proposals/{web_db.affiliation_pid}/accept",
+    )
     assert status == 403
     store = Store.open(web_db.path)
     try:
