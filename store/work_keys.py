@@ -8,12 +8,12 @@ with a job's listings is an index look-up per key, never a comparison of every p
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from enrich.schemas.text import ascii_key
 
 MIN_TITLE_CHARS = 10  # shorter normalised titles ("Introduction", "Editorial") name no particular paper
 MIN_ABSTRACT_CHARS = 80  # an abstract shorter than this identifies nothing
@@ -21,17 +21,12 @@ ABSTRACT_PREFIX = 60  # characters of the normalised opening: an identical openi
 SHINGLE_WORDS = 8  # an 8-word phrase shared by two abstracts is rarely boilerplate
 
 
-def normalise(text: str | None) -> str:
-    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", " ", text).strip()
-
-
 def keys_of(title: str | None, abstract: str | None) -> set[str]:
     keys = set()
-    t = normalise(title)
+    t = ascii_key(title)
     if len(t) >= MIN_TITLE_CHARS:
         keys.add("t:" + t)
-    ab = normalise(abstract)
+    ab = ascii_key(abstract)
     if len(ab) >= MIN_ABSTRACT_CHARS:
         keys.add("a:" + ab[:ABSTRACT_PREFIX])
         keys.update(_minhash(ab.split()))
@@ -61,7 +56,7 @@ def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> boo
     for lid, wid in (a, b):
         row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND work_id = ?", [lid, wid])
         found = row.fetchone()
-        texts.append(normalise(found[0]) if found else "")
+        texts.append(ascii_key(found[0]) if found else "")
     return all(texts) and fuzz.token_set_ratio(texts[0], texts[1]) >= SIMILAR_MIN
 
 
