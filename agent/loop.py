@@ -403,9 +403,8 @@ class JobRunner:
         return self.store.get_job(job.id)
 
     def _propose_merges(self, job_id: str, researcher_ids: list[int]) -> None:
-        """Two listings sharing works may be one person: a `merge` proposal, never an automatic merge. Pairs
-        involving this job's researchers (the others were looked at by the job that enriched them)."""
-        from enrich.store import structural
+        """Listings sharing works may be one person: ONE `merge` proposal per group (never an automatic merge),
+        for the groups that involve this job's researchers (agent.merge_groups: blocking on work keys, near-linear)."""
+        from enrich.agent import merge_groups
 
-        for a, b, pairs in structural.find_shared_works(self.store, among=researcher_ids):
-            structural.propose_merge(self.store, a, b, pairs, job_id=job_id)
+        merge_groups.propose_merges(self.store, researcher_ids, job_id=job_id)

@@ -178,33 +178,28 @@ class Store:
                             researcher_id, {"name": parsed.name, "name_origin": parsed.name_origin}
                         )
                 else:
-                    researcher_id = (
-                        self.db["researchers"]
-                        .insert({"name": parsed.name, "name_origin": parsed.name_origin, "created_at": utcnow()})
-                        .last_pk
+                    researcher_id = self.insert_row(
+                        "researchers", {"name": parsed.name, "name_origin": parsed.name_origin, "created_at": utcnow()}
                     )
             version = previous["version"] + 1 if previous else 1
             facts = dict(parsed.facts)
-            listing_id = (
-                self.db["listings"]
-                .insert(
-                    {
-                        "path": path,
-                        "sha256": sha,
-                        "format": parsed.format,
-                        "kind": parsed.kind,
-                        "text": text,
-                        "version": version,
-                        "previous_id": previous["id"] if previous else None,
-                        "researcher_id": researcher_id,
-                        "facts": _dumps(facts),
-                        "hints": _dumps([h.model_dump() for h in parsed.hints]),
-                        "stated_work_count": parsed.stated_work_count,
-                        "imported_at": utcnow(),
-                        **({"external_id": external_id} if external_id is not None else {}),
-                    }
-                )
-                .last_pk
+            listing_id = self.insert_row(
+                "listings",
+                {
+                    "path": path,
+                    "sha256": sha,
+                    "format": parsed.format,
+                    "kind": parsed.kind,
+                    "text": text,
+                    "version": version,
+                    "previous_id": previous["id"] if previous else None,
+                    "researcher_id": researcher_id,
+                    "facts": _dumps(facts),
+                    "hints": _dumps([h.model_dump() for h in parsed.hints]),
+                    "stated_work_count": parsed.stated_work_count,
+                    "imported_at": utcnow(),
+                    **({"external_id": external_id} if external_id is not None else {}),
+                },
             )
             seen: set[str] = set()
             rows = []
@@ -236,7 +231,11 @@ class Store:
                     }
                 )
             if rows:
-                self.db["works"].insert_all(rows)
+                cols = list(rows[0])
+                self.db.conn.executemany(
+                    f"INSERT INTO works ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    [[r[c] for c in cols] for r in rows],
+                )
             if rows and self._work_keys:
                 work_keys.insert(self.db.conn, listing_id, ((r["work_id"], r["title"], r["abstract"]) for r in rows))
             if researcher_id is not None:
@@ -245,8 +244,10 @@ class Store:
                         "DELETE FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
                         [researcher_id, previous["id"]],
                     )
-                self.db["researcher_listings"].insert(
-                    {"researcher_id": researcher_id, "listing_id": listing_id, "works": None}, replace=True
+                self.insert_row(
+                    "researcher_listings",
+                    {"researcher_id": researcher_id, "listing_id": listing_id, "works": None},
+                    replace=True,
                 )
                 for field, stated in parsed.stated.items():
                     fv = FieldValue(

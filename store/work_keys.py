@@ -7,6 +7,7 @@ with a job's listings is an index look-up per key, never a comparison of every p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from collections.abc import Iterable, Iterator
@@ -40,12 +41,14 @@ def _minhash(words: list[str]) -> set[str]:
     the abstracts themselves (`similar_abstracts`)."""
     if len(words) < SHINGLE_WORDS + 2:
         return set()
-    phrases = {" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(len(words) - SHINGLE_WORDS + 1)}
-    return {f"m{n}:{min(zlib.crc32(p, seed) for p in phrases):08x}" for n, seed in enumerate(SEEDS)}
+    hashes = [
+        zlib.crc32(" ".join(words[i : i + SHINGLE_WORDS]).encode()) for i in range(len(words) - SHINGLE_WORDS + 1)
+    ]
+    # the second hash function: an odd multiplier mod 2^32 permutes the first one's values
+    return {"m0:%08x" % min(hashes), "m1:%08x" % min((h * 0x9E3779B1 + 0x7F4A7C15) & 0xFFFFFFFF for h in hashes)}
 
 
-SEEDS = (0x9E3779B9, 0x85EBCA6B)
-SIMILAR_MIN = 80  # rapidfuzz token-set ratio of two normalised abstracts for a min-hash match to count
+SIMILAR_MIN = 90  # rapidfuzz ratio of two normalised abstracts (first 400 characters) for an abstract match
 
 
 def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> bool:
@@ -57,14 +60,23 @@ def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> boo
         row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND work_id = ?", [lid, wid])
         found = row.fetchone()
         texts.append(ascii_key(found[0]) if found else "")
-    return all(texts) and fuzz.token_set_ratio(texts[0], texts[1]) >= SIMILAR_MIN
+    if not all(texts):
+        return False
+    x, y = texts
+    return x[:200] == y[:200] or fuzz.partial_ratio(x[:400], y[:400]) >= SIMILAR_MIN
+
+
+def stored_key(key: str) -> bytes:
+    """What `work_keys.key` holds: the key's kind letter (t, a, m) and 8 bytes of its hash -- 9 bytes whatever the
+    title's length (a 64-bit hash collides about once in 4 billion pairs; a collision only makes a candidate)."""
+    return key[:1].encode() + hashlib.blake2b(key.encode(), digest_size=8).digest()
 
 
 def rows_for(listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> Iterator[tuple[Any, ...]]:
     """(key, listing_id, work_id) rows for a listing's (work_id, title, abstract) triples."""
     for work_id, title, abstract in works:
         for key in keys_of(title, abstract):
-            yield key, listing_id, work_id
+            yield stored_key(key), listing_id, work_id
 
 
 def insert(conn: Any, listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> None:
@@ -137,7 +149,7 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
 
 @dataclass(frozen=True)
 class Posting:
-    key: str
+    key: bytes  # stored_key: the kind letter, then the hash
     researcher_id: int
     listing_id: int
     work_id: str

@@ -1,0 +1,165 @@
+"""Merge detection in near-linear time: listings that share works, grouped, one proposal per group.
+
+Two researchers may be one person when their listings share a work (the same normalised title, or the same
+stretch of abstract: store/work_keys.py) *and* their names are compatible -- two co-authors listing the same paper
+are two people. The store hands over, key by key, the researchers holding each shared key (an index look-up per
+key, never a comparison of every pair); researchers with compatible names under a key are joined (union-find), so
+a chain A-B, B-C makes one group {A, B, C}. Each group becomes ONE merge proposal whose evidence is the shared
+works; a group is reviewed once (store.structural.propose_merge_group).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from enrich.agent.names import PersonName
+from enrich.store import Store, structural, work_keys
+
+MAX_EVIDENCE_WORKS = 20  # shared works listed in a proposal (the count is always complete)
+
+
+def names_compatible(a: str | None, b: str | None) -> bool:
+    """Could both names be one person? Same surname with compatible given names (initials match full names),
+    or the same tokens in another order ("Sun Tao" / "Tao Sun"). A missing name matches nothing: there is no
+    telling a co-author apart."""
+    if not a or not b:
+        return False
+    fa, fb = PersonName.parse(a), PersonName.parse(b)
+    if fa is None or fb is None:
+        return False
+    if fa.compatible(fb):
+        return True
+    return sorted((*fa.given, fa.surname)) == sorted((*fb.given, fb.surname))
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while x != root:  # path compression
+            self.parent[x], x = root, self.parent.get(x, x)
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+@dataclass
+class MergeGroup:
+    researchers: list[int]  # sorted; the first is the one the others merge into
+    shared: dict[bytes, dict] = field(default_factory=dict)  # key -> {"work_id", "title", "listings": n}
+
+    def shared_works(self) -> list[dict]:
+        """The shared works, most widely shared first; a title and its abstract's windows name one work."""
+        works = sorted(self.shared.values(), key=lambda w: (-w["listings"], w["title"] or "", w["work_id"]))
+        seen: set[str] = set()
+        out = []
+        for w in works:
+            if w["work_id"] in seen or (w["title"] and w["title"].lower() in seen):
+                continue
+            seen.update(x for x in (w["work_id"], (w["title"] or "").lower()) if x)
+            out.append(dict(w))
+        return out
+
+
+def find_groups(store: Store, among: Collection[int] | None = None) -> list[MergeGroup]:
+    """Groups of two or more researchers whose listings share works and whose names are compatible. With
+    `among` (a job's researchers), only groups that contain at least one of them."""
+    uf = _UnionFind()
+    facts: dict[int, tuple[str | None, int | None]] = {}
+    # per shared key, what the evidence needs: (key, a researcher joined under it, work id, title, listings)
+    edges: list[tuple[bytes, int, str, str | None, int]] = []
+    for postings in work_keys.shared_postings(store, among):
+        missing = {p.researcher_id for p in postings} - facts.keys()
+        if missing:
+            facts.update(work_keys.researcher_facts(store, missing))
+        for joined in _join_compatible(store, uf, postings, facts):
+            first = joined[0]
+            n = len({p.listing_id for p in joined})
+            edges.append((first.key, first.researcher_id, first.work_id, first.title, n))
+    groups: dict[int, MergeGroup] = {}
+    for key, rid, work_id, title, listings in edges:
+        g = groups.setdefault(uf.find(rid), MergeGroup([]))
+        entry = g.shared.setdefault(key, {"work_id": work_id, "title": title, "listings": 0})
+        entry["listings"] = max(entry["listings"], listings)
+    members: dict[int, set[int]] = {}
+    for rid in list(uf.parent):
+        members.setdefault(uf.find(rid), set()).add(rid)
+    wanted = None if among is None else set(among)
+    out = []
+    for root, g in groups.items():
+        g.researchers = sorted(members.get(root, {root}) | {root})
+        if len(g.researchers) > 1 and (wanted is None or wanted.intersection(g.researchers)):
+            out.append(g)
+    return sorted(out, key=lambda g: g.researchers[0])
+
+
+def _join_compatible(
+    store: Store, uf: _UnionFind, postings: list[work_keys.Posting], facts: dict[int, tuple[str | None, int | None]]
+) -> list[list[work_keys.Posting]]:
+    """Join the researchers of one key whose names are compatible (blocked by surname; each joins the first
+    compatible representative). Split siblings are never joined: a person already said they are different.
+    Returns, per representative that others joined, its postings and theirs."""
+    by_surname: dict[str, list[work_keys.Posting]] = {}
+    for p in postings:
+        name = facts.get(p.researcher_id, (None, None))[0]
+        form = PersonName.parse(name) if name else None
+        if form is not None:
+            by_surname.setdefault(form.surname, []).append(p)
+            if form.given and len(form.given[0]) > 1:  # "Sun Tao" must meet "Tao Sun": the order may be swapped
+                by_surname.setdefault(form.given[0], []).append(p)
+    joined: dict[int, list[work_keys.Posting]] = {}
+    for group in by_surname.values():
+        reps: list[work_keys.Posting] = []
+        for p in group:
+            for rep in reps:
+                if rep.researcher_id == p.researcher_id:
+                    break
+                if _related(facts, rep.researcher_id, p.researcher_id):
+                    continue
+                if names_compatible(facts[rep.researcher_id][0], facts[p.researcher_id][0]) and _same_work(
+                    store, uf, rep, p
+                ):
+                    uf.union(rep.researcher_id, p.researcher_id)
+                    joined.setdefault(rep.researcher_id, [rep]).append(p)
+                    break
+            else:
+                reps.append(p)
+    return list(joined.values())
+
+
+def _same_work(store: Store, uf: _UnionFind, a: work_keys.Posting, b: work_keys.Posting) -> bool:
+    """A title names one work; an abstract key (an identical opening, a min-hash) is only a candidate, checked
+    against the two abstracts -- unless the two researchers are already joined."""
+    if a.key[:1] == b"t" or uf.find(a.researcher_id) == uf.find(b.researcher_id):
+        return True
+    return work_keys.similar_abstracts(store, (a.listing_id, a.work_id), (b.listing_id, b.work_id))
+
+
+def _related(facts: dict[int, tuple[str | None, int | None]], a: int, b: int) -> bool:
+    pa, pb = facts.get(a, (None, None))[1], facts.get(b, (None, None))[1]
+    return pa == b or pb == a or (pa is not None and pa == pb)
+
+
+def propose_merges(store: Store, among: Collection[int] | None, job_id: str | None = None) -> list[int]:
+    """One merge proposal per group (the existing one when the same group is pending; none when a person
+    rejected a group that covers it). Returns the proposal ids."""
+    ids = []
+    for g in find_groups(store, among):
+        pid = structural.propose_merge_group(
+            store,
+            g.researchers,
+            g.shared_works()[:MAX_EVIDENCE_WORKS],
+            shared_count=len(g.shared_works()),
+            job_id=job_id,
+        )
+        if pid is not None:
+            ids.append(pid)
+    return ids
