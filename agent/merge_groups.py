@@ -25,7 +25,10 @@ def names_compatible(a: str | None, b: str | None) -> bool:
     telling a co-author apart."""
     if not a or not b:
         return False
-    fa, fb = PersonName.parse(a), PersonName.parse(b)
+    return forms_compatible(PersonName.parse(a), PersonName.parse(b))
+
+
+def forms_compatible(fa: PersonName | None, fb: PersonName | None) -> bool:
     if fa is None or fb is None:
         return False
     if fa.compatible(fb):
@@ -74,13 +77,16 @@ def find_groups(store: Store, among: Collection[int] | None = None) -> list[Merg
     `among` (a job's researchers), only groups that contain at least one of them."""
     uf = _UnionFind()
     facts: dict[int, tuple[str | None, int | None]] = {}
+    forms: dict[int, PersonName | None] = {}
     # per shared key, what the evidence needs: (key, a researcher joined under it, work id, title, listings)
     edges: list[tuple[bytes, int, str, str | None, int]] = []
     for postings in work_keys.shared_postings(store, among):
         missing = {p.researcher_id for p in postings} - facts.keys()
         if missing:
-            facts.update(work_keys.researcher_facts(store, missing))
-        for joined in _join_compatible(store, uf, postings, facts):
+            new = work_keys.researcher_facts(store, missing)
+            facts.update(new)
+            forms.update({rid: PersonName.parse(name) if name else None for rid, (name, _) in new.items()})
+        for joined in _join_compatible(store, uf, postings, facts, forms):
             first = joined[0]
             n = len({p.listing_id for p in joined})
             edges.append((first.key, first.researcher_id, first.work_id, first.title, n))
@@ -102,15 +108,18 @@ def find_groups(store: Store, among: Collection[int] | None = None) -> list[Merg
 
 
 def _join_compatible(
-    store: Store, uf: _UnionFind, postings: list[work_keys.Posting], facts: dict[int, tuple[str | None, int | None]]
+    store: Store,
+    uf: _UnionFind,
+    postings: list[work_keys.Posting],
+    facts: dict[int, tuple[str | None, int | None]],
+    forms: dict[int, PersonName | None],
 ) -> list[list[work_keys.Posting]]:
     """Join the researchers of one key whose names are compatible (blocked by surname; each joins the first
     compatible representative). Split siblings are never joined: a person already said they are different.
     Returns, per representative that others joined, its postings and theirs."""
     by_surname: dict[str, list[work_keys.Posting]] = {}
     for p in postings:
-        name = facts.get(p.researcher_id, (None, None))[0]
-        form = PersonName.parse(name) if name else None
+        form = forms.get(p.researcher_id)
         if form is not None:
             by_surname.setdefault(form.surname, []).append(p)
             if form.given and len(form.given[0]) > 1:  # "Sun Tao" must meet "Tao Sun": the order may be swapped
@@ -124,9 +133,7 @@ def _join_compatible(
                     break
                 if _related(facts, rep.researcher_id, p.researcher_id):
                     continue
-                if names_compatible(facts[rep.researcher_id][0], facts[p.researcher_id][0]) and _same_work(
-                    store, uf, rep, p
-                ):
+                if forms_compatible(forms[rep.researcher_id], forms[p.researcher_id]) and _same_work(store, uf, rep, p):
                     uf.union(rep.researcher_id, p.researcher_id)
                     joined.setdefault(rep.researcher_id, [rep]).append(p)
                     break

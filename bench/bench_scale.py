@@ -82,10 +82,10 @@ CITIES = "Oslo Lyon Porto Kyoto Austin Leeds Graz Delft Pune Accra Lima Turku Bu
 # ---------------------------------------------------------------------------------------------- synthetic pages
 
 
-def _abstract(rng: random.Random, topic: str, length: int) -> str:
+def _abstract(rng: random.Random, topic: str, length: int, title: str) -> str:
     words = TOPIC_WORDS[topic]
-    # real abstracts open differently: a first sentence of the work's own words
-    out = [f"{rng.choice(VERBS)} {' and '.join(rng.sample(words, 3))} with {rng.choice(ADJ)} {rng.choice(ADJ)} ideas."]
+    # real abstracts open differently: the first sentence names the work's own subject
+    out = [f"This work on {title.lower()} asks what {rng.choice(words)} can tell us about {rng.choice(words)}."]
     while sum(len(s) + 1 for s in out) < length:
         t1, t2 = rng.sample(words, 2)
         s = rng.choice(SENTENCES).format(a=rng.choice(ADJ), t1=t1, t2=t2, n=rng.randint(2, 40))
@@ -104,7 +104,7 @@ def _work(rng: random.Random, topic: str, me: str, serial: int, length: int) -> 
         "year": rng.randint(2012, 2025),
         "venue": rng.choice(VENUES),
         "authors": authors,
-        "abstract": _abstract(rng, topic, length),
+        "abstract": _abstract(rng, topic, length, title),
     }
 
 

@@ -45,25 +45,32 @@ def _minhash(words: list[str]) -> set[str]:
         zlib.crc32(" ".join(words[i : i + SHINGLE_WORDS]).encode()) for i in range(len(words) - SHINGLE_WORDS + 1)
     ]
     # the second hash function: an odd multiplier mod 2^32 permutes the first one's values
-    return {"m0:%08x" % min(hashes), "m1:%08x" % min((h * 0x9E3779B1 + 0x7F4A7C15) & 0xFFFFFFFF for h in hashes)}
+    second = min((h * 0x9E3779B1 + 0x7F4A7C15) & 0xFFFFFFFF for h in hashes)
+    return {f"m0:{min(hashes):08x}", f"m1:{second:08x}"}
 
 
-SIMILAR_MIN = 90  # rapidfuzz ratio of two normalised abstracts (first 400 characters) for an abstract match
+SIMILAR_MIN = 90  # rapidfuzz ratio of two normalised abstracts' first 400 characters for an abstract match
 
 
 def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> bool:
     """Are the abstracts of works a and b ((listing_id, work_id) each) near-identical?"""
     from rapidfuzz import fuzz
 
+    from .core import resolve_abstract, unpack_text
+
     texts = []
     for lid, wid in (a, b):
         row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND work_id = ?", [lid, wid])
         found = row.fetchone()
-        texts.append(ascii_key(found[0]) if found else "")
+
+        def text_of(lid: int = lid) -> str:
+            return unpack_text(store.db.conn.execute("SELECT text FROM listings WHERE id = ?", [lid]).fetchone()[0])
+
+        texts.append(ascii_key(resolve_abstract(found[0], text_of)) if found else "")
     if not all(texts):
         return False
     x, y = texts
-    return x[:200] == y[:200] or fuzz.partial_ratio(x[:400], y[:400]) >= SIMILAR_MIN
+    return x[:200] == y[:200] or fuzz.ratio(x[:400], y[:400]) >= SIMILAR_MIN
 
 
 def stored_key(key: str) -> bytes:
@@ -109,20 +116,23 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
     key's postings). Researchers merged away have no listings and so never appear; a researcher that owns only
     part of a listing (a split) appears only for its own works."""
     conn = store.db.conn
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
-    conn.execute("DELETE FROM _merge_keys")
-    if among is None:
-        conn.execute(
-            "INSERT INTO _merge_keys SELECT key FROM work_keys GROUP BY key HAVING count(DISTINCT listing_id) > 1"
-        )
-    else:
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_among (rid INTEGER PRIMARY KEY)")
-        conn.execute("DELETE FROM _merge_among")
-        conn.executemany("INSERT OR IGNORE INTO _merge_among VALUES (?)", ((int(r),) for r in among))
-        conn.execute(
-            "INSERT OR IGNORE INTO _merge_keys SELECT DISTINCT k.key FROM _merge_among a "
-            "JOIN researcher_listings rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id"
-        )
+    # the temp tables are written in a store transaction: a bare INSERT would open an implicit transaction on the
+    # connection that nothing commits, and every later store transaction would nest in it as a savepoint
+    with store.transaction():
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_keys (key BLOB PRIMARY KEY) WITHOUT ROWID")
+        conn.execute("DELETE FROM _merge_keys")
+        if among is None:
+            conn.execute(
+                "INSERT INTO _merge_keys SELECT key FROM work_keys GROUP BY key HAVING count(DISTINCT listing_id) > 1"
+            )
+        else:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_among (rid INTEGER PRIMARY KEY)")
+            conn.execute("DELETE FROM _merge_among")
+            conn.executemany("INSERT OR IGNORE INTO _merge_among VALUES (?)", ((int(r),) for r in among))
+            conn.execute(
+                "INSERT OR IGNORE INTO _merge_keys SELECT DISTINCT k.key FROM _merge_among a JOIN researcher_listings "
+                "rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id"
+            )
     cur = conn.execute(
         "SELECT k.key, rl.researcher_id, rl.listing_id, k.work_id, rl.works, w.title FROM _merge_keys m "
         "JOIN work_keys k ON k.key = m.key JOIN researcher_listings rl ON rl.listing_id = k.listing_id "

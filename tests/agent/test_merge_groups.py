@@ -122,7 +122,7 @@ def test_a_rejected_group_is_not_proposed_again_and_a_grown_group_replaces_a_pen
 
 
 def test_split_siblings_are_never_joined(store):
-    from enrich.schemas.conflation import ClusterEvidence, Cluster, ConflationResult
+    from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
     from enrich.store import structural
 
     works = [work("Paper one on graphs"), work("Paper two on graphs"), work("Paper three on birds"), work("Four birds")]
@@ -140,3 +140,11 @@ def test_split_siblings_are_never_joined(store):
     pid = structural.propose_split(store, a, store.researcher_listings(a)[0].id, result)
     structural.accept_split(store, pid, "ann")
     assert find_groups(store) == []
+
+
+def test_detection_leaves_no_transaction_open(store):
+    """A later store write must commit: detection must not leave an implicit transaction on the connection."""
+    listing(store, "Tao Sun", [work("Decentralised SGD bounds")], "a")
+    listing(store, "Tao Sun", [work("Decentralised SGD bounds")], "b")
+    find_groups(store, among=[1])
+    assert not store.db.conn.in_transaction
