@@ -136,46 +136,72 @@ class Decision:
     need: int
 
 
+def _primary(ev: dict[str, TagEvidence], taxonomy, need: int) -> TagEvidence | None:
+    """The field-level tag with the most printed/venue evidence among those with enough support (else overall)."""
+    field_tags = [e for e in ev.values() if taxonomy.depth(e.tag) == taxonomy.field_depth]
+    supported = [e for e in field_tags if len(e.support) >= need]
+    return max(supported or field_tags, key=TagEvidence.rank_key, default=None)
+
+
+def choosable(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold: float):
+    """The first tag, and the finer tags the model's choice would apply: enough supporting works, a printed category
+    or venue behind them (on a page with neither: the first tag's group), under a field-level tag that can be
+    applied, and a score that passes with the model's vote. With none, the model has nothing to choose."""
+    n = len(works)
+    need = needed_support(n)
+    primary = _primary(ev, taxonomy, need)
+    if primary is None or len(primary.support) < need:
+        return primary, []
+    strong_page = len({wid for e in ev.values() for wid in e.strong}) >= STRONG_COVERAGE * n
+    group = taxonomy.group(primary.tag)
+    codes, out = {primary.tag}, []
+    rest = sorted(
+        (e for e in ev.values() if e is not primary and taxonomy.depth(e.tag) >= taxonomy.field_depth),
+        key=lambda e: (-taxonomy.depth(e.tag), *e.rank_key()),
+        reverse=True,
+    )
+    for e in rest:
+        backed = bool(e.strong) or (not strong_page and taxonomy.group(e.tag) == group)
+        under = taxonomy.depth(e.tag) == taxonomy.field_depth or taxonomy.field_level(e.tag) in codes
+        with_vote = e.score(n) + (0.0 if e.picked else 0.1)
+        if len(e.support) >= need and backed and under and with_vote >= threshold:
+            out.append(e)
+            codes.add(e.tag)
+    return primary, out[: MAX_CANDIDATES - 1]
+
+
 def decide(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold: float) -> Decision:
     """Which tags are applied and which proposed (pure: the tests drive it directly)."""
     n = len(works)
     need = needed_support(n)
-    covered = {wid for e in ev.values() for wid in e.strong}
-    strong_page = len(covered) >= STRONG_COVERAGE * n
-    field_tags = [e for e in ev.values() if taxonomy.depth(e.tag) == taxonomy.field_depth]
-    primary = max(field_tags, key=TagEvidence.rank_key, default=None)
+    primary, finer = choosable(ev, works, taxonomy, threshold)
     applied: list[TagEvidence] = []
     if primary is not None and len(primary.support) >= need:
         applied.append(primary)
+    codes = {e.tag for e in applied}
+    for e in finer:
+        under = taxonomy.depth(e.tag) == taxonomy.field_depth or taxonomy.field_level(e.tag) in codes
+        if applied and len(applied) < MAX_APPLIED and e.picked and under:
+            applied.append(e)
+            codes.add(e.tag)
+    kept: list[TagEvidence] = []  # a tag whose evidence does not agree enough is proposed (and its finer tags)
+    for e in applied:
+        finer_tag = taxonomy.depth(e.tag) > taxonomy.field_depth
+        if e.score(n) >= threshold and (not finer_tag or taxonomy.field_level(e.tag) in {k.tag for k in kept}):
+            kept.append(e)
+    applied = kept
+    codes = {e.tag for e in applied}
     group = taxonomy.group(primary.tag) if primary else None
     rest = sorted(
-        (e for e in ev.values() if e is not primary and taxonomy.depth(e.tag) >= taxonomy.field_depth),
-        key=lambda e: (e.picked, *e.rank_key()),
+        (e for e in ev.values() if e.tag not in codes and taxonomy.depth(e.tag) >= taxonomy.field_depth),
+        key=lambda e: (e is primary, e.picked, *e.rank_key()),
         reverse=True,
     )
-    proposed: list[TagEvidence] = []
-    applied_codes = {e.tag for e in applied}
-    for e in rest:
-        backed = bool(e.strong) or (not strong_page and taxonomy.group(e.tag) == group)
-        parent_ok = taxonomy.depth(e.tag) == taxonomy.field_depth or taxonomy.field_level(e.tag) in applied_codes
-        if (
-            applied
-            and len(applied) < MAX_APPLIED
-            and e.picked
-            and len(e.support) >= need
-            and backed
-            and parent_ok
-            and e.score(n) >= threshold
-        ):
-            applied.append(e)
-            applied_codes.add(e.tag)
-        elif len(proposed) < MAX_PROPOSED and (
-            e.picked or e.strong or (len(e.support) >= min(2, n) and taxonomy.group(e.tag) == group)
-        ):
-            proposed.append(e)
-    if primary is not None and not applied:
-        proposed.insert(0, primary)
-        proposed = proposed[:MAX_PROPOSED]
+    proposed = [
+        e
+        for e in rest
+        if e is primary or e.picked or e.strong or (len(e.support) >= min(2, n) and taxonomy.group(e.tag) == group)
+    ][:MAX_PROPOSED]
     return Decision(applied, proposed, need)
 
 
@@ -228,12 +254,12 @@ def run(ctx: StepContext) -> StepOutcome:
     if not ev:
         out.detail = f"no {taxonomy.name} tag has evidence in these works"
         return out
-    candidates = sorted(
-        (e for e in ev.values() if taxonomy.depth(e.tag) >= taxonomy.field_depth), key=TagEvidence.rank_key
-    )[::-1][:MAX_CANDIDATES]
+    primary, finer = choosable(ev, works, taxonomy, threshold)
+    candidates = [primary, *finer] if primary is not None else []
     shown = works[:MAX_WORKS]
     prompt = load_prompt(STEP)
-    reasks, call_id, asked = 0, None, len(candidates) > 1
+    reasks, call_id, asked = 0, None, bool(finer)  # nothing to choose: no call
+    how = "" if asked else " [evidence only: no finer tag the model could choose]"
     if asked:
         try:
             result = ctx.client.extract(
@@ -253,7 +279,7 @@ def run(ctx: StepContext) -> StepOutcome:
                 raise
             out.calls += len(exc.call_ids)
             ctx.notes.append(f"topics: the model gave no usable answer ({str(exc)[:120]}); evidence alone decides")
-            asked = False
+            asked, how = False, " [evidence only: the model gave no usable answer]"
         else:
             record_llm(out, result)
             reasks, call_id = result.reasks, result.call_id
@@ -267,7 +293,6 @@ def run(ctx: StepContext) -> StepOutcome:
     applied = [_entry(e, taxonomy, n, order) for e in decision.applied]
     proposed = [_entry(e, taxonomy, n, order) for e in decision.proposed]
     conf = round(max(0.0, min((t["score"] for t in applied), default=0.0) - 0.1 * reasks), 3)
-    origin = ctx.client.origin if asked else f"{ctx.client.origin}+evidence"
     note = f"taxonomy {taxonomy.name}@{taxonomy.version}; a tag needs {decision.need} of {n} works; " + "; ".join(
         f"{t['tag']}: printed {t['evidence']['printed']}, venue {t['evidence']['venue']}, "
         f"text {t['evidence']['text']}, model {'yes' if t['evidence']['model'] else 'no'}"
@@ -305,5 +330,5 @@ def run(ctx: StepContext) -> StepOutcome:
         res = ctx.store.submit(fv, auto_apply=False)
         out.status, out.value = res.outcome, fv
         detail = f"proposed {', '.join(t['tag'] for t in tags)} (confidence {fv.confidence}; {res.reason})"
-    out.detail = detail if asked else detail + f" [{origin}: no model choice]"
+    out.detail = detail + how
     return out

@@ -128,14 +128,60 @@ def test_acl_venue_listing_gets_cs_cl_and_no_math_tag(store, fake, settings):
     cl = cur.value[0]
     assert len(cl["works"]) == 5 and cl["evidence"]["venue"] == 5
     assert all(len(t["works"]) >= 2 for t in cur.value)
-    # the model was offered only candidates with evidence, cs.CL first
-    offered = fake.calls[-1]["context"]["allowed"]
-    assert offered[0] == "cs.CL"
+    assert fake.calls == []  # no finer tag has printed/venue backing: nothing for the model to choose
     # weaker tags wait for review in one proposal that keeps the applied ones
     pending = store.proposals("pending", field="topics", researcher_id=rid)
     assert len(pending) == 1
     proposed = [t["tag"] for t in pending[0].proposed.value]
     assert proposed[: len(applied)] == applied and len(proposed) > len(applied)
+
+
+MIXED_PAGE = (
+    ACL_PAGE.replace("Publications (5)", "Publications (8)")
+    + """
+Generalization Bounds for Deep Neural Networks
+Mia Park
+Advances in Neural Information Processing Systems 34
+Year: 2021 | Conference Paper
+Abstract: We prove generalization bounds for deep neural networks trained by stochastic gradient descent.
+
+Self-Supervised Representation Learning at Scale
+Mia Park; Leo Chen
+International Conference on Learning Representations (ICLR)
+Year: 2022 | Conference Paper
+Abstract: Self-supervised pretraining of transformers learns representations for many tasks.
+
+Distillation of Deep Networks
+Mia Park
+Proceedings of the 38th International Conference on Machine Learning
+Year: 2021 | Conference Paper
+Abstract: Knowledge distillation trains a small neural network from a large one.
+"""
+)
+
+
+def test_the_model_chooses_among_the_tags_the_evidence_backs(store, settings):
+    offered = []
+
+    def only_first(model, messages, context):
+        offered.append(context["allowed"])
+        return {"topics": [{"tag": context["allowed"][0], "works": [1, 2]}]}
+
+    rid = ingest(store, MIXED_PAGE, "mia.txt")
+    run(store, FunctionModel(only_first, store=store), settings)
+    assert offered == [["cs.CL", "cs.LG"]]  # ML venues back cs.LG: a choice to make
+    assert [t["tag"] for t in store.current(rid, "topics").value] == ["cs.CL"]  # not chosen: not applied
+    (pending,) = store.proposals("pending", field="topics", researcher_id=rid)
+    assert "cs.LG" in [t["tag"] for t in pending.proposed.value]
+
+
+def test_a_chosen_tag_with_venue_backing_is_applied(store, fake, settings):
+    rid = ingest(store, MIXED_PAGE, "mia.txt")
+    run(store, fake, settings)
+    cur = store.current(rid, "topics")
+    assert [t["tag"] for t in cur.value] == ["cs.CL", "cs.LG"]
+    assert cur.value[1]["evidence"]["venue"] == 3 and cur.value[1]["evidence"]["model"] is True
+    assert cur.confidence == min(t["score"] for t in cur.value)
 
 
 def test_printed_categories_bound_what_is_applied(store, settings):
@@ -166,7 +212,7 @@ def test_a_model_failure_leaves_the_evidence_to_decide(store, settings):
     def broken(model, messages, context):
         raise LLMError("the model answered nonsense three times")
 
-    rid = ingest(store, ACL_PAGE, "mia.txt")
+    rid = ingest(store, MIXED_PAGE, "mia.txt")
     job = run(store, FunctionModel(broken, store=store), settings)
     assert job.state == "done"
     cur = store.current(rid, "topics")
@@ -179,7 +225,9 @@ def test_the_fake_model_answer_is_checked_against_the_candidates(store, settings
             return {"topics": [{"tag": "math.NA", "works": [1, 2]}]}  # not a candidate: re-asked, then fails
         return grounded_answer(model, messages, context)
 
-    rid = ingest(store, ACL_PAGE, "mia.txt")
-    run(store, FunctionModel(off_list, store=store), settings)
+    rid = ingest(store, MIXED_PAGE, "mia.txt")
+    client = FunctionModel(off_list, store=store)
+    run(store, client, settings)
+    assert len(client.calls) > 1  # re-asked with the validation error
     cur = store.current(rid, "topics")
-    assert cur is not None and "math.NA" not in {t["tag"] for t in cur.value}
+    assert [t["tag"] for t in cur.value] == ["cs.CL"]
