@@ -348,3 +348,51 @@ def m005_merged_into(db: Database) -> None:
     """A researcher merged into another (accepted merge proposal) keeps its id and history but leaves the lists
     and the export."""
     db.executescript("ALTER TABLE researchers ADD COLUMN merged_into INTEGER REFERENCES researchers(id);")
+
+
+@migrations()
+def m010_batches(db: Database) -> None:
+    """Bulk mode (`enrich run --batch`): the request files of a job and the batches they were submitted as, one row
+    per request (custom_id) with what the collector did with its answer, and the batch id + custom_id on each
+    llm_calls row an answer became."""
+    db.executescript(
+        """
+CREATE TABLE batch_files (
+  id INTEGER PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  round INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  requests INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  input_file_id TEXT,
+  batch_id TEXT UNIQUE,
+  status TEXT NOT NULL,
+  output_file_id TEXT,
+  error_file_id TEXT,
+  detail TEXT,
+  created_at TEXT NOT NULL,
+  collected_at TEXT
+);
+CREATE INDEX batch_files_job ON batch_files(job_id);
+CREATE TABLE batch_requests (
+  custom_id TEXT PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  file_id INTEGER REFERENCES batch_files(id),
+  researcher_id INTEGER NOT NULL REFERENCES researchers(id),
+  step TEXT NOT NULL,
+  round INTEGER NOT NULL,
+  first_hash TEXT NOT NULL,
+  body TEXT,
+  tokens_in INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'reasked', 'failed', 'error', 'stale')),
+  detail TEXT,
+  llm_call_id INTEGER,
+  done_at TEXT
+);
+CREATE INDEX batch_requests_job ON batch_requests(job_id, state);
+CREATE INDEX batch_requests_file ON batch_requests(file_id);
+ALTER TABLE llm_calls ADD COLUMN batch_id TEXT;
+ALTER TABLE llm_calls ADD COLUMN custom_id TEXT;
+CREATE INDEX llm_calls_custom_id ON llm_calls(custom_id);
+"""
+    )
