@@ -1,20 +1,19 @@
 """Conflation step: does one listing mix several same-name researchers? Pure function of the works (no I/O, no model).
 
-How it decides:
-1. Name handling: the subject's own entry in each author list is found by surname + compatible given names
-   ("Yan Sun" ~ "Y. Sun"); how the name is printed there is kept, and two printed forms that cannot be the same
-   person ("Robert E. Mercer" vs "Robert L. Mercer") become a cannot-link between those works.
-2. Strong edges: two works sharing a co-author other than the subject are joined (union-find). Co-author names
-   are canonicalised so "L. Shen" and "Li Shen" match.
-3. Medium edges: the co-author groups are merged agglomeratively (average linkage) on TF-IDF cosine of
-   title+abstract, nudged by same arXiv category and close years, and never across a cannot-link.
-4. Decision: a listing is conflated when >= 2 substantial clusters remain that are well separated; a logistic
-   score combines a name-ambiguity prior (initials only, very common surname with a one-syllable given name),
-   a name-form conflict between clusters, coverage, topic distance, co-author cohesion inside clusters and
-   timing. The prior matters most: real one-person listings also fall into separate co-author groups (one
-   person's projects), so well separated groups alone do not make two people. Weights were set by hand on the
-   30 shared dev listings (bench/eval_conflation.py), so treat the confidence as roughly calibrated only. A one-person listing drifting over decades keeps shared co-authors across eras, so its groups
-   chain together in step 2 and it is not flagged.
+How it decides (S2AND-like: pairwise evidence, agglomerative clustering, parameters fitted offline):
+1. Names (agent/names.py): the subject's own entry in each author list is found by surname + compatible given
+   names ("Yan Sun" ~ "Y. Sun"); two printed forms that cannot be one person ("Robert E." / "Robert L. Mercer")
+   become a cannot-link between those works. Co-author names are canonicalised ("L. Shen" -> "Li Shen").
+2. Works sharing a co-author (the subject excluded) are grouped, chained: near-proof of one person.
+3. Groups are merged greedily, most probable pair first, while a logistic model (agent/steps/work_pairs.py) gives
+   them a same-person probability >= `merge`: title/abstract TF-IDF, co-author name population, venue and venue
+   family, year gap, printed categories, byline/e-mail organisation words, printed name forms, group sizes.
+4. Detection: a second logistic model over the cluster structure and the name (substantial groups, the
+   probability between the two largest, their shares, co-author communities, initials-only name, very common
+   surname, one-syllable given name) gives the confidence; the listing is flagged at >= `threshold`. A name-form
+   conflict between two substantial groups is a constraint (confidence >= 0.95), not a fitted weight.
+All numbers (weights, `merge`, `attach`, `threshold`) are fitted by bench/fit_conflation.py on labelled listings
+and read from agent/data/conflation-params.json; that script also reports leave-people-out figures.
 """
 
 from __future__ import annotations
