@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from enrich.agent.steps.conflation import NameForm, detect, name_ambiguity
+from enrich.agent.names import PersonName
+from enrich.agent.steps.conflation import detect, name_ambiguity
 from enrich.schemas import Work
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -171,13 +172,13 @@ def test_small_listing_is_never_flagged():
 
 
 def test_name_forms_and_ambiguity_prior():
-    assert NameForm.parse("Yan Sun").compatible(NameForm.parse("Y. Sun"))
-    assert NameForm.parse("Steve Skiena").compatible(NameForm.parse("Steven Skiena"))
-    assert not NameForm.parse("Robert E. Mercer").compatible(NameForm.parse("Robert L. Mercer"))
-    assert NameForm.parse("Sun, Yan") == NameForm.parse("Yan Sun")
-    assert name_ambiguity(NameForm.parse("J. Lee")) == 0.9
-    assert name_ambiguity(NameForm.parse("Yang Liu")) == 0.75
-    assert name_ambiguity(NameForm.parse("Claire Cardie")) == 0.1
+    assert PersonName.parse("Yan Sun").compatible(PersonName.parse("Y. Sun"))
+    assert PersonName.parse("Steve Skiena").compatible(PersonName.parse("Steven Skiena"))
+    assert not PersonName.parse("Robert E. Mercer").compatible(PersonName.parse("Robert L. Mercer"))
+    assert PersonName.parse("Sun, Yan") == PersonName.parse("Yan Sun")
+    assert name_ambiguity(PersonName.parse("J. Lee")) == 0.9
+    assert name_ambiguity(PersonName.parse("Yang Liu")) == 0.75
+    assert name_ambiguity(PersonName.parse("Claire Cardie")) == 0.1
 
 
 def _parse_seed(name: str):
@@ -234,7 +235,7 @@ def test_groups_with_no_shared_terms_do_not_overflow_the_score():
     from enrich.agent.steps import conflation
 
     works = co_author_groups_without_shared_terms()
-    f = conflation._features(works, NameForm.parse("R. Okafor"))
+    f = conflation._features(works, PersonName.parse("R. Okafor"))
     big = [c for c in conflation._cluster(f) if len(c) >= 2]
     x = conflation.separation_features(f, big)
     assert len(big) == 2 and -1.0 <= x["separation"] <= 1.0  # the class: no topic cohesion inside the groups
