@@ -526,9 +526,19 @@ def listing_features(f: _Features, prob: np.ndarray, clusters: list[list[int]]) 
     return np.array([x[k] for k in LISTING_FEATURES]), big
 
 
+def _sigmoid(x: float) -> float:
+    """The logistic function without overflow: `math.exp` of a large argument raises, so the exponent is always
+    <= 0 (a score driven very far from 0 gives 0.0 or 1.0, not an OverflowError)."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
 def detection_probability(x: np.ndarray, params: Params) -> float:
-    z = float(((x - params.detect_mean) / params.detect_scale) @ params.detect_coef + params.detect_intercept)
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+    return _sigmoid(
+        float(((x - params.detect_mean) / params.detect_scale) @ params.detect_coef + params.detect_intercept)
+    )
 
 
 def _reasons(x: np.ndarray, big: list[list[int]], f: _Features) -> list[str]:
