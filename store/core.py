@@ -85,10 +85,12 @@ def unpack_text(stored: str | bytes) -> str:
     return zlib.decompress(stored).decode("utf-8") if isinstance(stored, bytes) else stored
 
 
-def _abstract_ref(text: str, abstract: str | None, start: int | None, end: int | None) -> str | bytes | None:
+def _abstract_ref(text: str, abstract: str | None, start: int | None) -> str | bytes | None:
     if not abstract:
         return abstract
-    at = text.find(abstract, start or 0, end if end is not None else len(text))
+    at = text.find(abstract, start or 0)  # from the work's start: the usual place (anywhere is the same text)
+    if at < 0:
+        at = text.find(abstract)
     if at < 0:
         return abstract
     return ABSTRACT_REF + at.to_bytes(4, "big") + len(abstract).to_bytes(4, "big")
@@ -242,7 +244,7 @@ class Store:
                     "sha256": sha,
                     "format": parsed.format,
                     "kind": parsed.kind,
-                    "text": text,
+                    "text": pack_text(text),
                     "version": version,
                     "previous_id": previous["id"] if previous else None,
                     "researcher_id": researcher_id,
@@ -275,7 +277,7 @@ class Store:
                         "authors": _dumps(w.authors),
                         "authors_truncated": int(w.authors_truncated),
                         "author_count": w.author_count,
-                        "abstract": _abstract_ref(text, w.abstract, w.start, w.end),
+                        "abstract": _abstract_ref(text, w.abstract, w.start),
                         "ids": _dumps(w.ids),
                         "bylines": _dumps(w.bylines),
                         "start": w.start,

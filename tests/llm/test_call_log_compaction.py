@@ -39,3 +39,18 @@ def test_prune_drops_old_bodies_and_keeps_the_rows(db):
     pruned, kept = llm_log.get_call(db, old), llm_log.get_call(db, new)
     assert (pruned["messages"], pruned["response"], pruned["model"]) == ("[]", None, "m")
     assert json.loads(kept["messages"])[0]["content"] == "new"
+
+
+def test_llm_log_prune_before_command(tmp_path):
+    from click.testing import CliRunner
+
+    from enrich.agent.cli import cli
+    from enrich.store import Store
+
+    store = Store.open(tmp_path / "x.db")
+    call(store.db, "2020-01-01T00:00:00+00:00", "old " * 300)
+    store.close()
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "llm-log", "--prune-before", "2021-01-01"])
+    assert res.exit_code == 0 and "dropped the bodies of 1 call(s)" in res.output
+    bad = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "llm-log", "--prune-before", "soon"])
+    assert bad.exit_code == 1 and "--prune-before 'soon' is neither a job id" in bad.output
