@@ -10,9 +10,9 @@ from collections import Counter
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from enrich.schemas import Evidence, FieldValue
+from enrich.schemas import Evidence, FieldValue, Work
 
-from .base import StepContext, StepOutcome, record_llm
+from .base import CallEstimate, StepContext, StepOutcome, record_llm
 from .checks import WorkNumbers
 
 MAX_TOKENS = 400  # a bounded answer: small local models otherwise ramble until the timeout
@@ -124,3 +124,15 @@ def run(ctx: StepContext) -> StepOutcome:
     out.status, out.value = res.outcome, fv
     out.detail = ", ".join(t["tag"] for t in tags) + f" (confidence {conf}; {res.reason})"
     return out
+
+
+class TopicsStep:
+    name = STEP
+    needs: tuple[str, ...] = ()
+    answer = TopicsAnswer
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        return run(ctx)
+
+    def estimate(self, works: list[Work]) -> CallEstimate:
+        return CallEstimate.from_chars(1200 + sum(len(w.title or "") + 20 for w in works[:MAX_WORKS]), tokens_out=160)
