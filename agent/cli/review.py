@@ -533,9 +533,3 @@ def audit(app, researcher: str | None, job: str | None, limit: int, as_json: boo
                 if len(r[k]) > 80:
                     r[k] = r[k][:79] + "…"
     output(rows, AUDIT_COLUMNS, as_json, title=None if as_json else f"audit log (newest {limit})")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(review)
-    cli.add_command(rollback)
-    cli.add_command(audit)

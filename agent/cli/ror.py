@@ -121,7 +121,3 @@ def status_cmd(app: Any, as_json: bool) -> None:
         False,
         title="Imports",
     )
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(ror_group)
