@@ -67,13 +67,10 @@ def _fmt_conf(x: float | None) -> str | None:
 
 def _cmd_init(app: AppContext) -> None:
     """Create the database (or bring an existing one up to the current schema)."""
-    from enrich.store import migrations
-
     with user_errors():
         store = app.store
-    applied = migrations.migrations.applied(store.db)
     click.echo(
-        f"Database ready: {app.settings.db} (schema: {applied[-1].name if applied else 'none'}, "
+        f"Database ready: {app.settings.db} (schema: {store.schema_version() or 'none'}, "
         f"{len(store.researchers())} researcher(s))"
     )
 
