@@ -145,8 +145,9 @@ def _primary(ev: dict[str, TagEvidence], taxonomy, need: int) -> TagEvidence | N
 
 def choosable(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold: float):
     """The first tag, and the finer tags the model's choice would apply: enough supporting works, a printed category
-    or venue behind them (on a page with neither: the first tag's group), under a field-level tag that can be
-    applied, and a score that passes with the model's vote. With none, the model has nothing to choose."""
+    or venue behind them (on a page with neither: the first tag's group; from another group: behind enough works),
+    under a field-level tag that can be applied, and a score that passes with the model's vote. With none, the
+    model has nothing to choose."""
     n = len(works)
     need = needed_support(n)
     primary = _primary(ev, taxonomy, need)
@@ -161,7 +162,9 @@ def choosable(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold
         reverse=True,
     )
     for e in rest:
-        backed = bool(e.strong) or (not strong_page and taxonomy.group(e.tag) == group)
+        same_group = taxonomy.group(e.tag) == group
+        # printed/venue backing; a tag from another group (stat.* for a cs.* researcher) needs it from enough works
+        backed = (len(e.strong) >= need if not same_group else bool(e.strong)) or (not strong_page and same_group)
         under = taxonomy.depth(e.tag) == taxonomy.field_depth or taxonomy.field_level(e.tag) in codes
         with_vote = e.score(n) + (0.0 if e.picked else 0.1)
         if len(e.support) >= need and backed and under and with_vote >= threshold:
