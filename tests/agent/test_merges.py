@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from enrich.agent.merge_groups import find_groups, names_compatible, propose_merges
+from enrich.agent.merges import find_groups, names_compatible, propose_merges
 from enrich.schemas import ParsedListing, Work
 from enrich.store import Store
 
