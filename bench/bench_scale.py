@@ -30,7 +30,6 @@ import random
 import secrets
 import shutil
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -204,29 +203,21 @@ def timed(cmd: list[str], env: dict | None = None, stdout=subprocess.DEVNULL) ->
 
 
 def store_bytes(db: Path) -> dict:
-    conn = sqlite3.connect(db)
+    from enrich.store import Store, stats
+
+    store = Store.open(db)
     try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        by_name = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
-        owner = dict(conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE name IS NOT NULL").fetchall())
-        per_table: dict[str, int] = {}
-        for name, size in by_name.items():
-            per_table[owner.get(name, name)] = per_table.get(owner.get(name, name), 0) + size
-        researchers = conn.execute("SELECT count(*) FROM researchers WHERE merged_into IS NULL").fetchone()[0]
-        calls = conn.execute("SELECT count(*) FROM llm_calls").fetchone()[0]
-        proposals = dict(conn.execute("SELECT kind, count(*) FROM proposals GROUP BY kind").fetchall())
+        per_table, n = stats.table_bytes(store), stats.counts(store)
     finally:
-        conn.close()
+        store.close()
     call_log = per_table.get("llm_calls", 0) + per_table.get("llm_cache", 0)
     total = sum(per_table.values())
     return {
         "file_bytes": db.stat().st_size,
-        "researchers": researchers,
-        "proposals": proposals,
-        "bytes_per_researcher_before_call_log": round((total - call_log) / max(researchers, 1)),
+        **n,
+        "bytes_per_researcher_before_call_log": round((total - call_log) / max(n["researchers"], 1)),
         "call_log_bytes": call_log,
-        "calls": calls,
-        "call_log_bytes_per_call": round(call_log / calls) if calls else None,
+        "call_log_bytes_per_call": round(call_log / n["calls"]) if n["calls"] else None,
         "largest_tables": dict(sorted(per_table.items(), key=lambda kv: -kv[1])[:8]),
     }
 
@@ -258,18 +249,19 @@ def web_timings(db: Path, env: dict, warm: int = 20) -> dict:
         out = {}
         with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as c:
             c.get(f"/?token={token}")
-            conn = sqlite3.connect(db)
-            pending = [r[0] for r in conn.execute("SELECT id FROM proposals WHERE state = 'pending' ORDER BY id")]
-            rid = conn.execute("SELECT max(id) FROM researchers WHERE merged_into IS NULL").fetchone()[0]
-            conn.close()
-            deep = pending[len(pending) * 9 // 10] if pending else 0
+            from enrich.store import Store, stats
+
+            store = Store.open(db)
+            ids = stats.sample_ids(store)
+            store.close()
+            rid, deep = ids["researcher"] or 1, ids["deep"] or 0
             pages = {
                 "queue": "/",
                 "queue deep page": f"/?after={deep}",
                 "queue field=summary": "/?field=summary",
                 "queue kind=merge": "/?kind=merge",
                 "queue sort=confidence": "/?sort=confidence",
-                "proposal (middle)": f"/proposals/{pending[len(pending) // 2] if pending else 1}",
+                "proposal (middle)": f"/proposals/{ids['middle'] or 1}",
                 "researchers": "/researchers",
                 "researchers deep page": f"/researchers?after={max(rid - 100, 0)}",
                 "researcher": f"/researchers/{rid}",
@@ -352,11 +344,12 @@ def main() -> None:
         report["store"] = store_bytes(db)
         print(json.dumps({"store": report["store"]}), flush=True)
         if args.repeat_dev:
-            conn = sqlite3.connect(db)
-            merges = conn.execute("SELECT payload FROM proposals WHERE kind = 'merge' AND state = 'pending'").fetchall()
-            conn.close()
-            sizes = sorted(len(json.loads(p)["researchers"]) for (p,) in merges)
-            report["merge_proposals"] = {"count": len(merges), "group_sizes": sizes}
+            from enrich.store import Store, stats
+
+            store = Store.open(db)
+            sizes = stats.pending_merge_group_sizes(store)
+            store.close()
+            report["merge_proposals"] = {"count": len(sizes), "group_sizes": sizes}
         else:
             out = work / "export.jsonl"
             exp = timed([ENRICH, "--db", str(db), "export", "-o", str(out)], env)
