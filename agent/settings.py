@@ -39,7 +39,12 @@ SPEC: dict[str, tuple[str, Any, type, str]] = {
     "auto_apply_topics": ("ENRICH_AUTO_APPLY_TOPICS", 0.5, float, "min confidence to auto-apply topic tags"),
     "auto_apply_summary": ("ENRICH_AUTO_APPLY_SUMMARY", 0.6, float, "min confidence to auto-apply a summary"),
     "max_file_mb": ("ENRICH_MAX_FILE_MB", 20.0, float, "refuse listing files larger than this"),
-    "ror_match_threshold": ("ENRICH_ROR_THRESHOLD", 90.0, float, "min fuzzy score (0-100) for a ROR match"),
+    "ror_match_threshold": (
+        "ENRICH_ROR_THRESHOLD",
+        0.85,
+        float,
+        "min ROR match score, 0-1 (the unit of the scores `enrich ror match` prints)",
+    ),
 }
 
 CONFIG_ENV = "ENRICH_CONFIG"

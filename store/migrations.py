@@ -348,3 +348,21 @@ def m005_merged_into(db: Database) -> None:
     """A researcher merged into another (accepted merge proposal) keeps its id and history but leaves the lists
     and the export."""
     db.executescript("ALTER TABLE researchers ADD COLUMN merged_into INTEGER REFERENCES researchers(id);")
+
+
+@migrations()
+def m007_ror_relationships(db: Database) -> None:
+    """ROR `relationships` (parent, child, related, successor, predecessor) of each loaded record: the matcher
+    prefers a child record (a medical school, a hospital) the text names over its parent, and reads the parent
+    when only a part without its own record is named."""
+    db.executescript(
+        """
+CREATE TABLE IF NOT EXISTS ror_relationships (
+  ror_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  related_id TEXT NOT NULL,
+  PRIMARY KEY (ror_id, type, related_id)
+);
+CREATE INDEX IF NOT EXISTS ror_relationships_related ON ror_relationships(related_id);
+"""
+    )

@@ -43,6 +43,9 @@ _ABBREVIATIONS = {
     "res": "research",
     "st": "saint",
 }
+# Letters NFKD does not take apart (Turkish dotless i, Polish l, Nordic o and ae, German sharp s).
+_FOLD = str.maketrans({"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "đ": "d",
+                       "Đ": "D", "ð": "d", "þ": "th", "œ": "oe", "Œ": "OE", "ħ": "h"})  # fmt: skip
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 
@@ -51,7 +54,7 @@ def name_key(text: str) -> str:
     """The match key of a name: case-folded, accents stripped, punctuation dropped, `&` spelled out, common
     abbreviations expanded, a leading "the" dropped. Used for both indexing and lookup, so they always agree."""
     if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
+        text = unicodedata.normalize("NFKD", text.translate(_FOLD))
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.casefold()
     text = text.replace("&", " and ").replace("'", "").replace("\u2019", "")
@@ -79,6 +82,7 @@ class RorOrg:
     types: list[str] = field(default_factory=list)
     is_child: bool = False  # has a parent organisation in the registry
     schema: str = "v2"
+    relationships: list[tuple[str, str]] = field(default_factory=list)  # (type, related ROR id), type lower-case
 
 
 @dataclass
@@ -123,6 +127,7 @@ def load_orgs(db: Database, orgs: Iterable[RorOrg], *, release: str, source: str
             )
             conn.executemany("DELETE FROM ror_names WHERE ror_id = ?", ids)
             conn.executemany("DELETE FROM ror_domains WHERE ror_id = ?", ids)
+            conn.executemany("DELETE FROM ror_relationships WHERE ror_id = ?", ids)
             conn.executemany(
                 "INSERT OR REPLACE INTO ror_orgs (ror_id, name, status, city, region, country, country_code, types,"
                 " is_child, schema, release) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -160,6 +165,10 @@ def load_orgs(db: Database, orgs: Iterable[RorOrg], *, release: str, source: str
             conn.executemany("INSERT INTO ror_names (ror_id, value, kind, lang, key) VALUES (?,?,?,?,?)", name_rows)
             conn.execute("INSERT INTO ror_names_fts(rowid, key) SELECT id, key FROM ror_names WHERE id > ?", (last_id,))
             conn.executemany("INSERT OR IGNORE INTO ror_domains (domain, ror_id, source) VALUES (?,?,?)", domain_rows)
+            conn.executemany(
+                "INSERT OR IGNORE INTO ror_relationships (ror_id, type, related_id) VALUES (?,?,?)",
+                [(o.ror_id, kind, rid) for o in batch for kind, rid in o.relationships],
+            )
             counts.records += len(batch)
             counts.names += len(name_rows)
             counts.domains += len(domain_rows)
@@ -284,3 +293,20 @@ def token_document_counts(db: Database) -> tuple[dict[str, int], int]:
     counts = {term: doc for term, doc in db.execute("SELECT term, doc FROM temp.ror_names_vocab")}
     total = db.execute("SELECT count(*) FROM ror_names").fetchone()[0]
     return counts, total
+
+
+def snapshot(db: Database) -> dict[str, list[tuple]]:
+    """Everything the in-memory matcher needs, read in four queries: orgs (ror_id, name, status, city, region,
+    country, country_code, types, is_child, release), names (ror_id, value, kind, key), relationships (ror_id, type,
+    related_id) and domains (domain, ror_id, source)."""
+    has_relationships = db["ror_relationships"].exists()
+    return {
+        "orgs": db.execute(
+            "SELECT ror_id, name, status, city, region, country, country_code, types, is_child, release FROM ror_orgs"
+        ).fetchall(),
+        "names": db.execute("SELECT ror_id, value, kind, key FROM ror_names ORDER BY id").fetchall(),
+        "relationships": (
+            db.execute("SELECT ror_id, type, related_id FROM ror_relationships").fetchall() if has_relationships else []
+        ),
+        "domains": db.execute("SELECT domain, ror_id, source FROM ror_domains").fetchall(),
+    }
