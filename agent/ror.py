@@ -26,15 +26,17 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
-from enrich.agent.ror_index import MemoryIndex, memory_index
+from enrich.agent.ror_index import MemoryIndex, bag_key, memory_index
 from enrich.store import ror as ror_store
 from enrich.store.ror import name_key
 
@@ -53,10 +55,12 @@ _FUZZY_FLOOR = 0.88
 _EMAIL = re.compile(r"[\w.+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,30});")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|&")
-_HARD = re.compile(r"[;()\[\]{}|\n\t\u2022\u00b7]")
+_HARD = re.compile(r"[;\[\]{}|\n\t\u2022\u00b7]")
 _GLUED_LEADING = re.compile(r"(?<![\w.])\d{1,3}(?=[A-Z\u00C0-\u024F][a-z\u00E0-\u024F])")
 _GLUED_TRAILING = re.compile(r"(?<=[a-z\u00E0-\u024F]{3})\d{1,2}(?=[\s,;.)]|$)")
 _LEADING_MARK = re.compile(r"^\s*(?:[a-z\d]{1,2}|[*\u2020\u2021\u00a7#]+)\s+(?=[A-Z])")
+_UNIT_WORDS = {"department", "departamento", "departement", "dipartimento", "division", "section", "unit", "unidad",
+               "laboratory", "laboratoire", "laboratorio", "service", "servicio", "programme", "program", "chair"}  # fmt: skip
 _ORG_WORDS = {"university", "college", "institute", "technology", "state", "campus", "system"}
 _DASHES = {"-", "\u2013", "\u2014", "/"}
 _POSTCODE = re.compile(r"\b[A-Z]{0,2}-?\d[\d -]{2,}\d\b|\b\d{3,}\b")
@@ -66,7 +70,7 @@ _STOPWORDS = {"of", "the", "and", "for", "de", "la", "le", "des", "du", "di", "d
               "at", "in", "on", "a", "an", "da", "do", "dos", "das", "van", "von", "zu", "et"}  # fmt: skip
 # "<X> School of Medicine", "<X> Medical School": a part of X, which may have no record of its own
 _SCHOOL_OF = re.compile(
-    r"^(?P<org>.+?)\s+(?:(?:graduate\s+)?(?:school|college|faculty|academy)\s+of\s+.+|"
+    r"^(?P<org>.+?)\s+(?:(?:graduate\s+)?(?:school|college|faculty)\s+of\s+.+|"
     r"(?:medical|law|business|dental|nursing|graduate|management|engineering|medicine)\s+(?:school|college)|"
     r"(?:school|college|faculty)\s+(?:of\s+)?medicine)$"
 )
@@ -209,7 +213,7 @@ def _words(clean: str) -> list[_Word]:
             if _HARD.search(gap):
                 block += 1
                 segment += 1
-            elif "," in gap or ":" in gap or (" " in gap and gap.strip() in _DASHES):
+            elif any(c in gap for c in ",:()") or (" " in gap and gap.strip() in _DASHES):
                 segment += 1  # soft: "Technion – Israel Institute of Technology" is one name
         key = _word_key(m.group(0))
         if key:
@@ -353,6 +357,8 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
             if j > i and words[j].block != words[i].block:
                 break
             key = words[j].key if j == i else f"{key} {words[j].key}"
+            if key not in mem.prefixes:
+                break  # no name goes on like this
             size = j - i + 1
             names = mem.names.get(key)
             acr = mem.acronyms.get(key)
@@ -410,12 +416,31 @@ def _select(hits: list[_Hit], mem: MemoryIndex) -> list[_Hit]:
     return sorted(best.values(), key=lambda h: h.start)
 
 
-def _resolve_family(hits: list[_Hit], mem: MemoryIndex) -> list[_Hit]:
+def _unit_like(hit: _Hit, words: list[_Word], hits: list[_Hit]) -> bool:
+    """Beside another organisation, a record named like a department ("Department of Biotechnology") or found
+    inside a longer name it does not cover ("Culver Vision Discovery Institute") is more likely a unit of that
+    organisation than the record of the same name."""
+    if words[hit.start].key in _UNIT_WORDS:
+        return True
+    before = hit.start - 1
+    if before < 0 or words[before].segment != words[hit.start].segment:
+        return False
+    if any(h.start <= before < h.end for h in hits):
+        return False
+    word = words[before]
+    if _looks_like_acronym(word.text):
+        return False
+    return word.text[:1].isupper() and word.key not in _STOPWORDS and word.key not in _UNIT_WORDS
+
+
+def _resolve_family(hits: list[_Hit], mem: MemoryIndex, words: list[_Word]) -> list[_Hit]:
     """A string naming a unit and the organisation it belongs to ("State Key Laboratory of X, Tsinghua
     University") is the organisation's: a lab, institute or school named beside its parent gives way to it. A
     hospital stays beside its university (both are where the author works). Acronyms add nothing to a string whose
     full names already matched: capitals in a long string are more often units, programmes or places."""
     named = [h for h in hits if h.kind != "acronym"]
+    if len(named) > 1:
+        named = [h for h in named if not _unit_like(h, words, hits)] or named
     if named:
         hits = named
     ids = {h.ror_id for h in hits}
@@ -446,7 +471,7 @@ def _agreement(a: str, b: str, mem: MemoryIndex) -> float:
         for tok in src:
             w = mem.idf(tok)
             total += w
-            if tok in other or any(fuzz.ratio(tok, o) >= 85 for o in other if len(o) > 4 and len(tok) > 4):
+            if tok in other or any(fuzz.ratio(tok, o) >= 80 for o in other if len(o) > 5 and len(tok) > 5):
                 hit += w
         return hit / total
 
@@ -468,11 +493,18 @@ def _segments(words: list[_Word], places: _Places) -> list[tuple[int, int]]:
 
 def _fuzzy_hits(words: list[_Word], covered: set[int], places: _Places, mem: MemoryIndex) -> list[_Hit]:
     hits: list[_Hit] = []
-    index = None
     for start, end in _segments(words, places):
         if any(k in covered for k in range(start, end)) or end - start > 12:
             continue
         key = " ".join(w.key for w in words[start:end])
+        bag = mem.bags.get(bag_key(key))
+        if bag:
+            generic = all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[start:end])
+            chosen = _choose(bag, places, mem, acronym=False, generic=generic)
+            if chosen:
+                raw = " ".join(w.text for w in words[start:end])
+                hits.append(_Hit(start, end, raw, chosen[0], "words", chosen[2] * 0.96))
+                continue
         school = _SCHOOL_OF.match(key)
         if school:
             hit = _school_hit(school.group("org"), start, end, words, places, mem)
@@ -482,21 +514,9 @@ def _fuzzy_hits(words: list[_Word], covered: set[int], places: _Places, mem: Mem
         rare = [w.key for w in words[start:end] if not mem.is_common(w.key) and len(w.key) > 2]
         if not rare or not any(mem.is_common(w.key) for w in words[start:end]):
             continue  # a name is rare words with an organisation word ("university", "hospital") among them
-        if index is None:
-            index = mem.word_index()
-        pool: dict[str, int] = {}
-        for tok in rare:
-            for near in mem.near_words(tok):
-                for cand in index.get(near, ())[:400]:
-                    pool[cand] = pool.get(cand, 0) + 1
-        best: tuple[float, str] | None = None
-        for cand in sorted(pool, key=pool.get, reverse=True)[:60]:
-            sim = max(fuzz.ratio(key, cand), fuzz.token_sort_ratio(key, cand)) / 100.0
-            if sim < _FUZZY_FLOOR:
-                continue
-            sim = min(sim, _agreement(key, cand, mem))
-            if best is None or sim > best[0]:
-                best = (sim, cand)
+        if words[start].key in _UNIT_WORDS:
+            continue  # "Department of ...": a unit, not an organisation's name
+        best = _nearest_name(key, rare, mem)
         if best and best[0] >= _FUZZY_FLOOR:
             chosen = _choose(mem.names[best[1]], places, mem, acronym=False, generic=False)
             if chosen:
@@ -505,12 +525,36 @@ def _fuzzy_hits(words: list[_Word], covered: set[int], places: _Places, mem: Mem
     return hits
 
 
+def _nearest_name(key: str, rare: list[str], mem: MemoryIndex) -> tuple[float, str] | None:
+    """The name closest to `key` among those sharing a rare word (or a near spelling of one), with its similarity;
+    remembered per key (affiliation strings repeat their segments)."""
+    cache = mem.fuzzy_cache
+    if key in cache:
+        return cache[key]
+    index = mem.word_index()
+    pool = Counter(chain.from_iterable(index.get(near, ())[:200] for t in rare for near in mem.near_words(t)))
+    best: tuple[float, str] | None = None
+    for cand, _n in pool.most_common(60):
+        sim = max(fuzz.ratio(key, cand), fuzz.token_sort_ratio(key, cand)) / 100.0
+        if sim < _FUZZY_FLOOR:
+            continue
+        sim = min(sim, _agreement(key, cand, mem))
+        if best is None or sim > best[0]:
+            best = (sim, cand)
+    if len(cache) > 100_000:
+        cache.clear()
+    cache[key] = best
+    return best
+
+
 def _school_hit(
     org_key: str, start: int, end: int, words: list[_Word], places: _Places, mem: MemoryIndex
 ) -> _Hit | None:
     """"Yale School of Public Health", "Dartmouth Medical School" with no record of their own: the organisation
     they belong to, named by the same words plus an organisation word or the stated city."""
     entries: list[tuple[str, str]] = []
+    if mem.is_place(org_key):
+        return None
     for key in (org_key, f"{org_key} university", f"university of {org_key}", f"{org_key} college"):
         if key == org_key and (mem.is_place(org_key) or all(mem.is_common(t) for t in org_key.split())):
             continue
@@ -623,7 +667,7 @@ def _match(
     covered = {k for h in chosen for k in range(h.start, h.end)}
     fuzzy = _fuzzy_hits(words, covered | places.place_words, places, mem)
     chosen += [h for h in fuzzy if h.score >= threshold and h.ror_id not in {c.ror_id for c in chosen}]
-    chosen = _resolve_family(chosen, mem)
+    chosen = _resolve_family(chosen, mem, words)
 
     def span_of(h: _Hit) -> tuple[int, int]:
         return where[words[h.start].start], where[words[h.end - 1].end]

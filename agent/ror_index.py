@@ -85,6 +85,28 @@ COUNTRY_ALIASES = {
 # Places that affiliation strings name with another country's name ("Hong Kong, China", "Edinburgh, UK").
 COUNTRY_GROUPS = [{"CN", "HK", "MO", "TW"}, {"GB", "IE"}, {"US", "PR"}, {"FR", "RE", "GP", "MQ", "GF", "NC", "PF"}]
 MAX_NAME_TOKENS = 14
+# The organisation-type word in the languages affiliation strings use most: "Universität Bonn" and "University of
+# Bonn" share one bag of words.
+TYPE_WORDS = {
+    **dict.fromkeys(
+        ["universitat", "universita", "universidad", "universidade", "universite", "universiteit", "universitet",
+         "uniwersytet", "univerzita", "universiti", "universitas", "universitatea", "universiteti", "universitetas",
+         "universitesi", "universitaet", "univerza", "sveuciliste"],
+        "university",
+    ),
+    **dict.fromkeys(["institut", "instituto", "istituto", "instytut"], "institute"),
+    **dict.fromkeys(["hopital", "ospedale", "hospitale"], "hospital"),
+    **dict.fromkeys(["centre", "centro", "zentrum", "centrum"], "center"),
+}  # fmt: skip
+BAG_STOPWORDS = {"of", "the", "and", "de", "la", "le", "des", "du", "di", "del", "der", "und", "da", "do", "dos",
+                 "das", "in", "at", "y", "e", "et", "zu", "degli", "della", "delle", "dello", "van", "voor"}  # fmt: skip
+
+
+def bag_key(key: str) -> str:
+    """Content words of a name key, type words translated, in sorted order: word order and language of the
+    organisation word do not matter."""
+    words = sorted({TYPE_WORDS.get(w, w) for w in key.split() if w not in BAG_STOPWORDS})
+    return " ".join(words) if len(words) >= 2 else ""
 
 
 @dataclass(slots=True)
@@ -144,6 +166,14 @@ class MemoryIndex:
             (self.acronyms if kind == "acronym" else self.names)[key].append((rid, kind))
         self.names = dict(self.names)
         self.acronyms = dict(self.acronyms)
+        self.bags: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for key, entries in self.names.items():
+            bag = bag_key(key)
+            if bag:
+                for entry in entries:
+                    if entry not in self.bags[bag]:
+                        self.bags[bag].append(entry)
+        self.bags = dict(self.bags)
 
         # how many names hold each word: rare words single a name out, common ones ("university") do not
         df: dict[str, int] = defaultdict(int)
@@ -154,10 +184,13 @@ class MemoryIndex:
         self.n_names = max(1, len(self.names))
         # longest name (in words) starting with each word: bounds the n-gram look-ups of a string
         self.first: dict[str, int] = {}
+        self.prefixes: set[str] = set()  # every name cut after each of its words: "university", "university of"
         for key in list(self.names) + list(self.acronyms):
             toks = key.split()
             if len(toks) <= MAX_NAME_TOKENS:
                 self.first[toks[0]] = max(self.first.get(toks[0], 0), len(toks))
+                for n in range(1, len(toks) + 1):
+                    self.prefixes.add(" ".join(toks[:n]))
 
         self.countries: dict[str, str] = {}
         self.cities: dict[str, set[str]] = defaultdict(set)
@@ -182,6 +215,7 @@ class MemoryIndex:
         self.domains = dict(self.domains)
         self._word_index: dict[str, list[str]] | None = None
         self._deletes: dict[str, list[str]] | None = None
+        self.fuzzy_cache: dict[str, tuple[float, str] | None] = {}
 
     # ---- word weights -------------------------------------------------------------------------------------------
 
@@ -223,9 +257,9 @@ class MemoryIndex:
                     for i in range(len(word)):
                         deletes[word[:i] + word[i + 1 :]].append(word)
             self._deletes = dict(deletes)
-        found = {token} if token in self.word_index() else set()
-        if len(token) < 5:
-            return found
+        if token in self.word_index() or len(token) < 5:
+            return {token}  # a known word: its misspellings are other names' words, not this one's
+        found: set[str] = set()
         found.update(self._deletes.get(token, ()))
         for i in range(len(token)):
             shorter = token[:i] + token[i + 1 :]
