@@ -61,6 +61,9 @@ _GLUED_TRAILING = re.compile(r"(?<=[a-z\u00E0-\u024F]{3})\d{1,2}(?=[\s,;.)]|$)")
 _LEADING_MARK = re.compile(r"^\s*(?:[a-z\d]{1,2}|[*\u2020\u2021\u00a7#]+)\s+(?=[A-Z])")
 _UNIT_WORDS = {"department", "departamento", "departement", "dipartimento", "division", "section", "unit", "unidad",
                "laboratory", "laboratoire", "laboratorio", "service", "servicio", "programme", "program", "chair"}  # fmt: skip
+_ORG_START = {"university", "universite", "universitat", "universidad", "universidade", "universita", "hospital",
+              "institute", "institut", "instituto", "istituto", "college", "school", "faculty", "center", "the",
+              "national", "state", "royal", "federal", "academy", "clinic", "klinikum"}  # fmt: skip
 _ORG_WORDS = {"university", "college", "institute", "technology", "state", "campus", "system"}
 _DASHES = {"-", "\u2013", "\u2014", "/"}
 _POSTCODE = re.compile(r"\b[A-Z]{0,2}-?\d[\d -]{2,}\d\b|\b\d{3,}\b")
@@ -361,6 +364,12 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
                 break  # no name goes on like this
             size = j - i + 1
             names = mem.names.get(key)
+            if names and words[j].segment != words[i].segment and key not in mem.split_names:
+                # across a comma into a place or a campus ("University of Wisconsin, Madison"), not into the
+                # next organisation ("Health Sciences, University of Bristol")
+                first_other = next(k for k in range(i, j + 1) if words[k].segment != words[i].segment)
+                if words[first_other].key in _ORG_START or words[first_other].key in _UNIT_WORDS:
+                    names = None
             acr = mem.acronyms.get(key)
             if not names and not acr:
                 continue
@@ -387,6 +396,31 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
     return hits
 
 
+def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hit]:
+    """A whole segment holding a name's words in another order or language ("Heidelberg University Hospital",
+    "Universität Bonn", "CHU Rouen"), optionally with the place segment after it ("Federico II University,
+    Naples")."""
+    hits = []
+    for start, end in _segments(words, places):
+        if end - start > 12 or words[start].key in _UNIT_WORDS:
+            continue
+        key = " ".join(w.key for w in words[start:end])
+        span_end = end
+        bag = mem.bags.get(bag_key(key))
+        if not bag and end < len(words) and end in places.place_words:
+            nxt = [k for k in range(end, len(words)) if words[k].segment == words[end].segment]
+            bag = mem.bags.get(bag_key(key + " " + " ".join(words[k].key for k in nxt)))
+            span_end = nxt[-1] + 1
+        if not bag:
+            continue
+        generic = all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[start:end])
+        chosen = _choose(bag, places, mem, acronym=False, generic=generic)
+        if chosen:
+            raw = " ".join(w.text for w in words[start:span_end])
+            hits.append(_Hit(start, span_end, raw, chosen[0], "words", chosen[2] * 0.96))
+    return hits
+
+
 def _single_word_name_ok(word: _Word, mem: MemoryIndex) -> bool:
     """A one-word name (Inserm, Fiocruz, Sorbonne) counts when written with a capital and not a common word."""
     return word.text[:1].isupper() and len(word.key) > 3 and mem.df.get(word.key, 0) <= 3
@@ -400,11 +434,15 @@ def _acronym_ok(raw: str, key: str, mem: MemoryIndex) -> bool:
     return len(letters) > 2 or not _US_STATE.match(raw)
 
 
-def _select(hits: list[_Hit], mem: MemoryIndex) -> list[_Hit]:
+def _select(hits: list[_Hit], words: list[_Word]) -> list[_Hit]:
     """Longest runs first, no overlaps; one hit per record."""
     chosen: list[_Hit] = []
     taken: set[int] = set()
-    for hit in sorted(hits, key=lambda h: (h.end - h.start, h.score), reverse=True):
+    def weight(h: _Hit) -> tuple[int, bool, float]:
+        content = sum(1 for w in words[h.start : h.end] if w.key not in _STOPWORDS)
+        return content, h.kind != "words", h.score
+
+    for hit in sorted(hits, key=weight, reverse=True):
         if any(k in taken for k in range(hit.start, hit.end)):
             continue
         chosen.append(hit)
@@ -497,14 +535,6 @@ def _fuzzy_hits(words: list[_Word], covered: set[int], places: _Places, mem: Mem
         if any(k in covered for k in range(start, end)) or end - start > 12:
             continue
         key = " ".join(w.key for w in words[start:end])
-        bag = mem.bags.get(bag_key(key))
-        if bag:
-            generic = all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[start:end])
-            chosen = _choose(bag, places, mem, acronym=False, generic=generic)
-            if chosen:
-                raw = " ".join(w.text for w in words[start:end])
-                hits.append(_Hit(start, end, raw, chosen[0], "words", chosen[2] * 0.96))
-                continue
         school = _SCHOOL_OF.match(key)
         if school:
             hit = _school_hit(school.group("org"), start, end, words, places, mem)
@@ -662,8 +692,8 @@ def _match(
     clean, where = _clean(_EMAIL.sub(lambda m: " " * len(m.group(0)), text))
     words = _words(clean)
     places = _places(words, mem)
-    hits = _exact_hits(words, places, mem)
-    chosen = [h for h in _select([h for h in hits if h.score >= threshold], mem)]
+    hits = _exact_hits(words, places, mem) + _bag_hits(words, places, mem)
+    chosen = [h for h in _select([h for h in hits if h.score >= threshold], words)]
     covered = {k for h in chosen for k in range(h.start, h.end)}
     fuzzy = _fuzzy_hits(words, covered | places.place_words, places, mem)
     chosen += [h for h in fuzzy if h.score >= threshold and h.ror_id not in {c.ror_id for c in chosen}]

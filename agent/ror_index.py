@@ -8,6 +8,7 @@ Matching thousands of strings a second needs dictionary look-ups, not a query pe
 from __future__ import annotations
 
 import json
+import re
 import math
 import weakref
 from collections import defaultdict
@@ -85,6 +86,7 @@ COUNTRY_ALIASES = {
 # Places that affiliation strings name with another country's name ("Hong Kong, China", "Edinburgh, UK").
 COUNTRY_GROUPS = [{"CN", "HK", "MO", "TW"}, {"GB", "IE"}, {"US", "PR"}, {"FR", "RE", "GP", "MQ", "GF", "NC", "PF"}]
 MAX_NAME_TOKENS = 14
+_SPLIT_MARK = re.compile(r"[,:()]|\s[-\u2013\u2014/]\s")
 # The organisation-type word in the languages affiliation strings use most: "Universität Bonn" and "University of
 # Bonn" share one bag of words.
 TYPE_WORDS = {
@@ -166,6 +168,11 @@ class MemoryIndex:
             (self.acronyms if kind == "acronym" else self.names)[key].append((rid, kind))
         self.names = dict(self.names)
         self.acronyms = dict(self.acronyms)
+        # names written with a comma, bracket or spaced dash inside ("University of California, San Diego"): only
+        # these may match across one in a string, where such marks otherwise separate organisations
+        self.split_names: set[str] = {
+            key for _rid, value, kind, key in snap["names"] if kind != "acronym" and _SPLIT_MARK.search(value)
+        }
         self.bags: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for key, entries in self.names.items():
             bag = bag_key(key)

@@ -42,6 +42,7 @@ _ABBREVIATIONS = {
     "centre": "center",
     "res": "research",
     "st": "saint",
+    "chu": "center hospitalier universitaire",  # French university hospitals: "CHU Rouen"
 }
 # Letters NFKD does not take apart (Turkish dotless i, Polish l, Nordic o and ae, German sharp s).
 _FOLD = str.maketrans({"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "đ": "d",
