@@ -47,7 +47,7 @@ MAX_WORDS = 200  # an affiliation line, not a page
 _KIND_WEIGHT = {"name": 1.0, "alias": 0.97, "label": 0.97, "acronym": 0.92}
 _STATUS_WEIGHT = {"active": 1.0, "inactive": 0.93, "withdrawn": 0.0}
 _WRONG_COUNTRY = 0.7
-_NO_PLACE_ACRONYM = 0.9  # a unique acronym with no place to confirm it
+_NO_PLACE_ACRONYM = 0.93  # a unique acronym with no place to confirm it
 _AGREEMENT_BONUS = 0.05  # name and e-mail domain point at the same organisation
 _DOMAIN_SCORE = {"domains": 0.9, "link": 0.86}
 _FUZZY_FLOOR = 0.88
@@ -304,7 +304,11 @@ def _looks_like_acronym(text: str) -> bool:
 
 
 def _place_weight(org: Any, places: _Places, mem: MemoryIndex) -> float:
-    if places.countries and org.country_code and not any(mem.same_country(org.country_code, c) for c in places.countries):
+    if (
+        places.countries
+        and org.country_code
+        and not any(mem.same_country(org.country_code, c) for c in places.countries)
+    ):
         return _WRONG_COUNTRY
     return 1.0
 
@@ -423,7 +427,9 @@ def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hi
 
 def _single_word_name_ok(word: _Word, mem: MemoryIndex) -> bool:
     """A one-word name (Inserm, Fiocruz, Sorbonne) counts when written with a capital and not a common word."""
-    return word.text[:1].isupper() and len(word.key) > 3 and mem.df.get(word.key, 0) <= 3
+    first = word.text[:1]
+    capital = first.isupper() or first.lower() == first.upper()  # scripts without case (中国科学院) count
+    return capital and len(word.key) > 3 and mem.df.get(word.key, 0) <= 3
 
 
 def _acronym_ok(raw: str, key: str, mem: MemoryIndex) -> bool:
@@ -438,6 +444,7 @@ def _select(hits: list[_Hit], words: list[_Word]) -> list[_Hit]:
     """Longest runs first, no overlaps; one hit per record."""
     chosen: list[_Hit] = []
     taken: set[int] = set()
+
     def weight(h: _Hit) -> tuple[int, bool, float]:
         content = sum(1 for w in words[h.start : h.end] if w.key not in _STOPWORDS)
         return content, h.kind != "words", h.score
@@ -542,8 +549,8 @@ def _fuzzy_hits(words: list[_Word], covered: set[int], places: _Places, mem: Mem
                 hits.append(hit)
                 continue
         rare = [w.key for w in words[start:end] if not mem.is_common(w.key) and len(w.key) > 2]
-        if not rare or not any(mem.is_common(w.key) for w in words[start:end]):
-            continue  # a name is rare words with an organisation word ("university", "hospital") among them
+        if not rare or end - start < 2:
+            continue  # one word is too little to guess at
         if words[start].key in _UNIT_WORDS:
             continue  # "Department of ...": a unit, not an organisation's name
         best = _nearest_name(key, rare, mem)
@@ -580,7 +587,7 @@ def _nearest_name(key: str, rare: list[str], mem: MemoryIndex) -> tuple[float, s
 def _school_hit(
     org_key: str, start: int, end: int, words: list[_Word], places: _Places, mem: MemoryIndex
 ) -> _Hit | None:
-    """"Yale School of Public Health", "Dartmouth Medical School" with no record of their own: the organisation
+    """ "Yale School of Public Health", "Dartmouth Medical School" with no record of their own: the organisation
     they belong to, named by the same words plus an organisation word or the stated city."""
     entries: list[tuple[str, str]] = []
     if mem.is_place(org_key):
@@ -670,9 +677,7 @@ def _org_match(org: Any, score: float, matched_on: str, text: str, span: tuple[i
     )
 
 
-def match_all(
-    text: str, *, emails: Iterable[str] = (), index: Any, threshold: float | None = None
-) -> list[OrgMatch]:
+def match_all(text: str, *, emails: Iterable[str] = (), index: Any, threshold: float | None = None) -> list[OrgMatch]:
     """Every ROR organisation `text` names (helped by the domains of `emails`), best first; empty when none
     reaches `threshold` (0-1). `index` is a RorIndex, a Store, a sqlite_utils Database or a MemoryIndex."""
     return _match(text or "", emails, index, DEFAULT_THRESHOLD if threshold is None else threshold)[0]
@@ -684,10 +689,10 @@ def _memory(index: Any) -> MemoryIndex:
     return RorIndex.of(index).memory
 
 
-def _match(
-    text: str, emails: Iterable[str], index: Any, threshold: float
-) -> tuple[list[OrgMatch], list[OrgMatch]]:
+def _match(text: str, emails: Iterable[str], index: Any, threshold: float) -> tuple[list[OrgMatch], list[OrgMatch]]:
     """(accepted matches, every scored candidate) for `text`."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"the ROR match threshold is a score between 0 and 1, got {threshold:g}")
     mem = _memory(index)
     clean, where = _clean(_EMAIL.sub(lambda m: " " * len(m.group(0)), text))
     words = _words(clean)
@@ -720,9 +725,7 @@ def _match(
     return accepted, cands
 
 
-def match(
-    text: str, *, emails: Iterable[str] = (), index: Any, threshold: float | None = None
-) -> MatchResult | None:
+def match(text: str, *, emails: Iterable[str] = (), index: Any, threshold: float | None = None) -> MatchResult | None:
     """The organisation `text` names first and best (helped by the domains of `emails`), with every other
     organisation it names in `matches`; None when none reaches `threshold` (0-1)."""
     accepted, cands = _match(text or "", emails, index, DEFAULT_THRESHOLD if threshold is None else threshold)

@@ -8,8 +8,8 @@ Matching thousands of strings a second needs dictionary look-ups, not a query pe
 from __future__ import annotations
 
 import json
-import re
 import math
+import re
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -100,6 +100,11 @@ TYPE_WORDS = {
     **dict.fromkeys(["hopital", "ospedale", "hospitale"], "hospital"),
     **dict.fromkeys(["centre", "centro", "zentrum", "centrum"], "center"),
 }  # fmt: skip
+ORG_TYPE_WORDS = {"university", "institute", "hospital", "college", "school", "center", "academy", "laboratory",
+                  "laboratories", "faculty", "department", "clinic", "foundation", "society", "council", "agency",
+                  "ministry", "museum", "library", "company", "corporation", "inc", "ltd", "gmbh", "observatory",
+                  "polytechnic", "association", "organization", "organisation", "service", "centers",
+                  *TYPE_WORDS}  # fmt: skip
 BAG_STOPWORDS = {"of", "the", "and", "de", "la", "le", "des", "du", "di", "del", "der", "und", "da", "do", "dos",
                  "das", "in", "at", "y", "e", "et", "zu", "degli", "della", "delle", "dello", "van", "voor"}  # fmt: skip
 
@@ -107,7 +112,7 @@ BAG_STOPWORDS = {"of", "the", "and", "de", "la", "le", "des", "du", "di", "del",
 def bag_key(key: str) -> str:
     """Content words of a name key, type words translated, in sorted order: word order and language of the
     organisation word do not matter."""
-    words = sorted({TYPE_WORDS.get(w, w) for w in key.split() if w not in BAG_STOPWORDS})
+    words = sorted(TYPE_WORDS.get(w, w) for w in key.split() if w not in BAG_STOPWORDS)
     return " ".join(words) if len(words) >= 2 else ""
 
 
@@ -133,6 +138,14 @@ class MemoryIndex:
 
     def __init__(self, snap: dict[str, list[tuple]]):
         self.orgs: dict[str, Org] = {}
+        place_keys: dict[str | None, str] = {None: ""}
+
+        def place_key(value: str | None) -> str:
+            key = place_keys.get(value)
+            if key is None:
+                key = place_keys[value] = name_key(value or "")
+            return key
+
         for rid, name, status, city, region, country, code, types, _is_child, release in snap["orgs"]:
             self.orgs[rid] = Org(
                 rid,
@@ -141,8 +154,8 @@ class MemoryIndex:
                 city,
                 country,
                 (code or "").upper(),
-                name_key(city) if city else "",
-                name_key(region) if region else "",
+                place_key(city),
+                place_key(region),
                 frozenset(json.loads(types or "[]")),
                 release or "unknown",
             )
@@ -161,7 +174,7 @@ class MemoryIndex:
         self.names: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.acronyms: dict[str, list[tuple[str, str]]] = defaultdict(list)
         seen: set[tuple[str, str, str]] = set()
-        for rid, value, kind, key in snap["names"]:
+        for rid, _value, kind, key in snap["names"]:
             if rid not in self.orgs or not key or (rid, kind, key) in seen:
                 continue
             seen.add((rid, kind, key))
@@ -196,15 +209,18 @@ class MemoryIndex:
             toks = key.split()
             if len(toks) <= MAX_NAME_TOKENS:
                 self.first[toks[0]] = max(self.first.get(toks[0], 0), len(toks))
-                for n in range(1, len(toks) + 1):
-                    self.prefixes.add(" ".join(toks[:n]))
+                prefix = toks[0]
+                self.prefixes.add(prefix)
+                for tok in toks[1:]:
+                    prefix = f"{prefix} {tok}"
+                    self.prefixes.add(prefix)
 
         self.countries: dict[str, str] = {}
         self.cities: dict[str, set[str]] = defaultdict(set)
         self.regions: dict[str, set[str]] = defaultdict(set)
         for org in self.orgs.values():
             if org.country and org.country_code:
-                self.countries.setdefault(name_key(org.country), org.country_code)
+                self.countries.setdefault(place_key(org.country), org.country_code)
             if org.city_key:
                 self.cities[org.city_key].add(org.country_code)
             if org.region_key:
@@ -230,8 +246,9 @@ class MemoryIndex:
         return math.log((self.n_names + 1) / (self.df.get(token, 0) + 1)) + 1.0
 
     def is_common(self, token: str) -> bool:
-        """In more than one name in 200 (university, institute, hospital, of, national): names no organisation."""
-        return self.df.get(token, 0) > self.n_names / 200
+        """An organisation-type word, or in more than one name in 200 (national, research): alone, such words name
+        no organisation. The count needs a real index; the type words hold in a small one too."""
+        return token in ORG_TYPE_WORDS or self.df.get(token, 0) > max(20, self.n_names / 200)
 
     def is_place(self, key: str) -> bool:
         return key in self.countries or key in self.cities or key in self.regions
