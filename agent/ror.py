@@ -6,7 +6,7 @@ How it works (agent/ror_index.py holds the names, places and relationships in me
    (`2University of Bergen`, `Bergen1,`) blanked. Split it into words; `;`, brackets, ` - ` and line breaks are
    hard boundaries no name crosses, commas are soft (`University of California, San Diego`).
 2. Places: segments or trailing words that are a country, city or region known to the index.
-3. Exact names: every run of words whose match key (store/ror.py `name_key`: case, accents, punctuation, `&`,
+3. Exact names: every run of words whose match key (schemas/text.py `org_key`: case, accents, punctuation, `&`,
    `Univ.`/`Inst.`/`Tech.`... folded) is a name, alias or label of a record, in any language. This finds the
    organisation inside a department segment and in strings with no separators at all. Acronyms count only when
    written in capitals, single common words never.
@@ -37,8 +37,8 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from enrich.agent.ror_index import MemoryIndex, bag_key, memory_index
+from enrich.schemas.text import org_key
 from enrich.store import ror as ror_store
-from enrich.store.ror import name_key
 
 DEFAULT_THRESHOLD = 0.85  # 0-1, like every score here; `ror_match_threshold` / ENRICH_ROR_THRESHOLD override it
 MAX_CANDIDATES = 5
@@ -193,7 +193,7 @@ def _clean(text: str) -> tuple[str, list[int]]:
 
 @lru_cache(maxsize=65536)
 def _word_key(word: str) -> str:
-    return name_key(word)
+    return org_key(word)
 
 
 @dataclass(slots=True)

@@ -15,8 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from enrich.schemas.text import org_key
 from enrich.store import ror as ror_store
-from enrich.store.ror import name_key
 
 # Country names as affiliation strings write them besides the English short names ROR records carry.
 COUNTRY_ALIASES = {
@@ -143,7 +143,7 @@ class MemoryIndex:
         def place_key(value: str | None) -> str:
             key = place_keys.get(value)
             if key is None:
-                key = place_keys[value] = name_key(value or "")
+                key = place_keys[value] = org_key(value or "")
             return key
 
         for rid, name, status, city, region, country, code, types, _is_child, release in snap["orgs"]:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from enrich.schemas import Evidence, FieldValue
+from enrich.schemas.text import ascii_key, word_key
 
 from .base import StepContext, StepOutcome, record_llm
 from .checks import LEAK_WORDS, WorkNumbers, ungrounded_tokens
@@ -63,7 +64,7 @@ class SummaryAnswer(BaseModel):
         allowed_names: str = ctx.get("name", "")
         unique, seen = [], set()
         for s in v:  # a small model asked for 2-4 sentences may pad with a repeat: keep the first
-            key = re.sub(r"\W+", " ", s.text).strip().lower()
+            key = word_key(s.text)
             if key not in seen:
                 seen.add(key)
                 unique.append(s)
@@ -115,12 +116,8 @@ def copied_sentences(value: dict, sources: dict[str, str]) -> int:
     return sum(
         1
         for s in value["sentences"]
-        if len(s["text"]) >= 40 and _squash(s["text"]) in _squash(" ".join(sources.values()))
+        if len(s["text"]) >= 40 and ascii_key(s["text"]) in ascii_key(" ".join(sources.values()))
     )
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", text.casefold()).strip()
 
 
 def _content_words(text: str) -> set[str]:

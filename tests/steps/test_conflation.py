@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from enrich.agent.steps.conflation import NameForm, detect, name_ambiguity
+from enrich.agent.names import PersonName
+from enrich.agent.steps.conflation import detect, name_ambiguity
 from enrich.schemas import Work
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -171,13 +172,13 @@ def test_small_listing_is_never_flagged():
 
 
 def test_name_forms_and_ambiguity_prior():
-    assert NameForm.parse("Yan Sun").compatible(NameForm.parse("Y. Sun"))
-    assert NameForm.parse("Steve Skiena").compatible(NameForm.parse("Steven Skiena"))
-    assert not NameForm.parse("Robert E. Mercer").compatible(NameForm.parse("Robert L. Mercer"))
-    assert NameForm.parse("Sun, Yan") == NameForm.parse("Yan Sun")
-    assert name_ambiguity(NameForm.parse("J. Lee")) == 0.9
-    assert name_ambiguity(NameForm.parse("Yang Liu")) == 0.75
-    assert name_ambiguity(NameForm.parse("Claire Cardie")) == 0.1
+    assert PersonName.parse("Yan Sun").compatible(PersonName.parse("Y. Sun"))
+    assert PersonName.parse("Steve Skiena").compatible(PersonName.parse("Steven Skiena"))
+    assert not PersonName.parse("Robert E. Mercer").compatible(PersonName.parse("Robert L. Mercer"))
+    assert PersonName.parse("Sun, Yan") == PersonName.parse("Yan Sun")
+    assert name_ambiguity(PersonName.parse("J. Lee")) == 0.9
+    assert name_ambiguity(PersonName.parse("Yang Liu")) == 0.75
+    assert name_ambiguity(PersonName.parse("Claire Cardie")) == 0.1
 
 
 def _parse_seed(name: str):
