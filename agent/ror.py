@@ -47,6 +47,7 @@ MAX_WORDS = 200  # an affiliation line, not a page
 _KIND_WEIGHT = {"name": 1.0, "alias": 0.97, "label": 0.97, "acronym": 0.92}
 _STATUS_WEIGHT = {"active": 1.0, "inactive": 0.93, "withdrawn": 0.0}
 _WRONG_COUNTRY = 0.7
+_OTHER_CITY = 0.85  # an inexact match (word bag, fuzzy, school) to a record in another city than the one stated
 _NO_PLACE_ACRONYM = 0.93  # a unique acronym with no place to confirm it
 _AGREEMENT_BONUS = 0.05  # name and e-mail domain point at the same organisation
 _DOMAIN_SCORE = {"domains": 0.9, "link": 0.86}
@@ -313,6 +314,13 @@ def _place_weight(org: Any, places: _Places, mem: MemoryIndex) -> float:
     return 1.0
 
 
+def _city_weight(org: Any, places: _Places) -> float:
+    """Inexact matches only: the string names a city and the record is in none of those named."""
+    if places.cities and org.city_key and org.city_key not in places.cities:
+        return _OTHER_CITY
+    return 1.0
+
+
 def _choose(
     entries: list[tuple[str, str]], places: _Places, mem: MemoryIndex, *, acronym: bool, generic: bool
 ) -> tuple[str, str, float] | None:
@@ -421,7 +429,8 @@ def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hi
         chosen = _choose(bag, places, mem, acronym=False, generic=generic)
         if chosen:
             raw = " ".join(w.text for w in words[start:span_end])
-            hits.append(_Hit(start, span_end, raw, chosen[0], "words", chosen[2] * 0.96))
+            score = chosen[2] * 0.96 * _city_weight(mem.orgs[chosen[0]], places)
+            hits.append(_Hit(start, span_end, raw, chosen[0], "words", score))
     return hits
 
 
@@ -478,6 +487,12 @@ def _unit_like(hit: _Hit, words: list[_Word], hits: list[_Hit]) -> bool:
     return word.text[:1].isupper() and word.key not in _STOPWORDS and word.key not in _UNIT_WORDS
 
 
+def _gives_way_to(parent: Any) -> bool:
+    """A university (or a research facility) absorbs its units; an academy or agency of government keeps its
+    institutes beside it ("Kunming Institute of Zoology, Chinese Academy of Sciences": both)."""
+    return bool(parent.types & {"education", "facility"}) and "government" not in parent.types
+
+
 def _resolve_family(hits: list[_Hit], mem: MemoryIndex, words: list[_Word]) -> list[_Hit]:
     """A string naming a unit and the organisation it belongs to ("State Key Laboratory of X, Tsinghua
     University") is the organisation's: a lab, institute or school named beside its parent gives way to it. A
@@ -492,7 +507,8 @@ def _resolve_family(hits: list[_Hit], mem: MemoryIndex, words: list[_Word]) -> l
     keep = []
     for h in hits:
         org = mem.orgs[h.ror_id]
-        if any(p in ids for p in org.parents) and "healthcare" not in org.types:
+        named_parents = [mem.orgs[p] for p in org.parents if p in ids]
+        if "healthcare" not in org.types and any(_gives_way_to(p) for p in named_parents):
             continue
         keep.append(h)
     return keep
@@ -558,7 +574,8 @@ def _fuzzy_hits(words: list[_Word], covered: set[int], places: _Places, mem: Mem
             chosen = _choose(mem.names[best[1]], places, mem, acronym=False, generic=False)
             if chosen:
                 raw = " ".join(w.text for w in words[start:end])
-                hits.append(_Hit(start, end, raw, chosen[0], "fuzzy", chosen[2] * best[0]))
+                score = chosen[2] * best[0] * _city_weight(mem.orgs[chosen[0]], places)
+                hits.append(_Hit(start, end, raw, chosen[0], "fuzzy", score))
     return hits
 
 

@@ -99,6 +99,10 @@ TYPE_WORDS = {
     **dict.fromkeys(["institut", "instituto", "istituto", "instytut"], "institute"),
     **dict.fromkeys(["hopital", "ospedale", "hospitale"], "hospital"),
     **dict.fromkeys(["centre", "centro", "zentrum", "centrum"], "center"),
+    **dict.fromkeys(["technische", "technischen", "tecnica", "tecnico", "technique", "technologique"], "technical"),
+    **dict.fromkeys(["politecnico", "polytechnique", "politechnika", "politecnica"], "polytechnic"),
+    **dict.fromkeys(["nacional", "nazionale", "nationale"], "national"),
+    **dict.fromkeys(["medizinische", "medica", "medicale", "medico"], "medical"),
 }  # fmt: skip
 ORG_TYPE_WORDS = {"university", "institute", "hospital", "college", "school", "center", "academy", "laboratory",
                   "laboratories", "faculty", "department", "clinic", "foundation", "society", "council", "agency",
