@@ -315,7 +315,8 @@ def _place_weight(org: Any, places: _Places, mem: MemoryIndex) -> float:
 
 
 def _city_weight(org: Any, places: _Places) -> float:
-    """Inexact matches only: the string names a city and the record is in none of those named."""
+    """Short word-bag matches only: the string names a city and the record is in none of those named (ROR
+    places many organisations in a suburb of the city strings name, so longer or exact names never pay this)."""
     if places.cities and org.city_key and org.city_key not in places.cities:
         return _OTHER_CITY
     return 1.0
@@ -429,7 +430,9 @@ def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hi
         chosen = _choose(bag, places, mem, acronym=False, generic=generic)
         if chosen:
             raw = " ".join(w.text for w in words[start:span_end])
-            score = chosen[2] * 0.96 * _city_weight(mem.orgs[chosen[0]], places)
+            score = chosen[2] * 0.96
+            if sum(1 for w in words[start:end] if w.key not in _STOPWORDS) <= 2:
+                score *= _city_weight(mem.orgs[chosen[0]], places)  # few words: the city must agree
             hits.append(_Hit(start, span_end, raw, chosen[0], "words", score))
     return hits
 
@@ -574,8 +577,7 @@ def _fuzzy_hits(words: list[_Word], covered: set[int], places: _Places, mem: Mem
             chosen = _choose(mem.names[best[1]], places, mem, acronym=False, generic=False)
             if chosen:
                 raw = " ".join(w.text for w in words[start:end])
-                score = chosen[2] * best[0] * _city_weight(mem.orgs[chosen[0]], places)
-                hits.append(_Hit(start, end, raw, chosen[0], "fuzzy", score))
+                hits.append(_Hit(start, end, raw, chosen[0], "fuzzy", chosen[2] * best[0]))
     return hits
 
 

@@ -86,6 +86,7 @@ COUNTRY_ALIASES = {
 # Places that affiliation strings name with another country's name ("Hong Kong, China", "Edinburgh, UK").
 COUNTRY_GROUPS = [{"CN", "HK", "MO", "TW"}, {"GB", "IE"}, {"US", "PR"}, {"FR", "RE", "GP", "MQ", "GF", "NC", "PF"}]
 MAX_NAME_TOKENS = 14
+_QUALIFIER = re.compile(r"^(.{3,}?)\s*\(([^()]+)\)$")
 _SPLIT_MARK = re.compile(r"[,:()]|\s[-\u2013\u2014/]\s")
 # The organisation-type word in the languages affiliation strings use most: "Universität Bonn" and "University of
 # Bonn" share one bag of words.
@@ -103,6 +104,8 @@ TYPE_WORDS = {
     **dict.fromkeys(["politecnico", "polytechnique", "politechnika", "politecnica"], "polytechnic"),
     **dict.fromkeys(["nacional", "nazionale", "nationale"], "national"),
     **dict.fromkeys(["medizinische", "medica", "medicale", "medico"], "medical"),
+    **dict.fromkeys(["hospitalier", "hospitalario", "ospedaliera", "ospedaliero"], "hospital"),
+    **dict.fromkeys(["universitaire", "universitario", "universitaria", "universitari", "universitair"], "university"),
 }  # fmt: skip
 ORG_TYPE_WORDS = {"university", "institute", "hospital", "college", "school", "center", "academy", "laboratory",
                   "laboratories", "faculty", "department", "clinic", "foundation", "society", "council", "agency",
@@ -116,7 +119,10 @@ BAG_STOPWORDS = {"of", "the", "and", "de", "la", "le", "des", "du", "di", "del",
 def bag_key(key: str) -> str:
     """Content words of a name key, type words translated, in sorted order: word order and language of the
     organisation word do not matter."""
-    words = sorted(TYPE_WORDS.get(w, w) for w in key.split() if w not in BAG_STOPWORDS)
+    words = [TYPE_WORDS.get(w, w) for w in key.split() if w not in BAG_STOPWORDS]
+    if "hospital" in words and "center" in words:  # "centre hospitalier": a hospital
+        words.remove("center")
+    words.sort()
     return " ".join(words) if len(words) >= 2 else ""
 
 
@@ -178,11 +184,13 @@ class MemoryIndex:
         self.names: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.acronyms: dict[str, list[tuple[str, str]]] = defaultdict(list)
         seen: set[tuple[str, str, str]] = set()
-        for rid, _value, kind, key in snap["names"]:
-            if rid not in self.orgs or not key or (rid, kind, key) in seen:
+        for rid, value, kind, key in snap["names"]:
+            if rid not in self.orgs or not key:
                 continue
-            seen.add((rid, kind, key))
-            (self.acronyms if kind == "acronym" else self.names)[key].append((rid, kind))
+            for variant in [key, *self._variants(value, key, kind, self.orgs[rid].country)]:
+                if (rid, kind, variant) not in seen:
+                    seen.add((rid, kind, variant))
+                    (self.acronyms if kind == "acronym" else self.names)[variant].append((rid, kind))
         self.names = dict(self.names)
         self.acronyms = dict(self.acronyms)
         # names written with a comma, bracket or spaced dash inside ("University of California, San Diego"): only
@@ -243,6 +251,25 @@ class MemoryIndex:
         self._word_index: dict[str, list[str]] | None = None
         self._deletes: dict[str, list[str]] | None = None
         self.fuzzy_cache: dict[str, tuple[float, str] | None] = {}
+
+    @staticmethod
+    def _variants(value: str, key: str, kind: str, country: str | None) -> list[str]:
+        """How strings write a name ROR spells more fully: without the country ROR adds to company names
+        ("Novo Nordisk (Denmark)"), without the "at"/"in" before a campus ("University of Texas at El Paso" as
+        "University of Texas, El Paso")."""
+        if kind == "acronym":
+            return []
+        out = []
+        qualified = _QUALIFIER.match(value)
+        if qualified and country and qualified.group(2).strip() == country:
+            out.append(org_key(qualified.group(1)))
+        words = key.split()
+        if len(words) >= 4:
+            for i, w in enumerate(words[2:-1], 2):
+                if w in ("at", "in"):
+                    out.append(" ".join(words[:i] + words[i + 1 :]))
+                    break
+        return [v for v in out if v and v != key]
 
     # ---- word weights -------------------------------------------------------------------------------------------
 

@@ -77,8 +77,13 @@ def ids(text: str, index: RorIndex, **kw) -> set[str]:
         ("北海道大学", {HOKKAIDO}),
         # an acronym counts with the place that singles it out
         ("USP, São Paulo, Brazil", {USP}),
-        # a name written with its campus after a comma
+        # a name written with its campus after a comma, or without ROR's "at"
         ("Department of Physics, University of Wisconsin, Madison, WI, USA", {WISCONSIN}),
+        ("Department of Chemistry, University of Texas, El Paso, TX, USA", {"https://ror.org/00utep000"}),
+        # a company without the country ROR adds to its name
+        ("Department of Diabetes Research, Novo Nordisk A/S, Måløv, Denmark", {"https://ror.org/00novo000"}),
+        # "university hospital" is what "centre hospitalier universitaire" says
+        ("Department of Neurology, University Hospital of Tours, Tours, France", {"https://ror.org/00chut000"}),
     ],
 )
 def test_classes(index, text, expected):
