@@ -3,8 +3,9 @@ possibly empty, each with its span, score and what it matched on.
 
 How it works (agent/ror_index.py holds the names, places and relationships in memory):
 1. Clean the text without moving offsets we report: HTML entities decoded, footnote marks glued to a word
-   (`2University of Bergen`, `Bergen1,`) blanked. Split it into words; `;`, brackets, ` - ` and line breaks are
-   hard boundaries no name crosses, commas are soft (`University of California, San Diego`).
+   (`2University of Bergen`, `Bergen1,`) blanked. Split it into words; `;` and line breaks are hard boundaries no
+   name crosses; commas, brackets and spaced dashes are soft: a name crosses one where ROR writes it so
+   (`Technion – Israel Institute of Technology`) or into a place or campus (`University of Wisconsin, Madison`).
 2. Places: segments or trailing words that are a country, city or region known to the index.
 3. Exact names: every run of words whose match key (schemas/text.py `org_key`: case, accents, punctuation, `&`,
    `Univ.`/`Inst.`/`Tech.`... folded) is a name, alias or label of a record, in any language. This finds the
@@ -13,10 +14,14 @@ How it works (agent/ror_index.py holds the names, places and relationships in me
 4. Each run's records are weighed by place (a stated country elsewhere rules a record out; a stated city singles
    one out of several), status and specificity; a run that still fits several records is no match.
 5. Runs are taken longest first without overlap: `Johns Hopkins School of Medicine` (its own record) beats
-   `Johns Hopkins`; a record and its parent both named keep the child only when the child's name holds the
-   parent's.
-6. A segment no exact name covers gets a fuzzy pass (typos, word order) on its rare words; a school or faculty
-   of an organisation without its own record (`Yale School of Public Health`) falls back to that organisation.
+   `Johns Hopkins`. Beside the organisations a string names in full, its acronyms add nothing, and a record named
+   like a department or sitting inside a longer unknown name is taken for a unit. A unit (laboratory, institute,
+   school) named beside the university it belongs to gives way to it, as ROR's curators assign such strings; a
+   hospital beside its university, or an institute beside its academy or agency, stays (both are named).
+   A whole segment also matches a name with the same words in another order or language (`Universität Bonn`,
+   `Heidelberg University Hospital`, `CHU Rouen`), with the city segment after it if need be.
+6. A segment no name covers gets a fuzzy pass (misspellings) on its rare words; a school or faculty of an
+   organisation without its own record (`Yale School of Public Health`) falls back to that organisation.
 7. E-mail domains (and their parent domains) resolve through the records' `domains` and link hostnames.
 8. Only matches reaching the threshold (0-1, setting `ror_match_threshold`) are returned: "no match" beats the
    nearest string.
@@ -497,10 +502,11 @@ def _gives_way_to(parent: Any) -> bool:
 
 
 def _resolve_family(hits: list[_Hit], mem: MemoryIndex, words: list[_Word]) -> list[_Hit]:
-    """A string naming a unit and the organisation it belongs to ("State Key Laboratory of X, Tsinghua
-    University") is the organisation's: a lab, institute or school named beside its parent gives way to it. A
-    hospital stays beside its university (both are where the author works). Acronyms add nothing to a string whose
-    full names already matched: capitals in a long string are more often units, programmes or places."""
+    """A string naming a unit and the university it belongs to ("State Key Laboratory of X, Tsinghua
+    University") is the university's: a lab, institute or school named beside such a parent gives way to it. A
+    hospital stays beside its university, an institute beside its academy (see _gives_way_to). Acronyms add nothing
+    to a string whose full names already matched: capitals in a long string are more often units, programmes or
+    places."""
     named = [h for h in hits if h.kind != "acronym"]
     if len(named) > 1:
         named = [h for h in named if not _unit_like(h, words, hits)] or named

@@ -233,17 +233,6 @@ def org_details(db: Database, ror_ids: Iterable[str]) -> dict[str, dict[str, Any
     return out
 
 
-def location_vocabulary(db: Database) -> dict[str, set[str]]:
-    """Keys of every city, region, country name and country code in the index (to spot location segments)."""
-    vocab: dict[str, set[str]] = {"city": set(), "region": set(), "country": set(), "country_code": set()}
-    for col in vocab:
-        for (value,) in db.execute(f"SELECT DISTINCT {col} FROM ror_orgs WHERE {col} IS NOT NULL"):
-            key = value.casefold() if col == "country_code" else org_key(value)
-            if key:
-                vocab[col].add(key)
-    return vocab
-
-
 def token_document_counts(db: Database) -> tuple[dict[str, int], int]:
     """How many names contain each token (from the FTS5 vocabulary) and the number of names: the matcher weighs
     rare, distinctive words ("defense") above common ones ("university")."""
