@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -324,14 +325,22 @@ class MemoryIndex:
         return found
 
 
-_CACHE: weakref.WeakKeyDictionary[Any, tuple[int, MemoryIndex]] = weakref.WeakKeyDictionary()
+_BY_OBJECT: weakref.WeakKeyDictionary[Any, tuple[int, MemoryIndex]] = weakref.WeakKeyDictionary()
+_BY_FILE: dict[str, tuple[int, MemoryIndex]] = {}
+_LOCK = threading.Lock()
 
 
 def memory_index(db: Any) -> MemoryIndex:
-    """One index per database, rebuilt when a dump has been loaded since it was built."""
+    """One index per database file (threads of a job each open their own connection: they share it), rebuilt when
+    a dump has been loaded since it was built; an in-memory database keeps its own."""
     generation = ror_store.last_import_id(db)
-    cached = _CACHE.get(db)
-    if cached is None or cached[0] != generation:
-        cached = (generation, MemoryIndex(ror_store.snapshot(db)))
-        _CACHE[db] = cached
+    path = ror_store.database_file(db)
+    with _LOCK:
+        cached = _BY_FILE.get(path) if path else _BY_OBJECT.get(db)
+        if cached is None or cached[0] != generation:
+            cached = (generation, MemoryIndex(ror_store.snapshot(db)))
+            if path:
+                _BY_FILE[path] = cached
+            else:
+                _BY_OBJECT[db] = cached
     return cached[1]

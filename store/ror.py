@@ -174,6 +174,14 @@ def index_counts(db: Database) -> dict[str, Any] | None:
     return {"records": records, "names": names, "domains": domains, "releases": releases, "imports": imports}
 
 
+def database_file(db: Database) -> str:
+    """The file behind the connection ('' for an in-memory database)."""
+    for _seq, name, file in db.execute("PRAGMA database_list"):
+        if name == "main":
+            return file or ""
+    return ""
+
+
 def last_import_id(db: Database) -> int:
     """Grows with every load: tells caches built from the index that they are stale."""
     return db.execute("SELECT coalesce(max(id), 0) FROM ror_imports").fetchone()[0]

@@ -146,3 +146,18 @@ def test_cached_index_notices_a_new_load(db):
     assert match("National University of Defense Technology, Changsha, China", index=db).ror_id == NUDT
     assert "saarbrucken" in RorIndex.of(db).places[1]
     assert RorIndex.of(db).memory is RorIndex.of(db).memory  # built once per load
+
+
+def test_connections_to_one_file_share_the_in_memory_index(tmp_path):
+    from sqlite_utils import Database
+
+    from enrich.store import migrations
+
+    path = tmp_path / "ror.db"
+    first = Database(path)
+    migrations.apply(first)
+    release, orgs = read_dump(Path(__file__).parent / "fixtures" / "ror-v2-mini.json")
+    load_orgs(first, orgs, release=release, source="mini")
+    second = Database(path)  # a worker thread's own connection
+    assert RorIndex.of(first).memory is RorIndex.of(second).memory
+    assert match("Cornell University", index=second).ror_id == CORNELL
