@@ -23,7 +23,9 @@ def parse_affiliations(data: str) -> list[str]:
             raise InputError(f"invalid JSON array: {exc}") from None
         return [_item(item, n) for n, item in enumerate(items, 1)]
     out = []
-    for n, line in enumerate(data.lstrip("\ufeff").splitlines(), 1):
+    # lines end at "\n" (or "\r\n") only: other Unicode line breaks belong to the string, echoed as given
+    for n, line in enumerate(data.lstrip("\ufeff").split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         if line.lstrip().startswith("{"):

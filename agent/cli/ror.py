@@ -126,6 +126,7 @@ def match_cmd(
 
 def _match_file(store: Any, path: str, emails: list[str], threshold: float) -> None:
     """Bulk matching: one JSON line per input string, the string echoed exactly as read."""
+    import contextlib
     import json
     import sys
 
@@ -138,10 +139,13 @@ def _match_file(store: Any, path: str, emails: list[str], threshold: float) -> N
         raise EnrichError(f"cannot read {path}: {exc}") from None
     index = _memory_index(store)
     out = sys.stdout
-    with click.progressbar(
-        strings, label="Matching", file=sys.stderr, show_pos=True, show_percent=True
-    ) as bar:  # drawn only when stderr is a terminal
-        for s in bar:
+    bar = (
+        click.progressbar(strings, label="Matching", file=sys.stderr, show_pos=True, show_percent=True)
+        if sys.stderr.isatty()
+        else contextlib.nullcontext(strings)
+    )  # a bar on a terminal, nothing in a pipe or a log
+    with bar as items:
+        for s in items:
             found = match_all(s, emails=emails, index=index, threshold=threshold)
             line = {
                 "affiliation": s,

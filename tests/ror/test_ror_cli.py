@@ -142,3 +142,9 @@ def test_threshold_setting_is_read(tmp_path, monkeypatch):
 def _match_ids(db: Path, text: str) -> list[str]:
     out = json.loads(run(db, "match", text, "--json").output)
     return [] if out is None else [m["ror_id"] for m in out["matches"]]
+
+
+def test_plain_lines_split_at_newlines_only():
+    from enrich.agent.ror_input import parse_affiliations
+
+    assert parse_affiliations("a\u2028b\r\nc\x0cd\n\n  e  \n") == ["a\u2028b", "c\x0cd", "  e  "]
