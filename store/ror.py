@@ -66,9 +66,13 @@ def _batches(items: Iterable[RorOrg], size: int) -> Iterator[list[RorOrg]]:
         yield batch
 
 
-def load_orgs(db: Database, orgs: Iterable[RorOrg], *, release: str, source: str, batch_size: int = 2000) -> LoadCounts:
+def load_orgs(
+    store_or_db: Any, orgs: Iterable[RorOrg], *, release: str, source: str, batch_size: int = 2000
+) -> LoadCounts:
     """Upsert organisations by ROR id (a later dump replaces a record's names and domains, in the full-text index
-    too), and record the import. One transaction: a failed load leaves the previous index intact."""
+    too), and record the import. One transaction: a failed load leaves the previous index intact. `store_or_db`:
+    a Store or its sqlite_utils Database."""
+    db: Database = getattr(store_or_db, "db", store_or_db)
     started = time.perf_counter()
     counts = LoadCounts()
     schemas: set[str] = set()
