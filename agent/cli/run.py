@@ -227,7 +227,10 @@ def summarize_cmd(app, researcher, backend, model, as_json):
         ctx = make_context(
             store, client, app.settings, r.id, None, ror.RorIndex.of(store) if ror.index_status(store) else None
         )
-        out: StepOutcome = summary.run(ctx)
+        from enrich.agent.llm.base import time_budget
+
+        with time_budget(app.settings.step_budget):
+            out: StepOutcome = summary.run(ctx)
     except LLMError as exc:
         first = str(exc).splitlines()[0]
         raise EnrichError(
