@@ -54,8 +54,9 @@ def acronyms(text: str) -> tuple[list[str], list[str]]:
 
 def _explained(text: str, acro: str, caps: str) -> bool:
     esc = re.escape(acro)
-    before = re.search(r"((?:[\w\-]+\s+){1,%d})\(\s*%s\s*\)" % (len(caps) + 3, esc), text)
-    after = re.search(r"%s\s*\(([^)]{3,120})\)" % esc, text)
+    span = len(caps) + 3
+    before = re.search(r"((?:[\w\-]+\s+){1," + str(span) + r"})\(\s*" + esc + r"\s*\)", text)
+    after = re.search(esc + r"\s*\(([^)]{3,120})\)", text)
     for m in (before, after):
         if m and _initials_match(m.group(1), caps):
             return True

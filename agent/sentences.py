@@ -165,7 +165,7 @@ def fragment_reason(sentence: str, names: Iterable[str] = ()) -> str | None:
         return "breaks off at an initial or an abbreviation"
     if s.endswith("?"):
         return "a question, not a statement"
-    if not s[-1] in ".!\"')\u201d":
+    if s[-1] not in ".!\"')\u201d":
         return "does not end like a sentence"
     if s[0].islower():
         return "starts in the middle of a sentence"

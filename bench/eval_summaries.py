@@ -29,7 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # ../shared beside a checkout; a worktree in wt/<name> finds it one level further up
-SHARED = next((p / "shared" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared").is_dir()), ROOT.parent / "shared")
+SHARED = next(
+    (p / "shared" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared").is_dir()), ROOT.parent / "shared"
+)
 ENRICH = [sys.executable, "-m", "enrich.agent.cli"]
 
 
@@ -110,7 +112,9 @@ def run_step(listings: Path, backend: str, work: Path, limit: int | None) -> Non
         titles = {w.work_id: w.title for w in works}
         checker = SupportChecker([WorkText(w.work_id, w.title or "", w.abstract or "") for w in works], line["name"])
         fv = store.current(line["researcher_id"], "summary")
-        print(f"\n## {line['name']} ({Path(line['listings'][0]['path']).name}, confidence {fv.confidence if fv else '?'})")
+        print(
+            f"\n## {line['name']} ({Path(line['listings'][0]['path']).name}, confidence {fv.confidence if fv else '?'})"
+        )
         previous: list[str] = []
         for sent in s["sentences"]:
             verdict = checker.check(sent["text"], sent["works"], previous)

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-
-import time
 
 from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T, effective_deadline
 from enrich.agent.llm.redact import redact_obj

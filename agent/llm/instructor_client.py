@@ -292,7 +292,9 @@ class InstructorClient(LLMClient):
             return hit
 
         group = _Group(
-            call_group=uuid.uuid4().hex, base_row=base_row, max_tokens=max_tokens or self.max_tokens,
+            call_group=uuid.uuid4().hex,
+            base_row=base_row,
+            max_tokens=max_tokens or self.max_tokens,
             deadline=effective_deadline(deadline),
         )
         with self._slots:
@@ -416,7 +418,8 @@ class InstructorClient(LLMClient):
         if group.last_truncated:
             group.truncated_answers.add(group.last_content or "")
             self._update(
-                group.last_row, error=f"truncated: the answer hit max_tokens ({group.max_tokens}); {describe_error(exc)}"[:500]
+                group.last_row,
+                error=f"truncated: the answer hit max_tokens ({group.max_tokens}); {describe_error(exc)}"[:500],
             )
             group.json_reask = [
                 {
@@ -465,9 +468,7 @@ class InstructorClient(LLMClient):
             # the SDK's documented request method, not chat.completions.create: the body is sent as instructor
             # built it instead of being walked field by field against the SDK's TypedDicts (~0.6 ms of CPU per
             # call, the largest share of the SDK's time at 32 concurrent calls); the answer is built the SDK's way
-            response = self._client().post(
-                "/chat/completions", body=kwargs, cast_to=httpx.Response, options=options
-            )
+            response = self._client().post("/chat/completions", body=kwargs, cast_to=httpx.Response, options=options)
             try:
                 data = response.json()
             except ValueError:

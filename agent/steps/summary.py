@@ -24,7 +24,7 @@ from enrich.schemas import Evidence, FieldValue
 
 from .base import StepContext, StepOutcome, record_llm
 from .checks import WorkNumbers
-from .support import MAX_CITES, SupportChecker, Verdict, WorkText
+from .support import MAX_CITES, SupportChecker, WorkText
 
 MAX_TOKENS = 400  # 4 sentences x 220 characters + JSON is ~300 tokens: the cap is never what ends an answer
 STEP = "summary"
@@ -36,9 +36,7 @@ SENTENCE_CHARS = 220  # about 35 words: a plain sentence, and a bound on the ans
 
 
 class SentenceOut(BaseModel):
-    text: str = Field(
-        description="one short plain-language sentence", json_schema_extra={"maxLength": SENTENCE_CHARS}
-    )
+    text: str = Field(description="one short plain-language sentence", json_schema_extra={"maxLength": SENTENCE_CHARS})
     works: WorkNumbers = Field(
         default_factory=list,
         description=f"numbers of the 1 to {MAX_CITES} listed works this sentence is about",

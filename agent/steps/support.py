@@ -30,10 +30,10 @@ from enrich.agent.sentences import fragment_reason
 from .checks import LEAK_WORDS, ungrounded_tokens
 
 MAX_CITES = 3  # a sentence is about one to three works; more is a citation that says nothing
-MIN_FOUND_SHARE = 0.25  # of a sentence's content terms, the share its cited works must contain
+MIN_FOUND_SHARE = 0.3  # of a sentence's content terms, the share its cited works must contain
 WRONG_WORK_MARGIN = 2.0  # an uncited work explains this many more (weighted) terms than the cited ones together
 PARAPHRASE_SIMILARITY = 0.5  # share of a sentence's (cited) content already said by one earlier sentence
-MIN_NEW_TERMS = 3  # specific terms of its cited works a sentence must add to what earlier sentences said
+MIN_NEW_TERMS = 3  # specific terms a sentence must add when an earlier sentence is about the same work
 
 # Words any summary of any research uses: they carry no specific content, so they never count as support.
 GENERIC = frozenset(
@@ -59,6 +59,12 @@ GENERIC = frozenset(
     ability able new exciting innovative avenue avenues agenda commitment boundary boundaries pave paves foundation
     provide provides provided offer offers offered achieve achieves achieved highlight highlights highlighted
     reflect reflects reflected build builds built create creates created design designs designed""".split()
+)
+# Claims of recognition, adoption or scale: a summary may make them only when a cited work states them.
+CLAIMS = frozenset(
+    """award awarded awards prize prizes won win wins winning deployed deploy deployment adopted adoption standard
+    standards commercial commercially industry industrial patent patented million millions billion billions thousands
+    worldwide widely popular famous renowned pioneering pioneer breakthrough record leading acclaimed cited""".split()
 )
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['\u2019][a-z]+)?|\d+(?:[.,]\d+)*")
 
@@ -120,6 +126,9 @@ def matching(terms: set[str], vocabulary: set[str]) -> set[str]:
 @cache
 def _generic_stems_cached() -> frozenset[str]:
     return frozenset(_stem_word(w) for w in GENERIC)
+
+
+_CLAIM_STEMS = frozenset(_stem_word(w) for w in CLAIMS)
 
 
 class _LazyStems:
@@ -206,15 +215,6 @@ class SupportChecker:
         if len(supporting) < len(cites):
             idle = [c for c in cites if c not in supporting]
             return Verdict(False, "over_broad", f"cites {idle}, which it says nothing about", supporting, share)
-        cited_text = " ".join(self.works[c].text for c in cites)
-        bad = ungrounded_tokens(sentence, cited_text, _name_forms(self.researcher))
-        if bad:
-            return Verdict(False, "unsupported", f"mentions {bad}, which its cited works do not", supporting, share)
-        if share < MIN_FOUND_SHARE:
-            missing = sorted(terms - found)[:6]
-            return Verdict(
-                False, "unsupported", f"says things its cited works do not ({', '.join(missing)})", supporting, share
-            )
         wrong = self._better_uncited(terms, cites, found)
         if wrong:
             return Verdict(
@@ -223,6 +223,20 @@ class SupportChecker:
                 f"is about work {wrong}, which it does not cite, more than about the works it cites",
                 supporting,
                 share,
+            )
+        cited_text = " ".join(self.works[c].text for c in cites)
+        bad = ungrounded_tokens(sentence, cited_text, _name_forms(self.researcher))
+        if bad:
+            return Verdict(False, "unsupported", f"mentions {bad}, which its cited works do not", supporting, share)
+        claims = sorted(w for w in words(sentence) if _stem_word(w) in _CLAIM_STEMS and _stem_word(w) not in found)
+        if claims:
+            return Verdict(
+                False, "unsupported", f"claims {claims}, which its cited works do not state", supporting, share
+            )
+        if share < MIN_FOUND_SHARE:
+            missing = sorted(terms - found)[:6]
+            return Verdict(
+                False, "unsupported", f"says things its cited works do not ({', '.join(missing)})", supporting, share
             )
         repeat = self._repeats(terms, found, cites, previous)
         if repeat:
@@ -252,24 +266,25 @@ class SupportChecker:
         return {k for k, v in scores.items() if v > 0 and v >= 0.5 * top}
 
     def _repeats(self, terms: set[str], found: set[str], cites: Sequence[str], previous: Sequence[str]) -> int:
-        """The number of an earlier sentence this one repeats, or 0. A sentence repeats when it brings fewer than
-        MIN_NEW_TERMS specific terms of its works that no earlier sentence used, when it shares most of its content
-        with one earlier sentence, or when an earlier sentence about the same work already said most of what it
-        takes from that work."""
+        """The number of an earlier sentence this one repeats, or 0. A sentence repeats when an earlier sentence is
+        about the same work and it brings fewer than MIN_NEW_TERMS specific terms of its works that no earlier
+        sentence used, or when one earlier sentence already said most of its content (of what it takes from its
+        works, when that sentence is about the same work)."""
         if not previous:
             return 0
         prev_terms = [self.sentence_terms(p) for p in previous]
         said = set().union(*prev_terms)
         new = found - matching(found, said)
-        best_i, best_sim = 0, 0.0
+        best_i, best_sim, same_work = 0, 0.0, False
         for i, pt in enumerate(prev_terms, 1):
             sim = self.similarity(terms, pt)
             if set(cites) & self.about(pt):
+                same_work = True
                 shared = matching(found, pt)
                 sim = max(sim, self.weight(shared) / max(self.weight(found), 1e-9))
             if sim > best_sim:
                 best_i, best_sim = i, sim
-        if len(new) < MIN_NEW_TERMS or best_sim >= PARAPHRASE_SIMILARITY:
+        if (same_work and len(new) < MIN_NEW_TERMS) or best_sim >= PARAPHRASE_SIMILARITY:
             return best_i or len(previous)
         return 0
 
