@@ -26,8 +26,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
+from enrich.schemas.text import org_key
 from enrich.store import ror as ror_store
-from enrich.store.ror import name_key
 
 THRESHOLD = 0.85
 MAX_SPAN = 3
@@ -247,7 +247,7 @@ class RorIndex:
                 "SELECT DISTINCT country, country_code FROM ror_orgs WHERE country IS NOT NULL"
             ):
                 if code:
-                    countries[name_key(name)] = code.upper()
+                    countries[org_key(name)] = code.upper()
             for alias, code in _COUNTRY_ALIASES.items():
                 countries.setdefault(alias, code)
             vocab = ror_store.location_vocabulary(self.db)
@@ -290,9 +290,9 @@ def _is_dept(key: str) -> bool:
 
 
 def _classify(text: str, index: RorIndex) -> _Segment:
-    key = name_key(text)
+    key = org_key(text)
     countries, cities, regions = index.places
-    stripped = name_key(_POSTCODE.sub(" ", text))
+    stripped = org_key(_POSTCODE.sub(" ", text))
     for candidate in (key, stripped):
         if not candidate:
             continue
@@ -429,7 +429,7 @@ def _place_factor(org: dict[str, Any], stated_countries: set[str]) -> float:
 
 
 def _city_bonus(org: dict[str, Any], stated_cities: set[str]) -> float:
-    return _CITY_BONUS if org.get("city") and name_key(org["city"]) in stated_cities else 0.0
+    return _CITY_BONUS if org.get("city") and org_key(org["city"]) in stated_cities else 0.0
 
 
 def _email_domains(text: str, emails: Iterable[str]) -> list[str]:
@@ -576,7 +576,7 @@ def _weigh_shared_acronym(
     live = [rid for rid in acronym_orgs if orgs[rid]["status"] == "active"]
     if len(live) <= 1:
         return
-    in_city = [rid for rid in live if orgs[rid]["city"] and name_key(orgs[rid]["city"]) in stated_cities]
+    in_city = [rid for rid in live if orgs[rid]["city"] and org_key(orgs[rid]["city"]) in stated_cities]
     in_country = [rid for rid in live if (orgs[rid]["country_code"] or "").upper() in stated_countries]
     chosen = in_city if len(in_city) == 1 else in_country if len(in_country) == 1 else []
     for rid in acronym_orgs:

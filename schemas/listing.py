@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from .text import word_key
 from .values import utcnow
 
 ListingKind = Literal["person", "feed"]
 
 
-def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"\W+", " ", text).strip()
-
-
 def make_work_id(title: str | None, abstract: str | None, year: int | None, ordinal: int) -> str:
     """Stable id from what the page says about the work: same listing text -> same ids, and the same paper on two
     pages (title, or the abstract's opening when a page has no titles) gets the same id."""
-    basis = _norm(title) if title else _norm((abstract or "")[:300])
+    basis = word_key(title) if title else word_key((abstract or "")[:300])
     if not basis:
         basis = f"#{ordinal}"
     return "W" + hashlib.sha1(basis.encode()).hexdigest()[:10]
@@ -88,6 +82,7 @@ class Listing(BaseModel):
     researcher_id: int | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
     imported_at: str = Field(default_factory=utcnow)
+    external_id: str | None = None  # the platform's own record id (JSONL ingest)
 
     @staticmethod
     def hash_text(text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from .fields import SummaryReadability
 from .values import utcnow
@@ -26,6 +26,29 @@ class Job(BaseModel):
     error: str | None = None
     started_at: str = Field(default_factory=utcnow)
     finished_at: str | None = None
+    pid: int | None = None  # the process that runs (or last ran) the job
+    host: str | None = None
+    errors: int = 0  # rows of job_errors: steps that raised and were recorded while the job went on
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resume(self) -> str | None:
+        """The command that continues this job, when it stopped before the end."""
+        return f"enrich run --resume {self.id}" if self.state in ("interrupted", "failed") else None
+
+
+class JobError(BaseModel):
+    """An exception one researcher's step raised during a job; the job recorded it and went on."""
+
+    id: int | None = None
+    job_id: str
+    researcher_id: int | None = None
+    step: str | None = None
+    error_type: str  # the exception's class name
+    message: str
+    location: str | None = None  # "path.py:line in function" of the frame that raised
+    traceback: str | None = None
+    created_at: str = Field(default_factory=utcnow)
 
 
 class LLMCall(BaseModel):
@@ -115,6 +138,7 @@ class ExportListing(BaseModel):
     path: str
     sha256: str
     format: str
+    external_id: str | None = None  # the platform's record id the listing was ingested from (JSONL ingest)
 
 
 class ExportWork(BaseModel):
@@ -131,6 +155,7 @@ class ExportLine(BaseModel):
     researcher_id: int | None
     name: str | None
     job_id: str | None = None  # the job that set the newest of the exported values (null: none was set by a job)
+    external_id: str | None = None  # the platform's record id of the researcher's first listing that has one
     listings: list[ExportListing]
     affiliation: ExportAffiliation | None = None
     topics: list[ExportTopic] = Field(default_factory=list)

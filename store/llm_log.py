@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +41,8 @@ CALL_COLUMNS = [
     "cached",
     "job_id",
     "created_at",
+    "batch_id",  # bulk mode: the batch the answer came from and the request's custom_id (migration m010)
+    "custom_id",
 ]
 _CALL_COLUMN_SET = frozenset(CALL_COLUMNS)
 
@@ -61,6 +65,17 @@ def sha256_json(value: Any) -> str:
     """A stable hash of a JSON-able value (sorted keys)."""
     blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@contextmanager
+def _writing(db: Database) -> Iterator[None]:
+    """One commit of its own -- or, inside an open store transaction (the batch collector applies an answer, its
+    call-log row and its values together), part of that transaction: `with conn:` would commit it half-way."""
+    if db.conn.in_transaction:
+        yield
+        return
+    with locks.of(db), db.conn:
+        yield
 
 
 def _check_columns(names: Any) -> None:
@@ -94,7 +109,7 @@ def insert_call(store_or_db: Any, **row: Any) -> int:
             cols, f"INSERT INTO llm_calls ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         )
     db = _db(store_or_db)
-    with locks.of(db), db.conn:
+    with _writing(db):
         return db.conn.execute(sql, [_sql_value(v) for v in row.values()]).lastrowid
 
 
@@ -113,7 +128,7 @@ def _update_call(db: Database, call_id: int, fields: dict[str, Any]) -> None:
 def update_call(store_or_db: Any, call_id: int, **fields: Any) -> None:
     """Fill in what is known after the HTTP exchange (the parse result, the error); one commit."""
     db = _db(store_or_db)
-    with locks.of(db), db.conn:
+    with _writing(db):
         _update_call(db, call_id, fields)
 
 
@@ -121,7 +136,7 @@ def complete_call(store_or_db: Any, call_id: int, parsed: Any, cache_key: str | 
     """Record a successful attempt's parse result and, with `cache_key`, cache it -- in ONE commit (the success
     path used to take update_call + cache_put: two commits under the write lock per model call)."""
     db = _db(store_or_db)
-    with locks.of(db), db.conn:
+    with _writing(db):
         _update_call(db, call_id, {"parsed": parsed})
         if cache_key is not None:
             _cache_upsert(db, cache_key, parsed, call_id)
@@ -183,11 +198,11 @@ def _cache_upsert(db: Database, key: str, parsed: Any, llm_call_id: int | None) 
 
 def cache_put(store_or_db: Any, key: str, parsed: Any, llm_call_id: int | None) -> None:
     db = _db(store_or_db)
-    with locks.of(db), db.conn:
+    with _writing(db):
         _cache_upsert(db, key, parsed, llm_call_id)
 
 
 def cache_delete(store_or_db: Any, key: str) -> None:
     db = _db(store_or_db)
-    with locks.of(db), db.conn:
+    with _writing(db):
         db.execute("DELETE FROM llm_cache WHERE key = ?", [key])

@@ -10,9 +10,7 @@ loaded dump, with its release string).
 from __future__ import annotations
 
 import json
-import re
 import time
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,46 +18,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from enrich.schemas.text import org_key
+
 NAME_KINDS = ("name", "alias", "acronym", "label")
-
-# Abbreviations folded into the match key on both sides (dump names and affiliation strings).
-_ABBREVIATIONS = {
-    "univ": "university",
-    "uni": "university",
-    "inst": "institute",
-    "natl": "national",
-    "nat": "national",
-    "tech": "technology",
-    "techn": "technology",
-    "dept": "department",
-    "sci": "science",
-    "acad": "academy",
-    "coll": "college",
-    "intl": "international",
-    "lab": "laboratory",
-    "labs": "laboratories",
-    "ctr": "center",
-    "centre": "center",
-    "res": "research",
-    "st": "saint",
-}
-_PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
-_SPACES = re.compile(r"\s+")
-
-
-def name_key(text: str) -> str:
-    """The match key of a name: case-folded, accents stripped, punctuation dropped, `&` spelled out, common
-    abbreviations expanded, a leading "the" dropped. Used for both indexing and lookup, so they always agree."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.casefold()
-    text = text.replace("&", " and ").replace("'", "").replace("\u2019", "")
-    text = _PUNCT.sub(" ", text).replace("_", " ")
-    words = [_ABBREVIATIONS.get(w, w) for w in _SPACES.split(text.strip()) if w]
-    if len(words) > 1 and words[0] == "the":
-        words = words[1:]
-    return " ".join(words)
 
 
 @dataclass
@@ -149,7 +110,7 @@ def load_orgs(db: Database, orgs: Iterable[RorOrg], *, release: str, source: str
                 schemas.add(o.schema)
                 seen: set[tuple[str, str]] = set()
                 for value, kind, lang in o.names:
-                    key = name_key(value)
+                    key = org_key(value)
                     if key and (key, kind) not in seen:
                         seen.add((key, kind))
                         name_rows.append((o.ror_id, value, kind, lang, key))
@@ -271,7 +232,7 @@ def location_vocabulary(db: Database) -> dict[str, set[str]]:
     vocab: dict[str, set[str]] = {"city": set(), "region": set(), "country": set(), "country_code": set()}
     for col in vocab:
         for (value,) in db.execute(f"SELECT DISTINCT {col} FROM ror_orgs WHERE {col} IS NOT NULL"):
-            key = value.casefold() if col == "country_code" else name_key(value)
+            key = value.casefold() if col == "country_code" else org_key(value)
             if key:
                 vocab[col].add(key)
     return vocab

@@ -11,8 +11,6 @@ Provenance of a split: each new researcher links to the original listing through
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Collection
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
@@ -21,6 +19,7 @@ from rapidfuzz import fuzz
 
 from enrich.schemas import Proposal, Work, utcnow
 from enrich.schemas.conflation import ConflationResult
+from enrich.schemas.text import ascii_key
 
 if TYPE_CHECKING:
     from .core import Store
@@ -335,16 +334,11 @@ def reject_merge(store: Store, proposal_id: int, who: str) -> None:
 # ----------------------------------------------------------------- merge detection
 
 
-def _norm(text: str | None) -> str:
-    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", " ", text).strip()
-
-
 def same_work(x: Work, y: Work) -> bool:
     """Titles when both pages give them; otherwise the abstracts' opening (identical or near-identical)."""
     if x.title and y.title:
-        return _norm(x.title) == _norm(y.title)
-    ax, ay = _norm(x.abstract), _norm(y.abstract)
+        return ascii_key(x.title) == ascii_key(y.title)
+    ax, ay = ascii_key(x.abstract), ascii_key(y.abstract)
     if len(ax) < 80 or len(ay) < 80:
         return False
     n = min(len(ax), len(ay), ABSTRACT_PREFIX)
@@ -354,8 +348,8 @@ def same_work(x: Work, y: Work) -> bool:
 def _keys(w: Work) -> set[str]:
     keys = set()
     if w.title:
-        keys.add("t:" + _norm(w.title))
-    ab = _norm(w.abstract)
+        keys.add("t:" + ascii_key(w.title))
+    ab = ascii_key(w.abstract)
     if len(ab) >= 80:
         keys.add("a:" + ab[:60])
     return keys
@@ -389,8 +383,8 @@ def find_shared_works(
 
     candidates = [v for v in index.values() if len({rid for rid, _ in v}) > 1]
     # Near-identical abstracts whose first 60 characters differ: compare the remaining abstracts pairwise.
-    abstracts = [(rid, w) for rid, ws in works.items() for w in ws if not w.title and len(_norm(w.abstract)) >= 80]
-    others = [(rid, w) for rid, ws in works.items() for w in ws if len(_norm(w.abstract)) >= 80]
+    abstracts = [(rid, w) for rid, ws in works.items() for w in ws if not w.title and len(ascii_key(w.abstract)) >= 80]
+    others = [(rid, w) for rid, ws in works.items() for w in ws if len(ascii_key(w.abstract)) >= 80]
     others_among = others if among is None else [(rid, w) for rid, w in others if rid in among]
     for rid, w in abstracts:
         for rid2, w2 in others if among is None or rid in among else others_among:

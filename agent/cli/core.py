@@ -138,7 +138,18 @@ def show_data(store, ref: str) -> dict[str, Any]:
         "works": len(store.researcher_works(r.id)),
         "fields": {f: field_view(store, current.get(f)) for f in FIELDS},
         "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
+        "errors": [e.model_dump() for e in store.latest_job_errors(r.id)],
     }
+
+
+def error_line(e: Any) -> str:
+    """One recorded job error for people: where it happened and what it said."""
+    who = f"researcher {e.researcher_id} " if e.researcher_id is not None else ""
+    return (
+        f"{who}{e.step or 'job'}: {e.error_type}: {e.message}"
+        + (f" (at {e.location})" if e.location else "")
+        + f" [job {e.job_id}]"
+    )
 
 
 def print_show(data: dict[str, Any]) -> None:
@@ -151,6 +162,9 @@ def print_show(data: dict[str, Any]) -> None:
     for lst in data["listings"]:
         console.print(Text(f"  listing {lst['id']}: {lst['path']} ({lst['format']}, version {lst['version']})"))
     console.print(Text(f"  works: {data['works']}   pending proposals: {data['pending_proposals']}"))
+    for e in data["errors"]:
+        line = f"{e['step'] or 'job'} failed with {e['error_type']}: {e['message']}"
+        console.print(Text(f"  error: {line} (job {e['job_id']}; `enrich run --retry-failed` retries)", style="red"))
     table = Table(show_lines=True)
     for col in ("field", "value", "status", "origin", "confidence", "evidence"):
         table.add_column(col, overflow="fold")
@@ -232,18 +246,19 @@ def _csv_help() -> str:
     return "\n".join(f"  {k}: {v}" for k, v in CSV_COLUMNS.items())
 
 
-def write_export(store, fmt: str, out, include_feeds: bool) -> int:
-    from enrich.agent.export import CSV_COLUMNS, csv_row, export_lines
+def write_export(store, fmt: str, out, include_feeds: bool, since: str | None = None) -> int:
+    from enrich.agent.export import CSV_COLUMNS, csv_row, export_lines, resolve_since
 
     n = 0
+    since = resolve_since(store, since) if since else None
     if fmt == "jsonl":
-        for line in export_lines(store, include_feeds=include_feeds):
+        for line in export_lines(store, include_feeds=include_feeds, since=since):
             out.write(line.model_dump_json() + "\n")
             n += 1
     else:
         writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
         writer.writeheader()
-        for line in export_lines(store, include_feeds=include_feeds):
+        for line in export_lines(store, include_feeds=include_feeds, since=since):
             writer.writerow(csv_row(line))
             n += 1
     return n
@@ -426,15 +441,30 @@ def register(cli: click.Group) -> None:
         )
 
     @cli.command("jobs")
+    @click.argument("job", required=False)
     @click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Show at most this many.")
+    @click.option("--errors", "with_errors", is_flag=True, help="Also list the errors each job recorded.")
     @json_option
     @pass_app
-    def jobs_cmd(app: AppContext, limit: int, as_json: bool) -> None:
-        """List agent jobs, newest first: state, progress, counts, tokens and cost."""
+    def jobs_cmd(app: AppContext, job: str | None, limit: int, with_errors: bool, as_json: bool) -> None:
+        """List agent jobs, newest first (or only JOB): state, progress, counts, errors, tokens and cost.
+
+        A job is `running` only while a live process runs it; one whose process ended early (Ctrl-C, a kill, a
+        crash, power loss) is `interrupted` and shows the command that resumes it. `errors` counts the steps that
+        raised for one researcher while the job went on (see them with --errors or `enrich show`).
+        """
         with user_errors():
-            jobs = app.store.jobs(limit=limit)
+            jobs = [app.store.get_job(job)] if job else app.store.jobs(limit=limit)
+            errors = {j.id: app.store.job_errors(job_id=j.id) for j in jobs if with_errors and j.errors}
         if as_json:
-            emit_json([j.model_dump() for j in jobs])
+            emit_json(
+                [
+                    {**j.model_dump(), **({"error_details": [e.model_dump() for e in errors.get(j.id, [])]})}
+                    if with_errors
+                    else j.model_dump()
+                    for j in jobs
+                ]
+            )
             return
         rows = [
             {
@@ -443,6 +473,7 @@ def register(cli: click.Group) -> None:
                 "state": j.state,
                 "progress": f"{j.cursor}/{len(j.todo)}",
                 "counts": ", ".join(f"{k}={v}" for k, v in sorted(j.counts.items())),
+                "errors": j.errors,
                 "tokens": f"{j.tokens_in}/{j.tokens_out}",
                 "cost_usd": f"{j.cost_usd:.4f}",
                 "started": j.started_at,
@@ -453,10 +484,29 @@ def register(cli: click.Group) -> None:
         ]
         output(
             rows,
-            ["id", "kind", "state", "progress", "counts", "tokens", "cost_usd", "started", "finished", "error"],
+            [
+                "id",
+                "kind",
+                "state",
+                "progress",
+                "counts",
+                "errors",
+                "tokens",
+                "cost_usd",
+                "started",
+                "finished",
+                "error",
+            ],
             False,
             title=f"{len(rows)} job(s)",
         )
+        for j in jobs:
+            if j.resume:
+                click.echo(f"{j.id} is {j.state}: resume it with `{j.resume}`")
+        for job_id, errs in errors.items():
+            click.echo(f"\nErrors of job {job_id} (newest first):")
+            for e in errs:
+                click.echo("  " + error_line(e))
 
     @cli.command(
         "export",
@@ -484,16 +534,23 @@ def register(cli: click.Group) -> None:
         help="Write to this file instead of standard output.",
     )
     @click.option("--include-feeds", is_flag=True, help="Also export paper feeds (researcher_id and name null).")
+    @click.option(
+        "--since",
+        default=None,
+        metavar="JOB|TIME",
+        help="Only researchers with a value written, imported, reviewed or rolled back since this job started "
+        "(a job id) or this ISO time (UTC unless given).",
+    )
     @pass_app
-    def export_cmd(app: AppContext, fmt: str, out_path: str | None, include_feeds: bool) -> None:
+    def export_cmd(app: AppContext, fmt: str, out_path: str | None, include_feeds: bool, since: str | None) -> None:
         with user_errors():
             if out_path is None:
-                write_export(app.store, fmt, sys.stdout, include_feeds)
+                write_export(app.store, fmt, sys.stdout, include_feeds, since)
                 return
             tmp = Path(out_path + ".tmp")
             try:
                 with tmp.open("w", encoding="utf-8", newline="") as fh:
-                    n = write_export(app.store, fmt, fh, include_feeds)
+                    n = write_export(app.store, fmt, fh, include_feeds, since)
                 tmp.replace(out_path)  # a failed export never leaves half a file behind
             except OSError as exc:
                 tmp.unlink(missing_ok=True)

@@ -3,13 +3,13 @@ extracted title occurs in the page text (so a made-up title is re-asked, never s
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from enrich.agent.llm.base import LLMClient, PromptRef
 from enrich.schemas import ParsedListing, Work
+from enrich.schemas.text import fold
 
 FORMAT = "unknown-llm"
 PROMPT = PromptRef(name="ingest_fallback", version="1")
@@ -23,10 +23,6 @@ _SYSTEM = (
 )
 
 
-def _squash(s: str) -> str:
-    return re.sub(r"\s+", " ", s).strip().casefold()
-
-
 class ExtractedWork(BaseModel):
     title: str = Field(min_length=3, description="the title exactly as printed on the page")
     year: int | None = Field(default=None, ge=1900, le=2100)
@@ -38,7 +34,7 @@ class ExtractedWork(BaseModel):
     @classmethod
     def _title_in_text(cls, v: str, info: ValidationInfo) -> str:
         text = (info.context or {}).get("text")
-        if text is not None and _squash(v) not in _squash(text):
+        if text is not None and fold(v) not in fold(text):
             raise ValueError(f"title {v[:80]!r} does not occur in the page; copy titles exactly as printed")
         return v
 
@@ -69,7 +65,7 @@ def parse_with_llm(
     if got.kind == "person":
         if name:
             out.name, out.name_origin = name, "flag:--name"
-        elif got.name and _squash(got.name) in _squash(sent):
+        elif got.name and fold(got.name) in fold(sent):
             out.name, out.name_origin = got.name, "inferred:llm"
     pos = 0
     for w in got.works:

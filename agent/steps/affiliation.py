@@ -10,14 +10,14 @@ A page that states no affiliation gets none: nothing is applied or proposed.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
-from rapidfuzz import fuzz
 
 from enrich.schemas import DerivedFact, Evidence, FieldValue
+from enrich.schemas.text import fold
 
+from ..names import email_names_subject, names_subject
 from .base import StepContext, StepOutcome, record_llm
 from .checks import (
     find_quote,
@@ -25,7 +25,6 @@ from .checks import (
     looks_like_institution,
     mentions_institution,
     name_in_quote,
-    norm_space,
     within,
 )
 
@@ -62,32 +61,6 @@ class AffiliationAnswer(BaseModel):
         return self
 
 
-def _name_parts(name: str) -> list[str]:
-    return [p for p in re.split(r"[\s.\-]+", name.casefold()) if len(p) > 1]
-
-
-def names_subject(author: str | None, subject: str) -> bool:
-    if not author or not subject:
-        return False
-    return fuzz.token_sort_ratio(author.casefold(), subject.casefold()) >= 85 or (
-        _name_parts(author)[-1:] == _name_parts(subject)[-1:]
-        and author.strip()[:1].casefold() == subject.strip()[:1].casefold()
-    )
-
-
-def email_names_subject(email: str, subject: str) -> bool:
-    local = email.split("@", 1)[0].casefold()
-    parts = _name_parts(subject)
-    if not parts:
-        return False
-    first, last = parts[0], parts[-1]
-    return (
-        last in local
-        or local in (first[0] + last, first + "." + last, first + last, first[0] + "." + last)
-        or local.startswith(first[0] + last[:3])
-    )
-
-
 def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
     """The only text an affiliation may come from: the page header (before the first work) and the author lines
     the parser kept as hints. Returns the text shown to the model and the allowed spans of the listing."""
@@ -109,7 +82,7 @@ def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
         v = h.get("value") or {}
         text = v.get("text") or ""
         if v.get("kind") == "affiliation" and names_subject(v.get("author"), ctx.name):
-            key = norm_space(text).casefold()
+            key = fold(text)
         elif v.get("kind") == "email" and (
             names_subject(v.get("author"), ctx.name) or email_names_subject(text, ctx.name)
         ):

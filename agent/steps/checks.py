@@ -7,10 +7,11 @@ share one implementation.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
+
+from enrich.schemas.text import fold, norm_space
 
 
 def _listify(v: Any) -> Any:
@@ -33,10 +34,6 @@ LEAK_WORDS = re.compile(
     re.IGNORECASE,
 )
 NULLISH = {"", "null", "none", "n/a", "na", "unknown", "not specified", "not stated", "not available", "-"}
-
-
-def norm_space(s: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s)).strip()
 
 
 def is_nullish(value: str | None) -> bool:
@@ -82,7 +79,7 @@ def looks_like_institution(name: str) -> bool:
 
 def name_in_quote(name: str, quote: str) -> bool:
     """The answer must be (a normalised part of) the quote, not a model's paraphrase."""
-    a, b = norm_space(name).casefold(), norm_space(quote).casefold()
+    a, b = fold(name), fold(quote)
     return bool(a) and a in b
 
 

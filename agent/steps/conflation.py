@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -32,6 +31,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from enrich.schemas import Work
 from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
+
+from ..names import PersonName
 
 METHOD = "coauthor-tfidf-v1"
 
@@ -86,67 +87,26 @@ _STOP_SET = frozenset(STOP_WORDS)
 _TOKEN = re.compile(r"(?u)\b[a-zA-Z][a-zA-Z-]+\b")
 
 
-# ----------------------------------------------------------------- names
+# ----------------------------------------------------------------- names (matching itself: agent/names.py)
 
 
-def _ascii_tokens(name: str) -> list[str]:
-    s = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    s = re.sub(r"[*\u2020\u2021\d]+", " ", s)  # footnote marks
-    return [t for t in re.split(r"[^a-z]+", s.replace("-", "")) if t]
-
-
-@dataclass(frozen=True)
-class NameForm:
-    """A printed person name split into given-name tokens and surname, lower-case ASCII."""
-
-    given: tuple[str, ...]
-    surname: str
-
-    @classmethod
-    def parse(cls, name: str) -> NameForm | None:
-        name = name.strip()
-        if "," in name:  # "Sun, Yan"
-            last, _, first = name.partition(",")
-            name = f"{first} {last}"
-        toks = _ascii_tokens(name)
-        if not toks:
-            return None
-        return cls(tuple(toks[:-1]), toks[-1])
-
-    def compatible(self, other: NameForm) -> bool:
-        """Could both printed forms name the same person? Initials match full names; differing middle initials
-        or differing full given names do not."""
-        if self.surname != other.surname:
-            return False
-        for a, b in zip(self.given, other.given):
-            if len(a) > 1 and len(b) > 1:
-                if not (a.startswith(b) or b.startswith(a)):  # "steve" ~ "steven", "dan" ~ "daniel"
-                    return False
-            elif a[0] != b[0]:
-                return False
-        return True
-
-    def key(self) -> str:
-        return " ".join((*self.given, self.surname))
-
-
-def _subject_form(works: list[Work], subject_name: str | None) -> NameForm | None:
+def _subject_form(works: list[Work], subject_name: str | None) -> PersonName | None:
     if subject_name:
-        return NameForm.parse(subject_name)
+        return PersonName.parse(subject_name)
     # No name given: the author key present on most works (feeds have none, and then nothing is excluded).
     counts: Counter[tuple[str, str]] = Counter()
     for w in works:
-        seen = {(f.surname, f.given[0][0] if f.given else "") for f in map(NameForm.parse, w.authors) if f}
+        seen = {(f.surname, f.given[0][0] if f.given else "") for f in map(PersonName.parse, w.authors) if f}
         counts.update(seen)
     if not counts:
         return None
     (surname, initial), n = counts.most_common(1)[0]
-    return NameForm((initial,), surname) if n >= max(2, len(works) // 2) else None
+    return PersonName((initial,), surname) if n >= max(2, len(works) // 2) else None
 
 
-def _split_authors(w: Work, subject: NameForm | None) -> tuple[str | None, list[NameForm]]:
+def _split_authors(w: Work, subject: PersonName | None) -> tuple[str | None, list[PersonName]]:
     """(the subject's printed form on this work or None, the co-authors)."""
-    forms = [(a, NameForm.parse(a)) for a in w.authors if a and "et al" not in a.lower()]
+    forms = [(a, PersonName.parse(a)) for a in w.authors if a and "et al" not in a.lower()]
     forms = [(a, f) for a, f in forms if f is not None]
     own_idx = None
     if subject is not None:
@@ -164,7 +124,7 @@ def _split_authors(w: Work, subject: NameForm | None) -> tuple[str | None, list[
     return own, [f for i, (_, f) in enumerate(forms) if i != own_idx]
 
 
-def _canonical_coauthors(per_work: list[list[NameForm]]) -> list[set[str]]:
+def _canonical_coauthors(per_work: list[list[PersonName]]) -> list[set[str]]:
     """Map abbreviated co-author forms onto the unique full form they match ("L. Shen" -> "li shen")."""
     full: dict[tuple[str, str], set[str]] = {}
     for forms in per_work:
@@ -186,7 +146,7 @@ def _canonical_coauthors(per_work: list[list[NameForm]]) -> list[set[str]]:
     return out
 
 
-def _initials_only(subject: NameForm | None) -> bool:
+def _initials_only(subject: PersonName | None) -> bool:
     return bool(subject and subject.given and all(len(g) == 1 for g in subject.given))
 
 
@@ -208,7 +168,7 @@ def _syllables(token: str) -> int:
     return len(re.findall(r"[aeiouy]+", token))
 
 
-def name_ambiguity(subject: NameForm | None) -> float:
+def name_ambiguity(subject: PersonName | None) -> float:
     """Rough prior that a name is shared by several active researchers: initials only, or a very common surname
     with a one-syllable given name ("Yang Liu", "Yan Sun"), are highly ambiguous; distinctive names are not."""
     if subject is None or not subject.given:
@@ -244,7 +204,7 @@ class _UnionFind:
 @dataclass
 class _Features:
     n: int
-    own_forms: list[NameForm | None]
+    own_forms: list[PersonName | None]
     own_strings: list[str | None]
     coauthors: list[set[str]]
     sim: np.ndarray  # work x work topic similarity
@@ -253,7 +213,7 @@ class _Features:
     terms: list[str]
     tfidf: _TfIdf | None = None
     cannot: set[tuple[int, int]] = field(default_factory=set)
-    subject: NameForm | None = None
+    subject: PersonName | None = None
 
 
 def _text(w: Work) -> str:
@@ -357,14 +317,14 @@ def _tfidf(texts: list[str]) -> _TfIdf | None:
     return _TfIdf(terms, rows)
 
 
-def _features(works: list[Work], subject: NameForm | None) -> _Features:
+def _features(works: list[Work], subject: PersonName | None) -> _Features:
     n = len(works)
     own_strings, co_forms = [], []
     for w in works:
         own, co = _split_authors(w, subject)
         own_strings.append(own)
         co_forms.append(co)
-    own_forms = [NameForm.parse(s) if s else None for s in own_strings]
+    own_forms = [PersonName.parse(s) if s else None for s in own_strings]
     coauthors = _canonical_coauthors(co_forms)
     texts = [_text(w) for w in works]
     sim = np.eye(n)
@@ -471,7 +431,19 @@ def _cluster(f: _Features) -> list[list[int]]:
 
 
 def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+    """The logistic function without overflow: `math.exp` of a large argument raises, so the exponent is always
+    <= 0 (a score driven very far from 0 gives 0.0 or 1.0, not an OverflowError)."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _relative_margin(a: float, b: float) -> float:
+    """(a - b) relative to the larger of the two, in [-1, 1]; 0 when both are 0. A margin relative to `a` alone
+    is unbounded below when `a` is ~0 (clusters held together by co-authors whose works share no terms)."""
+    scale = max(a, b)
+    return 0.0 if scale <= 0.0 else (a - b) / scale
 
 
 def _year_span(f: _Features, c: list[int]) -> tuple[int, int] | None:
@@ -495,7 +467,7 @@ def separation_features(f: _Features, big: list[list[int]]) -> dict[str, float]:
     return {
         "groups": float(len(big)),
         "covered": len(members) / f.n,
-        "separation": float((np.mean(intra) - np.mean(inter)) / (np.mean(intra) + 1e-6)),
+        "separation": _relative_margin(float(np.mean(intra)), float(np.mean(inter))),
         "cohesion": linked / len(members),
         "name_conflict": float(any(_conflicts(f, a, b) for a, b in combinations(big, 2))),
         "concurrent": concurrent,

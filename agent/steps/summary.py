@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_valida
 from enrich.agent.readability import readability
 from enrich.agent.sentences import split_sentences
 from enrich.schemas import Evidence, FieldValue
+from enrich.schemas.text import ascii_key, word_key
 
 from .base import StepContext, StepOutcome, record_llm
 from .checks import WorkNumbers
@@ -83,7 +84,7 @@ class SummaryAnswer(BaseModel):
         kept, refused, trimmed, seen = [], [], 0, set()
         for i, s in enumerate(v, 1):
             s.text = _tidy(s.text)
-            key = re.sub(r"\W+", " ", s.text).strip().lower()
+            key = word_key(s.text)
             if key in seen:  # an exact repeat is padding, not a claim worth a re-ask
                 continue
             seen.add(key)
@@ -148,12 +149,10 @@ def copied_sentences(value: dict, sources: dict[str, str]) -> int:
     return sum(
         1
         for s in value["sentences"]
-        if len(s["text"]) >= 40 and _squash(s["text"]) in _squash(" ".join(sources.values()))
+        if len(s["text"]) >= 40 and ascii_key(s["text"]) in ascii_key(" ".join(sources.values()))
     )
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", text.casefold()).strip()
 
 
 def digest(works) -> tuple[str, dict[str, str], list]:

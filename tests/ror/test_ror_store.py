@@ -6,8 +6,9 @@ from pathlib import Path
 
 from enrich.agent.ror import index_status
 from enrich.agent.ror_dump import read_dump
+from enrich.schemas.text import org_key
 from enrich.store import ror as ror_store
-from enrich.store.ror import RorOrg, load_orgs, name_key
+from enrich.store.ror import RorOrg, load_orgs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -24,11 +25,11 @@ def _load(db, name: str, release: str | None = None):
 
 
 def test_name_key_folds_case_accents_punctuation_and_abbreviations():
-    assert name_key("Universität des Saarlandes") == "universitat des saarlandes"
-    assert name_key("Univ. of Western Ontario") == "university of western ontario"
-    assert name_key("The University of Texas at Austin") == "university of texas at austin"
-    assert name_key("Texas A&M") == "texas a and m"
-    assert name_key("King's College London") == "kings college london"
+    assert org_key("Universität des Saarlandes") == "universitat des saarlandes"
+    assert org_key("Univ. of Western Ontario") == "university of western ontario"
+    assert org_key("The University of Texas at Austin") == "university of texas at austin"
+    assert org_key("Texas A&M") == "texas a and m"
+    assert org_key("King's College London") == "kings college london"
 
 
 def test_empty_index_has_no_status(db):

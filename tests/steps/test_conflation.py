@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from enrich.agent.steps.conflation import NameForm, detect, name_ambiguity
+from enrich.agent.names import PersonName
+from enrich.agent.steps.conflation import detect, name_ambiguity
 from enrich.schemas import Work
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -171,13 +172,13 @@ def test_small_listing_is_never_flagged():
 
 
 def test_name_forms_and_ambiguity_prior():
-    assert NameForm.parse("Yan Sun").compatible(NameForm.parse("Y. Sun"))
-    assert NameForm.parse("Steve Skiena").compatible(NameForm.parse("Steven Skiena"))
-    assert not NameForm.parse("Robert E. Mercer").compatible(NameForm.parse("Robert L. Mercer"))
-    assert NameForm.parse("Sun, Yan") == NameForm.parse("Yan Sun")
-    assert name_ambiguity(NameForm.parse("J. Lee")) == 0.9
-    assert name_ambiguity(NameForm.parse("Yang Liu")) == 0.75
-    assert name_ambiguity(NameForm.parse("Claire Cardie")) == 0.1
+    assert PersonName.parse("Yan Sun").compatible(PersonName.parse("Y. Sun"))
+    assert PersonName.parse("Steve Skiena").compatible(PersonName.parse("Steven Skiena"))
+    assert not PersonName.parse("Robert E. Mercer").compatible(PersonName.parse("Robert L. Mercer"))
+    assert PersonName.parse("Sun, Yan") == PersonName.parse("Yan Sun")
+    assert name_ambiguity(PersonName.parse("J. Lee")) == 0.9
+    assert name_ambiguity(PersonName.parse("Yang Liu")) == 0.75
+    assert name_ambiguity(PersonName.parse("Claire Cardie")) == 0.1
 
 
 def _parse_seed(name: str):
@@ -215,3 +216,36 @@ def test_acl_seed_is_not_flagged():
     parsed = _parse_seed("acl-anthology-zhaorui-tan.txt")
     res = detect(parsed.works, parsed.name)
     assert res.detected is False
+
+
+def co_author_groups_without_shared_terms() -> list[Work]:
+    """A page several same-initial people share ("R. Okafor"): two groups held together by a co-author each, whose
+    own works share no topic term, while a term crosses between the groups. Topic cohesion inside the groups
+    is zero, which drove the separation feature (a margin relative to it) towards minus infinity."""
+    return [
+        w("Glacier melt runoff forecasting", 2015, ["R. Okafor", "Ines Albrecht"], "alpine basins snowpack"),
+        w("Compiler register allocation heuristics", 2016, ["Ines Albrecht", "R. Okafor"], "spilling graphs"),
+        w("Runoff sediment transport in estuaries", 2019, ["R. Okafor", "Tomas Vidal"], "tidal mixing salinity"),
+        w("Bayesian choirs", 2020, ["Tomas Vidal", "R. Okafor"], "vocal ensembles pitch"),
+        w("Medieval trade ledgers", 2011, ["R. Okafor"], "merchants guilds"),
+    ]
+
+
+def test_groups_with_no_shared_terms_do_not_overflow_the_score():
+    from enrich.agent.steps import conflation
+
+    works = co_author_groups_without_shared_terms()
+    f = conflation._features(works, PersonName.parse("R. Okafor"))
+    big = [c for c in conflation._cluster(f) if len(c) >= 2]
+    x = conflation.separation_features(f, big)
+    assert len(big) == 2 and -1.0 <= x["separation"] <= 1.0  # the class: no topic cohesion inside the groups
+    result = detect(works, "R. Okafor")  # raised OverflowError: math range error
+    assert 0.0 <= result.confidence <= 1.0
+
+
+@pytest.mark.parametrize("z", [-1e6, -800.0, -40.0, 0.0, 40.0, 800.0, 1e6])
+def test_sigmoid_is_defined_for_any_score(z):
+    from enrich.agent.steps.conflation import _sigmoid
+
+    y = _sigmoid(z)
+    assert 0.0 <= y <= 1.0 and (y < 0.5) == (z < 0) and (z != 0 or y == 0.5)

@@ -1,0 +1,106 @@
+"""Bulk-mode bookkeeping (migration m010): request files / batches of a job and one row per request.
+
+A request row's `state`: pending (sent, no answer applied yet) -> applied (the step finished from the answer:
+value, proposal or none) | reasked (the answer failed validation; a follow-up request of the next round carries the
+error) | failed (still invalid after max_reasks re-asks, or cut off) | error (the runner reported an error for it:
+expired, cancelled, HTTP error) | stale (the step's inputs changed since the request was built).
+Writes run inside the caller's store transaction when there is one, so an answer, its call-log row, its values and
+its request state commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from enrich.schemas import utcnow
+
+from .core import Store
+
+DONE_STATES = ("applied", "failed", "error", "stale")
+
+
+def add_file(store: Store, *, job_id: str, round: int, path: str, requests: int, bytes: int, status: str) -> int:
+    with store.transaction():
+        return store.insert_row(
+            "batch_files",
+            {
+                "job_id": job_id,
+                "round": round,
+                "path": path,
+                "requests": requests,
+                "bytes": bytes,
+                "status": status,
+                "created_at": utcnow(),
+            },
+        )
+
+
+def update_file(store: Store, file_id: int, **fields: Any) -> None:
+    allowed = {"input_file_id", "batch_id", "status", "output_file_id", "error_file_id", "detail", "collected_at"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"unknown batch_files columns: {sorted(unknown)}")
+    if not fields:
+        return
+    with store.transaction():
+        store.db.conn.execute(
+            f"UPDATE batch_files SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+            [*fields.values(), file_id],
+        )
+
+
+def files(store: Store, job_id: str) -> list[dict[str, Any]]:
+    return store.q("SELECT * FROM batch_files WHERE job_id = ? ORDER BY id", [job_id])
+
+
+def add_requests(store: Store, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert request rows (custom_id, job_id, researcher_id, step, round, first_hash, body, tokens_in, file_id)."""
+    n = 0
+    with store.transaction():
+        for row in rows:
+            store.insert_row("batch_requests", {**row, "state": "pending"})
+            n += 1
+    return n
+
+
+def assign_file(store: Store, custom_ids: list[str], file_id: int) -> None:
+    with store.transaction():
+        store.db.conn.executemany(
+            "UPDATE batch_requests SET file_id = ? WHERE custom_id = ?", [(file_id, c) for c in custom_ids]
+        )
+
+
+def requests_by_id(store: Store, custom_ids: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(custom_ids), 500):
+        chunk = custom_ids[i : i + 500]
+        for r in store.q(f"SELECT * FROM batch_requests WHERE custom_id IN ({', '.join('?' * len(chunk))})", chunk):
+            out[r["custom_id"]] = r
+    return out
+
+
+def set_request(store: Store, custom_id: str, state: str, detail: str | None = None, llm_call_id: int | None = None):
+    with store.transaction():
+        store.db.conn.execute(
+            "UPDATE batch_requests SET state = ?, detail = ?, llm_call_id = ?, done_at = ? WHERE custom_id = ?",
+            [state, detail, llm_call_id, utcnow(), custom_id],
+        )
+
+
+def request_counts(store: Store, job_id: str) -> dict[str, int]:
+    rows = store.q("SELECT state, count(*) AS n FROM batch_requests WHERE job_id = ? GROUP BY state", [job_id])
+    return {r["state"]: r["n"] for r in rows}
+
+
+def pending_in_file(store: Store, file_id: int) -> list[str]:
+    return [
+        r["custom_id"]
+        for r in store.q("SELECT custom_id FROM batch_requests WHERE file_id = ? AND state = 'pending'", [file_id])
+    ]
+
+
+def call_for(store: Store, custom_id: str) -> int | None:
+    """The llm_calls row an answer already became (an idempotent collector reuses it)."""
+    row = store.one("SELECT id FROM llm_calls WHERE custom_id = ? ORDER BY id LIMIT 1", [custom_id])
+    return row["id"] if row else None

@@ -1,0 +1,55 @@
+"""The text keys (enrich.schemas.text) and the person-name matcher (enrich.agent.names)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from enrich.agent.names import PersonName, email_names_subject, name_tokens, names_subject
+from enrich.schemas import make_work_id
+from enrich.schemas.text import ascii_key, fold, norm_space, org_key, word_key
+
+
+def test_each_key_answers_its_question():
+    assert norm_space("Deep\n  Learning\u00a0for ﬁsh ") == "Deep Learning for fish"
+    assert fold("Deep\nLEARNING") == "deep learning"
+    assert word_key("Straße: a Study!") == "strasse a study"
+    assert word_key("Über Graphen") == "über graphen"  # letters outside ASCII survive in work ids
+    assert ascii_key("Über Graphen -- a Study") == "uber graphen a study"
+    assert org_key("The Univ. of Texas & A.I. Lab") == "university of texas and a i laboratory"
+    assert org_key("清华大学") == "清华大学"
+
+
+def test_work_ids_are_stable():
+    # stored ids depend on word_key: the same printed title in another case or punctuation keeps its id
+    assert make_work_id("Graph Networks: A Survey", None, 2020, 0) == make_work_id(
+        "graph networks -- a survey", None, 1, 5
+    )
+    assert (
+        make_work_id("Graph Networks: A Survey", None, 2020, 0)
+        == "W" + __import__("hashlib").sha1(b"graph networks a survey").hexdigest()[:10]
+    )
+
+
+@given(st.text(max_size=40))
+def test_keys_are_idempotent(s):
+    for key in (norm_space, fold, word_key, ascii_key, org_key):
+        assert key(key(s)) == key(s)
+
+
+def test_person_names():
+    assert name_tokens("Jean-Pierre Dupont1*") == ["jeanpierre", "dupont"]
+    assert PersonName.parse("Sun, Yan") == PersonName.parse("Yan Sun") == PersonName(("yan",), "sun")
+    assert PersonName.parse("Müller, J.").compatible(PersonName.parse("Jonas Muller"))
+    assert not PersonName.parse("Ann B. Kerr").compatible(PersonName.parse("Ann C. Kerr"))
+    assert PersonName.parse("  ") is None
+
+
+def test_author_lines_and_emails_naming_the_subject():
+    assert names_subject("J. Kerr", "Jane Kerr")
+    assert names_subject("Jane  Kerr", "jane kerr")
+    assert not names_subject("Paul Kerr", "Jane Kerr")
+    assert not names_subject(None, "Jane Kerr")
+    assert email_names_subject("jkerr@uni.edu", "Jane Kerr")
+    assert email_names_subject("jane.kerr@uni.edu", "Jane Kerr")
+    assert not email_names_subject("office@uni.edu", "Jane Kerr")
