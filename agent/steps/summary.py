@@ -7,8 +7,8 @@ sentence that fits an uncited work better, or a paraphrase of an earlier sentenc
 than two supported sentences is re-asked with the reasons; otherwise the refused sentences are dropped and the
 confidence says so.
 
-Answers fit the token cap: the JSON schema bounds the number of sentences, their length and their citations, which a
-grammar-constrained local model cannot exceed (unbounded, the 1.5B model copied abstracts until it hit the cap).
+Answers fit the token cap: the JSON schema bounds the number of sentences and of citations, which a
+grammar-constrained local model cannot exceed, and the prompt asks for sentences of at most 25 words.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from enrich.agent.readability import readability
 from enrich.agent.sentences import split_sentences
@@ -27,34 +27,38 @@ from .base import StepContext, StepOutcome, record_llm
 from .checks import WorkNumbers
 from .support import MAX_CITES, SupportChecker, WorkText
 
-MAX_TOKENS = 400  # 4 sentences x 220 characters + JSON is ~300 tokens: the cap is never what ends an answer
+MAX_TOKENS = 400  # 3 sentences of <= 30 words + JSON is ~150 tokens: the cap is never what ends an answer
 STEP = "summary"
-MAX_WORKS = 8
-ABSTRACT_CHARS = 240
-MAX_SENTENCES = 4
+MAX_WORKS = 6  # the prompt is most of a local model's time: six works, each title + the abstract's opening
+ABSTRACT_CHARS = 180
+ASK_SENTENCES = 3  # what the schema lets a grammar-constrained model write
+MAX_SENTENCES = 4  # what is kept from another backend's longer answer
 MIN_SENTENCES = 2
-SENTENCE_CHARS = 220  # about 35 words: a plain sentence, and a bound on the answer's length
 
 
 class SentenceOut(BaseModel):
-    text: str = Field(description="one short plain-language sentence", json_schema_extra={"maxLength": SENTENCE_CHARS})
+    # the schema requires a citation (a grammar-constrained model cannot leave it out); validation stays lenient so
+    # an uncited sentence from another backend can still be attributed to the one work it restates
+    model_config = ConfigDict(json_schema_extra={"required": ["text", "works"]})
+
+    # no maxLength: a grammar of 200+ nested optional characters slows llama.cpp's sampler; the prompt bounds it
+    text: str = Field(description="one short plain-language sentence, at most 30 words")
     works: WorkNumbers = Field(
         default_factory=list,
         description=f"numbers of the 1 to {MAX_CITES} listed works this sentence is about",
-        json_schema_extra={"maxItems": MAX_CITES},
+        json_schema_extra={"minItems": 1, "maxItems": MAX_CITES},
     )
 
 
 class SummaryAnswer(BaseModel):
-    # minItems/maxItems/maxLength are for the schema only: a grammar-constrained local model (llama.cpp builds its
-    # grammar from it) then writes 2-4 sentences of bounded length with at most MAX_CITES citations each. Validation
+    # minItems/maxItems are for the schema only: a grammar-constrained local model (llama.cpp builds its grammar
+    # from it) then writes 2-3 sentences with at most MAX_CITES citations each (unbounded, the 1.5B model copied
+    # abstracts and repeated sentences until the token cap cut it off). Validation
     # itself stays in the validators below, so another backend's longer answer is split and checked, not refused.
     sentences: list[SentenceOut] = Field(
-        description=f"{MIN_SENTENCES} to {MAX_SENTENCES} sentences, each about different works or a different point",
-        json_schema_extra={"minItems": MIN_SENTENCES, "maxItems": MAX_SENTENCES},
+        description=f"{MIN_SENTENCES} to {ASK_SENTENCES} sentences, each about different works or a different point",
+        json_schema_extra={"minItems": MIN_SENTENCES, "maxItems": ASK_SENTENCES},
     )
-    _refused: list[dict[str, Any]] = PrivateAttr(default_factory=list)  # sentences dropped by the checks
-    _trimmed: int = PrivateAttr(default=0)  # sentences whose idle citations were removed
 
     @field_validator("sentences", mode="before")
     @classmethod
@@ -151,8 +155,6 @@ def copied_sentences(value: dict, sources: dict[str, str]) -> int:
         for s in value["sentences"]
         if len(s["text"]) >= 40 and ascii_key(s["text"]) in ascii_key(" ".join(sources.values()))
     )
-
-
 
 
 def digest(works) -> tuple[str, dict[str, str], list]:
