@@ -80,6 +80,7 @@ _ADVERBS = frozenset(
     """also further often now still then first later thus therefore mainly mostly largely recently primarily jointly
     additionally typically usually especially instead likewise similarly together again already""".split()
 )
+_OBJECT_OPENERS = frozenset("a an the that how what whether why when where its their his her".split())
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019\-]*")
 
 
@@ -137,6 +138,16 @@ def has_finite_verb(sentence: str, names: Iterable[str] = ()) -> bool:
             and not w.endswith("s")
         ):
             return True  # "These methods aim ...", "Both papers show ..."
+    # an -s or -ed word right before an article or a clause word: "Work on parsing includes a treebank"
+    for i in range(1, len(low) - 1):
+        w, nxt = low[i], low[i + 1]
+        if (
+            len(w) > 3
+            and (w.endswith("ed") or (w.endswith("s") and not w.endswith(("ss", "us", "is", "ous"))))
+            and nxt in _OBJECT_OPENERS
+            and low[i - 1] not in _DETERMINERS
+        ):
+            return True
     # a sentence that opens like a clause (a pronoun, a possessive, a determiner, the researcher's name) and has an
     # -s or -ed word after its first noun: "His work on bilingual dictionaries builds ...", "Her model predicts ..."
     opens_clause = bool(low) and (low[0] in _SUBJECTS | _DETERMINERS | _PLURAL_SUBJECTS or low[0] in name_words)

@@ -270,6 +270,12 @@ def summarize_cmd(app, researcher, backend, model, as_json):
         w = works.get(wid)
         if w:
             click.echo(f"  [{wid}] {w.year or '?'} {w.title or (w.abstract or '')[:80]}")
+    read = value.get("readability")
+    if read:
+        click.echo(f"\n  readability: grade {read['grade']}, {read['unexplained_acronyms']} unexplained acronym(s)")
+    note = out.value.evidence[0].note if out.value.evidence else None
+    if note:
+        click.echo(f"  checks: {note}")
 
 
 def register(cli: click.Group) -> None:

@@ -217,3 +217,17 @@ def test_readability_grade_and_unexplained_acronyms():
     assert fk_grade(plain) < 8 < fk_grade(dense)
     found, unexplained = acronyms("They parse Universal Dependencies (UD) trees and UCCA graphs with BERT.")
     assert found == ["UD", "UCCA", "BERT"] and unexplained == ["UCCA", "BERT"]
+
+
+def test_confidence_and_readability_reach_the_export(setup):
+    from enrich.agent.export import researcher_line
+    from enrich.agent.fake_answers import grounded_answer
+    from enrich.agent.llm.fake import FunctionModel
+
+    store, settings, rid = setup
+    ctx = make_context(store, FunctionModel(grounded_answer, store=store), settings, rid, None, None)
+    (out,) = run_researcher(ctx, ["summary"])
+    assert out.status == "applied"
+    line = researcher_line(store, rid)
+    assert line.summary.confidence == store.current(rid, "summary").confidence
+    assert line.summary.readability.grade is not None and line.summary.readability.acronyms >= 0
