@@ -174,6 +174,9 @@ class SupportChecker:
                 df[t] = df.get(t, 0) + 1
         # a term in every work of the listing says little about which work a sentence is about
         self.idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        # on a page of 4+ works, a term in more than half of them is the page's common vocabulary ("language" on a
+        # linguist's page): it does not make a sentence specific
+        self.common = {t for t, c in df.items() if n >= 4 and c > n / 2}
 
     def weight(self, terms: Iterable[str]) -> float:
         return sum(self.idf.get(t, 0.0) for t in terms)
@@ -210,7 +213,7 @@ class SupportChecker:
                 supporting,
                 share,
             )
-        if not found:
+        if not found - self.common:
             return Verdict(False, "filler", "has no specific content from the works it cites", [], share)
         if len(supporting) < len(cites):
             idle = [c for c in cites if c not in supporting]

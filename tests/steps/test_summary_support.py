@@ -231,3 +231,15 @@ def test_confidence_and_readability_reach_the_export(setup):
     line = researcher_line(store, rid)
     assert line.summary.confidence == store.current(rid, "summary").confidence
     assert line.summary.readability.grade is not None and line.summary.readability.acronyms >= 0
+
+
+def test_the_pages_common_vocabulary_does_not_make_a_sentence_specific():
+    works = [
+        WorkText("1", "Language models for parsing", "We parse language with neural models."),
+        WorkText("2", "Language of tweets", "We study the language of tweets about elections."),
+        WorkText("3", "Sign language recognition", "We recognise sign language from video."),
+        WorkText("4", "Poetry generation", "We generate rhyming language with constraints."),
+    ]
+    checker = SupportChecker(works, "Jane Doe")
+    assert checker.check("These papers show how language matters today.", ["1", "2"]).reason == "filler"
+    assert checker.check("She recognises sign language from video.", ["3"]).accepted
