@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from enrich.agent.readability import readability
 from enrich.agent.sentences import split_sentences
-from enrich.schemas import Evidence, FieldValue
+from enrich.schemas import Evidence, FieldValue, Work
 from enrich.schemas.text import ascii_key, word_key
 
-from .base import StepContext, StepOutcome, record_llm
+from .base import CallEstimate, StepContext, StepOutcome, record_llm
 from .checks import WorkNumbers
 from .support import MAX_CITES, SupportChecker, WorkText
 
@@ -249,3 +249,16 @@ def run(ctx: StepContext) -> StepOutcome:
     out.status, out.value = res.outcome, fv
     out.detail = f"{len(value['sentences'])} sentences citing {len(cited)} works (confidence {conf}; {res.reason})"
     return out
+
+
+class SummaryStep:
+    name = STEP
+    needs = ("conflation",)  # a listing mixing several people gets no single summary
+    answer = SummaryAnswer
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        return run(ctx)
+
+    def estimate(self, works: list[Work]) -> CallEstimate:
+        chars = 900 + sum(len(w.title or "") + ABSTRACT_CHARS + 20 for w in works[:MAX_WORKS])
+        return CallEstimate.from_chars(chars, tokens_out=150)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from enrich.schemas import Evidence, FieldValue, Work
 
-from .base import StepContext, StepOutcome, record_llm
+from .base import CallEstimate, StepContext, StepOutcome, record_llm
 from .checks import WorkNumbers
 
 MAX_TOKENS = 400  # a bounded answer: small local models otherwise ramble until the timeout
@@ -332,3 +332,15 @@ def run(ctx: StepContext) -> StepOutcome:
         detail = f"proposed {', '.join(t['tag'] for t in tags)} (confidence {fv.confidence}; {res.reason})"
     out.detail = detail + how
     return out
+
+
+class TopicsStep:
+    name = STEP
+    needs: tuple[str, ...] = ()
+    answer = TopicsAnswer
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        return run(ctx)
+
+    def estimate(self, works: list[Work]) -> CallEstimate:
+        return CallEstimate.from_chars(1200 + sum(len(w.title or "") + 20 for w in works[:MAX_WORKS]), tokens_out=160)
