@@ -23,7 +23,9 @@ def test_each_step_estimates_its_own_call():
     works = [Work(title="t" * 80, abstract="a" * 1000) for _ in range(60)]
     assert STEPS["affiliation"].estimate(works) == CallEstimate(375, 60)
     topics = STEPS["topics"].estimate(works)
-    assert topics == CallEstimate((1200 + 40 * 100) // 4, 160)  # at most 40 works are shown
+    from enrich.agent.steps.topics import MAX_WORKS as TOPICS_WORKS
+
+    assert topics == CallEstimate((1200 + TOPICS_WORKS * 100) // 4, 160)  # at most MAX_WORKS works are shown
     summary = STEPS["summary"].estimate(works)
     assert summary is not None and summary.tokens_out == 150 and summary.tokens_in > topics.tokens_in // 3
     assert STEPS["topics"].estimate([]) == CallEstimate(300, 160)
