@@ -311,7 +311,7 @@ def _screen_rows() -> int:
 
 
 @click.command("ingest")
-@click.argument("paths", nargs=-1, required=False, metavar="PATH...")
+@click.argument("paths", nargs=-1, required=False, metavar="[PATH]...")
 @click.option(
     "--jsonl",
     "jsonl",
