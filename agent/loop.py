@@ -28,6 +28,9 @@ from .steps.base import StepContext, StepOutcome
 # The order matters: conflation is the slot before affiliation and summary.
 STEPS: dict[str, Any] = {"conflation": conflate, "affiliation": affiliation, "topics": topics, "summary": summary}
 FIELD_STEPS = ("affiliation", "topics", "summary")
+NEEDS_CONFLATION = ("affiliation", "summary")  # a listing mixing several people gets neither
+# What a remembered conflation error was computed with (no prompt, no model): the method's version.
+CONFLATION_QUESTION = "conflation"
 # Rough output sizes for --dry-run estimates (tokens).
 OUTPUT_TOKENS = {"affiliation": 60, "topics": 160, "summary": 260}
 
@@ -143,9 +146,17 @@ def plan_from_facts(
             steps.remove(f)
             if miss["status"] == "failed":
                 held_back[f] = f"failed in job {miss['job_id']}: {miss['detail'][:160]}"
-    if any(s in steps for s in ("affiliation", "summary")):
-        steps.insert(0, "conflation")
-    return Plan(researcher_id, facts["name"], steps, reasons, held_back, {f for f in steps if f in facts["missed"]})
+    if any(s in steps for s in NEEDS_CONFLATION):
+        miss = facts["missed"].get("conflation")
+        if miss and not retry_failed and miss["listing_ids"] == latest:
+            # the conflation check raised on these listings before: the fields that need it wait for a retry
+            for f in [f for f in steps if f in NEEDS_CONFLATION]:
+                steps.remove(f)
+                held_back[f] = f"conflation check failed in job {miss['job_id']}: {miss['detail'][:160]}"
+        else:
+            steps.insert(0, "conflation")
+    missed = {f for f in steps if f in facts["missed"]}
+    return Plan(researcher_id, facts["name"], steps, reasons, held_back, missed)
 
 
 def make_context(
@@ -163,18 +174,39 @@ def make_context(
     )
 
 
+def record_error(ctx_store: Any, exc: BaseException, *, job_id: str | None, researcher_id: int, step: str) -> str:
+    """Record an exception of one researcher's step in the job errors table; returns the outcome's detail."""
+    from .job_errors import describe
+
+    err = describe(exc, job_id=job_id or "", researcher_id=researcher_id, step=step)
+    if job_id is not None:
+        ctx_store.record_job_error(err)
+    return f"{err.error_type}: {err.message}"[:300] + (f" (at {err.location})" if err.location else "")
+
+
 def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
+    """Run one researcher's steps. A step that raises is that researcher's problem: a model failure is `failed`,
+    any other exception is recorded in the job errors table as `error`; either way the next steps and the next
+    researchers go on. Only what concerns every researcher (job_errors.is_fatal) stops the job."""
+    from .job_errors import is_fatal
+
     outcomes = []
     for name in steps:
+        if name in NEEDS_CONFLATION and any(o.step == "conflation" and o.status == "error" for o in outcomes):
+            # without the conflation check the listing may mix several people: no single affiliation or summary
+            outcomes.append(StepOutcome(name, "skipped", detail="the conflation check raised an error"))
+            continue
         try:
             outcomes.append(STEPS[name].run(ctx))
-        except Exception as exc:  # one step failing must not lose the others; the job records it
-            if isinstance(exc, LLMError) and exc.fatal:
-                raise  # no key, no server, no model: every other call would fail too; the job stops, resumable
-            if not isinstance(exc, (LLMError, ValidationError)):  # a bug, not a model failure: stop the job
-                raise
-            calls = len(exc.call_ids) if isinstance(exc, LLMError) else 0  # failed attempts were calls too
-            outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300], calls=calls))
+        except Exception as exc:
+            if is_fatal(exc):
+                raise  # no key, no server, no model, no database: every other researcher would fail too
+            if isinstance(exc, (LLMError, ValidationError)):  # the model's answers never passed the checks
+                calls = len(exc.call_ids) if isinstance(exc, LLMError) else 0  # failed attempts were calls too
+                outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300], calls=calls))
+            else:
+                detail = record_error(ctx.store, exc, job_id=ctx.job_id, researcher_id=ctx.researcher.id, step=name)
+                outcomes.append(StepOutcome(name, "error", detail=detail))
     return outcomes
 
 
@@ -183,21 +215,22 @@ def remember_misses(ctx: StepContext, plan: Plan, outcomes: list[StepOutcome]) -
     not ask again (a step that made no model call is cheap to run again, and may depend on the ROR index). A step
     that missed before and now did not forgets it."""
     for o in outcomes:
-        if o.step not in FIELD_STEPS:
+        if o.step not in FIELD_STEPS and o.step != "conflation":
             continue
         asked = o.calls > 0 or o.cached
-        if o.status == "failed" or (o.status == "none" and asked):
+        if o.status in ("failed", "error") or (o.status == "none" and asked and o.step in FIELD_STEPS):
+            # an error is remembered as a failure: an unchanged re-run does not run into it again
             ctx.store.record_step_miss(
                 plan.researcher_id,
                 o.step,
-                status=o.status,
+                status="none" if o.status == "none" else "failed",
                 origin=ctx.client.origin,
-                asked_with=_question(o.step),
+                asked_with=CONFLATION_QUESTION if o.step == "conflation" else _question(o.step),
                 listing_ids={lst.id for lst in ctx.listings},
-                detail=o.detail or o.status,
+                detail=(f"error: {o.detail}" if o.status == "error" else o.detail) or o.status,
                 job_id=ctx.job_id,
             )
-        elif o.step in plan.missed_before:
+        elif o.step in plan.missed_before and o.status != "skipped":
             ctx.store.clear_step_miss(plan.researcher_id, o.step)
 
 
@@ -313,21 +346,35 @@ class JobRunner:
         workers = max(1, min(opts.concurrency, getattr(self.client, "max_concurrency", 1)))
 
         def work(index: int) -> tuple[int, Plan, list[StepOutcome]]:
+            from .job_errors import is_fatal
+
             store = self.thread_store
             rid = todo[index]
-            plan = planned.pop(rid, None) or plan_researcher(
-                store,
-                rid,
-                only=opts.only,
-                refresh=opts.refresh,
-                origin=self.client.origin,
-                retry_failed=opts.retry_failed,
-            )
-            ctx = make_context(
-                store, self.client, self.settings, rid, job.id, ror.RorIndex.of(store) if ror_loaded else None
-            )
+            try:
+                plan = planned.pop(rid, None) or plan_researcher(
+                    store,
+                    rid,
+                    only=opts.only,
+                    refresh=opts.refresh,
+                    origin=self.client.origin,
+                    retry_failed=opts.retry_failed,
+                )
+                ctx = make_context(
+                    store, self.client, self.settings, rid, job.id, ror.RorIndex.of(store) if ror_loaded else None
+                )
+            except Exception as exc:  # reading this researcher failed: recorded, the job goes on
+                if is_fatal(exc):
+                    raise
+                detail = record_error(store, exc, job_id=job.id, researcher_id=rid, step="prepare")
+                return index, Plan(rid, None, [], {}), [StepOutcome("prepare", "error", detail=detail)]
             outcomes = run_researcher(ctx, plan.steps)
-            remember_misses(ctx, plan, outcomes)
+            try:
+                remember_misses(ctx, plan, outcomes)
+            except Exception as exc:
+                if is_fatal(exc):
+                    raise
+                detail = record_error(store, exc, job_id=job.id, researcher_id=rid, step="remember")
+                outcomes.append(StepOutcome("remember", "error", detail=detail))
             return index, plan, outcomes
 
         def account(plan: Plan, outcomes: list[StepOutcome]) -> None:
