@@ -11,28 +11,27 @@ from __future__ import annotations
 import functools
 import secrets
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from enrich.schemas import Job, utcnow
 
 from .llm.base import LLMError
-from .steps import affiliation, conflate, summary, topics
-from .steps.base import StepContext, StepOutcome
+from .steps.affiliation import AffiliationStep
+from .steps.base import Step, StepContext, StepOutcome
+from .steps.conflate import ConflationStep
+from .steps.summary import SummaryStep
+from .steps.topics import TopicsStep
 
-# The order matters: conflation is the slot before affiliation and summary.
-STEPS: dict[str, Any] = {"conflation": conflate, "affiliation": affiliation, "topics": topics, "summary": summary}
-FIELD_STEPS = ("affiliation", "topics", "summary")
-NEEDS_CONFLATION = ("affiliation", "summary")  # a listing mixing several people gets neither
-# What a remembered conflation error was computed with (no prompt, no model): the method's version.
-CONFLATION_QUESTION = "conflation"
-# Rough output sizes for --dry-run estimates (tokens).
-OUTPUT_TOKENS = {"affiliation": 60, "topics": 160, "summary": 260}
+# Every step, in the order a researcher's steps run (a step's `needs` come before it).
+STEPS: dict[str, Step] = {s.name: s for s in (ConflationStep(), AffiliationStep(), TopicsStep(), SummaryStep())}
+# The steps that fill a field of the researcher (they ask the model); the others serve them.
+FIELD_STEPS = tuple(name for name, step in STEPS.items() if step.answer is not None)
 
 
 @dataclass
@@ -57,6 +56,9 @@ class Plan:
     missed_before: set[str] = field(default_factory=set)  # planned fields with a recorded miss (cleared by a value)
 
 
+_R = TypeVar("_R")
+
+
 def new_job_id() -> str:
     return "J" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -68,20 +70,16 @@ def _prompt_ref(step: str) -> str:
     return load_prompt(step).prompt_ref.ref
 
 
-ANSWERS = {
-    "affiliation": affiliation.AffiliationAnswer,
-    "topics": topics.TopicsAnswer,
-    "summary": summary.SummaryAnswer,
-}
-
-
 @functools.cache
 def _question(step: str) -> str:
     """What a remembered miss was asked with: the prompt version and the answer schema (as in the answer cache's
     key), so a new prompt or schema asks again."""
     from enrich.store.llm_log import sha256_json
 
-    return f"{_prompt_ref(step)}+{sha256_json(ANSWERS[step].model_json_schema())[:12]}"
+    answer = STEPS[step].answer
+    if answer is None:  # a step that asks no model (conflation): a remembered error is keyed by the step alone
+        return step
+    return f"{_prompt_ref(step)}+{sha256_json(answer.model_json_schema())[:12]}"
 
 
 def plan_researcher(
@@ -146,17 +144,17 @@ def plan_from_facts(
             steps.remove(f)
             if miss["status"] == "failed":
                 held_back[f] = f"failed in job {miss['job_id']}: {miss['detail'][:160]}"
-    if any(s in steps for s in NEEDS_CONFLATION):
-        miss = facts["missed"].get("conflation")
-        if miss and not retry_failed and miss["listing_ids"] == latest:
-            # the conflation check raised on these listings before: the fields that need it wait for a retry
-            for f in [f for f in steps if f in NEEDS_CONFLATION]:
-                steps.remove(f)
-                held_back[f] = f"conflation check failed in job {miss['job_id']}: {miss['detail'][:160]}"
-        else:
-            steps.insert(0, "conflation")
-    missed = {f for f in steps if f in facts["missed"]}
-    return Plan(researcher_id, facts["name"], steps, reasons, held_back, missed)
+    needed = {need for s in steps for need in STEPS[s].needs}
+    for need in sorted(needed):
+        miss = facts["missed"].get(need)
+        if miss and miss["status"] == "failed" and not retry_failed and miss["listing_ids"] == latest:
+            # a needed step raised on these listings before: the steps that need it wait for --retry-failed
+            needed.discard(need)
+            for s in [s for s in steps if need in STEPS[s].needs]:
+                steps.remove(s)
+                held_back[s] = f"{need} failed in job {miss['job_id']}: {miss['detail'][:160]}"
+    steps = [s for s in STEPS if s in steps or s in needed]
+    return Plan(researcher_id, facts["name"], steps, reasons, held_back, {f for f in steps if f in facts["missed"]})
 
 
 def make_context(
@@ -174,33 +172,34 @@ def make_context(
     )
 
 
-def record_error(ctx_store: Any, exc: BaseException, *, job_id: str | None, researcher_id: int, step: str) -> str:
+def record_error(store: Any, exc: BaseException, *, job_id: str | None, researcher_id: int, step: str) -> str:
     """Record an exception of one researcher's step in the job errors table; returns the outcome's detail."""
     from .job_errors import describe
 
     err = describe(exc, job_id=job_id or "", researcher_id=researcher_id, step=step)
     if job_id is not None:
-        ctx_store.record_job_error(err)
+        store.record_job_error(err)
     return f"{err.error_type}: {err.message}"[:300] + (f" (at {err.location})" if err.location else "")
 
 
 def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
-    """Run one researcher's steps. A step that raises is that researcher's problem: a model failure is `failed`,
-    any other exception is recorded in the job errors table as `error`; either way the next steps and the next
-    researchers go on. Only what concerns every researcher (job_errors.is_fatal) stops the job."""
+    """The step boundary: the one place a step runs for a researcher. A step that raises is that researcher's
+    problem: a model failure is `failed`, any other exception is recorded in the job errors table as `error`; the
+    steps that need it are skipped, the others and the next researchers go on. Only what concerns every researcher
+    (job_errors.is_fatal: no key, no server, no model, no database) stops the job."""
     from .job_errors import is_fatal
 
-    outcomes = []
+    outcomes: list[StepOutcome] = []
     for name in steps:
-        if name in NEEDS_CONFLATION and any(o.step == "conflation" and o.status == "error" for o in outcomes):
-            # without the conflation check the listing may mix several people: no single affiliation or summary
-            outcomes.append(StepOutcome(name, "skipped", detail="the conflation check raised an error"))
+        broken = [o.step for o in outcomes if o.step in STEPS[name].needs and o.status == "error"]
+        if broken:  # e.g. without the conflation check the listing may mix people: no single affiliation
+            outcomes.append(StepOutcome(name, "skipped", detail=f"{broken[0]} raised an error"))
             continue
         try:
             outcomes.append(STEPS[name].run(ctx))
         except Exception as exc:
             if is_fatal(exc):
-                raise  # no key, no server, no model, no database: every other researcher would fail too
+                raise  # every other researcher would fail too: the job stops, resumable
             if isinstance(exc, (LLMError, ValidationError)):  # the model's answers never passed the checks
                 calls = len(exc.call_ids) if isinstance(exc, LLMError) else 0  # failed attempts were calls too
                 outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300], calls=calls))
@@ -215,17 +214,17 @@ def remember_misses(ctx: StepContext, plan: Plan, outcomes: list[StepOutcome]) -
     not ask again (a step that made no model call is cheap to run again, and may depend on the ROR index). A step
     that missed before and now did not forgets it."""
     for o in outcomes:
-        if o.step not in FIELD_STEPS and o.step != "conflation":
+        if o.step not in STEPS:
             continue
         asked = o.calls > 0 or o.cached
         if o.status in ("failed", "error") or (o.status == "none" and asked and o.step in FIELD_STEPS):
-            # an error is remembered as a failure: an unchanged re-run does not run into it again
+            # an error is remembered as a failure (any step's): an unchanged re-run does not run into it again
             ctx.store.record_step_miss(
                 plan.researcher_id,
                 o.step,
                 status="none" if o.status == "none" else "failed",
                 origin=ctx.client.origin,
-                asked_with=CONFLATION_QUESTION if o.step == "conflation" else _question(o.step),
+                asked_with=_question(o.step),
                 listing_ids={lst.id for lst in ctx.listings},
                 detail=(f"error: {o.detail}" if o.status == "error" else o.detail) or o.status,
                 job_id=ctx.job_id,
@@ -241,21 +240,13 @@ def estimate(store: Any, plans: list[Plan], client: Any) -> dict[str, Any]:
     plans = [p for p in plans if p.steps]
     calls = tin = tout = 0
     for p in plans:
-        ctx_works = store.researcher_works(p.researcher_id)
+        works = store.researcher_works(p.researcher_id)
         for s in p.steps:
-            if s == "conflation" or p.reasons.get(s) == "normalise":
-                continue
-            if s == "affiliation":
-                chars = 1500
-            elif s == "topics":
-                chars = 1200 + sum(len(w.title or "") + 20 for w in ctx_works[: topics.MAX_WORKS])
-            else:
-                chars = 900 + sum(
-                    len(w.title or "") + summary.ABSTRACT_CHARS + 20 for w in ctx_works[: summary.MAX_WORKS]
-                )
-            calls += 1
-            tin += chars // 4
-            tout += OUTPUT_TOKENS[s]
+            call = None if p.reasons.get(s) == "normalise" else STEPS[s].estimate(works)
+            if call is not None:
+                calls += 1
+                tin += call.tokens_in
+                tout += call.tokens_out
     return {
         "researchers": len(plans),
         "calls": calls,
@@ -264,6 +255,32 @@ def estimate(store: Any, plans: list[Plan], client: Any) -> dict[str, Any]:
         "cost_usd": round(cost_usd(client.backend, client.model, tin, tout), 6),
         "note": "upper bound: cached answers and deterministic affiliations make no call",
     }
+
+
+def run_in_workers(
+    work: Callable[[int], _R], items: Iterable[int], workers: int, keep_going: Callable[[], bool]
+) -> Iterator[_R]:
+    """`work(item)` for each item, each result as soon as it is ready; no new item starts once `keep_going()` is
+    false (those already started finish and are returned). One worker runs on the calling thread (the store's
+    connection belongs to it, and Ctrl-C stops it at once); more run in a thread pool with at most `workers`
+    items started and not yet returned."""
+    queue = iter(items)
+    if workers <= 1:
+        for item in queue:
+            if not keep_going():
+                return
+            yield work(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        running: set[Future[_R]] = set()
+        while True:
+            while len(running) < workers and keep_going() and (item := next(queue, None)) is not None:
+                running.add(pool.submit(work, item))
+            if not running:
+                return
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                yield fut.result()
 
 
 class JobRunner:
@@ -411,33 +428,19 @@ class JobRunner:
                 finished_at=utcnow() if state != "running" else None,
             )
 
-        pending = [i for i in range(cursor, total)]
+        def within_budget() -> bool:
+            return opts.budget_usd is None or cost < opts.budget_usd
+
         t0 = time.monotonic()
         try:
-            if workers == 1:
-                for i in pending:
-                    if opts.budget_usd is not None and cost >= opts.budget_usd:
-                        save("interrupted", f"budget of ${opts.budget_usd} reached")
-                        return self.store.get_job(job.id)
-                    _, plan, outcomes = work(i)
-                    account(plan, outcomes)
-                    done_flags[i] = True
-                    save()
-                    self.on_progress(sum(done_flags), total, plan, outcomes)
-            else:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    futures = [pool.submit(work, i) for i in pending]
-                    for fut in futures:
-                        i, plan, outcomes = fut.result()
-                        account(plan, outcomes)
-                        done_flags[i] = True
-                        save()
-                        self.on_progress(sum(done_flags), total, plan, outcomes)
-                        if opts.budget_usd is not None and cost >= opts.budget_usd:
-                            for f in futures:
-                                f.cancel()
-                            save("interrupted", f"budget of ${opts.budget_usd} reached")
-                            return self.store.get_job(job.id)
+            for i, plan, outcomes in run_in_workers(work, range(cursor, total), workers, within_budget):
+                account(plan, outcomes)
+                done_flags[i] = True
+                save()
+                self.on_progress(sum(done_flags), total, plan, outcomes)
+            if not all(done_flags):  # run_in_workers stopped starting researchers
+                save("interrupted", f"budget of ${opts.budget_usd} reached")
+                return self.store.get_job(job.id)
             self._propose_merges(job.id, todo)
         except KeyboardInterrupt:
             save("interrupted", "interrupted by the user")

@@ -24,12 +24,7 @@ from json import JSONDecodeError
 from typing import Any
 
 import httpx
-import instructor
 import openai
-from instructor.core import IncompleteOutputException, InstructorRetryException
-from instructor.core.retry import retry_sync
-from instructor.processing.response import handle_response_model
-from instructor.utils.core import prepare_response_model
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 from tenacity import (
@@ -43,6 +38,15 @@ from tenacity import (
 
 from enrich.agent.llm import check_real_calls_allowed
 from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
+from enrich.agent.llm.instructor_api import (
+    Mode,
+    ReasksExhausted,
+    Truncated,
+    exhausted_cause,
+    is_not_json,
+    prepare_request,
+    run_turns,
+)
 from enrich.agent.llm.pricing import cost_usd
 from enrich.agent.llm.redact import install_log_redaction, redact, redact_obj, register_secret
 from enrich.store import llm_log
@@ -68,16 +72,15 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, openai.APIStatusError):
         body = (exc.response.text or "")[:500] if exc.response is not None else ""
         return f"HTTP {exc.status_code}: {body}"
-    if isinstance(exc, IncompleteOutputException):
+    if isinstance(exc, Truncated):
         return "truncated: finish_reason=length (output hit max_tokens)"
-    if isinstance(exc, InstructorRetryException):  # the last attempt's own error, not tenacity's wrapper
-        first = exc.args[0] if exc.args else None
-        exc = first if isinstance(first, BaseException) else (exc.__cause__ or exc)
+    if isinstance(exc, ReasksExhausted):
+        exc = exhausted_cause(exc)
     if isinstance(exc, RetryError) and exc.last_attempt.failed:
         exc = exc.last_attempt.exception()
     if isinstance(exc, ValidationError):
         return f"validation: {exc}"
-    if isinstance(exc, JSONDecodeError) or (isinstance(exc, ValueError) and "parse JSON" in str(exc)):
+    if isinstance(exc, JSONDecodeError) or is_not_json(exc):
         return f"validation: invalid JSON: {exc}"
     return f"{type(exc).__name__}: {exc}"
 
@@ -97,25 +100,6 @@ def _answer_text(completion: Any) -> str | None:
 def schema_hash(response_model: type[BaseModel]) -> str:
     """Part of the cache key. Cached per class: building the JSON schema costs more than the rest of the key."""
     return llm_log.sha256_json({"name": response_model.__name__, "schema": response_model.model_json_schema()})
-
-
-@functools.lru_cache(maxsize=256)
-def _prepared(response_model: type[BaseModel]) -> type[BaseModel]:
-    """instructor's wrapper class for a response model (it would build a new one, schema and all, on every call),
-    with its JSON schema built once: instructor asks for it on every request (JSON modes embed it in the prompt),
-    and pydantic rebuilds it each time (~1.3 ms, the largest CPU cost per call at high concurrency)."""
-    prepared = prepare_response_model(response_model)
-    schema_json = json.dumps(prepared.model_json_schema())
-
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        # a fresh copy, so a caller that edits the schema cannot change the next request's (parsing JSON text is
-        # several times faster than copy.deepcopy of the dict)
-        if args or kwargs:
-            return BaseModel.model_json_schema.__func__(cls, *args, **kwargs)
-        return json.loads(schema_json)
-
-    prepared.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign]
-    return prepared
 
 
 def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
@@ -149,7 +133,7 @@ class InstructorClient(LLMClient):
         *,
         backend: str,
         model: str,
-        mode: instructor.Mode,
+        mode: Mode,
         base_url: str | None = None,
         api_key: str | None = None,
         store: Any = None,
@@ -268,41 +252,30 @@ class InstructorClient(LLMClient):
             stop=stop_after_attempt(self.max_reasks + 1),
             # only parse/validation failures re-ask (transport errors were already retried inside create());
             # reraise=False: when re-asks run out instructor turns tenacity's RetryError into InstructorRetryException
-            retry=retry_if_exception_type((ValidationError, JSONDecodeError, ValueError, InstructorRetryException)),
+            retry=retry_if_exception_type((ValidationError, JSONDecodeError, ValueError, ReasksExhausted)),
             after=lambda state: self._note_failure(group, state.outcome.exception()),
             reraise=False,
         )
         try:
-            # What instructor.patch(create)(...) does, minus its Jinja templating: given a validation context it
-            # renders every message as a template, so page text with "{{ x }}" would be replaced by context values
-            # and "{%" would raise (and compiling each message cost ~1 ms). The messages go out as written.
-            prepared, kwargs = handle_response_model(
-                response_model=_prepared(response_model),
-                mode=self.mode,
-                messages=messages,
+            # instructor's re-ask loop without its client: the messages go out as written (instructor_api.py)
+            prepared, body = prepare_request(
+                response_model,
+                self.mode,
+                messages,
                 model=self.model,
                 max_tokens=max_tokens,
                 temperature=self.temperature,
             )
-            value = retry_sync(
-                func=self._make_create(group),
-                response_model=prepared,
-                args=(),
-                kwargs=kwargs,
-                context=context,
-                max_retries=reasks,
-                strict=False,
-                mode=self.mode,
-            )
-        except InstructorRetryException as exc:
+            value = run_turns(self._make_create(group), prepared, body, mode=self.mode, reasks=reasks, context=context)
+        except ReasksExhausted as exc:
             raise LLMError(
                 f"{response_model.__name__}: the model's output did not validate after {self.max_reasks} re-ask(s): "
                 + redact(describe_error(exc))[:300],
                 hint="try a stronger model (--backend/--model) or raise ENRICH_MAX_REASKS",
                 call_ids=group.row_ids,
             ) from None
-        except IncompleteOutputException:
-            self._update(group.last_row, error=describe_error(IncompleteOutputException()))
+        except Truncated:
+            self._update(group.last_row, error=describe_error(Truncated()))
             raise LLMError(
                 f"{response_model.__name__}: the model's output was cut off (finish_reason=length)",
                 hint="shorten the input or raise max_tokens",
@@ -342,7 +315,7 @@ class InstructorClient(LLMClient):
         the request when the answer is not JSON at all; for that case the broken answer and the parse error are
         added to the next turn here, so the model sees what to fix either way."""
         self._update(group.last_row, error=redact(describe_error(exc)))
-        if isinstance(exc, ValueError) and not isinstance(exc, ValidationError) and "parse JSON" in str(exc):
+        if exc is not None and not isinstance(exc, ValidationError) and is_not_json(exc):
             group.json_reask = [
                 {"role": "assistant", "content": group.last_content or ""},
                 {"role": "user", "content": f"Recall the function correctly, fix the errors:\n{exc}"},

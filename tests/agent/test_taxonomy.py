@@ -1,4 +1,4 @@
-"""The shipped arXiv taxonomy and its TF-IDF shortlist."""
+"""The shipped arXiv taxonomy and its TF-IDF ranking of each work."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
 from enrich.agent.ingest import parse
-from enrich.agent.taxonomy import _tag_index, load_taxonomy
+from enrich.agent.taxonomy import _tag_index, load_taxonomy, tag_document
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -33,13 +33,13 @@ def test_taxonomy_has_every_cs_category():
 )
 def test_plain_python_scores_equal_scikit_learn(text):
     tax = load_taxonomy("arxiv")
-    docs = [f"{t.label} {t.keywords}" for t in tax.tags]
+    docs = [tag_document(t) for t in tax.tags]
     vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(docs)
     expected = cosine_similarity(vec.transform([text]), vec.transform(docs))[0]
     assert _tag_index(tax).similarities(text) == pytest.approx(list(expected), abs=1e-12)
 
 
-def test_shortlist_for_the_acl_seed_offers_language_and_learning_tags():
+def test_each_work_of_the_acl_seed_ranks_learning_and_language_tags_first():
     works = parse((SEEDS / "acl-anthology-zhaorui-tan.txt").read_text(encoding="utf-8")).works
-    tags = [t.tag for t, _ in load_taxonomy().shortlist(works)]
-    assert tags[:2] == ["cs.CL", "cs.LG"] and "q-bio.QM" not in tags
+    ranked = load_taxonomy().rank_works(works, k=2)
+    assert [[t for t, _ in r] for r in ranked] == [["cs.LG", "cs.CL"], ["cs.LG", "cs.CL"]]
