@@ -9,6 +9,7 @@ import json
 import pytest
 from agent_pages import HEADER_PAGE, INJECTION_PAGE, ingest
 from click.testing import CliRunner
+from store_sql import rows
 
 from enrich.agent import loop
 from enrich.agent.cli import cli
@@ -19,10 +20,12 @@ THIRD_PAGE = HEADER_PAGE.replace("Jane Doe", "Mia Park").replace("University of 
 
 
 class RaisingStep:
-    """A fake step: raises for the researchers named in `broken`, runs the real step for the others."""
+    """A fake step (the Step protocol): raises for the researchers named in `broken`, runs the real step for the
+    others."""
 
     def __init__(self, real, broken: set[str], exc: BaseException):
         self.real, self.broken, self.exc, self.calls = real, broken, exc, []
+        self.name, self.needs, self.answer, self.estimate = real.name, real.needs, real.answer, real.estimate
 
     def run(self, ctx):
         self.calls.append(ctx.researcher.name)
@@ -68,7 +71,7 @@ def test_a_step_raising_for_one_researcher_is_recorded_and_the_job_enriches_the_
     retried = JobRunner(store, fake, settings).start(RunOptions(retry_failed=True))
     assert retried.errors == 0 and retried.counts["summary:applied"] == 1
     assert store.current(ids["john"], "summary") is not None
-    assert store.q("SELECT * FROM step_misses WHERE field = 'summary'") == []
+    assert rows(store, "SELECT * FROM step_misses WHERE field = 'summary'") == []
     assert store.latest_job_errors(ids["john"]) == []
 
 
@@ -86,7 +89,7 @@ def test_a_conflation_error_holds_back_affiliation_and_summary_only(store, fake,
     step.broken.clear()
     JobRunner(store, fake, settings).start(RunOptions(retry_failed=True))
     assert store.current(ids["jane"], "summary") is not None
-    assert store.q("SELECT * FROM step_misses") == []
+    assert rows(store, "SELECT * FROM step_misses") == []
 
 
 def test_an_error_that_concerns_every_researcher_still_stops_the_job(store, fake, settings, monkeypatch):
