@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from enrich.schemas import Job, utcnow
 
-from .llm.base import LLMError
+from .llm.base import LLMError, time_budget
 from .steps.affiliation import AffiliationStep
 from .steps.base import Step, StepContext, StepOutcome
 from .steps.conflate import ConflationStep
@@ -196,7 +196,8 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
             outcomes.append(StepOutcome(name, "skipped", detail=f"{broken[0]} raised an error"))
             continue
         try:
-            outcomes.append(STEPS[name].run(ctx))
+            with time_budget(getattr(ctx.settings, "step_budget", None)):
+                outcomes.append(STEPS[name].run(ctx))
         except Exception as exc:
             if is_fatal(exc):
                 raise  # every other researcher would fail too: the job stops, resumable
