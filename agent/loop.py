@@ -412,11 +412,8 @@ class JobRunner:
         return self.store.get_job(job.id)
 
     def _propose_merges(self, job_id: str, researcher_ids: list[int]) -> None:
-        """Two listings sharing works may be one person: a `merge` proposal, never an automatic merge. Pairs
-        involving this job's researchers (the others were looked at by the job that enriched them)."""
-        from enrich.store import structural
+        """Listings sharing works may be one person: ONE `merge` proposal per group (never an automatic merge),
+        for the groups that involve this job's researchers (agent.merges: blocking on work keys, near-linear)."""
+        from .merges import propose_merges
 
-        from .merges import find_shared_works
-
-        for a, b, pairs in find_shared_works(self.store, among=researcher_ids):
-            structural.propose_merge(self.store, a, b, pairs, job_id=job_id)
+        propose_merges(self.store, researcher_ids, job_id=job_id)

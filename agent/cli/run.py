@@ -186,7 +186,9 @@ def run_cmd(
         f"call(s), {job.tokens_in} tokens in / {job.tokens_out} out, ${job.cost_usd:.4f}."
         + (f" {job.error}." if job.error else "")
     )
-    pending = len(store.proposals("pending"))
+    from enrich.store import paging
+
+    pending = paging.count_proposals(store, paging.QueueQuery())
     if pending:
         click.echo(f"{pending} proposal(s) wait for review: `enrich review`.")
     if job.state == "interrupted":
