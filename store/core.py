@@ -1188,12 +1188,12 @@ class Store:
         return self._job(row, n["n"] if n else 0)
 
     def jobs(self, limit: int = 50) -> list[Job]:
-        rows = self._q("SELECT * FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?", [limit])
+        rows = self._q("SELECT * FROM jobs ORDER BY started_at DESC, rowid DESC LIMIT ?", [limit])
         counts = {
             r["job_id"]: r["n"]
             for r in self._q(
                 "SELECT job_id, count(*) AS n FROM job_errors WHERE job_id IN "
-                "(SELECT id FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?) GROUP BY job_id",
+                "(SELECT id FROM jobs ORDER BY started_at DESC, rowid DESC LIMIT ?) GROUP BY job_id",
                 [limit],
             )
         }
@@ -1226,7 +1226,7 @@ class Store:
         """The errors of the latest job that worked on this researcher (none when that job went through)."""
         last = self._one(
             "SELECT id FROM jobs WHERE EXISTS (SELECT 1 FROM json_each(jobs.todo) WHERE value = ?) "
-            "ORDER BY started_at DESC, id DESC LIMIT 1",
+            "ORDER BY started_at DESC, rowid DESC LIMIT 1",
             [researcher_id],
         )
         return self.job_errors(job_id=last["id"], researcher_id=researcher_id) if last else []
