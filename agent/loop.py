@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from enrich.schemas import Job, utcnow
 
-from .llm.base import LLMError
+from .llm.base import Deferred, LLMError
 from .steps import affiliation, conflate, summary, topics
 from .steps.base import StepContext, StepOutcome
 
@@ -168,6 +168,8 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
     for name in steps:
         try:
             outcomes.append(STEPS[name].run(ctx))
+        except Deferred as d:  # bulk mode: the question went into a batch file; collected later
+            outcomes.append(StepOutcome(name, "queued", detail=d.detail))
         except Exception as exc:  # one step failing must not lose the others; the job records it
             if isinstance(exc, LLMError) and exc.fatal:
                 raise  # no key, no server, no model: every other call would fail too; the job stops, resumable
@@ -183,7 +185,7 @@ def remember_misses(ctx: StepContext, plan: Plan, outcomes: list[StepOutcome]) -
     not ask again (a step that made no model call is cheap to run again, and may depend on the ROR index). A step
     that missed before and now did not forgets it."""
     for o in outcomes:
-        if o.step not in FIELD_STEPS:
+        if o.step not in FIELD_STEPS or o.status == "queued":  # a batch answer decides later
             continue
         asked = o.calls > 0 or o.cached
         if o.status == "failed" or (o.status == "none" and asked):

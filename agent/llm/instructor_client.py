@@ -28,7 +28,7 @@ import instructor
 import openai
 from instructor.core import IncompleteOutputException, InstructorRetryException
 from instructor.core.retry import retry_sync
-from instructor.processing.response import handle_response_model
+from instructor.processing.response import handle_reask_kwargs, handle_response_model, process_response
 from instructor.utils.core import prepare_response_model
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
@@ -121,6 +121,76 @@ def _prepared(response_model: type[BaseModel]) -> type[BaseModel]:
 def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
     # the validation context is part of the input: the same output may be valid for one source text only
     return llm_log.sha256_json({"messages": messages, "context": context or {}})
+
+
+@dataclass
+class PreparedCall:
+    messages: list[dict[str, Any]]
+    cache_key: str
+    base_row: dict[str, Any]
+
+
+def _request(
+    response_model: type[BaseModel],
+    mode: instructor.Mode,
+    messages: list[dict[str, Any]],
+    model: str,
+    max_tokens: int,
+    temperature: float,
+) -> tuple[type[BaseModel], dict[str, Any]]:
+    """instructor's request for a response model: (its wrapper class, the request body)."""
+    return handle_response_model(
+        response_model=_prepared(response_model),
+        mode=mode,
+        messages=messages,
+        model=model,
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )
+
+
+def parse_answer(
+    completion: ChatCompletion, response_model: type[T], mode: instructor.Mode, context: dict[str, Any] | None
+) -> T:
+    """What instructor does with one turn's answer (retry_sync -> process_response): parse it for the mode and
+    validate it with the caller's context. Raises ValidationError / JSONDecodeError / ValueError (re-ask) or
+    IncompleteOutputException (cut off)."""
+    value = process_response(
+        completion,
+        response_model=_prepared(response_model),
+        stream=False,
+        validation_context=context,
+        strict=False,
+        mode=mode,
+    )
+    # instructor returns a private subclass of response_model; hand back the caller's own class
+    return response_model.model_validate(value.model_dump(), context=context)
+
+
+def reask_body(body: dict[str, Any], mode: instructor.Mode, completion: ChatCompletion, exc: Exception) -> dict:
+    """The next turn's request after an answer failed: instructor's re-ask for validation errors (the answer and
+    the error go back to the model), and for an answer that is not JSON at all, what the online client adds
+    (see InstructorClient._note_failure)."""
+    body = json.loads(json.dumps(body))
+    if isinstance(exc, ValueError) and not isinstance(exc, ValidationError) and "parse JSON" in str(exc):
+        body["messages"] = [*body.get("messages", []), *not_json_reask(_answer_text(completion), exc)]
+        return body
+    return handle_reask_kwargs(kwargs=body, mode=mode, response=completion, exception=exc, failed_attempts=[])
+
+
+def not_json_reask(answer: str | None, exc: BaseException) -> list[dict[str, Any]]:
+    return [
+        {"role": "assistant", "content": answer or ""},
+        {"role": "user", "content": f"Recall the function correctly, fix the errors:\n{exc}"},
+    ]
+
+
+def completion_from(data: dict[str, Any]) -> ChatCompletion:
+    """A chat.completion body as the SDK's object (its lenient construction for servers that misshape a field)."""
+    try:
+        return ChatCompletion.model_validate(data)
+    except ValidationError:
+        return ChatCompletion.construct(**data)
 
 
 @dataclass
@@ -222,22 +292,9 @@ class InstructorClient(LLMClient):
         max_tokens: int | None = None,
     ) -> ExtractResult[T]:
         check_real_calls_allowed(self.backend)
-        messages = json.loads(json.dumps(messages))  # a deep copy: instructor appends re-asks / schema text in place
-        in_hash = input_hash(messages, context)
-        key = llm_log.cache_key(
-            self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model), self.mode.value
-        )
-        base_row = {
-            "backend": self.backend,
-            "model": self.model,
-            "mode": self.mode.value,
-            "prompt_name": prompt.name if prompt else None,
-            "prompt_version": prompt.version if prompt else None,
-            "schema_name": response_model.__name__,
-            "input_hash": in_hash,
-            "job_id": job_id,
-        }
-        hit = self._from_cache(key, response_model, context, base_row, messages)
+        call = self.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
+        messages, key, base_row = call.messages, call.cache_key, call.base_row
+        hit = self.cached(call, response_model, context)
         if hit is not None:
             return hit
 
@@ -261,6 +318,49 @@ class InstructorClient(LLMClient):
             origin=self.origin,
         )
 
+    # ------------------------------------------------------------ the pieces bulk mode shares (agent/batch)
+
+    def prepare_call(
+        self,
+        response_model: type[BaseModel],
+        messages: list[dict[str, Any]],
+        *,
+        prompt: PromptRef | None,
+        context: dict[str, Any] | None,
+        job_id: str | None,
+    ) -> PreparedCall:
+        """The messages (a deep copy: instructor appends re-asks / schema text in place), the cache key and the
+        call-log fields of one question -- the same for an online call and a batch request."""
+        messages = json.loads(json.dumps(messages))
+        in_hash = input_hash(messages, context)
+        key = llm_log.cache_key(
+            self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model), self.mode.value
+        )
+        base_row = {
+            "backend": self.backend,
+            "model": self.model,
+            "mode": self.mode.value,
+            "prompt_name": prompt.name if prompt else None,
+            "prompt_version": prompt.version if prompt else None,
+            "schema_name": response_model.__name__,
+            "input_hash": in_hash,
+            "job_id": job_id,
+        }
+        return PreparedCall(messages, key, base_row)
+
+    def cached(self, call: PreparedCall, response_model: type[T], context: dict[str, Any] | None):
+        """The cached answer to this question (still valid under today's validators), as an ExtractResult."""
+        return self._from_cache(call.cache_key, response_model, context, call.base_row, call.messages)
+
+    def request_body(
+        self, response_model: type[BaseModel], messages: list[dict[str, Any]], max_tokens: int | None = None
+    ) -> dict[str, Any]:
+        """The chat-completion request body this client sends for a question's first turn: instructor's own
+        request for the client's mode (tools / response_format / schema text), model and limits."""
+        return _request(
+            response_model, self.mode, messages, self.model, max_tokens or self.max_tokens, self.temperature
+        )[1]
+
     # ------------------------------------------------------------ internals
 
     def _run_instructor(self, group: _Group, response_model: type[T], messages, context, max_tokens: int) -> T:
@@ -276,14 +376,7 @@ class InstructorClient(LLMClient):
             # What instructor.patch(create)(...) does, minus its Jinja templating: given a validation context it
             # renders every message as a template, so page text with "{{ x }}" would be replaced by context values
             # and "{%" would raise (and compiling each message cost ~1 ms). The messages go out as written.
-            prepared, kwargs = handle_response_model(
-                response_model=_prepared(response_model),
-                mode=self.mode,
-                messages=messages,
-                model=self.model,
-                max_tokens=max_tokens,
-                temperature=self.temperature,
-            )
+            prepared, kwargs = _request(response_model, self.mode, messages, self.model, max_tokens, self.temperature)
             value = retry_sync(
                 func=self._make_create(group),
                 response_model=prepared,
@@ -343,10 +436,7 @@ class InstructorClient(LLMClient):
         added to the next turn here, so the model sees what to fix either way."""
         self._update(group.last_row, error=redact(describe_error(exc)))
         if isinstance(exc, ValueError) and not isinstance(exc, ValidationError) and "parse JSON" in str(exc):
-            group.json_reask = [
-                {"role": "assistant", "content": group.last_content or ""},
-                {"role": "user", "content": f"Recall the function correctly, fix the errors:\n{exc}"},
-            ]
+            group.json_reask = not_json_reask(group.last_content, exc)
         else:
             group.json_reask = []
 
@@ -383,10 +473,7 @@ class InstructorClient(LLMClient):
                     response.text,
                     message=f"HTTP {response.status_code} with a body that is not JSON",
                 ) from None
-            try:  # pydantic's validator is fast; the SDK's own lenient construction is the fallback for servers
-                completion = ChatCompletion.model_validate(data)  # that leave out or misshape a field
-            except ValidationError:
-                completion = ChatCompletion.construct(**data)
+            completion = completion_from(data)
             group.last_content = _answer_text(completion)
         except openai.APIError as exc:
             response_text = (
