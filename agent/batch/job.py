@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from .lines import ACTIVE_STATES, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, Ans
 from .lines import parse_output_line as parse_line
 
 COLLECT_CHUNK = int(os.environ.get("ENRICH_BATCH_CHUNK", "500"))  # output lines applied per transaction
+STALL_AFTER = int(os.environ.get("ENRICH_TEST_COLLECT_STALL_AFTER", "0"))  # crash tests only
 STEP_ORDER = {s: i for i, s in enumerate(STEPS)}
 
 
@@ -332,14 +334,16 @@ def collect(
                     bstore.set_request(store, item.custom_id, "error", f"{code}: {item.message}"[:500])
                     continue
                 by_researcher.setdefault(row["researcher_id"], []).append((row, item))
+            applied = done[0]
             for rid, items in by_researcher.items():
                 _apply_researcher(rid, items, batch_id)
+                applied += len(items)
+                if STALL_AFTER and applied >= STALL_AFTER:  # crash tests: stop inside the transaction, to be killed
+                    print(f"stalled after {applied} answers", file=sys.stderr, flush=True)
+                    time.sleep(3600)
             done[0] += len(window)
         if on_progress:
             on_progress(done[0])
-        stall = os.environ.get("ENRICH_TEST_COLLECT_STALL_AFTER")  # crash tests: stop here, to be killed
-        if stall and done[0] >= int(stall):
-            time.sleep(3600)
 
     def _apply_researcher(rid: int, items: list[tuple[dict, Answer]], batch_id: str | None) -> None:
         items.sort(key=lambda x: STEP_ORDER.get(x[0]["step"], 99))
