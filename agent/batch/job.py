@@ -507,11 +507,7 @@ def _finish_job(store: Any, job: Job, report: CollectReport) -> None:
         counts[f"requests_{s}"] = states.get(s, 0)
     for k, v in report.outcomes.items():
         counts[k] = counts.get(k, 0) + v
-    usage = store.one(
-        "SELECT coalesce(sum(tokens_in),0) AS tin, coalesce(sum(tokens_out),0) AS tout,"
-        " coalesce(sum(cost_usd),0) AS cost, count(*) AS calls FROM llm_calls WHERE job_id = ? AND custom_id IS NOT NULL",
-        [job.id],
-    )
+    usage = bstore.answer_usage(store, job.id)
     counts["calls"] = usage["calls"]
     state = "running" if states.get("pending") else "done"
     report.state = state

@@ -430,13 +430,38 @@ def register(cli: click.Group) -> None:
         """List agent jobs, newest first: state, progress, counts, tokens and cost."""
         with user_errors():
             jobs = app.store.jobs(limit=limit)
+        from enrich.store import batches
+
+        # bulk jobs: their batches (provider batch ids, or the request files written for another runner)
+        sent = {j.id: batches.files(app.store, j.id) for j in jobs if j.kind == "batch"}
         if as_json:
-            emit_json([j.model_dump() for j in jobs])
+            emit_json(
+                [
+                    {
+                        **j.model_dump(),
+                        **(
+                            {
+                                "batches": [
+                                    {k: f[k] for k in ("batch_id", "path", "requests", "status")} for f in sent[j.id]
+                                ]
+                            }
+                            if j.id in sent
+                            else {}
+                        ),
+                    }
+                    for j in jobs
+                ]
+            )
             return
         rows = [
             {
                 "id": j.id,
-                "kind": j.kind,
+                "kind": j.kind
+                + (
+                    ": " + ", ".join(f"{f['batch_id'] or Path(f['path']).name} ({f['requests']})" for f in sent[j.id])
+                    if sent.get(j.id)
+                    else ""
+                ),
                 "state": j.state,
                 "progress": f"{j.cursor}/{len(j.todo)}",
                 "counts": ", ".join(f"{k}={v}" for k, v in sorted(j.counts.items())),

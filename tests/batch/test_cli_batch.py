@@ -1,0 +1,64 @@
+"""The bulk-mode commands as a user runs them: enrich run --batch-files / --batch --dry-run, enrich jobs,
+enrich batch status / collect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from enrich.agent.cli import cli
+from enrich.store import Store
+
+from .bulk_helpers import ingest, run_like_vllm
+
+ENV = {"ENRICH_BACKEND": "openai-compatible", "ENRICH_BASE_URL": "http://127.0.0.1:9/v1", "ENRICH_MODEL": "default"}
+
+
+def _run(db: Path, *args: str):
+    return CliRunner().invoke(cli, ["--db", str(db), *args], env=ENV, catch_exceptions=False)
+
+
+def test_files_mode_from_build_to_done(tmp_path):
+    db = tmp_path / "c.db"
+    store = Store.open(db)
+    ingest(store, 12)
+    store.close()
+
+    dry = _run(db, "run", "--batch", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    est = json.loads(dry.output)
+    assert est["requests"] > 0 and est["dry_run"] and est["tokens_in"] > 0 and est["files"]
+
+    res = _run(db, "run", "--batch-files", str(tmp_path / "files"))
+    assert res.exit_code == 0, res.output
+    assert f"Wrote {est['requests']} request(s) for 12 researcher(s) in 1 file(s)" in res.output
+    assert "vllm run-batch" in res.output
+    job = next(w for w in res.output.split() if w.startswith("J2")).rstrip(":")
+    files = sorted((tmp_path / "files").glob("*.jsonl"))
+    assert len(files) == 1
+
+    jobs = _run(db, "jobs", "--json")
+    entry = json.loads(jobs.output)[0]
+    assert entry["kind"] == "batch" and entry["batches"][0]["requests"] == est["requests"]
+    assert entry["counts"]["requests"] == est["requests"] and entry["state"] == "running"
+    assert _run(db, "jobs").exit_code == 0
+
+    st = _run(db, "batch", "status", job, "--json")
+    info = json.loads(st.output)
+    assert info["mode"] == "files" and info["requests"] == {"pending": est["requests"]}
+
+    nores = _run(db, "batch", "collect", job)
+    assert nores.exit_code == 1 and "--results" in nores.output and len(nores.output.strip().splitlines()) == 1
+
+    out = tmp_path / "out.jsonl"
+    run_like_vllm(files[0], out)
+    got = _run(db, "batch", "collect", job, "--results", str(out))
+    assert got.exit_code == 0, got.output
+    assert f"{est['requests']} answer(s) applied, 0 re-asked, 0 failed, 0 already applied; job done." in got.output
+    shown = _run(db, "list", "--json")
+    assert shown.exit_code == 0
+
+    online = _run(db, "batch", "status", "nope")
+    assert online.exit_code == 1 and "no job nope" in online.output
