@@ -22,7 +22,7 @@ from enrich.schemas.runs import (
     ExportTopic,
     ExportWork,
 )
-from enrich.store import Store, structural
+from enrich.store import Store, export_reads, structural
 
 # CSV columns, in order, and what each holds. Shown by `enrich export --help` and the README.
 CSV_COLUMNS: dict[str, str] = {
@@ -125,7 +125,10 @@ def _works(works: list[Work]) -> list[ExportWork]:
 
 
 def _listings(listings: list[Listing]) -> list[ExportListing]:
-    return [ExportListing(path=lst.path, sha256=lst.sha256, format=lst.format) for lst in listings]
+    return [
+        ExportListing(path=lst.path, sha256=lst.sha256, format=lst.format, external_id=lst.external_id)
+        for lst in listings
+    ]
 
 
 def researcher_line(store: Store, researcher: Researcher | int) -> ExportLine:
@@ -141,6 +144,7 @@ def researcher_line(store: Store, researcher: Researcher | int) -> ExportLine:
         researcher_id=r.id,
         name=r.name,
         job_id=newest_job,
+        external_id=next((lst.external_id for lst in listings if lst.external_id), None),
         listings=_listings(listings),
         affiliation=_affiliation(store, values.get("affiliation"), paths),
         topics=_topics(values.get("topics")),
@@ -162,17 +166,93 @@ def feed_line(store: Store, listing: Listing) -> ExportLine:
     )
 
 
-def export_lines(store: Store, *, include_feeds: bool = False) -> Iterator[ExportLine]:
-    """Every researcher, in id order; then, if asked, every paper feed (latest version of each path)."""
-    for r in store.researchers():
-        yield researcher_line(store, r)
+def _batch_line(item: export_reads.ResearcherBatchItem) -> ExportLine:
+    """researcher_line's result from a batch read (same fields, same order)."""
+    values = item.values
+    paths = {lst["id"]: lst["path"] for lst in item.listings}
+    by_jobs = [fv for fv in values.values() if fv.job_id]
+    newest_job = max(by_jobs, key=lambda fv: fv.id or 0).job_id if by_jobs else None
+    aff = values.get("affiliation")
+    affiliation = None
+    if aff is not None:
+        affiliation = ExportAffiliation(
+            value=aff.value["name"],
+            ror_id=item.ror_id,
+            status=aff.status,
+            origin=aff.origin,
+            confidence=aff.confidence,
+            job_id=aff.job_id,
+            evidence=[
+                ExportEvidence(quote=e.quote, listing=paths.get(e.listing_id), start=e.start, end=e.end)
+                for e in aff.evidence
+            ],
+        )
+    conflation = None
+    if item.conflation is not None:
+        conflation = ExportConflation(
+            detected=item.conflation["detected"],
+            confidence=item.conflation["confidence"],
+            clusters=[
+                [
+                    ExportClusterWork(work_id=wid, title=titles[i] if i < len(titles) else None)
+                    for i, wid in enumerate(c.get("work_ids", []))
+                ]
+                for c in item.conflation["clusters"]
+                for titles in [c.get("titles") or []]
+            ],
+        )
+    return ExportLine(
+        researcher_id=item.id,
+        name=item.name,
+        job_id=newest_job,
+        external_id=next((lst["external_id"] for lst in item.listings if lst["external_id"]), None),
+        listings=[
+            ExportListing(path=lst["path"], sha256=lst["sha256"], format=lst["format"], external_id=lst["external_id"])
+            for lst in item.listings
+        ],
+        affiliation=affiliation,
+        topics=_topics(values.get("topics")),
+        summary=_summary(values.get("summary")),
+        conflation=conflation,
+        works=[ExportWork(**w) for w in item.works],
+    )
+
+
+def export_lines(store: Store, *, include_feeds: bool = False, since: str | None = None) -> Iterator[ExportLine]:
+    """Every researcher, in id order, read a batch at a time (memory does not grow with the store); then, if asked,
+    every paper feed (latest version of each path). `since` (an ISO time): only researchers with anything written,
+    imported, reviewed or rolled back since then (feeds: imported since then)."""
+    for ids in export_reads.researcher_ids(store, since):
+        for item in export_reads.researcher_batch(store, ids):
+            yield _batch_line(item)
     if include_feeds:
         latest: dict[str, Listing] = {}
         for lst in store.listings():
             if lst.kind == "feed" and (lst.path not in latest or lst.version > latest[lst.path].version):
                 latest[lst.path] = lst
         for lst in sorted(latest.values(), key=lambda x: x.id or 0):
-            yield feed_line(store, lst)
+            if since is None or lst.imported_at >= since:
+                yield feed_line(store, lst)
+
+
+def resolve_since(store: Store, value: str) -> str:
+    """`--since JOB|TIME`: a job id (its start time) or an ISO date/time (UTC unless it says otherwise), as the
+    store's timestamp format."""
+    from datetime import UTC, datetime
+
+    from enrich.store import StoreError
+
+    try:
+        return store.get_job(value).started_at
+    except StoreError:
+        pass
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise StoreError(f"--since {value!r} is neither a job id (see `enrich jobs`) nor an ISO time") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _num(x: float | None) -> str:

@@ -8,12 +8,13 @@ Listing text is untrusted: the view only ever holds plain strings split into seg
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from enrich.schemas import FIELDS, Evidence, FieldValue, Proposal
 from enrich.schemas.fields import display_value
-from enrich.store import Store, StoreError
+from enrich.store import Store, StoreError, paging
 
 CONTEXT_CHARS = 160  # listing text shown either side of an evidence quote
 # payload keys the view renders itself (the rest are shown as "details"; `key` is a dedup key, not for people)
@@ -291,6 +292,91 @@ def queue(store: Store, filters: QueueFilters, state: str | None = "pending") ->
         kind=filters.kind,
         order=SORTS[filters.sort],
     )
+
+
+def _query(store: Store, filters: QueueFilters, state: str | None) -> paging.QueueQuery:
+    if filters.field is not None and filters.field not in FIELDS:
+        raise StoreError(f"unknown field {filters.field!r}; known fields: {', '.join(FIELDS)}")
+    if filters.sort not in SORTS:
+        raise StoreError(f"unknown sort {filters.sort!r}; use one of: {', '.join(SORTS)}")
+    return paging.QueueQuery(
+        state=state,
+        field=filters.field,
+        researcher_id=filters.researcher_id(store),
+        job_id=filters.job,
+        min_confidence=filters.min_confidence,
+        kind=filters.kind,
+        sort=SORTS[filters.sort],
+    )
+
+
+def queue_page(
+    store: Store,
+    filters: QueueFilters,
+    *,
+    limit: int = 50,
+    after: str | None = None,
+    before: str | None = None,
+    state: str | None = "pending",
+) -> paging.Page:
+    """One page of the queue (keyset: `after` / `before` cursors) with the number of matching proposals in
+    `page.extra["total"]`: what the CLI list and the web queue show."""
+    q = _query(store, filters, state)
+    try:
+        page = paging.proposal_page(store, q, limit=limit, after=after, before=before)
+    except paging.CursorError as exc:
+        raise StoreError(str(exc)) from None
+    page.extra["total"] = paging.count_proposals(store, q)
+    return page
+
+
+def queue_count(store: Store, filters: QueueFilters, state: str | None = "pending") -> int:
+    return paging.count_proposals(store, _query(store, filters, state))
+
+
+def queue_ids(store: Store, filters: QueueFilters, state: str | None = "pending") -> Iterator[int]:
+    """Every matching proposal id in the queue's order, read a page at a time (bulk decisions)."""
+    return paging.proposal_ids(store, _query(store, filters, state))
+
+
+@dataclass
+class BulkPlan:
+    """What a bulk decision on a filter would do (shown with its count before a person confirms)."""
+
+    action: str  # accept | reject
+    matched: int
+    todo: list[int]
+    skipped_protected: list[int]  # accept: the field holds a verified / accepted value
+    skipped_structural: list[int]  # split / merge: a person looks at each one
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "matched": self.matched,
+            f"would_{self.action}": len(self.todo),
+            "skipped_protected": self.skipped_protected,
+            "skipped_structural": self.skipped_structural,
+        }
+
+
+def bulk_plan(
+    store: Store, filters: QueueFilters, *, action: str = "accept", include_protected: bool = False
+) -> BulkPlan:
+    """The proposals a bulk accept / reject on these filters decides: never a split or merge (each needs a
+    look), and an accept never touches a field a person verified or accepted unless `include_protected`."""
+    from enrich.schemas import PROTECTED_STATUSES
+
+    if action not in ("accept", "reject"):
+        raise StoreError(f"unknown bulk action {action!r}")
+    rows = paging.decision_candidates(store, _query(store, filters, "pending"))
+    plan = BulkPlan(action, len(rows), [], [], [])
+    for pid, kind, current_status in rows:
+        if kind != "field":
+            plan.skipped_structural.append(pid)
+        elif action == "accept" and current_status in PROTECTED_STATUSES and not include_protected:
+            plan.skipped_protected.append(pid)
+        else:
+            plan.todo.append(pid)
+    return plan
 
 
 def queue_row(store: Store, p: Proposal, names: dict[int, str | None] | None = None) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class Listing(BaseModel):
     researcher_id: int | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
     imported_at: str = Field(default_factory=utcnow)
+    external_id: str | None = None  # the platform's own record id (JSONL ingest)
 
     @staticmethod
     def hash_text(text: str) -> str:

@@ -111,6 +111,7 @@ class ExportListing(BaseModel):
     path: str
     sha256: str
     format: str
+    external_id: str | None = None  # the platform's record id the listing was ingested from (JSONL ingest)
 
 
 class ExportWork(BaseModel):
@@ -127,6 +128,7 @@ class ExportLine(BaseModel):
     researcher_id: int | None
     name: str | None
     job_id: str | None = None  # the job that set the newest of the exported values (null: none was set by a job)
+    external_id: str | None = None  # the platform's record id of the researcher's first listing that has one
     listings: list[ExportListing]
     affiliation: ExportAffiliation | None = None
     topics: list[ExportTopic] = Field(default_factory=list)

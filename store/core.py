@@ -35,7 +35,7 @@ from enrich.schemas import (
 )
 from enrich.schemas.fields import display_value
 
-from . import locks, migrations, policy
+from . import locks, migrations, policy, work_keys
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
 
@@ -69,6 +69,12 @@ def _loads(s: str | None, default: Any = None) -> Any:
 class Store:
     def __init__(self, db: Database):
         self.db = db
+        # a store opened without migrating may sit on a schema from before m009: it then writes no work keys
+        # (the migration computes them for every stored work)
+        self._work_keys = (
+            db.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'work_keys'").fetchone()
+            is not None
+        )
 
     # ------------------------------------------------------------------ opening
 
@@ -146,9 +152,12 @@ class Store:
 
     # ------------------------------------------------------------------ listings, researchers, works
 
-    def record_import(self, parsed: ParsedListing, *, text: str, path: str) -> ImportResult:
+    def record_import(
+        self, parsed: ParsedListing, *, text: str, path: str, external_id: str | None = None
+    ) -> ImportResult:
         """Store a parsed page. Same text again -> nothing new. Changed text at a known path -> a new listing version
-        for the same researcher. What the page states is submitted as `import:<format>` values."""
+        for the same researcher. What the page states is submitted as `import:<format>` values. `external_id`: the
+        platform's own id of the record (JSONL ingest), kept on the listing and exported."""
         sha = Listing.hash_text(text)
         existing = self.one("SELECT id, researcher_id, version FROM listings WHERE sha256 = ?", [sha])
         if existing:
@@ -192,6 +201,7 @@ class Store:
                         "hints": _dumps([h.model_dump() for h in parsed.hints]),
                         "stated_work_count": parsed.stated_work_count,
                         "imported_at": utcnow(),
+                        **({"external_id": external_id} if external_id is not None else {}),
                     }
                 )
                 .last_pk
@@ -227,6 +237,8 @@ class Store:
                 )
             if rows:
                 self.db["works"].insert_all(rows)
+            if rows and self._work_keys:
+                work_keys.insert(self.db.conn, listing_id, ((r["work_id"], r["title"], r["abstract"]) for r in rows))
             if researcher_id is not None:
                 if previous and previous["researcher_id"] == researcher_id:
                     self.db.execute(
@@ -270,6 +282,7 @@ class Store:
             researcher_id=row["researcher_id"],
             facts=_loads(row["facts"], {}),
             imported_at=row["imported_at"],
+            external_id=row.get("external_id"),
         )
 
     def get_listing(self, listing_id: int) -> Listing:

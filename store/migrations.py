@@ -351,6 +351,48 @@ def m005_merged_into(db: Database) -> None:
 
 
 @migrations()
+def m009_scale(db: Database) -> None:
+    """A platform's worth of profiles: the platform's own record id on a listing (`external_id`); indexes for the
+    keyset-paged review queue (one per filter, each ending in id), for `export --since` (creation times) and for
+    listing -> researcher look-ups; `work_keys` (normalised title / abstract keys of every work, filled on import)
+    so merge detection finds listings sharing a work through an index instead of comparing every pair;
+    `merge_members` (who a merge proposal groups) so a group is proposed and reviewed once."""
+    db.executescript(
+        """
+ALTER TABLE listings ADD COLUMN external_id TEXT;
+CREATE INDEX listings_external_id ON listings(external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX listings_imported_at ON listings(imported_at);
+CREATE INDEX researcher_listings_listing ON researcher_listings(listing_id);
+CREATE INDEX proposals_queue ON proposals(state, id);
+CREATE INDEX proposals_queue_kind ON proposals(state, kind, id);
+CREATE INDEX proposals_queue_field ON proposals(state, field, id);
+CREATE INDEX proposals_queue_job ON proposals(state, job_id, id);
+CREATE INDEX proposals_queue_researcher ON proposals(state, coalesce(researcher_id, 0), id);
+CREATE INDEX proposals_queue_confidence ON proposals(state, coalesce(confidence, 0) DESC, id);
+CREATE INDEX proposals_decided_at ON proposals(decided_at) WHERE decided_at IS NOT NULL;
+CREATE INDEX field_values_created_at ON field_values(created_at);
+CREATE INDEX audit_log_created_at ON audit_log(created_at);
+CREATE TABLE work_keys (
+  key TEXT NOT NULL,
+  listing_id INTEGER NOT NULL REFERENCES listings(id),
+  work_id TEXT NOT NULL,
+  PRIMARY KEY (key, listing_id, work_id)
+) WITHOUT ROWID;
+CREATE INDEX work_keys_listing ON work_keys(listing_id);
+CREATE TABLE merge_members (
+  researcher_id INTEGER NOT NULL REFERENCES researchers(id),
+  proposal_id INTEGER NOT NULL REFERENCES proposals(id),
+  PRIMARY KEY (researcher_id, proposal_id)
+) WITHOUT ROWID;
+CREATE INDEX merge_members_proposal ON merge_members(proposal_id);
+"""
+    )
+    from .work_keys import backfill
+
+    backfill(db)
+
+
+@migrations()
 def m010_batches(db: Database) -> None:
     """Bulk mode (`enrich run --batch`): the request files of a job and the batches they were submitted as, one row
     per request (custom_id) with what the collector did with its answer, and the batch id + custom_id on each

@@ -229,18 +229,19 @@ def _csv_help() -> str:
     return "\n".join(f"  {k}: {v}" for k, v in CSV_COLUMNS.items())
 
 
-def write_export(store, fmt: str, out, include_feeds: bool) -> int:
-    from enrich.agent.export import CSV_COLUMNS, csv_row, export_lines
+def write_export(store, fmt: str, out, include_feeds: bool, since: str | None = None) -> int:
+    from enrich.agent.export import CSV_COLUMNS, csv_row, export_lines, resolve_since
 
     n = 0
+    since = resolve_since(store, since) if since else None
     if fmt == "jsonl":
-        for line in export_lines(store, include_feeds=include_feeds):
+        for line in export_lines(store, include_feeds=include_feeds, since=since):
             out.write(line.model_dump_json() + "\n")
             n += 1
     else:
         writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
         writer.writeheader()
-        for line in export_lines(store, include_feeds=include_feeds):
+        for line in export_lines(store, include_feeds=include_feeds, since=since):
             writer.writerow(csv_row(line))
             n += 1
     return n
@@ -506,16 +507,23 @@ def register(cli: click.Group) -> None:
         help="Write to this file instead of standard output.",
     )
     @click.option("--include-feeds", is_flag=True, help="Also export paper feeds (researcher_id and name null).")
+    @click.option(
+        "--since",
+        default=None,
+        metavar="JOB|TIME",
+        help="Only researchers with a value written, imported, reviewed or rolled back since this job started "
+        "(a job id) or this ISO time (UTC unless given).",
+    )
     @pass_app
-    def export_cmd(app: AppContext, fmt: str, out_path: str | None, include_feeds: bool) -> None:
+    def export_cmd(app: AppContext, fmt: str, out_path: str | None, include_feeds: bool, since: str | None) -> None:
         with user_errors():
             if out_path is None:
-                write_export(app.store, fmt, sys.stdout, include_feeds)
+                write_export(app.store, fmt, sys.stdout, include_feeds, since)
                 return
             tmp = Path(out_path + ".tmp")
             try:
                 with tmp.open("w", encoding="utf-8", newline="") as fh:
-                    n = write_export(app.store, fmt, fh, include_feeds)
+                    n = write_export(app.store, fmt, fh, include_feeds, since)
                 tmp.replace(out_path)  # a failed export never leaves half a file behind
             except OSError as exc:
                 tmp.unlink(missing_ok=True)

@@ -91,14 +91,43 @@ def _store_errors(fn: Callable[[], Any]) -> Any:
         raise EnrichError(f"this kind of proposal cannot be decided yet ({exc})") from exc
 
 
-def _list(app, filters, as_json: bool) -> None:
-    from enrich.agent.review_view import queue_rows
+def page_options(fn: Callable) -> Callable:
+    """Keyset paging of the list: a page costs the same wherever it is in the queue."""
+    fn = click.option(
+        "--after",
+        "after",
+        default=None,
+        metavar="CURSOR",
+        help="Start after this cursor (the `cursor` of the last row of the previous page, printed below the table).",
+    )(fn)
+    return click.option(
+        "--limit",
+        type=click.IntRange(1, 1000),
+        default=50,
+        show_default=True,
+        help="Proposals per page.",
+    )(fn)
 
-    rows = _store_errors(lambda: queue_rows(app.store, filters))
+
+def _list(app, filters, as_json: bool, limit: int = 50, after: str | None = None) -> None:
+    from enrich.agent.review_view import queue_page
+
+    page = _store_errors(lambda: queue_page(app.store, filters, limit=limit, after=after))
+    rows = page.rows
+    if as_json:
+        emit_json(rows)
+        return
     for r in rows:
-        if r["confidence"] is not None and not as_json:
+        if r["confidence"] is not None:
             r["confidence"] = f"{r['confidence']:.2f}"
-    output(rows, QUEUE_COLUMNS, as_json, title=None if as_json else f"{len(rows)} pending proposal(s)")
+    total = page.extra["total"]
+    title = f"{len(rows)} of {total} pending proposal(s)" if page.next or after else f"{total} pending proposal(s)"
+    output(rows, QUEUE_COLUMNS, False, title=title)
+    if page.next:
+        click.echo(
+            f"next page: enrich review --after {page.next}"
+            + (f" --sort {filters.sort}" if filters.sort != "id" else "")
+        )
 
 
 # ---------------------------------------------------------------------------------------------- review group
@@ -113,20 +142,22 @@ def _list(app, filters, as_json: bool) -> None:
     show_default=True,
     help="Order of the list.",
 )
+@page_options
 @json_option
 @pass_app
 @click.pass_context
-def review(ctx: click.Context, app, field, researcher, job, min_confidence, kind, sort, as_json) -> None:
+def review(ctx: click.Context, app, field, researcher, job, min_confidence, kind, sort, limit, after, as_json) -> None:
     """Review what the agent proposed. Without a subcommand: list pending proposals.
 
     \b
     enrich review --field topics --sort confidence
+    enrich review --limit 50 --after CURSOR       (next page; --json rows carry their cursor)
     enrich review show 12
     enrich review accept 12 13 / reject 14 / edit 15 "University of Oslo" / undo
     enrich review accept --field topics --min-confidence 0.9 --job J   (bulk, asks first)
     """
     if ctx.invoked_subcommand is None:
-        _list(app, _filters(field, researcher, job, min_confidence, kind, sort), as_json)
+        _list(app, _filters(field, researcher, job, min_confidence, kind, sort), as_json, limit, after)
 
 
 @review.command("list")
@@ -138,11 +169,12 @@ def review(ctx: click.Context, app, field, researcher, job, min_confidence, kind
     show_default=True,
     help="Order of the list.",
 )
+@page_options
 @json_option
 @pass_app
-def review_list(app, field, researcher, job, min_confidence, kind, sort, as_json) -> None:
-    """List pending proposals (filter, sort, --json)."""
-    _list(app, _filters(field, researcher, job, min_confidence, kind, sort), as_json)
+def review_list(app, field, researcher, job, min_confidence, kind, sort, limit, after, as_json) -> None:
+    """List pending proposals, a page at a time (filter, sort, --limit, --after, --json)."""
+    _list(app, _filters(field, researcher, job, min_confidence, kind, sort), as_json, limit, after)
 
 
 @review.command("show")
@@ -292,27 +324,12 @@ def review_accept(
 
 
 def _bulk_accept(app, filters, dry_run: bool, yes: bool, include_protected: bool, who: str, as_json: bool) -> None:
-    from enrich.agent.review_view import queue
-    from enrich.schemas import PROTECTED_STATUSES
+    from enrich.agent.review_view import bulk_plan
 
     store = app.store
-    matched = _store_errors(lambda: queue(store, filters))
-    todo, structural, protected = [], [], []
-    for p in matched:
-        if p.kind != "field":
-            structural.append(p.id)  # a split/merge needs a person to look at it
-            continue
-        cur = store.current(p.researcher_id, p.field) if p.researcher_id and p.field else None
-        if cur is not None and cur.status in PROTECTED_STATUSES and not include_protected:
-            protected.append(p.id)
-            continue
-        todo.append(p.id)
-    summary = {
-        "matched": len(matched),
-        "would_accept": len(todo),
-        "skipped_protected": protected,
-        "skipped_structural": structural,
-    }
+    plan = _store_errors(lambda: bulk_plan(store, filters, include_protected=include_protected))
+    todo, protected, structural = plan.todo, plan.skipped_protected, plan.skipped_structural
+    summary = plan.summary()
     if not as_json or dry_run:
         msg = f"{len(todo)} proposal(s) would be accepted"
         if protected:

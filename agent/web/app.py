@@ -31,12 +31,12 @@ from starlette.templating import Jinja2Templates
 from enrich.agent.review_view import (
     QueueFilters,
     audit_rows,
+    bulk_plan,
     proposal_view,
-    queue,
-    queue_row,
+    queue_page,
     researcher_view,
 )
-from enrich.store import Store, StoreError
+from enrich.store import Store, StoreError, paging
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "enrich_session"
@@ -60,7 +60,10 @@ DONE_MESSAGES = {
     "reject": "Rejected proposal {pid}.",
     "edit": "Accepted proposal {pid} with your edited value.",
     "undo": "Undid the last review action.",
+    "bulk-accept": "Accepted {n} proposal(s).",
+    "bulk-reject": "Rejected {n} proposal(s).",
 }
+PAGE_SIZE = 50
 
 
 def _templates() -> Jinja2Templates:
@@ -78,8 +81,9 @@ def _local_path(next_url: str | None, default: str = "/") -> str:
     return default
 
 
-def create_app(store_path: str | Path, token: str, *, who: str | None = None) -> FastAPI:
-    """The review app for the database at `store_path`; `token` unlocks it (see the module docstring)."""
+def create_app(store_path: str | Path, token: str, *, who: str | None = None, page_size: int = PAGE_SIZE) -> FastAPI:
+    """The review app for the database at `store_path`; `token` unlocks it (see the module docstring). Lists show
+    `page_size` rows a page."""
     if not token:
         raise ValueError("the review app needs a non-empty access token")
     store_path = str(store_path)
@@ -152,10 +156,15 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
 
     def render(request: Request, store: Store, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         done, pid = request.query_params.get("done"), request.query_params.get("pid", "")
-        flash = DONE_MESSAGES[done].format(pid=pid if pid.isdigit() else "") if done in DONE_MESSAGES else None
+        n = request.query_params.get("n", "")
+        flash = (
+            DONE_MESSAGES[done].format(pid=pid if pid.isdigit() else "", n=n if n.isdigit() else "")
+            if done in DONE_MESSAGES
+            else None
+        )
         base = {
             "csrf": request.state.csrf,
-            "pending_count": len(store.proposals("pending")),
+            "pending_count": paging.count_proposals(store, paging.QueueQuery()),
             "flash": flash,
             "here": request.url.path,
             "reviewer": reviewer,
@@ -165,13 +174,8 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
     def error(request: Request, store: Store, message: str, status_code: int = 400) -> HTMLResponse:
         return render(request, store, "error.html", status_code=status_code, message=message)
 
-    def next_pending(store: Store, after: int) -> int | None:
-        ids = [p.id for p in store.proposals("pending")]
-        later = [i for i in ids if i is not None and i > after]
-        return later[0] if later else (ids[0] if ids else None)
-
     def after_decision(action: str, pid: int, store: Store) -> RedirectResponse:
-        nxt = next_pending(store, pid)
+        nxt = paging.next_pending(store, pid)
         target = f"/proposals/{nxt}" if nxt else "/"
         return RedirectResponse(f"{target}?{urlencode({'done': action, 'pid': pid})}", status_code=303)
 
@@ -185,9 +189,42 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
 
     # ------------------------------------------------------------------------------------------ pages
 
+    def queue_filters(
+        field: str | None,
+        researcher: str | None,
+        job: str | None,
+        min_confidence: str | None,
+        kind: str | None,
+        sort: str | None,
+    ) -> QueueFilters:
+        try:
+            minc = float(min_confidence) if min_confidence not in (None, "") else None
+        except ValueError:
+            raise StoreError("min confidence must be a number between 0 and 1") from None
+        return QueueFilters(
+            field=field or None,
+            researcher=researcher or None,
+            job=job or None,
+            min_confidence=minc,
+            kind=kind or None,
+            sort=sort or "id",
+        )
+
+    def filter_params(filters: QueueFilters) -> dict[str, str]:
+        """The filters as query parameters (for page links and the bulk form), empty ones left out."""
+        given = {
+            "field": filters.field,
+            "researcher": filters.researcher,
+            "job": filters.job,
+            "min_confidence": None if filters.min_confidence is None else str(filters.min_confidence),
+            "kind": filters.kind,
+            "sort": None if filters.sort == "id" else filters.sort,
+        }
+        return {k: v for k, v in given.items() if v}
+
     @app.get("/", response_class=HTMLResponse)
     @endpoint
-    def queue_page(
+    def queue_page_view(
         store: Store,
         request: Request,
         field: str | None = None,
@@ -196,25 +233,26 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
         min_confidence: str | None = None,
         kind: str | None = None,
         sort: str = "id",
+        after: str | None = None,
+        before: str | None = None,
     ):
         try:
-            minc = float(min_confidence) if min_confidence not in (None, "") else None
-        except ValueError:
-            return error(request, store, "min confidence must be a number between 0 and 1")
-        filters = QueueFilters(
-            field=field or None,
-            researcher=researcher or None,
-            job=job or None,
-            min_confidence=minc,
-            kind=kind or None,
-            sort=sort or "id",
-        )
-        try:
-            names = {r.id: r.name for r in store.researchers(include_merged=True)}
-            rows = [queue_row(store, p, names) for p in queue(store, filters)]
+            filters = queue_filters(field, researcher, job, min_confidence, kind, sort)
+            page = queue_page(store, filters, limit=page_size, after=after or None, before=before or None)
         except StoreError as exc:
             return error(request, store, str(exc))
-        return render(request, store, "queue.html", rows=rows, filters=filters)
+        params = filter_params(filters)
+        return render(
+            request,
+            store,
+            "queue.html",
+            rows=page.rows,
+            filters=filters,
+            total=page.extra["total"],
+            next_url=f"/?{urlencode({**params, 'after': page.next})}" if page.next else None,
+            prev_url=f"/?{urlencode({**params, 'before': page.prev})}" if page.prev else None,
+            filter_query=urlencode(params),
+        )
 
     @app.get("/proposals/{pid}", response_class=HTMLResponse)
     @endpoint
@@ -223,28 +261,64 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
             view = proposal_view(store, pid)
         except StoreError as exc:
             return error(request, store, str(exc), 404)
-        ids = [p.id for p in store.proposals("pending")]
-        prev_id = max((i for i in ids if i < pid), default=None)
-        next_id = min((i for i in ids if i > pid), default=None)
+        around = paging.neighbours(store, pid)
         return render(
             request,
             store,
             "proposal.html",
             view=view,
-            prev_id=prev_id,
-            next_id=next_id,
-            position=ids.index(pid) + 1 if pid in ids else None,
-            total=len(ids),
+            prev_id=around["prev"],
+            next_id=around["next"],
+            position=around["position"],
+            total=around["total"],
         )
 
     @app.get("/researchers", response_class=HTMLResponse)
     @endpoint
-    def researchers_page(store: Store, request: Request):
-        pending: dict[int | None, int] = {}
-        for p in store.proposals("pending"):
-            pending[p.researcher_id] = pending.get(p.researcher_id, 0) + 1
-        rows = [{"id": r.id, "name": r.name, "pending": pending.get(r.id, 0)} for r in store.researchers()]
-        return render(request, store, "researchers.html", rows=rows)
+    def researchers_page(store: Store, request: Request, after: str | None = None, before: str | None = None):
+        try:
+            page = paging.researcher_page(store, limit=page_size, after=after or None, before=before or None)
+        except paging.CursorError as exc:
+            return error(request, store, str(exc))
+        return render(
+            request,
+            store,
+            "researchers.html",
+            rows=page.rows,
+            total=paging.count_researchers(store),
+            next_url=f"/researchers?{urlencode({'after': page.next})}" if page.next else None,
+            prev_url=f"/researchers?{urlencode({'before': page.prev})}" if page.prev else None,
+        )
+
+    @app.get("/bulk", response_class=HTMLResponse)
+    @endpoint
+    def bulk_page(
+        store: Store,
+        request: Request,
+        action: str = "accept",
+        field: str | None = None,
+        researcher: str | None = None,
+        job: str | None = None,
+        min_confidence: str | None = None,
+        kind: str | None = None,
+        sort: str = "id",
+    ):
+        """A bulk decision on the queue's filters: the count first, then a confirmation (POST)."""
+        try:
+            filters = queue_filters(field, researcher, job, min_confidence, kind, sort)
+            plan = bulk_plan(store, filters, action=action)
+        except StoreError as exc:
+            return error(request, store, str(exc))
+        return render(
+            request,
+            store,
+            "bulk.html",
+            plan=plan,
+            action=action,
+            filters=filters,
+            params=filter_params(filters),
+            filter_query=urlencode(filter_params(filters)),
+        )
 
     @app.get("/researchers/{rid}", response_class=HTMLResponse)
     @endpoint
@@ -301,6 +375,46 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None) ->
         except StoreError as exc:
             return error(request, store, f"could not edit proposal {pid}: {exc}", 409)
         return after_decision("edit", pid, store)
+
+    @app.post("/bulk", dependencies=[Depends(check_csrf)])
+    @endpoint
+    def bulk(
+        store: Store,
+        request: Request,
+        action: str = Form(...),
+        expected: int = Form(...),
+        field: str | None = Form(None),
+        researcher: str | None = Form(None),
+        job: str | None = Form(None),
+        min_confidence: str | None = Form(None),
+        kind: str | None = Form(None),
+        sort: str | None = Form(None),
+    ):
+        """Decide every proposal the filters match, as confirmed: if the queue changed since the count was shown
+        (more or fewer would be decided), nothing is done and the new count is shown again."""
+        try:
+            filters = queue_filters(field, researcher, job, min_confidence, kind, sort)
+            plan = bulk_plan(store, filters, action=action)
+        except StoreError as exc:
+            return error(request, store, str(exc))
+        if len(plan.todo) != expected:
+            return error(
+                request,
+                store,
+                f"the queue changed: {len(plan.todo)} proposal(s) now match, not {expected}; "
+                "nothing was done, look at the count again",
+                409,
+            )
+        do = store.accept if action == "accept" else store.reject
+        done = 0
+        for pid in plan.todo:
+            try:
+                do(pid, reviewer)
+                done += 1
+            except StoreError:
+                continue  # decided meanwhile by someone else: leave it
+        query = urlencode({**filter_params(filters), "done": f"bulk-{action}", "n": done})
+        return RedirectResponse(f"/?{query}", status_code=303)
 
     @app.post("/undo", dependencies=[Depends(check_csrf)])
     @endpoint

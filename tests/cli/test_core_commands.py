@@ -340,6 +340,7 @@ def test_export_jsonl_matches_the_contract(seeded, tmp_path):
             "researcher_id",
             "name",
             "job_id",
+            "external_id",
             "listings",
             "affiliation",
             "topics",

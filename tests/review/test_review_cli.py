@@ -48,6 +48,7 @@ def test_review_list_filters_and_sorts(seeded):
         "job_id": "J1",
         "state": "pending",
         "created_at": None,
+        "cursor": str(seeded.affiliation_pid),  # what --after takes to continue after this row
     }
     assert [r["id"] for r in as_json(seeded, "review", "--field", "affiliation")] == [
         seeded.affiliation_pid,

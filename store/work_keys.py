@@ -1,0 +1,155 @@
+"""Blocking keys of works, for merge detection in near-linear time.
+
+Two listings share a work when a normalised title, or a stretch of a normalised abstract, is the same. Each work's
+keys are stored in `work_keys` (indexed) when its listing is imported, so finding the listings that share any work
+with a job's listings is an index look-up per key, never a comparison of every pair of works.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from enrich.schemas.text import ascii_key
+
+MIN_TITLE_CHARS = 10  # shorter normalised titles ("Introduction", "Editorial") name no particular paper
+MIN_ABSTRACT_CHARS = 80  # an abstract shorter than this identifies nothing
+ABSTRACT_PREFIX = 60  # characters of the normalised opening: an identical opening names one paper
+SHINGLE_WORDS = 8  # an 8-word phrase shared by two abstracts is rarely boilerplate
+
+
+def keys_of(title: str | None, abstract: str | None) -> set[str]:
+    keys = set()
+    t = ascii_key(title)
+    if len(t) >= MIN_TITLE_CHARS:
+        keys.add("t:" + t)
+    ab = ascii_key(abstract)
+    if len(ab) >= MIN_ABSTRACT_CHARS:
+        keys.add("a:" + ab[:ABSTRACT_PREFIX])
+        keys.update(_minhash(ab.split()))
+    return keys
+
+
+def _minhash(words: list[str]) -> set[str]:
+    """Keys two near-identical abstracts share with high probability (a changed opening or a typo leaves most of
+    their 8-word phrases the same): under each of two seeds, the phrase with the smallest hash (min-hash of the
+    phrase sets). A shared boilerplate phrase can collide too, so a match through these keys is checked against
+    the abstracts themselves (`similar_abstracts`)."""
+    if len(words) < SHINGLE_WORDS + 2:
+        return set()
+    phrases = {" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(len(words) - SHINGLE_WORDS + 1)}
+    return {f"m{n}:{min(zlib.crc32(p, seed) for p in phrases):08x}" for n, seed in enumerate(SEEDS)}
+
+
+SEEDS = (0x9E3779B9, 0x85EBCA6B)
+SIMILAR_MIN = 80  # rapidfuzz token-set ratio of two normalised abstracts for a min-hash match to count
+
+
+def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> bool:
+    """Are the abstracts of works a and b ((listing_id, work_id) each) near-identical?"""
+    from rapidfuzz import fuzz
+
+    texts = []
+    for lid, wid in (a, b):
+        row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND work_id = ?", [lid, wid])
+        found = row.fetchone()
+        texts.append(ascii_key(found[0]) if found else "")
+    return all(texts) and fuzz.token_set_ratio(texts[0], texts[1]) >= SIMILAR_MIN
+
+
+def rows_for(listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> Iterator[tuple[Any, ...]]:
+    """(key, listing_id, work_id) rows for a listing's (work_id, title, abstract) triples."""
+    for work_id, title, abstract in works:
+        for key in keys_of(title, abstract):
+            yield key, listing_id, work_id
+
+
+def insert(conn: Any, listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO work_keys (key, listing_id, work_id) VALUES (?, ?, ?)", rows_for(listing_id, works)
+    )
+
+
+def backfill(db: Any) -> None:
+    """Keys for the works already stored (migration m009), and the members of existing merge proposals."""
+    conn = db.conn
+    cur = conn.execute("SELECT listing_id, work_id, title, abstract FROM works ORDER BY listing_id")
+    while batch := cur.fetchmany(2000):
+        conn.executemany(
+            "INSERT OR IGNORE INTO work_keys (key, listing_id, work_id) VALUES (?, ?, ?)",
+            [row for lid, wid, title, ab in batch for row in rows_for(lid, [(wid, title, ab)])],
+        )
+    for pid, payload in conn.execute("SELECT id, payload FROM proposals WHERE kind = 'merge'").fetchall():
+        data = json.loads(payload or "{}")
+        members = data.get("researchers") or data.get("pair") or []
+        conn.executemany(
+            "INSERT OR IGNORE INTO merge_members (researcher_id, proposal_id) VALUES (?, ?)",
+            [(int(r), pid) for r in members],
+        )
+
+
+def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: int = 5000) -> Iterator[list[Posting]]:
+    """For every work key held by more than one listing -- and, with `among`, by a work of one of those
+    researchers -- the researchers' works that hold it: one list of postings per key, key by key (memory holds one
+    key's postings). Researchers merged away have no listings and so never appear; a researcher that owns only
+    part of a listing (a split) appears only for its own works."""
+    conn = store.db.conn
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
+    conn.execute("DELETE FROM _merge_keys")
+    if among is None:
+        conn.execute(
+            "INSERT INTO _merge_keys SELECT key FROM work_keys GROUP BY key HAVING count(DISTINCT listing_id) > 1"
+        )
+    else:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_among (rid INTEGER PRIMARY KEY)")
+        conn.execute("DELETE FROM _merge_among")
+        conn.executemany("INSERT OR IGNORE INTO _merge_among VALUES (?)", ((int(r),) for r in among))
+        conn.execute(
+            "INSERT OR IGNORE INTO _merge_keys SELECT DISTINCT k.key FROM _merge_among a "
+            "JOIN researcher_listings rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id"
+        )
+    cur = conn.execute(
+        "SELECT k.key, rl.researcher_id, rl.listing_id, k.work_id, rl.works, w.title FROM _merge_keys m "
+        "JOIN work_keys k ON k.key = m.key JOIN researcher_listings rl ON rl.listing_id = k.listing_id "
+        "LEFT JOIN works w ON w.listing_id = k.listing_id AND w.work_id = k.work_id ORDER BY k.key"
+    )
+    owned: dict[tuple[int, int], set[str] | None] = {}
+    group: list[Posting] = []
+    current = None
+    while rows := cur.fetchmany(batch):
+        for key, rid, lid, wid, works, title in rows:
+            if key != current:
+                if len({p.researcher_id for p in group}) > 1:
+                    yield group
+                group, current = [], key
+            if works is not None:
+                if (rid, lid) not in owned:
+                    owned[(rid, lid)] = set(json.loads(works))
+                if wid not in owned[(rid, lid)]:
+                    continue
+            group.append(Posting(key, rid, lid, wid, title))
+    if len({p.researcher_id for p in group}) > 1:
+        yield group
+
+
+@dataclass(frozen=True)
+class Posting:
+    key: str
+    researcher_id: int
+    listing_id: int
+    work_id: str
+    title: str | None
+
+
+def researcher_facts(store: Any, ids: Iterable[int]) -> dict[int, tuple[str | None, int | None]]:
+    """{id: (name, split_from)} for these researchers."""
+    ids = list(ids)
+    out: dict[int, tuple[str | None, int | None]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        sql = f"SELECT id, name, split_from FROM researchers WHERE id IN ({', '.join('?' * len(chunk))})"
+        out.update({r[0]: (r[1], r[2]) for r in store.db.conn.execute(sql, chunk)})
+    return out
