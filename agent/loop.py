@@ -276,7 +276,7 @@ class JobRunner:
             if job.state == "done":
                 return job
             opts = RunOptions(**{**job.params, "resume": job.id})
-            self.store.update_job(job.id, state="running", error=None)
+            job = self.store.claim_job(job.id)  # refused while another live process runs it
             planned: dict[int, Plan] = {}
         else:
             everyone = self.plans(opts)
@@ -291,9 +291,12 @@ class JobRunner:
                 todo=[p.researcher_id for p in plans],
                 counts=counts,
             )
-            self.store.create_job(job)
+            self.store.create_job(job)  # this process holds the job until it stops
             planned = {p.researcher_id: p for p in plans}
-        return self._run(self.store.get_job(job.id), opts, planned)
+        try:
+            return self._run(self.store.get_job(job.id), opts, planned)
+        finally:
+            self.store.release_job(job.id)
 
     def _run(self, job: Job, opts: RunOptions, planned: dict[int, Plan]) -> Job:
         """`planned`: the plans made when the job was created (a resumed job plans each researcher again, since

@@ -2,7 +2,7 @@
 
 from .fields import FIELDS, Affiliation, Summary, SummarySentence, TopicTag, validate_field_value
 from .listing import Listing, ListingKind, ParsedListing, Researcher, StatedValue, Work, make_work_id
-from .runs import ExportLine, Job, LLMCall
+from .runs import ExportLine, Job, JobError, LLMCall
 from .values import (
     APPLIED_STATUSES,
     PROTECTED_STATUSES,
@@ -45,6 +45,7 @@ __all__ = [
     "make_work_id",
     "ExportLine",
     "Job",
+    "JobError",
     "LLMCall",
     "APPLIED_STATUSES",
     "PROTECTED_STATUSES",

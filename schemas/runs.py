@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from .values import utcnow
 
-JobState = Literal["running", "interrupted", "failed", "done"]
+# waiting: a bulk job (`enrich run --batch`) whose batches are out; `enrich batch collect` continues it
+JobState = Literal["running", "waiting", "interrupted", "failed", "done"]
 
 
 class Job(BaseModel):
@@ -25,6 +26,31 @@ class Job(BaseModel):
     error: str | None = None
     started_at: str = Field(default_factory=utcnow)
     finished_at: str | None = None
+    pid: int | None = None  # the process that runs (or last ran) the job
+    host: str | None = None
+    errors: int = 0  # rows of job_errors: steps that raised and were recorded while the job went on
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resume(self) -> str | None:
+        """The command that continues this job, when it stopped before the end."""
+        if self.kind == "batch":
+            return f"enrich batch collect {self.id}" if self.state in ("waiting", "interrupted", "failed") else None
+        return f"enrich run --resume {self.id}" if self.state in ("interrupted", "failed") else None
+
+
+class JobError(BaseModel):
+    """An exception one researcher's step raised during a job; the job recorded it and went on."""
+
+    id: int | None = None
+    job_id: str
+    researcher_id: int | None = None
+    step: str | None = None
+    error_type: str  # the exception's class name
+    message: str
+    location: str | None = None  # "path.py:line in function" of the frame that raised
+    traceback: str | None = None
+    created_at: str = Field(default_factory=utcnow)
 
 
 class LLMCall(BaseModel):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from enrich.schemas import (
     Evidence,
     FieldValue,
     Job,
+    JobError,
     Listing,
     ParsedListing,
     Proposal,
@@ -35,7 +38,7 @@ from enrich.schemas import (
 )
 from enrich.schemas.fields import display_value
 
-from . import locks, migrations, policy, work_keys
+from . import job_locks, locks, migrations, policy, work_keys
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
 
@@ -1043,12 +1046,48 @@ class Store:
 
     # ------------------------------------------------------------------ jobs
 
+    def _job_lock(self) -> str:
+        key = getattr(self, "_job_lock_key", None)
+        if key is None:
+            key = self._job_lock_key = job_locks.lock_key(self.db.conn)
+        return key
+
     def create_job(self, job: Job) -> None:
-        data = job.model_dump()
+        """Insert a new job. A `running` one is run by this process, which holds the job's lock until
+        `release_job`."""
+        data = job.model_dump(exclude={"resume", "errors"})
+        running = job.state == "running"
+        if running:
+            if not job_locks.acquire(self._job_lock(), job.id):
+                raise StoreError(f"job {job.id} exists already")
+            data.update(pid=os.getpid(), host=socket.gethostname())
         for k in ("params", "todo", "counts"):
             data[k] = _dumps(data[k])
-        with self.transaction():
-            self.db["jobs"].insert(data)
+        try:
+            with self.transaction():
+                self.db["jobs"].insert(data)
+        except BaseException:
+            if running:
+                job_locks.release(self._job_lock(), job.id)
+            raise
+
+    def claim_job(self, job_id: str) -> Job:
+        """Take a stopped job over to run it in this process. Refused while another live process runs it: two
+        processes never run the same job."""
+        job = self.get_job(job_id)
+        if not job_locks.acquire(self._job_lock(), job_id):
+            where = f" (pid {job.pid} on {job.host})" if job.pid else ""
+            raise StoreError(f"job {job_id} is running in another process{where}; wait for it to end or stop it")
+        try:
+            self.update_job(job_id, state="running", error=None, pid=os.getpid(), host=socket.gethostname())
+        except BaseException:
+            job_locks.release(self._job_lock(), job_id)
+            raise
+        return self.get_job(job_id)
+
+    def release_job(self, job_id: str) -> None:
+        """This process no longer runs the job (its state was saved by `update_job`)."""
+        job_locks.release(self._job_lock(), job_id)
 
     def update_job(self, job_id: str, **fields: Any) -> None:
         for k in ("params", "todo", "counts"):
@@ -1057,16 +1096,64 @@ class Store:
         with self.transaction():
             self.db["jobs"].update(job_id, fields)
 
+    def _job(self, row: dict[str, Any], errors: int) -> Job:
+        for k, d in (("params", {}), ("todo", []), ("counts", {})):
+            row[k] = _loads(row[k], d)
+        if row["state"] == "running" and not job_locks.is_running(self._job_lock(), row["id"]):
+            # the row says running but no live process holds the job: it was killed, crashed or lost power
+            row["state"] = "interrupted"
+            who = f" (pid {row['pid']} on {row['host']})" if row.get("pid") else ""
+            row["error"] = row["error"] or f"its process{who} ended before the job finished"
+        return Job(**row, errors=errors)
+
     def get_job(self, job_id: str) -> Job:
+        """A job as it is now: `running` only while a live process runs it, else `interrupted` (resumable)."""
         row = self.one("SELECT * FROM jobs WHERE id = ?", [job_id])
         if not row:
             raise StoreError(f"no job {job_id} (see `enrich jobs`)")
-        for k, d in (("params", {}), ("todo", []), ("counts", {})):
-            row[k] = _loads(row[k], d)
-        return Job(**row)
+        n = self.one("SELECT count(*) AS n FROM job_errors WHERE job_id = ?", [job_id])
+        return self._job(row, n["n"] if n else 0)
 
     def jobs(self, limit: int = 50) -> list[Job]:
-        return [
-            self.get_job(r["id"])
-            for r in self.q("SELECT id FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?", [limit])
-        ]
+        rows = self.q("SELECT * FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?", [limit])
+        counts = {
+            r["job_id"]: r["n"]
+            for r in self.q(
+                "SELECT job_id, count(*) AS n FROM job_errors WHERE job_id IN "
+                "(SELECT id FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?) GROUP BY job_id",
+                [limit],
+            )
+        }
+        return [self._job(r, counts.get(r["id"], 0)) for r in rows]
+
+    # ------------------------------------------------------------------ job errors
+
+    def record_job_error(self, err: JobError) -> int:
+        """A step that raised for one researcher; the job goes on (counted on the job as `errors`)."""
+        with self.transaction():
+            return self.insert_row("job_errors", err.model_dump(exclude={"id"}))
+
+    def job_errors(
+        self, *, job_id: str | None = None, researcher_id: int | None = None, limit: int = 100
+    ) -> list[JobError]:
+        """Recorded errors, newest first."""
+        where, params = ["1 = 1"], []
+        if job_id is not None:
+            where.append("job_id = ?")
+            params.append(job_id)
+        if researcher_id is not None:
+            where.append("researcher_id = ?")
+            params.append(researcher_id)
+        rows = self.q(
+            f"SELECT * FROM job_errors WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*params, limit]
+        )
+        return [JobError(**r) for r in rows]
+
+    def latest_job_errors(self, researcher_id: int) -> list[JobError]:
+        """The errors of the latest job that worked on this researcher (none when that job went through)."""
+        last = self.one(
+            "SELECT id FROM jobs WHERE EXISTS (SELECT 1 FROM json_each(jobs.todo) WHERE value = ?) "
+            "ORDER BY started_at DESC, id DESC LIMIT 1",
+            [researcher_id],
+        )
+        return self.job_errors(job_id=last["id"], researcher_id=researcher_id) if last else []

@@ -438,3 +438,28 @@ ALTER TABLE llm_calls ADD COLUMN custom_id TEXT;
 CREATE INDEX llm_calls_custom_id ON llm_calls(custom_id);
 """
     )
+
+
+@migrations()
+def m006_job_errors(db: Database) -> None:
+    """Errors a job caught and went on from (one researcher's step raised), after datasette-enrichments' errors
+    table; and which process runs a job (pid, host), so a job whose process is gone reads as interrupted."""
+    db.executescript(
+        """
+CREATE TABLE job_errors (
+  id INTEGER PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  researcher_id INTEGER REFERENCES researchers(id),
+  step TEXT,
+  error_type TEXT NOT NULL,
+  message TEXT NOT NULL,
+  location TEXT,
+  traceback TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX job_errors_job ON job_errors(job_id);
+CREATE INDEX job_errors_researcher ON job_errors(researcher_id);
+ALTER TABLE jobs ADD COLUMN pid INTEGER;
+ALTER TABLE jobs ADD COLUMN host TEXT;
+"""
+    )

@@ -148,8 +148,11 @@ def build(
                 )
             )
             run_all()
-    except BaseException:
+    except BaseException as exc:
         writer.abort()
+        if not dry_run:
+            store.update_job(job_id, state="failed", error=f"{type(exc).__name__}: {exc}"[:500], finished_at=utcnow())
+            store.release_job(job_id)
         raise
     files = writer.close()
     report.requests = len(rows)
@@ -188,9 +191,14 @@ def build(
         ),
     )
     counts = {"researchers": len(plans), **report.outcomes, "requests": len(rows), "files": len(files)}
-    store.update_job(job_id, counts=counts, state="running" if rows else "done", finished_at=None if rows else utcnow())
-    if submit and rows:
-        report.submitted = submit_written(store, online, job_id)
+    try:
+        if submit and rows:
+            report.submitted = submit_written(store, online, job_id)
+    finally:  # no process runs a waiting job: `enrich batch collect` takes it up (and submits what is left)
+        store.update_job(
+            job_id, counts=counts, state="waiting" if rows else "done", finished_at=None if rows else utcnow()
+        )
+        store.release_job(job_id)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -233,7 +241,7 @@ class CollectReport:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
-    state: str = "running"
+    state: str = "waiting"
     seconds: float = 0.0
 
     def messages(self) -> list[str]:
@@ -288,12 +296,26 @@ def collect(
 ) -> CollectReport:
     """`enrich batch collect`. `results`: output files to read (e.g. from `vllm run-batch`) instead of asking the
     server for the job's batches."""
-    from enrich.agent import ror
-
     t0 = time.perf_counter()
     job = store.get_job(job_id)
     if job.kind != "batch":
         raise LLMError(f"job {job_id} is not a bulk-mode job (it was run online)")
+    if job.state == "done" and not results:
+        return CollectReport(job_id, state="done")
+    job = store.claim_job(job_id)  # one collector at a time; a killed one leaves the job `interrupted`
+    try:
+        return _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
+    except BaseException as exc:
+        store.update_job(job_id, state="interrupted", error=f"collect stopped: {type(exc).__name__}: {exc}"[:500])
+        raise
+    finally:
+        store.release_job(job_id)
+
+
+def _collect(store, settings, online, job, results, max_reasks, on_progress, t0) -> CollectReport:
+    from enrich.agent import ror
+
+    job_id = job.id
     report = CollectReport(job_id)
     mode = (job.params.get("batch") or {}).get("mode", "files")
     folder = Path((job.params.get("batch") or {}).get("folder") or _folder(settings, job_id, None))
@@ -509,7 +531,7 @@ def _finish_job(store: Any, job: Job, report: CollectReport) -> None:
         counts[k] = counts.get(k, 0) + v
     usage = bstore.answer_usage(store, job.id)
     counts["calls"] = usage["calls"]
-    state = "running" if states.get("pending") else "done"
+    state = "waiting" if states.get("pending") else "done"
     report.state = state
     store.update_job(
         job.id,

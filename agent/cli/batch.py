@@ -90,6 +90,7 @@ def collect_cmd(app, job_id, results, wait, poll, as_json):
 
     from enrich.agent.batch.job import collect
     from enrich.agent.llm.base import LLMError
+    from enrich.store import StoreError
 
     err = Console(stderr=True)
     job, client = _job_client(app, job_id)
@@ -111,7 +112,7 @@ def collect_cmd(app, job_id, results, wait, poll, as_json):
             if not wait or results or rep.state == "done":
                 break
             time.sleep(max(0.0, poll))
-    except LLMError as exc:
+    except (LLMError, StoreError) as exc:
         raise EnrichError(str(exc)) from None
     finally:
         client.close()

@@ -138,7 +138,18 @@ def show_data(store, ref: str) -> dict[str, Any]:
         "works": len(store.researcher_works(r.id)),
         "fields": {f: field_view(store, current.get(f)) for f in FIELDS},
         "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
+        "errors": [e.model_dump() for e in store.latest_job_errors(r.id)],
     }
+
+
+def error_line(e: Any) -> str:
+    """One recorded job error for people: where it happened and what it said."""
+    who = f"researcher {e.researcher_id} " if e.researcher_id is not None else ""
+    return (
+        f"{who}{e.step or 'job'}: {e.error_type}: {e.message}"
+        + (f" (at {e.location})" if e.location else "")
+        + f" [job {e.job_id}]"
+    )
 
 
 def print_show(data: dict[str, Any]) -> None:
@@ -151,6 +162,9 @@ def print_show(data: dict[str, Any]) -> None:
     for lst in data["listings"]:
         console.print(Text(f"  listing {lst['id']}: {lst['path']} ({lst['format']}, version {lst['version']})"))
     console.print(Text(f"  works: {data['works']}   pending proposals: {data['pending_proposals']}"))
+    for e in data["errors"]:
+        line = f"{e['step'] or 'job'} failed with {e['error_type']}: {e['message']}"
+        console.print(Text(f"  error: {line} (job {e['job_id']}; `enrich run --retry-failed` retries)", style="red"))
     table = Table(show_lines=True)
     for col in ("field", "value", "status", "origin", "confidence", "evidence"):
         table.add_column(col, overflow="fold")
@@ -424,13 +438,21 @@ def register(cli: click.Group) -> None:
         )
 
     @cli.command("jobs")
+    @click.argument("job", required=False)
     @click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="Show at most this many.")
+    @click.option("--errors", "with_errors", is_flag=True, help="Also list the errors each job recorded.")
     @json_option
     @pass_app
-    def jobs_cmd(app: AppContext, limit: int, as_json: bool) -> None:
-        """List agent jobs, newest first: state, progress, counts, tokens and cost."""
+    def jobs_cmd(app: AppContext, job: str | None, limit: int, with_errors: bool, as_json: bool) -> None:
+        """List agent jobs, newest first (or only JOB): state, progress, counts, errors, tokens and cost.
+
+        A job is `running` only while a live process runs it; one whose process ended early (Ctrl-C, a kill, a
+        crash, power loss) is `interrupted` and shows the command that resumes it. `errors` counts the steps that
+        raised for one researcher while the job went on (see them with --errors or `enrich show`).
+        """
         with user_errors():
-            jobs = app.store.jobs(limit=limit)
+            jobs = [app.store.get_job(job)] if job else app.store.jobs(limit=limit)
+            errors = {j.id: app.store.job_errors(job_id=j.id) for j in jobs if with_errors and j.errors}
         from enrich.store import batches
 
         # bulk jobs: their batches (provider batch ids, or the request files written for another runner)
@@ -440,6 +462,7 @@ def register(cli: click.Group) -> None:
                 [
                     {
                         **j.model_dump(),
+                        **({"error_details": [e.model_dump() for e in errors.get(j.id, [])]} if with_errors else {}),
                         **(
                             {
                                 "batches": [
@@ -466,6 +489,7 @@ def register(cli: click.Group) -> None:
                 "state": j.state,
                 "progress": f"{j.cursor}/{len(j.todo)}",
                 "counts": ", ".join(f"{k}={v}" for k, v in sorted(j.counts.items())),
+                "errors": j.errors,
                 "tokens": f"{j.tokens_in}/{j.tokens_out}",
                 "cost_usd": f"{j.cost_usd:.4f}",
                 "started": j.started_at,
@@ -476,10 +500,29 @@ def register(cli: click.Group) -> None:
         ]
         output(
             rows,
-            ["id", "kind", "state", "progress", "counts", "tokens", "cost_usd", "started", "finished", "error"],
+            [
+                "id",
+                "kind",
+                "state",
+                "progress",
+                "counts",
+                "errors",
+                "tokens",
+                "cost_usd",
+                "started",
+                "finished",
+                "error",
+            ],
             False,
             title=f"{len(rows)} job(s)",
         )
+        for j in jobs:
+            if j.resume:
+                click.echo(f"{j.id} is {j.state}: resume it with `{j.resume}`")
+        for job_id, errs in errors.items():
+            click.echo(f"\nErrors of job {job_id} (newest first):")
+            for e in errs:
+                click.echo("  " + error_line(e))
 
     @cli.command(
         "export",

@@ -190,6 +190,8 @@ def run_cmd(
                 jobs = store.jobs(limit=1)
                 where = f"; job {jobs[0].id} stopped, resume with `enrich run --resume {jobs[0].id}`" if jobs else ""
                 raise EnrichError(f"{exc}{where}") from None
+            except StoreError as exc:  # an unknown job, or one another process is running
+                raise EnrichError(str(exc)) from None
             except KeyboardInterrupt:
                 jobs = store.jobs(limit=1)
                 raise EnrichError(

@@ -431,7 +431,19 @@ def _cluster(f: _Features) -> list[list[int]]:
 
 
 def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+    """The logistic function without overflow: `math.exp` of a large argument raises, so the exponent is always
+    <= 0 (a score driven very far from 0 gives 0.0 or 1.0, not an OverflowError)."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _relative_margin(a: float, b: float) -> float:
+    """(a - b) relative to the larger of the two, in [-1, 1]; 0 when both are 0. A margin relative to `a` alone
+    is unbounded below when `a` is ~0 (clusters held together by co-authors whose works share no terms)."""
+    scale = max(a, b)
+    return 0.0 if scale <= 0.0 else (a - b) / scale
 
 
 def _year_span(f: _Features, c: list[int]) -> tuple[int, int] | None:
@@ -455,7 +467,7 @@ def separation_features(f: _Features, big: list[list[int]]) -> dict[str, float]:
     return {
         "groups": float(len(big)),
         "covered": len(members) / f.n,
-        "separation": float((np.mean(intra) - np.mean(inter)) / (np.mean(intra) + 1e-6)),
+        "separation": _relative_margin(float(np.mean(intra)), float(np.mean(inter))),
         "cohesion": linked / len(members),
         "name_conflict": float(any(_conflicts(f, a, b) for a, b in combinations(big, 2))),
         "concurrent": concurrent,

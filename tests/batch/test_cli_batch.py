@@ -42,7 +42,7 @@ def test_files_mode_from_build_to_done(tmp_path):
     jobs = _run(db, "jobs", "--json")
     entry = json.loads(jobs.output)[0]
     assert entry["kind"] == "batch" and entry["batches"][0]["requests"] == est["requests"]
-    assert entry["counts"]["requests"] == est["requests"] and entry["state"] == "running"
+    assert entry["counts"]["requests"] == est["requests"] and entry["state"] == "waiting"
     assert _run(db, "jobs").exit_code == 0
 
     st = _run(db, "batch", "status", job, "--json")

@@ -56,7 +56,7 @@ def test_vllm_results_with_error_malformed_and_unknown_lines(env, tmp_path):
     assert first.unknown == ["J-other.1.topics.0"]
     assert len(first.malformed) == 2 and "results.jsonl:" in first.malformed[0]
     assert first.applied + first.reasked == len(ids) - 1 and first.reasked > 0
-    assert first.followup and first.state == "running"
+    assert first.followup and first.state == "waiting"
     text = "\n".join(first.messages())
     assert "1 request(s) came back as errors: http_400" in text and "never sent" in text and "malformed" in text
     row = store.one("SELECT state, detail FROM batch_requests WHERE custom_id = ?", [ids[0]])

@@ -309,6 +309,35 @@ def test_jobs(seeded):
     assert "J1" in out and "1/1" in out and "generated=1" in out
 
 
+def test_jobs_and_show_report_recorded_errors(seeded):
+    from enrich.schemas import JobError
+    from enrich.store import Store
+
+    store = Store.open(seeded.db)
+    store.record_job_error(
+        JobError(
+            job_id="J1",
+            researcher_id=seeded.ada,
+            step="summary",
+            error_type="ZeroDivisionError",
+            message="division by zero",
+            location="agent/steps/summary.py:12 in run",
+        )
+    )
+    store.close()
+    [job] = json.loads(run(seeded.db, "jobs", "--json").stdout)
+    assert job["errors"] == 1 and job["resume"] is None
+    [job] = json.loads(run(seeded.db, "jobs", "J1", "--errors", "--json").stdout)
+    assert [(e["step"], e["error_type"]) for e in job["error_details"]] == [("summary", "ZeroDivisionError")]
+    out = run(seeded.db, "jobs", "--errors").output
+    assert "summary: ZeroDivisionError: division by zero (at agent/steps/summary.py:12 in run) [job J1]" in out
+    shown = json.loads(run(seeded.db, "show", str(seeded.ada), "--json").stdout)
+    assert [(e["step"], e["message"]) for e in shown["errors"]] == [("summary", "division by zero")]
+    assert "error: summary failed with ZeroDivisionError" in run(seeded.db, "show", str(seeded.ada)).output
+    shown = json.loads(run(seeded.db, "show", str(seeded.bob), "--json").stdout)
+    assert shown["errors"] == []
+
+
 def test_export_jsonl_matches_the_contract(seeded, tmp_path):
     out = tmp_path / "out.jsonl"
     run(seeded.db, "export", "--format", "jsonl", "--output", str(out))

@@ -216,3 +216,36 @@ def test_acl_seed_is_not_flagged():
     parsed = _parse_seed("acl-anthology-zhaorui-tan.txt")
     res = detect(parsed.works, parsed.name)
     assert res.detected is False
+
+
+def co_author_groups_without_shared_terms() -> list[Work]:
+    """A page several same-initial people share ("R. Okafor"): two groups held together by a co-author each, whose
+    own works share no topic term, while a term crosses between the groups. Topic cohesion inside the groups
+    is zero, which drove the separation feature (a margin relative to it) towards minus infinity."""
+    return [
+        w("Glacier melt runoff forecasting", 2015, ["R. Okafor", "Ines Albrecht"], "alpine basins snowpack"),
+        w("Compiler register allocation heuristics", 2016, ["Ines Albrecht", "R. Okafor"], "spilling graphs"),
+        w("Runoff sediment transport in estuaries", 2019, ["R. Okafor", "Tomas Vidal"], "tidal mixing salinity"),
+        w("Bayesian choirs", 2020, ["Tomas Vidal", "R. Okafor"], "vocal ensembles pitch"),
+        w("Medieval trade ledgers", 2011, ["R. Okafor"], "merchants guilds"),
+    ]
+
+
+def test_groups_with_no_shared_terms_do_not_overflow_the_score():
+    from enrich.agent.steps import conflation
+
+    works = co_author_groups_without_shared_terms()
+    f = conflation._features(works, PersonName.parse("R. Okafor"))
+    big = [c for c in conflation._cluster(f) if len(c) >= 2]
+    x = conflation.separation_features(f, big)
+    assert len(big) == 2 and -1.0 <= x["separation"] <= 1.0  # the class: no topic cohesion inside the groups
+    result = detect(works, "R. Okafor")  # raised OverflowError: math range error
+    assert 0.0 <= result.confidence <= 1.0
+
+
+@pytest.mark.parametrize("z", [-1e6, -800.0, -40.0, 0.0, 40.0, 800.0, 1e6])
+def test_sigmoid_is_defined_for_any_score(z):
+    from enrich.agent.steps.conflation import _sigmoid
+
+    y = _sigmoid(z)
+    assert 0.0 <= y <= 1.0 and (y < 0.5) == (z < 0) and (z != 0 or y == 0.5)
