@@ -130,6 +130,34 @@ class PreparedCall:
     base_row: dict[str, Any]
 
 
+def _instructor_request(
+    response_model: type[BaseModel],
+    mode: instructor.Mode,
+    messages: list[dict[str, Any]],
+    model: str,
+    max_tokens: int,
+    temperature: float,
+) -> tuple[type[BaseModel], dict[str, Any]]:
+    return handle_response_model(
+        response_model=_prepared(response_model),
+        mode=mode,
+        messages=messages,
+        model=model,
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )
+
+
+# instructor rebuilds the schema-derived parts of a request (JSON modes: the schema pretty-printed into the system
+# message, dedented) on every call, which costs more than everything else a batch build does per request. Those parts
+# do not depend on the message texts, so instructor is asked once per shape with placeholder texts and the real texts
+# are put in place of the placeholders; the first calls of each shape are built both ways and compared, and a shape
+# whose results differ is never templated.
+_TEMPLATES: dict[tuple, Any] = {}
+_TEMPLATE_CHECKS = 2
+_SLOT = "\x00enrich-slot-{}\x00"
+
+
 def _request(
     response_model: type[BaseModel],
     mode: instructor.Mode,
@@ -139,14 +167,32 @@ def _request(
     temperature: float,
 ) -> tuple[type[BaseModel], dict[str, Any]]:
     """instructor's request for a response model: (its wrapper class, the request body)."""
-    return handle_response_model(
-        response_model=_prepared(response_model),
-        mode=mode,
-        messages=messages,
-        model=model,
-        max_tokens=max_tokens,
-        temperature=temperature,
-    )
+    if not all(set(m) == {"role", "content"} and isinstance(m["content"], str) for m in messages):
+        return _instructor_request(response_model, mode, messages, model, max_tokens, temperature)
+    key = (response_model, mode, model, max_tokens, temperature, tuple(m["role"] for m in messages))
+    entry = _TEMPLATES.get(key)
+    if entry is None:
+        skeleton = [{"role": m["role"], "content": _SLOT.format(i)} for i, m in enumerate(messages)]
+        _, body = _instructor_request(response_model, mode, skeleton, model, max_tokens, temperature)
+        entry = _TEMPLATES.setdefault(key, {"body": json.dumps(body), "checks": 0, "ok": True})
+    if not entry["ok"]:
+        return _instructor_request(response_model, mode, messages, model, max_tokens, temperature)
+    body = json.loads(entry["body"])
+    for m in body.get("messages", []):
+        text = m.get("content")
+        if isinstance(text, str) and "\x00enrich-slot-" in text:
+            for i, src in enumerate(messages):
+                text = text.replace(_SLOT.format(i), src["content"])
+            m["content"] = text
+    if entry["checks"] < _TEMPLATE_CHECKS:
+        entry["checks"] += 1
+        direct = _instructor_request(
+            response_model, mode, json.loads(json.dumps(messages)), model, max_tokens, temperature
+        )
+        if direct[1] != body:
+            entry["ok"] = False
+            return direct
+    return _prepared(response_model), body
 
 
 def parse_answer(
