@@ -1,6 +1,14 @@
-"""Evaluate the conflation step on the shared dev set (../shared/eval/dev).
+"""Evaluate the conflation step on a shared split (../shared/eval/dev, ../shared/eval/dev-conflation).
 
-    .venv/bin/python bench/eval_conflation.py [--dev ../shared/eval/dev] [--json] [-v]
+    .venv/bin/python bench/eval_conflation.py [--dev DIR] [--direct] [--json] [-v]
+
+Default (the splits' README protocol): every listing goes into a FRESH store through the CLI a user runs
+(`enrich --db NEW ingest FILE`, `enrich run --backend fake`, `enrich export --format jsonl`), the
+exports are concatenated and scored by the split's own ../score.py; its conflation figures are printed. The CLI runs
+in this process (click's runner), one new database per listing, so no cache or store state crosses listings. A
+listing whose run fails keeps whatever its export holds (no conflation verdict = not detected), as the scorer counts.
+
+--direct skips the store: it parses each listing and calls detect() (faster, for iterating), scored as below.
 
 Reports detection precision / recall / F1 (positives: kind=conflated; negatives: acl_page, header_affiliation,
 byline_affiliation) and the pairwise cluster precision / recall / F1, micro over the conflated cases, with the
@@ -27,7 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 from enrich.agent.steps.conflation import detect  # noqa: E402
 from enrich.schemas import Work  # noqa: E402
 
-DEFAULT_DEV = ROOT.parent / "shared" / "eval" / "dev"
+DEFAULT_DEV = next(
+    (p for p in (ROOT.parent / "shared" / "eval" / "dev", Path("/work/shared/eval/dev")) if p.exists()),
+    ROOT.parent / "shared" / "eval" / "dev",
+)
 NEGATIVE_KINDS = {"acl_page", "header_affiliation", "byline_affiliation"}
 
 
@@ -219,14 +230,80 @@ def evaluate(dev: Path, verbose: bool = False) -> dict:
     }
 
 
+def fresh_store_protocol(dev: Path, verbose: bool = False) -> dict:
+    """Each listing in its own new database through the CLI, the exports scored by the split's score.py."""
+    import subprocess
+    import tempfile
+
+    from click.testing import CliRunner
+
+    from enrich.agent.cli import cli
+
+    scorer = dev.parent / "score.py"
+    if not scorer.exists():
+        sys.exit(f"error: no score.py next to {dev}")
+    files = sorted(dev.glob("listing-*.txt"))
+    runner = CliRunner()
+    failures: list[str] = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="enrich-eval-conflation-") as tmp:
+        preds = Path(tmp) / "predictions.jsonl"
+        with preds.open("w", encoding="utf-8") as out:
+            for k, f in enumerate(files, 1):
+                db = Path(tmp) / f"{f.stem}.db"
+                export = Path(tmp) / f"{f.stem}.jsonl"
+                steps = (
+                    ["ingest", str(f)],
+                    ["run", "--backend", "fake"],
+                    ["export", "--format", "jsonl", "--output", str(export)],
+                )
+                for args in steps:
+                    res = runner.invoke(cli, ["--db", str(db), *args], catch_exceptions=True)
+                    if res.exit_code != 0:
+                        last = (res.output or repr(res.exception)).strip().splitlines()[-1:] or ["?"]
+                        failures.append(f"{f.name}: {args[0]}: {last[0][:200]}")
+                if export.exists():
+                    out.write(export.read_text(encoding="utf-8"))
+                if verbose:
+                    print(f"[{k}/{len(files)}] {f.name}", file=sys.stderr)
+        elapsed = time.perf_counter() - t0
+        metrics = json.loads(
+            subprocess.run(
+                [sys.executable, str(scorer), str(dev), str(preds)], capture_output=True, text=True, check=True
+            ).stdout
+        )
+    c = metrics["conflation"]
+    return {
+        "protocol": "fresh store per listing (CLI: ingest, run --backend fake, export)",
+        "detection": c["detection"],
+        "pairwise_clusters": c["pairwise_clusters"],
+        "cases": len(files),
+        "failures": failures,
+        "seconds": round(elapsed, 1),
+    }
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description="Score the conflation step on the shared dev set.")
-    ap.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="dev split folder holding gold.jsonl")
+    ap = argparse.ArgumentParser(description="Score the conflation step on a shared split (fresh store per listing).")
+    ap.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="split folder holding gold.jsonl")
+    ap.add_argument("--direct", action="store_true", help="parse + detect() without the store (faster)")
     ap.add_argument("--json", action="store_true", help="print the full metrics (with per-case rows) as JSON")
     ap.add_argument("-v", "--verbose", action="store_true", help="per-case lines and clusters on stderr")
     a = ap.parse_args()
     if not (a.dev / "gold.jsonl").exists():
         sys.exit(f"error: no gold.jsonl in {a.dev} (pass --dev)")
+    if not a.direct:
+        m = fresh_store_protocol(a.dev, a.verbose)
+        if a.json:
+            print(json.dumps(m, indent=1))
+            return
+        d, p = m["detection"], m["pairwise_clusters"]
+        print(f"{m['cases']} listings, one fresh store each, scored by score.py ({m['seconds']}s)")
+        print(f"detection  P {d['precision']}  R {d['recall']}  F1 {d['f1']}  (tp {d['tp']} fp {d['fp']} fn {d['fn']})")
+        print(f"pairwise   P {p['precision']}  R {p['recall']}  F1 {p['f1']}  (micro over conflated cases)")
+        for line in m["failures"]:
+            print("failed:", line)
+        return
     m = evaluate(a.dev, a.verbose)
     if a.json:
         print(json.dumps(m, indent=1))

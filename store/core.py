@@ -934,7 +934,7 @@ class Store:
             if audit_id is None:
                 row = self.one(
                     "SELECT * FROM audit_log a WHERE actor LIKE 'human:%' AND action IN "
-                    "('set', 'accept', 'edit', 'reject', 'import-verified') AND NOT EXISTS "
+                    "('set', 'accept', 'edit', 'reject', 'import-verified', 'correct-split', 'split') AND NOT EXISTS "
                     "(SELECT 1 FROM audit_log u WHERE u.undoes = a.id) "
                     "ORDER BY id DESC LIMIT 1"
                 )
@@ -945,6 +945,14 @@ class Store:
             if self.one("SELECT 1 FROM audit_log WHERE undoes = ?", [row["id"]]):
                 raise StoreError(f"audit entry {row['id']} was already undone")
             rid, field = row["researcher_id"], row["field"]
+            if row["action"] in ("correct-split", "split"):  # structural: a split's clusters or its researchers
+                from . import split_edit
+
+                undo = (
+                    split_edit.undo_correction if row["action"] == "correct-split" else split_edit.undo_accepted_split
+                )
+                undo(self, dict(row), actor)
+                return self.audit_entries(limit=1)[0]
             if row["action"] != "reject":
                 cur = self.current(rid, field)
                 if (cur.id if cur else None) != row["after_value_id"]:
@@ -972,6 +980,9 @@ class Store:
                     after=None,
                     undoes=row["id"],
                 )
+            if row["action"] == "reject" and row["proposal_id"]:  # a rejected split had marked one person
+                if self.get_proposal(row["proposal_id"]).kind == "split":
+                    self.db.execute("UPDATE researchers SET single_person = 0 WHERE id = ?", [rid])
             if row["action"] in ("accept", "edit", "reject") and row["proposal_id"]:
                 self.db.execute(
                     "UPDATE proposals SET state = 'pending', decided_at = NULL, decided_by = NULL, "

@@ -399,19 +399,85 @@ def review_edit(app, proposal_id: int, value: str, who: str) -> None:
     click.echo(f"edited and accepted proposal {proposal_id} (value {res.value_id})")
 
 
+def _correct(app, proposal_id: int, who: str, as_json: bool, op: str, **args) -> None:
+    """Apply one split correction through the store (audited, undoable) and show the corrected proposal."""
+    from enrich.agent.review_view import proposal_view
+    from enrich.store import split_edit
+
+    desc = _store_errors(lambda: split_edit.correct_split(app.store, proposal_id, who, op, **args))
+    view = proposal_view(app.store, proposal_id)
+    if as_json:
+        emit_json({"proposal_id": proposal_id, "done": desc, **view.to_dict()})
+        return
+    click.echo(f"proposal {proposal_id}: {desc}")
+    print_view(view)
+
+
+def _cluster_target(value: str) -> str | int:
+    v = value.strip().lower()
+    if v in ("new", "none", "0"):
+        return v
+    if v.isdigit():
+        return int(v)
+    raise click.BadParameter("a cluster number, 'new' (a new cluster) or 'none' (stays with the original researcher)")
+
+
+@review.command("move")
+@click.argument("proposal_id", type=int)
+@click.argument("work_id")
+@click.argument("to", metavar="TO")
+@who_option
+@json_option
+@pass_app
+def review_move(app, proposal_id: int, work_id: str, to: str, who: str, as_json: bool) -> None:
+    """Correct a split proposal: move WORK_ID to cluster TO (a number as `review show` prints it, 'new' for a new
+    cluster, 'none' to leave the work with the original researcher). Audited; `enrich review undo` reverts it."""
+    try:
+        target = _cluster_target(to)
+    except click.BadParameter as exc:
+        raise EnrichError(f"TO: {exc.message}") from None
+    _correct(app, proposal_id, who, as_json, "move", work_id=work_id, to=target)
+
+
+@review.command("merge-clusters")
+@click.argument("proposal_id", type=int)
+@click.argument("cluster", type=click.IntRange(1))
+@click.argument("into", type=click.IntRange(1))
+@who_option
+@json_option
+@pass_app
+def review_merge_clusters(app, proposal_id: int, cluster: int, into: int, who: str, as_json: bool) -> None:
+    """Correct a split proposal: merge CLUSTER into cluster INTO (the two are one person). Audited and undoable."""
+    _correct(app, proposal_id, who, as_json, "merge", cluster=cluster, into=into)
+
+
+@review.command("split-cluster")
+@click.argument("proposal_id", type=int)
+@click.argument("cluster", type=click.IntRange(1))
+@click.argument("work_ids", nargs=-1, required=True)
+@who_option
+@json_option
+@pass_app
+def review_split_cluster(
+    app, proposal_id: int, cluster: int, work_ids: tuple[str, ...], who: str, as_json: bool
+) -> None:
+    """Correct a split proposal: WORK_IDS of CLUSTER become a new cluster (another person). Audited and undoable."""
+    _correct(app, proposal_id, who, as_json, "split", cluster=cluster, work_ids=list(work_ids))
+
+
 @review.command("undo")
 @who_option
 @json_option
 @pass_app
 def review_undo(app, who: str, as_json: bool) -> None:
-    """Undo the last review action (accept, edit, reject, set): the value returns to what it was."""
+    """Undo the last review action (accept, edit, reject, set, a split correction): what it changed returns."""
     entry = _store_errors(lambda: app.store.undo(who))
     if as_json:
         emit_json(entry.model_dump())
         return
     click.echo(
         f"undone: audit entry {entry.undoes} ({_undone_action(app.store, entry.undoes)}) "
-        f"for researcher {entry.researcher_id} field {entry.field}"
+        f"for researcher {entry.researcher_id}" + (f" field {entry.field}" if entry.field else "")
     )
 
 

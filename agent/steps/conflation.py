@@ -1,44 +1,45 @@
 """Conflation step: does one listing mix several same-name researchers? Pure function of the works (no I/O, no model).
 
-How it decides:
-1. Name handling: the subject's own entry in each author list is found by surname + compatible given names
-   ("Yan Sun" ~ "Y. Sun"); how the name is printed there is kept, and two printed forms that cannot be the same
-   person ("Robert E. Mercer" vs "Robert L. Mercer") become a cannot-link between those works.
-2. Strong edges: two works sharing a co-author other than the subject are joined (union-find). Co-author names
-   are canonicalised so "L. Shen" and "Li Shen" match.
-3. Medium edges: the co-author groups are merged agglomeratively (average linkage) on TF-IDF cosine of
-   title+abstract, nudged by same arXiv category and close years, and never across a cannot-link.
-4. Decision: a listing is conflated when >= 2 substantial clusters remain that are well separated; a logistic
-   score combines a name-ambiguity prior (initials only, very common surname with a one-syllable given name),
-   a name-form conflict between clusters, coverage, topic distance, co-author cohesion inside clusters and
-   timing. The prior matters most: real one-person listings also fall into separate co-author groups (one
-   person's projects), so well separated groups alone do not make two people. Weights were set by hand on the
-   30 shared dev listings (bench/eval_conflation.py), so treat the confidence as roughly calibrated only. A one-person listing drifting over decades keeps shared co-authors across eras, so its groups
-   chain together in step 2 and it is not flagged.
+How it decides (S2AND-like: pairwise evidence, agglomerative clustering, parameters fitted offline):
+1. Names (agent/names.py): the subject's own entry in each author list is found by surname + compatible given
+   names ("Yan Sun" ~ "Y. Sun"); two printed forms that cannot be one person ("Robert E." / "Robert L. Mercer")
+   become a cannot-link between those works. Co-author names are canonicalised ("L. Shen" -> "Li Shen").
+2. Works sharing a co-author (the subject excluded) are grouped, chained: near-proof of one person.
+3. Groups are merged greedily, most probable pair first, while a logistic model (agent/steps/work_pairs.py) gives
+   them a same-person probability >= `merge`: title/abstract TF-IDF, co-author name population, venue and venue
+   family, year gap, printed categories, byline/e-mail organisation words, printed name forms, group sizes.
+4. Detection: a second logistic model over the cluster structure and the name (substantial groups, the
+   probability between the two largest, their shares, co-author communities, initials-only name, very common
+   surname, one-syllable given name) gives the confidence; the listing is flagged at >= `threshold`. A name-form
+   conflict between two substantial groups is a constraint (confidence >= 0.95), not a fitted weight.
+All numbers (weights, `merge`, `attach`, `threshold`) are fitted by bench/fit_conflation.py on labelled listings
+and read from agent/data/conflation-params.json; that script also reports leave-people-out figures.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from itertools import combinations
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from scipy.sparse.csgraph import connected_components
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from enrich.schemas import Work
 from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 
 from ..names import PersonName
+from .work_pairs import GroupState, PairModel, WorkVectors, affiliation_keys, incidence, venue_family, venue_words
 
-METHOD = "coauthor-tfidf-v1"
-
-MERGE_THRESHOLD = 0.10  # average-linkage similarity needed to merge two groups of works
-DETECT_THRESHOLD = 0.5  # confidence above which the listing is flagged
-ATTACH_THRESHOLD = 0.02  # a leftover work joins its most similar group when it shares any topic term with it
+METHOD = "pairwise-logistic-v2"
+NAME_CONFLICT_CONFIDENCE = 0.95
 # Words that say nothing about a research topic in titles/abstracts of CS papers.
 _EXTRA_STOP = {
     "paper",
@@ -187,33 +188,19 @@ def name_ambiguity(subject: PersonName | None) -> float:
 # ----------------------------------------------------------------- clustering
 
 
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        self.parent[self.find(a)] = self.find(b)
-
-
 @dataclass
 class _Features:
     n: int
     own_forms: list[PersonName | None]
     own_strings: list[str | None]
     coauthors: list[set[str]]
-    sim: np.ndarray  # work x work topic similarity
+    sim: np.ndarray  # work x work topic similarity (TF-IDF cosine of title + abstract)
     years: list[int | None]
-    venues: list[str | None]
     terms: list[str]
     tfidf: _TfIdf | None = None
-    cannot: set[tuple[int, int]] = field(default_factory=set)
+    cannot: np.ndarray | None = None  # n x n: the subject's printed names cannot be one person
     subject: PersonName | None = None
+    vectors: WorkVectors | None = None
 
 
 def _text(w: Work) -> str:
@@ -317,6 +304,38 @@ def _tfidf(texts: list[str]) -> _TfIdf | None:
     return _TfIdf(terms, rows)
 
 
+def _rows(texts: list[str]) -> csr_matrix:
+    """L2-normalised TF-IDF rows (all zero when only stop words are left)."""
+    t = _tfidf(texts) if any(x.strip() for x in texts) else None
+    return t.matrix() if t is not None else csr_matrix((len(texts), 1))
+
+
+def _char_rows(texts: list[str]) -> csr_matrix:
+    """Character 2-4-gram TF-IDF rows of name lists ("zh", "ng", "ğ": where a lab recruits)."""
+    if not any(texts):
+        return csr_matrix((len(texts), 1))
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    return vec.fit_transform([t or " " for t in texts]).tocsr()
+
+
+def _name_matrices(own_forms: list[PersonName | None], subject: PersonName | None) -> tuple[np.ndarray, list[set[str]]]:
+    """(cannot-link matrix, per work the printed form of the subject's name when it says more than the listing's)."""
+    keys = sorted({f.key() for f in own_forms if f is not None})
+    forms = {f.key(): f for f in own_forms if f is not None}
+    idx = np.array([keys.index(f.key()) if f is not None else len(keys) for f in own_forms], dtype=int)
+    k = len(keys)
+    clash = np.zeros((k + 1, k + 1), dtype=bool)  # last row/column: no printed form
+    for a in range(k):
+        for b in range(a + 1, k):
+            clash[a, b] = clash[b, a] = not forms[keys[a]].compatible(forms[keys[b]])
+    sub_len = sum(len(g) for g in subject.given) + len(subject.given) if subject else 0
+    full = [
+        {f.key()} if f is not None and sum(len(g) for g in f.given) + len(f.given) > sub_len else set()
+        for f in own_forms
+    ]
+    return clash[idx[:, None], idx[None, :]], full
+
+
 def _features(works: list[Work], subject: PersonName | None) -> _Features:
     n = len(works)
     own_strings, co_forms = [], []
@@ -335,99 +354,176 @@ def _features(works: list[Work], subject: PersonName | None) -> _Features:
         if tfidf is not None:  # else only stop words
             sim = tfidf.cosine()
             terms = tfidf.terms
-    years = [w.year for w in works]
-    venues = [w.category or None for w in works]
-    cannot = set()
-    for i, j in combinations(range(n), 2):
-        a, b = own_forms[i], own_forms[j]
-        if a and b and not a.compatible(b):
-            cannot.add((i, j))
-    return _Features(n, own_forms, own_strings, coauthors, sim, years, venues, terms, tfidf, cannot, subject)
+    cannot, full_forms = _name_matrices(own_forms, subject)
+    off = sim[~np.eye(n, dtype=bool)]
+    vectors = WorkVectors(
+        text=tfidf.matrix() if tfidf is not None else csr_matrix((n, 1)),
+        title=_rows([w.title or "" for w in works]),
+        coauthor_names=_char_rows([" ; ".join(sorted(keys)) for keys in coauthors]),
+        coauthor_surnames=incidence([{f.surname for f in forms if len(f.surname) > 1} for forms in co_forms]),
+        coauthors=incidence(coauthors),
+        venue=_rows([venue_words(w.venue) for w in works]),
+        families=incidence([{fam} if (fam := venue_family(w.venue)) else set() for w in works]),
+        categories=incidence([{w.category} if w.category else set() for w in works]),
+        affiliations=incidence([affiliation_keys(w.bylines) for w in works]),
+        full_forms=incidence(full_forms),
+        years=np.array([w.year or 0 for w in works], dtype=float),
+        mean_text_cosine=float(off.mean()) if off.size else 0.0,
+    )
+    return _Features(
+        n, own_forms, own_strings, coauthors, sim, [w.year for w in works], terms, tfidf, cannot, subject, vectors
+    )
 
 
-def _pair_similarity(f: _Features, i: int, j: int) -> float:
-    s = float(f.sim[i, j])
-    if f.venues[i] and f.venues[i] == f.venues[j]:
-        s += 0.05
-    if f.years[i] and f.years[j]:
-        gap = abs(f.years[i] - f.years[j])
-        s *= 1.0 if gap <= 3 else max(0.5, 1.0 - 0.05 * (gap - 3))
-    return s
+# ----------------------------------------------------------------- parameters
 
 
-def _pair_matrix(f: _Features) -> np.ndarray:
-    """_pair_similarity for all pairs at once."""
-    m = f.sim.copy()
-    cats = np.array([v or "" for v in f.venues], dtype=object)
-    same_cat = (cats[:, None] == cats[None, :]) & (cats[:, None] != "")
-    m = m + 0.05 * same_cat
-    years = np.array([y or 0 for y in f.years], dtype=float)
-    known = years > 0
-    gap = np.abs(years[:, None] - years[None, :])
-    decay = np.where(gap <= 3, 1.0, np.maximum(0.5, 1.0 - 0.05 * (gap - 3)))
-    return m * np.where(known[:, None] & known[None, :], decay, 1.0)
+@dataclass
+class Params:
+    """Everything fitted offline by bench/fit_conflation.py (agent/data/conflation-params.json)."""
+
+    pair: PairModel
+    merge: float  # average-linkage probability needed to merge two groups of works
+    attach: float  # a leftover work joins its most probable group above this
+    detect_mean: np.ndarray
+    detect_scale: np.ndarray
+    detect_coef: np.ndarray
+    detect_intercept: float
+    threshold: float = 0.5  # flag the listing when the detection probability reaches this
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Params:
+        if list(d["detect"]["features"]) != list(LISTING_FEATURES):
+            raise ValueError("conflation parameters were fitted on other listing features; re-run the fit")
+        return cls(
+            pair=PairModel.from_dict(d["pair"]),
+            merge=float(d["merge"]),
+            attach=float(d["attach"]),
+            detect_mean=np.array(d["detect"]["mean"]),
+            detect_scale=np.array(d["detect"]["scale"]),
+            detect_coef=np.array(d["detect"]["coef"]),
+            detect_intercept=float(d["detect"]["intercept"]),
+            threshold=float(d.get("threshold", 0.5)),
+        )
 
 
-def _conflicts(f: _Features, a: list[int], b: list[int]) -> bool:
-    return any((min(i, j), max(i, j)) in f.cannot for i in a for j in b)
+@lru_cache(maxsize=1)
+def default_params() -> Params:
+    text = resources.files("enrich.agent.data").joinpath("conflation-params.json").read_text(encoding="utf-8")
+    return Params.from_dict(json.loads(text))
 
 
-def _cluster(f: _Features) -> list[list[int]]:
-    uf = _UnionFind(f.n)
-    owners: dict[str, list[int]] = {}
-    for i, keys in enumerate(f.coauthors):
-        for k in keys:
-            owners.setdefault(k, []).append(i)
-    for idxs in owners.values():
-        for j in idxs[1:]:
-            if not _conflicts(f, [idxs[0]], [j]):
-                uf.union(idxs[0], j)
-    # The same distinctive printing of the subject's name (a middle initial the listing name lacks) is a strong edge.
-    forms: dict[str, list[int]] = {}
-    for i, form in enumerate(f.own_forms):
-        if form is not None and f.subject is not None and len(form.given) > len(f.subject.given):
-            forms.setdefault(form.key(), []).append(i)
-    for idxs in forms.values():
-        for j in idxs[1:]:
-            uf.union(idxs[0], j)
+# ----------------------------------------------------------------- clustering
+
+
+def coauthor_components(coauthors: list[set[str]]) -> np.ndarray:
+    """Component label per work of the graph "shares a co-author"."""
+    m = incidence(coauthors)
+    _, labels = connected_components(csr_matrix((m @ m.T) > 0), directed=False)
+    return labels
+
+
+def _initial_groups(f: _Features) -> list[list[int]]:
+    """Works that share a co-author (the subject excluded), chained: a shared co-author is near-proof of one person.
+    A group holding incompatible printings of the subject's name is broken up again."""
+    comp = coauthor_components(f.coauthors)
     groups: dict[int, list[int]] = {}
     for i in range(f.n):
-        groups.setdefault(uf.find(i), []).append(i)
-    clusters = list(groups.values())
-    pair = _pair_matrix(f)
-    # Average linkage on cluster-level sums (updated on merge), so a 200-work listing stays well under a second.
-    k = len(clusters)
-    member = np.zeros((k, f.n))
-    for ci, c in enumerate(clusters):
-        member[ci, c] = 1.0
-    sums = member @ pair @ member.T
-    cannot = np.zeros((f.n, f.n))
-    for i, j in f.cannot:
-        cannot[i, j] = cannot[j, i] = 1.0
-    blocked = (member @ cannot @ member.T) > 0
-    sizes = member.sum(axis=1)
+        groups.setdefault(int(comp[i]), []).append(i)
+    out: list[list[int]] = []
+    for g in groups.values():
+        if len(g) > 1 and f.cannot[np.ix_(g, g)].any():
+            out.extend([i] for i in g)
+        else:
+            out.append(g)
+    return out
+
+
+def _blocked(f: _Features, groups: list[list[int]]) -> np.ndarray:
+    if not f.cannot.any():
+        return np.zeros((len(groups), len(groups)), dtype=bool)
+    member = np.zeros((len(groups), f.n))
+    for k, g in enumerate(groups):
+        member[k, g] = 1.0
+    return (member @ f.cannot.astype(float) @ member.T) > 0
+
+
+def _cluster(f: _Features, params: Params) -> tuple[list[list[int]], GroupState, np.ndarray]:
+    """Average-free agglomeration: repeatedly merge the two groups the fitted model finds most likely one person,
+    while that probability reaches params.merge, never across a cannot-link. Returns (groups, state, probabilities
+    between the final groups)."""
+    groups = _initial_groups(f)
+    state = GroupState(f.vectors, groups)
+    k = len(groups)
+    prob = params.pair.proba(state.features())
+    blocked = _blocked(f, groups)
     alive = np.ones(k, dtype=bool)
+    np.fill_diagonal(blocked, True)
     while alive.sum() > 1:
-        avg = sums / np.outer(sizes, sizes)
-        mask = np.triu(np.outer(alive, alive), 1) & ~blocked
+        mask = np.outer(alive, alive) & ~blocked
         if not mask.any():
             break
-        avg = np.where(mask, avg, -np.inf)
-        a, b = np.unravel_index(int(np.argmax(avg)), avg.shape)
-        if avg[a, b] < MERGE_THRESHOLD:
+        cand = np.where(mask, prob, -1.0)
+        a, b = np.unravel_index(int(np.argmax(cand)), cand.shape)
+        if cand[a, b] < params.merge:
             break
-        clusters[a] = clusters[a] + clusters[b]
-        sums[a, :] += sums[b, :]
-        sums[:, a] += sums[:, b]
+        state.merge(a, b)
+        alive[b] = False
         blocked[a, :] |= blocked[b, :]
         blocked[:, a] |= blocked[:, b]
-        sizes[a] += sizes[b]
-        alive[b] = False
-    clusters = [c for ci, c in enumerate(clusters) if alive[ci]]
-    return sorted(clusters, key=lambda c: (-len(c), c[0]))
+        row = params.pair.proba(state.features([a]))[0]
+        prob[a, :] = row
+        prob[:, a] = row
+    keep = [i for i in range(k) if alive[i]]
+    order = sorted(keep, key=lambda i: (-len(state.groups[i]), min(state.groups[i])))
+    clusters = [state.groups[i] for i in order]
+    return clusters, state, prob[np.ix_(order, order)]
 
 
 # ----------------------------------------------------------------- decision
+
+LISTING_FEATURES = (
+    "groups",  # substantial groups of works after clustering (>= 2 gives a split to consider)
+    "top_link",  # mean pair probability between the two largest groups (1 when there is one group)
+    "max_link",  # highest mean pair probability between any two substantial groups
+    "second_share",  # share of the works in the second-largest group
+    "covered",  # share of the works inside substantial groups
+    "communities",  # co-author communities of >= 2 works
+    "initials_only",  # the listing's name is initials + surname ("J. Lee")
+    "common_surname",  # one of the most frequent surnames
+    "short_given",  # a one-syllable given name ("Yan", "Li")
+    "name_conflict",  # two groups print the subject's name in incompatible forms
+    "log_works",
+)
+
+
+def min_group_size(n: int) -> int:
+    return max(2, min(3, math.ceil(0.15 * n)))  # 3 works make a person even in a long listing
+
+
+def listing_features(f: _Features, prob: np.ndarray, clusters: list[list[int]]) -> tuple[np.ndarray, list]:
+    """prob: same-person probability between the clusters (in the clusters' order)."""
+    nbig = sum(1 for c in clusters if len(c) >= min_group_size(f.n))
+    big = clusters[:nbig]
+    links = [float(prob[a, b]) for a, b in combinations(range(nbig), 2)]
+    comp = coauthor_components(f.coauthors)
+    has_co = np.array([bool(c) for c in f.coauthors])
+    counts = Counter(int(c) for c, h in zip(comp, has_co) if h)
+    s = f.subject
+    x = {
+        "groups": float(min(len(big), 4)),
+        "top_link": links[0] if links else 1.0,  # clusters are sorted by size
+        "max_link": max(links) if links else 1.0,
+        "second_share": len(big[1]) / f.n if len(big) > 1 else 0.0,
+        "covered": sum(len(c) for c in big) / f.n,
+        "communities": float(min(sum(1 for v in counts.values() if v >= 2), 5)),
+        "initials_only": float(_initials_only(s)),
+        "common_surname": float(bool(s and s.surname in COMMON_SURNAMES)),
+        "short_given": float(bool(s and len(s.given) == 1 and len(s.given[0]) > 1 and _syllables(s.given[0]) <= 1)),
+        "name_conflict": float(any(f.cannot[np.ix_(a, b)].any() for a, b in combinations(big, 2))),
+        "log_works": math.log(f.n),
+    }
+    return np.array([x[k] for k in LISTING_FEATURES]), big
 
 
 def _sigmoid(x: float) -> float:
@@ -439,11 +535,28 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
-def _relative_margin(a: float, b: float) -> float:
-    """(a - b) relative to the larger of the two, in [-1, 1]; 0 when both are 0. A margin relative to `a` alone
-    is unbounded below when `a` is ~0 (clusters held together by co-authors whose works share no terms)."""
-    scale = max(a, b)
-    return 0.0 if scale <= 0.0 else (a - b) / scale
+def detection_probability(x: np.ndarray, params: Params) -> float:
+    return _sigmoid(
+        float(((x - params.detect_mean) / params.detect_scale) @ params.detect_coef + params.detect_intercept)
+    )
+
+
+def _reasons(x: np.ndarray, big: list[list[int]], f: _Features) -> list[str]:
+    v = dict(zip(LISTING_FEATURES, x))
+    if len(big) < 2:
+        return ["fewer than two substantial groups of works"]
+    reasons = [
+        f"{len(big)} groups cover {v['covered']:.0%} of the works",
+        f"same-person probability between the two largest groups {v['top_link']:.2f}",
+        f"{int(v['communities'])} co-author communities",
+    ]
+    if v["initials_only"]:
+        reasons.append("the name is printed as initials only")
+    elif v["common_surname"]:
+        reasons.append("a very common surname")
+    if v["name_conflict"]:
+        reasons.append("the subject's name is printed in incompatible forms across groups")
+    return reasons
 
 
 def _year_span(f: _Features, c: list[int]) -> tuple[int, int] | None:
@@ -451,65 +564,49 @@ def _year_span(f: _Features, c: list[int]) -> tuple[int, int] | None:
     return (ys[0], ys[-1]) if ys else None
 
 
-def separation_features(f: _Features, big: list[list[int]]) -> dict[str, float]:
-    """Signals that the substantial clusters are different people rather than one person's lines of work."""
-    members = [i for c in big for i in c]
-    inter = [float(f.sim[np.ix_(a, b)].mean()) for a, b in combinations(big, 2)]
-    intra = [float(f.sim[np.ix_(c, c)][~np.eye(len(c), dtype=bool)].mean()) for c in big]
-    # Co-author cohesion: share of the clusters' works joined to another work of their cluster by a co-author.
-    linked = sum(1 for c in big for i in c if any(f.coauthors[i] & f.coauthors[j] for j in c if j != i))
-    spans = [s for s in (_year_span(f, c) for c in big) if s]
-    concurrent, gap = 0.0, 0
-    if len(spans) >= 2:
-        overlaps = [min(a1, b1) - max(a0, b0) for (a0, a1), (b0, b1) in combinations(spans, 2)]
-        concurrent = 1.0 if max(overlaps) >= 0 else 0.0
-        gap = max(0, -min(overlaps))
-    return {
-        "groups": float(len(big)),
-        "covered": len(members) / f.n,
-        "separation": _relative_margin(float(np.mean(intra)), float(np.mean(inter))),
-        "cohesion": linked / len(members),
-        "name_conflict": float(any(_conflicts(f, a, b) for a, b in combinations(big, 2))),
-        "concurrent": concurrent,
-        "gap": float(gap),
-        "ambiguity": name_ambiguity(f.subject),
-    }
+@dataclass
+class Analysis:
+    """Everything detect() computes, for the fitting script and the benchmark."""
+
+    features: _Features
+    prob: np.ndarray  # between the clusters
+    clusters: list[list[int]]
+    listing_x: np.ndarray
+    big: list[list[int]]
+    confidence: float
 
 
-def _score(x: dict[str, float]) -> float:
-    """Logistic score, weights set by hand on the dev listings (see bench/eval_conflation.py). The name prior
-    carries most of it: distinctive names keep several well separated co-author groups (one person's projects)."""
-    z = -6.5
-    z += 5.0 * x["ambiguity"]
-    z += 4.0 * x["name_conflict"]
-    z += 2.0 * x["covered"]
-    z += 1.5 * x["separation"]
-    z += 1.0 * x["cohesion"]
-    z += 0.5 * x["concurrent"]
-    z += 1.0 * min(x["gap"], 15.0) / 15.0
-    return _sigmoid(z)
+def analyse(works: list[Work], subject_name: str | None, params: Params | None = None) -> Analysis:
+    params = params or default_params()
+    f = _features(works, _subject_form(works, subject_name))
+    return analyse_features(f, params)
 
 
-def _decide(f: _Features, clusters: list[list[int]]) -> tuple[float, list[str], list[list[int]]]:
-    """(probability the listing is conflated, reasons, the substantial clusters)."""
-    min_size = max(2, min(3, math.ceil(0.15 * f.n)))  # 3 works make a person even in a long listing
-    big = [c for c in clusters if len(c) >= min_size]
-    if len(big) < 2:
-        return 0.02, ["fewer than two substantial groups of works"], big
-    x = separation_features(f, big)
-    reasons = [
-        f"{len(big)} groups cover {x['covered']:.0%} of the works",
-        f"topic separation {x['separation']:.2f}",
-        f"{x['cohesion']:.0%} of grouped works share a co-author inside their group, none across groups",
-        f"name ambiguity prior {x['ambiguity']:.2f}",
-    ]
-    if x["name_conflict"]:
-        reasons.append("the subject's name is printed in incompatible forms across groups")
-    if x["concurrent"]:
-        reasons.append("the groups publish in the same years")
-    elif x["gap"]:
-        reasons.append(f"{x['gap']:.0f} years between the groups")
-    return _score(x), reasons, big
+def analyse_features(f: _Features, params: Params) -> Analysis:
+    clusters, _, prob = _cluster(f, params)
+    x, big = listing_features(f, prob, clusters)
+    confidence = detection_probability(x, params)
+    if x[LISTING_FEATURES.index("name_conflict")]:
+        # Two substantial groups print the name in forms that cannot be one person ("Robert E." / "Robert L."):
+        # a constraint, as in S2AND, rather than a fitted weight (too rare in the fitting data to be learnt).
+        confidence = max(confidence, NAME_CONFLICT_CONFIDENCE)
+    return Analysis(f, prob, clusters, x, big, confidence)
+
+
+def final_clusters(a: Analysis, params: Params) -> list[list[int]]:
+    """The split to propose: the substantial groups, each leftover work joined to its most probable group."""
+    nbig = len(a.big)
+    big = [list(c) for c in a.big]
+    blocked = _blocked(a.features, a.clusters)
+    leftovers = []
+    for r in range(nbig, len(a.clusters)):
+        scores = np.where(blocked[r, :nbig], -1.0, a.prob[r, :nbig])
+        k = int(np.argmax(scores))
+        if scores[k] >= params.attach:
+            big[k].extend(a.clusters[r])
+        else:
+            leftovers.append(list(a.clusters[r]))
+    return big + leftovers
 
 
 def _evidence(f: _Features, c: list[int], works: list[Work]) -> ClusterEvidence:
@@ -531,7 +628,7 @@ def _evidence(f: _Features, c: list[int], works: list[Work]) -> ClusterEvidence:
     )
 
 
-def detect(works: list[Work], subject_name: str | None) -> ConflationResult:
+def detect(works: list[Work], subject_name: str | None, params: Params | None = None) -> ConflationResult:
     """Cluster a listing's works and decide whether they belong to more than one person."""
     if len(works) < 4:
         clusters = [Cluster(work_ids=[w.work_id for w in works], titles=[w.title for w in works])] if works else []
@@ -542,28 +639,11 @@ def detect(works: list[Work], subject_name: str | None) -> ConflationResult:
             method=METHOD,
             reasons=["too few works to tell people apart"],
         )
-    subject = _subject_form(works, subject_name)
-    f = _features(works, subject)
-    clusters = _cluster(f)
-    confidence, reasons, big = _decide(f, clusters)
-    detected = confidence >= DETECT_THRESHOLD
-    if detected:
-        # Works outside the substantial groups go to the most similar group when anything links them at all.
-        rest = [i for c in clusters if c not in big for i in c]
-        big = [list(c) for c in big]
-        leftovers = []
-        for i in rest:
-            scores = [
-                float(np.mean([_pair_similarity(f, i, j) for j in c])) if not _conflicts(f, [i], c) else -1 for c in big
-            ]
-            k = int(np.argmax(scores))
-            if scores[k] > ATTACH_THRESHOLD:
-                big[k].append(i)
-            else:
-                leftovers.append([i])
-        out = big + leftovers
-    else:
-        out = [list(range(f.n))]
+    params = params or default_params()
+    a = analyse(works, subject_name, params)
+    f = a.features
+    detected = a.confidence >= params.threshold and len(a.big) >= 2
+    out = final_clusters(a, params) if detected else [list(range(f.n))]
     result_clusters = [
         Cluster(
             work_ids=[works[i].work_id for i in sorted(c)],
@@ -573,5 +653,9 @@ def detect(works: list[Work], subject_name: str | None) -> ConflationResult:
         for c in out
     ]
     return ConflationResult(
-        detected=detected, confidence=round(confidence, 4), clusters=result_clusters, method=METHOD, reasons=reasons
+        detected=detected,
+        confidence=round(a.confidence, 4),
+        clusters=result_clusters,
+        method=METHOD,
+        reasons=_reasons(a.listing_x, a.big, f),
     )

@@ -19,7 +19,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -60,6 +60,7 @@ DONE_MESSAGES = {
     "reject": "Rejected proposal {pid}.",
     "edit": "Accepted proposal {pid} with your edited value.",
     "undo": "Undid the last review action.",
+    "correct": "Corrected the split of proposal {pid}.",
     "bulk-accept": "Accepted {n} proposal(s).",
     "bulk-reject": "Rejected {n} proposal(s).",
 }
@@ -375,6 +376,35 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None, pa
         except StoreError as exc:
             return error(request, store, f"could not edit proposal {pid}: {exc}", 409)
         return after_decision("edit", pid, store)
+
+    @app.post("/proposals/{pid}/correct", dependencies=[Depends(check_csrf)])
+    @endpoint
+    def correct(
+        store: Store,
+        request: Request,
+        pid: int,
+        op: str = Form(...),
+        work_id: str | None = Form(None),
+        to: str | None = Form(None),
+        cluster: int | None = Form(None),
+        into: int | None = Form(None),
+        work_ids: Annotated[list[str] | None, Form()] = None,
+    ):
+        """A split correction (move / merge / split, see store.split_edit), then back to the proposal page."""
+        from enrich.store import split_edit
+
+        args: dict[str, Any] = {
+            "move": {"work_id": work_id, "to": to},
+            "merge": {"cluster": cluster, "into": into},
+            "split": {"cluster": cluster, "work_ids": work_ids or []},
+        }.get(op, {})
+        if any(v is None for v in args.values()):
+            return error(request, store, f"the {op} correction is missing a value", 400)
+        try:
+            split_edit.correct_split(store, pid, reviewer, op, **args)
+        except (StoreError, ValueError) as exc:
+            return error(request, store, f"could not correct proposal {pid}: {exc}", 409)
+        return RedirectResponse(f"/proposals/{pid}?{urlencode({'done': 'correct', 'pid': pid})}", status_code=303)
 
     @app.post("/bulk", dependencies=[Depends(check_csrf)])
     @endpoint

@@ -186,3 +186,47 @@ def merge_proposal(store: Store, a: int, b: int, pairs: list[list[str]]) -> int:
             },
         )
     )
+
+
+DOE_TEXT = """J. Doe
+(no affiliation line)
+Publications
+Federated averaging with adaptive optimisers (2021). Clients train locally and a server averages.
+Personalised federated learning for phones (2022). Each client keeps a personal model.
+Gait recognition from silhouettes (2020). We recognise people by the way they walk.
+Skeleton-based gait recognition (2021). Pose sequences identify walkers.
+Time-series anomaly detection with flows (2023). Normalising flows score anomalies in sensor data.
+Forecasting sensor streams (2023). Recurrent models forecast multivariate series.
+"""
+
+
+@dataclass
+class SplitSeed:
+    researcher: int
+    listing: int
+    proposal: int
+    works: list[str]  # in listing order: 2 federated, 2 gait, 2 time-series
+
+
+def three_way_split(store: Store) -> SplitSeed:
+    """J. Doe's listing and a pending split proposal made by store.structural.propose_split with three clusters
+    of two works each, the second work of each cluster deliberately placed wrong for a reviewer to correct:
+    cluster 1 = federated + gait, cluster 2 = gait + time-series, cluster 3 = time-series + federated."""
+    from enrich.schemas.conflation import Cluster, ConflationResult
+    from enrich.store import structural
+
+    rec = store.record_import(parsed("J. Doe", DOE_TEXT), text=DOE_TEXT, path="doe.txt")
+    works = store.researcher_works(rec.researcher_id)
+    ids = [w.work_id for w in works]
+    titles = {w.work_id: w.title for w in works}
+    groups = [[ids[0], ids[2]], [ids[3], ids[4]], [ids[5], ids[1]]]
+    result = ConflationResult(
+        detected=True,
+        confidence=0.9,
+        method="test-clusters",
+        clusters=[Cluster(work_ids=g, titles=[titles[w] for w in g]) for g in groups],
+        reasons=["three groups"],
+    )
+    pid = structural.propose_split(store, rec.researcher_id, rec.listing_id, result, job_id="J9")
+    assert pid is not None
+    return SplitSeed(rec.researcher_id, rec.listing_id, pid, ids)

@@ -1,0 +1,336 @@
+"""Fit the conflation step's parameters (agent/data/conflation-params.json) and report leave-people-out figures.
+
+    .venv/bin/python bench/fit_conflation.py [--data DIR ...] [--repeats 20] [--write] [--json]
+
+Data: folders in the shared evaluation layout (listing-*.txt + gold.jsonl with `partition` / `partition_persons`
+for mixed listings and `provenance.acl_person_ids` for one-person listings); by default ../shared/eval/dev and
+../shared/eval/dev-conflation. Listings with the same case id are read once. Nothing from the data is written
+except the fitted numbers.
+
+1. Pair model: logistic regression on the pair features of agent.steps.work_pairs, every pair of works of every
+   listing labelled same / different person.
+2. Merge and attach thresholds: grid search for the best work-clustering pairwise F1 (+ detection F1) on the fitting
+   listings.
+3. Detection model: logistic regression on the listing features (cluster structure + name ambiguity).
+
+Leave-people-out cross-validation: the people are split in two halves at random (repeated --repeats times); the
+parameters are fitted on the listings whose people all lie in one half and scored on the listings whose people all
+lie in the other, so no person is in both. Prints detection P/R/F1, pairwise P/R/F1 (as score.py defines them) and a
+reliability table (predicted confidence bins vs observed rate of mixed listings) over all scored listings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import sys
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path("/work/shared/eval") if Path("/work/shared/eval").exists() else ROOT.parent / "shared" / "eval"
+PARAMS = ROOT / "agent" / "data" / "conflation-params.json"
+
+from enrich.agent.ingest import parse  # noqa: E402
+from enrich.agent.steps import conflation as C  # noqa: E402
+from enrich.agent.steps.work_pairs import FEATURES, GroupState  # noqa: E402
+
+MERGE_GRID = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]
+ATTACH_GRID = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.01]
+
+
+def norm_title(s: str | None) -> str:
+    s = unicodedata.normalize("NFKD", str(s or "")).encode("ascii", "ignore").decode().lower()
+    s = re.sub(r"[^a-z0-9]+", " ", s.replace("&", " and ")).strip()
+    return re.sub(r"^the ", "", s)
+
+
+@dataclass
+class Case:
+    case_id: str
+    mixed: bool
+    people: frozenset[str]
+    labels: list[str]  # person per work ("?" when the gold does not place it)
+    features: C._Features
+
+
+def load(folders: list[Path]) -> list[Case]:
+    cases: dict[str, Case] = {}
+    for folder in folders:
+        for line in (folder / "gold.jsonl").read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            g = json.loads(line)
+            if g["case_id"] in cases or g["kind"] == "injection":
+                continue
+            parsed = parse((folder / g["source_file"]).read_text(encoding="utf-8"))
+            works = parsed.works
+            if g["kind"] == "conflated":
+                persons = g.get("partition_persons") or [{"acl_person_id": str(k)} for k in range(len(g["partition"]))]
+                owner = {
+                    norm_title(t): p.get("acl_person_id") or f"{g['case_id']}:{k}"
+                    for k, p in enumerate(persons)
+                    for t in (p.get("titles") or g["partition"][k])
+                }
+            else:
+                ids = (g.get("provenance") or {}).get("acl_person_ids") or [g.get("person_name") or g["case_id"]]
+                owner = {norm_title(w.title): ids[0] for w in works}
+            labels = [owner.get(norm_title(w.title), "?") for w in works]
+            subject = C._subject_form(works, parsed.name)
+            cases[g["case_id"]] = Case(
+                g["case_id"],
+                g["kind"] == "conflated",
+                frozenset(set(owner.values())),
+                labels,
+                C._features(works, subject),
+            )
+    return list(cases.values())
+
+
+def _majority(labels: list[str], group: list[int]) -> str:
+    known = [labels[i] for i in group if labels[i] != "?"]
+    return max(set(known), key=known.count) if known else "?"
+
+
+def pair_data(cases: list[Case], samples: int = 4, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Group pairs as the agglomeration meets them: the initial co-author groups, plus random unions of one
+    person's groups (so sizes and summed vectors look like later merge steps), labelled same / different person."""
+    rng = random.Random(seed)
+    xs, ys = [], []
+    for c in cases:
+        init = C._initial_groups(c.features)
+        owner = [_majority(c.labels, g) for g in init]
+        for s in range(samples + 1):
+            groups = []
+            for person in sorted(set(owner)):
+                mine = [g for g, o in zip(init, owner) if o == person]
+                rng.shuffle(mine)
+                parts = 1 if s == 0 else rng.randint(1, len(mine))
+                if s == 0:
+                    parts = len(mine)
+                for k in range(parts):
+                    merged = [i for g in mine[k::parts] for i in g]
+                    if merged:
+                        groups.append((person, merged))
+            if len(groups) < 2:
+                continue
+            state = GroupState(c.features.vectors, [g for _, g in groups])
+            feats = state.features()
+            iu = np.triu_indices(len(groups), 1)
+            lab = np.array([p for p, _ in groups], dtype=object)
+            known = (lab[iu[0]] != "?") & (lab[iu[1]] != "?")
+            xs.append(feats[iu][known])
+            ys.append((lab[iu[0]] == lab[iu[1]])[known])
+    return np.vstack(xs), np.concatenate(ys).astype(int)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, balanced: bool) -> dict:
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=2000)
+    lr.fit((x - mean) / scale, y)
+    return {
+        "mean": mean.round(6).tolist(),
+        "scale": scale.round(6).tolist(),
+        "coef": lr.coef_[0].round(6).tolist(),
+        "intercept": round(float(lr.intercept_[0]), 6),
+    }
+
+
+def pairwise(labels: list[str], clusters: list[list[int]]) -> tuple[int, int, int]:
+    pred = {i: k for k, c in enumerate(clusters) for i in c}
+    tp = fp = fn = 0
+    idx = [i for i, lab in enumerate(labels) if lab != "?"]
+    for a in range(len(idx)):
+        for b in range(a + 1, len(idx)):
+            i, j = idx[a], idx[b]
+            same_gold, same_pred = labels[i] == labels[j], pred[i] == pred[j]
+            tp += same_gold and same_pred
+            fp += (not same_gold) and same_pred
+            fn += same_gold and not same_pred
+    return tp, fp, fn
+
+
+def f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def _params(pair: dict, merge: float, attach: float, det: dict) -> C.Params:
+    return C.Params.from_dict(
+        {
+            "pair": {"features": list(FEATURES), **pair},
+            "merge": merge,
+            "attach": attach,
+            "detect": {"features": list(C.LISTING_FEATURES), **det},
+        }
+    )
+
+
+_NO_DETECT = {"mean": [0.0] * len(C.LISTING_FEATURES), "scale": [1.0] * len(C.LISTING_FEATURES)}
+
+
+def predict_from(analyses: list[tuple[Case, C.Analysis]], params: C.Params):
+    out = []
+    for c, a in analyses:
+        conf = C.detection_probability(a.listing_x, params)
+        detected = conf >= params.threshold and len(a.big) >= 2 and c.features.n >= 4
+        clusters = C.final_clusters(a, params) if detected else [list(range(c.features.n))]
+        out.append((c, conf, detected, clusters))
+    return out
+
+
+def predict(cases: list[Case], params: C.Params):
+    return predict_from([(c, C.analyse_features(c.features, params)) for c in cases], params)
+
+
+def score(preds) -> dict:
+    tp = fp = fn = ptp = pfp = pfn = 0
+    for c, _, detected, clusters in preds:
+        tp += c.mixed and detected
+        fn += c.mixed and not detected
+        fp += (not c.mixed) and detected
+        if c.mixed:
+            t, f_, n_ = pairwise(c.labels, clusters)
+            ptp, pfp, pfn = ptp + t, pfp + f_, pfn + n_
+    return {"detection": f1(tp, fp, fn), "pairwise": f1(ptp, pfp, pfn), "counts": (tp, fp, fn)}
+
+
+def fit(cases: list[Case], c_pair: float = 1.0, c_detect: float = 0.3) -> dict:
+    x, y = pair_data([c for c in cases if c.mixed])  # within-listing contrasts: both labels in one listing
+    pair = fit_logistic(x, y, c_pair, balanced=True)
+    best = None
+    ly = np.array([c.mixed for c in cases], dtype=int)
+    for merge in MERGE_GRID:
+        # The detection model depends on the clustering: fit it for this merge threshold, then score both.
+        base = _params(pair, merge, 0.5, {**_NO_DETECT, "coef": [0.0] * len(C.LISTING_FEATURES), "intercept": 0.0})
+        analyses = [(c, C.analyse_features(c.features, base)) for c in cases]
+        lx = np.array([a.listing_x for _, a in analyses])
+        det = fit_logistic(lx, ly, c_detect, balanced=False)
+        for attach in ATTACH_GRID:
+            m = score(predict_from(analyses, _params(pair, merge, attach, det)))
+            objective = m["pairwise"][2] + m["detection"][2]
+            if best is None or objective > best[0] + 1e-9:
+                best = (objective, merge, attach, det)
+    _, merge, attach, det = best
+    return {
+        "pair": {"features": list(FEATURES), **pair},
+        "merge": merge,
+        "attach": attach,
+        "detect": {"features": list(C.LISTING_FEATURES), **det},
+        "threshold": 0.5,
+    }
+
+
+def cross_validate(cases: list[Case], repeats: int, seed: int = 7) -> dict:
+    people = sorted({p for c in cases for p in c.people})
+    rng = random.Random(seed)
+    runs, pooled = [], []
+    for _ in range(repeats):
+        rng.shuffle(people)
+        half = set(people[: len(people) // 2])
+        for fit_half in (half, set(people) - half):
+            train = [c for c in cases if c.people <= fit_half]
+            test = [c for c in cases if not (c.people & fit_half)]
+            if not any(c.mixed for c in train) or not test:
+                continue
+            params = C.Params.from_dict(fit(train))
+            preds = predict(test, params)
+            runs.append({**score(preds), "n_test": len(test), "n_mixed": sum(c.mixed for c in test)})
+            pooled += [(conf, c.mixed) for c, conf, _, _ in preds]
+    return {"runs": runs, "pooled": pooled}
+
+
+def reliability(pooled: list[tuple[float, bool]], bins=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0001)) -> list[dict]:
+    rows = []
+    for lo, hi in zip(bins, bins[1:]):
+        sel = [m for p, m in pooled if lo <= p < hi]
+        conf = [p for p, _ in pooled if lo <= p < hi]
+        rows.append(
+            {
+                "bin": f"{lo:.1f}-{min(hi, 1.0):.1f}",
+                "n": len(sel),
+                "mean_confidence": round(statistics.mean(conf), 3) if conf else None,
+                "observed_mixed": round(sum(sel) / len(sel), 3) if sel else None,
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, action="append", help="evaluation folder(s) with gold.jsonl")
+    ap.add_argument("--repeats", type=int, default=10, help="random halvings of the people for cross-validation")
+    ap.add_argument("--write", action="store_true", help=f"fit on all listings and write {PARAMS.relative_to(ROOT)}")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    folders = a.data or [SHARED / "dev", SHARED / "dev-conflation"]
+    for d in folders:
+        if not (d / "gold.jsonl").exists():
+            sys.exit(f"error: no gold.jsonl in {d}")
+    cases = load(folders)
+    print(
+        f"{len(cases)} listings ({sum(c.mixed for c in cases)} mixed), "
+        f"{len({p for c in cases for p in c.people})} people",
+        file=sys.stderr,
+    )
+    report: dict = {}
+    if a.repeats:
+        cv = cross_validate(cases, a.repeats)
+        det = [r["detection"][2] for r in cv["runs"]]
+        pw = [r["pairwise"][2] for r in cv["runs"]]
+        report["cv"] = {
+            "folds": len(cv["runs"]),
+            "detection_f1_mean": round(statistics.mean(det), 4),
+            "detection_f1_sd": round(statistics.pstdev(det), 4),
+            "detection_p_mean": round(statistics.mean(r["detection"][0] for r in cv["runs"]), 4),
+            "detection_r_mean": round(statistics.mean(r["detection"][1] for r in cv["runs"]), 4),
+            "pairwise_f1_mean": round(statistics.mean(pw), 4),
+            "pairwise_f1_sd": round(statistics.pstdev(pw), 4),
+            "test_listings_mean": round(statistics.mean(r["n_test"] for r in cv["runs"]), 1),
+            "test_mixed_mean": round(statistics.mean(r["n_mixed"] for r in cv["runs"]), 1),
+            "reliability": reliability(cv["pooled"]),
+        }
+    params = fit(cases)
+    report["in_sample"] = score(predict(cases, C.Params.from_dict(params)))
+    report["params"] = {"merge": params["merge"], "attach": params["attach"]}
+    if a.write:
+        PARAMS.write_text(json.dumps(params, indent=1) + "\n", encoding="utf-8")
+        report["written"] = str(PARAMS)
+    if a.json:
+        print(json.dumps(report, indent=1))
+        return
+    if "cv" in report:
+        cv = report["cv"]
+        print(
+            f"leave-people-out CV, {cv['folds']} folds (~{cv['test_listings_mean']} scored listings each, "
+            f"~{cv['test_mixed_mean']} mixed):"
+        )
+        print(
+            f"  detection F1 {cv['detection_f1_mean']:.3f} ± {cv['detection_f1_sd']:.3f}  "
+            f"(P {cv['detection_p_mean']:.3f}  R {cv['detection_r_mean']:.3f})"
+        )
+        print(f"  pairwise  F1 {cv['pairwise_f1_mean']:.3f} ± {cv['pairwise_f1_sd']:.3f}")
+        print("  reliability (confidence bin: listings, mean confidence, observed share mixed)")
+        for r in cv["reliability"]:
+            print(f"    {r['bin']}: {r['n']:4d}  {r['mean_confidence']}  {r['observed_mixed']}")
+    s = report["in_sample"]
+    print(
+        f"fitted on all: detection P/R/F1 {'/'.join(f'{v:.3f}' for v in s['detection'])} "
+        f"(tp/fp/fn {s['counts']}), pairwise P/R/F1 {'/'.join(f'{v:.3f}' for v in s['pairwise'])}; "
+        f"merge {params['merge']} attach {params['attach']}"
+    )
+    if a.write:
+        print(f"wrote {PARAMS}")
+
+
+if __name__ == "__main__":
+    main()
