@@ -115,3 +115,16 @@ def answer_usage(store: Store, job_id: str) -> dict[str, Any]:
         [job_id],
     )
     return row or {"tin": 0, "tout": 0, "cost": 0.0, "calls": 0}
+
+
+def missed_fields(store: Store, researcher_ids: list[int]) -> dict[int, set[str]]:
+    """The fields with a remembered miss (step_misses) per researcher: a finished answer clears only those."""
+    out: dict[int, set[str]] = {}
+    for i in range(0, len(researcher_ids), 500):
+        chunk = researcher_ids[i : i + 500]
+        for r in store.q(
+            f"SELECT researcher_id, field FROM step_misses WHERE researcher_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        ):
+            out.setdefault(r["researcher_id"], set()).add(r["field"])
+    return out

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from json import JSONDecodeError
 from typing import Any
 
-from instructor.core import IncompleteOutputException
 from pydantic import ValidationError
 
 from enrich.agent.llm.base import Deferred, ExtractResult, LLMClient, LLMError, PromptRef, T
 from enrich.agent.llm.instructor_client import (
+    IncompleteOutputException,
     InstructorClient,
     completion_from,
     describe_error,

@@ -357,8 +357,9 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
                     continue
                 by_researcher.setdefault(row["researcher_id"], []).append((row, item))
             applied = done[0]
+            missed = bstore.missed_fields(store, list(by_researcher))
             for rid, items in by_researcher.items():
-                _apply_researcher(rid, items, batch_id)
+                _apply_researcher(rid, items, batch_id, missed.get(rid, set()))
                 applied += len(items)
                 if STALL_AFTER and applied >= STALL_AFTER:  # crash tests: stop inside the transaction, to be killed
                     print(f"stalled after {applied} answers", file=sys.stderr, flush=True)
@@ -367,7 +368,7 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
         if on_progress:
             on_progress(done[0])
 
-    def _apply_researcher(rid: int, items: list[tuple[dict, Answer]], batch_id: str | None) -> None:
+    def _apply_researcher(rid: int, items: list[tuple[dict, Answer]], batch_id: str | None, missed: set[str]) -> None:
         items.sort(key=lambda x: STEP_ORDER.get(x[0]["step"], 99))
         ctx = make_context(store, replay, settings, rid, job_id, index)
         replay.answers = {
@@ -403,7 +404,7 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
         for o in outcomes:
             key = f"{o.step}:{o.status}"
             report.outcomes[key] = report.outcomes.get(key, 0) + 1
-        plan = Plan(rid, ctx.researcher.name, [o.step for o in outcomes], {}, missed_before={o.step for o in outcomes})
+        plan = Plan(rid, ctx.researcher.name, [o.step for o in outcomes], {}, missed_before=missed)
         remember_misses(ctx, plan, outcomes)
 
     file_rows = {f["id"]: f for f in bstore.files(store, job_id)}

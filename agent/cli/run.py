@@ -135,16 +135,16 @@ def run_cmd(
         retry_failed=retry_failed,
         resume=resume,
     )
-    thread_store = None
-    if conc > 1 and app.settings.db != ":memory:":
-        from enrich.store.threads import ThreadLocalStore
-
-        thread_store = ThreadLocalStore(app.settings.db)
     if batch or batch_files:
         if resume:
             raise EnrichError("--resume continues an online job; a bulk job continues with `enrich batch collect JOB`")
         _run_batch(app, store, opts, backend, model, batch_files, dry_run, as_json)
         return
+    thread_store = None
+    if conc > 1 and app.settings.db != ":memory:":
+        from enrich.store.threads import ThreadLocalStore
+
+        thread_store = ThreadLocalStore(app.settings.db)
     client = _client(app, backend, model, store=thread_store, concurrency=conc)
     try:
         runner = JobRunner(
