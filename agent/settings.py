@@ -38,6 +38,24 @@ SPEC: dict[str, tuple[str, Any, type, str]] = {
     ),
     "auto_apply_topics": ("ENRICH_AUTO_APPLY_TOPICS", 0.5, float, "min confidence to auto-apply topic tags"),
     "auto_apply_summary": ("ENRICH_AUTO_APPLY_SUMMARY", 0.6, float, "min confidence to auto-apply a summary"),
+    "taxonomy": (
+        "ENRICH_TAXONOMY",
+        "arxiv",
+        str,
+        "topic taxonomy: arxiv, a name imported with `enrich taxonomy import`, or a .json file",
+    ),
+    "taxonomy_dir": (
+        "ENRICH_TAXONOMY_DIR",
+        str(Path.home() / ".local" / "share" / "enrich" / "taxonomies"),
+        str,
+        "where `enrich taxonomy import` writes taxonomies (found there by name)",
+    ),
+    "venues": (
+        "ENRICH_VENUES",
+        None,
+        str,
+        "your venue -> field map (JSON, same shape as agent/data/venues.json; read first)",
+    ),
     "max_file_mb": ("ENRICH_MAX_FILE_MB", 20.0, float, "refuse listing files larger than this"),
     "ror_match_threshold": ("ENRICH_ROR_THRESHOLD", 90.0, float, "min fuzzy score (0-100) for a ROR match"),
 }

@@ -1,12 +1,24 @@
-"""Controlled topic taxonomies. The arXiv category taxonomy ships with the package; another one is a JSON file of
-the same shape ({"name", "version", "tags": [{"tag", "label", "keywords"}]}) named by the `taxonomy` setting."""
+"""Controlled topic taxonomies, pluggable: the arXiv category taxonomy ships with the package; another one is a JSON
+file of the same shape, named by the `taxonomy` setting (a path, or a name found in the `taxonomy_dir` setting's
+folder, where `enrich taxonomy import` writes).
+
+A taxonomy file:
+
+    {"name": "openalex", "version": "2024-06", "source": "...", "field_depth": 2,
+     "tags": [{"id": "T10181", "label": "...", "parent": "subfields/1702", "description": "...",
+               "keywords": ["...", "..."]}, ...]}
+
+`id` (or `tag`) and `label` are required; `parent` names another tag of the file (or is null); `keywords` is a list or
+one string. `field_depth` is how many ancestors a *field-level* tag has (0 for a flat taxonomy such as arXiv's; 2 for
+OpenAlex's domain > field > subfield > topic, where the subfield is the field level): tags above it are too broad to
+apply, tags below it are finer tags that need their own support."""
 
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -15,11 +27,17 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from enrich.schemas import Work
 
 
+class TaxonomyError(ValueError):
+    """A taxonomy file that cannot be used (missing, not JSON, a tag without id or label, a dangling parent)."""
+
+
 @dataclass(frozen=True)
 class Tag:
     tag: str
     label: str
-    keywords: str
+    keywords: str = ""
+    parent: str | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -27,9 +45,39 @@ class Taxonomy:
     name: str
     version: str
     tags: tuple[Tag, ...]
+    field_depth: int = 0
+
+    @cached_property
+    def _by_code(self) -> dict[str, Tag]:
+        return {t.tag: t for t in self.tags}
 
     def get(self, code: str) -> Tag | None:
-        return next((t for t in self.tags if t.tag == code), None)
+        return self._by_code.get(code)
+
+    def ancestors(self, code: str) -> list[str]:
+        """Parent, grandparent, ... of a tag (nearest first)."""
+        out: list[str] = []
+        tag = self.get(code)
+        while tag is not None and tag.parent and tag.parent not in out:
+            out.append(tag.parent)
+            tag = self.get(tag.parent)
+        return out
+
+    def depth(self, code: str) -> int:
+        return len(self.ancestors(code))
+
+    def group(self, code: str) -> str:
+        """The broadest ancestor; in a flat taxonomy the prefix before the dot (the arXiv archive: cs, stat, math)."""
+        chain = self.ancestors(code)
+        if chain:
+            return chain[-1]
+        return code.split(".", 1)[0] if "." in code else code
+
+    def field_level(self, code: str) -> str | None:
+        """The tag itself or its ancestor at the field level (None for a tag above it)."""
+        chain = [code, *self.ancestors(code)]
+        d = len(chain) - 1 - self.field_depth
+        return chain[d] if d >= 0 else None
 
     def from_page_category(self, short: str | None) -> Tag | None:
         """arXiv listings print categories without their archive ("LG"): try the archives in order."""
@@ -44,36 +92,56 @@ class Taxonomy:
         return None
 
     def shortlist(self, works: list[Work], k: int = 10, min_similarity: float = 0.08) -> list[tuple[Tag, float]]:
-        """Rank tags by TF-IDF similarity between the works' text and each tag's label + keywords; tags that share
-        (almost) nothing with the works are not offered to the model at all."""
-        corpus = " ".join(f"{w.title or ''} {(w.abstract or '')[:400]}" for w in works)
+        """Rank tags by TF-IDF similarity between the works' text and each tag's label + keywords + description;
+        tags that share (almost) nothing with the works are not offered at all."""
+        corpus = " ".join(work_text(w) for w in works)
         if not corpus.strip():
             return []
-        index = _tag_index(self)
-        sims = index.similarities(corpus)
+        sims = _tag_index(self).similarities(corpus)
         ranked = sorted(zip(self.tags, sims), key=lambda x: -x[1])
         return [(t, float(s)) for t, s in ranked[:k] if s >= min_similarity]
+
+    def rank_works(self, works: list[Work], k: int = 2, min_similarity: float = 0.1) -> list[list[tuple[str, float]]]:
+        """For each work, its `k` best tags at or below the field level (similarity >= `min_similarity`)."""
+        index = _tag_index(self)
+        eligible = [self.depth(t.tag) >= self.field_depth for t in self.tags]
+        out = []
+        for w in works:
+            text = work_text(w)
+            sims = index.similarities(text) if text.strip() else [0.0] * len(self.tags)
+            ranked = sorted(
+                ((t.tag, s) for t, s, ok in zip(self.tags, sims, eligible) if ok and s >= min_similarity),
+                key=lambda x: -x[1],
+            )
+            out.append(ranked[:k])
+        return out
+
+
+def work_text(w: Work) -> str:
+    return f"{w.title or ''} {(w.abstract or '')[:400]}"
 
 
 class _TagIndex:
     """TF-IDF of the tag descriptions, fitted once per taxonomy by scikit-learn. A researcher's text is scored
     against it in plain Python: the same analyzer, sublinear tf, idf and l2 norm as `TfidfVectorizer.transform`
-    (to rounding), without scikit-learn's per-call overhead, which dominated the pipeline's CPU time."""
+    (to rounding), without scikit-learn's per-call overhead, which dominated the pipeline's CPU time. An inverted
+    index (term -> tags) keeps a large taxonomy (OpenAlex: ~4,800 tags) cheap per work."""
 
     def __init__(self, docs: list[str]):
         vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(docs)
         self.analyze = vec.build_analyzer()
         self.vocabulary = vec.vocabulary_
         self.idf = vec.idf_.tolist()
-        matrix = vec.transform(docs).tocsr()
-        self.rows = [
-            dict(
+        self.n = len(docs)
+        matrix = vec.transform(docs).tocsc()  # column j: the tags that use term j
+        self.postings = [
+            list(
                 zip(
-                    matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]].tolist(),
-                    matrix.data[matrix.indptr[i] : matrix.indptr[i + 1]].tolist(),
+                    matrix.indices[matrix.indptr[j] : matrix.indptr[j + 1]].tolist(),
+                    matrix.data[matrix.indptr[j] : matrix.indptr[j + 1]].tolist(),
                 )
             )
-            for i in range(matrix.shape[0])
+            for j in range(matrix.shape[1])
         ]
 
     def similarities(self, text: str) -> list[float]:
@@ -84,27 +152,85 @@ class _TagIndex:
                 counts[j] = counts.get(j, 0) + 1
         weights = {j: (1.0 + math.log(c)) * self.idf[j] for j, c in counts.items()}
         norm = math.sqrt(sum(w * w for w in weights.values()))
+        sims = [0.0] * self.n
         if norm == 0.0:
-            return [0.0] * len(self.rows)
-        return [sum(w * row.get(j, 0.0) for j, w in weights.items()) / norm for row in self.rows]
+            return sims
+        for j, w in weights.items():
+            for i, v in self.postings[j]:
+                sims[i] += w * v
+        return [s / norm for s in sims]
 
 
 @lru_cache(maxsize=8)
 def _tag_index(taxonomy: Taxonomy) -> _TagIndex:
-    return _TagIndex([f"{t.label} {t.keywords}" for t in taxonomy.tags])
+    return _TagIndex([tag_document(t) for t in taxonomy.tags])
+
+
+def tag_document(t: Tag) -> str:
+    return f"{t.label} {t.keywords} {t.description}".strip()
+
+
+def _keywords(value: object) -> str:
+    if isinstance(value, list):
+        return " ".join(str(k) for k in value)
+    return str(value or "")
+
+
+def parse_taxonomy(data: object, origin: str = "taxonomy") -> Taxonomy:
+    """Validate a taxonomy document (see the module docstring) and build the Taxonomy."""
+    if not isinstance(data, dict) or not isinstance(data.get("tags"), list) or not data.get("name"):
+        raise TaxonomyError(f"{origin}: expected an object with 'name' and a list of 'tags'")
+    tags: list[Tag] = []
+    for i, t in enumerate(data["tags"]):
+        code = (t.get("id") or t.get("tag")) if isinstance(t, dict) else None
+        if not code or not t.get("label"):
+            raise TaxonomyError(f"{origin}: tag #{i + 1} needs an 'id' and a 'label'")
+        tags.append(
+            Tag(
+                str(code),
+                str(t["label"]),
+                _keywords(t.get("keywords")),
+                str(t["parent"]) if t.get("parent") else None,
+                str(t.get("description") or ""),
+            )
+        )
+    codes = [t.tag for t in tags]
+    if len(set(codes)) != len(codes):
+        dup = next(c for c in codes if codes.count(c) > 1)
+        raise TaxonomyError(f"{origin}: tag id {dup!r} occurs more than once")
+    known = set(codes)
+    dangling = next((t for t in tags if t.parent and t.parent not in known), None)
+    if dangling:
+        raise TaxonomyError(f"{origin}: tag {dangling.tag!r} names an unknown parent {dangling.parent!r}")
+    return Taxonomy(str(data["name"]), str(data.get("version", "")), tuple(tags), int(data.get("field_depth", 0)))
+
+
+def taxonomy_path(name_or_path: str, taxonomy_dir: str | None = None) -> Path | None:
+    """A file path as given, else `<taxonomy_dir>/<name>.json`; None when neither exists (a packaged name)."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".json" and path.is_file():
+        return path
+    if taxonomy_dir:
+        candidate = Path(taxonomy_dir).expanduser() / f"{name_or_path}.json"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 @lru_cache(maxsize=8)
-def load_taxonomy(name_or_path: str = "arxiv") -> Taxonomy:
-    path = Path(name_or_path)
-    if path.suffix == ".json" and path.is_file():
-        data = json.loads(path.read_text(encoding="utf-8"))
-    else:
-        data = json.loads(
-            resources.files("enrich.agent").joinpath(f"data/taxonomy-{name_or_path}.json").read_text("utf-8")
-        )
-    return Taxonomy(
-        data["name"],
-        str(data.get("version", "")),
-        tuple(Tag(t["tag"], t["label"], t.get("keywords", "")) for t in data["tags"]),
-    )
+def load_taxonomy(name_or_path: str = "arxiv", taxonomy_dir: str | None = None) -> Taxonomy:
+    path = taxonomy_path(name_or_path, taxonomy_dir)
+    try:
+        if path is not None:
+            text, origin = path.read_text(encoding="utf-8"), str(path)
+        else:
+            res = resources.files("enrich.agent").joinpath(f"data/taxonomy-{name_or_path}.json")
+            if not res.is_file():
+                raise TaxonomyError(
+                    f"no taxonomy {name_or_path!r}: not a .json file, not in {taxonomy_dir or 'the taxonomy folder'}"
+                    ", not shipped (shipped: arxiv)"
+                )
+            text, origin = res.read_text("utf-8"), name_or_path
+        return parse_taxonomy(json.loads(text), origin)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TaxonomyError(f"cannot read taxonomy {name_or_path!r}: {exc}") from None

@@ -17,6 +17,9 @@ class TopicTag(BaseModel):
     label: str
     score: float = Field(ge=0.0, le=1.0)
     works: list[str] = Field(default_factory=list)  # work ids supporting the tag
+    # how many of those works carry each kind of evidence (printed category, venue, text) and whether the model
+    # chose the tag; absent on values set by a person
+    evidence: dict[str, int | bool] | None = None
 
 
 class SummarySentence(BaseModel):

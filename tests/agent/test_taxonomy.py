@@ -9,7 +9,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
 from enrich.agent.ingest import parse
-from enrich.agent.taxonomy import _tag_index, load_taxonomy
+from enrich.agent.taxonomy import _tag_index, load_taxonomy, tag_document
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -33,7 +33,7 @@ def test_taxonomy_has_every_cs_category():
 )
 def test_plain_python_scores_equal_scikit_learn(text):
     tax = load_taxonomy("arxiv")
-    docs = [f"{t.label} {t.keywords}" for t in tax.tags]
+    docs = [tag_document(t) for t in tax.tags]
     vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(docs)
     expected = cosine_similarity(vec.transform([text]), vec.transform(docs))[0]
     assert _tag_index(tax).similarities(text) == pytest.approx(list(expected), abs=1e-12)
