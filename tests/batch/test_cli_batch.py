@@ -62,3 +62,36 @@ def test_files_mode_from_build_to_done(tmp_path):
 
     online = _run(db, "batch", "status", "nope")
     assert online.exit_code == 1 and "no job nope" in online.output
+
+
+def test_remote_mode_submit_status_and_collect_wait(tmp_path, monkeypatch):
+    import enrich.agent.llm as agent_llm
+    from fake_openai_server import start_in_thread
+
+    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)  # the fake on 127.0.0.1 only
+    server, url = start_in_thread(latency=0.0, lifetime=120, invalid_every=3)
+    try:
+        db = tmp_path / "r.db"
+        store = Store.open(db)
+        ingest(store, 9)
+        store.close()
+        env = {**ENV, "ENRICH_BASE_URL": url}
+        run = CliRunner().invoke(cli, ["--db", str(db), "run", "--batch"], env=env, catch_exceptions=False)
+        assert run.exit_code == 0, run.output
+        assert "submitted batch(es) batch_" in run.output
+        job = next(w for w in run.output.split() if w.startswith("J2")).rstrip(":")
+        st = CliRunner().invoke(cli, ["--db", str(db), "batch", "status", job], env=env, catch_exceptions=False)
+        assert st.exit_code == 0 and "round 0: batch_" in st.output
+        got = CliRunner().invoke(
+            cli, ["--db", str(db), "batch", "collect", job, "--wait", "--poll", "0"], env=env, catch_exceptions=False
+        )
+        assert got.exit_code == 0, got.output
+        assert "re-ask round" in got.output and "; job done." in got.output
+        jobs = json.loads(
+            CliRunner().invoke(cli, ["--db", str(db), "jobs", job, "--json"], env=env, catch_exceptions=False).output
+        )
+        assert jobs[0]["state"] == "done" and {b["status"] for b in jobs[0]["batches"]} == {"collected"}
+        assert len({b["batch_id"] for b in jobs[0]["batches"]}) == 2  # the first round and the re-ask round
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -92,12 +92,12 @@ def test_vllm_results_with_error_malformed_and_unknown_lines(env, tmp_path):
 def test_reasks_run_out_and_the_step_fails_like_online(env, tmp_path):
     settings, store, client = env
     settings = settings.with_overrides(max_reasks=0)
-    rep = build(store, settings, client, RunOptions(only=["topics"]), folder=tmp_path / "f", submit=False)
+    rep = build(store, settings, client, RunOptions(only=["summary"]), folder=tmp_path / "f", submit=False)
     out = tmp_path / "r.jsonl"
     run_like_vllm(Path(rep.files[0]["path"]), out, invalid_every=2)
     got = collect(store, settings, client, rep.job_id, results=[out])
     assert got.failed > 0 and got.reasked == 0 and got.state == "done"
-    misses = store.q("SELECT status, detail FROM step_misses WHERE field = 'topics'")
+    misses = store.q("SELECT status, detail FROM step_misses WHERE field = 'summary'")
     assert len(misses) == got.failed and all(
         m["status"] == "failed" and "did not validate" in m["detail"] for m in misses
     )
