@@ -65,8 +65,9 @@ def test_files_mode_from_build_to_done(tmp_path):
 
 
 def test_remote_mode_submit_status_and_collect_wait(tmp_path, monkeypatch):
-    import enrich.agent.llm as agent_llm
     from fake_openai_server import start_in_thread
+
+    import enrich.agent.llm as agent_llm
 
     monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)  # the fake on 127.0.0.1 only
     server, url = start_in_thread(latency=0.0, lifetime=120, invalid_every=3)
