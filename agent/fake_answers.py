@@ -2,7 +2,8 @@
 
 Used by `--backend fake`, the test suite and the pipeline benchmarks: it exercises every step, check and store
 write without a model. It is honest, not clever: it never invents an affiliation (it quotes an organisation
-line only when the shown text has one), tags with the top shortlisted tag, and summarises with the works' titles.
+line only when the shown text has one), picks the first two candidate tags it is offered, and summarises with the
+works' titles.
 """
 
 from __future__ import annotations

@@ -11,25 +11,27 @@ from __future__ import annotations
 import functools
 import secrets
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from enrich.schemas import Job, utcnow
 
 from .llm.base import Deferred, LLMError
-from .steps import affiliation, conflate, summary, topics
-from .steps.base import StepContext, StepOutcome
+from .steps.affiliation import AffiliationStep
+from .steps.base import Step, StepContext, StepOutcome
+from .steps.conflate import ConflationStep
+from .steps.summary import SummaryStep
+from .steps.topics import TopicsStep
 
-# The order matters: conflation is the slot before affiliation and summary.
-STEPS: dict[str, Any] = {"conflation": conflate, "affiliation": affiliation, "topics": topics, "summary": summary}
-FIELD_STEPS = ("affiliation", "topics", "summary")
-# Rough output sizes for --dry-run estimates (tokens).
-OUTPUT_TOKENS = {"affiliation": 60, "topics": 160, "summary": 260}
+# Every step, in the order a researcher's steps run (a step's `needs` come before it).
+STEPS: dict[str, Step] = {s.name: s for s in (ConflationStep(), AffiliationStep(), TopicsStep(), SummaryStep())}
+# The steps that fill a field of the researcher (they ask the model); the others serve them.
+FIELD_STEPS = tuple(name for name, step in STEPS.items() if step.answer is not None)
 
 
 @dataclass
@@ -54,6 +56,9 @@ class Plan:
     missed_before: set[str] = field(default_factory=set)  # planned fields with a recorded miss (cleared by a value)
 
 
+_R = TypeVar("_R")
+
+
 def new_job_id() -> str:
     return "J" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -65,20 +70,15 @@ def _prompt_ref(step: str) -> str:
     return load_prompt(step).prompt_ref.ref
 
 
-ANSWERS = {
-    "affiliation": affiliation.AffiliationAnswer,
-    "topics": topics.TopicsAnswer,
-    "summary": summary.SummaryAnswer,
-}
-
-
 @functools.cache
 def _question(step: str) -> str:
     """What a remembered miss was asked with: the prompt version and the answer schema (as in the answer cache's
     key), so a new prompt or schema asks again."""
     from enrich.store.llm_log import sha256_json
 
-    return f"{_prompt_ref(step)}+{sha256_json(ANSWERS[step].model_json_schema())[:12]}"
+    answer = STEPS[step].answer
+    assert answer is not None, f"{step} asks no model"
+    return f"{_prompt_ref(step)}+{sha256_json(answer.model_json_schema())[:12]}"
 
 
 def plan_researcher(
@@ -143,8 +143,8 @@ def plan_from_facts(
             steps.remove(f)
             if miss["status"] == "failed":
                 held_back[f] = f"failed in job {miss['job_id']}: {miss['detail'][:160]}"
-    if any(s in steps for s in ("affiliation", "summary")):
-        steps.insert(0, "conflation")
+    needed = {need for s in steps for need in STEPS[s].needs}
+    steps = [s for s in STEPS if s in steps or s in needed]
     return Plan(researcher_id, facts["name"], steps, reasons, held_back, {f for f in steps if f in facts["missed"]})
 
 
@@ -164,6 +164,7 @@ def make_context(
 
 
 def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
+    """The step boundary: the one place a step runs for a researcher."""
     outcomes = []
     for name in steps:
         try:
@@ -210,21 +211,13 @@ def estimate(store: Any, plans: list[Plan], client: Any) -> dict[str, Any]:
     plans = [p for p in plans if p.steps]
     calls = tin = tout = 0
     for p in plans:
-        ctx_works = store.researcher_works(p.researcher_id)
+        works = store.researcher_works(p.researcher_id)
         for s in p.steps:
-            if s == "conflation" or p.reasons.get(s) == "normalise":
-                continue
-            if s == "affiliation":
-                chars = 1500
-            elif s == "topics":
-                chars = 1200 + sum(len(w.title or "") + 20 for w in ctx_works[: topics.MAX_WORKS])
-            else:
-                chars = 900 + sum(
-                    len(w.title or "") + summary.ABSTRACT_CHARS + 20 for w in ctx_works[: summary.MAX_WORKS]
-                )
-            calls += 1
-            tin += chars // 4
-            tout += OUTPUT_TOKENS[s]
+            call = None if p.reasons.get(s) == "normalise" else STEPS[s].estimate(works)
+            if call is not None:
+                calls += 1
+                tin += call.tokens_in
+                tout += call.tokens_out
     return {
         "researchers": len(plans),
         "calls": calls,
@@ -233,6 +226,32 @@ def estimate(store: Any, plans: list[Plan], client: Any) -> dict[str, Any]:
         "cost_usd": round(cost_usd(client.backend, client.model, tin, tout), 6),
         "note": "upper bound: cached answers and deterministic affiliations make no call",
     }
+
+
+def run_in_workers(
+    work: Callable[[int], _R], items: Iterable[int], workers: int, keep_going: Callable[[], bool]
+) -> Iterator[_R]:
+    """`work(item)` for each item, each result as soon as it is ready; no new item starts once `keep_going()` is
+    false (those already started finish and are returned). One worker runs on the calling thread (the store's
+    connection belongs to it, and Ctrl-C stops it at once); more run in a thread pool with at most `workers`
+    items started and not yet returned."""
+    queue = iter(items)
+    if workers <= 1:
+        for item in queue:
+            if not keep_going():
+                return
+            yield work(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        running: set[Future[_R]] = set()
+        while True:
+            while len(running) < workers and keep_going() and (item := next(queue, None)) is not None:
+                running.add(pool.submit(work, item))
+            if not running:
+                return
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                yield fut.result()
 
 
 class JobRunner:
@@ -366,33 +385,19 @@ class JobRunner:
                 finished_at=utcnow() if state != "running" else None,
             )
 
-        pending = [i for i in range(cursor, total)]
+        def within_budget() -> bool:
+            return opts.budget_usd is None or cost < opts.budget_usd
+
         t0 = time.monotonic()
         try:
-            if workers == 1:
-                for i in pending:
-                    if opts.budget_usd is not None and cost >= opts.budget_usd:
-                        save("interrupted", f"budget of ${opts.budget_usd} reached")
-                        return self.store.get_job(job.id)
-                    _, plan, outcomes = work(i)
-                    account(plan, outcomes)
-                    done_flags[i] = True
-                    save()
-                    self.on_progress(sum(done_flags), total, plan, outcomes)
-            else:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    futures = [pool.submit(work, i) for i in pending]
-                    for fut in futures:
-                        i, plan, outcomes = fut.result()
-                        account(plan, outcomes)
-                        done_flags[i] = True
-                        save()
-                        self.on_progress(sum(done_flags), total, plan, outcomes)
-                        if opts.budget_usd is not None and cost >= opts.budget_usd:
-                            for f in futures:
-                                f.cancel()
-                            save("interrupted", f"budget of ${opts.budget_usd} reached")
-                            return self.store.get_job(job.id)
+            for i, plan, outcomes in run_in_workers(work, range(cursor, total), workers, within_budget):
+                account(plan, outcomes)
+                done_flags[i] = True
+                save()
+                self.on_progress(sum(done_flags), total, plan, outcomes)
+            if not all(done_flags):  # run_in_workers stopped starting researchers
+                save("interrupted", f"budget of ${opts.budget_usd} reached")
+                return self.store.get_job(job.id)
             self._propose_merges(job.id, todo)
         except KeyboardInterrupt:
             save("interrupted", "interrupted by the user")

@@ -91,16 +91,6 @@ class Taxonomy:
                 return tag
         return None
 
-    def shortlist(self, works: list[Work], k: int = 10, min_similarity: float = 0.08) -> list[tuple[Tag, float]]:
-        """Rank tags by TF-IDF similarity between the works' text and each tag's label + keywords + description;
-        tags that share (almost) nothing with the works are not offered at all."""
-        corpus = " ".join(work_text(w) for w in works)
-        if not corpus.strip():
-            return []
-        sims = _tag_index(self).similarities(corpus)
-        ranked = sorted(zip(self.tags, sims), key=lambda x: -x[1])
-        return [(t, float(s)) for t, s in ranked[:k] if s >= min_similarity]
-
     def rank_works(self, works: list[Work], k: int = 2, min_similarity: float = 0.1) -> list[list[tuple[str, float]]]:
         """For each work, its `k` best tags at or below the field level (similarity >= `min_similarity`)."""
         index = _tag_index(self)
@@ -118,7 +108,7 @@ class Taxonomy:
 
 
 def work_text(w: Work) -> str:
-    return f"{w.title or ''} {(w.abstract or '')[:400]}"
+    return f"{w.title or ''} {(w.abstract or '')[:1000]}"
 
 
 class _TagIndex:

@@ -7,7 +7,8 @@ Ingests the folder's listing files into a fresh database, runs `enrich run --onl
 researcher's applied and proposed tags with their supporting works. For the listings whose works are all
 ACL-venue papers (an ACL Anthology id on every work, or a venue the shipped venue map calls computational
 linguistics) it prints: the share with `cs.CL` applied, the applied tags outside `cs.*`/`stat.ML`, applied tags
-with too little support (< 2 works, or not all works when a listing has fewer than 4), and a reliability table of
+with too little support (< 2 works, or not all works when a listing has fewer than 4), applied tags that a page
+printing categories (arXiv listings) does not print, and a reliability table of
 the tag scores (share of tags that are `cs.CL` / inside CS per score bin: weak labels, since such a listing's field
 is known but its finer topics are not). FOLDER defaults to ../shared/eval/dev. `--db FILE` reads a database an
 earlier run left (no ingest, no model call).
@@ -50,9 +51,11 @@ def acl_venue_listing(works) -> bool:
 
 
 def collect(db: Path) -> list[dict]:
+    from enrich.agent.taxonomy import load_taxonomy
     from enrich.store import Store
 
     store = Store.open(db)
+    taxonomy = load_taxonomy()
     pending: dict[int, list] = {}
     for p in store.proposals(state="pending"):
         if p.kind == "field" and p.field == "topics" and p.proposed is not None:
@@ -61,6 +64,7 @@ def collect(db: Path) -> list[dict]:
     for r in store.researchers():
         works = [w for w in store.researcher_works(r.id) if w.title or w.abstract]
         titles = {w.work_id: (w.title or (w.abstract or "")[:60]) for w in works}
+        printed = [t.tag for w in works if (t := taxonomy.from_page_category(w.category))]
         cur = store.current(r.id, "topics")
         applied = list(cur.value) if cur is not None and cur.status in ("generated", "accepted", "verified") else []
         shown = {t["tag"] for t in applied}
@@ -72,6 +76,7 @@ def collect(db: Path) -> list[dict]:
                 "listings": [Path(lst.path).name for lst in store.researcher_listings(r.id)],
                 "works": len(works),
                 "acl_venue": acl_venue_listing(works),
+                "printed": sorted(set(printed)) if len(printed) >= len(works) / 2 else None,
                 "confidence": cur.confidence if cur is not None else None,
                 "applied": [
                     {**t, "titles": [titles.get(w, w) for w in t["works"]]} for t in applied if isinstance(t, dict)
@@ -91,6 +96,9 @@ def field_checks(rows: list[dict]) -> dict:
         for r in rows
         for t in r["applied"]
         if len(t["works"]) < (r["works"] if r["works"] < 4 else 2)
+    ]
+    not_printed = [
+        (r["name"], t["tag"]) for r in rows if r["printed"] for t in r["applied"] if t["tag"] not in r["printed"]
     ]
     bins = [(0.0, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01)]
     table = []
@@ -114,6 +122,8 @@ def field_checks(rows: list[dict]) -> dict:
         "acl_without_cs.CL": [r["name"] for r in acl if r not in with_cl],
         "applied_outside_cs_on_acl": outside,
         "applied_with_too_little_support": thin,
+        "listings_with_printed_categories": sum(1 for r in rows if r["printed"]),
+        "applied_not_printed_on_those": not_printed,
         "reliability_acl": table,
     }
 

@@ -24,14 +24,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from enrich.agent.llm.base import Deferred, ExtractResult, LLMClient, LLMError, PromptRef, T
-from enrich.agent.llm.instructor_client import (
-    IncompleteOutputException,
-    InstructorClient,
-    completion_from,
-    describe_error,
-    parse_answer,
-    reask_body,
-)
+from enrich.agent.llm.instructor_api import Truncated, reask_request
+from enrich.agent.llm.instructor_client import InstructorClient, completion_from, describe_error, parse_turn
 from enrich.agent.llm.pricing import batch_cost_usd
 from enrich.agent.llm.redact import redact, redact_obj
 from enrich.store import llm_log
@@ -156,9 +150,9 @@ class ReplayClient(_Wrapper):
         call_id = self._log(call.base_row, row, answer, body, t_in, t_out, cost)
         answer.call_id = call_id
         try:
-            value = parse_answer(completion, response_model, self.online.mode, context)
-        except IncompleteOutputException:
-            self._error(call_id, describe_error(IncompleteOutputException()))
+            value = parse_turn(completion, response_model, self.online.mode, context)
+        except Truncated:
+            self._error(call_id, describe_error(Truncated()))
             raise LLMError(
                 f"{response_model.__name__}: the model's output was cut off (finish_reason=length)",
                 hint="shorten the input or raise max_tokens",
@@ -174,7 +168,7 @@ class ReplayClient(_Wrapper):
                     hint="try a stronger model (--backend/--model) or raise ENRICH_MAX_REASKS",
                     call_ids=[call_id],
                 ) from None
-            nxt = reask_body(body, self.online.mode, completion, exc)
+            nxt = reask_request(body, self.online.mode, completion, exc)
             n = row["round"] + 1
             cid = custom_id(row["job_id"], row["researcher_id"], step, n)
             chars = sum(len(json.dumps(m.get("content") or "")) for m in nxt.get("messages", []))

@@ -24,12 +24,7 @@ from json import JSONDecodeError
 from typing import Any
 
 import httpx
-import instructor
 import openai
-from instructor.core import IncompleteOutputException, InstructorRetryException
-from instructor.core.retry import retry_sync
-from instructor.processing.response import handle_reask_kwargs, handle_response_model, process_response
-from instructor.utils.core import prepare_response_model
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 from tenacity import (
@@ -43,6 +38,18 @@ from tenacity import (
 
 from enrich.agent.llm import check_real_calls_allowed
 from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
+from enrich.agent.llm.instructor_api import (
+    Mode,
+    ReasksExhausted,
+    Truncated,
+    exhausted_cause,
+    is_not_json,
+    not_json_reask,
+    parse_answer,
+    prepare_request,
+    run_turns,
+)
+from enrich.agent.llm.instructor_api import _prepared as _prepared_for
 from enrich.agent.llm.pricing import cost_usd
 from enrich.agent.llm.redact import install_log_redaction, redact, redact_obj, register_secret
 from enrich.store import llm_log
@@ -68,16 +75,15 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, openai.APIStatusError):
         body = (exc.response.text or "")[:500] if exc.response is not None else ""
         return f"HTTP {exc.status_code}: {body}"
-    if isinstance(exc, IncompleteOutputException):
+    if isinstance(exc, Truncated):
         return "truncated: finish_reason=length (output hit max_tokens)"
-    if isinstance(exc, InstructorRetryException):  # the last attempt's own error, not tenacity's wrapper
-        first = exc.args[0] if exc.args else None
-        exc = first if isinstance(first, BaseException) else (exc.__cause__ or exc)
+    if isinstance(exc, ReasksExhausted):
+        exc = exhausted_cause(exc)
     if isinstance(exc, RetryError) and exc.last_attempt.failed:
         exc = exc.last_attempt.exception()
     if isinstance(exc, ValidationError):
         return f"validation: {exc}"
-    if isinstance(exc, JSONDecodeError) or (isinstance(exc, ValueError) and "parse JSON" in str(exc)):
+    if isinstance(exc, JSONDecodeError) or is_not_json(exc):
         return f"validation: invalid JSON: {exc}"
     return f"{type(exc).__name__}: {exc}"
 
@@ -99,25 +105,6 @@ def schema_hash(response_model: type[BaseModel]) -> str:
     return llm_log.sha256_json({"name": response_model.__name__, "schema": response_model.model_json_schema()})
 
 
-@functools.lru_cache(maxsize=256)
-def _prepared(response_model: type[BaseModel]) -> type[BaseModel]:
-    """instructor's wrapper class for a response model (it would build a new one, schema and all, on every call),
-    with its JSON schema built once: instructor asks for it on every request (JSON modes embed it in the prompt),
-    and pydantic rebuilds it each time (~1.3 ms, the largest CPU cost per call at high concurrency)."""
-    prepared = prepare_response_model(response_model)
-    schema_json = json.dumps(prepared.model_json_schema())
-
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        # a fresh copy, so a caller that edits the schema cannot change the next request's (parsing JSON text is
-        # several times faster than copy.deepcopy of the dict)
-        if args or kwargs:
-            return BaseModel.model_json_schema.__func__(cls, *args, **kwargs)
-        return json.loads(schema_json)
-
-    prepared.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign]
-    return prepared
-
-
 def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
     # the validation context is part of the input: the same output may be valid for one source text only
     return llm_log.sha256_json({"messages": messages, "context": context or {}})
@@ -130,105 +117,12 @@ class PreparedCall:
     base_row: dict[str, Any]
 
 
-def _instructor_request(
-    response_model: type[BaseModel],
-    mode: instructor.Mode,
-    messages: list[dict[str, Any]],
-    model: str,
-    max_tokens: int,
-    temperature: float,
-) -> tuple[type[BaseModel], dict[str, Any]]:
-    return handle_response_model(
-        response_model=_prepared(response_model),
-        mode=mode,
-        messages=messages,
-        model=model,
-        max_tokens=max_tokens,
-        temperature=temperature,
-    )
-
-
-# instructor rebuilds the schema-derived parts of a request (JSON modes: the schema pretty-printed into the system
-# message, dedented) on every call, which costs more than everything else a batch build does per request. Those parts
-# do not depend on the message texts, so instructor is asked once per shape with placeholder texts and the real texts
-# are put in place of the placeholders; the first calls of each shape are built both ways and compared, and a shape
-# whose results differ is never templated.
-_TEMPLATES: dict[tuple, Any] = {}
-_TEMPLATE_CHECKS = 2
-_SLOT = "\x00enrich-slot-{}\x00"
-
-
-def _request(
-    response_model: type[BaseModel],
-    mode: instructor.Mode,
-    messages: list[dict[str, Any]],
-    model: str,
-    max_tokens: int,
-    temperature: float,
-) -> tuple[type[BaseModel], dict[str, Any]]:
-    """instructor's request for a response model: (its wrapper class, the request body)."""
-    if not all(set(m) == {"role", "content"} and isinstance(m["content"], str) for m in messages):
-        return _instructor_request(response_model, mode, messages, model, max_tokens, temperature)
-    key = (response_model, mode, model, max_tokens, temperature, tuple(m["role"] for m in messages))
-    entry = _TEMPLATES.get(key)
-    if entry is None:
-        skeleton = [{"role": m["role"], "content": _SLOT.format(i)} for i, m in enumerate(messages)]
-        _, body = _instructor_request(response_model, mode, skeleton, model, max_tokens, temperature)
-        entry = _TEMPLATES.setdefault(key, {"body": json.dumps(body), "checks": 0, "ok": True})
-    if not entry["ok"]:
-        return _instructor_request(response_model, mode, messages, model, max_tokens, temperature)
-    body = json.loads(entry["body"])
-    for m in body.get("messages", []):
-        text = m.get("content")
-        if isinstance(text, str) and "\x00enrich-slot-" in text:
-            for i, src in enumerate(messages):
-                text = text.replace(_SLOT.format(i), src["content"])
-            m["content"] = text
-    if entry["checks"] < _TEMPLATE_CHECKS:
-        entry["checks"] += 1
-        direct = _instructor_request(
-            response_model, mode, json.loads(json.dumps(messages)), model, max_tokens, temperature
-        )
-        if direct[1] != body:
-            entry["ok"] = False
-            return direct
-    return _prepared(response_model), body
-
-
-def parse_answer(
-    completion: ChatCompletion, response_model: type[T], mode: instructor.Mode, context: dict[str, Any] | None
-) -> T:
-    """What instructor does with one turn's answer (retry_sync -> process_response): parse it for the mode and
-    validate it with the caller's context. Raises ValidationError / JSONDecodeError / ValueError (re-ask) or
-    IncompleteOutputException (cut off)."""
-    value = process_response(
-        completion,
-        response_model=_prepared(response_model),
-        stream=False,
-        validation_context=context,
-        strict=False,
-        mode=mode,
-    )
-    # instructor returns a private subclass of response_model; hand back the caller's own class
+def parse_turn(completion: ChatCompletion, response_model: type[T], mode: Mode, context: dict[str, Any] | None) -> T:
+    """One turn's answer -> the caller's own response model, validated with its context: what run_turns does with
+    each answer (instructor_api.parse_answer), then the same re-validation as `extract`. Raises ValidationError /
+    a not-JSON ValueError (re-ask) or Truncated."""
+    value = parse_answer(_prepared_for(response_model), completion, mode=mode, context=context)
     return response_model.model_validate(value.model_dump(), context=context)
-
-
-def reask_body(body: dict[str, Any], mode: instructor.Mode, completion: ChatCompletion, exc: Exception) -> dict:
-    """The next turn's request after an answer failed: instructor's re-ask for validation errors (the answer and
-    the error go back to the model), and for an answer that is not JSON at all, what the online client adds
-    (see InstructorClient._note_failure)."""
-    body = json.loads(json.dumps(body))
-    if isinstance(exc, ValueError) and not isinstance(exc, ValidationError) and "parse JSON" in str(exc):
-        body["messages"] = [*body.get("messages", []), *not_json_reask(_answer_text(completion), exc)]
-        return body
-    return handle_reask_kwargs(kwargs=body, mode=mode, response=completion, exception=exc, failed_attempts=[])
-
-
-def not_json_reask(answer: str | None, exc: BaseException) -> list[dict[str, Any]]:
-    return [
-        {"role": "assistant", "content": answer or ""},
-        {"role": "user", "content": f"Recall the function correctly, fix the errors:\n{exc}"},
-    ]
 
 
 def completion_from(data: dict[str, Any]) -> ChatCompletion:
@@ -265,7 +159,7 @@ class InstructorClient(LLMClient):
         *,
         backend: str,
         model: str,
-        mode: instructor.Mode,
+        mode: Mode,
         base_url: str | None = None,
         api_key: str | None = None,
         store: Any = None,
@@ -403,8 +297,13 @@ class InstructorClient(LLMClient):
     ) -> dict[str, Any]:
         """The chat-completion request body this client sends for a question's first turn: instructor's own
         request for the client's mode (tools / response_format / schema text), model and limits."""
-        return _request(
-            response_model, self.mode, messages, self.model, max_tokens or self.max_tokens, self.temperature
+        return prepare_request(
+            response_model,
+            self.mode,
+            json.loads(json.dumps(messages)),
+            model=self.model,
+            max_tokens=max_tokens or self.max_tokens,
+            temperature=self.temperature,
         )[1]
 
     # ------------------------------------------------------------ internals
@@ -414,34 +313,30 @@ class InstructorClient(LLMClient):
             stop=stop_after_attempt(self.max_reasks + 1),
             # only parse/validation failures re-ask (transport errors were already retried inside create());
             # reraise=False: when re-asks run out instructor turns tenacity's RetryError into InstructorRetryException
-            retry=retry_if_exception_type((ValidationError, JSONDecodeError, ValueError, InstructorRetryException)),
+            retry=retry_if_exception_type((ValidationError, JSONDecodeError, ValueError, ReasksExhausted)),
             after=lambda state: self._note_failure(group, state.outcome.exception()),
             reraise=False,
         )
         try:
-            # What instructor.patch(create)(...) does, minus its Jinja templating: given a validation context it
-            # renders every message as a template, so page text with "{{ x }}" would be replaced by context values
-            # and "{%" would raise (and compiling each message cost ~1 ms). The messages go out as written.
-            prepared, kwargs = _request(response_model, self.mode, messages, self.model, max_tokens, self.temperature)
-            value = retry_sync(
-                func=self._make_create(group),
-                response_model=prepared,
-                args=(),
-                kwargs=kwargs,
-                context=context,
-                max_retries=reasks,
-                strict=False,
-                mode=self.mode,
+            # instructor's re-ask loop without its client: the messages go out as written (instructor_api.py)
+            prepared, body = prepare_request(
+                response_model,
+                self.mode,
+                messages,
+                model=self.model,
+                max_tokens=max_tokens,
+                temperature=self.temperature,
             )
-        except InstructorRetryException as exc:
+            value = run_turns(self._make_create(group), prepared, body, mode=self.mode, reasks=reasks, context=context)
+        except ReasksExhausted as exc:
             raise LLMError(
                 f"{response_model.__name__}: the model's output did not validate after {self.max_reasks} re-ask(s): "
                 + redact(describe_error(exc))[:300],
                 hint="try a stronger model (--backend/--model) or raise ENRICH_MAX_REASKS",
                 call_ids=group.row_ids,
             ) from None
-        except IncompleteOutputException:
-            self._update(group.last_row, error=describe_error(IncompleteOutputException()))
+        except Truncated:
+            self._update(group.last_row, error=describe_error(Truncated()))
             raise LLMError(
                 f"{response_model.__name__}: the model's output was cut off (finish_reason=length)",
                 hint="shorten the input or raise max_tokens",
@@ -481,7 +376,7 @@ class InstructorClient(LLMClient):
         the request when the answer is not JSON at all; for that case the broken answer and the parse error are
         added to the next turn here, so the model sees what to fix either way."""
         self._update(group.last_row, error=redact(describe_error(exc)))
-        if isinstance(exc, ValueError) and not isinstance(exc, ValidationError) and "parse JSON" in str(exc):
+        if exc is not None and not isinstance(exc, ValidationError) and is_not_json(exc):
             group.json_reask = not_json_reask(group.last_content, exc)
         else:
             group.json_reask = []

@@ -10,27 +10,27 @@
 
 from __future__ import annotations
 
-import instructor
+from enrich.agent.llm.instructor_api import Mode
 
-MODES: dict[str, instructor.Mode] = {
-    "openai": instructor.Mode.TOOLS,
-    "openai-compatible": instructor.Mode.JSON,
-    "embedded": instructor.Mode.TOOLS,
+MODES: dict[str, Mode] = {
+    "openai": Mode.TOOLS,
+    "openai-compatible": Mode.JSON,
+    "embedded": Mode.TOOLS,
 }
 
-BY_NAME: dict[str, instructor.Mode] = {
-    "tools": instructor.Mode.TOOLS,
-    "json": instructor.Mode.JSON,
-    "json_schema": instructor.Mode.JSON_SCHEMA,
-    "md_json": instructor.Mode.MD_JSON,
+BY_NAME: dict[str, Mode] = {
+    "tools": Mode.TOOLS,
+    "json": Mode.JSON,
+    "json_schema": Mode.JSON_SCHEMA,
+    "md_json": Mode.MD_JSON,
 }
 
 
-def mode_for(backend: str, override: str | None = None) -> instructor.Mode:
+def mode_for(backend: str, override: str | None = None) -> Mode:
     """The mode for a backend; `override` is a name from BY_NAME (e.g. settings.mode)."""
     if override:
         try:
             return BY_NAME[override.lower()]
         except KeyError:
             raise ValueError(f"unknown instructor mode {override!r}; one of {', '.join(BY_NAME)}") from None
-    return MODES.get(backend, instructor.Mode.JSON)
+    return MODES.get(backend, Mode.JSON)

@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from enrich.schemas import DerivedFact, Evidence, FieldValue
+from enrich.schemas import DerivedFact, Evidence, FieldValue, Work
 from enrich.schemas.text import fold
 
 from ..names import email_names_subject, names_subject
-from .base import StepContext, StepOutcome, record_llm
+from .base import CallEstimate, StepContext, StepOutcome, record_llm
 from .checks import (
     find_quote,
     is_nullish,
@@ -237,3 +237,15 @@ def run(ctx: StepContext) -> StepOutcome:
     out.status, out.value = res.outcome, fv
     out.detail = f"{name} (confidence {conf}; {res.reason})"
     return out
+
+
+class AffiliationStep:
+    name = STEP
+    needs = ("conflation",)  # a listing mixing several people gets no single affiliation
+    answer = AffiliationAnswer
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        return run(ctx)
+
+    def estimate(self, works: list[Work]) -> CallEstimate:
+        return CallEstimate.from_chars(HEADER_LIMIT, tokens_out=60)  # at most the header, whatever the works

@@ -1,25 +1,37 @@
-"""What every step gets and gives back. A step reads only what it needs, asks the model at most once (plus
-re-asks), checks the answer deterministically and hands a FieldValue to the store, which decides value vs proposal."""
+"""What every step is, gets and gives back. A step reads only what it needs, asks the model at most once (plus
+re-asks), checks the answer deterministically and hands a FieldValue to the store, which decides value vs proposal.
+
+The job loop (agent/loop.py) knows steps only through the `Step` protocol: its name, the steps it needs run before
+it, its answer schema, `run(ctx)` and its own estimate of one model call's size for `enrich run --dry-run`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel
 
 from enrich.schemas import FieldValue, Listing, Researcher, Work
+
+if TYPE_CHECKING:
+    from enrich.store import Store
+
+    from ..llm.base import LLMClient
+    from ..ror import RorIndex
+    from ..settings import Settings
 
 
 @dataclass
 class StepContext:
-    store: Any  # store.Store (thread-local in concurrent runs)
-    client: Any  # agent.llm.base.LLMClient
-    settings: Any
+    store: Store  # thread-local (store.threads.ThreadLocalStore, which looks like a Store) in concurrent runs
+    client: LLMClient
+    settings: Settings
     researcher: Researcher
     listings: list[Listing]
     works: list[Work]
     job_id: str | None = None
     conflated: bool = False  # set by the conflation step: no single affiliation or summary
-    ror: Any = None  # agent.ror index handle, None when no ROR index is loaded
+    ror: RorIndex | None = None  # None when no ROR index is loaded
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -29,6 +41,37 @@ class StepContext:
     @property
     def listing(self) -> Listing:
         return self.listings[-1]
+
+
+@dataclass(frozen=True)
+class CallEstimate:
+    """One model call's size before it is made (tokens estimated as characters / 4)."""
+
+    tokens_in: int
+    tokens_out: int
+
+    @classmethod
+    def from_chars(cls, prompt_chars: int, tokens_out: int) -> CallEstimate:
+        return cls(prompt_chars // 4, tokens_out)
+
+
+class Step(Protocol):
+    """One enrichment step. `needs`: steps that must run before this one for the same researcher (the planner adds
+    them). `answer`: the schema the model answers in (part of a remembered miss's key), None for a step that never
+    asks the model. `estimate`: the size of the model call it would make for these works, None for none."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def needs(self) -> tuple[str, ...]: ...
+
+    @property
+    def answer(self) -> type[BaseModel] | None: ...
+
+    def run(self, ctx: StepContext) -> StepOutcome: ...
+
+    def estimate(self, works: list[Work]) -> CallEstimate | None: ...
 
 
 @dataclass

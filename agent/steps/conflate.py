@@ -5,6 +5,7 @@ single affiliation or summary until a person rejects the split (then it is one p
 
 from __future__ import annotations
 
+from enrich.schemas import Work
 from enrich.store import structural
 
 from .base import StepContext, StepOutcome
@@ -33,3 +34,15 @@ def run(ctx: StepContext) -> StepOutcome:
     else:
         out.detail = f"one person (confidence of mixing {result.confidence:.2f})"
     return out
+
+
+class ConflationStep:
+    name = STEP
+    needs: tuple[str, ...] = ()
+    answer = None  # deterministic: never asks the model
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        return run(ctx)
+
+    def estimate(self, works: list[Work]) -> None:
+        return None

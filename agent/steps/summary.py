@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from enrich.schemas import Evidence, FieldValue
+from enrich.schemas import Evidence, FieldValue, Work
 from enrich.schemas.text import ascii_key, word_key
 
-from .base import StepContext, StepOutcome, record_llm
+from .base import CallEstimate, StepContext, StepOutcome, record_llm
 from .checks import LEAK_WORDS, WorkNumbers, ungrounded_tokens
 
 MAX_TOKENS = 500  # a bounded answer: small local models otherwise ramble until the timeout
@@ -202,3 +202,16 @@ def run(ctx: StepContext) -> StepOutcome:
     out.status, out.value = res.outcome, fv
     out.detail = f"{len(value['sentences'])} sentences citing {len(cited)} works (confidence {conf}; {res.reason})"
     return out
+
+
+class SummaryStep:
+    name = STEP
+    needs = ("conflation",)  # a listing mixing several people gets no single summary
+    answer = SummaryAnswer
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        return run(ctx)
+
+    def estimate(self, works: list[Work]) -> CallEstimate:
+        chars = 900 + sum(len(w.title or "") + ABSTRACT_CHARS + 20 for w in works[:MAX_WORKS])
+        return CallEstimate.from_chars(chars, tokens_out=260)

@@ -20,12 +20,12 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from enrich.schemas import Evidence, FieldValue, Work
 
-from .base import StepContext, StepOutcome, record_llm
+from .base import CallEstimate, StepContext, StepOutcome, record_llm
 from .checks import WorkNumbers
 
-MAX_TOKENS = 400  # a bounded answer: small local models otherwise ramble until the timeout
+MAX_TOKENS = 200  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "topics"
-MAX_WORKS = 40  # works shown to the model
+MAX_WORKS = 16  # works shown to the model (each candidate's supporting works in turn): a short prompt
 MAX_EVIDENCE_WORKS = 400  # works read for deterministic evidence
 MAX_CANDIDATES = 8  # tags offered to the model
 MAX_APPLIED = 4
@@ -145,8 +145,9 @@ def _primary(ev: dict[str, TagEvidence], taxonomy, need: int) -> TagEvidence | N
 
 def choosable(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold: float):
     """The first tag, and the finer tags the model's choice would apply: enough supporting works, a printed category
-    or venue behind them (on a page with neither: the first tag's group), under a field-level tag that can be
-    applied, and a score that passes with the model's vote. With none, the model has nothing to choose."""
+    or venue behind them (on a page with neither: the first tag's group; from another group: behind enough works),
+    under a field-level tag that can be applied, and a score that passes with the model's vote. With none, the
+    model has nothing to choose."""
     n = len(works)
     need = needed_support(n)
     primary = _primary(ev, taxonomy, need)
@@ -161,7 +162,9 @@ def choosable(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold
         reverse=True,
     )
     for e in rest:
-        backed = bool(e.strong) or (not strong_page and taxonomy.group(e.tag) == group)
+        same_group = taxonomy.group(e.tag) == group
+        # printed/venue backing; a tag from another group (stat.* for a cs.* researcher) needs it from enough works
+        backed = (len(e.strong) >= need if not same_group else bool(e.strong)) or (not strong_page and same_group)
         under = taxonomy.depth(e.tag) == taxonomy.field_depth or taxonomy.field_level(e.tag) in codes
         with_vote = e.score(n) + (0.0 if e.picked else 0.1)
         if len(e.support) >= need and backed and under and with_vote >= threshold:
@@ -203,6 +206,20 @@ def decide(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold: f
         if e is primary or e.picked or e.strong or (len(e.support) >= min(2, n) and taxonomy.group(e.tag) == group)
     ][:MAX_PROPOSED]
     return Decision(applied, proposed, need)
+
+
+def _shown(works: list[Work], candidates: list[TagEvidence]) -> list[Work]:
+    """The works the model sees: the candidates' supporting works taken in turn (so each tag shows its evidence),
+    at most MAX_WORKS, in page order. On a 1.5B model on two shared cores a 40-title prompt took minutes."""
+    order = {w.work_id: i for i, w in enumerate(works)}
+    lists = [sorted(e.support, key=lambda w: order.get(w, 0)) for e in candidates]
+    picked: list[str] = []
+    for i in range(max((len(x) for x in lists), default=0)):
+        for x in lists:
+            if i < len(x) and x[i] not in picked and len(picked) < MAX_WORKS:
+                picked.append(x[i])
+    keep = set(picked)
+    return [w for w in works if w.work_id in keep] or works[:MAX_WORKS]
 
 
 def _work_lines(works) -> str:
@@ -256,7 +273,7 @@ def run(ctx: StepContext) -> StepOutcome:
         return out
     primary, finer = choosable(ev, works, taxonomy, threshold)
     candidates = [primary, *finer] if primary is not None else []
-    shown = works[:MAX_WORKS]
+    shown = _shown(works, candidates)
     prompt = load_prompt(STEP)
     reasks, call_id, asked = 0, None, bool(finer)  # nothing to choose: no call
     how = "" if asked else " [evidence only: no finer tag the model could choose]"
@@ -332,3 +349,15 @@ def run(ctx: StepContext) -> StepOutcome:
         detail = f"proposed {', '.join(t['tag'] for t in tags)} (confidence {fv.confidence}; {res.reason})"
     out.detail = detail + how
     return out
+
+
+class TopicsStep:
+    name = STEP
+    needs: tuple[str, ...] = ()
+    answer = TopicsAnswer
+
+    def run(self, ctx: StepContext) -> StepOutcome:
+        return run(ctx)
+
+    def estimate(self, works: list[Work]) -> CallEstimate:
+        return CallEstimate.from_chars(1200 + sum(len(w.title or "") + 20 for w in works[:MAX_WORKS]), tokens_out=160)

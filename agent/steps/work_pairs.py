@@ -39,7 +39,8 @@ _VENUE_BOILERPLATE = frozenset(
     workshops volume long short papers paper demonstrations demonstration system student research track main
     findings association chapter st nd rd th first second third fourth fifth sixth seventh eighth ninth tenth
     eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
-    number special issue journal transactions symposium""".split()
+    number special issue journal transactions symposium january february march april may june july august
+    september october november december""".split()
 )
 _ACRONYM = re.compile(r"\b([A-Z][A-Za-z]*[A-Z][A-Za-z]*)(?:[- ]?\d{2,4})?\b")
 _WORD = re.compile(r"[a-z]{2,}")
@@ -57,13 +58,15 @@ def venue_words(venue: str | None) -> str:
 
 
 def venue_family(venue: str | None) -> str | None:
-    """A venue's family: its first acronym ("EMNLP", "CoNLL", "LREC") or else its cleaned words."""
+    """A venue's family: its acronym ("EMNLP", "CoNLL", "LREC") or else its cleaned words."""
     if not venue:
         return None
-    for m in _ACRONYM.finditer(venue):
-        tok = m.group(1)
-        if sum(c.isupper() for c in tok) >= 2 and len(tok) >= 3:
-            return tok.upper().split("-")[0]
+    # An acronym in parentheses names the venue ("... Natural Language Processing (EMNLP)"); else the first one.
+    for part in [*re.findall(r"\(([^)]*)\)", venue), venue]:
+        for m in _ACRONYM.finditer(part):
+            tok = m.group(1)
+            if sum(c.isupper() for c in tok) >= 2 and len(tok) >= 3:
+                return tok.upper().split("-")[0]
     return venue_words(venue) or None
 
 

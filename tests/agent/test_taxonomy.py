@@ -1,4 +1,4 @@
-"""The shipped arXiv taxonomy and its TF-IDF shortlist."""
+"""The shipped arXiv taxonomy and its TF-IDF ranking of each work."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_plain_python_scores_equal_scikit_learn(text):
     assert _tag_index(tax).similarities(text) == pytest.approx(list(expected), abs=1e-12)
 
 
-def test_shortlist_for_the_acl_seed_offers_language_and_learning_tags():
+def test_each_work_of_the_acl_seed_ranks_learning_and_language_tags_first():
     works = parse((SEEDS / "acl-anthology-zhaorui-tan.txt").read_text(encoding="utf-8")).works
-    tags = [t.tag for t, _ in load_taxonomy().shortlist(works)]
-    assert tags[:2] == ["cs.CL", "cs.LG"] and "q-bio.QM" not in tags
+    ranked = load_taxonomy().rank_works(works, k=2)
+    assert [[t for t, _ in r] for r in ranked] == [["cs.LG", "cs.CL"], ["cs.LG", "cs.CL"]]

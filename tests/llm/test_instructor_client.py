@@ -7,12 +7,12 @@ import json
 import logging
 
 import httpx
-import instructor
 import pytest
 from llm_fakes import BASE_URL, completion, ok
 from pydantic import BaseModel, ValidationInfo, field_validator
 
 from enrich.agent.llm.base import LLMError, PromptRef
+from enrich.agent.llm.instructor_api import Mode
 from enrich.agent.llm.instructor_client import InstructorClient
 from enrich.store import llm_log
 
@@ -43,7 +43,7 @@ class Grounded(BaseModel):
 
 
 def make(db, **kw) -> InstructorClient:
-    kw.setdefault("mode", instructor.Mode.JSON)
+    kw.setdefault("mode", Mode.JSON)
     return InstructorClient(
         backend="openai-compatible",
         model="test-model",
@@ -162,7 +162,7 @@ def test_truncated_output_is_an_error_not_a_value(db, fake_server):
 
 def test_tools_mode_sends_a_named_tool_choice_and_parses_the_arguments(db, fake_server):
     fake_server.chat.return_value = httpx.Response(200, json=completion(tool_args='{"echo": "pong", "number": 7}'))
-    res = make(db, mode=instructor.Mode.TOOLS).extract(Ping, MESSAGES)
+    res = make(db, mode=Mode.TOOLS).extract(Ping, MESSAGES)
     body = json.loads(fake_server.chat.calls[0].request.content)
     assert body["tool_choice"] == {"type": "function", "function": {"name": "Ping"}}
     assert body["tools"][0]["function"]["parameters"]["required"] == ["echo", "number"]
@@ -182,7 +182,7 @@ def test_identical_call_is_served_from_cache_without_http(db, fake_server):
     client.extract(Ping, MESSAGES, prompt=PROMPT, context={"text": "x"})
     assert fake_server.chat.call_count == 3
     # so is another instructor mode (it changes what is sent)
-    make(db, mode=instructor.Mode.MD_JSON).extract(Ping, MESSAGES, prompt=PROMPT)
+    make(db, mode=Mode.MD_JSON).extract(Ping, MESSAGES, prompt=PROMPT)
     assert fake_server.chat.call_count == 4
 
 

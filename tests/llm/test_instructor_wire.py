@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-import instructor
 import pytest
 from llm_fakes import BASE_URL, ok
 from pydantic import BaseModel, ValidationInfo, field_validator
 
 from enrich.agent.llm.factory import make_client
+from enrich.agent.llm.instructor_api import Mode
 from enrich.agent.llm.instructor_client import InstructorClient, schema_hash
 from enrich.agent.settings import load
 from enrich.store import llm_log
@@ -36,7 +36,7 @@ def make(db) -> InstructorClient:
         base_url=BASE_URL,
         store=db,
         api_key="local",
-        mode=instructor.Mode.JSON,
+        mode=Mode.JSON,
         backoff_initial=0,
         max_retries=0,
         max_reasks=1,

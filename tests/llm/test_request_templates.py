@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import instructor
 import pytest
 
-from enrich.agent.llm import instructor_client as ic
+from enrich.agent.llm import instructor_api as ic
 from enrich.agent.steps.affiliation import AffiliationAnswer
 from enrich.agent.steps.summary import SummaryAnswer
 from enrich.agent.steps.topics import TopicsAnswer
 
-MODES = [instructor.Mode.TOOLS, instructor.Mode.JSON, instructor.Mode.MD_JSON, instructor.Mode.JSON_SCHEMA]
+MODES = [ic.Mode.TOOLS, ic.Mode.JSON, ic.Mode.MD_JSON, ic.Mode.JSON_SCHEMA]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -23,8 +22,8 @@ def test_templated_body_equals_instructors(mode, model, monkeypatch):
             {"role": "system", "content": f"You extract facts {i}. Braces {{x}} and \\n stay."},
             {"role": "user", "content": f"Researcher {i}: Jane «Doe»\n<<<\nDept. of X, Univ {i}\n>>>"},
         ]
-        _, templated = ic._request(model, mode, [dict(m) for m in msgs], "m", 300, 0.0)
-        _, direct = ic._instructor_request(model, mode, [dict(m) for m in msgs], "m", 300, 0.0)
+        _, templated = ic.prepare_request(model, mode, [dict(m) for m in msgs], model="m", max_tokens=300)
+        _, direct = ic._instructor_request(model, mode, [dict(m) for m in msgs], model="m", max_tokens=300)
         assert templated == direct
 
 
@@ -33,15 +32,17 @@ def test_a_shape_whose_template_differs_is_not_templated(monkeypatch):
     calls = []
     real = ic._instructor_request
 
-    def fake(model, mode, messages, *a):  # an instructor that looks at the text: the template cannot hold
+    def fake(
+        response_model, mode, messages, **params
+    ):  # an instructor that looks at the text: the template cannot hold
         calls.append(messages[0]["content"])
-        prepared, body = real(model, mode, messages, *a)
+        prepared, body = real(response_model, mode, messages, **params)
         body["seen"] = len(messages[0]["content"])
         return prepared, body
 
     monkeypatch.setattr(ic, "_instructor_request", fake)
     msgs = [{"role": "user", "content": "abc"}]
-    _, body = ic._request(TopicsAnswer, instructor.Mode.TOOLS, msgs, "m", 10, 0.0)
+    _, body = ic.prepare_request(TopicsAnswer, ic.Mode.TOOLS, msgs, model="m")
     assert body["seen"] == 3
-    _, body = ic._request(TopicsAnswer, instructor.Mode.TOOLS, [{"role": "user", "content": "abcdef"}], "m", 10, 0.0)
+    _, body = ic.prepare_request(TopicsAnswer, ic.Mode.TOOLS, [{"role": "user", "content": "abcdef"}], model="m")
     assert body["seen"] == 6
