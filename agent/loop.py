@@ -417,5 +417,7 @@ class JobRunner:
         involving this job's researchers (the others were looked at by the job that enriched them)."""
         from enrich.store import structural
 
-        for a, b, pairs in structural.find_shared_works(self.store, among=researcher_ids):
+        from .merges import find_shared_works
+
+        for a, b, pairs in find_shared_works(self.store, among=researcher_ids):
             structural.propose_merge(self.store, a, b, pairs, job_id=job_id)

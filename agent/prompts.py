@@ -101,11 +101,3 @@ def load_prompt(name: str) -> Prompt:
     if prompt.name != name:
         raise PromptError(f"{PACKAGE}/{name}.md: header says name {prompt.name!r}")
     return prompt
-
-
-def list_prompts() -> list[Prompt]:
-    return [
-        load_prompt(p.name[:-3])
-        for p in sorted(resources.files(PACKAGE).iterdir(), key=lambda p: p.name)
-        if p.name.endswith(".md")
-    ]

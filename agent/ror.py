@@ -243,11 +243,8 @@ class RorIndex:
         """(country key -> country code, city keys, region keys)."""
         if self._places is None:
             countries: dict[str, str] = {}
-            for name, code in self.db.execute(
-                "SELECT DISTINCT country, country_code FROM ror_orgs WHERE country IS NOT NULL"
-            ):
-                if code:
-                    countries[org_key(name)] = code.upper()
+            for name, code in ror_store.country_codes(self.db):
+                countries[org_key(name)] = code.upper()
             for alias, code in _COUNTRY_ALIASES.items():
                 countries.setdefault(alias, code)
             vocab = ror_store.location_vocabulary(self.db)

@@ -47,7 +47,7 @@ from enrich.agent.llm.fake import FunctionModel  # noqa: E402
 from enrich.agent.loop import JobRunner, RunOptions, make_context  # noqa: E402
 from enrich.agent.prompts import load_prompt  # noqa: E402
 from enrich.agent.settings import load as load_settings  # noqa: E402
-from enrich.store import Store  # noqa: E402
+from enrich.store import Store, llm_log  # noqa: E402
 from enrich.store.threads import ThreadLocalStore  # noqa: E402
 
 ARXIV_SEED = ROOT / "seeds" / "arxiv-listing-yan-sun.txt"
@@ -419,60 +419,15 @@ def bench_tokens() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- 2-4. runs
 
 
-@contextlib.contextmanager
-def begin_immediate() -> Iterator[None]:
-    """The proposed fix for `database is locked` under concurrency, applied to this process only while a run lasts:
-    sqlite_utils' `Database.atomic()` opens a DEFERRED transaction (`BEGIN`), so Store.submit reads, then tries to
-    upgrade to a writer; in WAL mode a connection whose read snapshot is older than another thread's commit gets
-    SQLITE_BUSY_SNAPSHOT at once (the busy timeout cannot help). `BEGIN IMMEDIATE` takes the write lock up front and
-    waits on busy_timeout instead."""
-    from sqlite_utils import Database
-
-    original = Database.atomic
-
-    @contextlib.contextmanager
-    def atomic(self: Database) -> Iterator[Database]:
-        if self.conn.in_transaction:
-            with original(self):
-                yield self
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-        except BaseException:
-            self.rollback()
-            raise
-        else:
-            try:
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.rollback()
-                raise
-
-    Database.atomic = atomic
-    try:
-        yield
-    finally:
-        Database.atomic = original
-
-
-PATCHES = {"immediate": ("BEGIN IMMEDIATE patch", begin_immediate)}
-
-
-def _run_job(
-    n: int, concurrency: int, *, client_factory, profile: bool = False, patches: tuple[str, ...] = ()
-) -> dict[str, Any]:
+def _run_job(n: int, concurrency: int, *, client_factory, profile: bool = False) -> dict[str, Any]:
     """A fresh file DB with n synthetic researchers, one JobRunner job; timing covers plan + run + job writes.
-    `patches` (keys of PATCHES) apply proposed fixes for this run only. A run that raises is reported, not fatal."""
-    with contextlib.ExitStack() as stack:
-        for p in patches:
-            stack.enter_context(PATCHES[p][1]())
-        try:
-            result = _run_job_once(n, concurrency, client_factory=client_factory, profile=profile)
-        except Exception as exc:  # e.g. sqlite3.OperationalError: database is locked
-            result = {"researchers": n, "concurrency": concurrency, "error": f"{type(exc).__name__}: {exc}"[:200]}
-        result["variant"] = " + ".join(PATCHES[p][0] for p in patches) or "as shipped"
-        return result
+    A run that raises is reported, not fatal."""
+    try:
+        result = _run_job_once(n, concurrency, client_factory=client_factory, profile=profile)
+    except Exception as exc:  # e.g. sqlite3.OperationalError: database is locked
+        result = {"researchers": n, "concurrency": concurrency, "error": f"{type(exc).__name__}: {exc}"[:200]}
+    result["variant"] = "as shipped"
+    return result
 
 
 def _run_job_once(n: int, concurrency: int, *, client_factory, profile: bool = False) -> dict[str, Any]:
@@ -498,9 +453,8 @@ def _run_job_once(n: int, concurrency: int, *, client_factory, profile: bool = F
             client.close()
             if thread_store:
                 thread_store.close()
-        logged = store.one(
-            "SELECT count(*) AS n, sum(cached) AS cached, sum(error IS NOT NULL) AS errors FROM llm_calls"
-        )
+        totals = llm_log.usage_totals(store)
+        logged = {"n": totals["attempts"], "cached": totals["cache_hits"], "errors": totals["failed_attempts"]}
         store.close()
     counts = job.counts
     failed = {k: v for k, v in counts.items() if k.endswith(":failed")}
@@ -527,12 +481,9 @@ def _run_job_once(n: int, concurrency: int, *, client_factory, profile: bool = F
 
 
 def _run_variants(n: int, concurrency: int, **kw: Any) -> list[dict[str, Any]]:
-    """The run as shipped; when it fails, again under the BEGIN IMMEDIATE patch (both rows are reported).
-    (Store.open sets synchronous=NORMAL itself now, so the former synchronous=NORMAL variant is gone.)"""
-    rows = [_run_job(n, concurrency, **kw)]
-    if "error" in rows[0]:
-        rows.append(_run_job(n, concurrency, patches=("immediate",), **kw))
-    return rows
+    """The run as shipped (the store takes the write lock up front; the BEGIN IMMEDIATE patch this bench used to
+    try is part of it)."""
+    return [_run_job(n, concurrency, **kw)]
 
 
 class Sampler:

@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_batch.py [--requests 100000] [--invalid-every 0] [--json]
 
 1. ingest   -- synthetic generic author pages (tests/batch/bulk_helpers.page: 3 works each; a third of them ask the
-               model for the affiliation), enough researchers for --requests (about 2.33 requests each). Not timed
-               as part of bulk mode.
+               model for the affiliation; the topics step settles these pages from evidence), enough researchers for
+               about --requests requests (4/3 each). Not timed as part of bulk mode.
 2. build    -- `enrich run --batch --batch-files DIR`'s work (agent.batch.job.build, files only): planning, the
                steps with the recording client, request lines written and split into files, the request rows.
                Requests/s.
@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "batch"))
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bulk_helpers import ingest, run_like_vllm  # noqa: E402
@@ -40,7 +41,7 @@ from enrich.agent.loop import RunOptions  # noqa: E402
 from enrich.agent.settings import load  # noqa: E402
 from enrich.store import Store  # noqa: E402
 
-REQUESTS_PER_RESEARCHER = 7 / 3  # topics + summary each, affiliation for one page in three
+REQUESTS_PER_RESEARCHER = 4 / 3  # a summary each, an affiliation for one page in three (topics: evidence decides)
 
 
 def rss_mb() -> float:

@@ -38,13 +38,10 @@ from enrich.schemas import (
 )
 from enrich.schemas.fields import display_value
 
-from . import job_locks, locks, migrations, policy, work_keys
+from . import job_locks, locks, migrations, policy, structural, work_keys
+from .errors import StoreError
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
-
-
-class StoreError(Exception):
-    """A request the store refuses (unknown id, wrong state, ...). One line, for the user."""
 
 
 @dataclass
@@ -101,6 +98,11 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def schema_version(self) -> str | None:
+        """The name of the newest migration applied, None for an empty database."""
+        applied = migrations.migrations.applied(self.db)
+        return applied[-1].name if applied else None
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:
         """A write transaction. The outermost one starts with BEGIN IMMEDIATE: it takes the write lock up front
@@ -123,7 +125,7 @@ class Store:
             else:
                 conn.execute("COMMIT")
 
-    def q(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    def _q(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         """Rows of a read (SELECT) as dicts. Straight on the connection: sqlite-utils 4's query() wraps each
         statement in SAVEPOINT/RELEASE (three statements per read) to reject writes, and the store reads ~30 times
         per researcher in a job."""
@@ -131,8 +133,8 @@ class Store:
         keys = [d[0] for d in cur.description]
         return [dict(zip(keys, row)) for row in cur]
 
-    def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        rows = self.q(sql, params)
+    def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        rows = self._q(sql, params)
         return rows[0] if rows else None
 
     def insert_row(self, table: str, row: dict[str, Any], *, replace: bool = False) -> int:
@@ -162,11 +164,11 @@ class Store:
         for the same researcher. What the page states is submitted as `import:<format>` values. `external_id`: the
         platform's own id of the record (JSONL ingest), kept on the listing and exported."""
         sha = Listing.hash_text(text)
-        existing = self.one("SELECT id, researcher_id, version FROM listings WHERE sha256 = ?", [sha])
+        existing = self._one("SELECT id, researcher_id, version FROM listings WHERE sha256 = ?", [sha])
         if existing:
-            n = self.one("SELECT count(*) AS n FROM works WHERE listing_id = ?", [existing["id"]])["n"]
+            n = self._one("SELECT count(*) AS n FROM works WHERE listing_id = ?", [existing["id"]])["n"]
             return ImportResult(existing["id"], existing["researcher_id"], False, existing["version"], n, [])
-        previous = self.one(
+        previous = self._one(
             "SELECT id, researcher_id, version FROM listings WHERE path = ? ORDER BY version DESC LIMIT 1", [path]
         )
         origin = f"import:{parsed.format}"
@@ -289,16 +291,16 @@ class Store:
         )
 
     def get_listing(self, listing_id: int) -> Listing:
-        row = self.one("SELECT * FROM listings WHERE id = ?", [listing_id])
+        row = self._one("SELECT * FROM listings WHERE id = ?", [listing_id])
         if not row:
             raise StoreError(f"no listing {listing_id}")
         return self._listing(row)
 
     def listings(self) -> list[Listing]:
-        return [self._listing(r) for r in self.q("SELECT * FROM listings ORDER BY id")]
+        return [self._listing(r) for r in self._q("SELECT * FROM listings ORDER BY id")]
 
     def listing_hints(self, listing_id: int) -> list[dict[str, Any]]:
-        row = self.one("SELECT hints FROM listings WHERE id = ?", [listing_id])
+        row = self._one("SELECT hints FROM listings WHERE id = ?", [listing_id])
         return _loads(row["hints"], []) if row else []
 
     @staticmethod
@@ -324,13 +326,13 @@ class Store:
 
     def listing_works(self, listing_id: int) -> list[Work]:
         return [
-            self._work(r) for r in self.q("SELECT * FROM works WHERE listing_id = ? ORDER BY ordinal", [listing_id])
+            self._work(r) for r in self._q("SELECT * FROM works WHERE listing_id = ? ORDER BY ordinal", [listing_id])
         ]
 
     def researcher_listings(self, researcher_id: int) -> list[Listing]:
         return [
             self._listing(r)
-            for r in self.q(
+            for r in self._q(
                 "SELECT l.* FROM listings l JOIN researcher_listings rl ON rl.listing_id = l.id "
                 "WHERE rl.researcher_id = ? ORDER BY l.id",
                 [researcher_id],
@@ -350,7 +352,7 @@ class Store:
         where, params = ("WHERE rl.researcher_id = ? ", [researcher_id]) if researcher_id is not None else ("", [])
         out: dict[int, list[Work]] = {}
         keep: dict[tuple[int, int], set[str] | None] = {}
-        for r in self.q(
+        for r in self._q(
             "SELECT rl.researcher_id, rl.works AS linked_works, w.* FROM researcher_listings rl "
             f"JOIN works w ON w.listing_id = rl.listing_id {where}"
             "ORDER BY rl.researcher_id, rl.listing_id, w.ordinal",
@@ -378,7 +380,7 @@ class Store:
 
         def rows(sql: str, col: str) -> list[dict[str, Any]]:
             return [
-                r for r in self.q(sql + where.format(col=col), params) if only is None or r["researcher_id"] in only
+                r for r in self._q(sql + where.format(col=col), params) if only is None or r["researcher_id"] in only
             ]
 
         facts: dict[int, dict[str, Any]] = {}
@@ -470,10 +472,10 @@ class Store:
         """Every researcher, in id order; one merged into another only with `include_merged` (e.g. to name the
         researchers of past proposals)."""
         where = "" if include_merged else " WHERE merged_into IS NULL"
-        return [self._researcher(r) for r in self.q(f"SELECT * FROM researchers{where} ORDER BY id")]
+        return [self._researcher(r) for r in self._q(f"SELECT * FROM researchers{where} ORDER BY id")]
 
     def get_researcher(self, researcher_id: int) -> Researcher:
-        row = self.one("SELECT * FROM researchers WHERE id = ?", [researcher_id])
+        row = self._one("SELECT * FROM researchers WHERE id = ?", [researcher_id])
         if not row:
             raise StoreError(f"no researcher {researcher_id} (see `enrich list`)")
         return self._researcher(row)
@@ -482,7 +484,7 @@ class Store:
         """A researcher by id or by (unique, case-insensitive) name."""
         if str(ref).isdigit():
             return self.get_researcher(int(ref))
-        rows = self.q("SELECT * FROM researchers WHERE lower(name) = lower(?) AND merged_into IS NULL", [ref])
+        rows = self._q("SELECT * FROM researchers WHERE lower(name) = lower(?) AND merged_into IS NULL", [ref])
         if len(rows) == 1:
             return self._researcher(rows[0])
         if not rows:
@@ -514,11 +516,11 @@ class Store:
     def get_value(self, value_id: int | None) -> FieldValue | None:
         if value_id is None:
             return None
-        row = self.one("SELECT * FROM field_values WHERE id = ?", [value_id])
+        row = self._one("SELECT * FROM field_values WHERE id = ?", [value_id])
         return self._fv(row) if row else None
 
     def current(self, researcher_id: int, field: str) -> FieldValue | None:
-        row = self.one(
+        row = self._one(
             "SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
             "WHERE c.researcher_id = ? AND c.field = ?",
             [researcher_id, field],
@@ -526,7 +528,7 @@ class Store:
         return self._fv(row) if row else None
 
     def current_all(self, researcher_id: int) -> dict[str, FieldValue]:
-        rows = self.q(
+        rows = self._q(
             "SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id WHERE c.researcher_id = ?",
             [researcher_id],
         )
@@ -590,7 +592,7 @@ class Store:
             )
 
     def _pending(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
-        return self.q(
+        return self._q(
             "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
             "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ? AND p.field = ?",
             [researcher_id, field],
@@ -614,7 +616,7 @@ class Store:
                 return WriteResult(
                     outcome="unchanged", status=cur.status, value_id=cur.id, reason="the current value is the same"
                 )
-            rejected = self.one(
+            rejected = self._one(
                 "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
                 "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
                 [fv.researcher_id, fv.field, fv.origin, h],
@@ -722,7 +724,7 @@ class Store:
             return self.insert_row("derived_facts", data)
 
     def derived(self, value_id: int, kind: str | None = None) -> list[DerivedFact]:
-        rows = self.q(
+        rows = self._q(
             "SELECT * FROM derived_facts WHERE value_id = ?" + (" AND kind = ?" if kind else "") + " ORDER BY id DESC",
             [value_id, kind] if kind else [value_id],
         )
@@ -743,7 +745,7 @@ class Store:
     def history(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
         """Every value ever written for the field, oldest first, with what became of it."""
         cur = self.current(researcher_id, field)
-        rows = self.q(
+        rows = self._q(
             "SELECT fv.*, p.id AS proposal_id, p.state AS proposal_state FROM field_values fv "
             "LEFT JOIN proposals p ON p.value_id = fv.id WHERE fv.researcher_id = ? AND fv.field = ? "
             "ORDER BY fv.id",
@@ -848,11 +850,11 @@ class Store:
             "researcher": "researcher_id, id",
             "field": "field, id",
         }.get(order, "id")
-        rows = self.q(f"SELECT * FROM proposals WHERE {' AND '.join(where)} ORDER BY {order_sql}", params)
+        rows = self._q(f"SELECT * FROM proposals WHERE {' AND '.join(where)} ORDER BY {order_sql}", params)
         return [self._proposal(r) for r in rows]
 
     def get_proposal(self, proposal_id: int) -> Proposal:
-        row = self.one("SELECT * FROM proposals WHERE id = ?", [proposal_id])
+        row = self._one("SELECT * FROM proposals WHERE id = ?", [proposal_id])
         if not row:
             raise StoreError(f"no proposal {proposal_id} (see `enrich review`)")
         return self._proposal(row)
@@ -871,9 +873,13 @@ class Store:
 
     def _decide_structural(self, p: Proposal, verb: str, actor: str) -> None:
         """split / merge proposals change researchers, not values: store.structural owns them."""
-        from . import structural
-
-        getattr(structural, f"{verb}_{p.kind}")(self, p.id, actor)
+        decide = {
+            ("accept", "split"): structural.accept_split,
+            ("reject", "split"): structural.reject_split,
+            ("accept", "merge"): structural.accept_merge,
+            ("reject", "merge"): structural.reject_merge,
+        }[(verb, p.kind)]
+        decide(self, p.id, actor)
 
     def accept(self, proposal_id: int, who: str, *, value: Any = None) -> WriteResult:
         """A person accepts a proposal (status `accepted`, the model's origin kept), or edits it (`value` given:
@@ -932,17 +938,17 @@ class Store:
         actor = who if who.startswith("human:") else f"human:{who}"
         with self.transaction():
             if audit_id is None:
-                row = self.one(
+                row = self._one(
                     "SELECT * FROM audit_log a WHERE actor LIKE 'human:%' AND action IN "
                     "('set', 'accept', 'edit', 'reject', 'import-verified', 'correct-split', 'split') AND NOT EXISTS "
                     "(SELECT 1 FROM audit_log u WHERE u.undoes = a.id) "
                     "ORDER BY id DESC LIMIT 1"
                 )
             else:
-                row = self.one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
+                row = self._one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
             if not row:
                 raise StoreError("nothing to undo")
-            if self.one("SELECT 1 FROM audit_log WHERE undoes = ?", [row["id"]]):
+            if self._one("SELECT 1 FROM audit_log WHERE undoes = ?", [row["id"]]):
                 raise StoreError(f"audit entry {row['id']} was already undone")
             rid, field = row["researcher_id"], row["field"]
             if row["action"] in ("correct-split", "split"):  # structural: a split's clusters or its researchers
@@ -997,7 +1003,7 @@ class Store:
         actor = who if who.startswith("human:") else f"human:{who}"
         counts = {"reverted": 0, "kept": 0, "withdrawn": 0}
         with self.transaction():
-            applied = self.q(
+            applied = self._q(
                 "SELECT * FROM audit_log WHERE job_id = ? AND action IN ('generate', 'import') ORDER BY id DESC",
                 [job_id],
             )
@@ -1017,7 +1023,7 @@ class Store:
                 )
                 self._set_current(row["researcher_id"], row["field"], row["before_value_id"])
                 counts["reverted"] += 1
-            pending = self.q("SELECT id FROM proposals WHERE job_id = ? AND state = 'pending'", [job_id])
+            pending = self._q("SELECT id FROM proposals WHERE job_id = ? AND state = 'pending'", [job_id])
             for p in pending:
                 self._decide(p["id"], "withdrawn", actor)
             counts["withdrawn"] = len(pending)
@@ -1035,25 +1041,18 @@ class Store:
         if job_id is not None:
             where.append("job_id = ?")
             params.append(job_id)
-        rows = self.q(f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*params, limit])
-        return [
-            AuditEntry(
-                id=r["id"],
-                actor=r["actor"],
-                action=r["action"],
-                researcher_id=r["researcher_id"],
-                field=r["field"],
-                proposal_id=r["proposal_id"],
-                before_value_id=r["before_value_id"],
-                after_value_id=r["after_value_id"],
-                before=_loads(r["before"]),
-                after=_loads(r["after"]),
-                job_id=r["job_id"],
-                undoes=r["undoes"],
-                created_at=r["created_at"],
-            )
-            for r in rows
-        ]
+        rows = self._q(
+            f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*params, limit]
+        )
+        return [self._audit_entry(r) for r in rows]
+
+    def audit_entry(self, audit_id: int) -> AuditEntry | None:
+        row = self._one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
+        return None if row is None else self._audit_entry(row)
+
+    @staticmethod
+    def _audit_entry(r: dict[str, Any]) -> AuditEntry:
+        return AuditEntry(**{**r, "before": _loads(r["before"]), "after": _loads(r["after"])})
 
     # ------------------------------------------------------------------ jobs
 
@@ -1119,17 +1118,17 @@ class Store:
 
     def get_job(self, job_id: str) -> Job:
         """A job as it is now: `running` only while a live process runs it, else `interrupted` (resumable)."""
-        row = self.one("SELECT * FROM jobs WHERE id = ?", [job_id])
+        row = self._one("SELECT * FROM jobs WHERE id = ?", [job_id])
         if not row:
             raise StoreError(f"no job {job_id} (see `enrich jobs`)")
-        n = self.one("SELECT count(*) AS n FROM job_errors WHERE job_id = ?", [job_id])
+        n = self._one("SELECT count(*) AS n FROM job_errors WHERE job_id = ?", [job_id])
         return self._job(row, n["n"] if n else 0)
 
     def jobs(self, limit: int = 50) -> list[Job]:
-        rows = self.q("SELECT * FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?", [limit])
+        rows = self._q("SELECT * FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?", [limit])
         counts = {
             r["job_id"]: r["n"]
-            for r in self.q(
+            for r in self._q(
                 "SELECT job_id, count(*) AS n FROM job_errors WHERE job_id IN "
                 "(SELECT id FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?) GROUP BY job_id",
                 [limit],
@@ -1155,14 +1154,14 @@ class Store:
         if researcher_id is not None:
             where.append("researcher_id = ?")
             params.append(researcher_id)
-        rows = self.q(
+        rows = self._q(
             f"SELECT * FROM job_errors WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*params, limit]
         )
         return [JobError(**r) for r in rows]
 
     def latest_job_errors(self, researcher_id: int) -> list[JobError]:
         """The errors of the latest job that worked on this researcher (none when that job went through)."""
-        last = self.one(
+        last = self._one(
             "SELECT id FROM jobs WHERE EXISTS (SELECT 1 FROM json_each(jobs.todo) WHERE value = ?) "
             "ORDER BY started_at DESC, id DESC LIMIT 1",
             [researcher_id],

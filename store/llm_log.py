@@ -146,10 +146,6 @@ def get_call(store_or_db: Any, call_id: int) -> dict[str, Any]:
     return dict(_db(store_or_db)["llm_calls"].get(call_id))
 
 
-def calls_in_group(store_or_db: Any, call_group: str) -> list[dict[str, Any]]:
-    return list(_db(store_or_db)["llm_calls"].rows_where("call_group = ?", [call_group], order_by="attempt, id"))
-
-
 def recent_calls(store_or_db: Any, limit: int = 20, job_id: str | None = None) -> list[dict[str, Any]]:
     """Newest first."""
     where, args = ("job_id = ?", [job_id]) if job_id else (None, [])

@@ -65,9 +65,13 @@ def _batches(items: Iterable[RorOrg], size: int) -> Iterator[list[RorOrg]]:
         yield batch
 
 
-def load_orgs(db: Database, orgs: Iterable[RorOrg], *, release: str, source: str, batch_size: int = 2000) -> LoadCounts:
+def load_orgs(
+    store_or_db: Any, orgs: Iterable[RorOrg], *, release: str, source: str, batch_size: int = 2000
+) -> LoadCounts:
     """Upsert organisations by ROR id (a later dump replaces a record's names and domains, in the full-text index
-    too), and record the import. One transaction: a failed load leaves the previous index intact."""
+    too), and record the import. One transaction: a failed load leaves the previous index intact. `store_or_db`:
+    a Store or its sqlite_utils Database."""
+    db: Database = getattr(store_or_db, "db", store_or_db)
     started = time.perf_counter()
     counts = LoadCounts()
     schemas: set[str] = set()
@@ -225,6 +229,15 @@ def org_details(db: Database, ror_ids: Iterable[str]) -> dict[str, dict[str, Any
             if rid in out:
                 out[rid]["names"].append((value, kind, key))
     return out
+
+
+def country_codes(db: Database) -> list[tuple[str, str]]:
+    """(country name, country code) of every organisation's country, once each."""
+    return [
+        (name, code)
+        for name, code in db.execute("SELECT DISTINCT country, country_code FROM ror_orgs WHERE country IS NOT NULL")
+        if code
+    ]
 
 
 def location_vocabulary(db: Database) -> dict[str, set[str]]:

@@ -211,7 +211,7 @@ def undo_accepted_split(store: Store, row: dict[str, Any], actor: str) -> None:
     listing_id = after["listing_id"]
     original = row["researcher_id"]
     for rid in created:
-        if store.one("SELECT 1 FROM field_values WHERE researcher_id = ? LIMIT 1", [rid]) or store.one(
+        if store._one("SELECT 1 FROM field_values WHERE researcher_id = ? LIMIT 1", [rid]) or store._one(
             "SELECT 1 FROM proposals WHERE researcher_id = ? LIMIT 1", [rid]
         ):
             raise _error(f"researcher {rid} (from the split) has values or proposals since; cannot undo the split")

@@ -11,27 +11,20 @@ Provenance of a split: each new researcher links to the original listing through
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from rapidfuzz import fuzz
-
-from enrich.schemas import Proposal, Work, utcnow
+from enrich.schemas import Proposal, utcnow
 from enrich.schemas.conflation import ConflationResult
-from enrich.schemas.text import ascii_key
+
+from .errors import StoreError
 
 if TYPE_CHECKING:
     from .core import Store
 
 MIN_CLUSTER_WORKS = 2  # smaller clusters stay with the original researcher ("unassigned" in the payload)
-ABSTRACT_PREFIX = 200  # characters of normalised abstract that identify a paper on title-less pages
-FUZZY_MIN = 92  # rapidfuzz ratio over the first 300 characters for near-identical abstracts
 
 
 def _error(msg: str) -> Exception:
-    from .core import StoreError
-
     return StoreError(msg)
 
 
@@ -73,7 +66,7 @@ def get_conflation(
     if listing_id is None and researcher_id is None:
         raise _error("get_conflation needs a listing_id or a researcher_id")
     col, val = ("listing_id", listing_id) if listing_id is not None else ("researcher_id", researcher_id)
-    row = store.one(f"SELECT * FROM conflation WHERE {col} = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", [val])
+    row = store._one(f"SELECT * FROM conflation WHERE {col} = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", [val])
     if not row:
         return None
     return ConflationResult(
@@ -90,7 +83,7 @@ def is_flagged(store: Store, researcher_id: int) -> bool:
     r = store.get_researcher(researcher_id)
     if r.single_person:
         return False
-    row = store.one(
+    row = store._one(
         "SELECT 1 FROM conflation c JOIN researcher_listings rl ON rl.listing_id = c.listing_id "
         "WHERE rl.researcher_id = ? AND rl.works IS NULL AND c.detected = 1 LIMIT 1",
         [researcher_id],
@@ -247,7 +240,7 @@ def propose_merge(
         raise _error("a researcher cannot be merged with itself")
     a, b = store.get_researcher(researcher_a), store.get_researcher(researcher_b)
     pair = _pair(researcher_a, researcher_b)
-    for row in store.q(
+    for row in store._q(
         "SELECT id, state, payload FROM proposals WHERE kind = 'merge' AND state IN ('pending', 'rejected')"
     ):
         if json.loads(row["payload"]).get("pair") == pair:
@@ -284,8 +277,8 @@ def accept_merge(store: Store, proposal_id: int, who: str) -> int:
         p = _pending_proposal(store, proposal_id, "merge")
         a, b = p.payload["researcher_a"], p.payload["researcher_b"]
         moved = []
-        for link in store.q("SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ?", [b]):
-            mine = store.one(
+        for link in store._q("SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ?", [b]):
+            mine = store._one(
                 "SELECT works FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
                 [a, link["listing_id"]],
             )
@@ -329,72 +322,3 @@ def reject_merge(store: Store, proposal_id: int, who: str) -> None:
             after={"merge": p.payload.get("pair")},
         )
         store._decide(proposal_id, "rejected", actor)
-
-
-# ----------------------------------------------------------------- merge detection
-
-
-def same_work(x: Work, y: Work) -> bool:
-    """Titles when both pages give them; otherwise the abstracts' opening (identical or near-identical)."""
-    if x.title and y.title:
-        return ascii_key(x.title) == ascii_key(y.title)
-    ax, ay = ascii_key(x.abstract), ascii_key(y.abstract)
-    if len(ax) < 80 or len(ay) < 80:
-        return False
-    n = min(len(ax), len(ay), ABSTRACT_PREFIX)
-    return ax[:n] == ay[:n] or fuzz.ratio(ax[:300], ay[:300]) >= FUZZY_MIN
-
-
-def _keys(w: Work) -> set[str]:
-    keys = set()
-    if w.title:
-        keys.add("t:" + ascii_key(w.title))
-    ab = ascii_key(w.abstract)
-    if len(ab) >= 80:
-        keys.add("a:" + ab[:60])
-    return keys
-
-
-def find_shared_works(
-    store: Store, among: Collection[int] | None = None
-) -> list[tuple[int, int, list[tuple[str, str]]]]:
-    """Pairs of researchers whose listings share works: [(researcher_a, researcher_b, [(work_a, work_b), ...])].
-    Split siblings (one split from the other or from the same original) are skipped. With `among` (a job's
-    researchers), only pairs with at least one of them: the fuzzy abstract comparison then grows with the job,
-    not with the square of the store."""
-    among = None if among is None else set(among)
-
-    def wanted(a: int, b: int) -> bool:
-        return among is None or a in among or b in among
-
-    people = store.researchers()
-    by_researcher = store.works_by_researcher()
-    works = {r.id: by_researcher.get(r.id, []) for r in people}
-    parent = {r.id: r.split_from for r in people}
-    index: dict[str, list[tuple[int, Work]]] = {}
-    for rid, ws in works.items():
-        for w in ws:
-            for k in _keys(w):
-                index.setdefault(k, []).append((rid, w))
-    found: dict[tuple[int, int], dict[tuple[str, str], None]] = {}
-
-    def related(a: int, b: int) -> bool:
-        return parent[a] == b or parent[b] == a or (parent[a] is not None and parent[a] == parent[b])
-
-    candidates = [v for v in index.values() if len({rid for rid, _ in v}) > 1]
-    # Near-identical abstracts whose first 60 characters differ: compare the remaining abstracts pairwise.
-    abstracts = [(rid, w) for rid, ws in works.items() for w in ws if not w.title and len(ascii_key(w.abstract)) >= 80]
-    others = [(rid, w) for rid, ws in works.items() for w in ws if len(ascii_key(w.abstract)) >= 80]
-    others_among = others if among is None else [(rid, w) for rid, w in others if rid in among]
-    for rid, w in abstracts:
-        for rid2, w2 in others if among is None or rid in among else others_among:
-            if rid2 != rid and same_work(w, w2):
-                candidates.append([(rid, w), (rid2, w2)])
-    for group in candidates:
-        for (ra, wa), (rb, wb) in combinations(group, 2):
-            if ra == rb or not wanted(ra, rb) or related(ra, rb) or not same_work(wa, wb):
-                continue
-            if ra > rb:
-                ra, rb, wa, wb = rb, ra, wb, wa
-            found.setdefault((ra, rb), {})[(wa.work_id, wb.work_id)] = None
-    return [(a, b, list(pairs)) for (a, b), pairs in sorted(found.items())]

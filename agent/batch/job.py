@@ -65,6 +65,12 @@ class BuildReport:
     seconds: float = 0.0
 
 
+def _answer_tokens(step: str) -> int:
+    """The step's own estimate of its answer's length (for --dry-run)."""
+    est = STEPS[step].estimate([])
+    return est.tokens_out if est else 0
+
+
 def _folder(settings: Any, job_id: str, folder: str | Path | None) -> Path:
     if folder:
         return Path(folder)
@@ -91,7 +97,6 @@ def build(
     file is written."""
     from enrich.agent import ror
     from enrich.agent.llm.pricing import batch_cost_usd
-    from enrich.agent.loop import OUTPUT_TOKENS
 
     t0 = time.perf_counter()
     job_id = new_job_id()
@@ -99,12 +104,13 @@ def build(
     out = _folder(settings, job_id, folder)
     writer = SplitWriter(out, job_id, max_requests=max_requests, max_bytes=max_bytes, dry_run=dry_run)
     rows: list[tuple] = []  # (custom_id, researcher_id, step, first_hash, tokens_in, file number)
+    out_tokens: dict[str, int] = {}
 
     def sink(req: NewRequest) -> None:
         writer.add(req.custom_id, input_line(req.custom_id, req.body))
         rows.append((req.custom_id, req.researcher_id, req.step, req.first_hash, req.tokens_in, len(writer.files)))
         report.tokens_in += req.tokens_in
-        report.tokens_out += OUTPUT_TOKENS.get(req.step, 200)
+        report.tokens_out += out_tokens.setdefault(req.step, _answer_tokens(req.step))
 
     recorder = RecordingClient(online, sink, job_id)
     runner = JobRunner(store, recorder, settings)

@@ -1,15 +1,14 @@
-"""The `enrich` command. Each command group lives in its own module in this package and exposes
-`register(cli)`; modules are discovered, so adding a group touches no other file."""
+"""The `enrich` command. Commands are module-level click commands in this package's modules (core, ingest, run,
+review, ...), added to the root group below by name; every command also takes `--db` (before or after its name)."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 
 import click
 
-from enrich.agent.cli.common import AppContext
+from enrich.agent.cli import batch, core, ingest, models, review, ror, run, serve, taxonomy
+from enrich.agent.cli.common import AppContext, add_db_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,17 +38,32 @@ def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
     ctx.obj = AppContext(db_flag=db)
 
 
-def _discover() -> None:
-    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if mod.name == "common" or mod.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{mod.name}")
-        register = getattr(module, "register", None)
-        if register:
-            register(cli)
-
-
-_discover()
+for command in (
+    core.init_cmd,
+    ingest.ingest_cmd,
+    core.list_cmd,
+    core.show_cmd,
+    core.set_cmd,
+    core.import_verified_cmd,
+    core.history_cmd,
+    run.run_cmd,
+    run.summarize_cmd,
+    core.jobs_cmd,
+    batch.batch_group,
+    review.review,
+    review.rollback,
+    review.audit,
+    serve.serve,
+    core.export_cmd,
+    core.schema_cmd,
+    core.config_cmd,
+    models.models_cmd,
+    models.llm_log_cmd,
+    ror.ror_group,
+    taxonomy.taxonomy_group,
+):
+    cli.add_command(command)
+add_db_option(cli)
 
 
 def main() -> None:

@@ -133,7 +133,3 @@ def _print_report(rep) -> None:
         click.echo(f"  {len(rep.waiting)} batch(es) still running: collect again later (or use --wait).")
     for f in rep.followup:
         click.echo(f"  re-ask round: {f['requests']} request(s) in {f['path']}")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(batch_group)

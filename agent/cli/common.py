@@ -42,6 +42,31 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
 
+def _set_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:  # after the command's name it wins over the one before
+        ctx.ensure_object(AppContext).db_flag = value
+
+
+def add_db_option(root: click.Group) -> None:
+    """Give every command and group under `root` a `--db` option, so `enrich --db x.db list` and
+    `enrich list --db x.db` mean the same."""
+    commands = list(root.commands.values())
+    while commands:
+        cmd = commands.pop()
+        if not any("--db" in p.opts for p in cmd.params):
+            cmd.params.append(
+                click.Option(
+                    ["--db"],
+                    default=None,
+                    expose_value=False,
+                    is_eager=True,
+                    callback=_set_db,
+                    help="SQLite database file [env ENRICH_DB; default ./enrich.db].",
+                )
+            )
+        commands.extend(getattr(cmd, "commands", {}).values())
+
+
 def json_option(fn: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(fn)
 

@@ -310,79 +310,78 @@ def _screen_rows() -> int:
     return max(10, lines - 4)
 
 
-def register(cli: click.Group) -> None:
-    @cli.command("ingest")
-    @click.argument("paths", nargs=-1, required=False, metavar="PATH...")
-    @click.option(
-        "--jsonl",
-        "jsonl",
-        default=None,
-        metavar="FILE|-",
-        help='Read records from a JSONL file (or - for stdin), one per line: {"id", "text", "url"?, "name"?, '
-        '"format"?}. The id is kept as the listing\'s external_id; its path is FILE#id.',
-    )
-    @click.option(
-        "--name",
-        default=None,
-        help="Whom the listing is about, for pages that do not say (arXiv lists); overrides the page.",
-    )
-    @click.option(
-        "--format",
-        "fmt",
-        default=None,
-        type=click.Choice(["bzpeer", "ieee", "arxiv", "acl", "hf-papers", "generic"]),
-        help="Skip format detection and use this parser.",
-    )
-    @click.option(
-        "--max-size-mb",
-        type=float,
-        default=None,
-        help="Refuse files larger than this many MB [setting max_file_mb, default 20].",
-    )
-    @click.option(
-        "--llm/--no-llm",
-        "use_llm",
-        default=True,
-        show_default=True,
-        help="Let the model extract works from pages in no known format.",
-    )
-    @json_option
-    @pass_app
-    def ingest_cmd(
-        app: AppContext,
-        paths: tuple[str, ...],
-        jsonl: str | None,
-        name: str | None,
-        fmt: str | None,
-        max_size_mb: float | None,
-        use_llm: bool,
-        as_json: bool,
-    ) -> None:
-        """Read raw listings (files, folders, or - for stdin; or --jsonl records), detect each format, parse and
-        store them.
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=False, metavar="PATH...")
+@click.option(
+    "--jsonl",
+    "jsonl",
+    default=None,
+    metavar="FILE|-",
+    help='Read records from a JSONL file (or - for stdin), one per line: {"id", "text", "url"?, "name"?, '
+    '"format"?}. The id is kept as the listing\'s external_id; its path is FILE#id.',
+)
+@click.option(
+    "--name",
+    default=None,
+    help="Whom the listing is about, for pages that do not say (arXiv lists); overrides the page.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    type=click.Choice(["bzpeer", "ieee", "arxiv", "acl", "hf-papers", "generic"]),
+    help="Skip format detection and use this parser.",
+)
+@click.option(
+    "--max-size-mb",
+    type=float,
+    default=None,
+    help="Refuse files larger than this many MB [setting max_file_mb, default 20].",
+)
+@click.option(
+    "--llm/--no-llm",
+    "use_llm",
+    default=True,
+    show_default=True,
+    help="Let the model extract works from pages in no known format.",
+)
+@json_option
+@pass_app
+def ingest_cmd(
+    app: AppContext,
+    paths: tuple[str, ...],
+    jsonl: str | None,
+    name: str | None,
+    fmt: str | None,
+    max_size_mb: float | None,
+    use_llm: bool,
+    as_json: bool,
+) -> None:
+    """Read raw listings (files, folders, or - for stdin; or --jsonl records), detect each format, parse and
+    store them.
 
-        Folders are searched recursively for .txt, .html and .md files. Re-ingesting an unchanged file adds
-        nothing; a changed file at the same path becomes a new listing version. A bad file (or JSONL line, reported
-        with its line number) is reported and the batch goes on; the exit code is 1 if any failed. A large batch
-        prints a summary line and the failures instead of a table; --json gives the per-record report.
-        """
-        if not paths and not jsonl:
-            raise EnrichError("give PATH... (files, folders, -) or --jsonl FILE")
-        if paths and jsonl:
-            raise EnrichError("give PATH... or --jsonl FILE, not both")
-        limit_mb = max_size_mb if max_size_mb is not None else float(app.settings.max_file_mb)
-        max_bytes = int(limit_mb * 1024 * 1024)
-        llm_client: list[Any] = []
-        try:
-            if jsonl:
-                failed = _ingest_jsonl_cmd(app, jsonl, name, fmt, max_bytes, use_llm, llm_client, as_json)
-            else:
-                failed = _ingest_files_cmd(app, paths, name, fmt, max_bytes, use_llm, llm_client, as_json)
-        finally:
-            for c in llm_client:
-                c.close()
-        if failed:
-            raise SystemExit(1)
+    Folders are searched recursively for .txt, .html and .md files. Re-ingesting an unchanged file adds
+    nothing; a changed file at the same path becomes a new listing version. A bad file (or JSONL line, reported
+    with its line number) is reported and the batch goes on; the exit code is 1 if any failed. A large batch
+    prints a summary line and the failures instead of a table; --json gives the per-record report.
+    """
+    if not paths and not jsonl:
+        raise EnrichError("give PATH... (files, folders, -) or --jsonl FILE")
+    if paths and jsonl:
+        raise EnrichError("give PATH... or --jsonl FILE, not both")
+    limit_mb = max_size_mb if max_size_mb is not None else float(app.settings.max_file_mb)
+    max_bytes = int(limit_mb * 1024 * 1024)
+    llm_client: list[Any] = []
+    try:
+        if jsonl:
+            failed = _ingest_jsonl_cmd(app, jsonl, name, fmt, max_bytes, use_llm, llm_client, as_json)
+        else:
+            failed = _ingest_files_cmd(app, paths, name, fmt, max_bytes, use_llm, llm_client, as_json)
+    finally:
+        for c in llm_client:
+            c.close()
+    if failed:
+        raise SystemExit(1)
 
 
 def _progress(as_json: bool, total: int | None, label: str) -> Any:

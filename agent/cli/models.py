@@ -173,8 +173,3 @@ def llm_log_cmd(app, limit: int, job_id: str | None, full: bool, as_json: bool) 
                 row.pop("messages", None)
                 row.pop("response", None)
     output(rows, LOG_COLUMNS, as_json, title="LLM calls (newest first)")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(models_cmd)
-    cli.add_command(llm_log_cmd)

@@ -87,8 +87,6 @@ def _store_errors(fn: Callable[[], Any]) -> Any:
         first = exc.errors()[0]
         loc = ".".join(str(x) for x in first.get("loc", ()))
         raise EnrichError(f"invalid value: {loc + ': ' if loc else ''}{first.get('msg')}") from exc
-    except ImportError as exc:  # structural proposals need store.structural
-        raise EnrichError(f"this kind of proposal cannot be decided yet ({exc})") from exc
 
 
 def page_options(fn: Callable) -> Callable:
@@ -482,10 +480,10 @@ def review_undo(app, who: str, as_json: bool) -> None:
 
 
 def _undone_action(store, audit_id: int | None) -> str:
-    row = store.one("SELECT action, proposal_id FROM audit_log WHERE id = ?", [audit_id]) if audit_id else None
-    if not row:
+    entry = store.audit_entry(audit_id) if audit_id else None
+    if entry is None:
         return "?"
-    return row["action"] + (f" of proposal {row['proposal_id']}" if row["proposal_id"] else "")
+    return entry.action + (f" of proposal {entry.proposal_id}" if entry.proposal_id else "")
 
 
 # ---------------------------------------------------------------------------------------------- top level
@@ -533,9 +531,3 @@ def audit(app, researcher: str | None, job: str | None, limit: int, as_json: boo
                 if len(r[k]) > 80:
                     r[k] = r[k][:79] + "…"
     output(rows, AUDIT_COLUMNS, as_json, title=None if as_json else f"audit log (newest {limit})")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(review)
-    cli.add_command(rollback)
-    cli.add_command(audit)

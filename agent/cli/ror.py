@@ -30,12 +30,11 @@ def import_cmd(app: Any, dumps: tuple[str, ...], release: str | None, as_json: b
     from enrich.agent.ror_dump import DumpError, read_dump
     from enrich.store.ror import load_orgs
 
-    db = app.store.db
     rows = []
     for path in dumps:
         try:
             file_release, orgs = read_dump(path)
-            counts = load_orgs(db, orgs, release=release or file_release, source=str(path))
+            counts = load_orgs(app.store, orgs, release=release or file_release, source=str(path))
         except (DumpError, OSError, UnicodeDecodeError) as exc:
             raise EnrichError(f"cannot import {path}: {exc}") from None
         rows.append(
@@ -121,7 +120,3 @@ def status_cmd(app: Any, as_json: bool) -> None:
         False,
         title="Imports",
     )
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(ror_group)

@@ -20,14 +20,13 @@ def _client(app, backend: str | None, model: str | None, store=None, concurrency
 
 
 def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) -> None:
-    ingest = ctx.find_root().command.get_command(ctx, "ingest")
-    if ingest is None:
-        raise EnrichError("this build has no `ingest` command")
+    from enrich.agent.cli.ingest import ingest_cmd
+
     params = {"paths": paths}
     if name:
         params["name"] = name
     try:
-        ctx.invoke(ingest, **params)
+        ctx.invoke(ingest_cmd, **params)
     except SystemExit as exc:  # a bad file in the batch: the good ones landed, the run goes on
         if exc.code not in (0, None):
             click.echo("Some files were not ingested (see above); enriching the rest.", err=True)
@@ -356,8 +355,3 @@ def summarize_cmd(app, researcher, backend, model, as_json):
         w = works.get(wid)
         if w:
             click.echo(f"  [{wid}] {w.year or '?'} {w.title or (w.abstract or '')[:80]}")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(run_cmd)
-    cli.add_command(summarize_cmd)

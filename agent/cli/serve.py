@@ -65,7 +65,3 @@ def serve(app, host: str, port: int, allow_remote: bool, token: str | None, who:
     click.echo(f"Review page for {app.settings.db}: {page_url(host, port, token)}")
     click.echo("Open that URL (it carries the access token). Ctrl-C stops the server.")
     uvicorn.run(web, host=host, port=port, log_level="warning")
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(serve)

@@ -98,7 +98,3 @@ def list_cmd(app: Any, as_json: bool) -> None:
         for r in rows:
             r["name"] = ("* " if r["in_use"] else "  ") + r["name"]
     output(rows, ["name", "version", "tags", "error"], as_json)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(taxonomy_group)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
@@ -47,10 +46,6 @@ def redact_obj(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: redact_obj(v) for k, v in obj.items()}
     return obj
-
-
-def redact_json(obj: Any) -> str:
-    return json.dumps(redact_obj(obj), ensure_ascii=False, default=str)
 
 
 class RedactingFilter(logging.Filter):

@@ -184,7 +184,7 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None, pa
         """accept / reject: the store action, a 409 page when it refuses, else on to the next proposal."""
         try:
             do(pid, reviewer)
-        except (StoreError, ImportError, AttributeError) as exc:
+        except StoreError as exc:  # a bug is a 500, not a refusal
             return error(request, store, f"could not {action} proposal {pid}: {exc}", 409)
         return after_decision(action, pid, store)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from agent_pages import HEADER_PAGE, INJECTION_PAGE, ingest
+from store_sql import rows as sql_rows
 
 from enrich.agent.export import researcher_line
 from enrich.agent.fake_answers import grounded_answer
@@ -79,7 +80,7 @@ def test_a_quote_not_in_the_text_is_rejected(store, settings):
     assert "does not occur in the text" in str(exc.value)
     assert store.current(rid, "affiliation") is None
     # every failed attempt is in the call log
-    rows = store.q("SELECT error FROM llm_calls WHERE schema_name = 'AffiliationAnswer'")
+    rows = sql_rows(store, "SELECT error FROM llm_calls WHERE schema_name = 'AffiliationAnswer'")
     assert len(rows) == 3 and all("does not occur" in r["error"] for r in rows)
 
 
@@ -219,7 +220,7 @@ def test_a_step_that_failed_is_not_asked_again_on_the_same_inputs_unless_retry_f
     retried = run_job(store, client, settings, retry_failed=True)
     assert retried.counts["summary:applied"] == 1 and len(client.calls) > calls
     assert store.current(rid, "summary").status == "generated"
-    assert store.q("SELECT * FROM step_misses") == []  # forgotten once the step gave a value
+    assert sql_rows(store, "SELECT * FROM step_misses") == []  # forgotten once the step gave a value
 
 
 def test_planner_holds_back_a_found_none_silently_and_a_failure_visibly():

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
+from store_sql import one as sql_one
+from store_sql import rows as sql_rows
 
 from enrich.agent.cli import cli
 from enrich.store import Store
@@ -61,7 +63,7 @@ def page(i: int) -> str:
 def counts(db: Path) -> dict[str, object]:
     store = Store.open(db)
     try:
-        one = lambda sql: store.one(sql)["n"]  # noqa: E731
+        one = lambda sql: sql_one(store, sql)["n"]  # noqa: E731
         return {
             "values": one("SELECT count(*) AS n FROM field_values"),
             "distinct_values": one(
@@ -75,9 +77,10 @@ def counts(db: Path) -> dict[str, object]:
             "distinct_calls": one("SELECT count(*) AS n FROM (SELECT DISTINCT input_hash, attempt FROM llm_calls)"),
             "current": sorted(
                 (r["researcher_id"], r["field"], r["value_hash"])
-                for r in store.q(
+                for r in sql_rows(
+                    store,
                     "SELECT c.researcher_id, c.field, fv.value_hash FROM current_values c "
-                    "JOIN field_values fv ON fv.id = c.value_id"
+                    "JOIN field_values fv ON fv.id = c.value_id",
                 )
             ),
         }

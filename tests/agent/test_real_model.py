@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from agent_pages import ingest
+from store_sql import rows as sql_rows
 
 from enrich.agent import settings as settings_mod
 from enrich.agent.llm.base import LLMError
@@ -87,5 +88,5 @@ def test_an_affiliation_the_page_does_not_contain_is_rejected(embedded, monkeypa
     if ans.affiliation is not None:  # only a value quoted from the page can get through
         assert find_quote(shown, ans.quote) is not None and ans.affiliation.casefold() in ans.quote.casefold()
     # whatever the model tried and validation refused is in the call log as an error, not as a value
-    for row in store.q("SELECT parsed, error FROM llm_calls WHERE schema_name = 'AffiliationAnswer'"):
+    for row in sql_rows(store, "SELECT parsed, error FROM llm_calls WHERE schema_name = 'AffiliationAnswer'"):
         assert row["error"] or row["parsed"]

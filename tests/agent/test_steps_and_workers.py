@@ -7,6 +7,7 @@ import time
 
 from enrich.agent.loop import FIELD_STEPS, STEPS, run_in_workers
 from enrich.agent.steps.base import CallEstimate
+from enrich.agent.steps.topics import MAX_WORKS as MAX_TOPIC_WORKS
 from enrich.schemas import Work
 
 
@@ -23,7 +24,7 @@ def test_each_step_estimates_its_own_call():
     works = [Work(title="t" * 80, abstract="a" * 1000) for _ in range(60)]
     assert STEPS["affiliation"].estimate(works) == CallEstimate(375, 60)
     topics = STEPS["topics"].estimate(works)
-    assert topics == CallEstimate((1200 + 40 * 100) // 4, 160)  # at most 40 works are shown
+    assert topics == CallEstimate((1200 + MAX_TOPIC_WORKS * 100) // 4, 160)  # at most MAX_WORKS are shown
     summary = STEPS["summary"].estimate(works)
     assert summary is not None and summary.tokens_out == 260 and summary.tokens_in > topics.tokens_in // 2
     assert STEPS["topics"].estimate([]) == CallEstimate(300, 160)

@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import store_sql as sql
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -108,12 +110,16 @@ def export(store: Any) -> list[dict[str, Any]]:
 def store_facts(store: Any) -> dict[str, Any]:
     """What else a job leaves behind, comparable between two stores: field values (status, origin, confidence,
     value, prompt version), proposals, step misses."""
-    values = store.q(
+    values = sql.rows(
+        store,
         "SELECT researcher_id, field, status, origin, confidence, value, prompt_version FROM field_values"
-        " ORDER BY researcher_id, field, id"
+        " ORDER BY researcher_id, field, id",
     )
-    proposals = store.q(
-        "SELECT researcher_id, field, kind, state, confidence, summary FROM proposals ORDER BY researcher_id, field"
+    proposals = sql.rows(
+        store,
+        "SELECT researcher_id, field, kind, state, confidence, summary FROM proposals ORDER BY researcher_id, field",
     )
-    misses = store.q("SELECT researcher_id, field, status, origin FROM step_misses ORDER BY researcher_id, field")
+    misses = sql.rows(
+        store, "SELECT researcher_id, field, status, origin FROM step_misses ORDER BY researcher_id, field"
+    )
     return {"values": values, "proposals": proposals, "misses": misses}

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import store_sql as sql
 
 import enrich.agent.llm as agent_llm
 from enrich.agent.batch.job import build, collect, status
@@ -49,7 +50,7 @@ def test_batch_job_matches_the_online_job(tmp_path, fake_server, monkeypatch):
     client.close()
     threads.close()
     assert job.state == "done"
-    reasked_online = online_store.one("SELECT count(*) AS n FROM llm_calls WHERE reasks > 0")["n"]
+    reasked_online = sql.one(online_store, "SELECT count(*) AS n FROM llm_calls WHERE reasks > 0")["n"]
     assert reasked_online > 0  # the fake did spoil some first answers
 
     # bulk: build + submit, poll, collect, the re-ask round, collect again
@@ -83,15 +84,15 @@ def test_batch_job_matches_the_online_job(tmp_path, fake_server, monkeypatch):
     assert sum(1 for x in lines if x["affiliation"] and x["affiliation"]["origin"].startswith("llm:")) > N / 10
     assert store_facts(bulk) == store_facts(online_store)
     # every answer is a call-log row with its batch and custom_id; the same number of model answers as online
-    rows = bulk.q("SELECT batch_id, custom_id, reasks, error FROM llm_calls WHERE cached = 0")
+    rows = sql.rows(bulk, "SELECT batch_id, custom_id, reasks, error FROM llm_calls WHERE cached = 0")
     assert all(r["batch_id"] and r["custom_id"] for r in rows)
     assert len({r["custom_id"] for r in rows}) == len(rows)
-    assert len(rows) == online_store.one("SELECT count(*) AS n FROM llm_calls WHERE cached = 0")["n"]
+    assert len(rows) == sql.one(online_store, "SELECT count(*) AS n FROM llm_calls WHERE cached = 0")["n"]
     assert sum(1 for r in rows if r["error"]) == counts["requests_reasked"] == reasked_online
 
     # collecting again applies nothing twice
     again = collect(bulk, s_b, make_client(s_b, bulk), rep.job_id)
-    assert again.applied == 0 and bulk.one("SELECT count(*) AS n FROM llm_calls")["n"] == len(rows)
+    assert again.applied == 0 and sql.one(bulk, "SELECT count(*) AS n FROM llm_calls")["n"] == len(rows)
     # a second bulk run finds nothing left to ask
     rep2 = build(bulk, s_b, make_client(s_b, bulk), RunOptions(), folder=tmp_path / "files2")
     assert rep2.requests == 0

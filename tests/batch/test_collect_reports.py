@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import store_sql as sql
 
 import enrich.agent.llm as agent_llm
 from enrich.agent.batch.job import build, collect
@@ -34,7 +35,7 @@ def env(tmp_path):
 
 
 def _calls(store) -> int:
-    return store.one("SELECT count(*) AS n FROM llm_calls")["n"]
+    return sql.one(store, "SELECT count(*) AS n FROM llm_calls")["n"]
 
 
 def test_vllm_results_with_error_malformed_and_unknown_lines(env, tmp_path):
@@ -59,7 +60,7 @@ def test_vllm_results_with_error_malformed_and_unknown_lines(env, tmp_path):
     assert first.followup and first.state == "waiting"
     text = "\n".join(first.messages())
     assert "1 request(s) came back as errors: http_400" in text and "never sent" in text and "malformed" in text
-    row = store.one("SELECT state, detail FROM batch_requests WHERE custom_id = ?", [ids[0]])
+    row = sql.one(store, "SELECT state, detail FROM batch_requests WHERE custom_id = ?", [ids[0]])
     assert row["state"] == "error" and "maximum context length" in row["detail"]
     calls = _calls(store)
     assert calls == first.applied + first.reasked  # one call-log row per answer, error lines are not answers
@@ -82,7 +83,7 @@ def test_vllm_results_with_error_malformed_and_unknown_lines(env, tmp_path):
     assert second.applied == len(reqs) and second.state == "done"
     job = store.get_job(rep.job_id)
     assert job.state == "done" and job.counts["requests_error"] == 1
-    rows = store.q("SELECT custom_id, batch_id, reasks FROM llm_calls WHERE custom_id IS NOT NULL")
+    rows = sql.rows(store, "SELECT custom_id, batch_id, reasks FROM llm_calls WHERE custom_id IS NOT NULL")
     assert len(rows) == calls + len(reqs) and all(r["reasks"] == int(r["custom_id"][-1]) for r in rows)
     # the failed request asked nothing: a later bulk run asks it again
     again = build(store, settings, client, RunOptions(), folder=tmp_path / "files2", submit=False)
@@ -97,7 +98,7 @@ def test_reasks_run_out_and_the_step_fails_like_online(env, tmp_path):
     run_like_vllm(Path(rep.files[0]["path"]), out, invalid_every=2)
     got = collect(store, settings, client, rep.job_id, results=[out])
     assert got.failed > 0 and got.reasked == 0 and got.state == "done"
-    misses = store.q("SELECT status, detail FROM step_misses WHERE field = 'summary'")
+    misses = sql.rows(store, "SELECT status, detail FROM step_misses WHERE field = 'summary'")
     assert len(misses) == got.failed and all(
         m["status"] == "failed" and "did not validate" in m["detail"] for m in misses
     )
@@ -130,11 +131,11 @@ def test_embedded_and_fake_backends_refuse_bulk_mode_in_one_line(tmp_path):
 
 def test_dry_run_counts_without_writing_or_sending(env, tmp_path):
     settings, store, client = env
-    before = store.q("SELECT count(*) AS n FROM field_values")[0]["n"]
+    before = sql.rows(store, "SELECT count(*) AS n FROM field_values")[0]["n"]
     rep = build(store, settings, client, RunOptions(), folder=tmp_path / "dry", dry_run=True)
     assert rep.requests > 0 and rep.tokens_in > 0 and rep.files and not (tmp_path / "dry").exists()
-    assert store.q("SELECT count(*) AS n FROM field_values")[0]["n"] == before
-    assert not store.q("SELECT * FROM jobs") and not store.q("SELECT * FROM batch_requests")
+    assert sql.rows(store, "SELECT count(*) AS n FROM field_values")[0]["n"] == before
+    assert not sql.rows(store, "SELECT * FROM jobs") and not sql.rows(store, "SELECT * FROM batch_requests")
     real = build(store, settings, client, RunOptions(), folder=tmp_path / "real", submit=False)
     assert (real.requests, real.tokens_in, real.files[0]["bytes"]) == (
         rep.requests,

@@ -8,6 +8,7 @@ import re
 import pytest
 from click.testing import CliRunner
 from review_seed import FAKE, Seeded, llm_value, merge_proposal, quote, split_proposal
+from store_sql import rows as sql_rows
 
 from enrich.agent.cli import cli
 from enrich.schemas import FieldValue
@@ -289,7 +290,7 @@ def test_bulk_accept_honours_never_override(seeded, open_store):
         {"name": "Analytical Engines Lab"},
         {"name": "Old Institute, Engines"},
     )
-    statuses = {r["status"] for r in check.q("SELECT status FROM field_values WHERE job_id = 'J9'")}
+    statuses = {r["status"] for r in sql_rows(check, "SELECT status FROM field_values WHERE job_id = 'J9'")}
     assert statuses == {"proposed", "accepted"}  # never verified/generated from a bulk rule
 
 

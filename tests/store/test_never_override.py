@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlite_utils import Database
+from store_sql import rows as sql_rows
 
 from enrich.schemas import FieldValue
 from enrich.schemas.listing import ParsedListing
@@ -269,9 +270,10 @@ class NeverOverride(RuleBasedStateMachine):
     @invariant()
     def model_values_never_sit_on_protected_history(self) -> None:
         """Every time a current value changed away from verified/accepted, a person's audit row says so."""
-        rows = self.store.q(
+        rows = sql_rows(
+            self.store,
             "SELECT a.actor, a.action FROM audit_log a JOIN field_values fv ON fv.id = a.before_value_id "
-            "WHERE fv.status IN ('verified', 'accepted') AND a.before_value_id IS NOT a.after_value_id"
+            "WHERE fv.status IN ('verified', 'accepted') AND a.before_value_id IS NOT a.after_value_id",
         )
         assert all(r["actor"].startswith("human:") for r in rows), rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from store_sql import rows as sql_rows
 
 from enrich.schemas import DerivedFact, FieldValue, Job
 from enrich.schemas.listing import ParsedListing, StatedValue, Work
@@ -183,7 +184,7 @@ def test_invalid_value_is_refused_before_anything_is_written(store):
         store.submit(FieldValue(researcher_id=rid, field=F, value={"name": ""}, status="proposed", origin=LLM))
     with pytest.raises(ValueError, match="unknown field"):
         store.set_value(rid, "colour", "red", "ann")
-    assert store.q("SELECT count(*) AS n FROM field_values")[0]["n"] == 0
+    assert sql_rows(store, "SELECT count(*) AS n FROM field_values")[0]["n"] == 0
 
 
 def test_reimport_same_text_adds_nothing_and_keeps_work_ids(store):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from store_sql import one as sql_one
+from store_sql import rows as sql_rows
 
+from enrich.agent.merges import find_shared_works
 from enrich.schemas import ParsedListing, Work
 from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 from enrich.store import Store, StoreError
@@ -69,7 +72,7 @@ def test_save_and_read_conflation_and_flag(store):
     assert [len(c.work_ids) for c in got.clusters] == [3, 2, 1]
     assert st.is_flagged(store, rid) is True  # the agent must not auto-apply an affiliation to this researcher
     st.save_conflation(store, lid, rid, res.model_copy(update={"detected": False, "confidence": 0.1}))
-    assert store.one("SELECT count(*) AS n FROM conflation")["n"] == 1  # same listing + method: replaced
+    assert sql_one(store, "SELECT count(*) AS n FROM conflation")["n"] == 1  # same listing + method: replaced
     assert st.is_flagged(store, rid) is False
 
 
@@ -97,7 +100,7 @@ def test_accept_split_creates_one_researcher_per_cluster_with_provenance(store):
     assert all(store.researcher_listings(r.id)[0].id == lid for r in children)
     assert [w.title for w in store.researcher_works(rid)] == ["Lone paper 0"]
     assert store.get_proposal(pid).state == "accepted"
-    audit = store.q("SELECT actor, action, after FROM audit_log WHERE proposal_id = ?", [pid])
+    audit = sql_rows(store, "SELECT actor, action, after FROM audit_log WHERE proposal_id = ?", [pid])
     assert audit[-1]["actor"] == "human:ann" and audit[-1]["action"] == "split"
     assert sorted(json.loads(audit[-1]["after"])["researchers"]) == sorted(r.id for r in children)
     with pytest.raises(StoreError):
@@ -113,7 +116,7 @@ def test_reject_split_marks_single_person_and_stops_reproposals(store):
     assert st.is_flagged(store, rid) is False
     assert st.propose_split(store, rid, lid, res) is None
     assert len(store.researchers()) == 1
-    audit = store.q("SELECT actor, action FROM audit_log WHERE proposal_id = ?", [pid])
+    audit = sql_rows(store, "SELECT actor, action FROM audit_log WHERE proposal_id = ?", [pid])
     assert audit == [{"actor": "human:bob", "action": "reject"}]
 
 
@@ -131,12 +134,12 @@ def test_find_shared_works_and_merge(store):
     )
     _, b = import_listing(store, "Tao Sun", [same, *works("Bz", 2)], "bz.txt")
     _, c = import_listing(store, "Other Person", works("Other", 2), "other.txt")
-    found = st.find_shared_works(store)
+    found = find_shared_works(store)
     assert len(found) == 1
     # a job's own researchers: the pair is found from either side (title-less abstract or titled one), not from
     # a job that touched neither
-    assert st.find_shared_works(store, among=[a]) == st.find_shared_works(store, among=[b]) == found
-    assert st.find_shared_works(store, among=[c]) == []
+    assert find_shared_works(store, among=[a]) == find_shared_works(store, among=[b]) == found
+    assert find_shared_works(store, among=[c]) == []
     ra, rb, pairs = found[0]
     assert (ra, rb) == (a, b) and len(pairs) == 1
     pid = st.propose_merge(store, ra, rb, pairs, {"note": "same abstract"})
@@ -149,15 +152,15 @@ def test_find_shared_works_and_merge(store):
     assert {r.id for r in store.researchers(include_merged=True)} == {a, b, c}
     assert store.find_researcher("Tao Sun").id == a
     assert {li.path for li in store.researcher_listings(a)} == {"ieee.txt", "bz.txt"}
-    assert store.q("SELECT action FROM audit_log WHERE proposal_id = ?", [pid]) == [{"action": "merge"}]
-    assert st.find_shared_works(store) == []  # one researcher now holds both copies
+    assert sql_rows(store, "SELECT action FROM audit_log WHERE proposal_id = ?", [pid]) == [{"action": "merge"}]
+    assert find_shared_works(store) == []  # one researcher now holds both copies
     assert c not in (ra, rb)
 
 
 def test_rejected_merge_is_not_proposed_again(store):
     _, a = import_listing(store, "Tao Sun", works("Same", 2), "x.txt")
     _, b = import_listing(store, "Tao Sun", works("Same", 2)[:1], "y.txt")
-    pairs = st.find_shared_works(store)[0][2]
+    pairs = find_shared_works(store)[0][2]
     pid = st.propose_merge(store, a, b, pairs)
     store.reject(pid, "ann")
     assert store.get_proposal(pid).state == "rejected"

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from store_sql import rows as sql_rows
 
 from enrich.store import Store, locks
 
@@ -44,7 +45,7 @@ def test_a_second_thread_waits_for_the_first_transaction_instead_of_failing(tmp_
         second.insert_row("jobs", job("J2"))
     t.join()
     assert order == ["first commits", "second writes"]
-    assert [r["id"] for r in second.q("SELECT id FROM jobs ORDER BY id")] == ["J1", "J2"]
+    assert [r["id"] for r in sql_rows(second, "SELECT id FROM jobs ORDER BY id")] == ["J1", "J2"]
 
 
 def test_insert_row_refuses_to_run_outside_a_transaction(tmp_path):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from store_sql import rows as sql_rows
 from web_seed import TOKEN, WebSeed, web_seed
 
 from enrich.agent.web.app import create_app
@@ -40,7 +41,7 @@ def db_state(web_db: WebSeed):
         store = Store.open(web_db.path)
         try:
             return {
-                t: store.q(f"SELECT * FROM {t} ORDER BY rowid")
+                t: sql_rows(store, f"SELECT * FROM {t} ORDER BY rowid")
                 for t in ("proposals", "current_values", "field_values", "audit_log")
             }
         finally:
