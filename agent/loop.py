@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from enrich.schemas import Job, utcnow
 
-from .llm.base import Deferred, LLMError
+from .llm.base import Deferred, LLMError, time_budget
 from .steps.affiliation import AffiliationStep
 from .steps.base import Step, StepContext, StepOutcome
 from .steps.conflate import ConflationStep
@@ -168,7 +168,8 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
     outcomes = []
     for name in steps:
         try:
-            outcomes.append(STEPS[name].run(ctx))
+            with time_budget(getattr(ctx.settings, "step_budget", None)):
+                outcomes.append(STEPS[name].run(ctx))
         except Deferred as d:  # bulk mode: the question went into a batch file; collected later
             outcomes.append(StepOutcome(name, "queued", detail=d.detail))
         except Exception as exc:  # one step failing must not lose the others; the job records it

@@ -77,6 +77,7 @@ class RecordingClient(_Wrapper):
         context: dict[str, Any] | None = None,
         job_id: str | None = None,
         max_tokens: int | None = None,
+        deadline: float | None = None,  # a step's time budget: no request is sent here, so none applies
     ) -> ExtractResult[T]:
         call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
         hit = self.online.cached(call, response_model, context)
@@ -131,6 +132,7 @@ class ReplayClient(_Wrapper):
         context: dict[str, Any] | None = None,
         job_id: str | None = None,
         max_tokens: int | None = None,
+        deadline: float | None = None,  # a step's time budget: no request is sent here, so none applies
     ) -> ExtractResult[T]:
         step = prompt.name if prompt else response_model.__name__
         answer = self.answers.get(step)
