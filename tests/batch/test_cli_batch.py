@@ -56,7 +56,11 @@ def test_files_mode_from_build_to_done(tmp_path):
     run_like_vllm(files[0], out)
     got = _run(db, "batch", "collect", job, "--results", str(out))
     assert got.exit_code == 0, got.output
-    assert f"{est['requests']} answer(s) applied, 0 re-asked, 0 failed, 0 already applied; job done." in got.output
+    import re
+
+    m = re.search(r"(\d+) answer\(s\) applied, (\d+) re-asked, 0 failed, 0 already applied; job (\w+)\.", got.output)
+    assert m and int(m[1]) + int(m[2]) == est["requests"]
+    assert m[3] == ("waiting" if int(m[2]) else "done") and (int(m[2]) == 0) == ("re-ask round" not in got.output)
     shown = _run(db, "list", "--json")
     assert shown.exit_code == 0
 
@@ -92,7 +96,7 @@ def test_remote_mode_submit_status_and_collect_wait(tmp_path, monkeypatch):
             CliRunner().invoke(cli, ["--db", str(db), "jobs", job, "--json"], env=env, catch_exceptions=False).output
         )
         assert jobs[0]["state"] == "done" and {b["status"] for b in jobs[0]["batches"]} == {"collected"}
-        assert len({b["batch_id"] for b in jobs[0]["batches"]}) == 2  # the first round and the re-ask round
+        assert len({b["batch_id"] for b in jobs[0]["batches"]}) >= 2  # the first round and its re-ask round(s)
     finally:
         server.shutdown()
         server.server_close()

@@ -77,14 +77,20 @@ def test_vllm_results_with_error_malformed_and_unknown_lines(env, tmp_path):
     for r in reqs:  # instructor's JSON-mode re-ask: the answer, then the validation error to fix
         assert [m["role"] for m in r["body"]["messages"][-2:]] == ["assistant", "user"]
         assert "validation error" in r["body"]["messages"][-1]["content"]
-    out2 = tmp_path / "results2.jsonl"
-    run_like_vllm(follow, out2, invalid_every=5)
-    second = collect(store, settings, client, rep.job_id, results=[out2])
-    assert second.applied == len(reqs) and second.state == "done"
+    # run the re-ask rounds until every question has ended (applied, or failed after max_reasks as online)
+    rounds, followup, report = 1, first.followup, first
+    while followup:
+        out_n = tmp_path / f"results{rounds + 1}.jsonl"
+        run_like_vllm(Path(followup[0]["path"]), out_n, invalid_every=5)
+        report = collect(store, settings, client, rep.job_id, results=[out_n])
+        followup, rounds = report.followup, rounds + 1
+        assert rounds <= settings.max_reasks + 1
+    assert report.state == "done"
     job = store.get_job(rep.job_id)
-    assert job.state == "done" and job.counts["requests_error"] == 1
+    assert job.state == "done" and job.counts["requests_error"] == 1 and job.counts["requests_pending"] == 0
     rows = sql.rows(store, "SELECT custom_id, batch_id, reasks FROM llm_calls WHERE custom_id IS NOT NULL")
-    assert len(rows) == calls + len(reqs) and all(r["reasks"] == int(r["custom_id"][-1]) for r in rows)
+    answered = sql.one(store, "SELECT count(*) AS n FROM batch_requests WHERE state != 'error'")["n"]
+    assert len(rows) == answered and all(r["reasks"] == int(r["custom_id"][-1]) for r in rows)
     # the failed request asked nothing: a later bulk run asks it again
     again = build(store, settings, client, RunOptions(), folder=tmp_path / "files2", submit=False)
     assert again.requests == 1
@@ -155,14 +161,20 @@ def test_expired_batch_keeps_the_answered_half_and_reports_the_rest(tmp_path, mo
         ingest(store, 10)
         client = make_client(settings, store)
         rep = build(store, settings, client, RunOptions(), folder=tmp_path / "f")
-        for _ in range(5):
+        for _ in range(40):  # every round (re-asks too) expires half-way
             got = collect(store, settings, client, rep.job_id)
             if got.state == "done":
                 break
         assert got.state == "done"
-        job = store.get_job(rep.job_id)
-        assert job.counts["requests_applied"] == rep.requests // 2
-        assert job.counts["requests_error"] == rep.requests - rep.requests // 2
+        first = {
+            r["state"]: r["n"]
+            for r in sql.rows(store, "SELECT state, count(*) AS n FROM batch_requests WHERE round = 0 GROUP BY state")
+        }
+        # the answered half went through the checks; the other half is reported and asks nothing
+        assert first.get("error", 0) == rep.requests - rep.requests // 2
+        assert sum(v for k, v in first.items() if k != "error") == rep.requests // 2
+        errors = sql.rows(store, "SELECT detail FROM batch_requests WHERE state = 'error'")
+        assert all(e["detail"].startswith("batch_expired") for e in errors)
         client.close()
     finally:
         server.shutdown()
