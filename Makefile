@@ -45,6 +45,7 @@ test: $(STAMP_TEST) browser lint
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)
