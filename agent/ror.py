@@ -1,173 +1,117 @@
-"""Matching an affiliation string (and institutional e-mail addresses) to a ROR organisation, or to nothing.
+"""Matching an affiliation string (and institutional e-mail addresses) to the ROR organisations it names: a set,
+possibly empty, each with its span, score and what it matched on.
 
-How it works:
-1. Split the text into segments at commas, semicolons, brackets and dashes; pull out e-mail addresses.
-2. Classify segments: a location (a city, region or country known to the index, postal codes allowed), a
-   department/school/lab (dropped unless nothing else is left), or a possible organisation name.
-3. Spans = an organisation segment, alone or with up to two following place segments ("University of
-   California" + "San Diego").
-   Candidates for each span come from the exact name key and from the FTS5 index (store/ror.py).
-4. Each (span, candidate name) is scored with rapidfuzz; exact acronyms count only when the text writes them as
-   one (KAIST, CAS) and are down-weighted when several organisations share them. Location segments lift
-   candidates in the stated city and push down those in another country. Active records beat inactive/withdrawn.
-5. E-mail domains (and their parent domains) are looked up in the index's `domains` (v2) and link hostnames (v1).
-6. The best candidate must reach THRESHOLD, otherwise the answer is None: "no match" beats the nearest string.
+How it works (agent/ror_index.py holds the names, places and relationships in memory):
+1. Clean the text without moving offsets we report: HTML entities decoded, footnote marks glued to a word
+   (`2University of Bergen`, `Bergen1,`) blanked. Split it into words; `;` and line breaks are hard boundaries no
+   name crosses; commas, brackets and spaced dashes are soft: a name crosses one where ROR writes it so
+   (`Technion – Israel Institute of Technology`) or into a place or campus (`University of Wisconsin, Madison`).
+2. Places: segments or trailing words that are a country, city or region known to the index.
+3. Exact names: every run of words whose match key (schemas/text.py `org_key`: case, accents, punctuation, `&`,
+   `Univ.`/`Inst.`/`Tech.`... folded) is a name, alias or label of a record, in any language. This finds the
+   organisation inside a department segment and in strings with no separators at all. Acronyms count only when
+   written in capitals, single common words never.
+4. Each run's records are weighed by place (a stated country elsewhere rules a record out; a stated city singles
+   one out of several), status and specificity; a run that still fits several records is no match.
+5. Runs are taken longest first without overlap: `Johns Hopkins School of Medicine` (its own record) beats
+   `Johns Hopkins`. Beside the organisations a string names in full, its acronyms add nothing, and a record named
+   like a department or sitting inside a longer unknown name is taken for a unit. A unit (laboratory, institute,
+   school) named beside the university it belongs to gives way to it, as ROR's curators assign such strings; a
+   hospital beside its university, or an institute beside its academy or agency, stays (both are named).
+   A whole segment also matches a name with the same words in another order or language (`Universität Bonn`,
+   `Heidelberg University Hospital`, `CHU Rouen`), with the city segment after it if need be.
+6. A segment no name covers gets a fuzzy pass (misspellings) on its rare words; a school or faculty of an
+   organisation without its own record (`Yale School of Public Health`) falls back to that organisation.
+7. E-mail domains (and their parent domains) resolve through the records' `domains` and link hostnames.
+8. Only matches reaching the threshold (0-1, setting `ror_match_threshold`) are returned: "no match" beats the
+   nearest string.
 """
 
 from __future__ import annotations
 
-import math
+import html
 import re
-import weakref
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
+from enrich.agent.ror_index import MemoryIndex, bag_key, memory_index
 from enrich.schemas.text import org_key
 from enrich.store import ror as ror_store
 
-THRESHOLD = 0.85
-MAX_SPAN = 3
-MAX_SEGMENTS = 24  # an affiliation line, not a page: bounds the work on a long author list
+DEFAULT_THRESHOLD = 0.85  # 0-1, like every score here; `ror_match_threshold` / ENRICH_ROR_THRESHOLD override it
 MAX_CANDIDATES = 5
+MAX_WORDS = 200  # an affiliation line, not a page
 
-_KIND_WEIGHT = {"name": 1.0, "alias": 0.98, "label": 0.97, "acronym": 0.9}
-_STATUS_WEIGHT = {"active": 1.0, "inactive": 0.9, "withdrawn": 0.8}
-_WRONG_COUNTRY = 0.85
-_CITY_BONUS = 0.03
-_CONTAINED = 0.92  # the name is inside the segment, the rest being department words or places
+_KIND_WEIGHT = {"name": 1.0, "alias": 0.97, "label": 0.97, "acronym": 0.92}
+_STATUS_WEIGHT = {"active": 1.0, "inactive": 0.93, "withdrawn": 0.0}
+_WRONG_COUNTRY = 0.7
+_OTHER_CITY = 0.85  # an inexact match (word bag, fuzzy, school) to a record in another city than the one stated
+_NO_PLACE_ACRONYM = 0.93  # a unique acronym with no place to confirm it
 _AGREEMENT_BONUS = 0.05  # name and e-mail domain point at the same organisation
 _DOMAIN_SCORE = {"domains": 0.9, "link": 0.86}
+_FUZZY_FLOOR = 0.88
 
 _EMAIL = re.compile(r"[\w.+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-_SEPARATORS = re.compile(r"[,;|\n\t()\[\]{}\u00b7\u2022]+|\s+[-\u2013\u2014/]\s+")
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,30});")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|&")
+_HARD = re.compile(r"[;\[\]{}|\n\t\u2022\u00b7]")
+_GLUED_LEADING = re.compile(r"(?<![\w.])\d{1,3}(?=[A-Z\u00C0-\u024F][a-z\u00E0-\u024F])")
+_GLUED_TRAILING = re.compile(r"(?<=[a-z\u00E0-\u024F]{3})\d{1,2}(?=[\s,;.)]|$)")
+_LEADING_MARK = re.compile(r"^\s*(?:[a-z\d]{1,2}|[*\u2020\u2021\u00a7#]+)\s+(?=[A-Z])")
+_UNIT_WORDS = {"department", "departamento", "departement", "dipartimento", "division", "section", "unit", "unidad",
+               "laboratory", "laboratoire", "laboratorio", "service", "servicio", "programme", "program", "chair"}  # fmt: skip
+_ORG_START = {"university", "universite", "universitat", "universidad", "universidade", "universita", "hospital",
+              "institute", "institut", "instituto", "istituto", "college", "school", "faculty", "center", "the",
+              "national", "state", "royal", "federal", "academy", "clinic", "klinikum"}  # fmt: skip
+_ORG_WORDS = {"university", "college", "institute", "technology", "state", "campus", "system"}
+_DASHES = {"-", "\u2013", "\u2014", "/"}
 _POSTCODE = re.compile(r"\b[A-Z]{0,2}-?\d[\d -]{2,}\d\b|\b\d{3,}\b")
-_ACRONYM = re.compile(r"^[A-Z][A-Za-z&.\-]{1,11}$")
-_STOPWORDS = {
-    "of",
-    "the",
-    "and",
-    "for",
-    "de",
-    "la",
-    "le",
-    "des",
-    "du",
-    "di",
-    "del",
-    "der",
-    "und",
-    "fur",
-    "y",
-    "e",
-    "at",
-    "in",
-    "on",
-    "a",
-    "an",
-}
-_DEPT_WORDS = {
-    "department",
-    "dept",
-    "school",
-    "faculty",
-    "division",
-    "laboratory",
-    "laboratories",
-    "lab",
-    "group",
-    "chair",
-    "program",
-    "programme",
-    "unit",
-    "section",
-    "center",
-    "centre",
-    "college",
-}
-_DEPT_START = re.compile(
-    r"^(department|school|faculty|division|laboratory|laboratories|chair|program|programme|"
-    r"graduate school|research group|group|section|unit|key laboratory|state key laboratory)\b"
-)
-_DEPT_END = re.compile(r"\b(department|laboratory|laboratories|lab|group|program|programme)$")
-_SUBJECT_WORDS = {
-    "computer",
-    "science",
-    "sciences",
-    "engineering",
-    "computing",
-    "informatics",
-    "information",
-    "electrical",
-    "electronic",
-    "mathematics",
-    "physics",
-    "linguistics",
-    "data",
-    "artificial",
-    "intelligence",
-    "technology",
-    "studies",
-    "language",
-    "languages",
-    "communication",
-    "software",
-    "systems",
-    "statistics",
-    "biology",
-    "chemistry",
-    "medicine",
-    "economics",
-    "business",
-    "management",
-    "research",
-}
+_US_STATE = re.compile(r"^[A-Z]{2}$")
 _PUBLIC_SECOND_LEVEL = {"ac", "edu", "co", "com", "org", "gov", "net", "or", "go", "ne", "gob", "gouv", "nic", "res"}
-_COUNTRY_ALIASES = {
-    "usa": "US",
-    "u s a": "US",
-    "us": "US",
-    "u s": "US",
-    "united states of america": "US",
-    "america": "US",
-    "uk": "GB",
-    "u k": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "great britain": "GB",
-    "pr china": "CN",
-    "p r china": "CN",
-    "peoples republic of china": "CN",
-    "prc": "CN",
-    "korea": "KR",
-    "republic of korea": "KR",
-    "south korea": "KR",
-    "turkey": "TR",
-    "turkiye": "TR",
-    "holland": "NL",
-    "russian federation": "RU",
-    "czech republic": "CZ",
-    "hong kong": "HK",
-    "macau": "MO",
-    "uae": "AE",
-    "viet nam": "VN",
-    "iran": "IR",
-}
+_STOPWORDS = {"of", "the", "and", "for", "de", "la", "le", "des", "du", "di", "del", "der", "und", "fur", "y", "e",
+              "at", "in", "on", "a", "an", "da", "do", "dos", "das", "van", "von", "zu", "et"}  # fmt: skip
+# "<X> School of Medicine", "<X> Medical School": a part of X, which may have no record of its own
+_SCHOOL_OF = re.compile(
+    r"^(?P<org>.+?)\s+(?:(?:graduate\s+)?(?:school|college|faculty)\s+of\s+.+|"
+    r"(?:medical|law|business|dental|nursing|graduate|management|engineering|medicine)\s+(?:school|college)|"
+    r"(?:school|college|faculty)\s+(?:of\s+)?medicine)$"
+)
 
 
 class Candidate(BaseModel):
     ror_id: str
     name: str
     score: float = Field(ge=0.0, le=1.0)
-    matched_on: str  # name | alias | acronym | label | domain
+    matched_on: str  # name | alias | acronym | label | domain | fuzzy | parent
     matched_text: str
     country: str | None = None
     city: str | None = None
     status: str = "active"
+
+
+class OrgMatch(BaseModel):
+    """One organisation a string names: where (`span`, character offsets into the input), how sure, and why."""
+
+    ror_id: str  # full https://ror.org/... URL
+    name: str
+    score: float = Field(ge=0.0, le=1.0)
+    matched_on: str
+    matched_text: str
+    span: tuple[int, int] | None = None  # None for a match on an e-mail passed beside the text
+    country: str | None = None
+    city: str | None = None
+    release: str = "unknown"
+
+    @property
+    def origin(self) -> str:
+        return f"match:ror@{self.release}"
 
 
 class MatchResult(BaseModel):
@@ -181,7 +125,9 @@ class MatchResult(BaseModel):
     country: str | None = None
     city: str | None = None
     release: str = "unknown"
+    span: tuple[int, int] | None = None
     candidates: list[Candidate] = Field(default_factory=list)
+    matches: list[OrgMatch] = Field(default_factory=list)  # every organisation the text names
 
     @property
     def origin(self) -> str:
@@ -195,64 +141,27 @@ NO_INDEX_MESSAGE = (
 
 
 class RorIndex:
-    """The ROR tables of a store plus the location vocabulary the matcher needs (read once, then cached)."""
+    """A store's ROR tables: `db` for SQL look-ups, `memory` for matching (built once per load of a dump)."""
 
     def __init__(self, db: Any):
         self.db = db
-        self._places: tuple[dict[str, str], set[str], set[str]] | None = None
-        self._token_weights: tuple[dict[str, int], int] | None = None
-        self._generation: int | None = None
 
-    def token_weight(self, token: str) -> float:
-        """Inverse document frequency of a name token; a token no name contains weighs the most."""
-        if self._token_weights is None:
-            self._token_weights = ror_store.token_document_counts(self.db)
-        counts, total = self._token_weights
-        return math.log((total + 1) / (counts.get(token, 0) + 1)) + 1.0
-
-    def is_common(self, token: str) -> bool:
-        """In more than one name in 33 (university, institute, of): too common to look candidates up by."""
-        self.token_weight(token)
-        counts, total = self._token_weights  # type: ignore[misc]
-        return counts.get(token, 0) > max(50, total / 33)
-
-    @classmethod
-    def of(cls, obj: Any) -> RorIndex:
-        """Accept a RorIndex, a Store (anything with `.db`) or a sqlite_utils Database; one cached index per
-        database, so the vocabularies are read once, not on every match."""
-        if isinstance(obj, RorIndex):
-            index = obj
-        else:
-            db = getattr(obj, "db", obj)
-            index = _INDEXES.get(db)
-            if index is None:
-                index = _INDEXES[db] = cls(db)
-        index._drop_stale_vocabularies()
-        return index
-
-    def _drop_stale_vocabularies(self) -> None:
-        """A dump loaded since the vocabularies were read makes them stale."""
-        generation = ror_store.last_import_id(self.db)
-        if generation != self._generation:
-            self._generation = generation
-            self._places = None
-            self._token_weights = None
+    @property
+    def memory(self) -> MemoryIndex:
+        return memory_index(self.db)
 
     @property
     def places(self) -> tuple[dict[str, str], set[str], set[str]]:
         """(country key -> country code, city keys, region keys)."""
-        if self._places is None:
-            countries: dict[str, str] = {}
-            for name, code in ror_store.country_codes(self.db):
-                countries[org_key(name)] = code.upper()
-            for alias, code in _COUNTRY_ALIASES.items():
-                countries.setdefault(alias, code)
-            vocab = ror_store.location_vocabulary(self.db)
-            self._places = (countries, vocab["city"], vocab["region"])
-        return self._places
+        mem = self.memory
+        return mem.countries, set(mem.cities), set(mem.regions)
 
-
-_INDEXES: weakref.WeakKeyDictionary[Any, RorIndex] = weakref.WeakKeyDictionary()
+    @classmethod
+    def of(cls, obj: Any) -> RorIndex:
+        """Accept a RorIndex, a Store (anything with `.db`) or a sqlite_utils Database."""
+        if isinstance(obj, RorIndex):
+            return obj
+        return cls(getattr(obj, "db", obj))
 
 
 def index_status(store: Any) -> dict[str, Any] | None:
@@ -262,177 +171,486 @@ def index_status(store: Any) -> dict[str, Any] | None:
     return ror_store.index_counts(db)
 
 
-# ---- segmentation --------------------------------------------------------------------------------------------------
+# ---- cleaning and words --------------------------------------------------------------------------------------------
+
+
+def _clean(text: str) -> tuple[str, list[int]]:
+    """Entities decoded and glued footnote marks blanked; returns the clean text and, for each of its characters,
+    the offset in `text` it came from (plus one past the end)."""
+    out: list[str] = []
+    where: list[int] = []
+    pos = 0
+    for m in _ENTITY.finditer(text):
+        out.append(text[pos : m.start()])
+        where.extend(range(pos, m.start()))
+        decoded = html.unescape(m.group(0))
+        out.append(decoded)
+        where.extend([m.start()] * len(decoded))
+        pos = m.end()
+    out.append(text[pos:])
+    where.extend(range(pos, len(text)))
+    where.append(len(text))
+    clean = "".join(out)
+    clean = _GLUED_LEADING.sub(lambda m: " " * len(m.group(0)), clean)
+    clean = _GLUED_TRAILING.sub(lambda m: " " * len(m.group(0)), clean)
+    clean = _LEADING_MARK.sub(lambda m: " " * len(m.group(0)), clean)
+    return clean, where
+
+
+@lru_cache(maxsize=65536)
+def _word_key(word: str) -> str:
+    return org_key(word)
+
+
+@dataclass(slots=True)
+class _Word:
+    text: str
+    key: str
+    start: int  # offsets in the clean text
+    end: int
+    segment: int  # comma segment number
+    block: int  # hard-boundary block number
+
+
+def _words(clean: str) -> list[_Word]:
+    words: list[_Word] = []
+    segment = block = 0
+    last_end = 0
+    for m in _WORD.finditer(clean):
+        gap = clean[last_end : m.start()]
+        if words:
+            if _HARD.search(gap):
+                block += 1
+                segment += 1
+            elif any(c in gap for c in ",:()") or (" " in gap and gap.strip() in _DASHES):
+                segment += 1  # soft: "Technion – Israel Institute of Technology" is one name
+        key = _word_key(m.group(0))
+        if key:
+            words.append(_Word(m.group(0), key, m.start(), m.end(), segment, block))
+        last_end = m.end()
+        if len(words) >= MAX_WORDS:
+            break
+    return words
+
+
+# ---- places ----------------------------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Segment:
-    text: str
-    key: str
-    kind: str  # "org" | "place" | "dept"
-    country_code: str | None = None
-    city: str | None = None  # key
+class _Places:
+    countries: set[str]
+    cities: set[str]  # keys
+    place_words: set[int]  # indexes of words that are part of a place segment
+
+
+def _places(words: list[_Word], mem: MemoryIndex) -> _Places:
+    countries: set[str] = set()
+    cities: set[str] = set()
+    place_words: set[int] = set()
+    by_segment: dict[int, list[int]] = {}
+    for i, w in enumerate(words):
+        by_segment.setdefault(w.segment, []).append(i)
+    for idx in by_segment.values():
+        keys = [words[i].key for i in idx if not words[i].key.isdigit() and not _POSTCODE.fullmatch(words[i].text)]
+        key = " ".join(keys)
+        if not key:
+            place_words.update(idx)
+            continue
+        if key in mem.countries:
+            countries.add(mem.countries[key])
+        elif key in mem.cities or key in mem.regions:
+            cities.add(key)
+        elif len(keys) == 1 and _US_STATE.match(words[idx[-1]].text):
+            pass
+        else:
+            continue
+        place_words.update(idx)
+    # no separators ("... Beijing China"): trailing words naming a country, then a city before them
+    if words and not countries:
+        for n in (3, 2, 1):
+            if len(words) >= n:
+                key = " ".join(w.key for w in words[-n:])
+                if key in mem.countries:
+                    countries.add(mem.countries[key])
+                    for m in (2, 1):
+                        if len(words) >= n + m:
+                            ckey = " ".join(w.key for w in words[-n - m : -n])
+                            if ckey in mem.cities:
+                                cities.add(ckey)
+                                break
+                    break
+    # a city written inside an organisation segment still places it ("Sun Yat-sen University, Guangzhou")
+    for i, w in enumerate(words):
+        if w.key in mem.cities and w.text[:1].isupper():
+            cities.add(w.key)
+        if i + 1 < len(words):
+            pair = f"{w.key} {words[i + 1].key}"
+            if pair in mem.cities:
+                cities.add(pair)
+    return _Places(countries, cities, place_words)
+
+
+# ---- exact names ---------------------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Span:
-    text: str
+class _Hit:
+    start: int  # word indexes, end exclusive
+    end: int
     key: str
-    size: int  # segments covered
-    acronym: bool
-
-
-def _is_dept(key: str) -> bool:
-    return bool(_DEPT_START.match(key) or _DEPT_END.search(key))
-
-
-def _classify(text: str, index: RorIndex) -> _Segment:
-    key = org_key(text)
-    countries, cities, regions = index.places
-    stripped = org_key(_POSTCODE.sub(" ", text))
-    for candidate in (key, stripped):
-        if not candidate:
-            continue
-        if candidate in countries:
-            return _Segment(text, key, "place", country_code=countries[candidate])
-        if candidate in cities or candidate in regions:
-            return _Segment(text, key, "place", city=candidate if candidate in cities else None)
-    if re.fullmatch(r"[A-Z]{2}", _POSTCODE.sub(" ", text).strip()):
-        return _Segment(text, key, "place")  # a state or country code ("CA 92093"): a place, not a constraint
-    if _is_dept(key):
-        return _Segment(text, key, "dept")
-    return _Segment(text, key, "org")
-
-
-def _segments(text: str, index: RorIndex) -> list[_Segment]:
-    text = _EMAIL.sub(" , ", text)
-    parts: list[str] = []
-    for part in _SEPARATORS.split(text):
-        part = part.strip(" .:\"'")
-        if not part:
-            continue
-        parts.append(part)
-        # "Professor at X", "Department of CS at X": X alone is a span of its own
-        at = re.split(r"\s+at\s+", part)
-        if len(at) > 1 and at[-1].strip():
-            parts.append(at[-1].strip())
-    return [s for s in (_classify(p, index) for p in parts[:MAX_SEGMENTS]) if s.key]
-
-
-def _spans(segments: list[_Segment]) -> list[_Span]:
-    # department/school/lab segments are dropped, unless nothing else names an organisation
-    usable_kind = "org" if any(s.kind == "org" for s in segments) else "dept"
-    spans: list[_Span] = []
-    for i, seg in enumerate(segments):
-        if seg.kind != usable_kind:
-            continue
-        for j in range(i + 1, min(i + MAX_SPAN, len(segments)) + 1):
-            part = segments[i:j]
-            if j > i + 1 and part[-1].kind != "place":  # "University of California" + "San Diego"
-                break
-            text = ", ".join(s.text for s in part)
-            acronym = j == i + 1 and _looks_like_acronym(seg.text)
-            spans.append(_Span(text, " ".join(s.key for s in part), j - i, acronym))
-    return spans
+    ror_id: str
+    kind: str
+    score: float
 
 
 def _looks_like_acronym(text: str) -> bool:
-    text = text.strip()
-    if not _ACRONYM.match(text):
-        return False
     letters = [c for c in text if c.isalpha()]
     upper = sum(c.isupper() for c in letters)
-    return upper >= 2 and upper * 2 >= len(letters)
+    return len(letters) >= 2 and upper >= 2 and upper * 3 >= len(letters) * 2
 
 
-# ---- candidates and scoring ----------------------------------------------------------------------------------------
+def _place_weight(org: Any, places: _Places, mem: MemoryIndex) -> float:
+    if (
+        places.countries
+        and org.country_code
+        and not any(mem.same_country(org.country_code, c) for c in places.countries)
+    ):
+        return _WRONG_COUNTRY
+    return 1.0
 
 
-def _content_tokens(key: str) -> list[str]:
+def _city_weight(org: Any, places: _Places) -> float:
+    """Short word-bag matches only: the string names a city and the record is in none of those named (ROR
+    places many organisations in a suburb of the city strings name, so longer or exact names never pay this)."""
+    if places.cities and org.city_key and org.city_key not in places.cities:
+        return _OTHER_CITY
+    return 1.0
+
+
+def _choose(
+    entries: list[tuple[str, str]], places: _Places, mem: MemoryIndex, *, acronym: bool, generic: bool
+) -> tuple[str, str, float] | None:
+    """The one record a run of words names, or None when the place does not single one out."""
+    scored: list[tuple[float, str, str, bool]] = []
+    for rid, kind in entries:
+        org = mem.orgs[rid]
+        weight = _KIND_WEIGHT[kind] * _STATUS_WEIGHT.get(org.status, 0.8) * _place_weight(org, places, mem)
+        if weight <= 0:
+            continue
+        in_city = bool(org.city_key and org.city_key in places.cities)
+        scored.append((weight, rid, kind, in_city))
+    if not scored:
+        return None
+    scored.sort(key=lambda s: (s[0], s[3]), reverse=True)
+    ids = {s[1] for s in scored}
+    if len(ids) > 1:
+        # several records share the words: the stated city, else the only active one in the stated country
+        in_city = [s for s in scored if s[3] and s[0] >= 0.9]
+        if len({s[1] for s in in_city}) == 1:
+            return in_city[0][1], in_city[0][2], in_city[0][0]
+        top = [s for s in scored if s[0] >= scored[0][0] - 1e-9]
+        if len({s[1] for s in top}) == 1 and places.countries and not acronym and not generic:
+            return top[0][1], top[0][2], top[0][0]
+        # successors and parents of each other: the name moved between records
+        live = [s for s in top if mem.orgs[s[1]].status == "active"]
+        if len({s[1] for s in live}) == 1 and not acronym and not generic:
+            return live[0][1], live[0][2], live[0][0] * 0.97
+        return None
+    weight, rid, kind, in_city = scored[0]
+    org = mem.orgs[rid]
+    if acronym or generic:
+        # a unique acronym or a generic name ("Central Hospital") needs its place stated, or loses weight
+        placed = in_city or (places.countries and org.country_code in places.countries)
+        if not placed:
+            weight *= _NO_PLACE_ACRONYM if acronym else 0.8
+    return rid, kind, weight
+
+
+def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hit]:
+    hits: list[_Hit] = []
+    n = len(words)
+    for i in range(n):
+        limit = mem.first.get(words[i].key)
+        if not limit:
+            continue
+        key = ""
+        for j in range(i, min(n, i + limit)):
+            if j > i and words[j].block != words[i].block:
+                break
+            key = words[j].key if j == i else f"{key} {words[j].key}"
+            if key not in mem.prefixes:
+                break  # no name goes on like this
+            size = j - i + 1
+            names = mem.names.get(key)
+            if names and words[j].segment != words[i].segment and key not in mem.split_names:
+                # across a comma into a place or a campus ("University of Wisconsin, Madison"), not into the
+                # next organisation ("Health Sciences, University of Bristol")
+                first_other = next(k for k in range(i, j + 1) if words[k].segment != words[i].segment)
+                if words[first_other].key in _ORG_START or words[first_other].key in _UNIT_WORDS:
+                    names = None
+            acr = mem.acronyms.get(key)
+            if not names and not acr:
+                continue
+            raw = " ".join(w.text for w in words[i : j + 1])
+            if names and size == 1 and not _single_word_name_ok(words[i], mem):
+                names = None
+            if names and size > 1 and all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[i : j + 1]):
+                generic = True
+            else:
+                generic = False
+            if names and size >= 1 and (size > 1 or not generic):
+                # a place name alone ("Lausanne") names a city, not the organisation of that name
+                if key in mem.countries or (size == 1 and mem.is_place(key)):
+                    names = None
+            if names:
+                chosen = _choose(names, places, mem, acronym=False, generic=generic)
+                if chosen:
+                    hits.append(_Hit(i, j + 1, raw, chosen[0], chosen[1], chosen[2]))
+                    continue
+            if acr and _looks_like_acronym(raw) and _acronym_ok(raw, key, mem):
+                chosen = _choose(acr, places, mem, acronym=True, generic=False)
+                if chosen:
+                    hits.append(_Hit(i, j + 1, raw, chosen[0], chosen[1], chosen[2]))
+    return hits
+
+
+def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hit]:
+    """A whole segment holding a name's words in another order or language ("Heidelberg University Hospital",
+    "Universität Bonn", "CHU Rouen"), optionally with the place segment after it ("Federico II University,
+    Naples")."""
+    hits = []
+    for start, end in _segments(words, places):
+        if end - start > 12 or words[start].key in _UNIT_WORDS:
+            continue
+        key = " ".join(w.key for w in words[start:end])
+        span_end = end
+        bag = mem.bags.get(bag_key(key))
+        if not bag and end < len(words) and end in places.place_words:
+            nxt = [k for k in range(end, len(words)) if words[k].segment == words[end].segment]
+            bag = mem.bags.get(bag_key(key + " " + " ".join(words[k].key for k in nxt)))
+            span_end = nxt[-1] + 1
+        if not bag:
+            continue
+        generic = all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[start:end])
+        chosen = _choose(bag, places, mem, acronym=False, generic=generic)
+        if chosen:
+            raw = " ".join(w.text for w in words[start:span_end])
+            score = chosen[2] * 0.96
+            if sum(1 for w in words[start:end] if w.key not in _STOPWORDS) <= 2:
+                score *= _city_weight(mem.orgs[chosen[0]], places)  # few words: the city must agree
+            hits.append(_Hit(start, span_end, raw, chosen[0], "words", score))
+    return hits
+
+
+def _single_word_name_ok(word: _Word, mem: MemoryIndex) -> bool:
+    """A one-word name (Inserm, Fiocruz, Sorbonne) counts when written with a capital and not a common word."""
+    first = word.text[:1]
+    capital = first.isupper() or first.lower() == first.upper()  # scripts without case (中国科学院) count
+    return capital and len(word.key) > 3 and mem.df.get(word.key, 0) <= 3
+
+
+def _acronym_ok(raw: str, key: str, mem: MemoryIndex) -> bool:
+    """Capitals that are a country or state code (USA, UK, NY) or a title (PhD, MD) are not organisations."""
+    letters = "".join(c for c in raw if c.isalpha())
+    if len(letters) < 2 or key in mem.countries or key in mem.country_codes:
+        return False
+    return len(letters) > 2 or not _US_STATE.match(raw)
+
+
+def _select(hits: list[_Hit], words: list[_Word]) -> list[_Hit]:
+    """Longest runs first, no overlaps; one hit per record."""
+    chosen: list[_Hit] = []
+    taken: set[int] = set()
+
+    def weight(h: _Hit) -> tuple[int, bool, float]:
+        content = sum(1 for w in words[h.start : h.end] if w.key not in _STOPWORDS)
+        return content, h.kind != "words", h.score
+
+    for hit in sorted(hits, key=weight, reverse=True):
+        if any(k in taken for k in range(hit.start, hit.end)):
+            continue
+        chosen.append(hit)
+        taken.update(range(hit.start, hit.end))
+    best: dict[str, _Hit] = {}
+    for hit in chosen:
+        if hit.ror_id not in best or hit.score > best[hit.ror_id].score:
+            best[hit.ror_id] = hit
+    return sorted(best.values(), key=lambda h: h.start)
+
+
+def _unit_like(hit: _Hit, words: list[_Word], hits: list[_Hit]) -> bool:
+    """Beside another organisation, a record named like a department ("Department of Biotechnology") or found
+    inside a longer name it does not cover ("Culver Vision Discovery Institute") is more likely a unit of that
+    organisation than the record of the same name."""
+    if words[hit.start].key in _UNIT_WORDS:
+        return True
+    before = hit.start - 1
+    if before < 0 or words[before].segment != words[hit.start].segment:
+        return False
+    if any(h.start <= before < h.end for h in hits):
+        return False
+    word = words[before]
+    if _looks_like_acronym(word.text):
+        return False
+    return word.text[:1].isupper() and word.key not in _STOPWORDS and word.key not in _UNIT_WORDS
+
+
+def _gives_way_to(parent: Any) -> bool:
+    """A university (or a research facility) absorbs its units; an academy or agency of government keeps its
+    institutes beside it ("Kunming Institute of Zoology, Chinese Academy of Sciences": both)."""
+    return bool(parent.types & {"education", "facility"}) and "government" not in parent.types
+
+
+def _resolve_family(hits: list[_Hit], mem: MemoryIndex, words: list[_Word]) -> list[_Hit]:
+    """A string naming a unit and the university it belongs to ("State Key Laboratory of X, Tsinghua
+    University") is the university's: a lab, institute or school named beside such a parent gives way to it. A
+    hospital stays beside its university, an institute beside its academy (see _gives_way_to). Acronyms add nothing
+    to a string whose full names already matched: capitals in a long string are more often units, programmes or
+    places."""
+    named = [h for h in hits if h.kind != "acronym"]
+    if len(named) > 1:
+        named = [h for h in named if not _unit_like(h, words, hits)] or named
+    if named:
+        hits = named
+    ids = {h.ror_id for h in hits}
+    keep = []
+    for h in hits:
+        org = mem.orgs[h.ror_id]
+        named_parents = [mem.orgs[p] for p in org.parents if p in ids]
+        if "healthcare" not in org.types and any(_gives_way_to(p) for p in named_parents):
+            continue
+        keep.append(h)
+    return keep
+
+
+# ---- fuzzy and school-of fallbacks ---------------------------------------------------------------------------------
+
+
+def _content(key: str) -> list[str]:
     return [t for t in key.split() if t not in _STOPWORDS]
 
 
-def _candidate_ids(span: _Span, index: RorIndex) -> set[str]:
-    ids = {rid for rid, _kind in ror_store.orgs_by_name_key(index.db, span.key)}
-    tokens = _content_tokens(span.key)
-    if span.acronym and len(tokens) == 1:
-        return ids
-    found = ror_store.fts_candidates(index.db, tokens, all_tokens=True, limit=40)
-    if not found and span.size == 1:
-        # any word will do; skip the very common ones ("university") unless nothing else is left, for speed
-        rare = sorted(tokens, key=index.token_weight, reverse=True)
-        rare = [t for t in rare if not index.is_common(t)] or rare[:1]
-        found = ror_store.fts_candidates(index.db, rare, all_tokens=False, limit=40)
-    return ids | set(found)
-
-
-def _contained_score(span_key: str, name: str, index: RorIndex) -> float:
-    """The name occurs inside the span and what is left says department or place, e.g.
-    "cornell university department of computer science"."""
-    if len(name.split()) < 2 or f" {name} " not in f" {span_key} ":
-        return 0.0
-    rest = f" {span_key} ".replace(f" {name} ", " ", 1).split()
-    _countries, cities, regions = index.places
-    allowed = _STOPWORDS | _DEPT_WORDS | _SUBJECT_WORDS
-    if all(w in allowed or w in cities or w in regions or w.isdigit() for w in rest):
-        return _CONTAINED
-    return 0.0
-
-
-def _name_similarity(span: _Span, name_key_: str, kind: str, index: RorIndex) -> float:
-    if kind == "acronym":
-        return 1.0 if span.acronym and span.key == name_key_ else 0.0
-    if span.key == name_key_:
-        return 1.0
-    sim = max(fuzz.ratio(span.key, name_key_), fuzz.token_sort_ratio(span.key, name_key_)) / 100.0
-    sim = min(sim, _token_agreement(span.key, name_key_, index))
-    return max(sim, _contained_score(span.key, name_key_, index))
-
-
-def _token_agreement(a: str, b: str, index: RorIndex) -> float:
-    """F-measure of the words two names share, each word weighted by its rarity: "National University of Defense
-    Technology" and "National University of Science and Technology" look alike as strings but differ in the one
-    word that matters. Words match when spelled alike (defence/defense)."""
-    ta, tb = _content_tokens(a), _content_tokens(b)
+def _agreement(a: str, b: str, mem: MemoryIndex) -> float:
+    """F-measure of the words two names share, each weighted by its rarity; words match when spelled alike."""
+    ta, tb = _content(a), _content(b)
     if not ta or not tb:
         return 0.0
 
     def covered(src: list[str], other: list[str]) -> float:
         total = hit = 0.0
         for tok in src:
-            w = index.token_weight(tok)
+            w = mem.idf(tok)
             total += w
-            if tok in other or any(fuzz.ratio(tok, o) >= 88 for o in other if len(o) > 4 and len(tok) > 4):
+            if tok in other or any(fuzz.ratio(tok, o) >= 80 for o in other if len(o) > 5 and len(tok) > 5):
                 hit += w
         return hit / total
 
-    recall, precision = covered(ta, tb), covered(tb, ta)
-    return 0.0 if recall + precision == 0 else 2 * recall * precision / (recall + precision)
+    r, p = covered(ta, tb), covered(tb, ta)
+    return 0.0 if r + p == 0 else 2 * r * p / (r + p)
 
 
-@dataclass
-class _Scored:
-    ror_id: str
-    score: float
-    matched_on: str
-    matched_text: str
-    span_size: int = 0
+def _segments(words: list[_Word], places: _Places) -> list[tuple[int, int]]:
+    """(start, end) word ranges of comma segments that are not places."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(words) + 1):
+        if i == len(words) or words[i].segment != words[start].segment:
+            if not all(k in places.place_words for k in range(start, i)):
+                out.append((start, i))
+            start = i
+    return out
 
 
-def _place_factor(org: dict[str, Any], stated_countries: set[str]) -> float:
-    """The text names a country and the organisation is elsewhere."""
-    code = (org.get("country_code") or "").upper()
-    return _WRONG_COUNTRY if stated_countries and code and code not in stated_countries else 1.0
+def _fuzzy_hits(words: list[_Word], covered: set[int], places: _Places, mem: MemoryIndex) -> list[_Hit]:
+    hits: list[_Hit] = []
+    for start, end in _segments(words, places):
+        if any(k in covered for k in range(start, end)) or end - start > 12:
+            continue
+        key = " ".join(w.key for w in words[start:end])
+        school = _SCHOOL_OF.match(key)
+        if school:
+            hit = _school_hit(school.group("org"), start, end, words, places, mem)
+            if hit:
+                hits.append(hit)
+                continue
+        rare = [w.key for w in words[start:end] if not mem.is_common(w.key) and len(w.key) > 2]
+        if not rare or end - start < 2:
+            continue  # one word is too little to guess at
+        if words[start].key in _UNIT_WORDS:
+            continue  # "Department of ...": a unit, not an organisation's name
+        best = _nearest_name(key, rare, mem)
+        if best and best[0] >= _FUZZY_FLOOR:
+            chosen = _choose(mem.names[best[1]], places, mem, acronym=False, generic=False)
+            if chosen:
+                raw = " ".join(w.text for w in words[start:end])
+                hits.append(_Hit(start, end, raw, chosen[0], "fuzzy", chosen[2] * best[0]))
+    return hits
 
 
-def _city_bonus(org: dict[str, Any], stated_cities: set[str]) -> float:
-    return _CITY_BONUS if org.get("city") and org_key(org["city"]) in stated_cities else 0.0
+def _nearest_name(key: str, rare: list[str], mem: MemoryIndex) -> tuple[float, str] | None:
+    """The name closest to `key` among those sharing a rare word (or a near spelling of one), with its similarity;
+    remembered per key (affiliation strings repeat their segments)."""
+    cache = mem.fuzzy_cache
+    if key in cache:
+        return cache[key]
+    index = mem.word_index()
+    pool = Counter(chain.from_iterable(index.get(near, ())[:200] for t in rare for near in mem.near_words(t)))
+    best: tuple[float, str] | None = None
+    for cand, _n in pool.most_common(60):
+        sim = max(fuzz.ratio(key, cand), fuzz.token_sort_ratio(key, cand)) / 100.0
+        if sim < _FUZZY_FLOOR:
+            continue
+        sim = min(sim, _agreement(key, cand, mem))
+        if best is None or sim > best[0]:
+            best = (sim, cand)
+    if len(cache) > 100_000:
+        cache.clear()
+    cache[key] = best
+    return best
 
 
-def _email_domains(text: str, emails: Iterable[str]) -> list[str]:
-    domains = [m.group(1).lower() for m in _EMAIL.finditer(text)]
-    domains += [e.split("@", 1)[1].lower().strip() for e in emails if "@" in e]
-    return list(dict.fromkeys(domains))
+def _school_hit(
+    org_key: str, start: int, end: int, words: list[_Word], places: _Places, mem: MemoryIndex
+) -> _Hit | None:
+    """ "Yale School of Public Health", "Dartmouth Medical School" with no record of their own: the organisation
+    they belong to, named by the same words plus an organisation word or the stated city."""
+    entries: list[tuple[str, str]] = []
+    if mem.is_place(org_key):
+        return None
+    for key in (org_key, f"{org_key} university", f"university of {org_key}", f"{org_key} college"):
+        if key == org_key and (mem.is_place(org_key) or all(mem.is_common(t) for t in org_key.split())):
+            continue
+        entries = mem.names.get(key, [])
+        if entries:
+            break
+    if not entries:
+        rare = [t for t in org_key.split() if not mem.is_common(t) and t not in _STOPWORDS]
+        if not rare:
+            return None
+        allowed = _STOPWORDS | _ORG_WORDS | {t for c in places.cities for t in c.split()}
+        rarest = min(rare, key=lambda t: mem.df.get(t, 0))
+        for cand in mem.word_index().get(rarest, ())[:400]:
+            if cand.startswith(org_key + " ") and all(t in allowed for t in cand[len(org_key) + 1 :].split()):
+                entries += mem.names[cand]
+    if not entries:
+        return None
+    chosen = _choose(entries, places, mem, acronym=False, generic=False)
+    if not chosen or "education" not in mem.orgs[chosen[0]].types:
+        return None
+    raw = " ".join(w.text for w in words[start:end])
+    return _Hit(start, end, raw, chosen[0], "parent", chosen[2] * 0.95)
+
+
+# ---- e-mail domains ------------------------------------------------------------------------------------------------
+
+
+def _email_domains(text: str, emails: Iterable[str]) -> list[tuple[str, tuple[int, int] | None]]:
+    found = [(m.group(1).lower(), (m.start(), m.end())) for m in _EMAIL.finditer(text)]
+    found += [(e.split("@", 1)[1].lower().strip(), None) for e in emails if "@" in e]
+    seen: dict[str, tuple[int, int] | None] = {}
+    for domain, span in found:
+        seen.setdefault(domain, span)
+    return list(seen.items())
 
 
 def _domain_suffixes(domain: str) -> list[str]:
@@ -447,136 +665,110 @@ def _domain_suffixes(domain: str) -> list[str]:
     return out
 
 
-def _domain_matches(domains: list[str], index: RorIndex) -> list[_Scored]:
-    scored: list[_Scored] = []
-    for domain in domains:
+def _domain_matches(domains: list[tuple[str, tuple[int, int] | None]], mem: MemoryIndex) -> list[OrgMatch]:
+    out: list[OrgMatch] = []
+    for domain, span in domains:
         for suffix in _domain_suffixes(domain):
-            owners = ror_store.orgs_by_domain(index.db, suffix)
+            owners = mem.domains.get(suffix)
             if not owners:
                 continue
             best_source = "domains" if any(src == "domains" for _, src in owners) else "link"
-            owners = [(rid, src) for rid, src in owners if src == best_source]
-            details = ror_store.org_details(index.db, [rid for rid, _ in owners])
-            top_level = [rid for rid, _ in owners if not details.get(rid, {}).get("is_child")] or [r for r, _ in owners]
+            rids = [rid for rid, src in owners if src == best_source]
+            top_level = [rid for rid in rids if not mem.orgs[rid].parents] or rids
             share = 1.0 if len(top_level) == 1 else 0.9
             for rid in top_level:
-                org = details.get(rid)
-                if org:
-                    score = _DOMAIN_SCORE[best_source] * share * _STATUS_WEIGHT.get(org["status"], 0.8)
-                    scored.append(_Scored(rid, score, "domain", suffix))
+                org = mem.orgs[rid]
+                score = _DOMAIN_SCORE[best_source] * share * _STATUS_WEIGHT.get(org.status, 0.8)
+                if score > 0:
+                    out.append(_org_match(org, score, "domain", suffix, span))
             break  # the most specific domain owned by someone wins
-    return scored
+    return out
 
 
-def match(text: str, *, emails: Iterable[str] = (), index: Any) -> MatchResult | None:
-    """The ROR organisation `text` names (helped by the domains of `emails`), or None when no candidate is good
-    enough. `index` is a RorIndex, a Store or a sqlite_utils Database holding the ROR tables."""
-    index = RorIndex.of(index)
-    text = text or ""
-    segments = _segments(text, index)
-    stated_countries = {s.country_code for s in segments if s.country_code}
-    stated_cities = {s.city for s in segments if s.city}
-    spans = _spans(segments)
+# ---- the matcher ---------------------------------------------------------------------------------------------------
 
-    span_candidates = {id(span): _candidate_ids(span, index) for span in spans}
-    all_ids = set().union(*span_candidates.values()) if span_candidates else set()
-    domain_scored = _domain_matches(_email_domains(text, emails), index)
-    all_ids |= {d.ror_id for d in domain_scored}
-    if not all_ids:
-        return None
-    orgs = ror_store.org_details(index.db, all_ids)
 
-    best: dict[str, _Scored] = {}
-
-    def offer(s: _Scored) -> None:
-        cur = best.get(s.ror_id)
-        if cur is None or (s.score, s.span_size) > (cur.score, cur.span_size):
-            best[s.ror_id] = s
-
-    # acronyms shared by several organisations only count where the stated place singles one out
-    for span in spans:
-        acronym_orgs: list[str] = []
-        for rid in span_candidates[id(span)]:
-            org = orgs.get(rid)
-            if not org:
-                continue
-            top: _Scored | None = None
-            for value, kind, key in org["names"]:
-                sim = _name_similarity(span, key, kind, index)
-                if sim <= 0.0:
-                    continue
-                score = sim * _KIND_WEIGHT[kind]
-                if top is None or score > top.score:
-                    top = _Scored(rid, score, kind, value, span.size)
-            if top is None:
-                continue
-            if top.matched_on == "acronym":
-                acronym_orgs.append(rid)
-            top.score *= _STATUS_WEIGHT.get(org["status"], 0.8) * _place_factor(org, stated_countries)
-            top.score = min(1.0, top.score + _city_bonus(org, stated_cities))
-            offer(top)
-        _weigh_shared_acronym(acronym_orgs, orgs, best, stated_countries, stated_cities)
-
-    for d in domain_scored:
-        org = orgs[d.ror_id]
-        d.score *= _place_factor(org, stated_countries)
-        named = best.get(d.ror_id)
-        if named is not None and named.score >= 0.6:  # the text and the e-mail agree
-            named.score = min(1.0, max(named.score, d.score) + _AGREEMENT_BONUS)
-        else:
-            offer(d)
-
-    ranked = sorted(
-        best.values(),
-        key=lambda s: (round(s.score, 2), s.span_size, not orgs[s.ror_id]["is_child"], s.score),
-        reverse=True,
+def _org_match(org: Any, score: float, matched_on: str, text: str, span: tuple[int, int] | None) -> OrgMatch:
+    return OrgMatch(
+        ror_id=org.ror_id,
+        name=org.name,
+        score=round(min(1.0, score), 4),
+        matched_on=matched_on,
+        matched_text=text,
+        span=span,
+        country=org.country,
+        city=org.city,
+        release=org.release,
     )
-    if not ranked or ranked[0].score < THRESHOLD:
+
+
+def match_all(text: str, *, emails: Iterable[str] = (), index: Any, threshold: float | None = None) -> list[OrgMatch]:
+    """Every ROR organisation `text` names (helped by the domains of `emails`), best first; empty when none
+    reaches `threshold` (0-1). `index` is a RorIndex, a Store, a sqlite_utils Database or a MemoryIndex."""
+    return _match(text or "", emails, index, DEFAULT_THRESHOLD if threshold is None else threshold)[0]
+
+
+def _memory(index: Any) -> MemoryIndex:
+    if isinstance(index, MemoryIndex):
+        return index
+    return RorIndex.of(index).memory
+
+
+def _match(text: str, emails: Iterable[str], index: Any, threshold: float) -> tuple[list[OrgMatch], list[OrgMatch]]:
+    """(accepted matches, every scored candidate) for `text`."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"the ROR match threshold is a score between 0 and 1, got {threshold:g}")
+    mem = _memory(index)
+    clean, where = _clean(_EMAIL.sub(lambda m: " " * len(m.group(0)), text))
+    words = _words(clean)
+    places = _places(words, mem)
+    hits = _exact_hits(words, places, mem) + _bag_hits(words, places, mem)
+    chosen = [h for h in _select([h for h in hits if h.score >= threshold], words)]
+    covered = {k for h in chosen for k in range(h.start, h.end)}
+    fuzzy = _fuzzy_hits(words, covered | places.place_words, places, mem)
+    chosen += [h for h in fuzzy if h.score >= threshold and h.ror_id not in {c.ror_id for c in chosen}]
+    chosen = _resolve_family(chosen, mem, words)
+
+    def span_of(h: _Hit) -> tuple[int, int]:
+        return where[words[h.start].start], where[words[h.end - 1].end]
+
+    found = {h.ror_id: _org_match(mem.orgs[h.ror_id], h.score, h.kind, h.key, span_of(h)) for h in chosen}
+    for d in _domain_matches(_email_domains(text, emails), mem):
+        org = mem.orgs[d.ror_id]
+        d.score = round(d.score * _place_weight(org, places, mem), 4)
+        named = found.get(d.ror_id)
+        if named is not None:  # the text and the e-mail agree
+            named.score = round(min(1.0, max(named.score, d.score) + _AGREEMENT_BONUS), 4)
+        elif d.score >= threshold and not found:
+            found[d.ror_id] = d
+    accepted = sorted(found.values(), key=lambda m: (m.score, -(m.span or (0, 0))[0]), reverse=True)
+    candidates = {h.ror_id: h for h in sorted(hits + fuzzy, key=lambda h: h.score)}
+    cands = [
+        _org_match(mem.orgs[h.ror_id], h.score, h.kind, h.key, span_of(h))
+        for h in sorted(candidates.values(), key=lambda h: h.score, reverse=True)
+    ]
+    return accepted, cands
+
+
+def match(text: str, *, emails: Iterable[str] = (), index: Any, threshold: float | None = None) -> MatchResult | None:
+    """The organisation `text` names first and best (helped by the domains of `emails`), with every other
+    organisation it names in `matches`; None when none reaches `threshold` (0-1)."""
+    accepted, cands = _match(text or "", emails, index, DEFAULT_THRESHOLD if threshold is None else threshold)
+    if not accepted:
         return None
-    top = ranked[0]
-    org = orgs[top.ror_id]
+    top = accepted[0]
+    mem = _memory(index)
     candidates = [
         Candidate(
-            ror_id=s.ror_id,
-            name=orgs[s.ror_id]["name"],
-            score=round(min(s.score, 1.0), 4),
-            matched_on=s.matched_on,
-            matched_text=s.matched_text,
-            country=orgs[s.ror_id]["country"],
-            city=orgs[s.ror_id]["city"],
-            status=orgs[s.ror_id]["status"],
+            ror_id=c.ror_id,
+            name=c.name,
+            score=c.score,
+            matched_on=c.matched_on,
+            matched_text=c.matched_text,
+            country=c.country,
+            city=c.city,
+            status=mem.orgs[c.ror_id].status,
         )
-        for s in ranked[:MAX_CANDIDATES]
+        for c in (accepted + [c for c in cands if c.ror_id not in {a.ror_id for a in accepted}])[:MAX_CANDIDATES]
     ]
-    return MatchResult(
-        ror_id=top.ror_id,
-        name=org["name"],
-        score=round(min(top.score, 1.0), 4),
-        matched_on=top.matched_on,
-        matched_text=top.matched_text,
-        country=org["country"],
-        city=org["city"],
-        release=org["release"],
-        candidates=candidates,
-    )
-
-
-def _weigh_shared_acronym(
-    acronym_orgs: list[str],
-    orgs: dict[str, dict[str, Any]],
-    best: dict[str, _Scored],
-    stated_countries: set[str],
-    stated_cities: set[str],
-) -> None:
-    """Several live organisations share the acronym: keep those the stated place singles out (city first, then
-    country), down-weight the others below the threshold."""
-    live = [rid for rid in acronym_orgs if orgs[rid]["status"] == "active"]
-    if len(live) <= 1:
-        return
-    in_city = [rid for rid in live if orgs[rid]["city"] and org_key(orgs[rid]["city"]) in stated_cities]
-    in_country = [rid for rid in live if (orgs[rid]["country_code"] or "").upper() in stated_countries]
-    chosen = in_city if len(in_city) == 1 else in_country if len(in_country) == 1 else []
-    for rid in acronym_orgs:
-        scored = best.get(rid)
-        if scored is not None and scored.matched_on == "acronym" and rid not in chosen:
-            scored.score *= 0.8
+    return MatchResult(**top.model_dump(), candidates=candidates, matches=accepted)

@@ -132,6 +132,16 @@ def _has_parent(relationships: list[dict[str, Any]] | None) -> bool:
     return any(str(r.get("type", "")).lower() == "parent" for r in relationships or [])
 
 
+def _relationships(relationships: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
+    """(type, related ROR id) pairs; v1 and v2 spell the types alike up to case (Parent / parent)."""
+    out = []
+    for r in relationships or []:
+        kind, rid = str(r.get("type", "")).lower(), r.get("id")
+        if kind and isinstance(rid, str) and rid.startswith("https://ror.org/"):
+            out.append((kind, rid))
+    return out
+
+
 def org_from_v2(rec: dict[str, Any]) -> RorOrg:
     names: list[tuple[str, str, str | None]] = []
     display = None
@@ -167,6 +177,7 @@ def org_from_v2(rec: dict[str, Any]) -> RorOrg:
         types=rec.get("types") or [],
         is_child=_has_parent(rec.get("relationships")),
         schema="v2",
+        relationships=_relationships(rec.get("relationships")),
     )
 
 
@@ -195,6 +206,7 @@ def org_from_v1(rec: dict[str, Any]) -> RorOrg:
         types=[t.lower() for t in rec.get("types") or []],
         is_child=_has_parent(rec.get("relationships")),
         schema="v1",
+        relationships=_relationships(rec.get("relationships")),
     )
 
 

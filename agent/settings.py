@@ -57,7 +57,12 @@ SPEC: dict[str, tuple[str, Any, type, str]] = {
         "your venue -> field map (JSON, same shape as agent/data/venues.json; read first)",
     ),
     "max_file_mb": ("ENRICH_MAX_FILE_MB", 20.0, float, "refuse listing files larger than this"),
-    "ror_match_threshold": ("ENRICH_ROR_THRESHOLD", 90.0, float, "min fuzzy score (0-100) for a ROR match"),
+    "ror_match_threshold": (
+        "ENRICH_ROR_THRESHOLD",
+        0.85,
+        float,
+        "min ROR match score, 0-1 (the unit of the scores `enrich ror match` prints)",
+    ),
 }
 
 CONFIG_ENV = "ENRICH_CONFIG"

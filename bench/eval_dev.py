@@ -40,15 +40,18 @@ def main() -> None:
     ap.add_argument("--backend", default="embedded")
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--keep", help="work directory to keep (default: a temp dir)")
-    ap.add_argument("--split", default=str(SHARED / "eval" / "dev"))
+    ap.add_argument("--shared", default=str(SHARED), help="the shared folder (default: ../shared beside the checkout)")
+    ap.add_argument("--split", default=None, help="listing folder (default: SHARED/eval/dev)")
     a = ap.parse_args()
+    shared = Path(a.shared)
+    a.split = a.split or str(shared / "eval" / "dev")
     work = Path(a.keep or tempfile.mkdtemp(prefix="enrich-eval-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "eval.db"
     env = {**os.environ, "ENRICH_DB": str(db), "ENRICH_BACKEND": a.backend}
     split = Path(a.split)
     t0 = time.monotonic()
-    for dump in sorted((SHARED / "data" / "ror").glob("*.json.gz")):
+    for dump in sorted((shared / "data" / "ror").glob("*.json.gz")):
         sh([*ENRICH, "ror", "import", str(dump)], env)
     sh([*ENRICH, "ingest", *sorted(str(p) for p in split.glob("*.txt"))], env)
     run = [*ENRICH, "run", "--json"] + [x for f in a.only for x in ("--only", f)]
@@ -59,11 +62,11 @@ def main() -> None:
         subprocess.run(
             [
                 sys.executable,
-                str(SHARED / "eval" / "score.py"),
+                str(shared / "eval" / "score.py"),
                 str(split),
                 str(export),
                 "--ror",
-                str(SHARED / "data" / "ror" / "ror-v2-subset.json.gz"),
+                str(shared / "data" / "ror" / "ror-v2-subset.json.gz"),
                 "--out",
                 str(work / "metrics.json"),
             ],

@@ -46,7 +46,12 @@ ORG_ABBREVIATIONS = {
     "centre": "center",
     "res": "research",
     "st": "saint",
+    "chu": "center hospitalier universitaire",  # French university hospitals: "CHU Rouen"
 }
+# Letters NFKD does not take apart (Turkish dotless i, Polish l, Nordic o and ae, German sharp s): folded so that
+# "Acibadem" finds "Acıbadem" and "Lodz" finds "Łódź".
+_ORG_FOLD = str.maketrans({"ı": "i", "ł": "l", "ø": "o", "æ": "ae", "đ": "d", "ð": "d", "þ": "th", "œ": "oe",
+                           "ħ": "h"})  # applied after casefold  # fmt: skip
 
 
 def norm_space(text: str) -> str:
@@ -74,7 +79,7 @@ def org_key(text: str) -> str:
     """The match key of an organisation name: case-folded, accents stripped, punctuation dropped, `&` spelled out,
     common abbreviations expanded, a leading "the" dropped."""
     if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
+        text = unicodedata.normalize("NFKD", text.casefold().translate(_ORG_FOLD))
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.casefold()
     text = text.replace("&", " and ").replace("'", "").replace("\u2019", "")

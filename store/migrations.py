@@ -351,6 +351,24 @@ def m005_merged_into(db: Database) -> None:
 
 
 @migrations()
+def m007_ror_relationships(db: Database) -> None:
+    """ROR `relationships` (parent, child, related, successor, predecessor) of each loaded record: the matcher
+    prefers a child record (a medical school, a hospital) the text names over its parent, and reads the parent
+    when only a part without its own record is named."""
+    db.executescript(
+        """
+CREATE TABLE IF NOT EXISTS ror_relationships (
+  ror_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  related_id TEXT NOT NULL,
+  PRIMARY KEY (ror_id, type, related_id)
+);
+CREATE INDEX IF NOT EXISTS ror_relationships_related ON ror_relationships(related_id);
+"""
+    )
+
+
+@migrations()
 def m009_scale(db: Database) -> None:
     """A platform's worth of profiles: the platform's own record id on a listing (`external_id`); indexes for the
     keyset-paged review queue (one per filter, each ending in id), for `export --since` (creation times) and for

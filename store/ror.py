@@ -40,6 +40,7 @@ class RorOrg:
     types: list[str] = field(default_factory=list)
     is_child: bool = False  # has a parent organisation in the registry
     schema: str = "v2"
+    relationships: list[tuple[str, str]] = field(default_factory=list)  # (type, related ROR id), type lower-case
 
 
 @dataclass
@@ -88,6 +89,7 @@ def load_orgs(
             )
             conn.executemany("DELETE FROM ror_names WHERE ror_id = ?", ids)
             conn.executemany("DELETE FROM ror_domains WHERE ror_id = ?", ids)
+            conn.executemany("DELETE FROM ror_relationships WHERE ror_id = ?", ids)
             conn.executemany(
                 "INSERT OR REPLACE INTO ror_orgs (ror_id, name, status, city, region, country, country_code, types,"
                 " is_child, schema, release) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -125,6 +127,10 @@ def load_orgs(
             conn.executemany("INSERT INTO ror_names (ror_id, value, kind, lang, key) VALUES (?,?,?,?,?)", name_rows)
             conn.execute("INSERT INTO ror_names_fts(rowid, key) SELECT id, key FROM ror_names WHERE id > ?", (last_id,))
             conn.executemany("INSERT OR IGNORE INTO ror_domains (domain, ror_id, source) VALUES (?,?,?)", domain_rows)
+            conn.executemany(
+                "INSERT OR IGNORE INTO ror_relationships (ror_id, type, related_id) VALUES (?,?,?)",
+                [(o.ror_id, kind, rid) for o in batch for kind, rid in o.relationships],
+            )
             counts.records += len(batch)
             counts.names += len(name_rows)
             counts.domains += len(domain_rows)
@@ -170,6 +176,14 @@ def index_counts(db: Database) -> dict[str, Any] | None:
         )
     ]
     return {"records": records, "names": names, "domains": domains, "releases": releases, "imports": imports}
+
+
+def database_file(db: Database) -> str:
+    """The file behind the connection ('' for an in-memory database)."""
+    for _seq, name, file in db.execute("PRAGMA database_list"):
+        if name == "main":
+            return file or ""
+    return ""
 
 
 def last_import_id(db: Database) -> int:
@@ -231,26 +245,6 @@ def org_details(db: Database, ror_ids: Iterable[str]) -> dict[str, dict[str, Any
     return out
 
 
-def country_codes(db: Database) -> list[tuple[str, str]]:
-    """(country name, country code) of every organisation's country, once each."""
-    return [
-        (name, code)
-        for name, code in db.execute("SELECT DISTINCT country, country_code FROM ror_orgs WHERE country IS NOT NULL")
-        if code
-    ]
-
-
-def location_vocabulary(db: Database) -> dict[str, set[str]]:
-    """Keys of every city, region, country name and country code in the index (to spot location segments)."""
-    vocab: dict[str, set[str]] = {"city": set(), "region": set(), "country": set(), "country_code": set()}
-    for col in vocab:
-        for (value,) in db.execute(f"SELECT DISTINCT {col} FROM ror_orgs WHERE {col} IS NOT NULL"):
-            key = value.casefold() if col == "country_code" else org_key(value)
-            if key:
-                vocab[col].add(key)
-    return vocab
-
-
 def token_document_counts(db: Database) -> tuple[dict[str, int], int]:
     """How many names contain each token (from the FTS5 vocabulary) and the number of names: the matcher weighs
     rare, distinctive words ("defense") above common ones ("university")."""
@@ -258,3 +252,20 @@ def token_document_counts(db: Database) -> tuple[dict[str, int], int]:
     counts = {term: doc for term, doc in db.execute("SELECT term, doc FROM temp.ror_names_vocab")}
     total = db.execute("SELECT count(*) FROM ror_names").fetchone()[0]
     return counts, total
+
+
+def snapshot(db: Database) -> dict[str, list[tuple]]:
+    """Everything the in-memory matcher needs, read in four queries: orgs (ror_id, name, status, city, region,
+    country, country_code, types, is_child, release), names (ror_id, value, kind, key), relationships (ror_id, type,
+    related_id) and domains (domain, ror_id, source)."""
+    has_relationships = db["ror_relationships"].exists()
+    return {
+        "orgs": db.execute(
+            "SELECT ror_id, name, status, city, region, country, country_code, types, is_child, release FROM ror_orgs"
+        ).fetchall(),
+        "names": db.execute("SELECT ror_id, value, kind, key FROM ror_names ORDER BY id").fetchall(),
+        "relationships": (
+            db.execute("SELECT ror_id, type, related_id FROM ror_relationships").fetchall() if has_relationships else []
+        ),
+        "domains": db.execute("SELECT domain, ror_id, source FROM ror_domains").fetchall(),
+    }

@@ -1,5 +1,5 @@
-"""The layout's rules: only store/ talks to SQLite, and the import contracts in pyproject.toml (schemas <- store <-
-agent, the CLI and web app on top, no import cycles) hold."""
+"""The layout's rules: only store/ talks to SQLite, the CLI and the web app sit on top of the rest of agent/, and the
+import contracts in pyproject.toml (schemas <- store <- agent, no import cycles) hold."""
 
 from __future__ import annotations
 
@@ -40,3 +40,23 @@ def test_import_contracts_hold():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
+
+
+def test_cli_and_web_sit_on_top():
+    import grimp
+
+    graph = grimp.build_graph("enrich.agent", "enrich.store", "enrich.schemas", exclude_type_checking_imports=True)
+    top = ("enrich.agent.cli", "enrich.agent.web")
+
+    def is_top(module: str) -> bool:
+        return any(module == t or module.startswith(t + ".") for t in top)
+
+    assert "enrich.agent.loop" in graph.modules and "enrich.agent.cli.core" in graph.modules
+    upward = sorted(
+        f"{m} -> {i}"
+        for m in graph.modules
+        if not is_top(m)
+        for i in graph.find_modules_directly_imported_by(m)
+        if is_top(i)
+    )
+    assert upward == []

@@ -53,3 +53,10 @@ def test_author_lines_and_emails_naming_the_subject():
     assert email_names_subject("jkerr@uni.edu", "Jane Kerr")
     assert email_names_subject("jane.kerr@uni.edu", "Jane Kerr")
     assert not email_names_subject("office@uni.edu", "Jane Kerr")
+
+
+def test_org_key_folds_letters_nfkd_keeps():
+    assert org_key("Acıbadem Üniversitesi") == org_key("Acibadem Universitesi") == "acibadem universitesi"
+    assert org_key("Łódź University of Technology") == "lodz university of technology"
+    assert org_key("Østfold University College") == "ostfold university college"
+    assert org_key("CHU de Rouen") == "center hospitalier universitaire de rouen"

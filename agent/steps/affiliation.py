@@ -97,7 +97,8 @@ def _ror_match(ctx: StepContext, text: str, emails: list[str] = ()) -> Any:
         return None
     from enrich.agent import ror
 
-    return ror.match(text, emails=list(emails), index=ctx.ror)
+    threshold = getattr(ctx.settings, "ror_match_threshold", None) if ctx.settings is not None else None
+    return ror.match(text, emails=list(emails), index=ctx.ror, threshold=threshold)
 
 
 def attach_ror(ctx: StepContext, value_id: int, name: str, emails: list[str] = ()) -> Any:

@@ -60,3 +60,91 @@ def test_import_json_output_and_errors(tmp_path):
     result = run(db, "import", str(bad))
     assert result.exit_code == 1
     assert "cannot import" in result.output and "not a JSON array" in result.output
+
+
+def _loaded(tmp_path: Path) -> Path:
+    db = tmp_path / "e.db"
+    assert run(db, "import", str(FIXTURES / "ror-v2-classes.json")).exit_code == 0
+    return db
+
+
+def _lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+BULK = [
+    "2University of Bergen, Bergen, Norway",
+    "Independent researcher",
+    "  Dept. of E&amp;CE, Rice Univ., Houston  ",
+    "University of Bergen and Haukeland University Hospital, Bergen, Norway",
+]
+
+
+def test_bulk_match_reads_lines_jsonl_and_a_json_array_and_echoes_each_string_exactly(tmp_path):
+    db = _loaded(tmp_path)
+    plain = tmp_path / "in.txt"
+    plain.write_text("\n".join(BULK) + "\n", encoding="utf-8")
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"affiliation": s, "other": 1}) for s in BULK), encoding="utf-8")
+    array = tmp_path / "in.json"
+    array.write_text(json.dumps([{"affiliation": s, "ror_ids": []} for s in BULK]), encoding="utf-8")
+    outputs = []
+    for path in (plain, jsonl, array):
+        result = run(db, "match", "--input", str(path))
+        assert result.exit_code == 0, result.output
+        lines = _lines(result.output)
+        assert [line["affiliation"] for line in lines] == BULK  # input order, the string as given
+        outputs.append(lines)
+    assert outputs[0] == outputs[1] == outputs[2]
+    lines = outputs[0]
+    assert lines[0]["ror_ids"] == ["https://ror.org/00uib0000"]
+    assert lines[1] == {"affiliation": BULK[1], "ror_ids": [], "matches": []}
+    assert lines[2]["ror_ids"] == ["https://ror.org/00rice000"]
+    assert set(lines[3]["ror_ids"]) == {"https://ror.org/00uib0000", "https://ror.org/00hauk000"}
+    for m in lines[3]["matches"]:
+        assert set(m) == {"ror_id", "name", "score", "matched_on", "span"}
+        start, end = m["span"]
+        assert BULK[3][start:end] in ("University of Bergen", "Haukeland University Hospital")
+
+
+def test_bulk_match_from_stdin(tmp_path):
+    db = _loaded(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["--db", str(db), "ror", "match", "--input", "-"], input="Rice University\nnothing here\n"
+    )
+    assert result.exit_code == 0, result.output
+    lines = _lines(result.output)
+    assert [line["ror_ids"] for line in lines] == [["https://ror.org/00rice000"], []]
+
+
+def test_bulk_match_bad_input_and_threshold_are_one_line_errors(tmp_path):
+    db = _loaded(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"affiliation": "x"}, {"no": 1}]', encoding="utf-8")
+    result = run(db, "match", "--input", str(bad))
+    assert result.exit_code == 1 and "has no 'affiliation' string" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = run(db, "match", "Rice University", "--threshold", "90")
+    assert result.exit_code == 1 and "between 0 and 1" in result.output
+    assert run(db, "match").exit_code == 1
+
+
+def test_threshold_setting_is_read(tmp_path, monkeypatch):
+    db = _loaded(tmp_path)
+    fuzzy = "Hokaido University, Sapporo"
+    assert _match_ids(db, fuzzy) == ["https://ror.org/00hok0000"]
+    monkeypatch.setenv("ENRICH_ROR_THRESHOLD", "1.0")
+    assert _match_ids(db, fuzzy) == []
+    monkeypatch.setenv("ENRICH_ROR_THRESHOLD", "0.5")
+    assert _match_ids(db, fuzzy) == ["https://ror.org/00hok0000"]
+
+
+def _match_ids(db: Path, text: str) -> list[str]:
+    out = json.loads(run(db, "match", text, "--json").output)
+    return [] if out is None else [m["ror_id"] for m in out["matches"]]
+
+
+def test_plain_lines_split_at_newlines_only():
+    from enrich.agent.ror_input import parse_affiliations
+
+    assert parse_affiliations("a\u2028b\r\nc\x0cd\n\n  e  \n") == ["a\u2028b", "c\x0cd", "  e  "]

@@ -1,0 +1,177 @@
+"""The classes of affiliation strings the matcher handles, against hand-written records (fixtures/ror-v2-classes.json,
+made-up ids): every organisation a string names, with its span, score and what it matched on; "no match" otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from enrich.agent.ror import RorIndex, match, match_all
+from enrich.agent.ror_dump import read_dump
+from enrich.store import migrations
+from enrich.store.ror import load_orgs
+
+FIXTURE = Path(__file__).parent / "fixtures" / "ror-v2-classes.json"
+
+CAS = "https://ror.org/00cas0000"
+IOP_CAS = "https://ror.org/00iop0000"
+JHU = "https://ror.org/00jhu0000"
+JHSOM = "https://ror.org/00jhsom00"
+YALE = "https://ror.org/00yale000"
+HOKKAIDO = "https://ror.org/00hok0000"
+TOKYO_TECH = "https://ror.org/00tit0000"
+BERGEN = "https://ror.org/00uib0000"
+HAUKELAND = "https://ror.org/00hauk000"
+RICE = "https://ror.org/00rice000"
+TURKU = "https://ror.org/00tur0000"
+TURKU_HOSPITAL = "https://ror.org/00tuh0000"
+TSINGHUA = "https://ror.org/00tsi0000"
+USP = "https://ror.org/00usp0000"
+BONN = "https://ror.org/00bonn000"
+TUM = "https://ror.org/00tum0000"
+WISCONSIN = "https://ror.org/00wisc000"
+BRISTOL = "https://ror.org/00bris000"
+ANDHRA = "https://ror.org/00andh000"
+CHU_ROUEN = "https://ror.org/00chur000"
+
+
+@pytest.fixture(scope="module")
+def index() -> RorIndex:
+    db = Database(memory=True)
+    migrations.apply(db)
+    release, orgs = read_dump(FIXTURE)
+    load_orgs(db, orgs, release=release, source=str(FIXTURE))
+    return RorIndex(db)
+
+
+def ids(text: str, index: RorIndex, **kw) -> set[str]:
+    return {m.ror_id for m in match_all(text, index=index, **kw)}
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        # no separators at all: the child's full name is found across the words
+        ("Institute of Physics Chinese Academy of Sciences Beijing China", {IOP_CAS}),
+        # the organisation inside a department or school segment; a school with its own record is that record
+        ("Department of Surgery, Johns Hopkins School of Medicine, Baltimore, MD, USA", {JHSOM}),
+        ("Dept. of Chemistry Rice University Houston TX", {RICE}),
+        # a school without a record of its own belongs to its university
+        ("Department of Epidemiology, Yale School of Public Health, New Haven, CT, USA", {YALE}),
+        # abbreviations
+        ("Graduate School of Engineering, Hokkaido Univ., Sapporo, Japan", {HOKKAIDO}),
+        ("Dept. of Physics, Tokyo Inst. of Tech., Tokyo", {TOKYO_TECH}),
+        # footnote marks glued to the name
+        ("2University of Bergen, Bergen, Norway", {BERGEN}),
+        ("University of Bergen3, Norway", {BERGEN}),
+        # HTML entities
+        ("Dept. of Electrical &amp; Computer Eng., Rice Univ., Houston, TX", {RICE}),
+        # other languages: a label, a word-order/language variant, an acronym with its city
+        ("Universitetet i Bergen, Norge", {BERGEN}),
+        ("Instituto de Física, Universidade de São Paulo, Brasil", {USP}),
+        ("Institut für Informatik, Universität Bonn, Bonn, Deutschland", {BONN}),
+        ("Fakultät für Informatik, Technische Universität München", {TUM}),
+        ("CHU Rouen, Rouen, France", {CHU_ROUEN}),
+        ("北海道大学", {HOKKAIDO}),
+        # an acronym counts with the place that singles it out
+        ("USP, São Paulo, Brazil", {USP}),
+        # a name written with its campus after a comma, or without ROR's "at"
+        ("Department of Physics, University of Wisconsin, Madison, WI, USA", {WISCONSIN}),
+        ("Department of Chemistry, University of Texas, El Paso, TX, USA", {"https://ror.org/00utep000"}),
+        # a company without the country ROR adds to its name
+        ("Department of Diabetes Research, Novo Nordisk A/S, Måløv, Denmark", {"https://ror.org/00novo000"}),
+        # "university hospital" is what "centre hospitalier universitaire" says
+        ("Department of Neurology, University Hospital of Tours, Tours, France", {"https://ror.org/00chut000"}),
+    ],
+)
+def test_classes(index, text, expected):
+    assert ids(text, index) == expected, [m.model_dump() for m in match_all(text, index=index)]
+
+
+def test_several_organisations_each_with_span_score_and_what_it_matched_on(index):
+    text = "Department of Medicine, University of Bergen and Haukeland University Hospital, Bergen, Norway"
+    found = match_all(text, index=index)
+    assert {m.ror_id for m in found} == {BERGEN, HAUKELAND}
+    for m in found:
+        start, end = m.span
+        assert text[start:end] == m.matched_text
+        assert m.matched_on == "name" and m.score == 1.0
+    assert {text[slice(*m.span)] for m in found} == {"University of Bergen", "Haukeland University Hospital"}
+
+
+def test_span_points_into_the_string_as_given(index):
+    text = "1Dept. of E&amp;CE, Rice Univ., Houston"
+    (m,) = match_all(text, index=index)
+    assert text[m.span[0] : m.span[1]] == "Rice Univ"
+
+
+def test_hospital_stays_beside_its_university_unit_gives_way_to_it(index):
+    # a hospital that is its own record is named beside its parent university: both
+    both = "Department of Cardiology, Turku University Hospital and University of Turku, Turku, Finland"
+    assert ids(both, index) == {TURKU, TURKU_HOSPITAL}
+    # a laboratory named beside the university it belongs to: the university (as ROR's curators assign it)
+    assert ids("State Key Laboratory of Tribology, Tsinghua University, Beijing, China", index) == {TSINGHUA}
+    # the laboratory alone is its own record
+    assert ids("State Key Laboratory of Tribology, Beijing", index) == {"https://ror.org/00skl0000"}
+
+
+def test_shared_acronym_needs_its_place(index):
+    assert ids("USP", index) == set()  # two organisations write USP
+    assert ids("USP, Suva, Fiji", index) == {"https://ror.org/00usp2000"}
+    assert ids("usp, São Paulo", index) == set()  # capitals only
+
+
+def test_a_name_in_another_country_than_stated_is_no_match(index):
+    # the London "Institute of Physics" is not the one in China, nor is the Chinese one in the UK
+    assert ids("Institute of Physics, Beijing, China", index) != {"https://ror.org/00iopuk00"}
+    assert ids("Institute of Physics, London, UK", index) == {"https://ror.org/00iopuk00"}
+
+
+def test_unit_named_like_a_record_beside_the_real_organisation(index):
+    # "Department of Biotechnology" is also a government department's record: beside a university it is a unit
+    assert ids("Department of Biotechnology, Andhra University, Visakhapatnam, India", index) == {ANDHRA}
+
+
+def test_no_match_across_a_comma_into_the_next_organisation(index):
+    # "Health Sciences, University" is not "Health Sciences University"
+    assert ids("Translational Health Sciences, University of Bristol, Bristol, UK", index) == {BRISTOL}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Department of Computer Science",
+        "Independent researcher",
+        "Beijing, China",
+        "Bergen, Norway",
+        "School of Medicine",
+        "University Hospital, Oslo, Norway",
+        "Tokyo University of Marine Science",
+        "",
+    ],
+)
+def test_no_match(index, text):
+    assert match_all(text, index=index) == []
+    assert match(text, index=index) is None
+
+
+def test_threshold_is_a_0_to_1_score(index):
+    text = "Hokaido University, Sapporo"  # a misspelling: found fuzzily, below a perfect score
+    (m,) = match_all(text, index=index)
+    assert m.ror_id == HOKKAIDO and m.matched_on == "fuzzy" and m.score < 1.0
+    assert match_all(text, index=index, threshold=1.0) == []
+    with pytest.raises(ValueError):
+        match_all(text, index=index, threshold=90)
+
+
+def test_email_domain_gives_the_organisation(index):
+    m = match("", emails=["jdoe@fe.usp.br"], index=index)
+    assert (m.ror_id, m.matched_on, m.matched_text) == (USP, "domain", "usp.br")
+
+
+def test_match_keeps_the_best_and_lists_every_organisation(index):
+    result = match("University of Bergen and Haukeland University Hospital", index=index)
+    assert result.ror_id in {BERGEN, HAUKELAND}
+    assert {m.ror_id for m in result.matches} == {BERGEN, HAUKELAND}
