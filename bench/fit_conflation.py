@@ -11,7 +11,8 @@ except the fitted numbers.
    listing labelled same / different person.
 2. Merge and attach thresholds: grid search for the best work-clustering pairwise F1 (+ detection F1) on the fitting
    listings.
-3. Detection model: logistic regression on the listing features (cluster structure + name ambiguity).
+3. Detection model: logistic regression on the listing features (cluster structure + name ambiguity); a listing
+   is flagged when the probability reaches 0.5 (a threshold fitted for F1 gave no better held-out figures).
 
 Leave-people-out cross-validation: the people are split in two halves at random (repeated --repeats times); the
 parameters are fitted on the listings whose people all lie in one half and scored on the listings whose people all
@@ -229,7 +230,7 @@ _NO_DETECT = {"mean": [0.0] * len(C.LISTING_FEATURES), "scale": [1.0] * len(C.LI
 def predict_from(analyses: list[tuple[Case, C.Analysis]], params: C.Params):
     out = []
     for c, a in analyses:
-        conf = C.detection_probability(a.listing_x, params)
+        conf = C.listing_confidence(a.listing_x, params)
         detected = conf >= params.threshold and len(a.big) >= 2 and c.features.n >= 4
         clusters = C.final_clusters(a, params) if detected else [list(range(c.features.n))]
         out.append((c, conf, detected, clusters))
@@ -281,7 +282,7 @@ def fit(cases: list[Case], c_pair: float = 0.05, c_detect: float = 0.3) -> dict:
         "merge": merge,
         "attach": attach,
         "detect": {"features": list(C.LISTING_FEATURES), **det},
-        "threshold": 0.5,
+        "threshold": 0.5,  # the probability is calibrated: flag what is more likely mixed than not
     }
 
 
@@ -382,7 +383,7 @@ def main() -> None:
                 report["cv"][f"split:{split}"] = {"detection": m["detection"], "pairwise": m["pairwise"]}
     params = fit(cases)
     report["in_sample"] = score(predict(cases, C.Params.from_dict(params)))
-    report["params"] = {"merge": params["merge"], "attach": params["attach"]}
+    report["params"] = {"merge": params["merge"], "attach": params["attach"], "threshold": params["threshold"]}
     if a.write:
         PARAMS.write_text(json.dumps(params, indent=1) + "\n", encoding="utf-8")
         report["written"] = str(PARAMS)
@@ -413,7 +414,7 @@ def main() -> None:
     print(
         f"fitted on all: detection P/R/F1 {'/'.join(f'{v:.3f}' for v in s['detection'])} "
         f"(tp/fp/fn {s['counts']}), pairwise P/R/F1 {'/'.join(f'{v:.3f}' for v in s['pairwise'])}; "
-        f"merge {params['merge']} attach {params['attach']}"
+        f"merge {params['merge']} attach {params['attach']} threshold {params['threshold']}"
     )
     if a.write:
         print(f"wrote {PARAMS}")

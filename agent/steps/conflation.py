@@ -389,7 +389,7 @@ class Params:
     detect_scale: np.ndarray
     detect_coef: np.ndarray
     detect_intercept: float
-    threshold: float = 0.5  # flag the listing when the detection probability reaches this
+    threshold: float = 0.5  # flag the listing when the detection probability reaches this (fitted for F1)
 
     @classmethod
     def from_dict(cls, d: dict) -> Params:
@@ -585,12 +585,16 @@ def analyse(works: list[Work], subject_name: str | None, params: Params | None =
 def analyse_features(f: _Features, params: Params) -> Analysis:
     clusters, _, prob = _cluster(f, params)
     x, big = listing_features(f, prob, clusters)
+    return Analysis(f, prob, clusters, x, big, listing_confidence(x, params))
+
+
+def listing_confidence(x: np.ndarray, params: Params) -> float:
     confidence = detection_probability(x, params)
     if x[LISTING_FEATURES.index("name_conflict")]:
         # Two substantial groups print the name in forms that cannot be one person ("Robert E." / "Robert L."):
         # a constraint, as in S2AND, rather than a fitted weight (too rare in the fitting data to be learnt).
         confidence = max(confidence, NAME_CONFLICT_CONFIDENCE)
-    return Analysis(f, prob, clusters, x, big, confidence)
+    return confidence
 
 
 def final_clusters(a: Analysis, params: Params) -> list[list[int]]:
