@@ -98,6 +98,8 @@ def _summary(fv: FieldValue | None) -> ExportSummary | None:
         sentences=[
             ExportSentence(text=s["text"], works=list(s.get("works", []))) for s in fv.value.get("sentences", [])
         ],
+        confidence=fv.confidence,
+        readability=fv.value.get("readability"),
     )
 
 

@@ -40,22 +40,20 @@ def _topics(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary(context: dict[str, Any]) -> dict[str, Any]:
-    sources: dict[str, str] = context.get("sources", {})
-    ids = [int(k) for k in sources]
-    if not ids:
-        return {"sentences": []}
-    first, rest = ids[0], ids[1:] or ids[:1]
-    return {
-        "sentences": [
-            {"text": "This researcher studies problems described in the listed works.", "works": [first]},
-            {
-                "text": f"The listing includes {len(ids)} works that are summarised here.".replace(
-                    str(len(ids)), "several"
-                ),
-                "works": rest[:3],
-            },
-        ]
-    }
+    """One sentence per work (up to four), each restating that work's title and citing only it; a listing with one
+    work gets a second sentence from its abstract's opening words."""
+    works: dict[str, tuple[str, str]] = context.get("works", {})
+    sentences = []
+    for key, (title, _abstract) in list(works.items())[:4]:
+        if title:
+            opener = "One of the works" if not sentences else "Another work"
+            sentences.append({"text": f"{opener} is about {title.rstrip('.?!')}.", "works": [int(key)]})
+    if len(sentences) == 1:
+        key, (_title, abstract) = next(iter(works.items()))
+        words = [w for w in re.findall(r"[A-Za-z][A-Za-z\-]{3,}", abstract)][:12]
+        if words:
+            sentences.append({"text": f"It discusses {' '.join(words)}.", "works": [int(key)]})
+    return {"sentences": sentences}
 
 
 def grounded_answer(

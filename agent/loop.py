@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from enrich.schemas import Job, utcnow
 
-from .llm.base import LLMError
+from .llm.base import LLMError, time_budget
 from .steps.affiliation import AffiliationStep
 from .steps.base import Step, StepContext, StepOutcome
 from .steps.conflate import ConflationStep
@@ -168,7 +168,8 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
     outcomes = []
     for name in steps:
         try:
-            outcomes.append(STEPS[name].run(ctx))
+            with time_budget(getattr(ctx.settings, "step_budget", None)):
+                outcomes.append(STEPS[name].run(ctx))
         except Exception as exc:  # one step failing must not lose the others; the job records it
             if isinstance(exc, LLMError) and exc.fatal:
                 raise  # no key, no server, no model: every other call would fail too; the job stops, resumable

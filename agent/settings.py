@@ -29,6 +29,12 @@ SPEC: dict[str, tuple[str, Any, type, str]] = {
     "max_retries": ("ENRICH_MAX_RETRIES", 3, int, "transport retries (429, 5xx, timeouts) per call"),
     "max_reasks": ("ENRICH_MAX_REASKS", 2, int, "re-asks with the validation error per call"),
     "timeout": ("ENRICH_TIMEOUT", 120.0, float, "seconds per HTTP request to a model"),
+    "step_budget": (
+        "ENRICH_STEP_BUDGET",
+        300.0,
+        float,
+        "seconds one agent step may spend on model calls, re-asks included (0 = no limit)",
+    ),
     "concurrency": ("ENRICH_CONCURRENCY", 4, int, "parallel researchers (the embedded model always uses 1)"),
     "auto_apply_affiliation": (
         "ENRICH_AUTO_APPLY_AFFILIATION",

@@ -27,9 +27,16 @@ class SummarySentence(BaseModel):
     works: list[str] = Field(default_factory=list)
 
 
+class SummaryReadability(BaseModel):
+    grade: float | None = Field(None, description="Flesch-Kincaid grade level of the summary text")
+    acronyms: int = 0
+    unexplained_acronyms: int = Field(0, description="acronyms the summary does not spell out")
+
+
 class Summary(BaseModel):
     text: str
     sentences: list[SummarySentence]
+    readability: SummaryReadability | None = None  # optional: summaries written before it was measured have none
 
 
 FIELDS: dict[str, Any] = {

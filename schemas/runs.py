@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from .fields import SummaryReadability
 from .values import utcnow
 
 JobState = Literal["running", "interrupted", "failed", "done"]
@@ -117,6 +118,9 @@ class ExportSummary(BaseModel):
     origin: str
     sentences: list[ExportSentence]
     job_id: str | None
+    # additive (schema_version 1 readers may ignore them): how sure the checks are, how plain the text reads
+    confidence: float | None = None
+    readability: SummaryReadability | None = None
 
 
 class ExportClusterWork(BaseModel):

@@ -179,6 +179,9 @@ def print_show(data: dict[str, Any]) -> None:
             or "(none)"
         )
         value = v["display"] + (f"\nROR {v['ror_id']}" if v.get("ror_id") else "")
+        read = v["value"].get("readability") if name == "summary" and isinstance(v["value"], dict) else None
+        if read:
+            value += f"\nreadability: grade {read.get('grade')}, {read.get('unexplained_acronyms', 0)} unexplained acronym(s)"
         table.add_row(name, Text(value), v["status"], v["origin"], _fmt_conf(v["confidence"]) or "", Text(ev))
     console.print(table)
 

@@ -228,7 +228,10 @@ def summarize_cmd(app, researcher, backend, model, as_json):
         ctx = make_context(
             store, client, app.settings, r.id, None, ror.RorIndex.of(store) if ror.index_status(store) else None
         )
-        out: StepOutcome = summary.run(ctx)
+        from enrich.agent.llm.base import time_budget
+
+        with time_budget(app.settings.step_budget):
+            out: StepOutcome = summary.run(ctx)
     except LLMError as exc:
         first = str(exc).splitlines()[0]
         raise EnrichError(
@@ -266,3 +269,9 @@ def summarize_cmd(app, researcher, backend, model, as_json):
         w = works.get(wid)
         if w:
             click.echo(f"  [{wid}] {w.year or '?'} {w.title or (w.abstract or '')[:80]}")
+    read = value.get("readability")
+    if read:
+        click.echo(f"\n  readability: grade {read['grade']}, {read['unexplained_acronyms']} unexplained acronym(s)")
+    note = out.value.evidence[0].note if out.value.evidence else None
+    if note:
+        click.echo(f"  checks: {note}")

@@ -4,13 +4,37 @@ it; the real ones through the same openai + instructor code path."""
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 T = TypeVar("T", bound=BaseModel)
+
+
+# The deadline (time.monotonic()) of the step now running in this thread: a client's extract() sends no request after
+# it. Set by `time_budget` around each agent step, so every step has one total budget across its attempts.
+STEP_DEADLINE: ContextVar[float | None] = ContextVar("STEP_DEADLINE", default=None)
+
+
+@contextmanager
+def time_budget(seconds: float | None) -> Iterator[None]:
+    """Model calls inside the block send no request after `seconds` from now (None or <= 0: no budget)."""
+    token = STEP_DEADLINE.set(time.monotonic() + seconds if seconds and seconds > 0 else None)
+    try:
+        yield
+    finally:
+        STEP_DEADLINE.reset(token)
+
+
+def effective_deadline(deadline: float | None) -> float | None:
+    """The caller's deadline, else the running step's."""
+    return deadline if deadline is not None else STEP_DEADLINE.get()
 
 
 @dataclass
@@ -71,6 +95,7 @@ class LLMClient(ABC):
         context: dict[str, Any] | None = None,  # passed to pydantic validators (e.g. the source text for quote checks)
         job_id: str | None = None,
         max_tokens: int | None = None,  # cap on the answer's length; None = the client's default
+        deadline: float | None = None,  # time.monotonic() after which no request is sent (a step's time budget)
     ) -> ExtractResult[T]: ...
 
     def close(self) -> None:  # noqa: B027 -- optional hook: stop subprocesses, close HTTP pools

@@ -69,6 +69,7 @@ def make_client(settings: Any, store: Any = None, **overrides: Any) -> LLMClient
             model_name=_get(settings, "embedded_model") or "qwen2.5-coder-1.5b",
             model_cache=_get(settings, "model_cache"),
             mode_override=_mode_override(settings),
+            retry_timeouts=False,  # the same prompt on the same local model times out again
             **common,
         )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
+from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T, effective_deadline
 from enrich.agent.llm.redact import redact_obj
 from enrich.store import llm_log
 
@@ -49,12 +50,19 @@ class _FakeBase(LLMClient):
         context: dict[str, Any] | None = None,
         job_id: str | None = None,
         max_tokens: int | None = None,
+        deadline: float | None = None,
     ) -> ExtractResult[T]:
         messages = copy.deepcopy(messages)
+        deadline = effective_deadline(deadline)
         group = uuid.uuid4().hex
         row_ids: list[int] = []
         last_error = ""
         for turn in range(self.max_reasks + 1):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise LLMError(
+                    f"{response_model.__name__}: no answer within the step's time budget ({turn} attempt(s))",
+                    call_ids=row_ids,
+                )
             self.calls.append(
                 {"response_model": response_model, "messages": copy.deepcopy(messages), "context": context}
             )

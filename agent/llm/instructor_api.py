@@ -39,6 +39,7 @@ __all__ = [
     "Mode",
     "ReasksExhausted",
     "Truncated",
+    "drop_answers",
     "exhausted_cause",
     "is_not_json",
     "parse_answer",
@@ -122,3 +123,28 @@ def exhausted_cause(exc: ReasksExhausted) -> BaseException:
     """The last turn's own error inside a `ReasksExhausted` (not tenacity's wrapper)."""
     first = exc.args[0] if exc.args else None
     return first if isinstance(first, BaseException) else (exc.__cause__ or exc)
+
+
+def drop_answers(messages: list[dict[str, Any]], answers: set[str]) -> list[dict[str, Any]]:
+    """`messages` without the assistant turns whose answer is one of `answers`, nor the error messages that
+    instructor's re-ask put after them (tool results in TOOLS mode, one user message in JSON modes): a cut-off
+    answer is never sent back to the model."""
+    out: list[dict[str, Any]] = []
+    skipping = False
+    for m in messages:
+        role = m.get("role")
+        if role == "assistant":
+            calls = m.get("tool_calls") or []
+            text = calls[0].get("function", {}).get("arguments") if calls else m.get("content")
+            skipping = text in answers
+            if skipping:
+                continue
+        elif skipping and role == "tool":
+            continue
+        elif skipping and role == "user":
+            skipping = False
+            continue
+        else:
+            skipping = False
+        out.append(m)
+    return out

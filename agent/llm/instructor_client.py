@@ -5,7 +5,11 @@ Two bounded retry layers, kept apart:
 - transport retries (tenacity, exponential backoff, honours Retry-After): 429, 408/409, 5xx, timeouts, connection
   errors. The openai client's own retries are off (max_retries=0) so this is the only transport retry layer.
 - re-asks (instructor): the model's output failed JSON parsing or pydantic validation (run with the caller's
-  `context`), so the error goes back to the model as a new message. At most `max_reasks` re-asks.
+  `context`), so the error goes back to the model as a new message. At most `max_reasks` re-asks. An answer cut off
+  at the token cap is never sent back (it would only make the next request longer): the re-ask says it was cut off.
+A caller may give a `deadline` (time.monotonic()): no turn starts after it and no request waits past it, and a
+client with `retry_timeouts=False` (a local model: the same request times out again) does not re-send a request
+that timed out.
 
 Every HTTP attempt is one llm_calls row (failed ones too): the row is written right after the exchange and then
 completed with the parse result or the validation error.
@@ -37,11 +41,12 @@ from tenacity import (
 )
 
 from enrich.agent.llm import check_real_calls_allowed
-from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T
+from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef, T, effective_deadline
 from enrich.agent.llm.instructor_api import (
     Mode,
     ReasksExhausted,
     Truncated,
+    drop_answers,
     exhausted_cause,
     is_not_json,
     prepare_request,
@@ -96,6 +101,21 @@ def _answer_text(completion: Any) -> str | None:
     return message.content
 
 
+def _truncated(completion: Any, max_tokens: int | None) -> bool:
+    """Did the answer stop at the token cap? (llama.cpp's server may report a capped tool call as finished.)"""
+    try:
+        if completion.choices[0].finish_reason == "length":
+            return True
+    except (AttributeError, IndexError):
+        pass
+    usage = getattr(completion, "usage", None)
+    return bool(max_tokens and usage and (usage.completion_tokens or 0) >= max_tokens)
+
+
+class _BudgetSpent(Exception):
+    """The caller's deadline passed: no further request is sent."""
+
+
 @functools.lru_cache(maxsize=256)
 def schema_hash(response_model: type[BaseModel]) -> str:
     """Part of the cache key. Cached per class: building the JSON schema costs more than the rest of the key."""
@@ -122,6 +142,10 @@ class _Group:
     cost: float = 0.0
     last_row: int | None = None
     last_content: str | None = None  # what the model said in the last turn
+    last_truncated: bool = False  # the last answer stopped at the token cap
+    truncated_answers: set[str] = field(default_factory=set)  # never sent back to the model
+    max_tokens: int = 0
+    deadline: float | None = None  # time.monotonic() after which no request is sent
     json_reask: list[dict[str, Any]] = field(default_factory=list)  # see _note_failure
 
 
@@ -148,6 +172,7 @@ class InstructorClient(LLMClient):
         http_client: Any = None,
         unreachable_hint: str | None = None,
         use_cache: bool = True,
+        retry_timeouts: bool = True,
     ) -> None:
         self.backend, self.model, self.mode = backend, model, mode
         self.base_url, self.store = base_url, store
@@ -157,6 +182,7 @@ class InstructorClient(LLMClient):
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.unreachable_hint = unreachable_hint
         self.use_cache = use_cache
+        self.retry_timeouts = retry_timeouts
         self._api_key = api_key
         register_secret(api_key)
         # the connection pool, TLS set-up included (~20-35 ms), is built with the client: built by the first
@@ -204,6 +230,7 @@ class InstructorClient(LLMClient):
         context: dict[str, Any] | None = None,
         job_id: str | None = None,
         max_tokens: int | None = None,
+        deadline: float | None = None,
     ) -> ExtractResult[T]:
         check_real_calls_allowed(self.backend)
         messages = json.loads(json.dumps(messages))  # a deep copy: instructor appends re-asks / schema text in place
@@ -225,7 +252,12 @@ class InstructorClient(LLMClient):
         if hit is not None:
             return hit
 
-        group = _Group(call_group=uuid.uuid4().hex, base_row=base_row)
+        group = _Group(
+            call_group=uuid.uuid4().hex,
+            base_row=base_row,
+            max_tokens=max_tokens or self.max_tokens,
+            deadline=effective_deadline(deadline),
+        )
         with self._slots:
             self._ensure_ready()
             value = self._run_instructor(group, response_model, messages, context, max_tokens or self.max_tokens)
@@ -283,6 +315,12 @@ class InstructorClient(LLMClient):
             ) from None
         except openai.APIError as exc:
             raise self._transport_error(exc, group) from None
+        except _BudgetSpent:
+            raise LLMError(
+                f"{response_model.__name__}: no answer within the step's time budget ({group.attempts} attempt(s))",
+                hint="raise ENRICH_STEP_BUDGET or use a faster model",
+                call_ids=group.row_ids,
+            ) from None
         # instructor returns a private subclass of response_model; hand back the caller's own class
         return response_model.model_validate(value.model_dump(), context=context)
 
@@ -290,6 +328,10 @@ class InstructorClient(LLMClient):
         """The function instructor calls once per turn: one request, retried on transient errors."""
 
         def create(**kwargs: Any) -> Any:
+            if group.deadline is not None and time.monotonic() >= group.deadline:
+                raise _BudgetSpent()
+            if group.truncated_answers:  # instructor's re-ask appended the cut-off answer: take it out again
+                kwargs = {**kwargs, "messages": drop_answers(kwargs.get("messages", []), group.truncated_answers)}
             if group.json_reask:
                 kwargs = {**kwargs, "messages": [*kwargs.get("messages", []), *group.json_reask]}
             group.turns += 1
@@ -297,7 +339,7 @@ class InstructorClient(LLMClient):
             logged_messages = redact_obj(kwargs.get("messages", []))  # builds new lists and dicts: a copy
             transport = Retrying(
                 stop=stop_after_attempt(self.max_retries + 1),
-                retry=retry_if_exception(is_transient),
+                retry=retry_if_exception(self._worth_resending),
                 wait=self._wait,
                 reraise=True,
             )
@@ -310,10 +352,33 @@ class InstructorClient(LLMClient):
 
         return create
 
+    def _worth_resending(self, exc: BaseException) -> bool:
+        """Transient errors are re-sent, except a timeout when `retry_timeouts` is off (the same prompt on the same
+        local model times out again) and anything once the deadline has passed."""
+        if isinstance(exc, openai.APITimeoutError) and not self.retry_timeouts:
+            return False
+        return is_transient(exc)
+
     def _note_failure(self, group: _Group, exc: BaseException | None) -> None:
         """Record why a turn failed. instructor re-asks with the error for validation errors but simply repeats
         the request when the answer is not JSON at all; for that case the broken answer and the parse error are
-        added to the next turn here, so the model sees what to fix either way."""
+        added to the next turn here, so the model sees what to fix either way -- unless the answer was cut off at
+        the token cap: then only the fact goes back (the broken answer would make the next request longer and
+        be cut off again)."""
+        if group.last_truncated:
+            group.truncated_answers.add(group.last_content or "")
+            self._update(
+                group.last_row,
+                error=f"truncated: the answer hit max_tokens ({group.max_tokens}); {describe_error(exc)}"[:500],
+            )
+            group.json_reask = [
+                {
+                    "role": "user",
+                    "content": f"Your answer was cut off at {group.max_tokens} tokens and was not complete. "
+                    "Answer again, shorter: fewer and shorter sentences.",
+                }
+            ]
+            return
         self._update(group.last_row, error=redact(describe_error(exc)))
         if exc is not None and not isinstance(exc, ValidationError) and is_not_json(exc):
             group.json_reask = [
@@ -343,11 +408,17 @@ class InstructorClient(LLMClient):
             reasks=reasks,
         )
         start = time.perf_counter()
+        options: dict[str, Any] = {}
+        if group.deadline is not None:  # a request never waits past the step's deadline
+            left = group.deadline - time.monotonic()
+            if left <= 1:
+                raise _BudgetSpent()
+            options["timeout"] = min(self.timeout, left)
         try:
             # the SDK's documented request method, not chat.completions.create: the body is sent as instructor
             # built it instead of being walked field by field against the SDK's TypedDicts (~0.6 ms of CPU per
             # call, the largest share of the SDK's time at 32 concurrent calls); the answer is built the SDK's way
-            response = self._client().post("/chat/completions", body=kwargs, cast_to=httpx.Response)
+            response = self._client().post("/chat/completions", body=kwargs, cast_to=httpx.Response, options=options)
             try:
                 data = response.json()
             except ValueError:
@@ -361,6 +432,7 @@ class InstructorClient(LLMClient):
             except ValidationError:
                 completion = ChatCompletion.construct(**data)
             group.last_content = _answer_text(completion)
+            group.last_truncated = _truncated(completion, kwargs.get("max_tokens"))
         except openai.APIError as exc:
             response_text = (
                 exc.response.text

@@ -83,6 +83,8 @@ def ungrounded_tokens(sentence: str, sources: str, allowed: str = "") -> list[st
         first_word = False
         if starts_sentence or tok in _COMMON:
             continue
-        if tok.casefold() not in haystack:
+        # a hyphenated name counts as found when each capitalised part is ("English-to-French": "English-to- French")
+        parts = [p for p in tok.split("-") if p[:1].isupper()] if "-" in tok else [tok]
+        if any(p.casefold() not in haystack for p in parts or [tok]):
             bad.append(tok)
     return bad

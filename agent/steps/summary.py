@@ -1,56 +1,77 @@
-"""Plain-language summary: 2-4 sentences, each citing the works it rests on.
+"""Plain-language summary: 2-4 sentences, each citing the one to three works it is about.
 
 The model sees a compact digest of at most MAX_WORKS works (title, year, the abstract's opening), never the whole
-page. Checks reject a sentence that cites nothing, cites a work that does not exist, or mentions a name or number
-that appears in none of the works it cites; they also reject prompt words a small model leaks into prose."""
+page. Every sentence goes through the support check (support.py): a fragment, a sentence that cites no work, too many
+works or a work it says nothing about, filler, a claim (name, number, wording) its cited works do not carry, a
+sentence that fits an uncited work better, or a paraphrase of an earlier sentence is refused. An answer with fewer
+than two supported sentences is re-asked with the reasons; otherwise the refused sentences are dropped and the
+confidence says so.
+
+Answers fit the token cap: the JSON schema bounds the number of sentences and of citations, which a
+grammar-constrained local model cannot exceed, and the prompt asks for sentences of at most 25 words.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from enrich.agent.readability import readability
+from enrich.agent.sentences import split_sentences
 from enrich.schemas import Evidence, FieldValue, Work
 from enrich.schemas.text import ascii_key, word_key
 
 from .base import CallEstimate, StepContext, StepOutcome, record_llm
-from .checks import LEAK_WORDS, WorkNumbers, ungrounded_tokens
+from .checks import WorkNumbers
+from .support import MAX_CITES, SupportChecker, WorkText
 
-MAX_TOKENS = 500  # a bounded answer: small local models otherwise ramble until the timeout
+MAX_TOKENS = 400  # 3 sentences of <= 30 words + JSON is ~150 tokens: the cap is never what ends an answer
 STEP = "summary"
-MAX_WORKS = 8
-ABSTRACT_CHARS = 240
+MAX_WORKS = 6  # the prompt is most of a local model's time: six works, each title + the abstract's opening
+ABSTRACT_CHARS = 180
+ASK_SENTENCES = 3  # what the schema lets a grammar-constrained model write
+MAX_SENTENCES = 4  # what is kept from another backend's longer answer
+MIN_SENTENCES = 2
 
 
 class SentenceOut(BaseModel):
-    text: str = Field(description="one plain-language sentence")
+    # the schema requires a citation (a grammar-constrained model cannot leave it out); validation stays lenient so
+    # an uncited sentence from another backend can still be attributed to the one work it restates
+    model_config = ConfigDict(json_schema_extra={"required": ["text", "works"]})
+
+    # no maxLength: a grammar of 200+ nested optional characters slows llama.cpp's sampler; the prompt bounds it
+    text: str = Field(description="one short plain-language sentence, at most 30 words")
     works: WorkNumbers = Field(
-        default_factory=list, description="numbers of the listed works this sentence is based on"
+        default_factory=list,
+        description=f"numbers of the 1 to {MAX_CITES} listed works this sentence is about",
+        json_schema_extra={"minItems": 1, "maxItems": MAX_CITES},
     )
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 class SummaryAnswer(BaseModel):
     # minItems/maxItems are for the schema only: a grammar-constrained local model (llama.cpp builds its grammar
-    # from it) then cannot stop after one sentence, which the 1.5B model did on every re-ask at temperature 0.
-    # Validation itself stays in the validators below, which first split sentences packed into one item.
+    # from it) then writes 2-3 sentences with at most MAX_CITES citations each (unbounded, the 1.5B model copied
+    # abstracts and repeated sentences until the token cap cut it off). Validation
+    # itself stays in the validators below, so another backend's longer answer is split and checked, not refused.
     sentences: list[SentenceOut] = Field(
-        description="2 to 4 sentences", json_schema_extra={"minItems": 2, "maxItems": 4}
+        description=f"{MIN_SENTENCES} to {ASK_SENTENCES} sentences, each about different works or a different point",
+        json_schema_extra={"minItems": MIN_SENTENCES, "maxItems": ASK_SENTENCES},
     )
 
     @field_validator("sentences", mode="before")
     @classmethod
-    def _one_sentence_each(cls, v: Any) -> Any:
-        """Small models pack several sentences into one item: split them, each keeping the item's citations."""
+    def _one_sentence_each(cls, v: Any, info: ValidationInfo) -> Any:
+        """Small models pack several sentences into one item: split them (initials, "e.g.", "et al." and the
+        works' titles are not sentence ends), each keeping the item's citations."""
         if not isinstance(v, list):
             return v
+        titles = (info.context or {}).get("titles", [])
         out = []
         for item in v:
             if isinstance(item, dict) and isinstance(item.get("text"), str):
-                parts = [p.strip() for p in _SENTENCE_END.split(item["text"].strip()) if p.strip()]
+                parts = split_sentences(item["text"], keep_whole=titles)
                 out += [{**item, "text": p} for p in parts] or [item]
             else:
                 out.append(item)
@@ -58,44 +79,60 @@ class SummaryAnswer(BaseModel):
 
     @field_validator("sentences")
     @classmethod
-    def _grounded(cls, v: list[SentenceOut], info: ValidationInfo) -> list[SentenceOut]:
+    def _supported(cls, v: list[SentenceOut], info: ValidationInfo) -> list[SentenceOut]:
         ctx = info.context or {}
-        sources: dict[str, str] = ctx.get("sources", {})
-        allowed_names: str = ctx.get("name", "")
-        unique, seen = [], set()
-        for s in v:  # a small model asked for 2-4 sentences may pad with a repeat: keep the first
-            key = word_key(s.text)
-            if key not in seen:
-                seen.add(key)
-                unique.append(s)
-        v = unique
-        if len(v) > 4:  # a small model that copies abstracts: keep the first four sentences, check them as usual
-            v = v[:4]
-        if len(v) < 2:
-            raise ValueError(f"write 2 to 4 different sentences, not {len(v)}")
-        problems = []
+        works: dict[str, tuple[str, str]] = ctx.get("works", {})
+        if not works:  # no listing to check against (a schema round trip): only the shape is checked
+            return v
+        checker = SupportChecker([WorkText(k, t, a) for k, (t, a) in works.items()], ctx.get("name", ""))
+        kept, refused, trimmed, seen = [], [], 0, set()
         for i, s in enumerate(v, 1):
-            s.text = re.sub(r"\s+", " ", s.text).strip()
-            if not s.works and sources:
-                s.works = _best_source(s.text, sources)
-            if not s.works:
-                problems.append(f"sentence {i} cites no work")
+            s.text = _tidy(s.text)
+            key = word_key(s.text)
+            if key in seen:  # an exact repeat is padding, not a claim worth a re-ask
                 continue
-            missing = [w for w in s.works if sources and str(w) not in sources]
-            if missing:
-                problems.append(f"sentence {i} cites works that do not exist: {missing}")
-                continue
-            if LEAK_WORDS.search(s.text):
-                problems.append(f"sentence {i} talks about the request instead of the research")
-            cited = " ".join(sources.get(str(w), "") for w in s.works)
-            if s.text.endswith(("...", "…")):
-                problems.append(f"sentence {i} is cut off; write a complete sentence")
-            bad = ungrounded_tokens(s.text, cited, allowed_names) if sources else []
-            if bad:
-                problems.append(f"sentence {i} mentions {bad}, which its cited works do not")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return v
+            seen.add(key)
+            previous = [k.text for k in kept]
+            verdict = checker.check(s.text, [str(w) for w in s.works], previous)
+            if not verdict.accepted and not s.works:
+                # an uncited sentence that clearly restates one work is attributed to it
+                best = _best_source(checker, s.text)
+                if best:
+                    s.works = [int(best)]
+                    verdict = checker.check(s.text, [best], previous)
+            if not verdict.accepted and verdict.reason == "over_broad" and 0 < len(verdict.supporting) <= MAX_CITES:
+                retry = checker.check(s.text, verdict.supporting, previous)  # keep the citations that hold
+                if retry.accepted:
+                    s.works, verdict, trimmed = [int(w) for w in verdict.supporting], retry, trimmed + 1
+            if verdict.accepted:
+                kept.append(s)
+            else:
+                refused.append({"n": i, "text": s.text, "reason": verdict.reason, "detail": verdict.detail})
+        if len(kept) < MIN_SENTENCES:
+            reasons = "; ".join(f'sentence {r["n"]} ("{r["text"][:60]}") {r["detail"]}' for r in refused)
+            raise ValueError(
+                f"write {MIN_SENTENCES} to {MAX_SENTENCES} different sentences, each citing the 1 to {MAX_CITES} "
+                f"works it is about; only {len(kept)} passed the checks" + (f": {reasons}" if reasons else "")
+            )
+        if refused or trimmed or "_report" not in ctx:  # the client validates the kept sentences once more
+            ctx["_report"] = {"refused": refused, "trimmed": trimmed}
+        return kept[:MAX_SENTENCES]
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    if text and text[-1].isalnum():  # a sentence the model left without its full stop
+        text += "."
+    return text
+
+
+def _best_source(checker: SupportChecker, sentence: str) -> str | None:
+    """The one listed work an uncited sentence clearly restates (>= 3 shared content terms), or None."""
+    from .support import matching
+
+    terms = checker.sentence_terms(sentence)
+    scored = sorted(((len(matching(terms, t)), k) for k, t in checker.terms.items()), reverse=True)
+    return scored[0][1] if scored and scored[0][0] >= 3 else None
 
 
 def _opening(abstract: str) -> str:
@@ -104,7 +141,7 @@ def _opening(abstract: str) -> str:
     if len(abstract) <= ABSTRACT_CHARS:
         return abstract
     kept = ""
-    for sentence in _SENTENCE_END.split(abstract):
+    for sentence in split_sentences(abstract):
         if len(kept) + len(sentence) + 1 > ABSTRACT_CHARS:
             break
         kept = f"{kept} {sentence}".strip()
@@ -120,18 +157,6 @@ def copied_sentences(value: dict, sources: dict[str, str]) -> int:
     )
 
 
-def _content_words(text: str) -> set[str]:
-    return {w.casefold() for w in re.findall(r"[A-Za-z][A-Za-z\-]{4,}", text)}
-
-
-def _best_source(sentence: str, sources: dict[str, str]) -> list[int]:
-    """A sentence that cites nothing is attributed to the one listed work it clearly restates (>= 3 shared
-    content words), or to none -- then the check rejects it."""
-    words = _content_words(sentence)
-    scored = sorted(((len(words & _content_words(text)), k) for k, text in sources.items()), reverse=True)
-    return [int(scored[0][1])] if scored and scored[0][0] >= 3 else []
-
-
 def digest(works) -> tuple[str, dict[str, str], list]:
     """The works the model sees (most recent first, numbered 1..n), the full text each citation number is checked
     against, and the works in that order (to map numbers back to work ids)."""
@@ -141,30 +166,49 @@ def digest(works) -> tuple[str, dict[str, str], list]:
         abstract = (w.abstract or "").strip()
         short = _opening(abstract)
         lines.append(f"{i}: {w.year or '?'}, {w.title or '(untitled)'}; {short}")
-        sources[str(i)] = f"{w.title or ''} {w.year or ''} {w.venue or ''} {' '.join(w.authors)} {abstract}"
+        sources[str(i)] = f"{w.title or ''} {abstract}"
     return "\n".join(lines), sources, chosen
 
 
-def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str]]:
-    """Ask the model; returns (ExtractResult, the value dict with work ids, prompt ref, the cited texts)."""
+def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str], dict[str, Any]]:
+    """Ask the model; returns (ExtractResult, the value dict with work ids, prompt ref, the cited texts, the
+    check report: sentences refused and citations trimmed in the accepted answer)."""
     from enrich.agent.prompts import load_prompt
 
     text, sources, chosen = digest(ctx.works)
     prompt = load_prompt(STEP)
+    context: dict[str, Any] = {
+        "sources": sources,
+        "name": ctx.name,
+        "works": {str(i): (w.title or "", (w.abstract or "").strip()) for i, w in enumerate(chosen, 1)},
+        "titles": [w.title for w in chosen if w.title],
+    }
     result = ctx.client.extract(
         SummaryAnswer,
         prompt.messages(name=ctx.name, works=text),
         prompt=prompt.prompt_ref,
-        context={"sources": sources, "name": ctx.name},
+        context=context,
         job_id=ctx.job_id,
         max_tokens=MAX_TOKENS,
     )
+    report = context.get("_report", {"refused": [], "trimmed": 0})
     sentences = [
         {"text": s.text, "works": list(dict.fromkeys(chosen[n - 1].work_id for n in s.works))}
         for s in result.value.sentences
     ]
-    value = {"text": " ".join(s["text"] for s in sentences), "sentences": sentences}
-    return result, value, prompt.prompt_ref.ref, sources
+    text_out = " ".join(s["text"] for s in sentences)
+    value = {"text": text_out, "sentences": sentences, "readability": readability(text_out)}
+    return result, value, prompt.prompt_ref.ref, sources, report
+
+
+def confidence(reasks: int, refused: int, trimmed: int, copied: int, grade: float | None) -> float:
+    """From the checks that passed: every sentence kept passed the support check (else no summary at all); each
+    re-ask, each sentence dropped, each citation list that had to be trimmed, a sentence copied from an abstract
+    and hard reading lower it."""
+    conf = 0.95 - 0.15 * reasks - 0.1 * refused - 0.05 * trimmed - (0.4 if copied else 0.0)
+    if grade is not None and grade > 14:
+        conf -= 0.1
+    return round(max(0.0, conf), 3)
 
 
 def run(ctx: StepContext) -> StepOutcome:
@@ -175,11 +219,19 @@ def run(ctx: StepContext) -> StepOutcome:
     if not any(w.title or w.abstract for w in ctx.works):
         out.detail = "no works to summarise"
         return out
-    result, value, ref, sources = generate(ctx)
+    result, value, ref, sources, report = generate(ctx)
     record_llm(out, result)
     cited = sorted({w for s in value["sentences"] for w in s["works"]})
     copied = copied_sentences(value, sources)
-    conf = round(max(0.0, 0.9 - 0.15 * result.reasks - (0.4 if copied else 0.0)), 3)
+    refused = report.get("refused", [])
+    conf = confidence(result.reasks, len(refused), report.get("trimmed", 0), copied, value["readability"]["grade"])
+    notes = [f"{len(value['sentences'])} sentences passed the support check against {len(cited)} cited works"]
+    if refused:
+        notes.append("dropped: " + "; ".join(f"{r['reason']}: {r['text'][:80]}" for r in refused))
+    if report.get("trimmed"):
+        notes.append(f"{report['trimmed']} sentence(s) kept only the works they are about")
+    if copied:
+        notes.append(f"{copied} sentence(s) copied from an abstract")
     fv = FieldValue(
         researcher_id=ctx.researcher.id,
         field=STEP,
@@ -191,12 +243,7 @@ def run(ctx: StepContext) -> StepOutcome:
         llm_call_id=result.call_id,
         job_id=ctx.job_id,
         listing_id=ctx.listing.id,
-        evidence=[
-            Evidence(
-                note=f"every sentence cites works; checked against {len(cited)} cited works"
-                + (f"; {copied} sentence(s) copied from an abstract" if copied else "")
-            )
-        ],
+        evidence=[Evidence(note="; ".join(notes))],
     )
     res = ctx.store.submit(fv, auto_apply=conf >= ctx.settings.auto_apply_summary)
     out.status, out.value = res.outcome, fv
@@ -214,4 +261,4 @@ class SummaryStep:
 
     def estimate(self, works: list[Work]) -> CallEstimate:
         chars = 900 + sum(len(w.title or "") + ABSTRACT_CHARS + 20 for w in works[:MAX_WORKS])
-        return CallEstimate.from_chars(chars, tokens_out=260)
+        return CallEstimate.from_chars(chars, tokens_out=150)

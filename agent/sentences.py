@@ -1,0 +1,187 @@
+"""Sentences of model prose: splitting that knows names and abbreviations, and telling a sentence from a fragment.
+
+Splitting is pysbd's rule-based segmenter (initials such as "Mary J.K. Smith", "et al.", "e.g.", "U.S.", "vs.",
+version and decimal numbers), plus one thing it cannot know: the titles of the works being summarised, whose own
+"?" or "..." must not end a sentence. `fragment_reason` is the other half: a piece that still ends at an initial or
+an abbreviation, a question, or a phrase without a finite verb is not a sentence, whatever the splitter did.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+import pysbd
+
+
+@cache
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str, keep_whole: Iterable[str] = ()) -> list[str]:
+    """The sentences of `text`. A segment boundary that falls inside one of `keep_whole` (titles) is undone."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    if not text:
+        return []
+    parts = [p.strip() for p in _segmenter().segment(text) if p.strip()]
+    protected = [t for t in {re.sub(r"\s+", " ", t).strip() for t in keep_whole} if len(t) > 3]
+    if protected and len(parts) > 1:
+        merged = [parts[0]]
+        for part in parts[1:]:
+            joined = f"{merged[-1]} {part}"
+            if any(_boundary_inside(joined, len(merged[-1]), title) for title in protected):
+                merged[-1] = joined
+            else:
+                merged.append(part)
+        parts = merged
+    return parts
+
+
+def _boundary_inside(joined: str, cut: int, title: str) -> bool:
+    low, t = joined.casefold(), title.casefold()
+    start = low.find(t)
+    while start >= 0:
+        if start < cut < start + len(t):
+            return True
+        start = low.find(t, start + 1)
+    return False
+
+
+# A token that ends in a period but does not end a sentence: initials ("S.", "J.K.", "U.S.") and common abbreviations.
+_INITIALS = re.compile(r"^(?:[A-Z]\.)+$|^[A-Z][a-z]?\.$")
+ABBREVIATIONS = frozenset(
+    """al e.g i.e etc vs cf ca approx esp incl resp viz dr prof mr mrs ms st jr sr fig figs no nos vol vols pp eq
+    eqs sec ch inc ltd co corp dept univ jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+_AUX = frozenset(
+    """is are was were be been am has have had do does did can could will would may might shall should must
+    remains seems became becomes""".split()
+)
+_IRREGULAR = frozenset(
+    """made built found showed shown wrote written led took gave ran began brought held won drew chose set put met
+    kept saw got went came became grew taught thought sought told said left lost meant spent sent understood
+    undertook broke knew rose fell felt paid laid dealt let began begun gone done seen given taken run make build
+    find show write lead take give begin bring hold win draw choose keep see get go come become grow teach think
+    seek tell say leave lose mean spend send understand""".split()
+)
+_SUBJECTS = frozenset("he she it they we i you who which that this one each".split())
+_PLURAL_SUBJECTS = frozenset("they we i you".split())
+_DETERMINERS = frozenset(
+    """the a an his her their its our my your this that these those one each another every some both such other
+    several many two three""".split()
+)
+_PREPOSITIONS = frozenset(
+    """of for with by in on to from at as into onto about across over under between among through via and or but
+    than like without within toward towards upon""".split()
+)
+_ADVERBS = frozenset(
+    """also further often now still then first later thus therefore mainly mostly largely recently primarily jointly
+    additionally typically usually especially instead likewise similarly together again already""".split()
+)
+_OBJECT_OPENERS = frozenset("a an the that how what whether why when where its their his her".split())
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019\-]*")
+
+
+def ends_at_abbreviation(sentence: str) -> bool:
+    """Does the text end at an initial or an abbreviation (a piece a naive splitter broke off)?"""
+    last = sentence.strip().split()[-1] if sentence.strip() else ""
+    if not last.endswith("."):
+        return False
+    if _INITIALS.match(last):
+        return True
+    return last.rstrip(".").casefold().lstrip("(") in ABBREVIATIONS
+
+
+def has_finite_verb(sentence: str, names: Iterable[str] = ()) -> bool:
+    """A light stand-in for a part-of-speech tagger: does the text have a word that can only be a finite verb
+    where it stands (an auxiliary, a past-tense form after a subject, an -s form after a subject or an adverb, a base
+    form after a plural pronoun)? Title-like noun phrases ("Event representations and thematic fit.") have none."""
+    name_words = {w.casefold() for n in names for w in _WORD.findall(n)}
+    words = [m.group(0) for m in _WORD.finditer(sentence)]
+    low = [w.casefold().replace("\u2019", "'") for w in words]
+    for i, w in enumerate(low):
+        if w in _AUX or (w.endswith("n't")):
+            return True
+        if i == 0:
+            continue
+        prev = low[i - 1]
+        prev_is_subject = (
+            prev in _SUBJECTS
+            or prev in _ADVERBS
+            or prev.endswith("ly")
+            or prev in name_words
+            or (words[i - 1][:1].isupper() and i - 1 > 0)
+            or (i >= 2 and (low[i - 2] in _DETERMINERS or low[i - 2].endswith("'s")) and prev not in _PREPOSITIONS)
+        )
+        if w in _IRREGULAR and prev not in _DETERMINERS and prev not in _PREPOSITIONS:
+            return True
+        if len(w) > 4 and w.endswith("ed") and prev not in _DETERMINERS and prev not in _PREPOSITIONS:
+            return True
+        if (
+            len(w) > 3
+            and w.endswith("s")
+            and not w.endswith(("ss", "us", "is", "ous", "ics"))
+            and prev_is_subject
+            and w not in _PREPOSITIONS
+        ):
+            return True
+        if prev in _PLURAL_SUBJECTS and w not in _PREPOSITIONS and w not in _DETERMINERS:
+            return True
+        if (
+            i >= 2
+            and low[i - 2] in _DETERMINERS
+            and prev.endswith("s")
+            and w not in _PREPOSITIONS
+            and w not in _DETERMINERS
+            and not w.endswith("s")
+        ):
+            return True  # "These methods aim ...", "Both papers show ..."
+    # an -s or -ed word right before an article or a clause word: "Work on parsing includes a treebank"
+    for i in range(1, len(low) - 1):
+        w, nxt = low[i], low[i + 1]
+        if (
+            len(w) > 3
+            and (w.endswith("ed") or (w.endswith("s") and not w.endswith(("ss", "us", "is", "ous"))))
+            and nxt in _OBJECT_OPENERS
+            and low[i - 1] not in _DETERMINERS
+        ):
+            return True
+    # a sentence that opens like a clause (a pronoun, a possessive, a determiner, the researcher's name) and has an
+    # -s or -ed word after its first noun: "His work on bilingual dictionaries builds ...", "Her model predicts ..."
+    opens_clause = bool(low) and (low[0] in _SUBJECTS | _DETERMINERS | _PLURAL_SUBJECTS or low[0] in name_words)
+    if opens_clause or (words and _INITIAL_OPENER.match(sentence.strip())):
+        for i in range(2, len(low)):
+            w, prev = low[i], low[i - 1]
+            if prev in _DETERMINERS or prev in _PREPOSITIONS or w in _PREPOSITIONS:
+                continue
+            if len(w) > 3 and (w.endswith("ed") or (w.endswith("s") and not w.endswith(("ss", "us", "is", "ous")))):
+                return True
+    return False
+
+
+_INITIAL_OPENER = re.compile(r"^(?:[A-Z]\.\s*)+[A-Z][a-z]")  # "N. Schluter ...", "T. H. Nguyen ..."
+
+
+def fragment_reason(sentence: str, names: Iterable[str] = ()) -> str | None:
+    """Why `sentence` is not a complete sentence, or None when it is one."""
+    s = sentence.strip()
+    words = _WORD.findall(s)
+    if len(words) < 4:
+        return "too short to be a sentence"
+    if s.endswith(("...", "\u2026")):
+        return "cut off"
+    if ends_at_abbreviation(s):
+        return "breaks off at an initial or an abbreviation"
+    if s.endswith("?"):
+        return "a question, not a statement"
+    if s[-1] not in ".!\"')\u201d":
+        return "does not end like a sentence"
+    if s[0].islower():
+        return "starts in the middle of a sentence"
+    if s.count("(") != s.count(")"):
+        return "unbalanced parentheses"
+    if not has_finite_verb(s, names):
+        return "no verb: a phrase, not a sentence"
+    return None

@@ -1,0 +1,307 @@
+"""Does each summary sentence say something its cited works say, and only those works?
+
+A sentence is compared with the works of its listing through *content terms*: stemmed words that are neither
+English stop words nor the vocabulary every research summary uses ("work", "method", "contribution", "field").
+Only a work's title and abstract count as evidence (author lists, venues and years do not).
+
+Refusals, in the order they are checked (the first one found is the reason the model sees on a re-ask):
+- fragment: not a complete sentence (agent/sentences.py);
+- no_citation: cites no listed work;
+- over_broad: cites more than MAX_CITES works, or a cited work shares no content term with the sentence;
+- filler: no content term of any cited work (generic praise and padding, whatever its wording);
+- unsupported: a name or number in none of the cited works, or too little of the sentence found in them;
+- wrong_work: the sentence matches a work it does not cite clearly better than the works it cites;
+- paraphrase_repeat: it says again, in other words, what an earlier sentence of the summary said.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from snowballstemmer import stemmer
+
+from enrich.agent.sentences import fragment_reason
+
+from .checks import LEAK_WORDS, ungrounded_tokens
+
+MAX_CITES = 3  # a sentence is about one to three works; more is a citation that says nothing
+MIN_FOUND_SHARE = 0.3  # of a sentence's content terms, the share its cited works must contain
+WRONG_WORK_MARGIN = 2.0  # an uncited work explains this many more (weighted) terms than the cited ones together
+PARAPHRASE_SIMILARITY = 0.5  # share of a sentence's (cited) content already said by one earlier sentence
+MIN_NEW_TERMS = 3  # specific terms a sentence must add when an earlier sentence is about the same work
+
+# Words any summary of any research uses: they carry no specific content, so they never count as support.
+GENERIC = frozenset(
+    """work works working worked research researcher researchers study studies studied studying paper papers article
+    articles publication publications author authors colleague colleagues group team lab field fields area areas
+    domain domains topic topics contribution contributions contribute contributed contributes advance advances
+    advancing advanced progress impact impactful important importance significant significantly valuable value
+    insight insights new novel recent recently current future approach approaches method methods methodology
+    technique techniques system systems framework frameworks model models modeling modelling result results finding
+    findings show shows showed shown demonstrate demonstrates demonstrated propose proposes proposed present presents
+    presented introduce introduces introduced develop develops developed development develops explore explores
+    explored investigate investigates investigated examine examines examined focus focuses focused focusing aim aims
+    aimed use uses used using help helps helped make makes made way ways better improve improves improved improving
+    improvement improvements performance effective effectively efficient efficiently various variety range wide
+    broad broader diverse different several many multiple including include includes included also well like
+    particular particularly specific specifically general generally overall whole together moreover furthermore
+    additionally finally first second third one two three main key major strong robust rich deep deeper high highly
+    large larger small smaller good great best leading lasting growing modern today world community communities
+    researchers' reader readers people problem problems challenge challenges challenging task tasks goal goals
+    application applications applied apply applies real practical computer computers based thing things kind kinds
+    lot lots number numbers amount part parts aspect aspects level levels case cases example examples instance
+    instance instances idea ideas question questions understanding understand understands knowledge possible
+    ability able new exciting innovative avenue avenues agenda commitment boundary boundaries pave paves foundation
+    provide provides provided offer offers offered achieve achieves achieved highlight highlights highlighted
+    reflect reflects reflected build builds built create creates created design designs designed""".split()
+)
+# Claims of recognition, adoption or scale: a summary may make them only when a cited work states them.
+CLAIMS = frozenset(
+    """award awarded awards prize prizes won win wins winning deployed deploy deployment adopted adoption standard
+    standards commercial commercially industry industrial patent patented million millions billion billions thousands
+    worldwide widely popular famous renowned pioneering pioneer breakthrough record leading acclaimed cited""".split()
+)
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['\u2019][a-z]+)?|\d+(?:[.,]\d+)*")
+
+
+@cache
+def _stem_word(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+@cache
+def _stemmer():
+    return stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens; hyphenated and possessive forms are split into their parts."""
+    out = []
+    for tok in _TOKEN.findall(text or ""):
+        tok = re.sub(r"['\u2019]s$", "", tok).casefold()
+        out.append(tok)
+    return out
+
+
+_COMPOUND = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
+
+
+def content_terms(text: str, exclude: Iterable[str] = ()) -> set[str]:
+    """Stems of the words of `text` that carry content (no stop words, no summary vocabulary, no `exclude`).
+    A hyphenated compound also gives its initials ("part-of-speech" -> "pos"), and a negated word its root
+    ("unsupervised" -> "supervis"), so a plain paraphrase still meets the abstract's wording."""
+    skip = {w.casefold() for w in exclude}
+    terms = set()
+    for w in words(text):
+        if w in ENGLISH_STOP_WORDS or w in GENERIC or w in skip or len(w) < 2 or w.isdigit():
+            continue
+        stem = _stem_word(w)
+        if stem in _GENERIC_STEMS or stem in skip:
+            continue
+        terms.add(stem)
+        if w.startswith("un") and len(w) >= 7:
+            terms.add(_stem_word(w[2:]))
+    for m in _COMPOUND.finditer(text or ""):
+        parts = m.group(0).split("-")
+        if len(parts) >= 3:  # two-part initials ("cl" of "cross-lingual") are noise
+            terms.add("".join(p[0] for p in parts).casefold())
+    return terms
+
+
+def matching(terms: set[str], vocabulary: set[str]) -> set[str]:
+    """The terms found in `vocabulary`, a stem also matching a longer or shorter form of itself ("induc" and
+    "induct", five letters at least)."""
+    found = terms & vocabulary
+    for t in terms - found:
+        if len(t) >= 5 and any(len(v) >= 5 and (v.startswith(t) or t.startswith(v)) for v in vocabulary):
+            found.add(t)
+    return found
+
+
+@cache
+def _generic_stems_cached() -> frozenset[str]:
+    return frozenset(_stem_word(w) for w in GENERIC)
+
+
+_CLAIM_STEMS = frozenset(_stem_word(w) for w in CLAIMS)
+
+
+class _LazyStems:
+    def __contains__(self, item: str) -> bool:
+        return item in _generic_stems_cached()
+
+
+_GENERIC_STEMS = _LazyStems()
+
+
+@dataclass
+class WorkText:
+    key: str  # what a citation names: a work number or id
+    title: str
+    abstract: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.title} {self.abstract}"
+
+
+@dataclass
+class Verdict:
+    accepted: bool
+    reason: str | None = None  # one of the refusal names in the module docstring
+    detail: str = ""  # what the model is told on a re-ask
+    supporting: list[str] = field(default_factory=list)  # cited works that share content terms with the sentence
+    found_share: float = 0.0
+
+
+class SupportChecker:
+    """The listing's works, prepared once; `check` judges one sentence against them."""
+
+    def __init__(self, works: Sequence[WorkText], researcher: str = ""):
+        self.works = {w.key: w for w in works}
+        self.researcher = researcher
+        self.name_words = {w for w in words(researcher) if len(w) > 1}
+        self.terms = {w.key: content_terms(w.text, self.name_words) for w in works}
+        n = max(1, len(works))
+        df: dict[str, int] = {}
+        for ts in self.terms.values():
+            for t in ts:
+                df[t] = df.get(t, 0) + 1
+        # a term in every work of the listing says little about which work a sentence is about
+        self.idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        # on a page of 4+ works, a term in more than half of them is the page's common vocabulary ("language" on a
+        # linguist's page): it does not make a sentence specific
+        self.common = {t for t, c in df.items() if n >= 4 and c > n / 2}
+
+    def weight(self, terms: Iterable[str]) -> float:
+        return sum(self.idf.get(t, 0.0) for t in terms)
+
+    def sentence_terms(self, sentence: str) -> set[str]:
+        return content_terms(sentence, self.name_words)
+
+    def check(self, sentence: str, cites: Sequence[str], previous: Sequence[str] = ()) -> Verdict:
+        sentence = sentence.strip()
+        names = [self.researcher] if self.researcher else []
+        reason = fragment_reason(sentence, names)
+        if reason:
+            return Verdict(False, "fragment", f"is not a complete sentence ({reason})")
+        if LEAK_WORDS.search(sentence):
+            return Verdict(False, "unsupported", "talks about the request instead of the research")
+        cites = list(dict.fromkeys(str(c) for c in cites))
+        unknown = [c for c in cites if c not in self.works]
+        if unknown:
+            return Verdict(False, "unsupported", f"cites works that are not listed: {unknown}")
+        terms = self.sentence_terms(sentence)
+        if not cites:
+            if not any(matching(terms, wt) for wt in self.terms.values()):
+                return Verdict(False, "filler", "says nothing specific about any listed work")
+            return Verdict(False, "no_citation", "cites no work; cite the 1 to 3 works it is about")
+        per_work = {c: matching(terms, self.terms[c]) for c in cites}
+        found = set().union(*per_work.values())
+        supporting = [c for c in cites if per_work[c]]
+        share = len(found) / len(terms) if terms else 0.0
+        if len(cites) > MAX_CITES:
+            return Verdict(
+                False,
+                "over_broad",
+                f"cites {len(cites)} works; cite only the 1 to {MAX_CITES} works it is about",
+                supporting,
+                share,
+            )
+        if not found - self.common:
+            return Verdict(False, "filler", "has no specific content from the works it cites", [], share)
+        if len(supporting) < len(cites):
+            idle = [c for c in cites if c not in supporting]
+            return Verdict(False, "over_broad", f"cites {idle}, which it says nothing about", supporting, share)
+        wrong = self._better_uncited(terms, cites, found)
+        if wrong:
+            return Verdict(
+                False,
+                "wrong_work",
+                f"is about work {wrong}, which it does not cite, more than about the works it cites",
+                supporting,
+                share,
+            )
+        cited_text = " ".join(self.works[c].text for c in cites)
+        bad = ungrounded_tokens(sentence, cited_text, _name_forms(self.researcher))
+        if bad:
+            return Verdict(False, "unsupported", f"mentions {bad}, which its cited works do not", supporting, share)
+        claims = sorted(w for w in words(sentence) if _stem_word(w) in _CLAIM_STEMS and _stem_word(w) not in found)
+        if claims:
+            return Verdict(
+                False, "unsupported", f"claims {claims}, which its cited works do not state", supporting, share
+            )
+        if share < MIN_FOUND_SHARE:
+            missing = sorted(terms - found)[:6]
+            return Verdict(
+                False, "unsupported", f"says things its cited works do not ({', '.join(missing)})", supporting, share
+            )
+        repeat = self._repeats(terms, found, cites, previous)
+        if repeat:
+            return Verdict(
+                False, "paraphrase_repeat", f"repeats what sentence {repeat} already says", supporting, share
+            )
+        return Verdict(True, None, "", supporting, share)
+
+    def _better_uncited(self, terms: set[str], cites: Sequence[str], found: set[str]) -> str | None:
+        """An uncited work that accounts for clearly more of the sentence than the cited works do."""
+        own = self.weight(found)
+        best, best_key = 0.0, None
+        for key, wt in self.terms.items():
+            if key in cites:
+                continue
+            extra = self.weight(matching(terms, wt) - found)
+            if extra > best:
+                best, best_key = extra, key
+        if best_key is not None and best >= WRONG_WORK_MARGIN and best > own:
+            return best_key
+        return None
+
+    def about(self, sentence_terms: set[str]) -> set[str]:
+        """The works a sentence is mostly about (by weighted shared terms), whatever it cites."""
+        scores = {k: self.weight(matching(sentence_terms, wt)) for k, wt in self.terms.items()}
+        top = max(scores.values(), default=0.0)
+        return {k for k, v in scores.items() if v > 0 and v >= 0.5 * top}
+
+    def _repeats(self, terms: set[str], found: set[str], cites: Sequence[str], previous: Sequence[str]) -> int:
+        """The number of an earlier sentence this one repeats, or 0. A sentence repeats when an earlier sentence is
+        about the same work and it brings fewer than MIN_NEW_TERMS specific terms of its works that no earlier
+        sentence used, or when one earlier sentence already said most of its content (of what it takes from its
+        works, when that sentence is about the same work)."""
+        if not previous:
+            return 0
+        prev_terms = [self.sentence_terms(p) for p in previous]
+        said = set().union(*prev_terms)
+        new = found - matching(found, said)
+        best_i, best_sim, same_work = 0, 0.0, False
+        for i, pt in enumerate(prev_terms, 1):
+            sim = self.similarity(terms, pt)
+            if set(cites) & self.about(pt):
+                same_work = True
+                shared = matching(found, pt)
+                sim = max(sim, self.weight(shared) / max(self.weight(found), 1e-9))
+            if sim > best_sim:
+                best_i, best_sim = i, sim
+        if (same_work and len(new) < MIN_NEW_TERMS) or best_sim >= PARAPHRASE_SIMILARITY:
+            return best_i or len(previous)
+        return 0
+
+    def similarity(self, a: set[str], b: set[str]) -> float:
+        """Weighted share of `a`'s content terms also in `b` (1.0 = nothing new in `a`)."""
+        if not a:
+            return 1.0
+        shared = matching(a, b)
+        total = sum(max(self.idf.get(t, 1.0), 0.5) for t in a)
+        return sum(max(self.idf.get(t, 1.0), 0.5) for t in shared) / total
+
+
+def _name_forms(name: str) -> str:
+    """The researcher's name with its initial forms ("Philip S. Yu" -> "P. S. Yu", "P. Yu", "Yu")."""
+    parts = [p for p in re.split(r"\s+", name.strip()) if p]
+    initials = " ".join(p[0] + "." for p in parts[:-1])
+    return f"{name} {initials} {parts[-1] if parts else ''}"

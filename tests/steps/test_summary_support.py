@@ -1,0 +1,245 @@
+"""The summary's sentence checks, each refusal on its own, and the step with the fake model: refused sentences are
+re-asked with the reason, dropped when two supported sentences remain, and lower the confidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from enrich.agent.ingest import parse
+from enrich.agent.llm.fake import FakeModel
+from enrich.agent.loop import make_context, run_researcher
+from enrich.agent.readability import acronyms, fk_grade
+from enrich.agent.settings import load
+from enrich.agent.steps import summary
+from enrich.agent.steps.summary import SummaryAnswer
+from enrich.agent.steps.support import SupportChecker, WorkText
+from enrich.store import Store
+
+WORKS = {
+    "1": (
+        "Parsing Tables with Graph Neural Networks",
+        "We parse tables in scientific documents with graph neural networks and improve cell extraction on three "
+        "benchmarks.",
+    ),
+    "2": (
+        "Detecting Sarcasm in Product Reviews",
+        "We detect sarcasm in online product reviews using contrastive training and an annotated corpus of 5,000 "
+        "reviews.",
+    ),
+    "3": (
+        "Speech Recognition for Low-Resource Dialects",
+        "We adapt speech recognition models to low-resource dialects of Arabic with self-training on untranscribed "
+        "audio.",
+    ),
+    "4": (
+        "Summarising Clinical Notes",
+        "We summarise clinical notes of hospital patients with a pointer-generator model and evaluate faithfulness "
+        "with doctors.",
+    ),
+}
+NAME = "Jane Q. Doe"
+CONTEXT = {"works": WORKS, "name": NAME, "titles": [t for t, _ in WORKS.values()]}
+GOOD = [
+    {"text": "Jane Q. Doe reads tables in scientific documents with graph neural networks.", "works": [1]},
+    {"text": "She also detects sarcasm in online product reviews.", "works": [2]},
+]
+
+
+@pytest.fixture
+def checker() -> SupportChecker:
+    return SupportChecker([WorkText(k, t, a) for k, (t, a) in WORKS.items()], NAME)
+
+
+def test_supported_sentences_are_accepted(checker):
+    assert checker.check(GOOD[0]["text"], ["1"]).accepted
+    assert checker.check(GOOD[1]["text"], ["2"], [GOOD[0]["text"]]).accepted
+    assert checker.check("J. Q. Doe et al. adapt speech recognition to Arabic dialects.", ["3"]).accepted
+
+
+@pytest.mark.parametrize(
+    "sentence, cites, previous, reason",
+    [
+        # a sentence about one paper citing every work
+        ("She reads tables in scientific documents with graph networks.", ["1", "2", "3", "4"], [], "over_broad"),
+        # citing a work the sentence says nothing about
+        ("She reads tables in scientific documents with graph networks.", ["1", "4"], [], "over_broad"),
+        # a claim (an institution, a number) in none of the cited works
+        ("She detects sarcasm in product reviews at Google.", ["2"], [], "unsupported"),
+        ("She detects sarcasm in 40,000 product reviews.", ["2"], [], "unsupported"),
+        (
+            "She detects sarcasm in reviews, which won a best paper award and is used by millions.",
+            ["2"],
+            [],
+            "unsupported",
+        ),
+        # the claim belongs to another work on the page
+        (
+            "She detects sarcasm in product reviews and adapts speech recognition to Arabic dialects.",
+            ["2"],
+            [],
+            "wrong_work",
+        ),
+        # praise or padding, whatever the wording, citing works or not
+        ("Her work has made significant contributions to the field.", ["1"], [], "filler"),
+        ("These papers open exciting new avenues for future research.", ["1", "2"], [], "filler"),
+        ("Overall, her research reflects a rich and diverse agenda.", [], [], "filler"),
+        # the same point again in other words
+        (
+            "She also finds sarcastic remarks in reviews of products online.",
+            ["2"],
+            ["She detects sarcasm in online product reviews."],
+            "paraphrase_repeat",
+        ),
+        # broken pieces and verbless phrases
+        ("Jane Q.", [], [], "fragment"),
+        ("The research by J.", [], [], "fragment"),
+        ("Sarcasm in product reviews and clinical notes.", ["2", "4"], [], "fragment"),
+        # a sentence about a work that cites none
+        ("She detects sarcasm in online product reviews with contrastive training.", [], [], "no_citation"),
+    ],
+)
+def test_each_bad_sentence_is_refused_with_its_reason(checker, sentence, cites, previous, reason):
+    verdict = checker.check(sentence, cites, previous)
+    assert not verdict.accepted
+    assert verdict.reason == reason, verdict
+    assert verdict.detail  # the model is told why on a re-ask
+
+
+def test_an_answer_keeps_supported_sentences_and_drops_the_rest():
+    ctx = dict(CONTEXT)
+    answer = SummaryAnswer.model_validate(
+        {"sentences": [*GOOD, {"text": "Her work has made significant contributions.", "works": [1]}]}, context=ctx
+    )
+    assert [s.text for s in answer.sentences] == [g["text"] for g in GOOD]
+    assert [r["reason"] for r in ctx["_report"]["refused"]] == ["filler"]
+
+
+def test_packed_sentences_are_split_at_sentence_ends_only():
+    packed = {"text": f"{GOOD[0]['text']} She also detects sarcasm, e.g. in online product reviews.", "works": [1, 2]}
+    answer = SummaryAnswer.model_validate({"sentences": [packed]}, context=dict(CONTEXT))
+    assert [s.text for s in answer.sentences][1] == "She also detects sarcasm, e.g. in online product reviews."
+    # each part keeps only the cited works it is about (the idle citation is trimmed)
+    assert [s.works for s in answer.sentences] == [[1], [2]]
+
+
+def test_fewer_than_two_supported_sentences_is_an_error_naming_each_reason():
+    with pytest.raises(ValueError) as err:
+        SummaryAnswer.model_validate(
+            {"sentences": [GOOD[0], {"text": "She detects sarcasm at Google.", "works": [2]}]},
+            context=dict(CONTEXT),
+        )
+    assert "only 1 passed" in str(err.value) and "Google" in str(err.value)
+
+
+PAGE = f"""{NAME}
+Department of Testing, Example University
+
+Publications (4)
+
+""" + "\n".join(
+    f"""{title}
+{NAME}; Bob Smith
+Proceedings of a Test Conference
+Year: 202{k} | Conference Paper | ACL Anthology 202{k}.test-1.{k}
+Abstract: {abstract}
+"""
+    for k, (title, abstract) in WORKS.items()
+)
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    settings = load(db=str(tmp_path / "t.db"))
+    store = Store.open(settings.db)
+    parsed = parse(PAGE, path="jane.txt")
+    rid = store.record_import(parsed, text=PAGE, path="jane.txt").researcher_id
+    yield store, settings, rid
+    store.close()
+
+
+def _numbered(store, rid, text_by_title: list[tuple[str, list[str]]]) -> dict:
+    """An answer citing works by title, numbered as the step numbers them (most recent first)."""
+    _digest, _sources, chosen = summary.digest(store.researcher_works(rid))
+    number = {w.title: i for i, w in enumerate(chosen, 1)}
+    return {"sentences": [{"text": t, "works": [number[x] for x in titles]} for t, titles in text_by_title]}
+
+
+def test_step_re_asks_with_the_reason_then_applies_with_confidence_from_the_checks(setup):
+    store, settings, rid = setup
+    t = {k: title for k, (title, _a) in WORKS.items()}
+    bad = _numbered(store, rid, [(GOOD[0]["text"], [t["1"]]), ("Her work is truly impactful.", [t["1"]])])
+    good = _numbered(
+        store,
+        rid,
+        [
+            (GOOD[0]["text"], [t["1"]]),
+            (GOOD[1]["text"], [t["2"]]),
+            ("Her work has made significant contributions.", [t["1"]]),
+        ],
+    )
+    fake = FakeModel({"SummaryAnswer": [bad, good]}, store=store)
+    ctx = make_context(store, fake, settings, rid, None, None)
+    out = summary.run(ctx)
+    assert "has no specific content" in fake.calls[1]["messages"][-1]["content"]  # the re-ask names the reason
+    fv = store.current(rid, "summary")
+    assert [s["text"] for s in fv.value["sentences"]] == [GOOD[0]["text"], GOOD[1]["text"]]
+    # 0.95 - 0.15 (one re-ask) - 0.1 (one sentence dropped)
+    assert fv.confidence == pytest.approx(0.7) and out.status == "applied"
+    assert "dropped: filler" in fv.evidence[0].note
+    assert fv.value["readability"]["grade"] is not None
+
+
+def test_step_without_two_supported_sentences_fails_and_applies_nothing(setup):
+    store, settings, rid = setup
+    t = {k: title for k, (title, _a) in WORKS.items()}
+    bad = _numbered(store, rid, [(GOOD[0]["text"], [t["1"]]), ("These papers offer new insights.", [t["2"]])])
+    fake = FakeModel({"SummaryAnswer": bad}, store=store)
+    ctx = make_context(store, fake, settings, rid, None, None)
+    (out,) = run_researcher(ctx, ["summary"])
+    assert out.status == "failed" and "did not validate" in out.detail
+    assert store.current(rid, "summary") is None
+
+
+def test_step_stops_at_its_time_budget(setup):
+    store, _settings, rid = setup
+    settings = load(db=str(store.db.conn.execute("PRAGMA database_list").fetchone()[2]), step_budget=0.000001)
+    fake = FakeModel({"SummaryAnswer": {"sentences": []}}, store=store)
+    ctx = make_context(store, fake, settings, rid, None, None)
+    (out,) = run_researcher(ctx, ["summary"])
+    assert out.status == "failed" and "time budget" in out.detail and not fake.calls
+
+
+def test_readability_grade_and_unexplained_acronyms():
+    plain = "She teaches computers to read tables. They find the numbers people need."
+    dense = "Hierarchical contextualised representations substantially outperform conventional architectures."
+    assert fk_grade(plain) < 8 < fk_grade(dense)
+    found, unexplained = acronyms("They parse Universal Dependencies (UD) trees and UCCA graphs with BERT.")
+    assert found == ["UD", "UCCA", "BERT"] and unexplained == ["UCCA", "BERT"]
+
+
+def test_confidence_and_readability_reach_the_export(setup):
+    from enrich.agent.export import researcher_line
+    from enrich.agent.fake_answers import grounded_answer
+    from enrich.agent.llm.fake import FunctionModel
+
+    store, settings, rid = setup
+    ctx = make_context(store, FunctionModel(grounded_answer, store=store), settings, rid, None, None)
+    (out,) = run_researcher(ctx, ["summary"])
+    assert out.status == "applied"
+    line = researcher_line(store, rid)
+    assert line.summary.confidence == store.current(rid, "summary").confidence
+    assert line.summary.readability.grade is not None and line.summary.readability.acronyms >= 0
+
+
+def test_the_pages_common_vocabulary_does_not_make_a_sentence_specific():
+    works = [
+        WorkText("1", "Language models for parsing", "We parse language with neural models."),
+        WorkText("2", "Language of tweets", "We study the language of tweets about elections."),
+        WorkText("3", "Sign language recognition", "We recognise sign language from video."),
+        WorkText("4", "Poetry generation", "We generate rhyming language with constraints."),
+    ]
+    checker = SupportChecker(works, "Jane Doe")
+    assert checker.check("These papers show how language matters today.", ["1", "2"]).reason == "filler"
+    assert checker.check("She recognises sign language from video.", ["3"]).accepted
