@@ -10,6 +10,7 @@ A page that states no affiliation gets none: nothing is applied or proposed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
@@ -92,6 +93,51 @@ def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
     return sorted(found.values(), key=lambda e: -e["count"])
 
 
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+MAX_HEADER_LINE_WORDS = 16  # an affiliation line, not a sentence about one
+
+
+def header_line(ctx: StepContext) -> tuple[str, int, int, str, str, list[str]] | None:
+    """With a ROR index loaded, the page header decides by the index, not by English keywords: the first line under
+    the name that the matcher resolves to an organisation is the affiliation line, in whatever language
+    (`Universidade de São Paulo`, `USP, São Paulo, Brazil`); else an e-mail address in the header whose domain an
+    organisation owns gives that organisation's ROR name (the quote is the address). Returns (quote, start, end,
+    name, origin, e-mails) or None. Without an index: None, and the keyword check and the model decide as before."""
+    if ctx.ror is None:
+        return None
+    from enrich.agent import ror
+
+    text = ctx.listing.text
+    first = min((w.start for w in ctx.works if w.start is not None), default=len(text))
+    head_end = min(first, HEADER_LIMIT)
+    threshold = getattr(ctx.settings, "ror_match_threshold", None)
+    lines = []
+    pos = 0
+    for raw in text[:head_end].split("\n"):
+        stripped = raw.strip()
+        if stripped:
+            start = pos + raw.index(stripped)
+            lines.append((stripped, start, start + len(stripped)))
+        pos += len(raw) + 1
+    email_hit = None
+    for line, start, end in lines[1:]:  # the first line is the name
+        addresses = _EMAIL.findall(line)
+        if addresses:
+            if email_hit is None:
+                m = ror.match("", emails=addresses[:1], index=ctx.ror, threshold=threshold)
+                if m is not None:
+                    at = line.index(addresses[0])
+                    email_hit = (addresses[0], start + at, start + at + len(addresses[0]), m.name, "import:email",
+                                 addresses[:1])  # fmt: skip
+            continue
+        if len(line.split()) > MAX_HEADER_LINE_WORDS:
+            continue
+        m = ror.match(line, index=ctx.ror, threshold=threshold)
+        if m is not None and m.matched_on != "domain":
+            return line, start, end, line, "import:header", []
+    return email_hit
+
+
 def _ror_match(ctx: StepContext, text: str, emails: list[str] = ()) -> Any:
     if ctx.ror is None:
         return None
@@ -155,7 +201,21 @@ def run(ctx: StepContext) -> StepOutcome:
     quote = name = None
     reasks, linked, llm_call, prompt_version = 0, True, None, None
     emails: list[str] = []
-    if candidates:  # deterministic: a byline or e-mail naming the subject
+    header = None if candidates else header_line(ctx)
+    if header is not None:  # deterministic: a header line the ROR index resolves (any language), or its e-mail
+        quote, start, end, name, origin, emails = header
+        evidence = [
+            Evidence(
+                quote=quote,
+                listing_id=ctx.listing.id,
+                start=start,
+                end=end,
+                checked=True,
+                note="header line resolved by the ROR index" if origin == "import:header" else "e-mail in the header",
+            )
+        ]
+        linked = ctx.listing.kind == "person"
+    elif candidates:  # deterministic: a byline or e-mail naming the subject
         best = candidates[0]
         h = best["hint"]
         quote, start, end = h["quote"], h["start"], h["end"]
