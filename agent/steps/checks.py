@@ -13,6 +13,9 @@ from pydantic import BeforeValidator
 
 from enrich.schemas.text import fold, norm_space
 
+# Organisation-name checks live with the other name matching (agent/names.py); importable from here too.
+from ..names import looks_like_institution, mentions_institution  # noqa: F401
+
 
 def _listify(v: Any) -> Any:
     return [v] if isinstance(v, (str, int)) else v
