@@ -77,7 +77,8 @@ def _question(step: str) -> str:
     from enrich.store.llm_log import sha256_json
 
     answer = STEPS[step].answer
-    assert answer is not None, f"{step} asks no model"
+    if answer is None:  # a step that asks no model (conflation): a remembered error is keyed by the step alone
+        return step
     return f"{_prompt_ref(step)}+{sha256_json(answer.model_json_schema())[:12]}"
 
 
@@ -144,6 +145,14 @@ def plan_from_facts(
             if miss["status"] == "failed":
                 held_back[f] = f"failed in job {miss['job_id']}: {miss['detail'][:160]}"
     needed = {need for s in steps for need in STEPS[s].needs}
+    for need in sorted(needed):
+        miss = facts["missed"].get(need)
+        if miss and miss["status"] == "failed" and not retry_failed and miss["listing_ids"] == latest:
+            # a needed step raised on these listings before: the steps that need it wait for --retry-failed
+            needed.discard(need)
+            for s in [s for s in steps if need in STEPS[s].needs]:
+                steps.remove(s)
+                held_back[s] = f"{need} failed in job {miss['job_id']}: {miss['detail'][:160]}"
     steps = [s for s in STEPS if s in steps or s in needed]
     return Plan(researcher_id, facts["name"], steps, reasons, held_back, {f for f in steps if f in facts["missed"]})
 
@@ -163,20 +172,41 @@ def make_context(
     )
 
 
+def record_error(store: Any, exc: BaseException, *, job_id: str | None, researcher_id: int, step: str) -> str:
+    """Record an exception of one researcher's step in the job errors table; returns the outcome's detail."""
+    from .job_errors import describe
+
+    err = describe(exc, job_id=job_id or "", researcher_id=researcher_id, step=step)
+    if job_id is not None:
+        store.record_job_error(err)
+    return f"{err.error_type}: {err.message}"[:300] + (f" (at {err.location})" if err.location else "")
+
+
 def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
-    """The step boundary: the one place a step runs for a researcher."""
-    outcomes = []
+    """The step boundary: the one place a step runs for a researcher. A step that raises is that researcher's
+    problem: a model failure is `failed`, any other exception is recorded in the job errors table as `error`; the
+    steps that need it are skipped, the others and the next researchers go on. Only what concerns every researcher
+    (job_errors.is_fatal: no key, no server, no model, no database) stops the job."""
+    from .job_errors import is_fatal
+
+    outcomes: list[StepOutcome] = []
     for name in steps:
+        broken = [o.step for o in outcomes if o.step in STEPS[name].needs and o.status == "error"]
+        if broken:  # e.g. without the conflation check the listing may mix people: no single affiliation
+            outcomes.append(StepOutcome(name, "skipped", detail=f"{broken[0]} raised an error"))
+            continue
         try:
             with time_budget(getattr(ctx.settings, "step_budget", None)):
                 outcomes.append(STEPS[name].run(ctx))
-        except Exception as exc:  # one step failing must not lose the others; the job records it
-            if isinstance(exc, LLMError) and exc.fatal:
-                raise  # no key, no server, no model: every other call would fail too; the job stops, resumable
-            if not isinstance(exc, (LLMError, ValidationError)):  # a bug, not a model failure: stop the job
-                raise
-            calls = len(exc.call_ids) if isinstance(exc, LLMError) else 0  # failed attempts were calls too
-            outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300], calls=calls))
+        except Exception as exc:
+            if is_fatal(exc):
+                raise  # every other researcher would fail too: the job stops, resumable
+            if isinstance(exc, (LLMError, ValidationError)):  # the model's answers never passed the checks
+                calls = len(exc.call_ids) if isinstance(exc, LLMError) else 0  # failed attempts were calls too
+                outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300], calls=calls))
+            else:
+                detail = record_error(ctx.store, exc, job_id=ctx.job_id, researcher_id=ctx.researcher.id, step=name)
+                outcomes.append(StepOutcome(name, "error", detail=detail))
     return outcomes
 
 
@@ -185,21 +215,22 @@ def remember_misses(ctx: StepContext, plan: Plan, outcomes: list[StepOutcome]) -
     not ask again (a step that made no model call is cheap to run again, and may depend on the ROR index). A step
     that missed before and now did not forgets it."""
     for o in outcomes:
-        if o.step not in FIELD_STEPS:
+        if o.step not in STEPS:
             continue
         asked = o.calls > 0 or o.cached
-        if o.status == "failed" or (o.status == "none" and asked):
+        if o.status in ("failed", "error") or (o.status == "none" and asked and o.step in FIELD_STEPS):
+            # an error is remembered as a failure (any step's): an unchanged re-run does not run into it again
             ctx.store.record_step_miss(
                 plan.researcher_id,
                 o.step,
-                status=o.status,
+                status="none" if o.status == "none" else "failed",
                 origin=ctx.client.origin,
                 asked_with=_question(o.step),
                 listing_ids={lst.id for lst in ctx.listings},
-                detail=o.detail or o.status,
+                detail=(f"error: {o.detail}" if o.status == "error" else o.detail) or o.status,
                 job_id=ctx.job_id,
             )
-        elif o.step in plan.missed_before:
+        elif o.step in plan.missed_before and o.status != "skipped":
             ctx.store.clear_step_miss(plan.researcher_id, o.step)
 
 
@@ -333,21 +364,35 @@ class JobRunner:
         workers = max(1, min(opts.concurrency, getattr(self.client, "max_concurrency", 1)))
 
         def work(index: int) -> tuple[int, Plan, list[StepOutcome]]:
+            from .job_errors import is_fatal
+
             store = self.thread_store
             rid = todo[index]
-            plan = planned.pop(rid, None) or plan_researcher(
-                store,
-                rid,
-                only=opts.only,
-                refresh=opts.refresh,
-                origin=self.client.origin,
-                retry_failed=opts.retry_failed,
-            )
-            ctx = make_context(
-                store, self.client, self.settings, rid, job.id, ror.RorIndex.of(store) if ror_loaded else None
-            )
+            try:
+                plan = planned.pop(rid, None) or plan_researcher(
+                    store,
+                    rid,
+                    only=opts.only,
+                    refresh=opts.refresh,
+                    origin=self.client.origin,
+                    retry_failed=opts.retry_failed,
+                )
+                ctx = make_context(
+                    store, self.client, self.settings, rid, job.id, ror.RorIndex.of(store) if ror_loaded else None
+                )
+            except Exception as exc:  # reading this researcher failed: recorded, the job goes on
+                if is_fatal(exc):
+                    raise
+                detail = record_error(store, exc, job_id=job.id, researcher_id=rid, step="prepare")
+                return index, Plan(rid, None, [], {}), [StepOutcome("prepare", "error", detail=detail)]
             outcomes = run_researcher(ctx, plan.steps)
-            remember_misses(ctx, plan, outcomes)
+            try:
+                remember_misses(ctx, plan, outcomes)
+            except Exception as exc:
+                if is_fatal(exc):
+                    raise
+                detail = record_error(store, exc, job_id=job.id, researcher_id=rid, step="remember")
+                outcomes.append(StepOutcome("remember", "error", detail=detail))
             return index, plan, outcomes
 
         def account(plan: Plan, outcomes: list[StepOutcome]) -> None:
@@ -412,11 +457,8 @@ class JobRunner:
         return self.store.get_job(job.id)
 
     def _propose_merges(self, job_id: str, researcher_ids: list[int]) -> None:
-        """Two listings sharing works may be one person: a `merge` proposal, never an automatic merge. Pairs
-        involving this job's researchers (the others were looked at by the job that enriched them)."""
-        from enrich.store import structural
+        """Listings sharing works may be one person: ONE `merge` proposal per group (never an automatic merge),
+        for the groups that involve this job's researchers (agent.merges: blocking on work keys, near-linear)."""
+        from .merges import propose_merges
 
-        from .merges import find_shared_works
-
-        for a, b, pairs in find_shared_works(self.store, among=researcher_ids):
-            structural.propose_merge(self.store, a, b, pairs, job_id=job_id)
+        propose_merges(self.store, researcher_ids, job_id=job_id)

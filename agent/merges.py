@@ -1,85 +1,172 @@
-"""Merge detection: two researchers whose listings share works may be one person. The loop turns each pair into a
-`merge` proposal (store.structural.propose_merge); a person decides. Matching logic only: the store stores."""
+"""Merge detection in near-linear time: listings that share works, grouped, one proposal per group.
+
+Two researchers may be one person when their listings share a work (the same normalised title, or the same
+stretch of abstract: store/work_keys.py) *and* their names are compatible -- two co-authors listing the same paper
+are two people. The store hands over, key by key, the researchers holding each shared key (an index look-up per
+key, never a comparison of every pair); researchers with compatible names under a key are joined (union-find), so
+a chain A-B, B-C makes one group {A, B, C}. Each group becomes ONE merge proposal whose evidence is the shared
+works; a group is reviewed once (store.structural.propose_merge_group).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from itertools import combinations
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz
+from enrich.agent.names import PersonName
+from enrich.store import Store, structural, work_keys
 
-from enrich.schemas import Work
-from enrich.schemas.text import ascii_key
-
-if TYPE_CHECKING:
-    from enrich.store import Store
-
-ABSTRACT_PREFIX = 200  # characters of normalised abstract that identify a paper on title-less pages
-FUZZY_MIN = 92  # rapidfuzz ratio over the first 300 characters for near-identical abstracts
+MAX_EVIDENCE_WORKS = 20  # shared works listed in a proposal (the count is always complete)
 
 
-def same_work(x: Work, y: Work) -> bool:
-    """Titles when both pages give them; otherwise the abstracts' opening (identical or near-identical)."""
-    if x.title and y.title:
-        return ascii_key(x.title) == ascii_key(y.title)
-    ax, ay = ascii_key(x.abstract), ascii_key(y.abstract)
-    if len(ax) < 80 or len(ay) < 80:
+def names_compatible(a: str | None, b: str | None) -> bool:
+    """Could both names be one person? Same surname with compatible given names (initials match full names),
+    or the same tokens in another order ("Sun Tao" / "Tao Sun"). A missing name matches nothing: there is no
+    telling a co-author apart."""
+    if not a or not b:
         return False
-    n = min(len(ax), len(ay), ABSTRACT_PREFIX)
-    return ax[:n] == ay[:n] or fuzz.ratio(ax[:300], ay[:300]) >= FUZZY_MIN
+    return forms_compatible(PersonName.parse(a), PersonName.parse(b))
 
 
-def _keys(w: Work) -> set[str]:
-    keys = set()
-    if w.title:
-        keys.add("t:" + ascii_key(w.title))
-    ab = ascii_key(w.abstract)
-    if len(ab) >= 80:
-        keys.add("a:" + ab[:60])
-    return keys
+def forms_compatible(fa: PersonName | None, fb: PersonName | None) -> bool:
+    if fa is None or fb is None:
+        return False
+    if fa.compatible(fb):
+        return True
+    return sorted((*fa.given, fa.surname)) == sorted((*fb.given, fb.surname))
 
 
-def find_shared_works(
-    store: Store, among: Collection[int] | None = None
-) -> list[tuple[int, int, list[tuple[str, str]]]]:
-    """Pairs of researchers whose listings share works: [(researcher_a, researcher_b, [(work_a, work_b), ...])].
-    Split siblings (one split from the other or from the same original) are skipped. With `among` (a job's
-    researchers), only pairs with at least one of them: the fuzzy abstract comparison then grows with the job,
-    not with the square of the store."""
-    among = None if among is None else set(among)
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
 
-    def wanted(a: int, b: int) -> bool:
-        return among is None or a in among or b in among
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while x != root:  # path compression
+            self.parent[x], x = root, self.parent.get(x, x)
+        return root
 
-    people = store.researchers()
-    by_researcher = store.works_by_researcher()
-    works = {r.id: by_researcher.get(r.id, []) for r in people}
-    parent = {r.id: r.split_from for r in people}
-    index: dict[str, list[tuple[int, Work]]] = {}
-    for rid, ws in works.items():
-        for w in ws:
-            for k in _keys(w):
-                index.setdefault(k, []).append((rid, w))
-    found: dict[tuple[int, int], dict[tuple[str, str], None]] = {}
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
 
-    def related(a: int, b: int) -> bool:
-        return parent[a] == b or parent[b] == a or (parent[a] is not None and parent[a] == parent[b])
 
-    candidates = [v for v in index.values() if len({rid for rid, _ in v}) > 1]
-    # Near-identical abstracts whose first 60 characters differ: compare the remaining abstracts pairwise.
-    abstracts = [(rid, w) for rid, ws in works.items() for w in ws if not w.title and len(ascii_key(w.abstract)) >= 80]
-    others = [(rid, w) for rid, ws in works.items() for w in ws if len(ascii_key(w.abstract)) >= 80]
-    others_among = others if among is None else [(rid, w) for rid, w in others if rid in among]
-    for rid, w in abstracts:
-        for rid2, w2 in others if among is None or rid in among else others_among:
-            if rid2 != rid and same_work(w, w2):
-                candidates.append([(rid, w), (rid2, w2)])
-    for group in candidates:
-        for (ra, wa), (rb, wb) in combinations(group, 2):
-            if ra == rb or not wanted(ra, rb) or related(ra, rb) or not same_work(wa, wb):
+@dataclass
+class MergeGroup:
+    researchers: list[int]  # sorted; the first is the one the others merge into
+    shared: dict[bytes, dict] = field(default_factory=dict)  # key -> {"work_id", "title", "listings": n}
+
+    def shared_works(self) -> list[dict]:
+        """The shared works, most widely shared first; a title and its abstract's windows name one work."""
+        works = sorted(self.shared.values(), key=lambda w: (-w["listings"], w["title"] or "", w["work_id"]))
+        seen: set[str] = set()
+        out = []
+        for w in works:
+            if w["work_id"] in seen or (w["title"] and w["title"].lower() in seen):
                 continue
-            if ra > rb:
-                ra, rb, wa, wb = rb, ra, wb, wa
-            found.setdefault((ra, rb), {})[(wa.work_id, wb.work_id)] = None
-    return [(a, b, list(pairs)) for (a, b), pairs in sorted(found.items())]
+            seen.update(x for x in (w["work_id"], (w["title"] or "").lower()) if x)
+            out.append(dict(w))
+        return out
+
+
+def find_groups(store: Store, among: Collection[int] | None = None) -> list[MergeGroup]:
+    """Groups of two or more researchers whose listings share works and whose names are compatible. With
+    `among` (a job's researchers), only groups that contain at least one of them."""
+    uf = _UnionFind()
+    facts: dict[int, tuple[str | None, int | None]] = {}
+    forms: dict[int, PersonName | None] = {}
+    # per shared key, what the evidence needs: (key, a researcher joined under it, work id, title, listings)
+    edges: list[tuple[bytes, int, str, str | None, int]] = []
+    for postings in work_keys.shared_postings(store, among):
+        missing = {p.researcher_id for p in postings} - facts.keys()
+        if missing:
+            new = work_keys.researcher_facts(store, missing)
+            facts.update(new)
+            forms.update({rid: PersonName.parse(name) if name else None for rid, (name, _) in new.items()})
+        for joined in _join_compatible(store, uf, postings, facts, forms):
+            first = joined[0]
+            n = len({p.listing_id for p in joined})
+            edges.append((first.key, first.researcher_id, first.work_id, first.title, n))
+    groups: dict[int, MergeGroup] = {}
+    for key, rid, work_id, title, listings in edges:
+        g = groups.setdefault(uf.find(rid), MergeGroup([]))
+        entry = g.shared.setdefault(key, {"work_id": work_id, "title": title, "listings": 0})
+        entry["listings"] = max(entry["listings"], listings)
+    members: dict[int, set[int]] = {}
+    for rid in list(uf.parent):
+        members.setdefault(uf.find(rid), set()).add(rid)
+    wanted = None if among is None else set(among)
+    out = []
+    for root, g in groups.items():
+        g.researchers = sorted(members.get(root, {root}) | {root})
+        if len(g.researchers) > 1 and (wanted is None or wanted.intersection(g.researchers)):
+            out.append(g)
+    return sorted(out, key=lambda g: g.researchers[0])
+
+
+def _join_compatible(
+    store: Store,
+    uf: _UnionFind,
+    postings: list[work_keys.Posting],
+    facts: dict[int, tuple[str | None, int | None]],
+    forms: dict[int, PersonName | None],
+) -> list[list[work_keys.Posting]]:
+    """Join the researchers of one key whose names are compatible (blocked by surname; each joins the first
+    compatible representative). Split siblings are never joined: a person already said they are different.
+    Returns, per representative that others joined, its postings and theirs."""
+    by_surname: dict[str, list[work_keys.Posting]] = {}
+    for p in postings:
+        form = forms.get(p.researcher_id)
+        if form is not None:
+            by_surname.setdefault(form.surname, []).append(p)
+            if form.given and len(form.given[0]) > 1:  # "Sun Tao" must meet "Tao Sun": the order may be swapped
+                by_surname.setdefault(form.given[0], []).append(p)
+    joined: dict[int, list[work_keys.Posting]] = {}
+    for group in by_surname.values():
+        reps: list[work_keys.Posting] = []
+        for p in group:
+            for rep in reps:
+                if rep.researcher_id == p.researcher_id:
+                    break
+                if _related(facts, rep.researcher_id, p.researcher_id):
+                    continue
+                if forms_compatible(forms[rep.researcher_id], forms[p.researcher_id]) and _same_work(store, uf, rep, p):
+                    uf.union(rep.researcher_id, p.researcher_id)
+                    joined.setdefault(rep.researcher_id, [rep]).append(p)
+                    break
+            else:
+                reps.append(p)
+    return list(joined.values())
+
+
+def _same_work(store: Store, uf: _UnionFind, a: work_keys.Posting, b: work_keys.Posting) -> bool:
+    """A title names one work; an abstract key (an identical opening, a min-hash) is only a candidate, checked
+    against the two abstracts -- unless the two researchers are already joined."""
+    if a.key[:1] == b"t" or uf.find(a.researcher_id) == uf.find(b.researcher_id):
+        return True
+    return work_keys.similar_abstracts(store, (a.listing_id, a.work_id), (b.listing_id, b.work_id))
+
+
+def _related(facts: dict[int, tuple[str | None, int | None]], a: int, b: int) -> bool:
+    pa, pb = facts.get(a, (None, None))[1], facts.get(b, (None, None))[1]
+    return pa == b or pb == a or (pa is not None and pa == pb)
+
+
+def propose_merges(store: Store, among: Collection[int] | None, job_id: str | None = None) -> list[int]:
+    """One merge proposal per group (the existing one when the same group is pending; none when a person
+    rejected a group that covers it). Returns the proposal ids."""
+    ids = []
+    for g in find_groups(store, among):
+        pid = structural.propose_merge_group(
+            store,
+            g.researchers,
+            g.shared_works()[:MAX_EVIDENCE_WORKS],
+            shared_count=len(g.shared_works()),
+            job_id=job_id,
+        )
+        if pid is not None:
+            ids.append(pid)
+    return ids

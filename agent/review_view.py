@@ -379,6 +379,26 @@ def bulk_plan(
     return plan
 
 
+@dataclass
+class BulkCounts:
+    """How many proposals a bulk decision would decide and skip (counts only: the web confirmation page)."""
+
+    action: str
+    matched: int
+    todo: int
+    skipped_protected: int
+    skipped_structural: int
+
+
+def bulk_counts(store: Store, filters: QueueFilters, *, action: str = "accept") -> BulkCounts:
+    if action not in ("accept", "reject"):
+        raise StoreError(f"unknown bulk action {action!r}")
+    c = paging.decision_counts(store, _query(store, filters, "pending"))
+    protected = c["protected"] if action == "accept" else 0
+    todo = c["matched"] - c["structural"] - protected
+    return BulkCounts(action, c["matched"], todo, protected, c["structural"])
+
+
 def queue_row(store: Store, p: Proposal, names: dict[int, str | None] | None = None) -> dict[str, Any]:
     """One line of the queue (CLI table / --json, web table)."""
     if names is None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,56 @@ def value_hash(field: str, value: Any) -> str:
 
 def _loads(s: str | None, default: Any = None) -> Any:
     return default if s is None else json.loads(s)
+
+
+# Compact storage (no migration: SQLite keeps a BLOB as it is given, whatever the column's declared type).
+# A listing's text is stored zlib-compressed; a work's abstract that the listing text holds verbatim is stored as a
+# reference into it (ABSTRACT_REF + character offset + length), so the text is kept once. Rows written before are
+# plain text and read as they are.
+ABSTRACT_REF = b"@"
+
+
+def pack_text(text: str) -> bytes:
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+def unpack_text(stored: str | bytes) -> str:
+    return zlib.decompress(stored).decode("utf-8") if isinstance(stored, bytes) else stored
+
+
+def _abstract_ref(text: str, abstract: str | None, start: int | None) -> str | bytes | None:
+    if not abstract:
+        return abstract
+    at = text.find(abstract, start or 0)  # from the work's start: the usual place (anywhere is the same text)
+    if at < 0:
+        at = text.find(abstract)
+    if at < 0:
+        return abstract
+    return ABSTRACT_REF + at.to_bytes(4, "big") + len(abstract).to_bytes(4, "big")
+
+
+def resolve_abstract(stored: str | bytes | None, text_of: Any) -> str | None:
+    """A stored abstract: plain text, or a reference resolved in its listing's text (`text_of()` gives it)."""
+    if not isinstance(stored, bytes):
+        return stored
+    at, n = int.from_bytes(stored[1:5], "big"), int.from_bytes(stored[5:9], "big")
+    return text_of()[at : at + n]
+
+
+class _ListingTexts:
+    """Listing texts read (and decompressed) once per call, for the abstracts stored as references into them; the
+    last few only, so a store-wide read does not hold every text."""
+
+    def __init__(self, store: Store, keep: int = 64):
+        self.store, self.keep, self.cache = store, keep, {}
+
+    def get(self, listing_id: int) -> str:
+        if listing_id not in self.cache:
+            if len(self.cache) >= self.keep:
+                self.cache.pop(next(iter(self.cache)))
+            row = self.store.db.conn.execute("SELECT text FROM listings WHERE id = ?", [listing_id]).fetchone()
+            self.cache[listing_id] = unpack_text(row[0]) if row else ""
+        return self.cache[listing_id]
 
 
 class Store:
@@ -183,33 +234,28 @@ class Store:
                             researcher_id, {"name": parsed.name, "name_origin": parsed.name_origin}
                         )
                 else:
-                    researcher_id = (
-                        self.db["researchers"]
-                        .insert({"name": parsed.name, "name_origin": parsed.name_origin, "created_at": utcnow()})
-                        .last_pk
+                    researcher_id = self.insert_row(
+                        "researchers", {"name": parsed.name, "name_origin": parsed.name_origin, "created_at": utcnow()}
                     )
             version = previous["version"] + 1 if previous else 1
             facts = dict(parsed.facts)
-            listing_id = (
-                self.db["listings"]
-                .insert(
-                    {
-                        "path": path,
-                        "sha256": sha,
-                        "format": parsed.format,
-                        "kind": parsed.kind,
-                        "text": text,
-                        "version": version,
-                        "previous_id": previous["id"] if previous else None,
-                        "researcher_id": researcher_id,
-                        "facts": _dumps(facts),
-                        "hints": _dumps([h.model_dump() for h in parsed.hints]),
-                        "stated_work_count": parsed.stated_work_count,
-                        "imported_at": utcnow(),
-                        **({"external_id": external_id} if external_id is not None else {}),
-                    }
-                )
-                .last_pk
+            listing_id = self.insert_row(
+                "listings",
+                {
+                    "path": path,
+                    "sha256": sha,
+                    "format": parsed.format,
+                    "kind": parsed.kind,
+                    "text": pack_text(text),
+                    "version": version,
+                    "previous_id": previous["id"] if previous else None,
+                    "researcher_id": researcher_id,
+                    "facts": _dumps(facts),
+                    "hints": _dumps([h.model_dump() for h in parsed.hints]),
+                    "stated_work_count": parsed.stated_work_count,
+                    "imported_at": utcnow(),
+                    **({"external_id": external_id} if external_id is not None else {}),
+                },
             )
             seen: set[str] = set()
             rows = []
@@ -233,7 +279,7 @@ class Store:
                         "authors": _dumps(w.authors),
                         "authors_truncated": int(w.authors_truncated),
                         "author_count": w.author_count,
-                        "abstract": w.abstract,
+                        "abstract": _abstract_ref(text, w.abstract, w.start),
                         "ids": _dumps(w.ids),
                         "bylines": _dumps(w.bylines),
                         "start": w.start,
@@ -241,17 +287,27 @@ class Store:
                     }
                 )
             if rows:
-                self.db["works"].insert_all(rows)
+                cols = list(rows[0])
+                self.db.conn.executemany(
+                    f"INSERT INTO works ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    [[r[c] for c in cols] for r in rows],
+                )
             if rows and self._work_keys:
-                work_keys.insert(self.db.conn, listing_id, ((r["work_id"], r["title"], r["abstract"]) for r in rows))
+                work_keys.insert(
+                    self.db.conn,
+                    listing_id,
+                    ((w["work_id"], w["title"], a.abstract) for w, a in zip(rows, parsed.works)),
+                )
             if researcher_id is not None:
                 if previous and previous["researcher_id"] == researcher_id:
                     self.db.execute(
                         "DELETE FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
                         [researcher_id, previous["id"]],
                     )
-                self.db["researcher_listings"].insert(
-                    {"researcher_id": researcher_id, "listing_id": listing_id, "works": None}, replace=True
+                self.insert_row(
+                    "researcher_listings",
+                    {"researcher_id": researcher_id, "listing_id": listing_id, "works": None},
+                    replace=True,
                 )
                 for field, stated in parsed.stated.items():
                     fv = FieldValue(
@@ -282,7 +338,7 @@ class Store:
             sha256=row["sha256"],
             format=row["format"],
             kind=row["kind"],
-            text=row["text"],
+            text=unpack_text(row["text"]),
             version=row["version"],
             researcher_id=row["researcher_id"],
             facts=_loads(row["facts"], {}),
@@ -304,7 +360,11 @@ class Store:
         return _loads(row["hints"], []) if row else []
 
     @staticmethod
-    def _work(row: dict[str, Any]) -> Work:
+    def _work(row: dict[str, Any], texts: _ListingTexts | None = None) -> Work:
+        abstract = row["abstract"]
+        if isinstance(abstract, bytes):
+            assert texts is not None, "a work read without its listing's text"
+            abstract = resolve_abstract(abstract, lambda: texts.get(row["listing_id"]))
         return Work(
             work_id=row["work_id"],
             title=row["title"],
@@ -316,7 +376,7 @@ class Store:
             authors=_loads(row["authors"], []),
             authors_truncated=bool(row["authors_truncated"]),
             author_count=row["author_count"],
-            abstract=row["abstract"],
+            abstract=abstract,
             ids=_loads(row["ids"], {}),
             bylines=_loads(row["bylines"], []),
             start=row["start"],
@@ -325,8 +385,10 @@ class Store:
         )
 
     def listing_works(self, listing_id: int) -> list[Work]:
+        texts = _ListingTexts(self)
         return [
-            self._work(r) for r in self._q("SELECT * FROM works WHERE listing_id = ? ORDER BY ordinal", [listing_id])
+            self._work(r, texts)
+            for r in self._q("SELECT * FROM works WHERE listing_id = ? ORDER BY ordinal", [listing_id])
         ]
 
     def researcher_listings(self, researcher_id: int) -> list[Listing]:
@@ -352,6 +414,7 @@ class Store:
         where, params = ("WHERE rl.researcher_id = ? ", [researcher_id]) if researcher_id is not None else ("", [])
         out: dict[int, list[Work]] = {}
         keep: dict[tuple[int, int], set[str] | None] = {}
+        texts = _ListingTexts(self)
         for r in self._q(
             "SELECT rl.researcher_id, rl.works AS linked_works, w.* FROM researcher_listings rl "
             f"JOIN works w ON w.listing_id = rl.listing_id {where}"
@@ -362,7 +425,7 @@ class Store:
             if link not in keep:
                 keep[link] = set(_loads(r["linked_works"])) if r["linked_works"] else None
             if keep[link] is None or r["work_id"] in keep[link]:
-                out.setdefault(r["researcher_id"], []).append(self._work(r))
+                out.setdefault(r["researcher_id"], []).append(self._work(r, texts))
         return out
 
     def planning_facts(self, researcher_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
@@ -1125,12 +1188,12 @@ class Store:
         return self._job(row, n["n"] if n else 0)
 
     def jobs(self, limit: int = 50) -> list[Job]:
-        rows = self._q("SELECT * FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?", [limit])
+        rows = self._q("SELECT * FROM jobs ORDER BY started_at DESC, rowid DESC LIMIT ?", [limit])
         counts = {
             r["job_id"]: r["n"]
             for r in self._q(
                 "SELECT job_id, count(*) AS n FROM job_errors WHERE job_id IN "
-                "(SELECT id FROM jobs ORDER BY started_at DESC, id DESC LIMIT ?) GROUP BY job_id",
+                "(SELECT id FROM jobs ORDER BY started_at DESC, rowid DESC LIMIT ?) GROUP BY job_id",
                 [limit],
             )
         }
@@ -1163,7 +1226,7 @@ class Store:
         """The errors of the latest job that worked on this researcher (none when that job went through)."""
         last = self._one(
             "SELECT id FROM jobs WHERE EXISTS (SELECT 1 FROM json_each(jobs.todo) WHERE value = ?) "
-            "ORDER BY started_at DESC, id DESC LIMIT 1",
+            "ORDER BY started_at DESC, rowid DESC LIMIT 1",
             [researcher_id],
         )
         return self.job_errors(job_id=last["id"], researcher_id=researcher_id) if last else []

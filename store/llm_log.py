@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -89,6 +90,40 @@ def _sql_value(value: Any) -> Any:
     return _json(value) if isinstance(value, (dict, list, tuple)) else value
 
 
+# The bodies of the log (the prompt sent, the raw answer) are stored zlib-compressed when longer than this: a prompt
+# repeats its instructions and the listing's text on every attempt. Readers get the text back (`_readable`); rows
+# written before are plain text. `prune_bodies` drops old bodies and keeps the rest of each row.
+BODY_COLUMNS = ("messages", "response")
+COMPRESS_FROM = 512
+
+
+def _packed(key: str, value: Any) -> Any:
+    if key in BODY_COLUMNS and isinstance(value, str) and len(value) >= COMPRESS_FROM:
+        return zlib.compress(value.encode("utf-8"), 6)
+    return value
+
+
+def _readable(row: dict[str, Any]) -> dict[str, Any]:
+    for key in BODY_COLUMNS:
+        if isinstance(row.get(key), bytes):
+            row[key] = zlib.decompress(row[key]).decode("utf-8")
+    return row
+
+
+def prune_bodies(store_or_db: Any, before: str) -> int:
+    """Retention: drop the prompt and raw answer of calls made before `before` (an ISO time); the row, its tokens,
+    cost, hashes, parse result and errors stay. Returns the number of calls pruned. Run VACUUM after a large prune
+    to give the space back to the file system."""
+    db = _db(store_or_db)
+    with _writing(db):
+        cur = db.conn.execute(
+            "UPDATE llm_calls SET messages = '[]', response = NULL WHERE created_at < ? AND "
+            "(messages != '[]' OR response IS NOT NULL)",
+            [before],
+        )
+        return cur.rowcount
+
+
 # Plain SQL with cached statements: sqlite-utils' insert()/update() re-read the table's schema on every call, which
 # cost more than the write itself at a few hundred calls a second. Column names come from CALL_COLUMNS only.
 _insert_sql: dict[tuple[str, ...], str] = {}
@@ -110,14 +145,14 @@ def insert_call(store_or_db: Any, **row: Any) -> int:
         )
     db = _db(store_or_db)
     with _writing(db):
-        return db.conn.execute(sql, [_sql_value(v) for v in row.values()]).lastrowid
+        return db.conn.execute(sql, [_packed(k, _sql_value(v)) for k, v in row.items()]).lastrowid
 
 
 def _update_call(db: Database, call_id: int, fields: dict[str, Any]) -> None:
     _check_columns(fields)
     if not fields:
         return
-    values = [_json(v) if k in ("messages", "parsed") else _sql_value(v) for k, v in fields.items()]
+    values = [_packed(k, _json(v) if k in ("messages", "parsed") else _sql_value(v)) for k, v in fields.items()]
     cur = db.conn.execute(
         f"UPDATE llm_calls SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?", [*values, call_id]
     )
@@ -143,13 +178,14 @@ def complete_call(store_or_db: Any, call_id: int, parsed: Any, cache_key: str | 
 
 
 def get_call(store_or_db: Any, call_id: int) -> dict[str, Any]:
-    return dict(_db(store_or_db)["llm_calls"].get(call_id))
+    return _readable(dict(_db(store_or_db)["llm_calls"].get(call_id)))
 
 
 def recent_calls(store_or_db: Any, limit: int = 20, job_id: str | None = None) -> list[dict[str, Any]]:
     """Newest first."""
     where, args = ("job_id = ?", [job_id]) if job_id else (None, [])
-    return list(_db(store_or_db)["llm_calls"].rows_where(where, args, order_by="id desc", limit=limit))
+    rows = _db(store_or_db)["llm_calls"].rows_where(where, args, order_by="id desc", limit=limit)
+    return [_readable(r) for r in rows]
 
 
 def usage_totals(store_or_db: Any, job_id: str | None = None) -> dict[str, Any]:

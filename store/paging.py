@@ -282,3 +282,28 @@ def decision_candidates(store: Store, q: QueueQuery) -> list[tuple[int, str, str
         + f" ORDER BY {_order(q.sort, True)}"
     )
     return [tuple(r) for r in store.db.conn.execute(sql, params)]
+
+
+def decision_counts(store: Store, q: QueueQuery) -> dict[str, int]:
+    """What a bulk decision on these filters would meet, as counts in one aggregate query (the web page's
+    confirmation): matched, structural (split / merge) and protected (the field holds a verified or accepted
+    value)."""
+    where, params = _where(q)
+    sql = (
+        "SELECT count(*), coalesce(sum(p.kind != 'field'), 0), "
+        "coalesce(sum(p.kind = 'field' AND cfv.status IN ('verified', 'accepted')), 0) FROM proposals p "
+        "LEFT JOIN current_values c ON c.researcher_id = p.researcher_id AND c.field = p.field "
+        "LEFT JOIN field_values cfv ON cfv.id = c.value_id" + (f" WHERE {' AND '.join(where)}" if where else "")
+    )
+    matched, structural, protected = store.db.conn.execute(sql, params).fetchone()
+    return {"matched": matched, "structural": structural, "protected": protected}
+
+
+def feed_summaries(store: Store) -> list[dict[str, Any]]:
+    """Paper feeds (listings with no researcher): id, path, format and number of works, without their text."""
+    return _rows(
+        store,
+        "SELECT l.id, l.path, l.format, (SELECT count(*) FROM works w WHERE w.listing_id = l.id) AS works "
+        "FROM listings l WHERE l.kind = 'feed' ORDER BY l.id",
+        [],
+    )

@@ -234,74 +234,141 @@ def propose_merge(
     evidence: dict[str, Any] | list[Any] | str | None = None,
     job_id: str | None = None,
 ) -> int | None:
-    """Propose that two researchers are one person (never merged automatically). Returns the proposal id; the
-    existing one when this pair already has a pending merge; None when a person already rejected it."""
+    """Propose that two researchers are one person: a group of two (propose_merge_group)."""
     if researcher_a == researcher_b:
         raise _error("a researcher cannot be merged with itself")
-    a, b = store.get_researcher(researcher_a), store.get_researcher(researcher_b)
-    pair = _pair(researcher_a, researcher_b)
-    for row in store._q(
-        "SELECT id, state, payload FROM proposals WHERE kind = 'merge' AND state IN ('pending', 'rejected')"
-    ):
-        if json.loads(row["payload"]).get("pair") == pair:
-            return row["id"] if row["state"] == "pending" else None
-    n = len(shared_work_ids)
-    summary = f"Merge {b.name or researcher_b} (#{researcher_b}) into {a.name or researcher_a} (#{researcher_a})"
-    reason = f"The two researchers' listings share {n} work{'s' if n != 1 else ''}."
-    payload = {
-        "pair": pair,
-        "researcher_a": researcher_a,
-        "researcher_b": researcher_b,
-        "shared_works": [list(x) if isinstance(x, tuple) else x for x in shared_work_ids],
-        "evidence": evidence,
-    }
-    confidence = min(0.99, 0.6 + 0.15 * n)
-    return store.create_proposal(
-        Proposal(
-            kind="merge",
-            researcher_id=researcher_a,
-            payload=payload,
-            summary=summary,
-            reason=reason,
-            confidence=confidence,
-            job_id=job_id,
+    shared = [list(x) if isinstance(x, tuple) else x for x in shared_work_ids]
+    return propose_merge_group(store, [researcher_a, researcher_b], shared, evidence=evidence, job_id=job_id)
+
+
+def _merge_proposals_touching(store: Store, members: list[int]) -> list[tuple[int, str, set[int]]]:
+    """(id, state, members) of the pending or rejected merge proposals that involve any of these researchers."""
+    found: dict[int, tuple[str, set[int]]] = {}
+    conn = store.db.conn
+    for i in range(0, len(members), 500):
+        chunk = members[i : i + 500]
+        for pid, state in conn.execute(
+            "SELECT DISTINCT p.id, p.state FROM merge_members m JOIN proposals p ON p.id = m.proposal_id "
+            f"WHERE m.researcher_id IN ({', '.join('?' * len(chunk))}) AND p.state IN ('pending', 'rejected')",
+            chunk,
+        ):
+            found[pid] = (state, set())
+    for pid in found:
+        found[pid][1].update(
+            r for (r,) in conn.execute("SELECT researcher_id FROM merge_members WHERE proposal_id = ?", [pid])
         )
-    )
+    return [(pid, state, ms) for pid, (state, ms) in sorted(found.items())]
+
+
+def propose_merge_group(
+    store: Store,
+    researchers: list[int],
+    shared_works: list[Any],
+    *,
+    shared_count: int | None = None,
+    evidence: dict[str, Any] | list[Any] | str | None = None,
+    job_id: str | None = None,
+) -> int | None:
+    """Propose that a group of researchers (listings sharing works) is one person: ONE proposal for the group,
+    never an automatic merge; accepted, the others merge into the first (lowest id). Returns the proposal id; the
+    existing one when the same group is pending; None when a person rejected a group that covers this one. A
+    pending proposal for part of the group is withdrawn: the group's proposal replaces it."""
+    members = sorted(set(researchers))
+    if len(members) < 2:
+        raise _error("a merge needs two or more researchers")
+    people = [store.get_researcher(r) for r in members]
+    touching = _merge_proposals_touching(store, members)
+    for pid, state, ms in touching:
+        if state == "pending" and ms == set(members):
+            return pid
+        if state == "rejected" and set(members) <= ms:
+            return None
+    with store.transaction():
+        for pid, state, ms in touching:
+            if state == "pending" and ms <= set(members):
+                store.db.conn.execute(
+                    "UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? WHERE id = ?",
+                    [utcnow(), "agent:merge-detection", pid],
+                )
+        a, others = people[0], people[1:]
+        n = shared_count if shared_count is not None else len(shared_works)
+        name = a.name or f"#{a.id}"
+        if len(others) == 1:
+            b = others[0]
+            summary = f"Merge {b.name or b.id} (#{b.id}) into {name} (#{a.id})"
+        else:
+            summary = f"Merge {len(others)} researchers into {name} (#{a.id})"
+        reason = (
+            f"{'The two' if len(members) == 2 else f'These {len(members)}'} researchers' listings share "
+            f"{n} work{'s' if n != 1 else ''} and their names are compatible."
+        )
+        earlier = [pid for pid, state, ms in touching if state == "rejected"]
+        if earlier:
+            reason += " A person rejected merging some of them before (proposal " + ", ".join(map(str, earlier)) + ")."
+        payload: dict[str, Any] = {
+            "researchers": members,
+            "researcher_a": a.id,
+            "researcher_b": others[0].id,
+            "shared_works": shared_works,
+            "shared_count": n,
+            "evidence": evidence,
+        }
+        if len(members) == 2:
+            payload["pair"] = members
+        pid = store.create_proposal(
+            Proposal(
+                kind="merge",
+                researcher_id=a.id,
+                payload=payload,
+                summary=summary,
+                reason=reason,
+                confidence=min(0.99, 0.6 + 0.15 * n),
+                job_id=job_id,
+            )
+        )
+        store.db.conn.executemany(
+            "INSERT OR IGNORE INTO merge_members (researcher_id, proposal_id) VALUES (?, ?)",
+            [(r, pid) for r in members],
+        )
+    return pid
 
 
 def accept_merge(store: Store, proposal_id: int, who: str) -> int:
-    """Move researcher b's listing links to researcher a; returns a's id. b keeps its id and history, but no
-    listings, and is marked merged into a (it leaves `enrich list` and the export)."""
+    """Move the other researchers' listing links to the first (researcher_a); returns its id. The others keep
+    their ids and history, but no listings, and are marked merged into it (they leave `enrich list` and the
+    export)."""
     actor = _actor(who)
     with store.transaction():
         p = _pending_proposal(store, proposal_id, "merge")
-        a, b = p.payload["researcher_a"], p.payload["researcher_b"]
+        a = p.payload["researcher_a"]
+        others = [r for r in (p.payload.get("researchers") or [a, p.payload["researcher_b"]]) if r != a]
         moved = []
-        for link in store._q("SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ?", [b]):
-            mine = store._one(
-                "SELECT works FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
-                [a, link["listing_id"]],
-            )
-            works = link["works"]
-            if mine is not None:  # both own part of one listing (e.g. split siblings): the union
-                works = (
-                    None
-                    if mine["works"] is None or works is None
-                    else json.dumps(sorted(set(json.loads(mine["works"])) | set(json.loads(works))))
+        for b in others:
+            for link in store._q("SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ?", [b]):
+                mine = store._one(
+                    "SELECT works FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
+                    [a, link["listing_id"]],
                 )
-            store.db["researcher_listings"].insert(
-                {"researcher_id": a, "listing_id": link["listing_id"], "works": works}, replace=True
-            )
-            moved.append(link["listing_id"])
-        store.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ?", [b])
-        store.db.execute("UPDATE researchers SET merged_into = ? WHERE id = ?", [a, b])
+                works = link["works"]
+                if mine is not None:  # both own part of one listing (e.g. split siblings): the union
+                    works = (
+                        None
+                        if mine["works"] is None or works is None
+                        else json.dumps(sorted(set(json.loads(mine["works"])) | set(json.loads(works))))
+                    )
+                store.db["researcher_listings"].insert(
+                    {"researcher_id": a, "listing_id": link["listing_id"], "works": works}, replace=True
+                )
+                moved.append(link["listing_id"])
+            store.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ?", [b])
+            store.db.execute("UPDATE researchers SET merged_into = ? WHERE id = ?", [a, b])
         store._audit(
             actor,
             "merge",
             researcher_id=a,
             proposal_id=proposal_id,
             job_id=p.job_id,
-            before={"researcher_b": b},
+            before={"researcher_b": others[0]} if len(others) == 1 else {"researchers": others},
             after={"merged_into": a, "listings": moved},
         )
         store._decide(proposal_id, "accepted", actor)
@@ -319,6 +386,6 @@ def reject_merge(store: Store, proposal_id: int, who: str) -> None:
             proposal_id=proposal_id,
             job_id=p.job_id,
             before=None,
-            after={"merge": p.payload.get("pair")},
+            after={"merge": p.payload.get("researchers") or p.payload.get("pair")},
         )
         store._decide(proposal_id, "rejected", actor)

@@ -7,6 +7,7 @@ with a job's listings is an index look-up per key, never a comparison of every p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from collections.abc import Iterable, Iterator
@@ -35,36 +36,55 @@ def keys_of(title: str | None, abstract: str | None) -> set[str]:
 
 def _minhash(words: list[str]) -> set[str]:
     """Keys two near-identical abstracts share with high probability (a changed opening or a typo leaves most of
-    their 8-word phrases the same): under each of two seeds, the phrase with the smallest hash (min-hash of the
-    phrase sets). A shared boilerplate phrase can collide too, so a match through these keys is checked against
-    the abstracts themselves (`similar_abstracts`)."""
+    their 8-word phrases the same): under each of two hash functions, the phrase with the smallest hash (min-hash of
+    the phrase sets). Only phrases starting at an anchor word (one word in four, chosen by the word's own hash, so
+    both copies pick the same ones) are hashed: a quarter of the work for the same agreement. A shared boilerplate
+    phrase can collide too, so a match through these keys is checked against the abstracts (`similar_abstracts`)."""
     if len(words) < SHINGLE_WORDS + 2:
         return set()
-    phrases = {" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(len(words) - SHINGLE_WORDS + 1)}
-    return {f"m{n}:{min(zlib.crc32(p, seed) for p in phrases):08x}" for n, seed in enumerate(SEEDS)}
+    last = len(words) - SHINGLE_WORDS + 1
+    starts = [i for i in range(last) if zlib.crc32(words[i].encode()) & 3 == 0] or list(range(last))
+    hashes = [zlib.crc32(" ".join(words[i : i + SHINGLE_WORDS]).encode()) for i in starts]
+    # the second hash function: an odd multiplier mod 2^32 permutes the first one's values
+    second = min((h * 0x9E3779B1 + 0x7F4A7C15) & 0xFFFFFFFF for h in hashes)
+    return {f"m0:{min(hashes):08x}", f"m1:{second:08x}"}
 
 
-SEEDS = (0x9E3779B9, 0x85EBCA6B)
-SIMILAR_MIN = 80  # rapidfuzz token-set ratio of two normalised abstracts for a min-hash match to count
+SIMILAR_MIN = 90  # rapidfuzz ratio of two normalised abstracts' first 400 characters for an abstract match
 
 
 def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> bool:
     """Are the abstracts of works a and b ((listing_id, work_id) each) near-identical?"""
     from rapidfuzz import fuzz
 
+    from .core import resolve_abstract, unpack_text
+
     texts = []
     for lid, wid in (a, b):
         row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND work_id = ?", [lid, wid])
         found = row.fetchone()
-        texts.append(ascii_key(found[0]) if found else "")
-    return all(texts) and fuzz.token_set_ratio(texts[0], texts[1]) >= SIMILAR_MIN
+
+        def text_of(lid: int = lid) -> str:
+            return unpack_text(store.db.conn.execute("SELECT text FROM listings WHERE id = ?", [lid]).fetchone()[0])
+
+        texts.append(ascii_key(resolve_abstract(found[0], text_of)) if found else "")
+    if not all(texts):
+        return False
+    x, y = texts
+    return x[:200] == y[:200] or fuzz.ratio(x[:400], y[:400]) >= SIMILAR_MIN
+
+
+def stored_key(key: str) -> bytes:
+    """What `work_keys.key` holds: the key's kind letter (t, a, m) and 8 bytes of its hash -- 9 bytes whatever the
+    title's length (a 64-bit hash collides about once in 4 billion pairs; a collision only makes a candidate)."""
+    return key[:1].encode() + hashlib.blake2b(key.encode(), digest_size=8).digest()
 
 
 def rows_for(listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> Iterator[tuple[Any, ...]]:
     """(key, listing_id, work_id) rows for a listing's (work_id, title, abstract) triples."""
     for work_id, title, abstract in works:
         for key in keys_of(title, abstract):
-            yield key, listing_id, work_id
+            yield stored_key(key), listing_id, work_id
 
 
 def insert(conn: Any, listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> None:
@@ -97,20 +117,23 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
     key's postings). Researchers merged away have no listings and so never appear; a researcher that owns only
     part of a listing (a split) appears only for its own works."""
     conn = store.db.conn
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
-    conn.execute("DELETE FROM _merge_keys")
-    if among is None:
-        conn.execute(
-            "INSERT INTO _merge_keys SELECT key FROM work_keys GROUP BY key HAVING count(DISTINCT listing_id) > 1"
-        )
-    else:
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_among (rid INTEGER PRIMARY KEY)")
-        conn.execute("DELETE FROM _merge_among")
-        conn.executemany("INSERT OR IGNORE INTO _merge_among VALUES (?)", ((int(r),) for r in among))
-        conn.execute(
-            "INSERT OR IGNORE INTO _merge_keys SELECT DISTINCT k.key FROM _merge_among a "
-            "JOIN researcher_listings rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id"
-        )
+    # the temp tables are written in a store transaction: a bare INSERT would open an implicit transaction on the
+    # connection that nothing commits, and every later store transaction would nest in it as a savepoint
+    with store.transaction():
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_keys (key BLOB PRIMARY KEY) WITHOUT ROWID")
+        conn.execute("DELETE FROM _merge_keys")
+        if among is None:
+            conn.execute(
+                "INSERT INTO _merge_keys SELECT key FROM work_keys GROUP BY key HAVING count(DISTINCT listing_id) > 1"
+            )
+        else:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_among (rid INTEGER PRIMARY KEY)")
+            conn.execute("DELETE FROM _merge_among")
+            conn.executemany("INSERT OR IGNORE INTO _merge_among VALUES (?)", ((int(r),) for r in among))
+            conn.execute(
+                "INSERT OR IGNORE INTO _merge_keys SELECT DISTINCT k.key FROM _merge_among a JOIN researcher_listings "
+                "rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id"
+            )
     cur = conn.execute(
         "SELECT k.key, rl.researcher_id, rl.listing_id, k.work_id, rl.works, w.title FROM _merge_keys m "
         "JOIN work_keys k ON k.key = m.key JOIN researcher_listings rl ON rl.listing_id = k.listing_id "
@@ -137,7 +160,7 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
 
 @dataclass(frozen=True)
 class Posting:
-    key: str
+    key: bytes  # stored_key: the kind letter, then the hash
     researcher_id: int
     listing_id: int
     work_id: str

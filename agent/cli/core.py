@@ -75,22 +75,31 @@ def _cmd_init(app: AppContext) -> None:
     )
 
 
-def researcher_rows(store) -> list[dict[str, Any]]:
+def researcher_rows(store, limit: int = 50, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of researchers (keyset: `after` is the cursor of the previous page's last row) and the cursor of
+    the next page; read in a few queries per page whatever the store's size."""
+    from enrich.store import export_reads, paging
+
+    try:
+        page = paging.researcher_page(store, limit=limit, after=after)
+    except paging.CursorError as exc:
+        raise EnrichError(str(exc)) from None
+    items = {it.id: it for it in export_reads.researcher_batch(store, [r["id"] for r in page.rows])}
     rows = []
-    for r in store.researchers():
-        current = store.current_all(r.id)
-        listings = store.researcher_listings(r.id)
+    for r in page.rows:
+        it = items[r["id"]]
         rows.append(
             {
-                "id": r.id,
-                "name": r.name,
-                "listings": [lst.path for lst in listings],
-                "works": len(store.researcher_works(r.id)),
-                "missing": [f for f in FIELDS if f not in current],
-                "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
+                "id": r["id"],
+                "name": r["name"],
+                "listings": [lst["path"] for lst in it.listings],
+                "works": len(it.works),
+                "missing": [f for f in FIELDS if f not in it.values],
+                "pending_proposals": r["pending"],
+                "cursor": r["cursor"],
             }
         )
-    return rows
+    return rows, page.next
 
 
 def field_view(store, fv) -> dict[str, Any] | None:
@@ -272,26 +281,37 @@ def init_cmd(app: AppContext) -> None:
 
 
 @click.command("list")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Researchers per page.")
+@click.option(
+    "--after", default=None, metavar="CURSOR", help="Start after this cursor (printed below the previous page)."
+)
 @json_option
 @pass_app
-def list_cmd(app: AppContext, as_json: bool) -> None:
-    """List researchers: id, name, listing files, works and which fields are still missing."""
+def list_cmd(app: AppContext, limit: int, after: str | None, as_json: bool) -> None:
+    """List researchers a page at a time: id, name, listing files, works and which fields are still missing
+    (--json rows carry the `cursor` that --after takes)."""
+    from enrich.store import paging
+
     with user_errors():
-        rows = researcher_rows(app.store)
+        rows, nxt = researcher_rows(app.store, limit, after)
+        total = paging.count_researchers(app.store)
     if not as_json:
         rows = [{**r, "listings": "\n".join(r["listings"]), "missing": ", ".join(r["missing"]) or "-"} for r in rows]
     output(
         rows,
         ["id", "name", "listings", "works", "missing", "pending_proposals"],
         as_json,
-        title=None if as_json else f"{len(rows)} researcher(s)",
+        title=None
+        if as_json
+        else (f"{len(rows)} of {total} researcher(s)" if nxt or after else f"{total} researcher(s)"),
     )
     if not as_json:
-        feeds = [lst for lst in app.store.listings() if lst.kind == "feed"]
-        for lst in feeds:  # works only, no researcher: shown so nothing ingested seems lost
-            n = len(app.store.listing_works(lst.id))
+        if nxt:
+            click.echo(f"next page: enrich list --after {nxt}")
+        for lst in paging.feed_summaries(app.store) if not after else []:
+            # works only, no researcher: shown so nothing ingested seems lost
             click.echo(
-                f"paper feed (no researcher): {lst.path} ({lst.format}, {n} works; "
+                f"paper feed (no researcher): {lst['path']} ({lst['format']}, {lst['works']} works; "
                 f"`enrich export --include-feeds` exports them)"
             )
 

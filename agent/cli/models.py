@@ -152,11 +152,32 @@ LOG_COLUMNS = [
 @click.option("--limit", "-n", type=int, default=20, show_default=True, help="How many recent attempts to show.")
 @click.option("--job", "job_id", default=None, help="Only calls made by this job.")
 @click.option("--full", is_flag=True, help="Include messages and raw responses (with --json).")
+@click.option(
+    "--prune-before",
+    "prune_before",
+    default=None,
+    metavar="JOB|TIME",
+    help="Retention: drop the prompt and raw answer of calls made before this job started or this ISO time (each "
+    "call's row, tokens, cost and parse result stay); run `sqlite3 DB VACUUM` afterwards to shrink the file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
-def llm_log_cmd(app, limit: int, job_id: str | None, full: bool, as_json: bool) -> None:
+def llm_log_cmd(app, limit: int, job_id: str | None, full: bool, prune_before: str | None, as_json: bool) -> None:
     """Show recent model calls, newest first: one row per attempt, failed attempts included."""
     from enrich.store import llm_log
+
+    if prune_before:
+        from enrich.agent.cli.common import EnrichError
+        from enrich.agent.export import resolve_since
+        from enrich.store import StoreError
+
+        try:
+            before = resolve_since(app.store, prune_before)
+        except StoreError as exc:
+            raise EnrichError(str(exc).replace("--since", "--prune-before")) from None
+        n = llm_log.prune_bodies(app.store, before)
+        click.echo(f"dropped the bodies of {n} call(s) made before {before}")
+        return
 
     rows = llm_log.recent_calls(app.store, limit=limit, job_id=job_id)
     for row in rows:

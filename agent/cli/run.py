@@ -186,9 +186,16 @@ def run_cmd(
         f"call(s), {job.tokens_in} tokens in / {job.tokens_out} out, ${job.cost_usd:.4f}."
         + (f" {job.error}." if job.error else "")
     )
-    pending = len(store.proposals("pending"))
+    from enrich.store import paging
+
+    pending = paging.count_proposals(store, paging.QueueQuery())
     if pending:
         click.echo(f"{pending} proposal(s) wait for review: `enrich review`.")
+    if job.errors:
+        click.echo(
+            f"{job.errors} step(s) raised an error and were recorded (the other researchers went on): "
+            f"`enrich jobs {job.id} --errors` lists them; `enrich run --retry-failed` runs them again."
+        )
     if job.state == "interrupted":
         click.echo(f"Resume with `enrich run --resume {job.id}`.")
     if c.get("not_retried"):

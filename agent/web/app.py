@@ -31,6 +31,7 @@ from starlette.templating import Jinja2Templates
 from enrich.agent.review_view import (
     QueueFilters,
     audit_rows,
+    bulk_counts,
     bulk_plan,
     proposal_view,
     queue_page,
@@ -307,14 +308,14 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None, pa
         """A bulk decision on the queue's filters: the count first, then a confirmation (POST)."""
         try:
             filters = queue_filters(field, researcher, job, min_confidence, kind, sort)
-            plan = bulk_plan(store, filters, action=action)
+            counts = bulk_counts(store, filters, action=action)
         except StoreError as exc:
             return error(request, store, str(exc))
         return render(
             request,
             store,
             "bulk.html",
-            plan=plan,
+            plan=counts,
             action=action,
             filters=filters,
             params=filter_params(filters),

@@ -8,7 +8,7 @@ import pytest
 from store_sql import one as sql_one
 from store_sql import rows as sql_rows
 
-from enrich.agent.merges import find_shared_works
+from enrich.agent.merges import find_groups
 from enrich.schemas import ParsedListing, Work
 from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 from enrich.store import Store, StoreError
@@ -134,13 +134,15 @@ def test_find_shared_works_and_merge(store):
     )
     _, b = import_listing(store, "Tao Sun", [same, *works("Bz", 2)], "bz.txt")
     _, c = import_listing(store, "Other Person", works("Other", 2), "other.txt")
-    found = find_shared_works(store)
-    assert len(found) == 1
-    # a job's own researchers: the pair is found from either side (title-less abstract or titled one), not from
+    [group] = find_groups(store)
+    # a job's own researchers: the group is found from either side (title-less abstract or titled one), not from
     # a job that touched neither
-    assert find_shared_works(store, among=[a]) == find_shared_works(store, among=[b]) == found
-    assert find_shared_works(store, among=[c]) == []
-    ra, rb, pairs = found[0]
+    assert [g.researchers for g in find_groups(store, among=[a])] == [
+        g.researchers for g in find_groups(store, among=[b])
+    ]
+    assert find_groups(store, among=[c]) == []
+    ra, rb = group.researchers
+    pairs = [w["work_id"] for w in group.shared_works()]
     assert (ra, rb) == (a, b) and len(pairs) == 1
     pid = st.propose_merge(store, ra, rb, pairs, {"note": "same abstract"})
     assert st.propose_merge(store, rb, ra, pairs, None) == pid  # pending already, either order
@@ -153,14 +155,14 @@ def test_find_shared_works_and_merge(store):
     assert store.find_researcher("Tao Sun").id == a
     assert {li.path for li in store.researcher_listings(a)} == {"ieee.txt", "bz.txt"}
     assert sql_rows(store, "SELECT action FROM audit_log WHERE proposal_id = ?", [pid]) == [{"action": "merge"}]
-    assert find_shared_works(store) == []  # one researcher now holds both copies
+    assert find_groups(store) == []  # one researcher now holds both copies
     assert c not in (ra, rb)
 
 
 def test_rejected_merge_is_not_proposed_again(store):
     _, a = import_listing(store, "Tao Sun", works("Same", 2), "x.txt")
     _, b = import_listing(store, "Tao Sun", works("Same", 2)[:1], "y.txt")
-    pairs = find_shared_works(store)[0][2]
+    pairs = [w["work_id"] for w in find_groups(store)[0].shared_works()]
     pid = st.propose_merge(store, a, b, pairs)
     store.reject(pid, "ann")
     assert store.get_proposal(pid).state == "rejected"

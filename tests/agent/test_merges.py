@@ -1,0 +1,150 @@
+"""Merge detection by blocking on shared-work keys: connected groups (chains of shared works), one proposal per
+group, names that must be compatible (co-authors listing the same paper stay apart), a group reviewed once."""
+
+from __future__ import annotations
+
+import pytest
+
+from enrich.agent.merges import find_groups, names_compatible, propose_merges
+from enrich.schemas import ParsedListing, Work
+from enrich.store import Store
+
+ABSTRACT = (
+    "We study how decentralised stochastic gradient descent generalises when workers share gradients over a sparse "
+    "communication graph, and we give high-probability bounds that match the centralised rate."
+)
+
+
+def listing(store: Store, name: str | None, works: list[Work], path: str) -> int:
+    text = f"{name}\n" + "\n".join(f"{w.title or ''} {w.abstract or ''}" for w in works) + f"\n{path}"
+    return store.record_import(
+        ParsedListing(format="text", kind="person", name=name, name_origin="page", works=works), text=text, path=path
+    ).researcher_id
+
+
+def work(title: str | None, abstract: str | None = None, year: int = 2020) -> Work:
+    return Work(title=title, abstract=abstract, year=year)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path / "m.db")
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize(
+    "a,b,same",
+    [
+        ("Tao Sun", "T. Sun", True),
+        ("Tao Sun", "Sun, Tao", True),
+        ("Tao Sun", "Sun Tao", True),
+        ("Tao Sun", "Yan Sun", False),
+        ("Jane Smith", "John Smith", False),
+        ("Ada Lovelace", "Charles Babbage", False),
+        (None, "Tao Sun", False),
+    ],
+)
+def test_names_compatible(a, b, same):
+    assert names_compatible(a, b) is same
+
+
+def test_a_chain_of_shared_works_is_one_group_and_one_proposal(store):
+    a = listing(store, "Tao Sun", [work("Decentralised SGD bounds"), work("Graph learning at scale")], "a")
+    b = listing(store, "T. Sun", [work("Decentralised SGD Bounds."), work("Sparse attention for tables")], "b")
+    c = listing(store, "Sun, Tao", [work("Sparse attention for tables"), work("Something else entirely")], "c")
+    listing(store, "Tao Sun", [work("Unrelated paper on birds")], "d")
+    [g] = find_groups(store)
+    assert g.researchers == [a, b, c]
+    assert sorted(w["title"] for w in g.shared_works()) == ["Decentralised SGD bounds", "Sparse attention for tables"]
+    [pid] = propose_merges(store, None, job_id="J1")
+    p = store.get_proposal(pid)
+    assert (p.kind, p.researcher_id, p.payload["researchers"]) == ("merge", a, [a, b, c])
+    assert "share 2 works" in p.reason and p.summary.startswith("Merge 2 researchers into Tao Sun")
+    assert propose_merges(store, None) == [pid]  # the same group again: the pending proposal, not a new one
+    assert len(store.proposals("pending", kind="merge")) == 1
+
+    store.accept(pid, "ann")
+    assert {r.id for r in store.researchers()} == {a, store.researchers()[1].id}
+    assert store.get_researcher(c).merged_into == a and store.get_researcher(b).merged_into == a
+    assert len(store.researcher_listings(a)) == 3
+    assert find_groups(store) == []  # one researcher now holds every copy
+
+
+def test_co_authors_listing_the_same_paper_stay_apart(store):
+    paper = work("Neural parsing of scientific tables")
+    listing(store, "Ada Lovelace", [paper, work("Topic models for policy")], "ada")
+    listing(store, "Charles Babbage", [paper], "charles")
+    listing(store, "Jane Smith", [paper], "jane")
+    listing(store, "John Smith", [paper], "john")
+    assert find_groups(store) == []
+
+
+def test_only_compatible_researchers_under_one_key_are_joined(store):
+    paper = work("Neural parsing of scientific tables")
+    a = listing(store, "Jane Smith", [paper], "a")
+    listing(store, "Bob Babbage", [paper], "bob")
+    c = listing(store, "J. Smith", [paper], "c")
+    [g] = find_groups(store)
+    assert g.researchers == [a, c]
+
+
+def test_abstracts_identify_untitled_works(store):
+    a = listing(store, "Tao Sun", [work(None, ABSTRACT)], "a")
+    changed_opening = "In this paper we " + ABSTRACT[20:]  # a different opening, the same later stretch
+    b = listing(store, "Tao Sun", [work("Generalisation of D-SGD", changed_opening)], "b")
+    listing(store, "Tao Sun", [work(None, "A short abstract.")], "c")  # too short to identify anything
+    assert [g.researchers for g in find_groups(store)] == [[a, b]]
+
+
+def test_among_limits_groups_to_the_job(store):
+    a = listing(store, "Tao Sun", [work("Decentralised SGD bounds")], "a")
+    b = listing(store, "Tao Sun", [work("Decentralised SGD bounds")], "b")
+    c = listing(store, "Yan Sun", [work("Another paper about things")], "c")
+    assert [g.researchers for g in find_groups(store, among=[b])] == [[a, b]]
+    assert find_groups(store, among=[c]) == []
+
+
+def test_a_rejected_group_is_not_proposed_again_and_a_grown_group_replaces_a_pending_one(store):
+    paper = work("Decentralised SGD bounds")
+    a = listing(store, "Tao Sun", [paper], "a")
+    b = listing(store, "Tao Sun", [paper], "b")
+    [first] = propose_merges(store, None)
+    c = listing(store, "Tao Sun", [paper], "c")  # a third copy joins the group
+    [grown] = propose_merges(store, None)
+    assert grown != first and store.get_proposal(first).state == "withdrawn"
+    assert store.get_proposal(grown).payload["researchers"] == [a, b, c]
+    store.reject(grown, "ann")
+    assert propose_merges(store, None) == []  # the group (or any part of it) was rejected: not asked again
+    d = listing(store, "Tao Sun", [paper], "d")
+    [again] = propose_merges(store, [d])
+    assert "rejected merging some of them before" in store.get_proposal(again).reason
+
+
+def test_split_siblings_are_never_joined(store):
+    from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
+    from enrich.store import structural
+
+    works = [work("Paper one on graphs"), work("Paper two on graphs"), work("Paper three on birds"), work("Four birds")]
+    a = listing(store, "Tao Sun", works, "a")
+    ids = [w.work_id for w in store.researcher_works(a)]
+    result = ConflationResult(
+        detected=True,
+        confidence=0.9,
+        clusters=[
+            Cluster(work_ids=ids[:2], titles=[], evidence=ClusterEvidence()),
+            Cluster(work_ids=ids[2:], titles=[], evidence=ClusterEvidence()),
+        ],
+        method="test",
+    )
+    pid = structural.propose_split(store, a, store.researcher_listings(a)[0].id, result)
+    structural.accept_split(store, pid, "ann")
+    assert find_groups(store) == []
+
+
+def test_detection_leaves_no_transaction_open(store):
+    """A later store write must commit: detection must not leave an implicit transaction on the connection."""
+    listing(store, "Tao Sun", [work("Decentralised SGD bounds")], "a")
+    listing(store, "Tao Sun", [work("Decentralised SGD bounds")], "b")
+    find_groups(store, among=[1])
+    assert not store.db.conn.in_transaction
