@@ -80,7 +80,6 @@ class TagEvidence:
     text: set[str] = field(default_factory=set)
     text_score: float = 0.0
     picked: bool = False  # the model chose it
-    venue_fields: set[str] = field(default_factory=set)
 
     @property
     def strong(self) -> set[str]:
@@ -119,7 +118,6 @@ def gather_evidence(works: list[Work], taxonomy, venue_map) -> dict[str, TagEvid
         venue = venue_evidence(w, taxonomy.name, venue_map)
         if venue is not None and taxonomy.get(venue.tag) is not None:
             at(venue.tag).venue.add(w.work_id)
-            at(venue.tag).venue_fields.add(venue.field)
         for code, sim in text_tags:
             for c in [code, *taxonomy.ancestors(code)]:
                 if taxonomy.depth(c) < taxonomy.field_depth:
