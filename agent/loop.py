@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from enrich.schemas import Job, utcnow
 
-from .llm.base import LLMError, time_budget
+from .llm.base import Deferred, LLMError, time_budget
 from .steps.affiliation import AffiliationStep
 from .steps.base import Step, StepContext, StepOutcome
 from .steps.conflate import ConflationStep
@@ -198,6 +198,8 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
         try:
             with time_budget(getattr(ctx.settings, "step_budget", None)):
                 outcomes.append(STEPS[name].run(ctx))
+        except Deferred as d:  # bulk mode: the question went into a batch file; collected later
+            outcomes.append(StepOutcome(name, "queued", detail=d.detail))
         except Exception as exc:
             if is_fatal(exc):
                 raise  # every other researcher would fail too: the job stops, resumable
@@ -215,7 +217,7 @@ def remember_misses(ctx: StepContext, plan: Plan, outcomes: list[StepOutcome]) -
     not ask again (a step that made no model call is cheap to run again, and may depend on the ROR index). A step
     that missed before and now did not forgets it."""
     for o in outcomes:
-        if o.step not in STEPS:
+        if o.step not in STEPS or o.status == "queued":  # queued: a batch answer decides later
             continue
         asked = o.calls > 0 or o.cached
         if o.status in ("failed", "error") or (o.status == "none" and asked and o.step in FIELD_STEPS):

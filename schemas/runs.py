@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field, computed_field
 from .fields import SummaryReadability
 from .values import utcnow
 
-JobState = Literal["running", "interrupted", "failed", "done"]
+# waiting: a bulk job (`enrich run --batch`) whose batches are out; `enrich batch collect` continues it
+JobState = Literal["running", "waiting", "interrupted", "failed", "done"]
 
 
 class Job(BaseModel):
@@ -34,6 +35,8 @@ class Job(BaseModel):
     @property
     def resume(self) -> str | None:
         """The command that continues this job, when it stopped before the end."""
+        if self.kind == "batch":
+            return f"enrich batch collect {self.id}" if self.state in ("waiting", "interrupted", "failed") else None
         return f"enrich run --resume {self.id}" if self.state in ("interrupted", "failed") else None
 
 

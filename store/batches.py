@@ -104,3 +104,27 @@ def call_for(store: Store, custom_id: str) -> int | None:
     """The llm_calls row an answer already became (an idempotent collector reuses it)."""
     row = store._one("SELECT id FROM llm_calls WHERE custom_id = ? ORDER BY id LIMIT 1", [custom_id])
     return row["id"] if row else None
+
+
+def answer_usage(store: Store, job_id: str) -> dict[str, Any]:
+    """Tokens, cost and number of the job's batch answers (llm_calls rows with a custom_id)."""
+    row = store._one(
+        "SELECT coalesce(sum(tokens_in),0) AS tin, coalesce(sum(tokens_out),0) AS tout,"
+        " coalesce(sum(cost_usd),0) AS cost, count(*) AS calls FROM llm_calls"
+        " WHERE job_id = ? AND custom_id IS NOT NULL",
+        [job_id],
+    )
+    return row or {"tin": 0, "tout": 0, "cost": 0.0, "calls": 0}
+
+
+def missed_fields(store: Store, researcher_ids: list[int]) -> dict[int, set[str]]:
+    """The fields with a remembered miss (step_misses) per researcher: a finished answer clears only those."""
+    out: dict[int, set[str]] = {}
+    for i in range(0, len(researcher_ids), 500):
+        chunk = researcher_ids[i : i + 500]
+        for r in store._q(
+            f"SELECT researcher_id, field FROM step_misses WHERE researcher_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        ):
+            out.setdefault(r["researcher_id"], set()).add(r["field"])
+    return out

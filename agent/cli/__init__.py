@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from enrich.agent.cli import core, ingest, models, review, ror, run, serve, taxonomy
+from enrich.agent.cli import batch, core, ingest, models, review, ror, run, serve, taxonomy
 from enrich.agent.cli.common import AppContext, add_db_option
 
 
@@ -49,6 +49,7 @@ for command in (
     run.run_cmd,
     run.summarize_cmd,
     core.jobs_cmd,
+    batch.batch_group,
     review.review,
     review.rollback,
     review.audit,

@@ -474,12 +474,22 @@ def jobs_cmd(app: AppContext, job: str | None, limit: int, with_errors: bool, as
     with user_errors():
         jobs = [app.store.get_job(job)] if job else app.store.jobs(limit=limit)
         errors = {j.id: app.store.job_errors(job_id=j.id) for j in jobs if with_errors and j.errors}
+    from enrich.store import batches
+
+    # bulk jobs: their batches (provider batch ids, or the request files written for another runner)
+    sent = {j.id: batches.files(app.store, j.id) for j in jobs if j.kind == "batch"}
     if as_json:
         emit_json(
             [
-                {**j.model_dump(), **({"error_details": [e.model_dump() for e in errors.get(j.id, [])]})}
-                if with_errors
-                else j.model_dump()
+                {
+                    **j.model_dump(),
+                    **({"error_details": [e.model_dump() for e in errors.get(j.id, [])]} if with_errors else {}),
+                    **(
+                        {"batches": [{k: f[k] for k in ("batch_id", "path", "requests", "status")} for f in sent[j.id]]}
+                        if j.id in sent
+                        else {}
+                    ),
+                }
                 for j in jobs
             ]
         )
@@ -487,7 +497,12 @@ def jobs_cmd(app: AppContext, job: str | None, limit: int, with_errors: bool, as
     rows = [
         {
             "id": j.id,
-            "kind": j.kind,
+            "kind": j.kind
+            + (
+                ": " + ", ".join(f"{f['batch_id'] or Path(f['path']).name} ({f['requests']})" for f in sent[j.id])
+                if sent.get(j.id)
+                else ""
+            ),
             "state": j.state,
             "progress": f"{j.cursor}/{len(j.todo)}",
             "counts": ", ".join(f"{k}={v}" for k, v in sorted(j.counts.items())),

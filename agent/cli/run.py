@@ -63,6 +63,20 @@ def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) 
 @click.option("--name", default=None, help="With PATHS: the researcher a listing is about (arXiv-style pages).")
 @click.option("--backend", default=None, help="auto | embedded | openai | openai-compatible | fake [ENRICH_BACKEND].")
 @click.option("--model", default=None, help="Model name [ENRICH_MODEL].")
+@click.option(
+    "--batch",
+    "batch",
+    is_flag=True,
+    help="Bulk mode: write the model requests as Batch API files and submit them (OpenAI or a base URL serving "
+    "/v1/batches); collect with `enrich batch collect JOB`.",
+)
+@click.option(
+    "--batch-files",
+    "batch_files",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Bulk mode, files only: write the request files into DIR (for `vllm run-batch`), submit nothing.",
+)
 @json_option
 @pass_app
 @click.pass_context
@@ -81,6 +95,8 @@ def run_cmd(
     name,
     backend,
     model,
+    batch,
+    batch_files,
     as_json,
 ):
     """Enrich every researcher with missing or stale fields.
@@ -118,6 +134,11 @@ def run_cmd(
         retry_failed=retry_failed,
         resume=resume,
     )
+    if batch or batch_files:
+        if resume:
+            raise EnrichError("--resume continues an online job; a bulk job continues with `enrich batch collect JOB`")
+        _run_batch(app, store, opts, backend, model, batch_files, dry_run, as_json)
+        return
     thread_store = None
     if conc > 1 and app.settings.db != ":memory:":
         from enrich.store.threads import ThreadLocalStore
@@ -203,6 +224,74 @@ def run_cmd(
             f"{c['not_retried']} step(s) failed before on the same listings, prompt and model and were not "
             "asked again: `enrich run --retry-failed` does."
         )
+
+
+BULK_BACKENDS_HINT = (
+    "bulk mode (--batch) needs OpenAI (OPENAI_API_KEY) or an OpenAI-compatible model name and base URL "
+    "(ENRICH_MODEL + ENRICH_BASE_URL); the {backend} backend answers online only"
+)
+
+
+def _run_batch(app, store, opts, backend, model, folder, dry_run, as_json) -> None:
+    from rich.console import Console
+
+    from enrich.agent.batch.job import build
+    from enrich.agent.llm.base import LLMError
+    from enrich.agent.llm.factory import choose_backend
+
+    if backend or model:
+        app._settings = app.settings.with_overrides(backend=backend, model=model)
+    try:
+        chosen, _why = choose_backend(app.settings)
+    except LLMError as exc:
+        raise EnrichError(str(exc)) from None
+    if chosen not in ("openai", "openai-compatible"):
+        raise EnrichError(BULK_BACKENDS_HINT.format(backend=chosen))
+    client = _client(app, None, None, store=store)
+    err = Console(stderr=True)
+    try:
+        with err.status("building request files", spinner="dots") as status:
+            report = build(
+                store,
+                app.settings,
+                client,
+                opts,
+                folder=folder,
+                submit=folder is None,
+                dry_run=dry_run,
+                on_progress=lambda n, total: status.update(f"building request files: {n}/{total} researchers"),
+            )
+    except LLMError as exc:
+        raise EnrichError(str(exc)) from None
+    finally:
+        client.close()
+    if as_json:
+        emit_json(report.__dict__)
+        return
+    size = sum(f["bytes"] for f in report.files)
+    what = "Would write" if dry_run else "Wrote"
+    click.echo(
+        f"{what} {report.requests} request(s) for {report.researchers} researcher(s) in {len(report.files)} file(s)"
+        f" ({size / 1e6:.1f} MB), ~{report.tokens_in} tokens in, ~{report.tokens_out} out, ~${report.cost_usd:.4f}"
+        f" at the batch price on {client.origin}."
+    )
+    done = {k: v for k, v in sorted(report.outcomes.items()) if not k.endswith(":queued")}
+    if done:
+        click.echo("Finished at once (deterministic or cached): " + ", ".join(f"{k}={v}" for k, v in done.items()))
+    if dry_run:
+        return
+    for f in report.files:
+        click.echo(f"  {f['path']} ({f['requests']} requests)")
+    if report.submitted:
+        click.echo(f"Job {report.job_id}: submitted batch(es) {', '.join(report.submitted)}.")
+        click.echo(f"Check with `enrich batch status {report.job_id}`, then `enrich batch collect {report.job_id}`.")
+    elif report.requests:
+        click.echo(
+            f"Job {report.job_id}: run the files (e.g. `vllm run-batch -i FILE -o FILE.out.jsonl --model MODEL`),"
+            f" then `enrich batch collect {report.job_id} --results FILE.out.jsonl ...`."
+        )
+    else:
+        click.echo(f"Job {report.job_id}: nothing to ask a model.")
 
 
 @click.command("summarize")

@@ -100,3 +100,12 @@ class LLMClient(ABC):
 
     def close(self) -> None:  # noqa: B027 -- optional hook: stop subprocesses, close HTTP pools
         return None
+
+
+class Deferred(Exception):  # noqa: N818 -- not an error: control flow of bulk mode
+    """Bulk mode: the question was written into a batch request instead of being sent; the step finishes when the
+    answer is collected (agent/batch). The loop records the step as `queued`."""
+
+    def __init__(self, custom_id: str, detail: str = "") -> None:
+        super().__init__(custom_id)
+        self.custom_id, self.detail = custom_id, detail or f"queued as {custom_id}"

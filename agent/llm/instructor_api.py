@@ -9,6 +9,8 @@ instructor does three jobs for us, and each has one function here:
   `ValueError` or `Truncated`).
 - `run_turns`: the re-ask loop: call `create(**body)` per turn; on a validation error instructor appends the answer
   and the error to the messages and asks again, within the given tenacity `Retrying`.
+- `reask_request`: one step of that loop on its own, for bulk mode (agent/batch), where the answer comes back from a
+  batch: the next turn's body after an answer failed.
 
 Some of these are instructor internals (`retry_sync`, `handle_response_model`, `prepare_response_model`) rather
 than its public `from_openai` client: that client renders every message as a Jinja template when given a
@@ -26,9 +28,9 @@ from typing import Any
 import instructor
 from instructor.core import IncompleteOutputException, InstructorRetryException
 from instructor.core.retry import retry_sync
-from instructor.processing.response import handle_response_model, process_response
+from instructor.processing.response import handle_reask_kwargs, handle_response_model, process_response
 from instructor.utils.core import prepare_response_model
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from tenacity import Retrying
 
 Mode = instructor.Mode
@@ -44,6 +46,7 @@ __all__ = [
     "is_not_json",
     "parse_answer",
     "prepare_request",
+    "reask_request",
     "run_turns",
 ]
 
@@ -68,16 +71,55 @@ def _prepared(response_model: type[BaseModel]) -> type[BaseModel]:
     return prepared
 
 
-def prepare_request(
+def _instructor_request(
     response_model: type[BaseModel], mode: Mode, messages: list[dict[str, Any]], **params: Any
 ) -> tuple[type[BaseModel], dict[str, Any]]:
-    """(the model to parse answers with, the request body). `params` go into the body as they are (model,
-    max_tokens, temperature, ...); `messages` may be extended in place (JSON modes add the schema): pass a copy."""
     prepared, body = handle_response_model(
         response_model=_prepared(response_model), mode=mode, messages=messages, **params
     )
     assert prepared is not None
     return prepared, body
+
+
+# instructor rebuilds the schema-derived parts of a request (JSON modes: the schema pretty-printed into the system
+# message, dedented) on every call, which cost more than everything else a batch build does per request. Those parts
+# do not depend on the message texts, so instructor is asked once per shape with placeholder texts and the real texts
+# are put in place of the placeholders; the first calls of each shape are built both ways and compared, and a shape
+# whose results differ is never templated (tests/llm/test_request_templates.py).
+_TEMPLATES: dict[tuple[Any, ...], dict[str, Any]] = {}
+_TEMPLATE_CHECKS = 2
+_SLOT = "\x00enrich-slot-{}\x00"
+
+
+def prepare_request(
+    response_model: type[BaseModel], mode: Mode, messages: list[dict[str, Any]], **params: Any
+) -> tuple[type[BaseModel], dict[str, Any]]:
+    """(the model to parse answers with, the request body). `params` go into the body as they are (model,
+    max_tokens, temperature, ...); `messages` may be extended in place (JSON modes add the schema): pass a copy."""
+    if not all(set(m) == {"role", "content"} and isinstance(m["content"], str) for m in messages):
+        return _instructor_request(response_model, mode, messages, **params)
+    key = (response_model, mode, tuple(m["role"] for m in messages), json.dumps(params, sort_keys=True, default=str))
+    entry = _TEMPLATES.get(key)
+    if entry is None:
+        skeleton = [{"role": m["role"], "content": _SLOT.format(i)} for i, m in enumerate(messages)]
+        _, template = _instructor_request(response_model, mode, skeleton, **params)
+        entry = _TEMPLATES.setdefault(key, {"body": json.dumps(template), "checks": 0, "ok": True})
+    if not entry["ok"]:
+        return _instructor_request(response_model, mode, messages, **params)
+    body: dict[str, Any] = json.loads(entry["body"])
+    for m in body.get("messages", []):
+        text = m.get("content")
+        if isinstance(text, str) and "\x00enrich-slot-" in text:
+            for i, src in enumerate(messages):
+                text = text.replace(_SLOT.format(i), src["content"])
+            m["content"] = text
+    if entry["checks"] < _TEMPLATE_CHECKS:
+        entry["checks"] += 1
+        direct = _instructor_request(response_model, mode, json.loads(json.dumps(messages)), **params)
+        if direct[1] != body:
+            entry["ok"] = False
+            return direct
+    return _prepared(response_model), body
 
 
 def parse_answer(
@@ -112,6 +154,36 @@ def run_turns(
     )
     assert isinstance(value, BaseModel)
     return value
+
+
+def reask_request(body: dict[str, Any], mode: Mode, completion: Any, exc: BaseException) -> dict[str, Any]:
+    """The next turn's body after `completion` failed with `exc` -- what run_turns does between two turns: for a
+    validation error instructor's re-ask (the answer and the error appended for the model to fix); for an answer
+    that is not JSON at all, which instructor would simply repeat, the answer and the parse error (as the online
+    client adds them, InstructorClient._note_failure)."""
+    body = json.loads(json.dumps(body))
+    if is_not_json(exc) and not isinstance(exc, ValidationError):
+        body["messages"] = [*body.get("messages", []), *not_json_reask(_answer_text(completion), exc)]
+        return body
+    out: dict[str, Any] = handle_reask_kwargs(kwargs=body, mode=mode, response=completion, exception=exc)
+    return out
+
+
+def not_json_reask(answer: str | None, exc: BaseException) -> list[dict[str, Any]]:
+    return [
+        {"role": "assistant", "content": answer or ""},
+        {"role": "user", "content": f"Recall the function correctly, fix the errors:\n{exc}"},
+    ]
+
+
+def _answer_text(completion: Any) -> str | None:
+    try:
+        message = completion.choices[0].message
+    except (AttributeError, IndexError):
+        return None
+    if getattr(message, "tool_calls", None):
+        return str(message.tool_calls[0].function.arguments)
+    return message.content if isinstance(message.content, str) else None
 
 
 def is_not_json(exc: BaseException) -> bool:

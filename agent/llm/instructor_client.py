@@ -49,9 +49,12 @@ from enrich.agent.llm.instructor_api import (
     drop_answers,
     exhausted_cause,
     is_not_json,
+    not_json_reask,
+    parse_answer,
     prepare_request,
     run_turns,
 )
+from enrich.agent.llm.instructor_api import _prepared as _prepared_for
 from enrich.agent.llm.pricing import cost_usd
 from enrich.agent.llm.redact import install_log_redaction, redact, redact_obj, register_secret
 from enrich.store import llm_log
@@ -125,6 +128,29 @@ def schema_hash(response_model: type[BaseModel]) -> str:
 def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
     # the validation context is part of the input: the same output may be valid for one source text only
     return llm_log.sha256_json({"messages": messages, "context": context or {}})
+
+
+@dataclass
+class PreparedCall:
+    messages: list[dict[str, Any]]
+    cache_key: str
+    base_row: dict[str, Any]
+
+
+def parse_turn(completion: ChatCompletion, response_model: type[T], mode: Mode, context: dict[str, Any] | None) -> T:
+    """One turn's answer -> the caller's own response model, validated with its context: what run_turns does with
+    each answer (instructor_api.parse_answer), then the same re-validation as `extract`. Raises ValidationError /
+    a not-JSON ValueError (re-ask) or Truncated."""
+    value = parse_answer(_prepared_for(response_model), completion, mode=mode, context=context)
+    return response_model.model_validate(value.model_dump(), context=context)
+
+
+def completion_from(data: dict[str, Any]) -> ChatCompletion:
+    """A chat.completion body as the SDK's object (its lenient construction for servers that misshape a field)."""
+    try:
+        return ChatCompletion.model_validate(data)
+    except ValidationError:
+        return ChatCompletion.construct(**data)
 
 
 @dataclass
@@ -233,22 +259,9 @@ class InstructorClient(LLMClient):
         deadline: float | None = None,
     ) -> ExtractResult[T]:
         check_real_calls_allowed(self.backend)
-        messages = json.loads(json.dumps(messages))  # a deep copy: instructor appends re-asks / schema text in place
-        in_hash = input_hash(messages, context)
-        key = llm_log.cache_key(
-            self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model), self.mode.value
-        )
-        base_row = {
-            "backend": self.backend,
-            "model": self.model,
-            "mode": self.mode.value,
-            "prompt_name": prompt.name if prompt else None,
-            "prompt_version": prompt.version if prompt else None,
-            "schema_name": response_model.__name__,
-            "input_hash": in_hash,
-            "job_id": job_id,
-        }
-        hit = self._from_cache(key, response_model, context, base_row, messages)
+        call = self.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
+        messages, key, base_row = call.messages, call.cache_key, call.base_row
+        hit = self.cached(call, response_model, context)
         if hit is not None:
             return hit
 
@@ -276,6 +289,54 @@ class InstructorClient(LLMClient):
             cost_usd=group.cost,
             origin=self.origin,
         )
+
+    # ------------------------------------------------------------ the pieces bulk mode shares (agent/batch)
+
+    def prepare_call(
+        self,
+        response_model: type[BaseModel],
+        messages: list[dict[str, Any]],
+        *,
+        prompt: PromptRef | None,
+        context: dict[str, Any] | None,
+        job_id: str | None,
+    ) -> PreparedCall:
+        """The messages (a deep copy: instructor appends re-asks / schema text in place), the cache key and the
+        call-log fields of one question -- the same for an online call and a batch request."""
+        messages = json.loads(json.dumps(messages))
+        in_hash = input_hash(messages, context)
+        key = llm_log.cache_key(
+            self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model), self.mode.value
+        )
+        base_row = {
+            "backend": self.backend,
+            "model": self.model,
+            "mode": self.mode.value,
+            "prompt_name": prompt.name if prompt else None,
+            "prompt_version": prompt.version if prompt else None,
+            "schema_name": response_model.__name__,
+            "input_hash": in_hash,
+            "job_id": job_id,
+        }
+        return PreparedCall(messages, key, base_row)
+
+    def cached(self, call: PreparedCall, response_model: type[T], context: dict[str, Any] | None):
+        """The cached answer to this question (still valid under today's validators), as an ExtractResult."""
+        return self._from_cache(call.cache_key, response_model, context, call.base_row, call.messages)
+
+    def request_body(
+        self, response_model: type[BaseModel], messages: list[dict[str, Any]], max_tokens: int | None = None
+    ) -> dict[str, Any]:
+        """The chat-completion request body this client sends for a question's first turn: instructor's own
+        request for the client's mode (tools / response_format / schema text), model and limits."""
+        return prepare_request(
+            response_model,
+            self.mode,
+            json.loads(json.dumps(messages)),
+            model=self.model,
+            max_tokens=max_tokens or self.max_tokens,
+            temperature=self.temperature,
+        )[1]
 
     # ------------------------------------------------------------ internals
 
@@ -381,10 +442,7 @@ class InstructorClient(LLMClient):
             return
         self._update(group.last_row, error=redact(describe_error(exc)))
         if exc is not None and not isinstance(exc, ValidationError) and is_not_json(exc):
-            group.json_reask = [
-                {"role": "assistant", "content": group.last_content or ""},
-                {"role": "user", "content": f"Recall the function correctly, fix the errors:\n{exc}"},
-            ]
+            group.json_reask = not_json_reask(group.last_content, exc)
         else:
             group.json_reask = []
 
@@ -427,10 +485,7 @@ class InstructorClient(LLMClient):
                     response.text,
                     message=f"HTTP {response.status_code} with a body that is not JSON",
                 ) from None
-            try:  # pydantic's validator is fast; the SDK's own lenient construction is the fallback for servers
-                completion = ChatCompletion.model_validate(data)  # that leave out or misshape a field
-            except ValidationError:
-                completion = ChatCompletion.construct(**data)
+            completion = completion_from(data)
             group.last_content = _answer_text(completion)
             group.last_truncated = _truncated(completion, kwargs.get("max_tokens"))
         except openai.APIError as exc:

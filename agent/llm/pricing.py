@@ -37,3 +37,12 @@ def cost_usd(backend: str, model: str, tokens_in: int, tokens_out: int) -> float
     if price is None:
         return 0.0
     return round((tokens_in * price[0] + tokens_out * price[1]) / 1_000_000, 8)
+
+
+# The Batch API's price as a share of the online one, where the provider publishes it (OpenAI: 50% off, "Batch API"
+# on its pricing page). Other OpenAI-compatible runners (vLLM on your own GPUs) have no published batch price.
+BATCH_SHARE: dict[str, float] = {"openai": 0.5}
+
+
+def batch_cost_usd(backend: str, model: str, tokens_in: int, tokens_out: int) -> float:
+    return round(cost_usd(backend, model, tokens_in, tokens_out) * BATCH_SHARE.get(backend, 1.0), 8)

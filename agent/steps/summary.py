@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from enrich.agent.readability import readability
 from enrich.agent.sentences import split_sentences
@@ -120,8 +121,11 @@ class SummaryAnswer(BaseModel):
 
 
 def _tidy(text: str) -> str:
+    """White space normalised; a sentence the model left without its full stop gets one, unless it stops on a
+    function word ("... both from the same"): that is a sentence cut off, and stays a fragment."""
     text = re.sub(r"\s+", " ", text).strip()
-    if text and text[-1].isalnum():  # a sentence the model left without its full stop
+    last = text.rsplit(" ", 1)[-1].casefold() if text else ""
+    if text and text[-1].isalnum() and last not in ENGLISH_STOP_WORDS:
         text += "."
     return text
 

@@ -243,3 +243,15 @@ def test_the_pages_common_vocabulary_does_not_make_a_sentence_specific():
     checker = SupportChecker(works, "Jane Doe")
     assert checker.check("These papers show how language matters today.", ["1", "2"]).reason == "filler"
     assert checker.check("She recognises sign language from video.", ["3"]).accepted
+
+
+def test_a_sentence_the_model_stopped_on_a_function_word_is_a_fragment():
+    from enrich.agent.steps.summary import _tidy
+
+    assert _tidy("She detects sarcasm in online product reviews") == "She detects sarcasm in online product reviews."
+    cut = _tidy("She detects sarcasm in online product reviews from the")
+    assert not cut.endswith(".")
+    answer = {"sentences": [*GOOD, {"text": "She adapts speech recognition to dialects of the", "works": [3]}]}
+    ctx = dict(CONTEXT)
+    SummaryAnswer.model_validate(answer, context=ctx)
+    assert [r["reason"] for r in ctx["_report"]["refused"]] == ["fragment"]

@@ -1,0 +1,221 @@
+"""The two model clients of bulk mode. Both wrap the online InstructorClient of the chosen backend and reuse its
+pieces (cache key, cache lookup, instructor's request body, instructor's parsing and re-ask), so the steps run
+unchanged: everything a step does before asking (planning, prompt, context trimming) and after (validation, quote
+grounding, citation checks, confidence, the store's write policy) is the online code itself.
+
+- `RecordingClient` (`enrich run --batch`): a question with a cached answer is answered from the cache, as online;
+  any other becomes a request line (the exact body the online client would POST) and the step stops with
+  `Deferred` -- the loop records it as queued.
+- `ReplayClient` (`enrich batch collect`): the step runs again and asks the same question; the client checks the
+  question is still the one that was sent (the step's inputs did not change), and answers with the batch's answer,
+  parsed and validated exactly as online. An invalid answer becomes the next round's request (`Reasked`) until
+  max_reasks, then the step fails as online.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from json import JSONDecodeError
+from typing import Any
+
+from pydantic import ValidationError
+
+from enrich.agent.llm.base import Deferred, ExtractResult, LLMClient, LLMError, PromptRef, T
+from enrich.agent.llm.instructor_api import Truncated, reask_request
+from enrich.agent.llm.instructor_client import InstructorClient, completion_from, describe_error, parse_turn
+from enrich.agent.llm.pricing import batch_cost_usd
+from enrich.agent.llm.redact import redact, redact_obj
+from enrich.store import llm_log
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+def custom_id(job_id: str, researcher_id: int, step: str, round: int) -> str:
+    return f"{job_id}.{researcher_id}.{step}.{round}"
+
+
+@dataclass
+class NewRequest:
+    custom_id: str
+    researcher_id: int
+    step: str
+    round: int
+    body: dict[str, Any]
+    first_hash: str
+    tokens_in: int  # estimate (chars / 4) for --dry-run and reports
+
+
+class _Wrapper(LLMClient):
+    def __init__(self, online: InstructorClient) -> None:
+        self.online = online
+        self.backend, self.model = online.backend, online.model
+        self.max_concurrency = 1
+
+    def close(self) -> None:
+        self.online.close()
+
+
+class RecordingClient(_Wrapper):
+    """See module docstring. `researcher_id` is set by the builder before each researcher's steps run."""
+
+    def __init__(self, online: InstructorClient, sink: Callable[[NewRequest], None], job_id: str) -> None:
+        super().__init__(online)
+        self.sink, self.job_id = sink, job_id
+        self.researcher_id = 0
+
+    def extract(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, Any]],
+        *,
+        prompt: PromptRef | None = None,
+        context: dict[str, Any] | None = None,
+        job_id: str | None = None,
+        max_tokens: int | None = None,
+        deadline: float | None = None,  # a step's time budget: no request is sent here, so none applies
+    ) -> ExtractResult[T]:
+        call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
+        hit = self.online.cached(call, response_model, context)
+        if hit is not None:
+            return hit
+        step = prompt.name if prompt else response_model.__name__
+        body = self.online.request_body(response_model, call.messages, max_tokens)
+        cid = custom_id(self.job_id, self.researcher_id, step, 0)
+        chars = sum(len(m.get("content") or "") for m in body.get("messages", [])) + len(
+            json.dumps(body.get("tools", ""))
+        )
+        self.sink(NewRequest(cid, self.researcher_id, step, 0, body, body_hash(body), chars // 4))
+        raise Deferred(cid)
+
+
+class Stale(Exception):  # noqa: N818
+    """The step's question differs from the one sent: its inputs changed since the batch was built."""
+
+
+class Reasked(Exception):  # noqa: N818
+    def __init__(self, request: NewRequest, error: str) -> None:
+        super().__init__(error)
+        self.request, self.error = request, error
+
+
+@dataclass
+class BatchAnswer:
+    """One answer to apply: the request row (batch_requests) and the completion body from the output line."""
+
+    row: dict[str, Any]
+    completion: dict[str, Any]
+    batch_id: str | None
+    raw: str
+    call_id: int | None = None  # set by the ReplayClient: the llm_calls row it wrote
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ReplayClient(_Wrapper):
+    """See module docstring. `answers` maps a step name to the answer for the researcher being collected."""
+
+    def __init__(self, online: InstructorClient, *, max_reasks: int) -> None:
+        super().__init__(online)
+        self.max_reasks = max_reasks
+        self.answers: dict[str, BatchAnswer] = {}
+
+    def extract(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, Any]],
+        *,
+        prompt: PromptRef | None = None,
+        context: dict[str, Any] | None = None,
+        job_id: str | None = None,
+        max_tokens: int | None = None,
+        deadline: float | None = None,  # a step's time budget: no request is sent here, so none applies
+    ) -> ExtractResult[T]:
+        step = prompt.name if prompt else response_model.__name__
+        answer = self.answers.get(step)
+        if answer is None:  # not a question of this collection (cannot happen when the step is unchanged)
+            raise Stale(f"{step}: no answer collected for this question")
+        row = answer.row
+        call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
+        first = self.online.request_body(response_model, call.messages, max_tokens)
+        if body_hash(first) != row["first_hash"]:
+            raise Stale(f"{step}: the question changed since the batch was built (listing, prompt or settings)")
+        body = json.loads(row["body"]) if row["round"] else first
+        completion = completion_from(answer.completion)
+        usage = completion.usage
+        t_in = usage.prompt_tokens if usage else 0
+        t_out = usage.completion_tokens if usage else 0
+        cost = batch_cost_usd(self.backend, self.model, t_in, t_out)
+        call_id = self._log(call.base_row, row, answer, body, t_in, t_out, cost)
+        answer.call_id = call_id
+        try:
+            value = parse_turn(completion, response_model, self.online.mode, context)
+        except Truncated:
+            self._error(call_id, describe_error(Truncated()))
+            raise LLMError(
+                f"{response_model.__name__}: the model's output was cut off (finish_reason=length)",
+                hint="shorten the input or raise max_tokens",
+                call_ids=[call_id],
+            ) from None
+        except (ValidationError, JSONDecodeError, ValueError) as exc:
+            error = redact(describe_error(exc))
+            self._error(call_id, error)
+            if row["round"] >= self.max_reasks:
+                raise LLMError(
+                    f"{response_model.__name__}: the model's output did not validate after {self.max_reasks} "
+                    f"re-ask(s): {error[:300]}",
+                    hint="try a stronger model (--backend/--model) or raise ENRICH_MAX_REASKS",
+                    call_ids=[call_id],
+                ) from None
+            nxt = reask_request(body, self.online.mode, completion, exc)
+            n = row["round"] + 1
+            cid = custom_id(row["job_id"], row["researcher_id"], step, n)
+            chars = sum(len(json.dumps(m.get("content") or "")) for m in nxt.get("messages", []))
+            raise Reasked(
+                NewRequest(cid, row["researcher_id"], step, n, nxt, row["first_hash"], chars // 4), error
+            ) from None
+        parsed = value.model_dump(mode="json")
+        if self.online.store is not None:
+            llm_log.complete_call(self.online.store, call_id, parsed, call_key(self.online, call))
+        return ExtractResult(
+            value=value,
+            call_id=call_id,
+            attempts=row["round"] + 1,
+            reasks=row["round"],
+            tokens_in=t_in,
+            tokens_out=t_out,
+            cost_usd=cost,
+            origin=self.origin,
+        )
+
+    def _log(self, base_row, row, answer: BatchAnswer, body, t_in, t_out, cost) -> int:
+        return llm_log.insert_call(
+            self.online.store,
+            **base_row,
+            call_group=hashlib.sha256(f"{row['job_id']}.{row['researcher_id']}.{row['step']}".encode()).hexdigest()[
+                :32
+            ],
+            attempt=row["round"] + 1,
+            messages=redact_obj(body.get("messages", [])),
+            response=redact(json.dumps(answer.completion, ensure_ascii=False)),
+            tokens_in=t_in,
+            tokens_out=t_out,
+            reasks=row["round"],
+            cost_usd=cost,
+            batch_id=answer.batch_id,
+            custom_id=row["custom_id"],
+        )
+
+    def _error(self, call_id: int, error: str) -> None:
+        llm_log.update_call(self.online.store, call_id, error=error)
+
+
+def call_key(online: InstructorClient, call: Any) -> str | None:
+    return call.cache_key if online.use_cache else None
+
+
+def is_model_client(client: Any) -> bool:
+    return isinstance(client, InstructorClient)

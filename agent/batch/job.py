@@ -1,0 +1,581 @@
+"""Bulk mode's job: build the request files (`enrich run --batch`), submit them, and collect the answers
+(`enrich batch collect`). See README "Bulk mode".
+
+Build runs the online loop's own pieces (planning, contexts, the steps) with a RecordingClient: deterministic steps
+and cached answers finish at once, exactly as online; every other question becomes one request line. Collect runs
+each answered step again with a ReplayClient, which hands the batch's answer to the step's own checks.
+
+Collecting is idempotent and resumable: the answers of a window of the output (COLLECT_CHUNK lines) are applied in
+one store transaction together with their call-log rows and their request states, so a crash loses at most the
+window being applied (it is applied again by the next collect) and an answer already applied is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from enrich.agent.llm.base import LLMError
+from enrich.agent.loop import (
+    STEPS,
+    JobRunner,
+    Plan,
+    RunOptions,
+    make_context,
+    new_job_id,
+    remember_misses,
+    run_researcher,
+)
+from enrich.agent.steps.base import StepOutcome
+from enrich.schemas import Job, utcnow
+from enrich.store import batches as bstore
+
+from .clients import BatchAnswer, NewRequest, Reasked, RecordingClient, ReplayClient, Stale
+from .files import SplitWriter
+from .lines import ACTIVE_STATES, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, Answer, Failure, Malformed, input_line
+from .lines import parse_output_line as parse_line
+
+COLLECT_CHUNK = int(os.environ.get("ENRICH_BATCH_CHUNK", "500"))  # output lines applied per transaction
+STALL_AFTER = int(os.environ.get("ENRICH_TEST_COLLECT_STALL_AFTER", "0"))  # crash tests only
+STEP_ORDER = {s: i for i, s in enumerate(STEPS)}
+
+
+class _DryRun(Exception):  # noqa: N818 -- rolls the dry run's transaction back
+    pass
+
+
+@dataclass
+class BuildReport:
+    job_id: str
+    researchers: int = 0
+    requests: int = 0
+    files: list[dict[str, Any]] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    submitted: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+
+def _answer_tokens(step: str) -> int:
+    """The step's own estimate of its answer's length (for --dry-run)."""
+    est = STEPS[step].estimate([])
+    return est.tokens_out if est else 0
+
+
+def _folder(settings: Any, job_id: str, folder: str | Path | None) -> Path:
+    if folder:
+        return Path(folder)
+    db = str(getattr(settings, "db", "enrich.db"))
+    base = Path(db).parent if db != ":memory:" else Path(".")
+    return base / "batches" / job_id
+
+
+def build(
+    store: Any,
+    settings: Any,
+    online: Any,
+    opts: RunOptions,
+    *,
+    folder: str | Path | None = None,
+    submit: bool = True,
+    dry_run: bool = False,
+    max_requests: int = MAX_REQUESTS_PER_FILE,
+    max_bytes: int = MAX_BYTES_PER_FILE,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """`enrich run --batch`. With `submit`, upload + create each file's batch; otherwise only write the files.
+    `dry_run`: everything runs (so the counts are the real ones) inside a transaction that is rolled back, and no
+    file is written."""
+    from enrich.agent import ror
+    from enrich.agent.llm.pricing import batch_cost_usd
+
+    t0 = time.perf_counter()
+    job_id = new_job_id()
+    report = BuildReport(job_id, dry_run=dry_run)
+    out = _folder(settings, job_id, folder)
+    writer = SplitWriter(out, job_id, max_requests=max_requests, max_bytes=max_bytes, dry_run=dry_run)
+    rows: list[tuple] = []  # (custom_id, researcher_id, step, first_hash, tokens_in, file number)
+    out_tokens: dict[str, int] = {}
+
+    def sink(req: NewRequest) -> None:
+        writer.add(req.custom_id, input_line(req.custom_id, req.body))
+        rows.append((req.custom_id, req.researcher_id, req.step, req.first_hash, req.tokens_in, len(writer.files)))
+        report.tokens_in += req.tokens_in
+        report.tokens_out += out_tokens.setdefault(req.step, _answer_tokens(req.step))
+
+    recorder = RecordingClient(online, sink, job_id)
+    runner = JobRunner(store, recorder, settings)
+    plans = [p for p in runner.plans(opts) if p.steps]
+    report.researchers = len(plans)
+    ror_loaded = ror.index_status(store) is not None
+    index = ror.RorIndex.of(store) if ror_loaded else None
+    params = {**{k: v for k, v in opts.__dict__.items() if k != "resume"}, "batch": {"folder": str(out)}}
+    params["batch"].update(mode="remote" if submit else "files", backend=online.backend, model=online.model)
+
+    def run_all() -> None:
+        for n, plan in enumerate(plans, 1):
+            recorder.researcher_id = plan.researcher_id
+            ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
+            outcomes = run_researcher(ctx, plan.steps)
+            remember_misses(ctx, plan, outcomes)
+            for o in outcomes:
+                key = f"{o.step}:{o.status}"
+                report.outcomes[key] = report.outcomes.get(key, 0) + 1
+            if on_progress and (n % 200 == 0 or n == len(plans)):
+                on_progress(n, len(plans))
+        runner._propose_merges(job_id, [p.researcher_id for p in plans])
+
+    try:
+        if dry_run:
+            try:
+                with store.transaction():
+                    run_all()
+                    raise _DryRun
+            except _DryRun:
+                pass
+        else:
+            store.create_job(
+                Job(
+                    id=job_id,
+                    kind="batch",
+                    params=params,
+                    todo=[p.researcher_id for p in plans],
+                    cursor=len(plans),
+                    counts={"researchers": len(plans)},
+                )
+            )
+            run_all()
+    except BaseException as exc:
+        writer.abort()
+        if not dry_run:
+            store.update_job(job_id, state="failed", error=f"{type(exc).__name__}: {exc}"[:500], finished_at=utcnow())
+            store.release_job(job_id)
+        raise
+    files = writer.close()
+    report.requests = len(rows)
+    report.cost_usd = round(batch_cost_usd(online.backend, online.model, report.tokens_in, report.tokens_out), 6)
+    report.files = [{"path": str(f.path), "requests": f.requests, "bytes": f.bytes} for f in files]
+    if dry_run:
+        report.seconds = time.perf_counter() - t0
+        return report
+    file_ids = []
+    for f in files:
+        file_ids.append(
+            bstore.add_file(
+                store,
+                job_id=job_id,
+                round=0,
+                path=str(f.path),
+                requests=f.requests,
+                bytes=f.bytes,
+                status="written",
+            )
+        )
+    bstore.add_requests(
+        store,
+        (
+            {
+                "custom_id": cid,
+                "job_id": job_id,
+                "file_id": file_ids[fno] if fno < len(file_ids) else None,
+                "researcher_id": rid,
+                "step": step,
+                "round": 0,
+                "first_hash": h,
+                "tokens_in": t,
+            }
+            for cid, rid, step, h, t, fno in rows
+        ),
+    )
+    counts = {"researchers": len(plans), **report.outcomes, "requests": len(rows), "files": len(files)}
+    try:
+        if submit and rows:
+            report.submitted = submit_written(store, online, job_id)
+    finally:  # no process runs a waiting job: `enrich batch collect` takes it up (and submits what is left)
+        store.update_job(
+            job_id, counts=counts, state="waiting" if rows else "done", finished_at=None if rows else utcnow()
+        )
+        store.release_job(job_id)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def submit_written(store: Any, online: Any, job_id: str) -> list[str]:
+    """Upload and create a batch for every file of the job not submitted yet (also resumes an interrupted submit)."""
+    from .remote import Remote
+
+    remote = None
+    done = []
+    for f in bstore.files(store, job_id):
+        if f["batch_id"] or f["status"] != "written":
+            continue
+        remote = remote or Remote(online)
+        file_id, batch_id, status = remote.submit(Path(f["path"]), job_id)
+        bstore.update_file(store, f["id"], input_file_id=file_id, batch_id=batch_id, status=status)
+        done.append(batch_id)
+    return done
+
+
+# ------------------------------------------------------------------------------------------------------ collect
+
+
+@dataclass
+class CollectReport:
+    job_id: str
+    applied: int = 0  # answers a step finished from (value, proposal or none)
+    reasked: int = 0
+    failed: int = 0
+    stale: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # runner error code -> count
+    skipped: int = 0  # answers applied by an earlier collect
+    unknown: list[str] = field(default_factory=list)
+    malformed: list[str] = field(default_factory=list)
+    missing: int = 0  # requests of a finished batch with no line in its output or error file
+    waiting: list[str] = field(default_factory=list)  # batches still running
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    followup: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    state: str = "waiting"
+    seconds: float = 0.0
+
+    def messages(self) -> list[str]:
+        """The report's lines for a person."""
+        out = []
+        for b in self.batches:
+            out.append(
+                f"batch {b['batch_id'] or b['path']}: {b['status']}" + (f" -- {b['detail']}" if b.get("detail") else "")
+            )
+        for code, n in sorted(self.errors.items()):
+            hint = (
+                " (not run before the batch ended; `enrich run --batch` asks them again)"
+                if code in ("batch_expired", "batch_cancelled", "missing")
+                else ""
+            )
+            out.append(f"{n} request(s) came back as errors: {code}{hint}")
+        if self.missing:
+            out.append(f"{self.missing} request(s) of finished batches had no output line (partial output)")
+        if self.unknown:
+            out.append(
+                f"{len(self.unknown)} line(s) with a custom_id this job never sent, ignored: "
+                + ", ".join(self.unknown[:5])
+            )
+        for m in self.malformed[:10]:
+            out.append(f"malformed line ignored: {m}")
+        if len(self.malformed) > 10:
+            out.append(f"... and {len(self.malformed) - 10} more malformed line(s)")
+        if self.stale:
+            out.append(f"{self.stale} answer(s) not applied: the researcher's listing or the prompt changed since")
+        return out
+
+
+def _answers_in(path: Path) -> Iterator[Answer | Failure | Malformed]:
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            got = parse_line(line, n)
+            if isinstance(got, Malformed):
+                got.reason = f"{path.name}:{n}: {got.reason}"
+            if got is not None:
+                yield got
+
+
+def collect(
+    store: Any,
+    settings: Any,
+    online: Any,
+    job_id: str,
+    *,
+    results: list[Path] | None = None,
+    max_reasks: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> CollectReport:
+    """`enrich batch collect`. `results`: output files to read (e.g. from `vllm run-batch`) instead of asking the
+    server for the job's batches."""
+    t0 = time.perf_counter()
+    job = store.get_job(job_id)
+    if job.kind != "batch":
+        raise LLMError(f"job {job_id} is not a bulk-mode job (it was run online)")
+    if job.state == "done" and not results:
+        return CollectReport(job_id, state="done")
+    job = store.claim_job(job_id)  # one collector at a time; a killed one leaves the job `interrupted`
+    try:
+        return _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
+    except BaseException as exc:
+        store.update_job(job_id, state="interrupted", error=f"collect stopped: {type(exc).__name__}: {exc}"[:500])
+        raise
+    finally:
+        store.release_job(job_id)
+
+
+def _collect(store, settings, online, job, results, max_reasks, on_progress, t0) -> CollectReport:
+    from enrich.agent import ror
+
+    job_id = job.id
+    report = CollectReport(job_id)
+    mode = (job.params.get("batch") or {}).get("mode", "files")
+    folder = Path((job.params.get("batch") or {}).get("folder") or _folder(settings, job_id, None))
+    reasks = int(max_reasks if max_reasks is not None else getattr(settings, "max_reasks", 2))
+    replay = ReplayClient(online, max_reasks=reasks)
+    index = ror.RorIndex.of(store) if ror.index_status(store) is not None else None
+    followups: list[NewRequest] = []
+    done = [0]
+
+    def apply_all(lines: Iterator[Answer | Failure | Malformed], batch_id: str | None) -> None:
+        window: list[Answer | Failure] = []
+        for item in lines:
+            if isinstance(item, Malformed):
+                report.malformed.append(f"{item.reason} ({item.raw[:80]})")
+                continue
+            window.append(item)
+            if len(window) >= COLLECT_CHUNK:
+                _apply_window(window, batch_id)
+                window = []
+        if window:
+            _apply_window(window, batch_id)
+
+    def _apply_window(window: list[Answer | Failure], batch_id: str | None) -> None:
+        rows = bstore.requests_by_id(store, [a.custom_id for a in window])
+        with store.transaction():
+            by_researcher: dict[int, list[tuple[dict, Answer]]] = {}
+            for item in window:
+                row = rows.get(item.custom_id)
+                if row is None or row["job_id"] != job_id:
+                    report.unknown.append(item.custom_id)
+                    continue
+                if row["state"] != "pending":
+                    report.skipped += 1
+                    continue
+                if isinstance(item, Failure):
+                    code = item.code
+                    report.errors[code] = report.errors.get(code, 0) + 1
+                    bstore.set_request(store, item.custom_id, "error", f"{code}: {item.message}"[:500])
+                    continue
+                by_researcher.setdefault(row["researcher_id"], []).append((row, item))
+            applied = done[0]
+            missed = bstore.missed_fields(store, list(by_researcher))
+            for rid, items in by_researcher.items():
+                _apply_researcher(rid, items, batch_id, missed.get(rid, set()))
+                applied += len(items)
+                if STALL_AFTER and applied >= STALL_AFTER:  # crash tests: stop inside the transaction, to be killed
+                    print(f"stalled after {applied} answers", file=sys.stderr, flush=True)
+                    time.sleep(3600)
+            done[0] += len(window)
+        if on_progress:
+            on_progress(done[0])
+
+    def _apply_researcher(rid: int, items: list[tuple[dict, Answer]], batch_id: str | None, missed: set[str]) -> None:
+        items.sort(key=lambda x: STEP_ORDER.get(x[0]["step"], 99))
+        ctx = make_context(store, replay, settings, rid, job_id, index)
+        replay.answers = {
+            row["step"]: BatchAnswer(row, a.completion, batch_id or _batch_of(row), a.raw) for row, a in items
+        }
+        outcomes: list[StepOutcome] = []
+        for row, _a in items:
+            step = row["step"]
+            answer = replay.answers[step]
+            try:
+                out = STEPS[step].run(ctx)
+            except Reasked as r:
+                followups.append(r.request)
+                bstore.set_request(store, row["custom_id"], "reasked", r.error[:500], answer.call_id)
+                report.reasked += 1
+                continue
+            except Stale as s:
+                bstore.set_request(store, row["custom_id"], "stale", str(s)[:500], answer.call_id)
+                report.stale += 1
+                continue
+            except LLMError as exc:  # still invalid after max_reasks, or cut off: the step failed, as online
+                out = StepOutcome(step, "failed", detail=str(exc)[:300], calls=1)
+                bstore.set_request(store, row["custom_id"], "failed", str(exc)[:500], answer.call_id)
+                report.failed += 1
+                outcomes.append(out)
+                continue
+            outcomes.append(out)
+            bstore.set_request(store, row["custom_id"], "applied", out.status, answer.call_id)
+            report.applied += 1
+            report.tokens_in += out.tokens_in
+            report.tokens_out += out.tokens_out
+            report.cost_usd += out.cost_usd
+        for o in outcomes:
+            key = f"{o.step}:{o.status}"
+            report.outcomes[key] = report.outcomes.get(key, 0) + 1
+        plan = Plan(rid, ctx.researcher.name, [o.step for o in outcomes], {}, missed_before=missed)
+        remember_misses(ctx, plan, outcomes)
+
+    file_rows = {f["id"]: f for f in bstore.files(store, job_id)}
+    batch_of_file = {f["id"]: f["batch_id"] for f in file_rows.values()}
+
+    def _batch_of(row: dict) -> str | None:
+        return batch_of_file.get(row["file_id"])
+
+    if results:
+        for path in results:
+            apply_all(_answers_in(Path(path)), None)
+            report.batches.append({"batch_id": None, "path": str(path), "status": "read"})
+        for f in file_rows.values():  # a local file is collected when none of its requests is still pending
+            if not bstore.pending_in_file(store, f["id"]) and f["status"] != "collected":
+                bstore.update_file(store, f["id"], status="collected", collected_at=utcnow())
+    elif mode == "remote":
+        from .remote import Remote
+
+        submit_written(store, online, job_id)
+        file_rows = {f["id"]: f for f in bstore.files(store, job_id)}
+        batch_of_file.update({f["id"]: f["batch_id"] for f in file_rows.values()})
+        remote = Remote(online)
+        for f in file_rows.values():
+            if f["status"] == "collected" or not f["batch_id"]:
+                continue
+            b = remote.status(f["batch_id"])
+            entry = {"batch_id": f["batch_id"], "path": f["path"], "status": b.status, "detail": ""}
+            report.batches.append(entry)
+            if b.status in ACTIVE_STATES:
+                counts = b.request_counts
+                entry["detail"] = f"{counts.completed}/{counts.total} done" if counts else ""
+                bstore.update_file(store, f["id"], status=b.status)
+                report.waiting.append(f["batch_id"])
+                continue
+            if b.status == "failed":
+                why = "; ".join(f"{e.code}: {e.message}" for e in (b.errors.data or [])) if b.errors else ""
+                entry["detail"] = why or "the batch failed validation"
+            for kind, fid in (("output", b.output_file_id), ("error", b.error_file_id)):
+                if fid:
+                    dest = folder / f"{f['batch_id']}-{kind}.jsonl"
+                    if not dest.exists():
+                        folder.mkdir(parents=True, exist_ok=True)
+                        remote.download(fid, dest)
+                    apply_all(_answers_in(dest), f["batch_id"])
+            missing = bstore.pending_in_file(store, f["id"])
+            if missing:
+                code = "missing" if b.status == "completed" else f"batch_{b.status}"
+                with store.transaction():
+                    for cid in missing:
+                        bstore.set_request(store, cid, "error", f"{code}: no line in the output or error file")
+                report.errors[code] = report.errors.get(code, 0) + len(missing)
+                report.missing += len(missing) if code == "missing" else 0
+            bstore.update_file(
+                store,
+                f["id"],
+                status="collected",
+                output_file_id=b.output_file_id,
+                error_file_id=b.error_file_id,
+                detail=(f"{b.status}" + (f": {entry['detail']}" if entry["detail"] else ""))[:500],
+                collected_at=utcnow(),
+            )
+    else:
+        raise LLMError(
+            f"job {job_id} wrote its request files only ({folder})",
+            hint="run them (e.g. `vllm run-batch -i FILE -o RESULTS`) and collect with --results RESULTS...",
+        )
+
+    if followups:
+        report.followup = _write_followups(store, online, job, folder, followups, submit=mode == "remote")
+    _finish_job(store, job, report)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _write_followups(
+    store: Any, online: Any, job: Job, folder: Path, reqs: list[NewRequest], *, submit: bool
+) -> list[dict[str, Any]]:
+    """The re-ask round: the invalid answers' follow-up requests, as new files (and batches)."""
+    rnd = max(r.round for r in reqs)
+    prefix = f"{job.id}-reask{rnd}"
+    n = 1
+    while (folder / f"{prefix}-001.jsonl").exists():  # a later collect of the same round
+        n += 1
+        prefix = f"{job.id}-reask{rnd}-{n}"
+    writer = SplitWriter(folder, prefix)
+    where: dict[str, int] = {}
+    for r in reqs:
+        writer.add(r.custom_id, input_line(r.custom_id, r.body))
+        where[r.custom_id] = len(writer.files)
+    files = writer.close()
+    ids = [
+        bstore.add_file(
+            store, job_id=job.id, round=rnd, path=str(f.path), requests=f.requests, bytes=f.bytes, status="written"
+        )
+        for f in files
+    ]
+    bstore.add_requests(
+        store,
+        (
+            {
+                "custom_id": r.custom_id,
+                "job_id": job.id,
+                "file_id": ids[where[r.custom_id]],
+                "researcher_id": r.researcher_id,
+                "step": r.step,
+                "round": r.round,
+                "first_hash": r.first_hash,
+                "body": json.dumps(r.body, ensure_ascii=False),
+                "tokens_in": r.tokens_in,
+            }
+            for r in reqs
+        ),
+    )
+    if submit:
+        submit_written(store, online, job.id)
+    return [{"path": str(f.path), "requests": f.requests} for f in files]
+
+
+def _finish_job(store: Any, job: Job, report: CollectReport) -> None:
+    counts = dict(store.get_job(job.id).counts)
+    states = bstore.request_counts(store, job.id)
+    for s in ("pending", "applied", "reasked", "failed", "error", "stale"):
+        counts[f"requests_{s}"] = states.get(s, 0)
+    for k, v in report.outcomes.items():
+        counts[k] = counts.get(k, 0) + v
+    usage = bstore.answer_usage(store, job.id)
+    counts["calls"] = usage["calls"]
+    state = "waiting" if states.get("pending") else "done"
+    report.state = state
+    store.update_job(
+        job.id,
+        counts=counts,
+        tokens_in=usage["tin"],
+        tokens_out=usage["tout"],
+        cost_usd=round(usage["cost"], 6),
+        state=state,
+        finished_at=utcnow() if state == "done" else None,
+    )
+
+
+def status(store: Any, online: Any | None, job_id: str) -> dict[str, Any]:
+    """`enrich batch status`: the job's files/batches (asking the server for the running ones) and request states."""
+    job = store.get_job(job_id)
+    if job.kind != "batch":
+        raise LLMError(f"job {job_id} is not a bulk-mode job (it was run online)")
+    rows = bstore.files(store, job_id)
+    remote = None
+    out = []
+    for f in rows:
+        entry = {k: f[k] for k in ("round", "path", "requests", "bytes", "batch_id", "status", "detail")}
+        if online is not None and f["batch_id"] and f["status"] in ("written", *ACTIVE_STATES, "validating"):
+            from .remote import Remote
+
+            remote = remote or Remote(online)
+            b = remote.status(f["batch_id"])
+            entry["status"] = b.status
+            if b.request_counts:
+                entry["progress"] = f"{b.request_counts.completed + b.request_counts.failed}/{b.request_counts.total}"
+            if b.status != f["status"]:
+                bstore.update_file(store, f["id"], status=b.status)
+        out.append(entry)
+    return {
+        "job_id": job_id,
+        "state": job.state,
+        "mode": (job.params.get("batch") or {}).get("mode"),
+        "batches": out,
+        "requests": bstore.request_counts(store, job_id),
+    }

@@ -1,0 +1,128 @@
+"""Bulk-mode benchmark (issue 18): build and collect N Batch API requests (default 100,000).
+
+    .venv/bin/python bench/bench_batch.py [--requests 100000] [--invalid-every 0] [--json]
+
+1. ingest   -- synthetic generic author pages (tests/batch/bulk_helpers.page: 3 works each; a third of them ask the
+               model for the affiliation; the topics step settles these pages from evidence), enough researchers for
+               about --requests requests (4/3 each). Not timed as part of bulk mode.
+2. build    -- `enrich run --batch --batch-files DIR`'s work (agent.batch.job.build, files only): planning, the
+               steps with the recording client, request lines written and split into files, the request rows.
+               Requests/s.
+3. answer   -- the files answered in `vllm run-batch`'s line format by bench/fake_openai_server.answer_for (the
+               stand-in for a GPU cluster; not timed as part of bulk mode).
+4. collect  -- `enrich batch collect JOB --results ...` (agent.batch.job.collect): every answer parsed, validated
+               with the step's context, checked, written through the store's policy, logged. Answers/s.
+
+Peak RSS (ru_maxrss) is reported after each phase, and the process's CPU time of each phase beside the wall time
+(on a machine shared with other work, requests per CPU-second is the figure that does not depend on the load). Goals (issue 18, default install, 2-core machine): build >=
+2,000 requests/s, collect >= 1,000 answers/s, RSS < 1 GB. Uses a temporary folder; no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "batch"))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bulk_helpers import ingest, run_like_vllm  # noqa: E402
+
+from enrich.agent.batch.job import build, collect  # noqa: E402
+from enrich.agent.llm.factory import make_client  # noqa: E402
+from enrich.agent.loop import RunOptions  # noqa: E402
+from enrich.agent.settings import load  # noqa: E402
+from enrich.store import Store  # noqa: E402
+
+REQUESTS_PER_RESEARCHER = 4 / 3  # a summary each, an affiliation for one page in three (topics: evidence decides)
+
+
+def rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=100_000)
+    ap.add_argument("--invalid-every", type=int, default=0, help="spoil every N-th first answer (re-ask round)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    n = int(args.requests / REQUESTS_PER_RESEARCHER) + 1
+    out: dict = {"researchers": n}
+    with tempfile.TemporaryDirectory(prefix="enrich-bench-batch-") as tmp:
+        settings = load(
+            db=str(Path(tmp) / "b.db"), backend="openai-compatible", base_url="http://127.0.0.1:9/v1", model="default"
+        )
+        store = Store.open(settings.db)
+        t = time.perf_counter()
+        ingest(store, n)
+        out["ingest_s"] = round(time.perf_counter() - t, 1)
+        out["rss_mb_after_ingest"] = rss_mb()
+        client = make_client(settings, store)
+
+        t, cpu = time.perf_counter(), time.process_time()
+        rep = build(store, settings, client, RunOptions(), folder=Path(tmp) / "files", submit=False)
+        build_s, build_cpu = time.perf_counter() - t, time.process_time() - cpu
+        out.update(
+            requests=rep.requests,
+            files=len(rep.files),
+            file_mb=round(sum(f["bytes"] for f in rep.files) / 1e6, 1),
+            build_s=round(build_s, 1),
+            build_requests_per_s=round(rep.requests / build_s),
+            build_cpu_s=round(build_cpu, 1),
+            build_requests_per_cpu_s=round(rep.requests / build_cpu),
+            rss_mb_after_build=rss_mb(),
+        )
+        t = time.perf_counter()
+        results = []
+        for i, f in enumerate(rep.files):
+            dst = Path(tmp) / f"results-{i}.jsonl"
+            run_like_vllm(Path(f["path"]), dst, invalid_every=args.invalid_every)
+            results.append(dst)
+        out["answer_s"] = round(time.perf_counter() - t, 1)
+
+        t, cpu = time.perf_counter(), time.process_time()
+        got = collect(store, settings, client, rep.job_id, results=results)
+        collect_s, collect_cpu = time.perf_counter() - t, time.process_time() - cpu
+        answers = got.applied + got.reasked + got.failed
+        out.update(
+            answers=answers,
+            applied=got.applied,
+            reasked=got.reasked,
+            collect_s=round(collect_s, 1),
+            collect_answers_per_s=round(answers / collect_s),
+            collect_cpu_s=round(collect_cpu, 1),
+            collect_answers_per_cpu_s=round(answers / collect_cpu),
+            rss_mb_peak=rss_mb(),
+            outcomes=got.outcomes,
+        )
+        client.close()
+        store.close()
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    print(
+        f"{out['researchers']} researchers ingested in {out['ingest_s']} s (peak RSS {out['rss_mb_after_ingest']} MB)"
+    )
+    print(
+        f"build:   {out['requests']} requests in {out['files']} file(s), {out['file_mb']} MB, {out['build_s']} s"
+        f" -> {out['build_requests_per_s']} requests/s; {out['build_requests_per_cpu_s']} per CPU-second"
+        f" (peak RSS {out['rss_mb_after_build']} MB)"
+    )
+    print(f"answer:  {out['answer_s']} s (fake runner, vllm run-batch line format)")
+    print(
+        f"collect: {out['answers']} answers ({out['applied']} applied, {out['reasked']} re-asked) in"
+        f" {out['collect_s']} s -> {out['collect_answers_per_s']} answers/s; {out['collect_answers_per_cpu_s']} per"
+        f" CPU-second (peak RSS {out['rss_mb_peak']} MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Collecting results files: the line format `vllm run-batch` writes (error lines included), malformed lines,
+unknown custom_ids, idempotent re-collects, stale answers, expired batches with partial output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import store_sql as sql
+
+import enrich.agent.llm as agent_llm
+from enrich.agent.batch.job import build, collect
+from enrich.agent.llm.factory import make_client
+from enrich.agent.loop import RunOptions
+from enrich.agent.settings import load
+from enrich.store import Store
+
+from .bulk_helpers import ingest, page, run_like_vllm
+
+N = 30
+
+
+@pytest.fixture
+def env(tmp_path):
+    settings = load(
+        db=str(tmp_path / "b.db"), backend="openai-compatible", base_url="http://127.0.0.1:9/v1", model="default"
+    )
+    store = Store.open(settings.db)
+    ingest(store, N)
+    client = make_client(settings, store)  # never contacted: files mode and --results
+    yield settings, store, client
+    client.close()
+    store.close()
+
+
+def _calls(store) -> int:
+    return sql.one(store, "SELECT count(*) AS n FROM llm_calls")["n"]
+
+
+def test_vllm_results_with_error_malformed_and_unknown_lines(env, tmp_path):
+    settings, store, client = env
+    rep = build(store, settings, client, RunOptions(), folder=tmp_path / "files", submit=False)
+    assert rep.requests and not rep.submitted and len(rep.files) == 1
+    src = Path(rep.files[0]["path"])
+    ids = [json.loads(x)["custom_id"] for x in src.read_text().splitlines()]
+    failing = {ids[0]}
+    out = tmp_path / "results.jsonl"
+    run_like_vllm(src, out, invalid_every=5, fail=failing)
+    with out.open("a") as fh:
+        fh.write("{this is not json\n")
+        fh.write(json.dumps({"id": "vllm-x", "custom_id": "J-other.1.topics.0", "response": None, "error": "x"}) + "\n")
+        fh.write(json.dumps({"id": "vllm-y", "response": {"status_code": 200}}) + "\n")
+
+    first = collect(store, settings, client, rep.job_id, results=[out])
+    assert first.errors == {"http_400": 1}
+    assert first.unknown == ["J-other.1.topics.0"]
+    assert len(first.malformed) == 2 and "results.jsonl:" in first.malformed[0]
+    assert first.applied + first.reasked == len(ids) - 1 and first.reasked > 0
+    assert first.followup and first.state == "waiting"
+    text = "\n".join(first.messages())
+    assert "1 request(s) came back as errors: http_400" in text and "never sent" in text and "malformed" in text
+    row = sql.one(store, "SELECT state, detail FROM batch_requests WHERE custom_id = ?", [ids[0]])
+    assert row["state"] == "error" and "maximum context length" in row["detail"]
+    calls = _calls(store)
+    assert calls == first.applied + first.reasked  # one call-log row per answer, error lines are not answers
+
+    # the same file again: nothing applied twice
+    again = collect(store, settings, client, rep.job_id, results=[out])
+    assert again.applied == again.reasked == 0 and again.skipped == first.applied + first.reasked + 1
+    assert _calls(store) == calls and not again.followup
+
+    # the re-ask round (the follow-up carries the validation error; vllm answers it validly)
+    follow = Path(first.followup[0]["path"])
+    reqs = [json.loads(x) for x in follow.read_text().splitlines()]
+    assert all(r["custom_id"].endswith(".1") for r in reqs)
+    for r in reqs:  # instructor's JSON-mode re-ask: the answer, then the validation error to fix
+        assert [m["role"] for m in r["body"]["messages"][-2:]] == ["assistant", "user"]
+        assert "validation error" in r["body"]["messages"][-1]["content"]
+    # run the re-ask rounds until every question has ended (applied, or failed after max_reasks as online)
+    rounds, followup, report = 1, first.followup, first
+    while followup:
+        out_n = tmp_path / f"results{rounds + 1}.jsonl"
+        run_like_vllm(Path(followup[0]["path"]), out_n, invalid_every=5)
+        report = collect(store, settings, client, rep.job_id, results=[out_n])
+        followup, rounds = report.followup, rounds + 1
+        assert rounds <= settings.max_reasks + 1
+    assert report.state == "done"
+    job = store.get_job(rep.job_id)
+    assert job.state == "done" and job.counts["requests_error"] == 1 and job.counts["requests_pending"] == 0
+    rows = sql.rows(store, "SELECT custom_id, batch_id, reasks FROM llm_calls WHERE custom_id IS NOT NULL")
+    answered = sql.one(store, "SELECT count(*) AS n FROM batch_requests WHERE state != 'error'")["n"]
+    assert len(rows) == answered and all(r["reasks"] == int(r["custom_id"][-1]) for r in rows)
+    # the failed request asked nothing: a later bulk run asks it again
+    again = build(store, settings, client, RunOptions(), folder=tmp_path / "files2", submit=False)
+    assert again.requests == 1
+
+
+def test_reasks_run_out_and_the_step_fails_like_online(env, tmp_path):
+    settings, store, client = env
+    settings = settings.with_overrides(max_reasks=0)
+    rep = build(store, settings, client, RunOptions(only=["summary"]), folder=tmp_path / "f", submit=False)
+    out = tmp_path / "r.jsonl"
+    run_like_vllm(Path(rep.files[0]["path"]), out, invalid_every=2)
+    got = collect(store, settings, client, rep.job_id, results=[out])
+    assert got.failed > 0 and got.reasked == 0 and got.state == "done"
+    misses = sql.rows(store, "SELECT status, detail FROM step_misses WHERE field = 'summary'")
+    assert len(misses) == got.failed and all(
+        m["status"] == "failed" and "did not validate" in m["detail"] for m in misses
+    )
+
+
+def test_an_answer_to_a_changed_listing_is_not_applied(env, tmp_path):
+    settings, store, client = env
+    rep = build(store, settings, client, RunOptions(only=["summary"]), folder=tmp_path / "f", submit=False)
+    out = tmp_path / "r.jsonl"
+    run_like_vllm(Path(rep.files[0]["path"]), out)
+    from enrich.agent.ingest import parse
+
+    text = page(0).replace("simpler recipe", "different recipe")  # researcher 1's page changed meanwhile
+    store.record_import(parse(text, path="bulk/0.txt"), text=text, path="bulk/0.txt")
+    got = collect(store, settings, client, rep.job_id, results=[out])
+    assert got.stale == 1 and "changed since" in "\n".join(got.messages())
+    assert store.current(1, "summary") is None
+
+
+def test_embedded_and_fake_backends_refuse_bulk_mode_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from enrich.agent.cli import cli
+
+    for backend in ("embedded", "fake"):
+        res = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "run", "--batch", "--backend", backend])
+        assert res.exit_code == 1
+        assert "bulk mode (--batch) needs OpenAI" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_dry_run_counts_without_writing_or_sending(env, tmp_path):
+    settings, store, client = env
+    before = sql.rows(store, "SELECT count(*) AS n FROM field_values")[0]["n"]
+    rep = build(store, settings, client, RunOptions(), folder=tmp_path / "dry", dry_run=True)
+    assert rep.requests > 0 and rep.tokens_in > 0 and rep.files and not (tmp_path / "dry").exists()
+    assert sql.rows(store, "SELECT count(*) AS n FROM field_values")[0]["n"] == before
+    assert not sql.rows(store, "SELECT * FROM jobs") and not sql.rows(store, "SELECT * FROM batch_requests")
+    real = build(store, settings, client, RunOptions(), folder=tmp_path / "real", submit=False)
+    assert (real.requests, real.tokens_in, real.files[0]["bytes"]) == (
+        rep.requests,
+        rep.tokens_in,
+        rep.files[0]["bytes"],
+    )
+
+
+def test_expired_batch_keeps_the_answered_half_and_reports_the_rest(tmp_path, monkeypatch):
+    from fake_openai_server import start_in_thread
+
+    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)  # the fake on 127.0.0.1 only
+    server, url = start_in_thread(latency=0.0, lifetime=60, batch_outcome="expired")
+    try:
+        settings = load(db=str(tmp_path / "e.db"), backend="openai-compatible", base_url=url, model="default")
+        store = Store.open(settings.db)
+        ingest(store, 10)
+        client = make_client(settings, store)
+        rep = build(store, settings, client, RunOptions(), folder=tmp_path / "f")
+        for _ in range(40):  # every round (re-asks too) expires half-way
+            got = collect(store, settings, client, rep.job_id)
+            if got.state == "done":
+                break
+        assert got.state == "done"
+        first = {
+            r["state"]: r["n"]
+            for r in sql.rows(store, "SELECT state, count(*) AS n FROM batch_requests WHERE round = 0 GROUP BY state")
+        }
+        # the answered half went through the checks; the other half is reported and asks nothing
+        assert first.get("error", 0) == rep.requests - rep.requests // 2
+        assert sum(v for k, v in first.items() if k != "error") == rep.requests // 2
+        errors = sql.rows(store, "SELECT detail FROM batch_requests WHERE state = 'error'")
+        assert all(e["detail"].startswith("batch_expired") for e in errors)
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
