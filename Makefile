@@ -10,7 +10,7 @@ STAMP_TEST := $(VENV)/.installed-test
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: run test lint install install-test browser clean-venv
+.PHONY: run test lint typecheck typecheck-all install install-test browser clean-venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,9 +42,23 @@ run: $(STAMP_RUN)
 test: $(STAMP_TEST) browser lint
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP_TEST)
+lint: $(STAMP_TEST) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+# mypy sees the installed names (enrich.*) through symlinks: the editable install's import hook is invisible to it.
+TYPECHECK := build/typecheck/enrich
+$(TYPECHECK):
+	mkdir -p $@ && for d in agent store schemas prompts; do ln -sfn ../../../$$d $@/$$d; done
+
+# Strict on schemas/ (enforced). store/ (strict) and agent/ are configured in pyproject but not clean yet:
+# `make typecheck-all` lists what remains.
+typecheck: $(STAMP_TEST) | $(TYPECHECK)
+	$(BIN)/mypy -p enrich.schemas
+
+typecheck-all: $(STAMP_TEST) | $(TYPECHECK)
+	$(BIN)/mypy
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from enrich.agent.steps.checks import looks_like_institution
+from enrich.agent.names import looks_like_institution
 
 
 def _affiliation(context: dict[str, Any]) -> dict[str, Any]:

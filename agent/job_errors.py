@@ -3,11 +3,11 @@ every researcher) or is that researcher's alone, and describe it for the job err
 
 from __future__ import annotations
 
-import sqlite3
 import traceback
 from pathlib import Path
 
 from enrich.schemas import JobError
+from enrich.store.errors import DatabaseUnusable
 
 from .llm.base import LLMError
 from .llm.redact import redact
@@ -20,7 +20,7 @@ def is_fatal(exc: BaseException) -> bool:
     the database unusable (locked, disk full, read-only), memory exhausted. Anything else is one researcher's."""
     if isinstance(exc, LLMError):
         return exc.fatal
-    return isinstance(exc, (sqlite3.OperationalError, MemoryError)) or not isinstance(exc, Exception)
+    return isinstance(exc, (DatabaseUnusable, MemoryError)) or not isinstance(exc, Exception)
 
 
 def _where(tb: traceback.StackSummary) -> str | None:

@@ -8,6 +8,9 @@ Names are compared as a `PersonName` (given-name tokens and surname, lower-case 
 - `names_subject`: does an author line's name refer to the page's subject? Lenient (near-identical spelling, or the
   same surname and first initial): an author line on the subject's own page names the subject or a co-author.
 - `email_names_subject`: does an e-mail's local part spell the subject's name (`jsmith`, `john.smith`)?
+
+Organisation names: `looks_like_institution` (is this short text an organisation's name?) and the looser
+`mentions_institution` (could this text name one at all?).
 """
 
 from __future__ import annotations
@@ -90,3 +93,30 @@ def email_names_subject(email: str, subject: str) -> bool:
         or local in (first[0] + last, first + "." + last, first + last, first[0] + "." + last)
         or local.startswith(first[0] + last[:3])
     )
+
+
+INSTITUTION_WORDS = re.compile(
+    r"\b(universit\w*|institut\w*|college|school|academy|academia|laborator\w*|lab|labs|centre|center|hospital|"
+    r"foundation|inc\.?|corp\w*|company|ltd|gmbh|polytechni\w*|ecole|école|technion|cnrs|inria|"
+    r"council|ministry|agency|observatory|museum|clinic|department|faculty|kaist|mit|eth|epfl|ucl|cas)\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_institution(text: str) -> bool:
+    """Loose: could this text name an organisation at all? (Decides whether the model is asked.)"""
+    return bool(INSTITUTION_WORDS.search(text) or re.search(r"\bResearch\b", text))
+
+
+_LINKING = {"of", "and", "for", "the", "at", "in", "de", "la", "le", "des", "du", "di", "y", "&", "fur", "für"}
+
+
+def looks_like_institution(name: str) -> bool:
+    """An organisation's name, not a sentence that happens to contain "University": short, an institution word,
+    and mostly capitalised words (names are title-cased; prose is not)."""
+    words = re.findall(r"[^\s,;()]+", name)
+    if not words or len(words) > 14 or not mentions_institution(name):
+        return False
+    content = [w for w in words if w.casefold() not in _LINKING]
+    capitalised = [w for w in content if w[:1].isupper() or w.isupper()]
+    return len(capitalised) >= 0.6 * len(content)

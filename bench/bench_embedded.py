@@ -17,14 +17,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-import sqlite_utils  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 
 from enrich.agent import settings as settings_mod  # noqa: E402
 from enrich.agent.llm.embedded import EmbeddedServer, assemble, get_model, model_path  # noqa: E402
 from enrich.agent.llm.instructor_client import InstructorClient  # noqa: E402
 from enrich.agent.llm.modes import mode_for  # noqa: E402
-from enrich.store import migrations  # noqa: E402
+from enrich.store import Store  # noqa: E402
 
 PROMPT_EVAL = re.compile(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens")
 EVAL = re.compile(r"^\s*(?:llama_perf_context_print:)?\s*eval time =\s*([\d.]+) ms /\s*(\d+) runs", re.MULTILINE)
@@ -63,8 +62,7 @@ def main() -> None:
     log = target.with_name("bench-server.log")
     log.write_text("")
     server = EmbeddedServer(path, alias=spec.name, n_ctx=8192, log_path=log, verbose=True)
-    db = sqlite_utils.Database(memory=True)
-    migrations.apply(db)
+    db = Store.open(":memory:")
     per_seed = []
     with server:
         client = InstructorClient(

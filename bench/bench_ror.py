@@ -24,12 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from sqlite_utils import Database  # noqa: E402
-
 from enrich.agent.ror import RorIndex, match, match_all  # noqa: E402
 from enrich.agent.ror_dump import read_dump  # noqa: E402
 from enrich.agent.ror_input import read_affiliations  # noqa: E402
-from enrich.store import migrations  # noqa: E402
+from enrich.store import Store  # noqa: E402
 from enrich.store.ror import load_orgs  # noqa: E402
 
 DUMPS = ["data/ror/ror-v2-subset.json.gz", "data/ror/ror-v1-only-latest.json.gz"]
@@ -66,13 +64,11 @@ def main() -> None:
 
     report: dict = {"imports": []}
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(Path(tmp) / "bench.db")
-        db.conn.execute("PRAGMA journal_mode=WAL")
-        migrations.apply(db)
+        store = Store.open(Path(tmp) / "bench.db")  # WAL, migrated
         for rel in DUMPS:
             release, orgs = read_dump(shared / rel)
             started = time.perf_counter()
-            counts = load_orgs(db, orgs, release=release, source=rel)
+            counts = load_orgs(store, orgs, release=release, source=rel)
             report["imports"].append(
                 {
                     "file": rel,
@@ -84,7 +80,7 @@ def main() -> None:
             )
         report["import_seconds_total"] = round(sum(i["seconds"] for i in report["imports"]), 2)
 
-        index = RorIndex(db)
+        index = RorIndex.of(store)
         started = time.perf_counter()
         match("warm-up: University of Essex", index=index)  # builds the in-memory index
         report["first_match_ms"] = round((time.perf_counter() - started) * 1000, 1)

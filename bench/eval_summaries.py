@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -132,10 +131,15 @@ def run_step(listings: Path, backend: str, work: Path, limit: int | None) -> Non
         grades.append(r["grade"])
         acronyms.append(r["unexplained_acronyms"])
 
-    con = sqlite3.connect(db)
-    rows = con.execute(
-        "SELECT call_group, error, tokens_out, latency_ms FROM llm_calls WHERE prompt_name = 'summary' AND cached = 0"
-    ).fetchall()
+    from enrich.store import Store, llm_log
+
+    store = Store.open(db, migrate=False)
+    rows = [
+        (r["call_group"], r["error"], r["tokens_out"], r["latency_ms"])
+        for r in llm_log.recent_calls(store, limit=1_000_000)
+        if r["prompt_name"] == "summary" and not r["cached"]
+    ]
+    store.close()
     failed_validation = sum(1 for r in rows if r[1] and r[1].startswith("validation"))
     cut = sum(1 for r in rows if r[1] and ("truncated" in r[1] or "cut off" in r[1]))
     groups: dict[str, float] = {}

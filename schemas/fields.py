@@ -55,7 +55,7 @@ def validate_field_value(field: str, value: Any) -> Any:
 
 
 @cache
-def _adapter(field: str) -> TypeAdapter:
+def _adapter(field: str) -> TypeAdapter[Any]:
     return TypeAdapter(FIELDS[field])
 
 

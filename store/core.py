@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import socket
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from enrich.schemas.fields import display_value
 
 from . import job_locks, locks, migrations, policy, structural, work_keys
 from .errors import StoreError
+from .stored_text import abstract_ref, pack_text, resolve_abstract, unpack_text
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
 
@@ -65,40 +65,6 @@ def value_hash(field: str, value: Any) -> str:
 
 def _loads(s: str | None, default: Any = None) -> Any:
     return default if s is None else json.loads(s)
-
-
-# Compact storage (no migration: SQLite keeps a BLOB as it is given, whatever the column's declared type).
-# A listing's text is stored zlib-compressed; a work's abstract that the listing text holds verbatim is stored as a
-# reference into it (ABSTRACT_REF + character offset + length), so the text is kept once. Rows written before are
-# plain text and read as they are.
-ABSTRACT_REF = b"@"
-
-
-def pack_text(text: str) -> bytes:
-    return zlib.compress(text.encode("utf-8"), 6)
-
-
-def unpack_text(stored: str | bytes) -> str:
-    return zlib.decompress(stored).decode("utf-8") if isinstance(stored, bytes) else stored
-
-
-def _abstract_ref(text: str, abstract: str | None, start: int | None) -> str | bytes | None:
-    if not abstract:
-        return abstract
-    at = text.find(abstract, start or 0)  # from the work's start: the usual place (anywhere is the same text)
-    if at < 0:
-        at = text.find(abstract)
-    if at < 0:
-        return abstract
-    return ABSTRACT_REF + at.to_bytes(4, "big") + len(abstract).to_bytes(4, "big")
-
-
-def resolve_abstract(stored: str | bytes | None, text_of: Any) -> str | None:
-    """A stored abstract: plain text, or a reference resolved in its listing's text (`text_of()` gives it)."""
-    if not isinstance(stored, bytes):
-        return stored
-    at, n = int.from_bytes(stored[1:5], "big"), int.from_bytes(stored[5:9], "big")
-    return text_of()[at : at + n]
 
 
 class _ListingTexts:
@@ -279,7 +245,7 @@ class Store:
                         "authors": _dumps(w.authors),
                         "authors_truncated": int(w.authors_truncated),
                         "author_count": w.author_count,
-                        "abstract": _abstract_ref(text, w.abstract, w.start),
+                        "abstract": abstract_ref(text, w.abstract, w.start),
                         "ids": _dumps(w.ids),
                         "bylines": _dumps(w.bylines),
                         "start": w.start,

@@ -16,6 +16,8 @@ from typing import Any
 
 from enrich.schemas.text import ascii_key
 
+from .stored_text import resolve_abstract, unpack_text
+
 MIN_TITLE_CHARS = 10  # shorter normalised titles ("Introduction", "Editorial") name no particular paper
 MIN_ABSTRACT_CHARS = 80  # an abstract shorter than this identifies nothing
 ABSTRACT_PREFIX = 60  # characters of the normalised opening: an identical opening names one paper
@@ -56,8 +58,6 @@ SIMILAR_MIN = 90  # rapidfuzz ratio of two normalised abstracts' first 400 chara
 def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> bool:
     """Are the abstracts of works a and b ((listing_id, work_id) each) near-identical?"""
     from rapidfuzz import fuzz
-
-    from .core import resolve_abstract, unpack_text
 
     texts = []
     for lid, wid in (a, b):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from enrich.agent.steps.checks import looks_like_institution
+from enrich.agent.names import looks_like_institution
 from enrich.schemas import ParsedListing
 
 from .text import YEAR_RE, Line, stated

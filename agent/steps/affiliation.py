@@ -18,13 +18,11 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from enrich.schemas import DerivedFact, Evidence, FieldValue, Work
 from enrich.schemas.text import fold
 
-from ..names import email_names_subject, names_subject
+from ..names import email_names_subject, looks_like_institution, mentions_institution, names_subject
 from .base import CallEstimate, StepContext, StepOutcome, record_llm
 from .checks import (
     find_quote,
     is_nullish,
-    looks_like_institution,
-    mentions_institution,
     name_in_quote,
     within,
 )

@@ -13,6 +13,9 @@ from pydantic import BeforeValidator
 
 from enrich.schemas.text import fold, norm_space
 
+# Organisation-name checks live with the other name matching (agent/names.py); importable from here too.
+from ..names import looks_like_institution, mentions_institution  # noqa: F401
+
 
 def _listify(v: Any) -> Any:
     return [v] if isinstance(v, (str, int)) else v
@@ -21,12 +24,6 @@ def _listify(v: Any) -> Any:
 # The numbers (1..n) of listed works an answer cites; a lone number is accepted as a list of one.
 WorkNumbers = Annotated[list[int], BeforeValidator(_listify)]
 
-INSTITUTION_WORDS = re.compile(
-    r"\b(universit\w*|institut\w*|college|school|academy|academia|laborator\w*|lab|labs|centre|center|hospital|"
-    r"foundation|inc\.?|corp\w*|company|ltd|gmbh|polytechni\w*|ecole|école|technion|cnrs|inria|"
-    r"council|ministry|agency|observatory|museum|clinic|department|faculty|kaist|mit|eth|epfl|ucl|cas)\b",
-    re.IGNORECASE,
-)
 # Words a small model leaks from the request scaffolding into prose.
 LEAK_WORDS = re.compile(
     r"\b(json|schema|response_model|pydantic|instructor|function call|tool call|"
@@ -56,25 +53,6 @@ def find_quote(text: str, quote: str) -> tuple[int, int] | None:
 
 def within(span: tuple[int, int], regions: list[tuple[int, int]]) -> bool:
     return any(a <= span[0] and span[1] <= b for a, b in regions)
-
-
-def mentions_institution(text: str) -> bool:
-    """Loose: could this text name an organisation at all? (Decides whether the model is asked.)"""
-    return bool(INSTITUTION_WORDS.search(text) or re.search(r"\bResearch\b", text))
-
-
-_LINKING = {"of", "and", "for", "the", "at", "in", "de", "la", "le", "des", "du", "di", "y", "&", "fur", "für"}
-
-
-def looks_like_institution(name: str) -> bool:
-    """An organisation's name, not a sentence that happens to contain "University": short, an institution word,
-    and mostly capitalised words (names are title-cased; prose is not)."""
-    words = re.findall(r"[^\s,;()]+", name)
-    if not words or len(words) > 14 or not mentions_institution(name):
-        return False
-    content = [w for w in words if w.casefold() not in _LINKING]
-    capitalised = [w for w in content if w[:1].isupper() or w.isupper()]
-    return len(capitalised) >= 0.6 * len(content)
 
 
 def name_in_quote(name: str, quote: str) -> bool:

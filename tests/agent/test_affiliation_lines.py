@@ -50,7 +50,7 @@ def ror_id(store, value_id: int) -> str | None:
     ],
 )
 def test_a_header_line_the_index_resolves_is_the_affiliation(ror_store, fake, settings, line, expected):
-    from enrich.agent.steps.checks import looks_like_institution
+    from enrich.agent.names import looks_like_institution
 
     assert not looks_like_institution(line)  # the English keyword list alone would miss it
     page = f"Maria Silva\n{line}\n" + WORKS.format(name="Maria Silva")

@@ -1,0 +1,62 @@
+"""The layout's rules: only store/ talks to SQLite, the CLI and the web app sit on top of the rest of agent/, and the
+import contracts in pyproject.toml (schemas <- store <- agent, no import cycles) hold."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SQLITE = {"sqlite3", "sqlite_utils"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_only_store_imports_sqlite():
+    offenders = [
+        f"{path.relative_to(ROOT)}: {', '.join(sorted(imported_modules(path) & SQLITE))}"
+        for folder in ("agent", "schemas", "prompts", "bench")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if imported_modules(path) & SQLITE
+    ]
+    assert offenders == []
+    assert imported_modules(ROOT / "store" / "core.py") & SQLITE  # the check does see such imports
+
+
+def test_import_contracts_hold():
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(lint_imports), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
+
+
+def test_cli_and_web_sit_on_top():
+    import grimp
+
+    graph = grimp.build_graph("enrich.agent", "enrich.store", "enrich.schemas", exclude_type_checking_imports=True)
+    top = ("enrich.agent.cli", "enrich.agent.web")
+
+    def is_top(module: str) -> bool:
+        return any(module == t or module.startswith(t + ".") for t in top)
+
+    assert "enrich.agent.loop" in graph.modules and "enrich.agent.cli.core" in graph.modules
+    upward = sorted(
+        f"{m} -> {i}"
+        for m in graph.modules
+        if not is_top(m)
+        for i in graph.find_modules_directly_imported_by(m)
+        if is_top(i)
+    )
+    assert upward == []
