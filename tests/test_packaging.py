@@ -44,6 +44,11 @@ def test_wheel_has_one_top_level_namespace(wheel: Path) -> None:
     assert tops == {"enrich", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
     for generic in GENERIC:
         assert f"enrich/{generic}/__init__.py" in names
+    # every source folder ships (a new subpackage missing from pyproject's list would be left out of the wheel)
+    for folder in GENERIC:
+        for py in (ROOT / folder).rglob("*.py"):
+            rel = py.relative_to(ROOT).as_posix()
+            assert f"enrich/{rel}" in names, f"{rel} is not in the wheel: add its package to pyproject.toml"
     # the data files travel with their packages
     assert "enrich/prompts/summary.md" in names
     assert any(n.startswith("enrich/agent/web/templates/") for n in names)

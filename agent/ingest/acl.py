@@ -58,7 +58,8 @@ def pipe_entries(text: str, lines: list[Line], out: ParsedListing) -> None:
     for k, (t, yr) in enumerate(starts):
         end = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
         chunk = [ln for ln in lines[t:end] if not YEAR_RE.match(ln.text) and not MARKER_RE.match(ln.text)]
-        out.works.append(_entry(text, chunk, yr, len(out.works), out))
+        if chunk:  # an entry made only of year / marker lines has no title: nothing to record
+            out.works.append(_entry(text, chunk, yr, len(out.works), out))
 
 
 def _repeats(lines: list[Line], i: int) -> bool:

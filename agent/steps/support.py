@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -74,9 +75,16 @@ def _stem_word(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
-@cache
+_local = threading.local()
+
+
 def _stemmer():
-    return stemmer("english")
+    """One stemmer per thread: a snowballstemmer instance keeps its word in instance state, so a job's worker
+    threads sharing one corrupt each other's stems (seen as crashes inside the stemmer at --concurrency 4)."""
+    st = getattr(_local, "stemmer", None)
+    if st is None:
+        st = _local.stemmer = stemmer("english")
+    return st
 
 
 def words(text: str) -> list[str]:
