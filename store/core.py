@@ -1063,17 +1063,14 @@ class Store:
     def audit_entries(
         self, *, researcher_id: int | None = None, job_id: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
-        where, params = ["1 = 1"], []
-        if researcher_id is not None:
-            where.append("researcher_id = ?")
-            params.append(researcher_id)
-        if job_id is not None:
-            where.append("job_id = ?")
-            params.append(job_id)
-        rows = self._q(
-            f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*params, limit]
-        )
+        rows = self._newest("audit_log", limit, researcher_id=researcher_id, job_id=job_id)
         return [self._audit_entry(r) for r in rows]
+
+    def _newest(self, table: str, limit: int, **equal: Any) -> list[dict[str, Any]]:
+        """The newest `limit` rows of `table` whose columns equal the given values (None: not filtered)."""
+        filters = {col: v for col, v in equal.items() if v is not None}
+        where = " AND ".join(f"{col} = ?" for col in filters) or "1 = 1"
+        return self._q(f"SELECT * FROM {table} WHERE {where} ORDER BY id DESC LIMIT ?", [*filters.values(), limit])
 
     def audit_entry(self, audit_id: int) -> AuditEntry | None:
         row = self._one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
@@ -1176,16 +1173,7 @@ class Store:
         self, *, job_id: str | None = None, researcher_id: int | None = None, limit: int = 100
     ) -> list[JobError]:
         """Recorded errors, newest first."""
-        where, params = ["1 = 1"], []
-        if job_id is not None:
-            where.append("job_id = ?")
-            params.append(job_id)
-        if researcher_id is not None:
-            where.append("researcher_id = ?")
-            params.append(researcher_id)
-        rows = self._q(
-            f"SELECT * FROM job_errors WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*params, limit]
-        )
+        rows = self._newest("job_errors", limit, job_id=job_id, researcher_id=researcher_id)
         return [JobError(**r) for r in rows]
 
     def latest_job_errors(self, researcher_id: int) -> list[JobError]:
