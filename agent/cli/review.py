@@ -89,6 +89,15 @@ def _store_errors(fn: Callable[[], Any]) -> Any:
         raise EnrichError(f"invalid value: {loc + ': ' if loc else ''}{first.get('msg')}") from exc
 
 
+sort_option = click.option(
+    "--sort",
+    type=click.Choice(["id", "confidence", "researcher"]),
+    default="id",
+    show_default=True,
+    help="Order of the list.",
+)
+
+
 def page_options(fn: Callable) -> Callable:
     """Keyset paging of the list: a page costs the same wherever it is in the queue."""
     fn = click.option(
@@ -133,13 +142,7 @@ def _list(app, filters, as_json: bool, limit: int = 50, after: str | None = None
 
 @click.group("review", invoke_without_command=True)
 @filter_options
-@click.option(
-    "--sort",
-    type=click.Choice(["id", "confidence", "researcher"]),
-    default="id",
-    show_default=True,
-    help="Order of the list.",
-)
+@sort_option
 @page_options
 @json_option
 @pass_app
@@ -160,13 +163,7 @@ def review(ctx: click.Context, app, field, researcher, job, min_confidence, kind
 
 @review.command("list")
 @filter_options
-@click.option(
-    "--sort",
-    type=click.Choice(["id", "confidence", "researcher"]),
-    default="id",
-    show_default=True,
-    help="Order of the list.",
-)
+@sort_option
 @page_options
 @json_option
 @pass_app
