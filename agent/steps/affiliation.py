@@ -204,16 +204,8 @@ def run(ctx: StepContext) -> StepOutcome:
     header = None if candidates else header_line(ctx)
     if header is not None:  # deterministic: a header line the ROR index resolves (any language), or its e-mail
         quote, start, end, name, origin, emails = header
-        evidence = [
-            Evidence(
-                quote=quote,
-                listing_id=ctx.listing.id,
-                start=start,
-                end=end,
-                checked=True,
-                note="header line resolved by the ROR index" if origin == "import:header" else "e-mail in the header",
-            )
-        ]
+        note = "header line resolved by the ROR index" if origin == "import:header" else "e-mail in the header"
+        evidence = [_page_quote(ctx, quote, start, end, note)]
         linked = ctx.listing.kind == "person"
     elif candidates:  # deterministic: a byline or e-mail naming the subject
         best = candidates[0]
@@ -229,16 +221,7 @@ def run(ctx: StepContext) -> StepOutcome:
         else:
             name = best["text"]
         origin = "import:byline" if best["kind"] == "affiliation" else "import:email"
-        evidence = [
-            Evidence(
-                quote=quote,
-                listing_id=ctx.listing.id,
-                start=start,
-                end=end,
-                checked=True,
-                note=f"{best['kind']} naming {ctx.name} in {best['count']} work(s)",
-            )
-        ]
+        evidence = [_page_quote(ctx, quote, start, end, f"{best['kind']} naming {ctx.name} in {best['count']} work(s)")]
     else:
         shown, regions = header_regions(ctx)
         if not shown.strip() or not mentions_institution(shown):
@@ -267,7 +250,7 @@ def run(ctx: StepContext) -> StepOutcome:
         start, end = span
         quote, name = text[start:end], ans.affiliation
         reasks, llm_call, prompt_version = result.reasks, result.call_id, prompt.version
-        evidence = [Evidence(quote=quote, listing_id=ctx.listing.id, start=start, end=end, checked=True)]
+        evidence = [_page_quote(ctx, quote, start, end)]
         linked = ctx.listing.kind == "person"
     m = _ror_match(ctx, name, emails)
     conf = confidence(
@@ -308,3 +291,8 @@ class AffiliationStep:
 
     def estimate(self, works: list[Work]) -> CallEstimate:
         return CallEstimate.from_chars(HEADER_LIMIT, tokens_out=60)  # at most the header, whatever the works
+
+
+def _page_quote(ctx: StepContext, quote: str, start: int, end: int, note: str | None = None) -> Evidence:
+    """A quote found in this listing's text at start:end (located by the ingest or checked above), as evidence."""
+    return Evidence(quote=quote, listing_id=ctx.listing.id, start=start, end=end, checked=True, note=note)
