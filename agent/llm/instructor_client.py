@@ -46,6 +46,7 @@ from enrich.agent.llm.instructor_api import (
     Mode,
     ReasksExhausted,
     Truncated,
+    compact_reasks,
     drop_answers,
     exhausted_cause,
     is_not_json,
@@ -393,6 +394,8 @@ class InstructorClient(LLMClient):
                 raise _BudgetSpent()
             if group.truncated_answers:  # instructor's re-ask appended the cut-off answer: take it out again
                 kwargs = {**kwargs, "messages": drop_answers(kwargs.get("messages", []), group.truncated_answers)}
+            if group.turns:
+                kwargs = {**kwargs, "messages": compact_reasks(kwargs.get("messages", []))}
             if group.json_reask:
                 kwargs = {**kwargs, "messages": [*kwargs.get("messages", []), *group.json_reask]}
             group.turns += 1

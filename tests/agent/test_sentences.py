@@ -79,3 +79,31 @@ def test_fragments_are_not_sentences(piece, why):
 )
 def test_complete_sentences_are_not_fragments(sentence):
     assert fragment_reason(sentence, ["Philip S. Yu"]) is None
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["GAST fine-tunes large language models by choosing the data and the layers.", "GradOT keeps the data private."],
+)
+def test_a_sentence_whose_subject_is_an_acronym_or_a_systems_name_is_not_a_fragment(sentence):
+    assert fragment_reason(sentence) is None
+
+
+@pytest.mark.parametrize(
+    "sentence, neutral",
+    [
+        ("He presents a parser for scanned tables.", "They present a parser for scanned tables."),
+        ("She also studies sarcasm.", "They also study sarcasm."),
+        ("He mainly analyzes tweets.", "They mainly analyze tweets."),
+        ("He discusses how games grew.", "They discuss how games grew."),
+        ("She has released a treebank.", "They have released a treebank."),
+        ("He proposed a task.", "They proposed a task."),
+        ("His work on tables builds graphs.", "Their work on tables builds graphs."),
+        ("He and colleagues built a tool.", "He and colleagues built a tool."),  # no verb to agree: left alone
+        ("The parser she built reads tables.", "The parser she built reads tables."),
+    ],
+)
+def test_an_opening_gendered_pronoun_becomes_they(sentence, neutral):
+    from enrich.agent.sentences import ungendered
+
+    assert ungendered(sentence) == neutral
