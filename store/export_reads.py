@@ -100,7 +100,7 @@ def researcher_batch(store: Store, ids: list[int]) -> list[ResearcherBatchItem]:
         items[fv.researcher_id].values[fv.field] = fv
     aff_ids = [it.values["affiliation"].id for it in items.values() if "affiliation" in it.values]
     if aff_ids:
-        ror: dict[int, str] = {}
+        ror: dict[int, str | None] = {}
         for value_id, value in conn.execute(
             f"SELECT value_id, value FROM derived_facts WHERE kind = 'ror_id' AND value_id IN ({_marks(len(aff_ids))}) "
             "ORDER BY id",
@@ -108,9 +108,9 @@ def researcher_batch(store: Store, ids: list[int]) -> list[ResearcherBatchItem]:
         ):
             ror[value_id] = json.loads(value) if value is not None else None  # the newest wins (ORDER BY id)
         for it in items.values():
-            fv = it.values.get("affiliation")
-            if fv is not None and fv.id in ror:
-                it.ror_id = ror[fv.id]
+            aff = it.values.get("affiliation")
+            if aff is not None and aff.id in ror:
+                it.ror_id = ror[aff.id]
     links: dict[tuple[int, int], set[str] | None] = {}
     listing_ids: set[int] = set()
     for rid, lid, path, sha, fmt, ext, works in conn.execute(
