@@ -100,7 +100,7 @@ def researcher_batch(store: Store, ids: list[int]) -> list[ResearcherBatchItem]:
     for row in cur:
         fv = store._fv(dict(zip(keys, row)))
         items[fv.researcher_id].values[fv.field] = fv
-    owner = {
+    owner: dict[int | None, ResearcherBatchItem] = {
         fv.id: it for it in items.values() for fv in it.values.values() if base_field(fv.field) == "affiliation"
     }  # every affiliation slot's current value
     if owner:

@@ -1,4 +1,4 @@
-"""Fields a researcher holds several values of (schemas.fields.SLOTTED: a joint appointment, a lab and its
+"""Fields a researcher holds several values of (schemas.names.SLOTTED: a joint appointment, a lab and its
 university): which slot each stated value goes to. Every slot is a field of its own (`affiliation`,
 `affiliation.2`, ...), so Store.submit's write policy, proposals, review and the audit apply to each value one by one.
 
@@ -36,7 +36,7 @@ def identity(value: object, ror_id: str | None = None) -> set[str]:
 
 @dataclass
 class Slot:
-    field: str
+    name: str  # the field: `affiliation`, `affiliation.2`, ...
     keys: set[str] = field(default_factory=set)  # of the current value and of pending proposals
     occupied: bool = False
 
@@ -102,11 +102,11 @@ def assign(
         seen |= keys[i]
     for i, k in enumerate(keys):
         for s in held:
-            if k and s.field not in taken and s.keys & k:
-                out[i] = s.field
-                taken.add(s.field)
+            if k and s.name not in taken and s.keys & k:
+                out[i] = s.name
+                taken.add(s.name)
                 break
-    free = [s.field for s in held if s.field not in taken and s.occupied] + [s.field for s in held if not s.occupied]
+    free = [s.name for s in held if s.name not in taken and s.occupied] + [s.name for s in held if not s.occupied]
     for i, k in enumerate(keys):
         if out[i] is None and k and free:
             out[i] = free.pop(0)
