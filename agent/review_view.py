@@ -281,10 +281,19 @@ class QueueFilters:
 SORTS = {"id": "id", "confidence": "confidence", "researcher": "researcher"}
 
 
+def _check_field(name: str | None) -> None:
+    from enrich.schemas.fields import check_field
+
+    if name is not None:
+        try:
+            check_field(name)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+
+
 def queue(store: Store, filters: QueueFilters, state: str | None = "pending") -> list[Proposal]:
     """The proposals the CLI list, the bulk rules and the web queue all show (one query: Store.proposals)."""
-    if filters.field is not None and filters.field not in FIELDS:
-        raise StoreError(f"unknown field {filters.field!r}; known fields: {', '.join(FIELDS)}")
+    _check_field(filters.field)
     if filters.sort not in SORTS:
         raise StoreError(f"unknown sort {filters.sort!r}; use one of: {', '.join(SORTS)}")
     return store.proposals(
@@ -299,8 +308,7 @@ def queue(store: Store, filters: QueueFilters, state: str | None = "pending") ->
 
 
 def _query(store: Store, filters: QueueFilters, state: str | None) -> paging.QueueQuery:
-    if filters.field is not None and filters.field not in FIELDS:
-        raise StoreError(f"unknown field {filters.field!r}; known fields: {', '.join(FIELDS)}")
+    _check_field(filters.field)
     if filters.sort not in SORTS:
         raise StoreError(f"unknown sort {filters.sort!r}; use one of: {', '.join(SORTS)}")
     return paging.QueueQuery(

@@ -36,9 +36,9 @@ from enrich.schemas import (
     validate_field_value,
     writer_kind,
 )
-from enrich.schemas.fields import display_value
+from enrich.schemas.fields import SLOTTED, base_field, display_value, matching_fields
 
-from . import job_locks, locks, migrations, policy, structural, work_keys
+from . import job_locks, locks, migrations, policy, slots, structural, work_keys
 from .errors import StoreError
 from .stored_text import abstract_ref, pack_text, resolve_abstract, unpack_text
 
@@ -278,6 +278,7 @@ class Store:
                     {"researcher_id": researcher_id, "listing_id": listing_id, "works": None},
                     replace=True,
                 )
+                several: dict[str, list[tuple[FieldValue, str | None]]] = {}
                 for field, stated in parsed.stated.items():
                     fv = FieldValue(
                         researcher_id=researcher_id,
@@ -297,7 +298,12 @@ class Store:
                             )
                         ],
                     )
-                    results.append(self.submit(fv))
+                    if base_field(field) in SLOTTED:  # `affiliation`, `affiliation.2`: each to its slot
+                        several.setdefault(base_field(field), []).append((fv, None))
+                    else:
+                        results.append(self.submit(fv))
+                for stated_values in several.values():
+                    results.extend(r for _, r in filter(None, slots.submit_all(self, stated_values)))
         return ImportResult(listing_id, researcher_id, True, version, len(rows), results)
 
     def _listing(self, row: dict[str, Any]) -> Listing:
@@ -870,9 +876,12 @@ class Store:
     ) -> list[Proposal]:
         where: list[str] = ["1 = 1"]
         params: list[str | int | float] = []
+        if field is not None:  # `affiliation` selects every affiliation slot
+            names = matching_fields(field)
+            where.append(f"field IN ({', '.join('?' * len(names))})")
+            params.extend(names)
         for col, val in (
             ("state", state),
-            ("field", field),
             ("researcher_id", researcher_id),
             ("job_id", job_id),
             ("kind", kind),

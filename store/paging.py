@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from enrich.schemas.fields import matching_fields
+
 if TYPE_CHECKING:
     from .core import Store
 
@@ -49,9 +51,12 @@ class Page:
 def _where(q: QueueQuery) -> tuple[list[str], list[str | int | float]]:
     where: list[str] = []
     params: list[str | int | float] = []
+    if q.field is not None:  # `affiliation` selects every affiliation slot
+        names = matching_fields(q.field)
+        where.append(f"p.field IN ({', '.join('?' * len(names))})")
+        params.extend(names)
     for col, val in (
         ("p.state", q.state),
-        ("p.field", q.field),
         ("p.researcher_id", q.researcher_id),
         ("p.job_id", q.job_id),
         ("p.kind", q.kind),

@@ -40,7 +40,11 @@ def filter_options(fn: Callable) -> Callable:
     """The queue filters, shared by `review`, `review list` and bulk `review accept`."""
     for opt in reversed(
         [
-            click.option("--field", default=None, help="Only proposals for this field (affiliation, topics, summary)."),
+            click.option(
+                "--field",
+                default=None,
+                help="Only proposals for this field (affiliation: every affiliation; affiliation.2: the second; topics, summary).",
+            ),
             click.option("--researcher", default=None, help="Only proposals for this researcher (id or exact name)."),
             click.option("--job", default=None, help="Only proposals made by this job id."),
             click.option(
