@@ -68,7 +68,7 @@ def _affiliations(
 ) -> tuple[ExportAffiliation | None, list[ExportAffiliationItem]]:
     """(`affiliation`, `affiliations`): every applied affiliation slot in slot order; the primary one is the first
     of them (the `affiliation` slot unless it is empty)."""
-    items = []
+    items: list[ExportAffiliationItem] = []
     for f in slot_fields("affiliation"):
         fv = values.get(f)
         if fv is None:

@@ -7,9 +7,10 @@ Listing text is untrusted: the view only ever holds plain strings split into seg
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from enrich.schemas import Evidence, FieldValue, Proposal
@@ -71,10 +72,13 @@ class ProposalView:
     decided_at: str | None
     decided_by: str | None
     evidence: list[EvidenceView]
-    clusters: list[ClusterView] = field(default_factory=list)
-    shared_works: list[dict[str, Any]] = field(default_factory=list)  # {"work_id", "other", "title"}
-    unassigned: list[dict[str, Any]] = field(default_factory=list)  # split: works that stay with the original
-    details: list[tuple[str, str]] = field(default_factory=list)  # other payload keys, as text
+    # dataclasses.field, not field: the `field` attribute above shadows that name for type checkers
+    clusters: list[ClusterView] = dataclasses.field(default_factory=list)
+    shared_works: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # {"work_id", "other", "title"}
+    unassigned: list[dict[str, Any]] = dataclasses.field(
+        default_factory=list
+    )  # split: works that stay with the original
+    details: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # other payload keys, as text
     edit_text: str = ""  # starting text for an edit (what `enrich review edit` / the edit box accepts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -407,7 +411,7 @@ def bulk_counts(store: Store, filters: QueueFilters, *, action: str = "accept") 
     return BulkCounts(action, c["matched"], todo, protected, c["structural"])
 
 
-def queue_row(store: Store, p: Proposal, names: dict[int, str | None] | None = None) -> dict[str, Any]:
+def queue_row(store: Store, p: Proposal, names: Mapping[int | None, str | None] | None = None) -> dict[str, Any]:
     """One line of the queue (CLI table / --json, web table)."""
     if names is None:
         names = {r.id: r.name for r in store.researchers(include_merged=True)}

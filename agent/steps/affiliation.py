@@ -16,6 +16,7 @@ A page that states no affiliation gets none: nothing is applied or proposed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
@@ -76,7 +77,7 @@ def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
     head_end = min(first, HEADER_LIMIT)
     regions = [(0, head_end)]
     parts = [listing.text[:head_end].strip()]
-    for h in ctx.store.listing_hints(listing.id):
+    for h in ctx.store.listing_hints(ctx.listing_id):
         if (h.get("value") or {}).get("kind") == "header" and h["end"] <= head_end:
             continue  # a header line: already shown with the header
         regions.append((h["start"], h["end"]))
@@ -87,7 +88,7 @@ def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
 def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
     """Byline affiliations / e-mails that name the subject, most frequent first."""
     found: dict[str, dict[str, Any]] = {}
-    for h in ctx.store.listing_hints(ctx.listing.id):
+    for h in ctx.store.listing_hints(ctx.listing_id):
         v = h.get("value") or {}
         text = v.get("text") or ""
         if v.get("kind") == "affiliation" and names_subject(v.get("author"), ctx.name):
@@ -103,7 +104,7 @@ def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
     return sorted(found.values(), key=lambda e: -e["count"])
 
 
-def _ror_match(ctx: StepContext, text: str, emails: list[str] = ()) -> Any:
+def _ror_match(ctx: StepContext, text: str, emails: Sequence[str] = ()) -> Any:
     if ctx.ror is None:
         return None
     from enrich.agent import ror
@@ -112,7 +113,7 @@ def _ror_match(ctx: StepContext, text: str, emails: list[str] = ()) -> Any:
     return ror.match(text, emails=list(emails), index=ctx.ror, threshold=threshold)
 
 
-def attach_ror(ctx: StepContext, value_id: int, name: str, emails: list[str] = ()) -> Any:
+def attach_ror(ctx: StepContext, value_id: int, name: str, emails: Sequence[str] = ()) -> Any:
     """Derived fact beside the value (origin match:ror@<release>); never changes the value itself."""
     m = _ror_match(ctx, name, emails)
     if m is None:
@@ -154,8 +155,8 @@ def normalise_all(ctx: StepContext) -> list[str]:
     """Attach the ROR id to every affiliation the researcher holds (derived facts; values unchanged)."""
     notes = []
     for f in slot_fields(STEP):
-        cur = ctx.store.current(ctx.researcher.id, f)
-        if cur is not None:
+        cur = ctx.store.current(ctx.researcher_id, f)
+        if cur is not None and cur.id is not None:
             m = attach_ror(ctx, cur.id, cur.value["name"])
             notes.append(
                 f"{f}: " + (f"ROR {m.ror_id}" if m else "ROR no match" if ctx.ror is not None else "no ROR index")
@@ -181,7 +182,7 @@ def _header_statements(ctx: StepContext, orgs: OrgLines) -> list[tuple[StatedAff
 
 def run(ctx: StepContext) -> StepOutcome:
     out = StepOutcome(STEP, "none")
-    current = ctx.store.current(ctx.researcher.id, STEP)
+    current = ctx.store.current(ctx.researcher_id, STEP)
     stated_by_page = current is not None and not current.origin.startswith("llm:")
     if ctx.conflated:
         notes = normalise_all(ctx) if stated_by_page else []
@@ -207,7 +208,7 @@ def run(ctx: StepContext) -> StepOutcome:
             values.append(
                 (_value(ctx, a.name, origin, conf, [_page_quote(ctx, a.quote, a.start, a.end, note)]), a.ror_id)
             )
-    elif stated_by_page:  # the page (or a person) stated it: normalise only
+    elif current is not None and stated_by_page:  # the page (or a person) stated it: normalise only
         out.status, out.detail = "unchanged", f"{current.status}; " + "; ".join(normalise_all(ctx))
         return out
     elif candidates := subject_hints(ctx):  # deterministic: a byline or e-mail naming the subject
@@ -297,7 +298,7 @@ def run(ctx: StepContext) -> StepOutcome:
 
 def _value(ctx: StepContext, name: str, origin: str, conf: float, evidence: list[Evidence]) -> FieldValue:
     return FieldValue(
-        researcher_id=ctx.researcher.id,
+        researcher_id=ctx.researcher_id,
         field=STEP,
         value={"name": name},
         status="proposed",
@@ -305,7 +306,7 @@ def _value(ctx: StepContext, name: str, origin: str, conf: float, evidence: list
         confidence=conf,
         evidence=evidence,
         job_id=ctx.job_id,
-        listing_id=ctx.listing.id,
+        listing_id=ctx.listing_id,
     )
 
 
@@ -323,4 +324,4 @@ class AffiliationStep:
 
 def _page_quote(ctx: StepContext, quote: str, start: int, end: int, note: str | None = None) -> Evidence:
     """A quote found in this listing's text at start:end (located by the ingest or checked above), as evidence."""
-    return Evidence(quote=quote, listing_id=ctx.listing.id, start=start, end=end, checked=True, note=note)
+    return Evidence(quote=quote, listing_id=ctx.listing_id, start=start, end=end, checked=True, note=note)
