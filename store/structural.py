@@ -17,6 +17,7 @@ from enrich.schemas import Proposal, utcnow
 from enrich.schemas.conflation import ConflationResult
 
 from .errors import StoreError
+from .stored_text import load_json, pack_json
 
 if TYPE_CHECKING:
     from .core import Store
@@ -51,7 +52,7 @@ def save_conflation(store: Store, listing_id: int, researcher_id: int | None, re
         "researcher_id": researcher_id,
         "detected": int(result.detected),
         "confidence": result.confidence,
-        "clusters": json.dumps([c.model_dump() for c in result.clusters]),
+        "clusters": pack_json(json.dumps([c.model_dump() for c in result.clusters])),
         "method": result.method,
         "created_at": utcnow(),
     }
@@ -72,7 +73,7 @@ def get_conflation(
     return ConflationResult(
         detected=bool(row["detected"]),
         confidence=row["confidence"],
-        clusters=json.loads(row["clusters"]),
+        clusters=load_json(row["clusters"]),
         method=row["method"],
     )
 
