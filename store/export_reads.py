@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from enrich.schemas import FieldValue
 from enrich.schemas.fields import base_field
 
+from .rows import FIELD_VALUE, to_model
 from .stored_text import load_json
 
 if TYPE_CHECKING:
-    from enrich.schemas import FieldValue
-
     from .core import Store
 
 BATCH = 500
@@ -100,7 +100,7 @@ def researcher_batch(store: Store, ids: list[int]) -> list[ResearcherBatchItem]:
     )
     keys = [d[0] for d in cur.description]
     for row in cur:
-        fv = store._fv(dict(zip(keys, row)))
+        fv = to_model(FieldValue, dict(zip(keys, row)), FIELD_VALUE)
         items[fv.researcher_id].values[fv.field] = fv
     owner: dict[int | None, ResearcherBatchItem] = {
         fv.id: it for it in items.values() for fv in it.values.values() if base_field(fv.field) == "affiliation"
