@@ -118,7 +118,7 @@ def _hostname(url: str) -> str | None:
     return host if "." in host else None
 
 
-def _link_domains(links: list[Any]) -> list[str]:
+def _link_domains(links: list[Any] | None) -> list[str]:
     out: list[str] = []
     for link in links or []:
         url = link.get("value") if isinstance(link, dict) else link

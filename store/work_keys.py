@@ -139,7 +139,7 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
         "JOIN work_keys k ON k.key = m.key JOIN researcher_listings rl ON rl.listing_id = k.listing_id "
         "LEFT JOIN works w ON w.listing_id = k.listing_id AND w.work_id = k.work_id ORDER BY k.key"
     )
-    owned: dict[tuple[int, int], set[str] | None] = {}
+    owned: dict[tuple[int, int], set[str]] = {}
     group: list[Posting] = []
     current = None
     while rows := cur.fetchmany(batch):

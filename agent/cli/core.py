@@ -22,7 +22,23 @@ import click
 from enrich.agent.cli.common import AppContext, EnrichError, emit_json, json_option, output, pass_app
 from enrich.schemas import FIELDS
 
-FIELD_CHOICE = click.Choice(list(FIELDS))
+
+class FieldName(click.ParamType):
+    """A field (`affiliation`, `topics`, `summary`) or one slot of a field a researcher holds several values of
+    (`affiliation.2`: the second affiliation)."""
+
+    name = "field"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from enrich.schemas.fields import check_field
+
+        try:
+            return check_field(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+FIELD_CHOICE = FieldName()
 
 
 def default_who() -> str:
@@ -210,7 +226,7 @@ class CsvRow:
 def read_verified_csv(store, text: str, default_who: str) -> tuple[list[CsvRow], list[str]]:
     """Validate every row; return the good rows and one error line per bad row ("line N: ...")."""
     from enrich.schemas import validate_field_value
-    from enrich.schemas.fields import coerce_cli_value
+    from enrich.schemas.fields import check_field, coerce_cli_value
     from enrich.store import StoreError
 
     reader = csv.DictReader(io.StringIO(text))
@@ -231,8 +247,7 @@ def read_verified_csv(store, text: str, default_who: str) -> tuple[list[CsvRow],
             ref, field, raw = ((rec.get(k) or "").strip() for k in ("researcher", "field", "value"))
             if not ref:
                 raise ValueError("empty researcher")
-            if field not in FIELDS:
-                raise ValueError(f"unknown field {field!r} (known: {', '.join(FIELDS)})")
+            check_field(field)
             if not raw:
                 raise ValueError("empty value")
             r = store.find_researcher(ref)

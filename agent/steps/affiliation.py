@@ -11,6 +11,7 @@ A page that states no affiliation gets none: nothing is applied or proposed.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
@@ -68,7 +69,7 @@ def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
     head_end = min(first, HEADER_LIMIT)
     regions = [(0, head_end)]
     parts = [listing.text[:head_end].strip()]
-    for h in ctx.store.listing_hints(listing.id):
+    for h in ctx.store.listing_hints(ctx.listing_id):
         regions.append((h["start"], h["end"]))
         parts.append(h["quote"])
     return "\n".join(p for p in parts if p), regions
@@ -77,7 +78,7 @@ def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
 def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
     """Byline affiliations / e-mails that name the subject, most frequent first."""
     found: dict[str, dict[str, Any]] = {}
-    for h in ctx.store.listing_hints(ctx.listing.id):
+    for h in ctx.store.listing_hints(ctx.listing_id):
         v = h.get("value") or {}
         text = v.get("text") or ""
         if v.get("kind") == "affiliation" and names_subject(v.get("author"), ctx.name):
@@ -138,7 +139,7 @@ def header_line(ctx: StepContext) -> tuple[str, int, int, str, str, list[str]] |
     return email_hit
 
 
-def _ror_match(ctx: StepContext, text: str, emails: list[str] = ()) -> Any:
+def _ror_match(ctx: StepContext, text: str, emails: Sequence[str] = ()) -> Any:
     if ctx.ror is None:
         return None
     from enrich.agent import ror
@@ -147,7 +148,7 @@ def _ror_match(ctx: StepContext, text: str, emails: list[str] = ()) -> Any:
     return ror.match(text, emails=list(emails), index=ctx.ror, threshold=threshold)
 
 
-def attach_ror(ctx: StepContext, value_id: int, name: str, emails: list[str] = ()) -> Any:
+def attach_ror(ctx: StepContext, value_id: int, name: str, emails: Sequence[str] = ()) -> Any:
     """Derived fact beside the value (origin match:ror@<release>); never changes the value itself."""
     m = _ror_match(ctx, name, emails)
     if m is None:
@@ -182,9 +183,10 @@ def confidence(*, linked: bool, ror_score: float | None, reasks: int, institutio
 
 def run(ctx: StepContext) -> StepOutcome:
     out = StepOutcome(STEP, "none")
-    current = ctx.store.current(ctx.researcher.id, STEP)
+    current = ctx.store.current(ctx.researcher_id, STEP)
     if current is not None and not current.origin.startswith("llm:"):
         # the page (or a person) stated it: normalise only
+        assert current.id is not None  # a stored value
         m = attach_ror(ctx, current.id, current.value["name"])
         out.status, out.detail = (
             "unchanged",

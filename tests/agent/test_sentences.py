@@ -36,6 +36,34 @@ def test_splitter_keeps_names_and_abbreviations_inside_sentences(text, expected)
         assert got == expected
 
 
+SAMPLES = [
+    "The research by Mary J.K. Smith covers parsing. She also studies tables.",
+    "It works. It works. It works.",  # the same sentence again: each occurrence in its own place
+    "We study (i.e. measure) the U.S. data, e.g. census tables. Results: 3.5 times faster! Is it? Yes.",
+    'He said "It is done." Then he left. A. B. Cole et al. disagree.',
+    "1. First item. 2. Second item. a) one b) two",
+    "no end punctuation here",
+]
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_the_segmenter_finds_the_same_sentences_as_pysbd(text):
+    import pysbd
+
+    from enrich.agent.sentences import _segmenter
+
+    assert _segmenter().segment(text) == pysbd.Segmenter(language="en", clean=False).segment(text)
+
+
+def test_threads_can_share_the_segmenter():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"Paper {i} studies parsing. It uses {i} corpora, e.g. news. Results are good." for i in range(200)]
+    expected = [split_sentences(t) for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(split_sentences, texts)) == expected
+
+
 def test_a_title_with_its_own_question_mark_is_not_a_sentence_end():
     title = "What time is it? Temporal analysis of novels"
     text = f"His paper {title} predicts when scenes happen. It uses books."
@@ -103,22 +131,10 @@ _TOKENS = (
 )
 def test_the_one_sentence_shortcut_gives_pysbds_answer(words, end):
     """split_sentences skips pysbd for a text with no sentence end or list item before its last character: its
-    answer must be the one pysbd gives (with the texts it lets through to pysbd, whatever they are)."""
-    from enrich.agent.sentences import _segmenter
+    answer must be the one pysbd itself gives (with the texts it lets through to pysbd, whatever they are)."""
+    import pysbd
 
     text = " ".join(words) + end
-    assert split_sentences(text) == [p.strip() for p in _segmenter().segment(text) if p.strip()]
+    stock = pysbd.Segmenter(language="en", clean=False)
+    assert split_sentences(text) == [p.strip() for p in stock.segment(text) if p.strip()]
 
-
-def test_worker_threads_get_their_own_sentences_back():
-    """`enrich run --concurrency N` splits in N threads at once (pysbd's Segmenter is not safe to share)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    texts = [
-        f"Work {i} builds a parser for St. Louis records. It was tested on {i} corpora, e.g. news. Results differ."
-        for i in range(400)
-    ] + [f"They study {i} models. Dr. Smith helped." for i in range(400)]
-    expected = [split_sentences(t) for t in texts]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for _ in range(3):
-            assert list(pool.map(split_sentences, texts)) == expected

@@ -372,12 +372,13 @@ def test_export_jsonl_matches_the_contract(seeded, tmp_path):
             "external_id",
             "listings",
             "affiliation",
+            "affiliations",
             "topics",
             "summary",
             "conflation",
             "works",
         }
-        and raw["schema_version"] == 1
+        and raw["schema_version"] == 2
     )
 
 
