@@ -137,4 +137,3 @@ def test_the_one_sentence_shortcut_gives_pysbds_answer(words, end):
     text = " ".join(words) + end
     stock = pysbd.Segmenter(language="en", clean=False)
     assert split_sentences(text) == [p.strip() for p in stock.segment(text) if p.strip()]
-
