@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from enrich.schemas import FIELDS, Evidence, FieldValue, Proposal
-from enrich.schemas.fields import display_value
+from enrich.schemas import Evidence, FieldValue, Proposal
+from enrich.schemas.fields import base_field, display_value, shown_fields
 from enrich.store import Store, StoreError, paging
 
 CONTEXT_CHARS = 160  # listing text shown either side of an evidence quote
@@ -156,7 +156,7 @@ def edit_text(field_name: str | None, value: Any) -> str:
     """A value as a person would type it back (schemas.fields.coerce_cli_value reads this form)."""
     if value is None or field_name is None:
         return ""
-    if field_name == "affiliation" and isinstance(value, dict):
+    if base_field(field_name) == "affiliation" and isinstance(value, dict):
         return str(value.get("name", ""))
     return json.dumps(value, ensure_ascii=False, indent=2)
 
@@ -480,11 +480,11 @@ def researcher_view(store: Store, researcher_id: int) -> ResearcherView:
     current = store.current_all(researcher_id)
     pending = store.proposals("pending", researcher_id=researcher_id)
     fields = []
-    for name in FIELDS:
+    for name in shown_fields([*current, *(p.field for p in pending if p.field)]):  # each affiliation on its own row
         fv = current.get(name)
         n = sum(1 for p in pending if p.field == name)
         ror = None
-        if fv is not None and fv.id is not None and name == "affiliation":
+        if fv is not None and fv.id is not None and base_field(name) == "affiliation":
             facts = store.derived(fv.id, "ror_id")
             ror = str(facts[0].value) if facts else None
         fields.append(

@@ -6,6 +6,7 @@ its university). Each is a field of its own to the store, `affiliation` (the pri
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -78,6 +79,17 @@ def slot_fields(base: str) -> list[str]:
 def matching_fields(field: str) -> list[str]:
     """The fields a filter on `field` selects: a slotted field's name selects all its slots."""
     return slot_fields(field) if field in SLOTTED else [field]
+
+
+def shown_fields(present: Iterable[str]) -> list[str]:
+    """The fields to show for a researcher: every field of FIELDS, each followed by those of its further slots
+    (`affiliation.2`, ...) that hold or propose something (`present`)."""
+    have = set(present)
+    out = []
+    for base in FIELDS:
+        out.append(base)
+        out.extend(f for f in slot_fields(base)[1:] if f in have)
+    return out
 
 
 def is_known_field(field: str) -> bool:

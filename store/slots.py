@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from enrich.schemas import FieldValue, WriteResult
 from enrich.schemas.fields import SLOTTED, base_field, slot_fields
-from enrich.schemas.text import fold
+from enrich.schemas.text import org_key
 
 if TYPE_CHECKING:
     from .core import Store
@@ -28,7 +28,7 @@ def identity(value: object, ror_id: str | None = None) -> set[str]:
     """What makes two values of a slotted field the same organisation: the folded name, the ROR id."""
     keys = set()
     if isinstance(value, dict) and value.get("name"):
-        keys.add("name:" + fold(str(value["name"])))
+        keys.add("name:" + org_key(str(value["name"])))
     if ror_id:
         keys.add("ror:" + ror_id)
     return keys
@@ -121,21 +121,23 @@ def assign(
 
 
 def submit_all(
-    store: Store, values: Sequence[tuple[FieldValue, str | None]], *, auto_apply: bool = False
+    store: Store, values: Sequence[tuple[FieldValue, str | None]], *, auto_apply: bool | Sequence[bool] = False
 ) -> list[tuple[FieldValue, WriteResult] | None]:
     """Submit the stated values of one slotted field of one researcher (page order, primary first), each to its
-    slot (assign); returns, per value, the value as written (its field is the slot) and what the store did."""
+    slot (assign); `auto_apply`: for all, or per value. Returns, per value, the value as written (its field is the
+    slot) and what the store did, or None for a value left unwritten."""
     if not values:
         return []
     first = values[0][0]
     base = base_field(first.field)
+    allowed = [auto_apply] * len(values) if isinstance(auto_apply, bool) else list(auto_apply)
     with store.transaction():
         fields = assign(store, first.researcher_id, base, values)
         out: list[tuple[FieldValue, WriteResult] | None] = []
-        for (fv, _), f in zip(values, fields):
+        for (fv, _), f, ok in zip(values, fields, allowed):
             if f is None:
                 out.append(None)
                 continue
             placed = fv.model_copy(update={"field": f})
-            out.append((placed, store.submit(placed, auto_apply=auto_apply)))
+            out.append((placed, store.submit(placed, auto_apply=ok)))
         return out

@@ -119,7 +119,7 @@ def researcher_rows(store, limit: int = 50, after: str | None = None) -> tuple[l
 
 
 def field_view(store, fv) -> dict[str, Any] | None:
-    from enrich.schemas.fields import display_value
+    from enrich.schemas.fields import base_field, display_value
 
     if fv is None:
         return None
@@ -142,13 +142,18 @@ def field_view(store, fv) -> dict[str, Any] | None:
             }
             for e in fv.evidence
         ],
-        "ror_id": next((d.value for d in store.derived(fv.id, "ror_id")), None) if fv.field == "affiliation" else None,
+        "ror_id": next((d.value for d in store.derived(fv.id, "ror_id")), None)
+        if base_field(fv.field) == "affiliation"
+        else None,
     }
 
 
 def show_data(store, ref: str) -> dict[str, Any]:
+    from enrich.schemas.fields import shown_fields
+
     r = store.find_researcher(ref)
     current = store.current_all(r.id)
+    pending = store.proposals("pending", researcher_id=r.id)
     return {
         "id": r.id,
         "name": r.name,
@@ -158,8 +163,11 @@ def show_data(store, ref: str) -> dict[str, Any]:
             for lst in store.researcher_listings(r.id)
         ],
         "works": len(store.researcher_works(r.id)),
-        "fields": {f: field_view(store, current.get(f)) for f in FIELDS},
-        "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
+        "fields": {
+            f: field_view(store, current.get(f))
+            for f in shown_fields([*current, *(p.field for p in pending if p.field)])
+        },
+        "pending_proposals": len(pending),
         "errors": [e.model_dump() for e in store.latest_job_errors(r.id)],
     }
 

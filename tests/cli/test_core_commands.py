@@ -442,6 +442,7 @@ def test_config_bad_env_value_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("ENRICH_MAX_RETRIES", "many")
     result = run(tmp_path / "x.db", "config", ok=False)
     assert result.exit_code == 1 and "cannot load settings" in result.output and "Traceback" not in result.output
+    assert "max_retries (env:ENRICH_MAX_RETRIES) must be a whole number, got 'many'" in result.output
 
 
 def test_ingest_then_show_end_to_end(tmp_path):
