@@ -38,7 +38,7 @@ from enrich.schemas import (
 )
 from enrich.schemas.fields import SLOTTED, base_field, display_value, matching_fields
 
-from . import job_locks, locks, migrations, policy, slots, structural, work_keys
+from . import job_locks, locks, migrations, policy, slots, structural
 from .errors import StoreError
 from .stored_text import abstract_ref, pack_text, resolve_abstract, unpack_text
 
@@ -55,8 +55,12 @@ class ImportResult:
     values: list[WriteResult]
 
 
+# one encoder for every stored JSON value: json.dumps with these options builds a new encoder on each call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
 def _dumps(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+    return _ENCODER.encode(v)
 
 
 def value_hash(field: str, value: Any) -> str:
@@ -87,12 +91,6 @@ class _ListingTexts:
 class Store:
     def __init__(self, db: Database):
         self.db = db
-        # a store opened without migrating may sit on a schema from before m009: it then writes no work keys
-        # (the migration computes them for every stored work)
-        self._work_keys = (
-            db.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'work_keys'").fetchone()
-            is not None
-        )
 
     # ------------------------------------------------------------------ opening
 
@@ -260,12 +258,6 @@ class Store:
                 self.db.conn.executemany(
                     f"INSERT INTO works ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})",
                     [[r[c] for c in cols] for r in rows],
-                )
-            if rows and self._work_keys:
-                work_keys.insert(
-                    self.db.conn,
-                    listing_id,
-                    ((w["work_id"], w["title"], a.abstract) for w, a in zip(rows, parsed.works)),
                 )
             if researcher_id is not None:
                 if previous and previous["researcher_id"] == researcher_id:
