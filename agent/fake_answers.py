@@ -43,7 +43,7 @@ def _summary(context: dict[str, Any]) -> dict[str, Any]:
     """One sentence per work (up to four), each restating that work's title and citing only it; a listing with one
     work gets a second sentence from its abstract's opening words."""
     works: dict[str, tuple[str, str]] = context.get("works", {})
-    sentences = []
+    sentences: list[dict[str, Any]] = []
     for key, (title, _abstract) in list(works.items())[:4]:
         if title:
             opener = "One of the works" if not sentences else "Another work"

@@ -207,7 +207,7 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
                 calls = len(exc.call_ids) if isinstance(exc, LLMError) else 0  # failed attempts were calls too
                 outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300], calls=calls))
             else:
-                detail = record_error(ctx.store, exc, job_id=ctx.job_id, researcher_id=ctx.researcher.id, step=name)
+                detail = record_error(ctx.store, exc, job_id=ctx.job_id, researcher_id=ctx.researcher_id, step=name)
                 outcomes.append(StepOutcome(name, "error", detail=detail))
     return outcomes
 
@@ -277,8 +277,8 @@ def run_in_workers(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         running: set[Future[_R]] = set()
         while True:
-            while len(running) < workers and keep_going() and (item := next(queue, None)) is not None:
-                running.add(pool.submit(work, item))
+            while len(running) < workers and keep_going() and (nxt := next(queue, None)) is not None:
+                running.add(pool.submit(work, nxt))
             if not running:
                 return
             finished, running = wait(running, return_when=FIRST_COMPLETED)

@@ -57,7 +57,7 @@ class _UnionFind:
 @dataclass
 class MergeGroup:
     researchers: list[int]  # sorted; the first is the one the others merge into
-    shared: dict[bytes, dict] = field(default_factory=dict)  # key -> {"work_id", "title", "listings": n}
+    shared: dict[int, dict] = field(default_factory=dict)  # key -> {"work_id", "title", "listings": n}
 
     def shared_works(self) -> list[dict]:
         """The shared works, most widely shared first; a title and its abstract's windows name one work."""
@@ -79,7 +79,7 @@ def find_groups(store: Store, among: Collection[int] | None = None) -> list[Merg
     facts: dict[int, tuple[str | None, int | None]] = {}
     forms: dict[int, PersonName | None] = {}
     # per shared key, what the evidence needs: (key, a researcher joined under it, work id, title, listings)
-    edges: list[tuple[bytes, int, str, str | None, int]] = []
+    edges: list[tuple[int, int, str, str | None, int]] = []
     for postings in work_keys.shared_postings(store, among):
         missing = {p.researcher_id for p in postings} - facts.keys()
         if missing:
@@ -145,7 +145,7 @@ def _join_compatible(
 def _same_work(store: Store, uf: _UnionFind, a: work_keys.Posting, b: work_keys.Posting) -> bool:
     """A title names one work; an abstract key (an identical opening, a min-hash) is only a candidate, checked
     against the two abstracts -- unless the two researchers are already joined."""
-    if a.key[:1] == b"t" or uf.find(a.researcher_id) == uf.find(b.researcher_id):
+    if work_keys.is_title_key(a.key) or uf.find(a.researcher_id) == uf.find(b.researcher_id):
         return True
     return work_keys.similar_abstracts(store, (a.listing_id, a.work_id), (b.listing_id, b.work_id))
 

@@ -95,10 +95,17 @@ def email_names_subject(email: str, subject: str) -> bool:
     )
 
 
+# Words that make a short text an organisation's name, in the languages research pages are commonly written in:
+# the fallback when no ROR index is loaded (with one, the index decides, in any language). Generic words only, never
+# the name of a particular organisation.
 INSTITUTION_WORDS = re.compile(
-    r"\b(universit\w*|institut\w*|college|school|academy|academia|laborator\w*|lab|labs|centre|center|hospital|"
-    r"foundation|inc\.?|corp\w*|company|ltd|gmbh|polytechni\w*|ecole|école|technion|cnrs|inria|"
-    r"council|ministry|agency|observatory|museum|clinic|department|faculty|kaist|mit|eth|epfl|ucl|cas)\b",
+    r"\b(universi\w*|univ|institu\w*|istituto|college|colegio|coll[eè]ge|school|academy|acad[eé]mi\w*|akademi\w*|"
+    r"laborator\w*|lab|labs|centre|center|centro|centrum|zentrum|hospital|h[oô]pital|ospedale|klinik\w*|clinic\w*|"
+    r"cl[ií]nica|foundation|fundaci[oó]n|funda[cç][aã]o|fondazione|stiftung|inc\.?|corp\w*|company|ltd|gmbh|"
+    r"polytechni\w*|politecnic\w*|polit[eé]cnic\w*|ecole|école|escola|escuela|hochschule|fachhochschule|"
+    r"council|ministry|ministerio|minist[eè]re|agency|agencia|observatory|observatorio|museum|museo|department|"
+    r"departamento|d[eé]partement|dipartimento|faculty|facultad|faculdade|facolt[aà]|fakult[aä]t)\b"
+    r"|大学|大學|学院|學院|研究所|研究院|研究センター|대학교|대학|연구소|연구원|университет\w*|институт\w*|جامعة",
     re.IGNORECASE,
 )
 
@@ -115,8 +122,16 @@ def looks_like_institution(name: str) -> bool:
     """An organisation's name, not a sentence that happens to contain "University": short, an institution word,
     and mostly capitalised words (names are title-cased; prose is not)."""
     words = re.findall(r"[^\s,;()]+", name)
-    if not words or len(words) > 14 or not mentions_institution(name):
+    if not words or len(words) > 14 or not (INSTITUTION_WORDS.search(name) or _RESEARCH_ORG.search(name)):
         return False
     content = [w for w in words if w.casefold() not in _LINKING]
-    capitalised = [w for w in content if w[:1].isupper() or w.isupper()]
+    capitalised = [w for w in content if w[:1].isupper() or w.isupper() or w.lower() == w.upper()]  # or uncased
     return len(capitalised) >= 0.6 * len(content)
+
+
+# "Microsoft Research", not "Senior Research Scientist" or "Research interests"
+_RESEARCH_ORG = re.compile(
+    r"\bResearch\b(?!\s+(?:scientist|engineer|fellow|associate|assistant|interests?|professor|student|intern|staff|"
+    r"director|areas?|topics?|lead|manager)\b)",
+    re.IGNORECASE,
+)

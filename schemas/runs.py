@@ -82,7 +82,11 @@ class LLMCall(BaseModel):
     created_at: str = Field(default_factory=utcnow)
 
 
-# ---------------------------------------------------------------- export contract (schema_version 1)
+# ---------------------------------------------------------------- export contract (schema_version 2)
+# Version 2 added `affiliations` (every applied affiliation, the primary one first); `affiliation` is unchanged, so a
+# version-1 reader that reads only `affiliation` keeps working. Fields added later are optional and additive and do
+# not change the version.
+EXPORT_SCHEMA_VERSION = 2
 
 
 class ExportEvidence(BaseModel):
@@ -100,6 +104,13 @@ class ExportAffiliation(BaseModel):
     confidence: float | None
     evidence: list[ExportEvidence]
     job_id: str | None
+
+
+class ExportAffiliationItem(ExportAffiliation):
+    """One of the researcher's affiliations (`affiliations`, schema_version 2)."""
+
+    field: str = Field(description="the field holding it: `affiliation` (the primary one), `affiliation.2`, ...")
+    primary: bool = Field(description="true for the one also exported as `affiliation`")
 
 
 class ExportTopic(BaseModel):
@@ -154,13 +165,14 @@ class ExportWork(BaseModel):
 class ExportLine(BaseModel):
     """One line of `enrich export --format jsonl`: one researcher."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     researcher_id: int | None
     name: str | None
     job_id: str | None = None  # the job that set the newest of the exported values (null: none was set by a job)
     external_id: str | None = None  # the platform's record id of the researcher's first listing that has one
     listings: list[ExportListing]
-    affiliation: ExportAffiliation | None = None
+    affiliation: ExportAffiliation | None = None  # the primary affiliation (as in schema_version 1)
+    affiliations: list[ExportAffiliationItem] = Field(default_factory=list)  # all of them, the primary first
     topics: list[ExportTopic] = Field(default_factory=list)
     summary: ExportSummary | None = None
     conflation: ExportConflation | None = None

@@ -80,7 +80,9 @@ def requests_by_id(store: Store, custom_ids: list[str]) -> dict[str, dict[str, A
     return out
 
 
-def set_request(store: Store, custom_id: str, state: str, detail: str | None = None, llm_call_id: int | None = None):
+def set_request(
+    store: Store, custom_id: str, state: str, detail: str | None = None, llm_call_id: int | None = None
+) -> None:
     with store.transaction():
         store.db.conn.execute(
             "UPDATE batch_requests SET state = ?, detail = ?, llm_call_id = ?, done_at = ? WHERE custom_id = ?",

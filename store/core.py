@@ -36,9 +36,9 @@ from enrich.schemas import (
     validate_field_value,
     writer_kind,
 )
-from enrich.schemas.fields import display_value
+from enrich.schemas.fields import SLOTTED, base_field, display_value, matching_fields
 
-from . import job_locks, locks, migrations, policy, structural, work_keys
+from . import job_locks, locks, migrations, policy, slots, structural
 from .errors import StoreError
 from .stored_text import abstract_ref, pack_text, resolve_abstract, unpack_text
 
@@ -55,8 +55,12 @@ class ImportResult:
     values: list[WriteResult]
 
 
+# one encoder for every stored JSON value: json.dumps with these options builds a new encoder on each call
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
 def _dumps(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+    return _ENCODER.encode(v)
 
 
 def value_hash(field: str, value: Any) -> str:
@@ -72,7 +76,8 @@ class _ListingTexts:
     last few only, so a store-wide read does not hold every text."""
 
     def __init__(self, store: Store, keep: int = 64):
-        self.store, self.keep, self.cache = store, keep, {}
+        self.store, self.keep = store, keep
+        self.cache: dict[int, str] = {}
 
     def get(self, listing_id: int) -> str:
         if listing_id not in self.cache:
@@ -86,12 +91,6 @@ class _ListingTexts:
 class Store:
     def __init__(self, db: Database):
         self.db = db
-        # a store opened without migrating may sit on a schema from before m009: it then writes no work keys
-        # (the migration computes them for every stored work)
-        self._work_keys = (
-            db.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'work_keys'").fetchone()
-            is not None
-        )
 
     # ------------------------------------------------------------------ opening
 
@@ -170,7 +169,9 @@ class Store:
                 key, f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
             )
         values = [_dumps(v) if isinstance(v, (dict, list)) else v for v in row.values()]
-        return self.db.conn.execute(sql, values).lastrowid
+        rowid = self.db.conn.execute(sql, values).lastrowid
+        assert rowid is not None  # set by every successful INSERT
+        return rowid
 
     # ------------------------------------------------------------------ listings, researchers, works
 
@@ -183,7 +184,7 @@ class Store:
         sha = Listing.hash_text(text)
         existing = self._one("SELECT id, researcher_id, version FROM listings WHERE sha256 = ?", [sha])
         if existing:
-            n = self._one("SELECT count(*) AS n FROM works WHERE listing_id = ?", [existing["id"]])["n"]
+            n = self.db.conn.execute("SELECT count(*) FROM works WHERE listing_id = ?", [existing["id"]]).fetchone()[0]
             return ImportResult(existing["id"], existing["researcher_id"], False, existing["version"], n, [])
         previous = self._one(
             "SELECT id, researcher_id, version FROM listings WHERE path = ? ORDER BY version DESC LIMIT 1", [path]
@@ -196,7 +197,7 @@ class Store:
                 if previous and previous["researcher_id"]:
                     researcher_id = previous["researcher_id"]
                     if parsed.name:
-                        self.db["researchers"].update(
+                        self.db.table("researchers").update(
                             researcher_id, {"name": parsed.name, "name_origin": parsed.name_origin}
                         )
                 else:
@@ -224,7 +225,7 @@ class Store:
                 },
             )
             seen: set[str] = set()
-            rows = []
+            rows: list[dict[str, Any]] = []
             for i, w in enumerate(parsed.works):
                 wid = w.work_id
                 n = 2
@@ -258,12 +259,6 @@ class Store:
                     f"INSERT INTO works ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})",
                     [[r[c] for c in cols] for r in rows],
                 )
-            if rows and self._work_keys:
-                work_keys.insert(
-                    self.db.conn,
-                    listing_id,
-                    ((w["work_id"], w["title"], a.abstract) for w, a in zip(rows, parsed.works)),
-                )
             if researcher_id is not None:
                 if previous and previous["researcher_id"] == researcher_id:
                     self.db.execute(
@@ -275,6 +270,7 @@ class Store:
                     {"researcher_id": researcher_id, "listing_id": listing_id, "works": None},
                     replace=True,
                 )
+                several: dict[str, list[tuple[FieldValue, str | None]]] = {}
                 for field, stated in parsed.stated.items():
                     fv = FieldValue(
                         researcher_id=researcher_id,
@@ -294,7 +290,12 @@ class Store:
                             )
                         ],
                     )
-                    results.append(self.submit(fv))
+                    if base_field(field) in SLOTTED:  # `affiliation`, `affiliation.2`: each to its slot
+                        several.setdefault(base_field(field), []).append((fv, None))
+                    else:
+                        results.append(self.submit(fv))
+                for stated_values in several.values():
+                    results.extend(r for _, r in filter(None, slots.submit_all(self, stated_values)))
         return ImportResult(listing_id, researcher_id, True, version, len(rows), results)
 
     def _listing(self, row: dict[str, Any]) -> Listing:
@@ -390,7 +391,8 @@ class Store:
             link = (r["researcher_id"], r["listing_id"])
             if link not in keep:
                 keep[link] = set(_loads(r["linked_works"])) if r["linked_works"] else None
-            if keep[link] is None or r["work_id"] in keep[link]:
+            kept = keep[link]
+            if kept is None or r["work_id"] in kept:
                 out.setdefault(r["researcher_id"], []).append(self._work(r, texts))
         return out
 
@@ -589,9 +591,9 @@ class Store:
         undoes: int | None = None,
     ) -> int:
         if before is None and before_id is not None:
-            before = self.get_value(before_id).value
+            before = self._stored_value(before_id)
         if after is None and after_id is not None:
-            after = self.get_value(after_id).value
+            after = self._stored_value(after_id)
         return self.insert_row(
             "audit_log",
             {
@@ -609,6 +611,12 @@ class Store:
                 "created_at": utcnow(),
             },
         )
+
+    def _stored_value(self, value_id: int) -> Any:
+        fv = self.get_value(value_id)
+        if fv is None:
+            raise StoreError(f"no value {value_id}")
+        return fv.value
 
     def _set_current(self, researcher_id: int, field: str, value_id: int | None) -> None:
         if value_id is None:
@@ -858,10 +866,14 @@ class Store:
         kind: str | None = None,
         order: str = "id",
     ) -> list[Proposal]:
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[str | int | float] = []
+        if field is not None:  # `affiliation` selects every affiliation slot
+            names = matching_fields(field)
+            where.append(f"field IN ({', '.join('?' * len(names))})")
+            params.extend(names)
         for col, val in (
             ("state", state),
-            ("field", field),
             ("researcher_id", researcher_id),
             ("job_id", job_id),
             ("kind", kind),
@@ -908,6 +920,7 @@ class Store:
             ("accept", "merge"): structural.accept_merge,
             ("reject", "merge"): structural.reject_merge,
         }[(verb, p.kind)]
+        assert p.id is not None  # a proposal read from the store
         decide(self, p.id, actor)
 
     def accept(self, proposal_id: int, who: str, *, value: Any = None) -> WriteResult:
@@ -1101,7 +1114,7 @@ class Store:
             data[k] = _dumps(data[k])
         try:
             with self.transaction():
-                self.db["jobs"].insert(data)
+                self.db.table("jobs").insert(data)
         except BaseException:
             if running:
                 job_locks.release(self._job_lock(), job.id)
@@ -1130,7 +1143,7 @@ class Store:
             if k in fields:
                 fields[k] = _dumps(fields[k])
         with self.transaction():
-            self.db["jobs"].update(job_id, fields)
+            self.db.table("jobs").update(job_id, fields)
 
     def _job(self, row: dict[str, Any], errors: int) -> Job:
         for k, d in (("params", {}), ("todo", []), ("counts", {})):

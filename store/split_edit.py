@@ -65,7 +65,7 @@ def _titles(store: Store, p: Proposal) -> dict[str, str | None]:
     return titles
 
 
-def _cluster_index(clusters: list[dict], number: int, what: str) -> int:
+def _cluster_index(clusters: list[list[str]], number: int, what: str) -> int:
     if not 1 <= number <= len(clusters):
         raise _error(f"{what} {number} does not exist (clusters are numbered 1-{len(clusters)})")
     return number - 1
@@ -218,8 +218,8 @@ def undo_accepted_split(store: Store, row: dict[str, Any], actor: str) -> None:
     for rid in created:
         store.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ?", [rid])
         store.db.execute("UPDATE researchers SET merged_into = ? WHERE id = ?", [original, rid])
-    store.db["researcher_listings"].insert(
-        {"researcher_id": original, "listing_id": listing_id, "works": None}, replace=True
+    store.insert_row(
+        "researcher_listings", {"researcher_id": original, "listing_id": listing_id, "works": None}, replace=True
     )
     store._audit(
         actor,

@@ -4,7 +4,7 @@ reference into that text. Used by core.py and work_keys.py (its own module: neit
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from collections.abc import Callable
 
 # Compact storage (no migration: SQLite keeps a BLOB as it is given, whatever the column's declared type).
 # A listing's text is stored zlib-compressed; a work's abstract that the listing text holds verbatim is stored as a
@@ -32,7 +32,7 @@ def abstract_ref(text: str, abstract: str | None, start: int | None) -> str | by
     return ABSTRACT_REF + at.to_bytes(4, "big") + len(abstract).to_bytes(4, "big")
 
 
-def resolve_abstract(stored: str | bytes | None, text_of: Any) -> str | None:
+def resolve_abstract(stored: str | bytes | None, text_of: Callable[[], str]) -> str | None:
     """A stored abstract: plain text, or a reference resolved in its listing's text (`text_of()` gives it)."""
     if not isinstance(stored, bytes):
         return stored

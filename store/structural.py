@@ -159,27 +159,28 @@ def accept_split(store: Store, proposal_id: int, who: str) -> list[int]:
     actor = _actor(who)
     with store.transaction():
         p = _pending_proposal(store, proposal_id, "split")
+        assert p.researcher_id is not None  # a split proposal always names the researcher it splits
         original = store.get_researcher(p.researcher_id)
         listing_id = p.payload["listing_id"]
         new_ids = []
         for cluster in p.payload["clusters"]:
-            rid = (
-                store.db["researchers"]
-                .insert(
-                    {
-                        "name": original.name,
-                        "name_origin": f"split:{proposal_id}",
-                        "split_from": original.id,
-                        "created_at": utcnow(),
-                    }
-                )
-                .last_pk
+            rid = store.insert_row(
+                "researchers",
+                {
+                    "name": original.name,
+                    "name_origin": f"split:{proposal_id}",
+                    "split_from": original.id,
+                    "created_at": utcnow(),
+                },
             )
-            store.db["researcher_listings"].insert(
-                {"researcher_id": rid, "listing_id": listing_id, "works": json.dumps(cluster["work_ids"])}, replace=True
+            store.insert_row(
+                "researcher_listings",
+                {"researcher_id": rid, "listing_id": listing_id, "works": json.dumps(cluster["work_ids"])},
+                replace=True,
             )
             new_ids.append(rid)
-        store.db["researcher_listings"].insert(
+        store.insert_row(
+            "researcher_listings",
             {
                 "researcher_id": original.id,
                 "listing_id": listing_id,
@@ -206,7 +207,7 @@ def reject_split(store: Store, proposal_id: int, who: str) -> None:
     actor = _actor(who)
     with store.transaction():
         p = _pending_proposal(store, proposal_id, "split")
-        store.db["researchers"].update(p.researcher_id, {"single_person": 1})
+        store.db.execute("UPDATE researchers SET single_person = 1 WHERE id = ?", [p.researcher_id])
         store._audit(
             actor,
             "reject",
@@ -340,7 +341,7 @@ def accept_merge(store: Store, proposal_id: int, who: str) -> int:
     actor = _actor(who)
     with store.transaction():
         p = _pending_proposal(store, proposal_id, "merge")
-        a = p.payload["researcher_a"]
+        a: int = p.payload["researcher_a"]
         others = [r for r in (p.payload.get("researchers") or [a, p.payload["researcher_b"]]) if r != a]
         moved = []
         for b in others:
@@ -356,8 +357,10 @@ def accept_merge(store: Store, proposal_id: int, who: str) -> int:
                         if mine["works"] is None or works is None
                         else json.dumps(sorted(set(json.loads(mine["works"])) | set(json.loads(works))))
                     )
-                store.db["researcher_listings"].insert(
-                    {"researcher_id": a, "listing_id": link["listing_id"], "works": works}, replace=True
+                store.insert_row(
+                    "researcher_listings",
+                    {"researcher_id": a, "listing_id": link["listing_id"], "works": works},
+                    replace=True,
                 )
                 moved.append(link["listing_id"])
             store.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ?", [b])

@@ -7,6 +7,7 @@ with a job's listings is an index look-up per key, never a comparison of every p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import zlib
@@ -74,34 +75,70 @@ def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> boo
     return x[:200] == y[:200] or fuzz.ratio(x[:400], y[:400]) >= SIMILAR_MIN
 
 
-def stored_key(key: str) -> bytes:
-    """What `work_keys.key` holds: the key's kind letter (t, a, m) and 8 bytes of its hash -- 9 bytes whatever the
-    title's length (a 64-bit hash collides about once in 4 billion pairs; a collision only makes a candidate)."""
-    return key[:1].encode() + hashlib.blake2b(key.encode(), digest_size=8).digest()
+_KINDS = {"t": 0, "a": 1, "m": 2}  # a title, an abstract's opening, an abstract min-hash
 
 
-def rows_for(listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> Iterator[tuple[Any, ...]]:
-    """(key, listing_id, work_id) rows for a listing's (work_id, title, abstract) triples."""
-    for work_id, title, abstract in works:
+def stored_key(key: str) -> int:
+    """What `work_keys.key` holds: 64 bits of the key's hash, the two lowest replaced by its kind (a title names one
+    work; an abstract key is only a candidate) -- 8 bytes whatever the title's length. A 64-bit hash collides about
+    once in 4 billion pairs; a collision only makes a candidate."""
+    h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+    return (h & ~3) | _KINDS[key[0]]
+
+
+def is_title_key(key: int) -> bool:
+    return key & 3 == _KINDS["t"]
+
+
+def rows_for(listing_id: int, works: Iterable[tuple[int, str | None, str | None]]) -> Iterator[tuple[int, int, int]]:
+    """(key, listing_id, ordinal) rows for a listing's (ordinal, title, abstract) triples."""
+    for ordinal, title, abstract in works:
         for key in keys_of(title, abstract):
-            yield stored_key(key), listing_id, work_id
+            yield stored_key(key), listing_id, ordinal
 
 
-def insert(conn: Any, listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> None:
-    conn.executemany(
-        "INSERT OR IGNORE INTO work_keys (key, listing_id, work_id) VALUES (?, ?, ?)", rows_for(listing_id, works)
-    )
+CATCH_UP_LISTINGS = 2000  # listings keyed per write transaction
+
+
+def catch_up(store: Any) -> int:
+    """Key the works of the listings imported since the last call (the keys are derived data: an import does not
+    pay for them; the merge detection that reads them builds them first). A chunk of listings is read and keyed
+    outside the write lock, then its keys are written in key order in one transaction: each page of the key index
+    is then written once per chunk, not once per work. Returns the number of listings keyed. Idempotent: two
+    processes catching up at once write the same rows."""
+    conn = store.db.conn
+    done = 0
+    while True:
+        upto = conn.execute("SELECT upto FROM work_keys_state").fetchone()[0]
+        ids = [
+            r[0]
+            for r in conn.execute("SELECT id FROM listings WHERE id > ? ORDER BY id LIMIT ?", [upto, CATCH_UP_LISTINGS])
+        ]
+        if not ids:
+            return done
+        rows: list[tuple[int, int, int]] = []
+        unpacked: tuple[int, str] = (0, "")  # the last listing text unpacked: its works come one after another
+        cur = conn.execute(
+            "SELECT w.listing_id, w.ordinal, w.title, w.abstract, l.text FROM works w "
+            "JOIN listings l ON l.id = w.listing_id WHERE w.listing_id BETWEEN ? AND ? ORDER BY w.listing_id, w.ordinal",
+            [ids[0], ids[-1]],
+        )
+        for lid, ordinal, title, abstract, text in cur:
+            if isinstance(abstract, bytes):  # a reference into the listing's text
+                if unpacked[0] != lid:
+                    unpacked = (lid, unpack_text(text))
+                abstract = resolve_abstract(abstract, functools.partial(str, unpacked[1]))
+            rows.extend(rows_for(lid, [(ordinal, title, abstract)]))
+        rows.sort()
+        with store.transaction():
+            conn.executemany("INSERT OR IGNORE INTO work_keys (key, listing_id, ordinal) VALUES (?, ?, ?)", rows)
+            conn.execute("UPDATE work_keys_state SET upto = max(upto, ?)", [ids[-1]])
+        done += len(ids)
 
 
 def backfill(db: Any) -> None:
-    """Keys for the works already stored (migration m009), and the members of existing merge proposals."""
+    """The members of existing merge proposals (migration m009). Work keys are built by `catch_up` since m011."""
     conn = db.conn
-    cur = conn.execute("SELECT listing_id, work_id, title, abstract FROM works ORDER BY listing_id")
-    while batch := cur.fetchmany(2000):
-        conn.executemany(
-            "INSERT OR IGNORE INTO work_keys (key, listing_id, work_id) VALUES (?, ?, ?)",
-            [row for lid, wid, title, ab in batch for row in rows_for(lid, [(wid, title, ab)])],
-        )
     for pid, payload in conn.execute("SELECT id, payload FROM proposals WHERE kind = 'merge'").fetchall():
         data = json.loads(payload or "{}")
         members = data.get("researchers") or data.get("pair") or []
@@ -117,10 +154,11 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
     key's postings). Researchers merged away have no listings and so never appear; a researcher that owns only
     part of a listing (a split) appears only for its own works."""
     conn = store.db.conn
+    catch_up(store)
     # the temp tables are written in a store transaction: a bare INSERT would open an implicit transaction on the
     # connection that nothing commits, and every later store transaction would nest in it as a savepoint
     with store.transaction():
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_keys (key BLOB PRIMARY KEY) WITHOUT ROWID")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_keys (key INTEGER PRIMARY KEY)")
         conn.execute("DELETE FROM _merge_keys")
         if among is None:
             conn.execute(
@@ -135,11 +173,11 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
                 "rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id"
             )
     cur = conn.execute(
-        "SELECT k.key, rl.researcher_id, rl.listing_id, k.work_id, rl.works, w.title FROM _merge_keys m "
+        "SELECT k.key, rl.researcher_id, rl.listing_id, w.work_id, rl.works, w.title FROM _merge_keys m "
         "JOIN work_keys k ON k.key = m.key JOIN researcher_listings rl ON rl.listing_id = k.listing_id "
-        "LEFT JOIN works w ON w.listing_id = k.listing_id AND w.work_id = k.work_id ORDER BY k.key"
+        "JOIN works w ON w.listing_id = k.listing_id AND w.ordinal = k.ordinal ORDER BY k.key"
     )
-    owned: dict[tuple[int, int], set[str] | None] = {}
+    owned: dict[tuple[int, int], set[str]] = {}
     group: list[Posting] = []
     current = None
     while rows := cur.fetchmany(batch):
@@ -160,7 +198,7 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
 
 @dataclass(frozen=True)
 class Posting:
-    key: bytes  # stored_key: the kind letter, then the hash
+    key: int  # stored_key: the hash, its two lowest bits the kind
     researcher_id: int
     listing_id: int
     work_id: str

@@ -22,6 +22,7 @@ class AppContext:
     db_flag: str | None = None
     _settings: settings_mod.Settings | None = None
     _store: Any = None
+    _org_lines: Any = None
     extra_flags: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -37,6 +38,15 @@ class AppContext:
 
             self._store = Store.open(self.settings.db)
         return self._store
+
+    @property
+    def org_lines(self):
+        """Which header lines state affiliations, by this store's ROR index when one is loaded (ingest)."""
+        if self._org_lines is None:
+            from enrich.agent.ingest import OrgLines
+
+            self._org_lines = OrgLines.for_store(self.store, self.settings.ror_match_threshold)
+        return self._org_lines
 
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)

@@ -22,7 +22,7 @@ def _client(app, backend: str | None, model: str | None, store=None, concurrency
 def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) -> None:
     from enrich.agent.cli.ingest import ingest_cmd
 
-    params = {"paths": paths}
+    params: dict[str, tuple[str, ...] | str] = {"paths": paths}
     if name:
         params["name"] = name
     try:

@@ -27,7 +27,7 @@ from typing import Any
 
 import instructor
 from instructor.core import IncompleteOutputException, InstructorRetryException
-from instructor.core.retry import retry_sync
+from instructor.core.retry import retry_sync  # type: ignore[attr-defined]  # the module opts out of typing as a whole
 from instructor.processing.response import handle_reask_kwargs, handle_response_model, process_response
 from instructor.utils.core import prepare_response_model
 from pydantic import BaseModel, ValidationError
@@ -57,17 +57,18 @@ def _prepared(response_model: type[BaseModel]) -> type[BaseModel]:
     with its JSON schema built once: instructor asks for it on every request (JSON modes embed it in the prompt),
     and pydantic rebuilds it each time (the largest CPU cost per call at high concurrency: bench/bench_agent.py)."""
     prepared = prepare_response_model(response_model)
+    assert prepared is not None  # None only for a None response model
     schema_json = json.dumps(prepared.model_json_schema())
 
     def model_json_schema(cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
         # a fresh copy, so a caller that edits the schema cannot change the next request's (parsing JSON text is
         # several times faster than copy.deepcopy of the dict)
         if args or kwargs:
-            return BaseModel.model_json_schema.__func__(cls, *args, **kwargs)  # type: ignore[attr-defined,no-any-return]
+            return BaseModel.model_json_schema.__func__(cls, *args, **kwargs)  # type: ignore[attr-defined]
         result: dict[str, Any] = json.loads(schema_json)
         return result
 
-    prepared.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign,assignment,arg-type]
+    prepared.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign,assignment]
     return prepared
 
 
@@ -156,7 +157,7 @@ def run_turns(
     return value
 
 
-def reask_request(body: dict[str, Any], mode: Mode, completion: Any, exc: BaseException) -> dict[str, Any]:
+def reask_request(body: dict[str, Any], mode: Mode, completion: Any, exc: Exception) -> dict[str, Any]:
     """The next turn's body after `completion` failed with `exc` -- what run_turns does between two turns: for a
     validation error instructor's re-ask (the answer and the error appended for the model to fix); for an answer
     that is not JSON at all, which instructor would simply repeat, the answer and the parse error (as the online

@@ -85,7 +85,7 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ReasksExhausted):
         exc = exhausted_cause(exc)
     if isinstance(exc, RetryError) and exc.last_attempt.failed:
-        exc = exc.last_attempt.exception()
+        exc = exc.last_attempt.exception() or exc
     if isinstance(exc, ValidationError):
         return f"validation: {exc}"
     if isinstance(exc, JSONDecodeError) or is_not_json(exc):
@@ -346,7 +346,7 @@ class InstructorClient(LLMClient):
             # only parse/validation failures re-ask (transport errors were already retried inside create());
             # reraise=False: when re-asks run out instructor turns tenacity's RetryError into InstructorRetryException
             retry=retry_if_exception_type((ValidationError, JSONDecodeError, ValueError, ReasksExhausted)),
-            after=lambda state: self._note_failure(group, state.outcome.exception()),
+            after=functools.partial(self._after_turn, group),
             reraise=False,
         )
         try:
@@ -420,7 +420,12 @@ class InstructorClient(LLMClient):
             return False
         return is_transient(exc)
 
-    def _note_failure(self, group: _Group, exc: BaseException | None) -> None:
+    def _after_turn(self, group: _Group, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if exc is not None:  # tenacity calls `after` for failed turns only
+            self._note_failure(group, exc)
+
+    def _note_failure(self, group: _Group, exc: BaseException) -> None:
         """Record why a turn failed. instructor re-asks with the error for validation errors but simply repeats
         the request when the answer is not JSON at all; for that case the broken answer and the parse error are
         added to the next turn here, so the model sees what to fix either way -- unless the answer was cut off at
@@ -441,7 +446,7 @@ class InstructorClient(LLMClient):
             ]
             return
         self._update(group.last_row, error=redact(describe_error(exc)))
-        if exc is not None and not isinstance(exc, ValidationError) and is_not_json(exc):
+        if not isinstance(exc, ValidationError) and is_not_json(exc):
             group.json_reask = not_json_reask(group.last_content, exc)
         else:
             group.json_reask = []
@@ -466,7 +471,7 @@ class InstructorClient(LLMClient):
             reasks=reasks,
         )
         start = time.perf_counter()
-        options: dict[str, Any] = {}
+        options: openai.RequestOptions = {}
         if group.deadline is not None:  # a request never waits past the step's deadline
             left = group.deadline - time.monotonic()
             if left <= 1:

@@ -25,10 +25,10 @@ def run(ctx: StepContext) -> StepOutcome:
     existing = structural.get_conflation(ctx.store, listing_id=ctx.listing.id)
     result = existing or detect(ctx.works, ctx.researcher.name)
     if existing is None:
-        structural.save_conflation(ctx.store, ctx.listing.id, ctx.researcher.id, result)
-    ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher.id)
+        structural.save_conflation(ctx.store, ctx.listing_id, ctx.researcher_id, result)
+    ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher_id)
     if result.detected:
-        pid = structural.propose_split(ctx.store, ctx.researcher.id, ctx.listing.id, result, job_id=ctx.job_id)
+        pid = structural.propose_split(ctx.store, ctx.researcher_id, ctx.listing_id, result, job_id=ctx.job_id)
         out.status = "proposed" if pid else "none"
         out.detail = f"mixes {len(result.clusters)} groups (confidence {result.confidence:.2f}); split proposal {pid}"
     else:

@@ -110,8 +110,8 @@ def _subject_form(works: list[Work], subject_name: str | None) -> PersonName | N
 
 def _split_authors(w: Work, subject: PersonName | None) -> tuple[str | None, list[PersonName]]:
     """(the subject's printed form on this work or None, the co-authors)."""
-    forms = [(a, PersonName.parse(a)) for a in w.authors if a and "et al" not in a.lower()]
-    forms = [(a, f) for a, f in forms if f is not None]
+    parsed = [(a, PersonName.parse(a)) for a in w.authors if a and "et al" not in a.lower()]
+    forms = [(a, f) for a, f in parsed if f is not None]
     own_idx = None
     if subject is not None:
         cands = [
@@ -164,10 +164,10 @@ class _Features:
     sim: np.ndarray  # work x work topic similarity (TF-IDF cosine of title + abstract)
     years: list[int | None]
     terms: list[str]
-    tfidf: _TfIdf | None = None
-    cannot: np.ndarray | None = None  # n x n: the subject's printed names cannot be one person
-    subject: PersonName | None = None
-    vectors: WorkVectors | None = None
+    tfidf: _TfIdf | None
+    cannot: np.ndarray  # n x n: the subject's printed names cannot be one person
+    subject: PersonName | None
+    vectors: WorkVectors
 
 
 def _text(w: Work) -> str:
@@ -438,7 +438,7 @@ def _cluster(
         if not mask.any():
             break
         cand = np.where(mask, prob, -1.0)
-        a, b = np.unravel_index(int(np.argmax(cand)), cand.shape)
+        a, b = (int(i) for i in np.unravel_index(int(np.argmax(cand)), cand.shape))
         if cand[a, b] < params.merge:
             break
         state.merge(a, b)

@@ -86,7 +86,9 @@ class SummaryAnswer(BaseModel):
         if not works:  # no listing to check against (a schema round trip): only the shape is checked
             return v
         checker = SupportChecker([WorkText(k, t, a) for k, (t, a) in works.items()], ctx.get("name", ""))
-        kept, refused, trimmed, seen = [], [], 0, set()
+        kept: list[SentenceOut] = []
+        refused: list[dict[str, Any]] = []
+        trimmed, seen = 0, set()
         for i, s in enumerate(v, 1):
             s.text = _tidy(s.text)
             key = word_key(s.text)
@@ -145,7 +147,9 @@ def _opening(abstract: str) -> str:
     if len(abstract) <= ABSTRACT_CHARS:
         return abstract
     kept = ""
-    for sentence in split_sentences(abstract):
+    # only the opening is segmented (the rest cannot be kept, and segmenting is the step's largest cost); the
+    # look-ahead past ABSTRACT_CHARS lets the splitter see what follows the last sentence that can be kept
+    for sentence in split_sentences(abstract[: 2 * ABSTRACT_CHARS + 100]):
         if len(kept) + len(sentence) + 1 > ABSTRACT_CHARS:
             break
         kept = f"{kept} {sentence}".strip()
@@ -196,7 +200,7 @@ def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str], dict[str,
         max_tokens=MAX_TOKENS,
     )
     report = context.get("_report", {"refused": [], "trimmed": 0})
-    sentences = [
+    sentences: list[dict[str, Any]] = [
         {"text": s.text, "works": list(dict.fromkeys(chosen[n - 1].work_id for n in s.works))}
         for s in result.value.sentences
     ]

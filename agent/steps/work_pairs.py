@@ -11,6 +11,7 @@ milliseconds. Works sharing a co-author are grouped before any of this (agent.st
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,7 +165,7 @@ class GroupState:
         norm = np.sqrt(np.maximum(np.diag(d), 0.0))
         return d[r] / np.maximum(np.outer(norm[r], norm), 1e-12)
 
-    def features(self, rows: np.ndarray | None = None) -> np.ndarray:
+    def features(self, rows: Sequence[int] | None = None) -> np.ndarray:
         """Features of groups `rows` (default all) against every group: len(rows) x k x len(FEATURES)."""
         r = np.arange(len(self.groups)) if rows is None else np.asarray(rows)
         k = len(self.groups)

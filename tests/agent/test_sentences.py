@@ -34,6 +34,34 @@ def test_splitter_keeps_names_and_abbreviations_inside_sentences(text, expected)
         assert got == expected
 
 
+SAMPLES = [
+    "The research by Mary J.K. Smith covers parsing. She also studies tables.",
+    "It works. It works. It works.",  # the same sentence again: each occurrence in its own place
+    "We study (i.e. measure) the U.S. data, e.g. census tables. Results: 3.5 times faster! Is it? Yes.",
+    'He said "It is done." Then he left. A. B. Cole et al. disagree.',
+    "1. First item. 2. Second item. a) one b) two",
+    "no end punctuation here",
+]
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_the_segmenter_finds_the_same_sentences_as_pysbd(text):
+    import pysbd
+
+    from enrich.agent.sentences import _segmenter
+
+    assert _segmenter().segment(text) == pysbd.Segmenter(language="en", clean=False).segment(text)
+
+
+def test_threads_can_share_the_segmenter():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"Paper {i} studies parsing. It uses {i} corpora, e.g. news. Results are good." for i in range(200)]
+    expected = [split_sentences(t) for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(split_sentences, texts)) == expected
+
+
 def test_a_title_with_its_own_question_mark_is_not_a_sentence_end():
     title = "What time is it? Temporal analysis of novels"
     text = f"His paper {title} predicts when scenes happen. It uses books."
