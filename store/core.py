@@ -40,6 +40,18 @@ from enrich.schemas.fields import SLOTTED, base_field, display_value, matching_f
 
 from . import job_locks, locks, migrations, policy, slots, structural
 from .errors import StoreError
+from .rows import (
+    AUDIT_ENTRY,
+    DERIVED_FACT,
+    FIELD_VALUE,
+    JOB,
+    JOB_ERROR,
+    LISTING,
+    PROPOSAL,
+    RESEARCHER,
+    WORK,
+    to_model,
+)
 from .stored_text import abstract_ref, pack_text, resolve_abstract, unpack_text
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
@@ -299,19 +311,7 @@ class Store:
         return ImportResult(listing_id, researcher_id, True, version, len(rows), results)
 
     def _listing(self, row: dict[str, Any]) -> Listing:
-        return Listing(
-            id=row["id"],
-            path=row["path"],
-            sha256=row["sha256"],
-            format=row["format"],
-            kind=row["kind"],
-            text=unpack_text(row["text"]),
-            version=row["version"],
-            researcher_id=row["researcher_id"],
-            facts=_loads(row["facts"], {}),
-            imported_at=row["imported_at"],
-            external_id=row.get("external_id"),
-        )
+        return to_model(Listing, row, LISTING)
 
     def get_listing(self, listing_id: int) -> Listing:
         row = self._one("SELECT * FROM listings WHERE id = ?", [listing_id])
@@ -332,24 +332,7 @@ class Store:
         if isinstance(abstract, bytes):
             assert texts is not None, "a work read without its listing's text"
             abstract = resolve_abstract(abstract, lambda: texts.get(row["listing_id"]))
-        return Work(
-            work_id=row["work_id"],
-            title=row["title"],
-            year=row["year"],
-            date=row["date"],
-            venue=row["venue"],
-            type=row["type"],
-            category=row["category"],
-            authors=_loads(row["authors"], []),
-            authors_truncated=bool(row["authors_truncated"]),
-            author_count=row["author_count"],
-            abstract=abstract,
-            ids=_loads(row["ids"], {}),
-            bylines=_loads(row["bylines"], []),
-            start=row["start"],
-            end=row["end"],
-            ordinal=row["ordinal"],
-        )
+        return to_model(Work, row, WORK, abstract=abstract)
 
     def listing_works(self, listing_id: int) -> list[Work]:
         texts = _ListingTexts(self)
@@ -489,15 +472,7 @@ class Store:
 
     @staticmethod
     def _researcher(row: dict[str, Any]) -> Researcher:
-        return Researcher(
-            id=row["id"],
-            name=row["name"],
-            name_origin=row["name_origin"],
-            split_from=row["split_from"],
-            single_person=None if row["single_person"] is None else bool(row["single_person"]),
-            merged_into=row.get("merged_into"),
-            created_at=row["created_at"],
-        )
+        return to_model(Researcher, row, RESEARCHER)
 
     def researchers(self, *, include_merged: bool = False) -> list[Researcher]:
         """Every researcher, in id order; one merged into another only with `include_merged` (e.g. to name the
@@ -528,21 +503,7 @@ class Store:
 
     @staticmethod
     def _fv(row: dict[str, Any]) -> FieldValue:
-        return FieldValue(
-            id=row["id"],
-            researcher_id=row["researcher_id"],
-            field=row["field"],
-            value=_loads(row["value"]),
-            status=row["status"],
-            origin=row["origin"],
-            confidence=row["confidence"],
-            evidence=[Evidence(**e) for e in _loads(row["evidence"], [])],
-            prompt_version=row["prompt_version"],
-            llm_call_id=row["llm_call_id"],
-            job_id=row["job_id"],
-            listing_id=row["listing_id"],
-            created_at=row["created_at"],
-        )
+        return to_model(FieldValue, row, FIELD_VALUE)
 
     def get_value(self, value_id: int | None) -> FieldValue | None:
         if value_id is None:
@@ -765,19 +726,7 @@ class Store:
             "SELECT * FROM derived_facts WHERE value_id = ?" + (" AND kind = ?" if kind else "") + " ORDER BY id DESC",
             [value_id, kind] if kind else [value_id],
         )
-        return [
-            DerivedFact(
-                id=r["id"],
-                value_id=r["value_id"],
-                kind=r["kind"],
-                value=_loads(r["value"]),
-                origin=r["origin"],
-                confidence=r["confidence"],
-                detail=_loads(r["detail"], {}),
-                created_at=r["created_at"],
-            )
-            for r in rows
-        ]
+        return [to_model(DerivedFact, r, DERIVED_FACT) for r in rows]
 
     def history(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
         """Every value ever written for the field, oldest first, with what became of it."""
@@ -816,22 +765,12 @@ class Store:
     # ------------------------------------------------------------------ proposals and review actions
 
     def _proposal(self, row: dict[str, Any]) -> Proposal:
-        return Proposal(
-            id=row["id"],
-            kind=row["kind"],
-            researcher_id=row["researcher_id"],
-            field=row["field"],
+        return to_model(
+            Proposal,
+            row,
+            PROPOSAL,
             proposed=self.get_value(row["value_id"]),
             current=self.get_value(row["current_value_id"]),
-            payload=_loads(row["payload"], {}),
-            summary=row["summary"],
-            reason=row["reason"],
-            confidence=row["confidence"],
-            state=row["state"],
-            job_id=row["job_id"],
-            created_at=row["created_at"],
-            decided_at=row["decided_at"],
-            decided_by=row["decided_by"],
         )
 
     def create_proposal(self, p: Proposal) -> int:
@@ -1091,7 +1030,7 @@ class Store:
 
     @staticmethod
     def _audit_entry(r: dict[str, Any]) -> AuditEntry:
-        return AuditEntry(**{**r, "before": _loads(r["before"]), "after": _loads(r["after"])})
+        return to_model(AuditEntry, r, AUDIT_ENTRY)
 
     # ------------------------------------------------------------------ jobs
 
@@ -1146,14 +1085,12 @@ class Store:
             self.db.table("jobs").update(job_id, fields)
 
     def _job(self, row: dict[str, Any], errors: int) -> Job:
-        for k, d in (("params", {}), ("todo", []), ("counts", {})):
-            row[k] = _loads(row[k], d)
         if row["state"] == "running" and not job_locks.is_running(self._job_lock(), row["id"]):
             # the row says running but no live process holds the job: it was killed, crashed or lost power
             row["state"] = "interrupted"
             who = f" (pid {row['pid']} on {row['host']})" if row.get("pid") else ""
             row["error"] = row["error"] or f"its process{who} ended before the job finished"
-        return Job(**row, errors=errors)
+        return to_model(Job, row, JOB, errors=errors)
 
     def get_job(self, job_id: str) -> Job:
         """A job as it is now: `running` only while a live process runs it, else `interrupted` (resumable)."""
@@ -1187,7 +1124,7 @@ class Store:
     ) -> list[JobError]:
         """Recorded errors, newest first."""
         rows = self._newest("job_errors", limit, job_id=job_id, researcher_id=researcher_id)
-        return [JobError(**r) for r in rows]
+        return [to_model(JobError, r, JOB_ERROR) for r in rows]
 
     def latest_job_errors(self, researcher_id: int) -> list[JobError]:
         """The errors of the latest job that worked on this researcher (none when that job went through)."""

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from enrich.schemas import FieldValue
 from enrich.schemas.fields import base_field
 
-if TYPE_CHECKING:
-    from enrich.schemas import FieldValue
+from .rows import FIELD_VALUE, to_model
 
+if TYPE_CHECKING:
     from .core import Store
 
 BATCH = 500
@@ -98,7 +99,7 @@ def researcher_batch(store: Store, ids: list[int]) -> list[ResearcherBatchItem]:
     )
     keys = [d[0] for d in cur.description]
     for row in cur:
-        fv = store._fv(dict(zip(keys, row)))
+        fv = to_model(FieldValue, dict(zip(keys, row)), FIELD_VALUE)
         items[fv.researcher_id].values[fv.field] = fv
     owner: dict[int | None, ResearcherBatchItem] = {
         fv.id: it for it in items.values() for fv in it.values.values() if base_field(fv.field) == "affiliation"

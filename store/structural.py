@@ -17,6 +17,7 @@ from enrich.schemas import Proposal, utcnow
 from enrich.schemas.conflation import ConflationResult
 
 from .errors import StoreError
+from .rows import CONFLATION, to_model
 
 if TYPE_CHECKING:
     from .core import Store
@@ -67,14 +68,7 @@ def get_conflation(
         raise _error("get_conflation needs a listing_id or a researcher_id")
     col, val = ("listing_id", listing_id) if listing_id is not None else ("researcher_id", researcher_id)
     row = store._one(f"SELECT * FROM conflation WHERE {col} = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", [val])
-    if not row:
-        return None
-    return ConflationResult(
-        detected=bool(row["detected"]),
-        confidence=row["confidence"],
-        clusters=json.loads(row["clusters"]),
-        method=row["method"],
-    )
+    return None if row is None else to_model(ConflationResult, row, CONFLATION)
 
 
 def is_flagged(store: Store, researcher_id: int) -> bool:

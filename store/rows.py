@@ -1,0 +1,57 @@
+"""Rows read back as models: one conversion for every table, the column named like the field, and a decoder for
+each column that is stored in another form (JSON text, 0/1 for a bool, compressed text)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from .stored_text import unpack_text
+
+M = TypeVar("M", bound=BaseModel)
+Decoder = Callable[[Any], Any]
+
+
+def to_model(model: type[M], row: Mapping[str, Any], decoders: Mapping[str, Decoder], **given: Any) -> M:
+    """`model` from the row's columns that are its fields (each through its decoder, if it has one); `given`
+    supplies or replaces fields the row does not hold as they are (values read from other rows)."""
+    data = {
+        name: decoders[name](row[name]) if name in decoders else row[name] for name in model.model_fields if name in row
+    }
+    data.update(given)
+    return model.model_validate(data)
+
+
+def json_or(empty: Callable[[], Any] | None = None) -> Decoder:
+    """A JSON column; NULL reads as `empty()` (a fresh container each time), or None."""
+
+    def decode(text: str | None) -> Any:
+        if text is None:
+            return empty() if empty is not None else None
+        return json.loads(text)
+
+    return decode
+
+
+def optional_bool(v: int | None) -> bool | None:
+    return None if v is None else bool(v)
+
+
+LISTING: dict[str, Decoder] = {"text": unpack_text, "facts": json_or(dict)}
+WORK: dict[str, Decoder] = {
+    "authors": json_or(list),
+    "authors_truncated": bool,
+    "ids": json_or(dict),
+    "bylines": json_or(list),
+}
+RESEARCHER: dict[str, Decoder] = {"single_person": optional_bool}
+FIELD_VALUE: dict[str, Decoder] = {"value": json_or(), "evidence": json_or(list)}
+DERIVED_FACT: dict[str, Decoder] = {"value": json_or(), "detail": json_or(dict)}
+PROPOSAL: dict[str, Decoder] = {"payload": json_or(dict)}
+AUDIT_ENTRY: dict[str, Decoder] = {"before": json_or(), "after": json_or()}
+JOB: dict[str, Decoder] = {"params": json_or(dict), "todo": json_or(list), "counts": json_or(dict)}
+JOB_ERROR: dict[str, Decoder] = {}
+CONFLATION: dict[str, Decoder] = {"detected": bool, "clusters": json.loads}
