@@ -752,6 +752,16 @@ def _match(text: str, emails: Iterable[str], index: Any, threshold: float) -> tu
     return accepted, cands
 
 
+def place_spans(text: str, *, index: Any) -> list[tuple[int, int]]:
+    """Character spans of the words of `text` that state a place the index knows, as the matcher reads places (a
+    country, city or region segment): `Campinas` and `Brazil` in `UNICAMP, Campinas, Brazil`."""
+    mem = _memory(index)
+    clean, where = _clean(text or "")
+    words = _words(clean)
+    places = _places(words, mem)
+    return [(where[words[i].start], where[words[i].end]) for i in sorted(places.place_words)]
+
+
 def match(text: str, *, emails: Iterable[str] = (), index: Any, threshold: float | None = None) -> MatchResult | None:
     """The organisation `text` names first and best (helped by the domains of `emails`), with every other
     organisation it names in `matches`; None when none reaches `threshold` (0-1)."""

@@ -21,7 +21,8 @@ each of them. An e-mail address states nothing by itself: its domain is looked u
 affiliation (`OrgLines.email_affiliation`).
 Without a ROR index (the documented fallback), a line of the block under the name (not a later `header` line) is an
 affiliation line when its words read as an organisation's name (`names.looks_like_institution`: an organisation word
-in one of several languages, mostly capitalised words); the affiliation step may still ask the model about the rest.
+in one of several languages, mostly capitalised words); the affiliation step asks the model about a header that has
+such a word but no line the check accepts.
 An acronym with its place (`USP, São Paulo, Brazil`) or a name with no organisation word is then not recognised, and
 e-mail domains are not resolved: `enrich ror import` a ROR dump for those.
 """
@@ -53,6 +54,14 @@ _FOOTNOTE = re.compile(
 _PAST = re.compile(
     r"\b(?:formerly|previously|former|ex-|alumn\w*|graduated|until\s+(?:19|20)\d\d)\b|"
     r"(?:19|20)\d\d\s*[-\u2013\u2014]\s*(?:19|20)\d\d",
+    re.IGNORECASE,
+)
+_SEGMENT = re.compile(r"[,;|()\[\]]")  # one character each: the edges computed from them stay exact
+_LETTER = re.compile(r"[^\W\d_]")
+_UNIT = re.compile(
+    r"\b(?:department|dept|school|faculty|college|laborator\w*|lab|labs|institut\w*|centre|center|centro|group|"
+    r"division|unit|program|programme|chair|section|graduate|departamento|d[eé]partement|dipartimento|facultad|"
+    r"faculdade|fakult[aä]t|escuela|[eé]cole|escola|lehrstuhl|abteilung|servicio|service)\b",
     re.IGNORECASE,
 )
 _INSTRUCTION = re.compile(
@@ -167,7 +176,9 @@ class OrgLines:
         from enrich.agent import ror
 
         found = [
-            m for m in ror.match_all(ln.text, index=self.index, threshold=self.threshold) if m.matched_on != "domain"
+            m
+            for m in ror.match_all(ln.text, index=self.index, threshold=self.threshold)
+            if m.matched_on != "domain" and (m.matched_on != "acronym" or self._acronym_line(ln.text, m.span))
         ]
         if len(found) == 1:
             m = found[0]
@@ -177,6 +188,35 @@ class OrgLines:
             a, b = m.span or (0, len(ln.text))
             out.append(StatedAffiliation(ln.text[a:b], ln.text, ln.start, ln.end, ln.role, m.ror_id, m.name, m.score))
         return out
+
+    def _acronym_line(self, text: str, span: tuple[int, int] | None) -> bool:
+        """An organisation found by its acronym alone names the affiliation only when the line is built like one:
+        the acronym a segment of its own, every other segment a place or a unit (`KAIST`, `USP, São Paulo,
+        Brazil`, `Dept. of Physics, UFBS, Boa Serra`); not a list of topics (`NLP, Machine Learning`) or a longer
+        name around it (`Stanford NLP Group`)."""
+        from enrich.agent import ror
+
+        if span is None:
+            return False
+        places = ror.place_spans(text, index=self.index)
+        if all(b - a <= 2 for a, b in places):  # a two-letter code (`CA`) places a line only beside a longer place
+            places = []
+        chars = list(text)
+        for a, b in [span, *places]:
+            chars[a:b] = [" "] * (b - a)
+        rest = "".join(chars)
+        segments = _SEGMENT.split(rest)
+        edges = [0]
+        for seg in segments:
+            edges.append(edges[-1] + len(seg) + 1)
+        for seg, start in zip(segments, edges):
+            if not _LETTER.search(seg):
+                continue
+            if start <= span[0] < start + len(seg):
+                return False  # other words beside the acronym in its own segment
+            if not _UNIT.search(seg):
+                return False
+        return True
 
     def email_affiliation(self, lines: list[HeaderLine]) -> StatedAffiliation | None:
         """The organisation whose domain the first resolvable e-mail address of the header belongs to: its ROR name

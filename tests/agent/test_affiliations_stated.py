@@ -143,6 +143,22 @@ def test_an_acronym_with_its_city_and_country(ror_store, fake, settings):
     assert held(ror_store, rid) == [("affiliation", "UFBS, Boa Serra, Brazil", UFBS, "imported")]
 
 
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("Dept. of Physics, PYO, Pohjola, Finland", [POHJOLA]),  # a unit, the acronym, its place
+        ("PYO", [POHJOLA]),  # the acronym alone
+        ("PYO, Sparse Models, Photonics", []),  # a list of topics that starts with an acronym
+        ("PYO Photonics Group", []),  # an acronym inside a longer name the index does not know
+    ],
+)
+def test_an_acronym_names_the_affiliation_only_in_a_line_built_like_one(ror_store, line, expected):
+    from enrich.agent.ingest.affiliations import HeaderLine
+
+    found = OrgLines.for_store(ror_store).stated([HeaderLine(line, 0, len(line), "under-name")])
+    assert [a.ror_id for a in found] == expected
+
+
 def test_an_email_at_an_institutional_domain_gives_the_organisations_ror_name_and_id(ror_store, fake, settings):
     text = page("Ana Souza", "Contact: a.souza@dcc.ufbs.br")
     rid = ingest(ror_store, text, "ana.txt")
