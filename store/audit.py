@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from enrich.schemas import utcnow
 
-from .errors import StoreError
 from .rows import encode_json
 
 if TYPE_CHECKING:
@@ -29,11 +28,8 @@ def record(
     after: Any = None,
     undoes: int | None = None,
 ) -> int:
-    """One audit row; `before` / `after` default to the values of `before_id` / `after_id`."""
-    if before is None and before_id is not None:
-        before = _stored_value(store, before_id)
-    if after is None and after_id is not None:
-        after = _stored_value(store, after_id)
+    """One audit row. A side that names a value row keeps no copy of it (values are append-only: the row stays, and
+    the audit reads it from there); the copy was the largest part of every audit row."""
     return store.insert_row(
         "audit_log",
         {
@@ -44,8 +40,8 @@ def record(
             "proposal_id": proposal_id,
             "before_value_id": before_id,
             "after_value_id": after_id,
-            "before": encode_json(before),
-            "after": encode_json(after),
+            "before": None if before_id is not None else encode_json(before),
+            "after": None if after_id is not None else encode_json(after),
             "job_id": job_id,
             "undoes": undoes,
             "created_at": utcnow(),
@@ -59,10 +55,3 @@ def decide(store: Store, proposal_id: int, state: str, actor: str, result_value_
         "UPDATE proposals SET state = ?, decided_at = ?, decided_by = ?, result_value_id = ? WHERE id = ?",
         [state, utcnow(), actor, result_value_id, proposal_id],
     )
-
-
-def _stored_value(store: Store, value_id: int) -> Any:
-    fv = store.get_value(value_id)
-    if fv is None:
-        raise StoreError(f"no value {value_id}")
-    return fv.value

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import socket
 from collections.abc import Iterator
@@ -55,7 +54,7 @@ from .rows import (
     select_one,
     to_model,
 )
-from .stored_text import abstract_ref, pack_text, resolve_abstract, unpack_text
+from .stored_text import abstract_ref, load_json, pack_json, pack_text, resolve_abstract, unpack_text
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
 
@@ -74,8 +73,8 @@ def value_hash(field: str, value: Any) -> str:
     return hashlib.sha256(f"{field}\0{encode_json(value)}".encode()).hexdigest()[:32]
 
 
-def _loads(s: str | None, default: Any = None) -> Any:
-    return default if s is None else json.loads(s)
+def _loads(s: str | bytes | None, default: Any = None) -> Any:
+    return load_json(s, default)
 
 
 class _ListingTexts:
@@ -519,9 +518,11 @@ class Store:
         data = fv.model_dump(exclude={"id"})
         data.update(status=status, **over)
         value = validate_field_value(data["field"], data["value"])
-        data["value"] = encode_json(value)
+        data["value"] = pack_json(encode_json(value))
         data["value_hash"] = value_hash(data["field"], value)
-        data["evidence"] = encode_json([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
+        data["evidence"] = pack_json(
+            encode_json([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
+        )
         data["created_at"] = utcnow()
         return self.insert_row("field_values", data)
 
@@ -967,8 +968,7 @@ class Store:
     def audit_entries(
         self, *, researcher_id: int | None = None, job_id: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
-        rows = self._newest("audit_log", limit, researcher_id=researcher_id, job_id=job_id)
-        return [self._audit_entry(r) for r in rows]
+        return self._audit_entries(self._newest("audit_log", limit, researcher_id=researcher_id, job_id=job_id))
 
     def _newest(self, table: str, limit: int, **equal: Any) -> list[dict[str, Any]]:
         """The newest `limit` rows of `table` whose columns equal the given values (None: not filtered)."""
@@ -978,11 +978,28 @@ class Store:
 
     def audit_entry(self, audit_id: int) -> AuditEntry | None:
         row = self._one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
-        return None if row is None else self._audit_entry(row)
+        return None if row is None else self._audit_entries([row])[0]
 
-    @staticmethod
-    def _audit_entry(r: dict[str, Any]) -> AuditEntry:
-        return to_model(AuditEntry, r, AUDIT_ENTRY)
+    def _audit_entries(self, rows: list[dict[str, Any]]) -> list[AuditEntry]:
+        """Audit rows as entries; a side stored as a value id (no copy: `audit.record`) reads that value, one query for
+        all the rows. Rows written before keep their copies, which are read as they are."""
+        ids = {r[f"{side}_value_id"] for r in rows for side in ("before", "after") if r[side] is None}
+        ids.discard(None)
+        values: dict[int, Any] = {}
+        id_list = sorted(ids)
+        for i in range(0, len(id_list), 500):
+            chunk = id_list[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for vid, value in self.db.conn.execute(f"SELECT id, value FROM field_values WHERE id IN ({marks})", chunk):
+                values[vid] = _loads(value)
+
+        def side(r: dict[str, Any], name: str) -> Any:
+            if r[name] is None:
+                vid = r[f"{name}_value_id"]
+                return values.get(vid) if vid is not None else None
+            return _loads(r[name])
+
+        return [to_model(AuditEntry, r, AUDIT_ENTRY, before=side(r, "before"), after=side(r, "after")) for r in rows]
 
     # ------------------------------------------------------------------ jobs
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from .stored_text import unpack_text
+from .stored_text import load_json, unpack_text
 
 if TYPE_CHECKING:
     from .core import Store
@@ -56,7 +56,7 @@ def json_or(empty: Callable[[], Any] | None = None) -> Decoder:
     def decode(text: str | None) -> Any:
         if text is None:
             return empty() if empty is not None else None
-        return json.loads(text)
+        return load_json(text)
 
     return decode
 
@@ -79,4 +79,4 @@ PROPOSAL: dict[str, Decoder] = {"payload": json_or(dict)}
 AUDIT_ENTRY: dict[str, Decoder] = {"before": json_or(), "after": json_or()}
 JOB: dict[str, Decoder] = {"params": json_or(dict), "todo": json_or(list), "counts": json_or(dict)}
 JOB_ERROR: dict[str, Decoder] = {}
-CONFLATION: dict[str, Decoder] = {"detected": bool, "clusters": json.loads}
+CONFLATION: dict[str, Decoder] = {"detected": bool, "clusters": load_json}
