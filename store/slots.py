@@ -20,6 +20,8 @@ from enrich.schemas import FieldValue, WriteResult
 from enrich.schemas.fields import SLOTTED, base_field, slot_fields
 from enrich.schemas.text import org_key
 
+from .stored_text import load_json
+
 if TYPE_CHECKING:
     from .core import Store
 
@@ -55,7 +57,7 @@ def slots(store: Store, researcher_id: int, base: str) -> list[Slot]:
     ).fetchall()
     ror = _ror_ids(store, [r[1] for r in rows])
     for f, vid, value in rows:
-        out[f].keys |= identity(json.loads(value), ror.get(vid))
+        out[f].keys |= identity(load_json(value), ror.get(vid))
         out[f].occupied = True
     return list(out.values())
 
@@ -81,7 +83,7 @@ def stated_before(store: Store, researcher_id: int, base: str, listing_id: int |
         f"AND field IN ({', '.join('?' * len(names))})",
         [researcher_id, listing_id, *names],
     )
-    return {k for (v,) in rows for k in identity(json.loads(v)) if k.startswith("name:")}
+    return {k for (v,) in rows for k in identity(load_json(v)) if k.startswith("name:")}
 
 
 def assign(
