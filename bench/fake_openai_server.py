@@ -43,6 +43,7 @@ from typing import Any
 SCHEMAS = ("AffiliationAnswer", "TopicsAnswer", "SummaryAnswer")
 _WORK_LINE = re.compile(r"^(.+?): (?:\d{4}|\?), ", re.MULTILINE)
 _TAG_LINE = re.compile(r"^([A-Za-z][\w.\-]*): ", re.MULTILINE)
+_SUMMARY_WORK = re.compile(r"^(\d+): (?:\d{4}|\?), (.*?)(?:; (.*))?$", re.MULTILINE)  # "n: year, title; abstract"
 
 
 def _schema_name(body: dict[str, Any]) -> str | None:
@@ -79,7 +80,10 @@ def rebuild_context(schema: str, messages: list[dict[str, Any]]) -> dict[str, An
     if schema == "TopicsAnswer":
         tags = _TAG_LINE.findall(_section(user, "Allowed tags (code: label):", "Works ("))
         return {"allowed": tags, "work_ids": works}
-    return {"sources": {w: "" for w in works}}
+    # the summary step's context: number -> (title, the abstract's opening as shown), and the researcher's name
+    shown = {n: (title, abstract or "") for n, title, abstract in _SUMMARY_WORK.findall(_section(user, "Works ("))}
+    name = _section(user, "Researcher: ", "\n").strip()
+    return {"works": shown, "sources": {n: f"{t} {a}" for n, (t, a) in shown.items()}, "name": name}
 
 
 INVALID = {  # answers each step's validators refuse (an unknown tag, a quote not in the text, a missing work)

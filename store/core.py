@@ -52,7 +52,7 @@ from .rows import (
     WORK,
     to_model,
 )
-from .stored_text import abstract_ref, pack_text, resolve_abstract, unpack_text
+from .stored_text import abstract_ref, load_json, pack_json, pack_text, resolve_abstract, unpack_text
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
 
@@ -79,8 +79,8 @@ def value_hash(field: str, value: Any) -> str:
     return hashlib.sha256(f"{field}\0{_dumps(value)}".encode()).hexdigest()[:32]
 
 
-def _loads(s: str | None, default: Any = None) -> Any:
-    return default if s is None else json.loads(s)
+def _loads(s: str | bytes | None, default: Any = None) -> Any:
+    return load_json(s, default)
 
 
 class _ListingTexts:
@@ -531,9 +531,9 @@ class Store:
         data = fv.model_dump(exclude={"id"})
         data.update(status=status, **over)
         value = validate_field_value(data["field"], data["value"])
-        data["value"] = _dumps(value)
+        data["value"] = pack_json(_dumps(value))
         data["value_hash"] = value_hash(data["field"], value)
-        data["evidence"] = _dumps([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
+        data["evidence"] = pack_json(_dumps([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]]))
         data["created_at"] = utcnow()
         return self.insert_row("field_values", data)
 
@@ -552,10 +552,8 @@ class Store:
         after: Any = None,
         undoes: int | None = None,
     ) -> int:
-        if before is None and before_id is not None:
-            before = self._stored_value(before_id)
-        if after is None and after_id is not None:
-            after = self._stored_value(after_id)
+        # a side that names a value row keeps no copy of it (values are append-only: the row stays, and the audit
+        # reads it from there); the copy was the largest part of every audit row
         return self.insert_row(
             "audit_log",
             {
@@ -566,19 +564,13 @@ class Store:
                 "proposal_id": proposal_id,
                 "before_value_id": before_id,
                 "after_value_id": after_id,
-                "before": _dumps(before),
-                "after": _dumps(after),
+                "before": None if before_id is not None else _dumps(before),
+                "after": None if after_id is not None else _dumps(after),
                 "job_id": job_id,
                 "undoes": undoes,
                 "created_at": utcnow(),
             },
         )
-
-    def _stored_value(self, value_id: int) -> Any:
-        fv = self.get_value(value_id)
-        if fv is None:
-            raise StoreError(f"no value {value_id}")
-        return fv.value
 
     def _set_current(self, researcher_id: int, field: str, value_id: int | None) -> None:
         if value_id is None:
@@ -1016,8 +1008,7 @@ class Store:
     def audit_entries(
         self, *, researcher_id: int | None = None, job_id: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
-        rows = self._newest("audit_log", limit, researcher_id=researcher_id, job_id=job_id)
-        return [self._audit_entry(r) for r in rows]
+        return self._audit_entries(self._newest("audit_log", limit, researcher_id=researcher_id, job_id=job_id))
 
     def _newest(self, table: str, limit: int, **equal: Any) -> list[dict[str, Any]]:
         """The newest `limit` rows of `table` whose columns equal the given values (None: not filtered)."""
@@ -1027,11 +1018,28 @@ class Store:
 
     def audit_entry(self, audit_id: int) -> AuditEntry | None:
         row = self._one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
-        return None if row is None else self._audit_entry(row)
+        return None if row is None else self._audit_entries([row])[0]
 
-    @staticmethod
-    def _audit_entry(r: dict[str, Any]) -> AuditEntry:
-        return to_model(AuditEntry, r, AUDIT_ENTRY)
+    def _audit_entries(self, rows: list[dict[str, Any]]) -> list[AuditEntry]:
+        """Audit rows as entries; a side stored as a value id (no copy: `_audit`) reads that value, one query for
+        all the rows. Rows written before keep their copies, which are read as they are."""
+        ids = {r[f"{side}_value_id"] for r in rows for side in ("before", "after") if r[side] is None}
+        ids.discard(None)
+        values: dict[int, Any] = {}
+        id_list = sorted(ids)
+        for i in range(0, len(id_list), 500):
+            chunk = id_list[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for vid, value in self.db.conn.execute(f"SELECT id, value FROM field_values WHERE id IN ({marks})", chunk):
+                values[vid] = _loads(value)
+
+        def side(r: dict[str, Any], name: str) -> Any:
+            if r[name] is None:
+                vid = r[f"{name}_value_id"]
+                return values.get(vid) if vid is not None else None
+            return _loads(r[name])
+
+        return [to_model(AuditEntry, r, AUDIT_ENTRY, before=side(r, "before"), after=side(r, "after")) for r in rows]
 
     # ------------------------------------------------------------------ jobs
 

@@ -3,13 +3,12 @@ each column that is stored in another form (JSON text, 0/1 for a bool, compresse
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from .stored_text import unpack_text
+from .stored_text import load_json, unpack_text
 
 M = TypeVar("M", bound=BaseModel)
 Decoder = Callable[[Any], Any]
@@ -31,7 +30,7 @@ def json_or(empty: Callable[[], Any] | None = None) -> Decoder:
     def decode(text: str | None) -> Any:
         if text is None:
             return empty() if empty is not None else None
-        return json.loads(text)
+        return load_json(text)
 
     return decode
 
@@ -54,4 +53,4 @@ PROPOSAL: dict[str, Decoder] = {"payload": json_or(dict)}
 AUDIT_ENTRY: dict[str, Decoder] = {"before": json_or(), "after": json_or()}
 JOB: dict[str, Decoder] = {"params": json_or(dict), "todo": json_or(list), "counts": json_or(dict)}
 JOB_ERROR: dict[str, Decoder] = {}
-CONFLATION: dict[str, Decoder] = {"detected": bool, "clusters": json.loads}
+CONFLATION: dict[str, Decoder] = {"detected": bool, "clusters": load_json}

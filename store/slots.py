@@ -11,7 +11,6 @@ written again, whatever became of it (a person replaced or rejected it: that dec
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +18,8 @@ from typing import TYPE_CHECKING
 from enrich.schemas import PROTECTED_STATUSES, FieldValue, WriteResult
 from enrich.schemas.fields import SLOTTED, base_field, slot_fields
 from enrich.schemas.text import org_key
+
+from .stored_text import load_json
 
 if TYPE_CHECKING:
     from .core import Store
@@ -57,7 +58,7 @@ def slots(store: Store, researcher_id: int, base: str) -> list[Slot]:
     ).fetchall()
     ror = _ror_ids(store, [r[1] for r in rows])
     for f, vid, value, status in rows:
-        keys = identity(json.loads(value), ror.get(vid))
+        keys = identity(load_json(value), ror.get(vid))
         out[f].keys |= keys
         out[f].occupied = True
         if status in PROTECTED_STATUSES:
@@ -73,7 +74,7 @@ def _ror_ids(store: Store, value_ids: list[int]) -> dict[int, str]:
         f"({', '.join('?' * len(value_ids))}) ORDER BY id",
         value_ids,
     )
-    return {vid: json.loads(v) for vid, v in rows if v is not None}
+    return {vid: load_json(v) for vid, v in rows if v is not None}
 
 
 def stated_before(store: Store, researcher_id: int, base: str, listing_id: int | None) -> set[str]:
@@ -86,7 +87,7 @@ def stated_before(store: Store, researcher_id: int, base: str, listing_id: int |
         f"AND field IN ({', '.join('?' * len(names))})",
         [researcher_id, listing_id, *names],
     )
-    return {k for (v,) in rows for k in identity(json.loads(v)) if k.startswith("name:")}
+    return {k for (v,) in rows for k in identity(load_json(v)) if k.startswith("name:")}
 
 
 def assign(

@@ -18,6 +18,7 @@ from enrich.schemas.conflation import ConflationResult
 
 from .errors import StoreError
 from .rows import CONFLATION, to_model
+from .stored_text import pack_json
 
 if TYPE_CHECKING:
     from .core import Store
@@ -52,7 +53,7 @@ def save_conflation(store: Store, listing_id: int, researcher_id: int | None, re
         "researcher_id": researcher_id,
         "detected": int(result.detected),
         "confidence": result.confidence,
-        "clusters": json.dumps([c.model_dump() for c in result.clusters]),
+        "clusters": pack_json(json.dumps([c.model_dump() for c in result.clusters])),
         "method": result.method,
         "created_at": utcnow(),
     }

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import instructor
 from instructor.core import IncompleteOutputException, InstructorRetryException
@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import Retrying
 
 Mode = instructor.Mode
+M = TypeVar("M", bound=BaseModel)
 Truncated = IncompleteOutputException  # the answer hit max_tokens (finish_reason=length)
 ReasksExhausted = InstructorRetryException  # every turn of run_turns failed validation
 
@@ -41,6 +42,7 @@ __all__ = [
     "Mode",
     "ReasksExhausted",
     "Truncated",
+    "as_own_class",
     "drop_answers",
     "exhausted_cause",
     "is_not_json",
@@ -130,6 +132,18 @@ def parse_answer(
     value = process_response(completion, response_model=prepared, stream=False, validation_context=context, mode=mode)
     assert isinstance(value, BaseModel)
     return value
+
+
+def as_own_class(value: BaseModel, response_model: type[M]) -> M:
+    """instructor's answer as an instance of the caller's own class. instructor validates with a private subclass
+    of the response model (the same fields and validators, run with the caller's context), so the fields are
+    taken over as they are: validating them again would run every validator (the summary's sentence checks are
+    the largest CPU cost of an answer) a second time for the same result."""
+    if type(value) is response_model:
+        return value
+    assert isinstance(value, response_model)
+    fields = {name: getattr(value, name) for name in response_model.model_fields}
+    return response_model.model_construct(_fields_set=set(value.model_fields_set), **fields)
 
 
 def run_turns(

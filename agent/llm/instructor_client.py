@@ -46,6 +46,7 @@ from enrich.agent.llm.instructor_api import (
     Mode,
     ReasksExhausted,
     Truncated,
+    as_own_class,
     drop_answers,
     exhausted_cause,
     is_not_json,
@@ -139,10 +140,10 @@ class PreparedCall:
 
 def parse_turn(completion: ChatCompletion, response_model: type[T], mode: Mode, context: dict[str, Any] | None) -> T:
     """One turn's answer -> the caller's own response model, validated with its context: what run_turns does with
-    each answer (instructor_api.parse_answer), then the same re-validation as `extract`. Raises ValidationError /
-    a not-JSON ValueError (re-ask) or Truncated."""
+    each answer (instructor_api.parse_answer), as the caller's class like `extract` returns it. Raises
+    ValidationError / a not-JSON ValueError (re-ask) or Truncated."""
     value = parse_answer(_prepared_for(response_model), completion, mode=mode, context=context)
-    return response_model.model_validate(value.model_dump(), context=context)
+    return as_own_class(value, response_model)
 
 
 def completion_from(data: dict[str, Any]) -> ChatCompletion:
@@ -383,7 +384,7 @@ class InstructorClient(LLMClient):
                 call_ids=group.row_ids,
             ) from None
         # instructor returns a private subclass of response_model; hand back the caller's own class
-        return response_model.model_validate(value.model_dump(), context=context)
+        return as_own_class(value, response_model)
 
     def _make_create(self, group: _Group) -> Callable[..., Any]:
         """The function instructor calls once per turn: one request, retried on transient errors."""

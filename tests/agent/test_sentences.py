@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from enrich.agent.sentences import fragment_reason, split_sentences
 
@@ -107,3 +109,31 @@ def test_fragments_are_not_sentences(piece, why):
 )
 def test_complete_sentences_are_not_fragments(sentence):
     assert fragment_reason(sentence, ["Philip S. Yu"]) is None
+
+
+_TOKENS = (
+    "They build a parser Dr e g U S Smith J K 1 2 10 (1 (a (i i ii b x et al vs fig No 3D GPT-2 \u201cquoted\u201d "
+    '"q" \u00abq\u00bb \u2018s\u2019 (x) [1] {a} a/b e-mail x=1 <b> \'s , ; : - \u2014 & % $5 ImageNet Mr St is was '
+    "(see item \u2022 * # @ C++ O'Neil 1st 2nd iii iv v A B Z"
+).split()
+
+
+@settings(max_examples=400, deadline=None)
+@example(["“quoted”", "ImageNet", "is", "b"], ".")  # pysbd splits an opening quotation off
+@example(['"q"', "Z", "x", "e", "&"], "?")
+@example(["They", "compare", "1)", "parsers", "and", "2)", "taggers"], ".")  # list items
+@example(["x)", "one", "y)", "two"], "")
+@example(["It", "goes", "on", "al"], "...")
+@example(["It", "is", "fine"], '."')
+@given(
+    st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=18),
+    st.sampled_from(["", ".", "!", "?", "...", "?!", '."', ".\u201d", "\u2026", '!"', "'.", ".'"]),
+)
+def test_the_one_sentence_shortcut_gives_pysbds_answer(words, end):
+    """split_sentences skips pysbd for a text with no sentence end or list item before its last character: its
+    answer must be the one pysbd itself gives (with the texts it lets through to pysbd, whatever they are)."""
+    import pysbd
+
+    text = " ".join(words) + end
+    stock = pysbd.Segmenter(language="en", clean=False)
+    assert split_sentences(text) == [p.strip() for p in stock.segment(text) if p.strip()]
