@@ -132,7 +132,7 @@ def build(
                 report.outcomes[key] = report.outcomes.get(key, 0) + 1
             if on_progress and (n % 200 == 0 or n == len(plans)):
                 on_progress(n, len(plans))
-        runner._propose_merges(job_id, [p.researcher_id for p in plans])
+        runner.propose_merges(job_id, [p.researcher_id for p in plans])
 
     try:
         if dry_run:

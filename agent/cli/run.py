@@ -12,7 +12,7 @@ def _client(app, backend: str | None, model: str | None, store=None, concurrency
     from enrich.agent.llm.base import LLMError
 
     if backend or model or concurrency:
-        app._settings = app.settings.with_overrides(backend=backend, model=model, concurrency=concurrency)
+        app.override(backend=backend, model=model, concurrency=concurrency)
     try:
         return make_client(app.settings, store=store if store is not None else app.store)
     except LLMError as exc:
@@ -245,7 +245,7 @@ def _run_batch(app, store, opts, backend, model, folder, dry_run, as_json) -> No
     from enrich.agent.llm.factory import choose_backend
 
     if backend or model:
-        app._settings = app.settings.with_overrides(backend=backend, model=model)
+        app.override(backend=backend, model=model)
     try:
         chosen, _why = choose_backend(app.settings)
     except LLMError as exc:
