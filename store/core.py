@@ -291,7 +291,8 @@ class Store:
                         ],
                     )
                     if base_field(field) in SLOTTED:  # `affiliation`, `affiliation.2`: each to its slot
-                        several.setdefault(base_field(field), []).append((fv, None))
+                        ror_id = (parsed.facts.get("stated_ror_ids") or {}).get(field)
+                        several.setdefault(base_field(field), []).append((fv, ror_id))
                     else:
                         results.append(self.submit(fv))
                 for stated_values in several.values():
