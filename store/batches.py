@@ -80,13 +80,13 @@ def requests_by_id(store: Store, custom_ids: list[str]) -> dict[str, dict[str, A
     return out
 
 
-def set_request(
-    store: Store, custom_id: str, state: str, detail: str | None = None, llm_call_id: int | None = None
-) -> None:
+def set_requests(store: Store, states: Iterable[tuple[str, str | None, int | None, str]]) -> None:
+    """Request states, each (state, detail, llm_call_id, custom_id): one statement for a collector's window."""
+    now = utcnow()
     with store.transaction():
-        store.db.conn.execute(
+        store.db.conn.executemany(
             "UPDATE batch_requests SET state = ?, detail = ?, llm_call_id = ?, done_at = ? WHERE custom_id = ?",
-            [state, detail, llm_call_id, utcnow(), custom_id],
+            [(state, detail, call_id, now, cid) for state, detail, call_id, cid in states],
         )
 
 
