@@ -130,3 +130,13 @@ def missed_fields(store: Store, researcher_ids: list[int]) -> dict[int, set[str]
         ):
             out.setdefault(r["researcher_id"], set()).add(r["field"])
     return out
+
+
+def questions_in_flight(store: Store) -> dict[tuple[int, str], tuple[str, str]]:
+    """The questions still out in a bulk job that will be collected (waiting or interrupted): (researcher_id, step)
+    -> (first_hash, custom_id) of the newest pending request. A new bulk run does not ask them again."""
+    rows = store._q(
+        "SELECT r.researcher_id, r.step, r.first_hash, r.custom_id FROM batch_requests r JOIN jobs j ON j.id = r.job_id"
+        " WHERE r.state = 'pending' AND j.state IN ('waiting', 'interrupted') ORDER BY r.round"
+    )
+    return {(r["researcher_id"], r["step"]): (r["first_hash"], r["custom_id"]) for r in rows}

@@ -81,9 +81,17 @@ class _Wrapper(LLMClient):
 class RecordingClient(_Wrapper):
     """See module docstring. `researcher_id` is set by the builder before each researcher's steps run."""
 
-    def __init__(self, online: InstructorClient, sink: Callable[[NewRequest], None], job_id: str) -> None:
+    def __init__(
+        self,
+        online: InstructorClient,
+        sink: Callable[[NewRequest], None],
+        job_id: str,
+        in_flight: dict[tuple[int, str], tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(online)
         self.sink, self.job_id = sink, job_id
+        self.in_flight = in_flight or {}  # questions already out in another bulk job: not asked twice
+        self.still_out = 0  # questions left to the job that asked them
         self.researcher_id = 0
 
     def extract(
@@ -103,8 +111,13 @@ class RecordingClient(_Wrapper):
             return hit
         step = prompt.name if prompt else response_model.__name__
         body = self.online.request_body(response_model, call.messages, max_tokens)
+        first = body_hash(body)
+        out = self.in_flight.get((self.researcher_id, step))
+        if out is not None and out[0] == first:  # the same question, still out: its job's collect applies it
+            self.still_out += 1
+            raise Deferred(out[1], f"already queued as {out[1]}")
         cid = custom_id(self.job_id, self.researcher_id, step, 0)
-        self.sink(NewRequest(cid, self.researcher_id, step, 0, body, body_hash(body), tokens_estimate(body, step)))
+        self.sink(NewRequest(cid, self.researcher_id, step, 0, body, first, tokens_estimate(body, step)))
         raise Deferred(cid)
 
 

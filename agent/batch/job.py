@@ -64,6 +64,7 @@ class BuildReport:
     cost_usd: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
     submitted: list[str] = field(default_factory=list)
+    still_out: int = 0  # questions not asked again: a waiting bulk job has them out already
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -115,7 +116,7 @@ def build(
         report.tokens_in += req.tokens_in
         report.tokens_out += out_tokens.setdefault(req.step, _answer_tokens(req.step))
 
-    recorder = RecordingClient(online, sink, job_id)
+    recorder = RecordingClient(online, sink, job_id, bstore.questions_in_flight(store))
     runner = JobRunner(store, recorder, settings)
     plans = [p for p in runner.plans(opts) if p.steps]
     report.researchers = len(plans)
@@ -169,6 +170,7 @@ def build(
         raise
     files = writer.close()
     report.requests = len(rows)
+    report.still_out = recorder.still_out
     report.cost_usd = round(batch_cost_usd(online.backend, online.model, report.tokens_in, report.tokens_out), 6)
     report.files = [{"path": str(f.path), "requests": f.requests, "bytes": f.bytes} for f in files]
     if dry_run:
@@ -315,6 +317,12 @@ def collect(
         raise LLMError(f"job {job_id} is not a bulk-mode job (it was run online)")
     if job.state == "done" and not results:
         return CollectReport(job_id, state="done")
+    batch = job.params.get("batch") or {}
+    if not results and batch.get("mode", "files") == "files":  # said before the job is claimed: it stays waiting
+        raise LLMError(
+            f"job {job_id} wrote its request files only ({batch.get('folder') or _folder(settings, job_id, None)})",
+            hint="run them (e.g. `vllm run-batch -i FILE -o RESULTS`) and collect with --results RESULTS...",
+        )
     job = store.claim_job(job_id)  # one collector at a time; a killed one leaves the job `interrupted`
     try:
         return _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
@@ -439,7 +447,7 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
         for f in file_rows.values():  # a local file is collected when none of its requests is still pending
             if not bstore.pending_in_file(store, f["id"]) and f["status"] != "collected":
                 bstore.update_file(store, f["id"], status="collected", collected_at=utcnow())
-    elif mode == "remote":
+    else:  # remote (a files-only job without --results was refused before it was claimed)
         from .remote import Remote
 
         submit_written(store, online, job_id)
@@ -485,11 +493,6 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
                 detail=(f"{b.status}" + (f": {entry['detail']}" if entry["detail"] else ""))[:500],
                 collected_at=utcnow(),
             )
-    else:
-        raise LLMError(
-            f"job {job_id} wrote its request files only ({folder})",
-            hint="run them (e.g. `vllm run-batch -i FILE -o RESULTS`) and collect with --results RESULTS...",
-        )
 
     if followups:
         report.followup = _write_followups(store, online, job, folder, followups, submit=mode == "remote")
@@ -562,6 +565,40 @@ def _finish_job(store: Any, job: Job, report: CollectReport) -> None:
         state=state,
         finished_at=utcnow() if state == "done" else None,
     )
+
+
+def cancel(store: Any, online: Any, job_id: str) -> dict[str, Any]:
+    """`enrich batch cancel`: give up a bulk job's questions. Its running batches are cancelled on the server (what
+    they answered before stopping is still collected, the rest comes back as batch_cancelled); requests that no
+    runner has (files never submitted, or the files of a files-only job) end here as errors, so the next
+    `enrich run --batch` asks them again."""
+    job = store.get_job(job_id)
+    if job.kind != "batch":
+        raise LLMError(f"job {job_id} is not a bulk-mode job (it was run online)")
+    running: list[str] = []
+    if (job.params.get("batch") or {}).get("mode") == "remote":
+        from .lines import FINAL_STATES
+        from .remote import Remote
+
+        remote = None
+        for f in bstore.files(store, job_id):
+            if f["batch_id"] and f["status"] not in ("collected", *FINAL_STATES):
+                remote = remote or Remote(online)
+                bstore.update_file(store, f["id"], status=remote.cancel(f["batch_id"]).status)
+                running.append(f["batch_id"])
+    job = store.claim_job(job_id)
+    try:
+        unsent_files = [f for f in bstore.files(store, job_id) if not f["batch_id"] and f["status"] == "written"]
+        unsent = [cid for f in unsent_files for cid in bstore.pending_in_file(store, f["id"])]
+        with store.transaction():
+            bstore.set_requests(store, [("error", "cancelled: never sent to a runner", None, c) for c in unsent])
+            for f in unsent_files:
+                bstore.update_file(store, f["id"], status="cancelled")
+        report = CollectReport(job_id)
+        _finish_job(store, job, report)
+    finally:
+        store.release_job(job_id)
+    return {"job_id": job_id, "cancelled_batches": running, "requests_ended": len(unsent), "state": report.state}
 
 
 def status(store: Any, online: Any | None, job_id: str) -> dict[str, Any]:

@@ -206,10 +206,10 @@ def test_a_step_that_raises_on_one_researcher_is_recorded_and_the_collect_goes_o
     run_like_vllm(Path(rep.files[0]["path"]), out)
     real = summary_step.readability
 
-    def broken(text):
+    def broken(text, *args):
         if "Part 9." in text:  # researcher 4's works are parts 9-11
             raise RuntimeError("readability broke")
-        return real(text)
+        return real(text, *args)
 
     monkeypatch.setattr(summary_step, "readability", broken)
     got = collect(store, settings, client, rep.job_id, results=[out])
@@ -220,3 +220,18 @@ def test_a_step_that_raises_on_one_researcher_is_recorded_and_the_collect_goes_o
     errors = sql.rows(store, "SELECT researcher_id, step, message FROM job_errors")
     assert [(e["researcher_id"], e["step"]) for e in errors] == [(4, "summary")]
     assert store.current(4, "summary") is None and store.current(5, "summary") is not None
+
+
+def test_a_question_still_out_is_not_asked_twice_until_its_job_is_cancelled(env, tmp_path):
+    from enrich.agent.batch.job import cancel
+
+    settings, store, client = env
+    first = build(store, settings, client, RunOptions(), folder=tmp_path / "a", submit=False)
+    second = build(store, settings, client, RunOptions(), folder=tmp_path / "b", submit=False)
+    assert first.requests > 0 and second.requests == 0 and second.still_out == first.requests
+    assert store.get_job(second.job_id).state == "done"
+    info = cancel(store, client, first.job_id)
+    assert info["requests_ended"] == first.requests and info["state"] == "done"
+    assert store.get_job(first.job_id).counts["requests_error"] == first.requests
+    third = build(store, settings, client, RunOptions(), folder=tmp_path / "c", submit=False)
+    assert third.requests == first.requests and third.still_out == 0
