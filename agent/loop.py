@@ -444,7 +444,7 @@ class JobRunner:
             if not all(done_flags):  # run_in_workers stopped starting researchers
                 save("interrupted", f"budget of ${opts.budget_usd} reached")
                 return self.store.get_job(job.id)
-            self._propose_merges(job.id, todo)
+            self.propose_merges(job.id, todo)
         except KeyboardInterrupt:
             save("interrupted", "interrupted by the user")
             raise
@@ -458,9 +458,9 @@ class JobRunner:
         save("done")
         return self.store.get_job(job.id)
 
-    def _propose_merges(self, job_id: str, researcher_ids: list[int]) -> None:
+    def propose_merges(self, job_id: str, researcher_ids: list[int]) -> None:
         """Listings sharing works may be one person: ONE `merge` proposal per group (never an automatic merge),
         for the groups that involve this job's researchers (agent.merges: blocking on work keys, near-linear)."""
-        from .merges import propose_merges
+        from . import merges
 
-        propose_merges(self.store, researcher_ids, job_id=job_id)
+        merges.propose_merges(self.store, researcher_ids, job_id=job_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import socket
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ from enrich.schemas import (
 )
 from enrich.schemas.fields import SLOTTED, base_field, display_value, matching_fields
 
-from . import job_locks, locks, migrations, policy, slots, structural
+from . import audit, job_locks, locks, migrations, policy, slots, structural
 from .errors import StoreError
 from .rows import (
     AUDIT_ENTRY,
@@ -50,9 +49,12 @@ from .rows import (
     PROPOSAL,
     RESEARCHER,
     WORK,
+    encode_json,
+    select,
+    select_one,
     to_model,
 )
-from .stored_text import abstract_ref, pack_text, resolve_abstract, unpack_text
+from .stored_text import abstract_ref, load_json, pack_json, pack_text, resolve_abstract, unpack_text
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
 
@@ -67,20 +69,12 @@ class ImportResult:
     values: list[WriteResult]
 
 
-# one encoder for every stored JSON value: json.dumps with these options builds a new encoder on each call
-_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
-
-
-def _dumps(v: Any) -> str:
-    return _ENCODER.encode(v)
-
-
 def value_hash(field: str, value: Any) -> str:
-    return hashlib.sha256(f"{field}\0{_dumps(value)}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{field}\0{encode_json(value)}".encode()).hexdigest()[:32]
 
 
-def _loads(s: str | None, default: Any = None) -> Any:
-    return default if s is None else json.loads(s)
+def _loads(s: str | bytes | None, default: Any = None) -> Any:
+    return load_json(s, default)
 
 
 class _ListingTexts:
@@ -154,16 +148,10 @@ class Store:
                 conn.execute("COMMIT")
 
     def _q(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        """Rows of a read (SELECT) as dicts. Straight on the connection: sqlite-utils 4's query() wraps each
-        statement in SAVEPOINT/RELEASE (three statements per read) to reject writes, and the store reads ~30 times
-        per researcher in a job."""
-        cur = self.db.conn.execute(sql, params)
-        keys = [d[0] for d in cur.description]
-        return [dict(zip(keys, row)) for row in cur]
+        return select(self, sql, params)
 
     def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        rows = self._q(sql, params)
-        return rows[0] if rows else None
+        return select_one(self, sql, params)
 
     def insert_row(self, table: str, row: dict[str, Any], *, replace: bool = False) -> int:
         """One INSERT inside an open transaction; returns the rowid. Plain SQL with a cached statement text:
@@ -180,7 +168,7 @@ class Store:
             sql = _INSERT_SQL.setdefault(
                 key, f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
             )
-        values = [_dumps(v) if isinstance(v, (dict, list)) else v for v in row.values()]
+        values = [encode_json(v) if isinstance(v, (dict, list)) else v for v in row.values()]
         rowid = self.db.conn.execute(sql, values).lastrowid
         assert rowid is not None  # set by every successful INSERT
         return rowid
@@ -229,8 +217,8 @@ class Store:
                     "version": version,
                     "previous_id": previous["id"] if previous else None,
                     "researcher_id": researcher_id,
-                    "facts": _dumps(facts),
-                    "hints": _dumps([h.model_dump() for h in parsed.hints]),
+                    "facts": encode_json(facts),
+                    "hints": encode_json([h.model_dump() for h in parsed.hints]),
                     "stated_work_count": parsed.stated_work_count,
                     "imported_at": utcnow(),
                     **({"external_id": external_id} if external_id is not None else {}),
@@ -255,12 +243,12 @@ class Store:
                         "venue": w.venue,
                         "type": w.type,
                         "category": w.category,
-                        "authors": _dumps(w.authors),
+                        "authors": encode_json(w.authors),
                         "authors_truncated": int(w.authors_truncated),
                         "author_count": w.author_count,
                         "abstract": abstract_ref(text, w.abstract, w.start),
-                        "ids": _dumps(w.ids),
-                        "bylines": _dumps(w.bylines),
+                        "ids": encode_json(w.ids),
+                        "bylines": encode_json(w.bylines),
                         "start": w.start,
                         "end": w.end,
                     }
@@ -303,7 +291,8 @@ class Store:
                         ],
                     )
                     if base_field(field) in SLOTTED:  # `affiliation`, `affiliation.2`: each to its slot
-                        several.setdefault(base_field(field), []).append((fv, None))
+                        ror_id = (parsed.facts.get("stated_ror_ids") or {}).get(field)
+                        several.setdefault(base_field(field), []).append((fv, ror_id))
                     else:
                         results.append(self.submit(fv))
                 for stated_values in several.values():
@@ -530,54 +519,13 @@ class Store:
         data = fv.model_dump(exclude={"id"})
         data.update(status=status, **over)
         value = validate_field_value(data["field"], data["value"])
-        data["value"] = _dumps(value)
+        data["value"] = pack_json(encode_json(value))
         data["value_hash"] = value_hash(data["field"], value)
-        data["evidence"] = _dumps([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
+        data["evidence"] = pack_json(
+            encode_json([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
+        )
         data["created_at"] = utcnow()
         return self.insert_row("field_values", data)
-
-    def _audit(
-        self,
-        actor: str,
-        action: str,
-        *,
-        researcher_id: int | None = None,
-        field: str | None = None,
-        proposal_id: int | None = None,
-        before_id: int | None = None,
-        after_id: int | None = None,
-        job_id: str | None = None,
-        before: Any = None,
-        after: Any = None,
-        undoes: int | None = None,
-    ) -> int:
-        if before is None and before_id is not None:
-            before = self._stored_value(before_id)
-        if after is None and after_id is not None:
-            after = self._stored_value(after_id)
-        return self.insert_row(
-            "audit_log",
-            {
-                "actor": actor,
-                "action": action,
-                "researcher_id": researcher_id,
-                "field": field,
-                "proposal_id": proposal_id,
-                "before_value_id": before_id,
-                "after_value_id": after_id,
-                "before": _dumps(before),
-                "after": _dumps(after),
-                "job_id": job_id,
-                "undoes": undoes,
-                "created_at": utcnow(),
-            },
-        )
-
-    def _stored_value(self, value_id: int) -> Any:
-        fv = self.get_value(value_id)
-        if fv is None:
-            raise StoreError(f"no value {value_id}")
-        return fv.value
 
     def _set_current(self, researcher_id: int, field: str, value_id: int | None) -> None:
         if value_id is None:
@@ -639,7 +587,8 @@ class Store:
             result = policy.decide(kind, state, auto_apply_allowed=auto_apply)
             if result in ("imported", "generated"):
                 vid = self._insert_value(fv, result)
-                self._audit(
+                audit.record(
+                    self,
                     fv.origin,
                     "import" if result == "imported" else "generate",
                     researcher_id=fv.researcher_id,
@@ -709,15 +658,21 @@ class Store:
             self.get_researcher(researcher_id)
             cur = self.current(researcher_id, field)
             vid = self._insert_value(fv, "verified")
-            self._audit(
-                actor, action, researcher_id=researcher_id, field=field, before_id=cur.id if cur else None, after_id=vid
+            audit.record(
+                self,
+                actor,
+                action,
+                researcher_id=researcher_id,
+                field=field,
+                before_id=cur.id if cur else None,
+                after_id=vid,
             )
             self._set_current(researcher_id, field, vid)
         return WriteResult(outcome="applied", status="verified", value_id=vid)
 
     def add_derived(self, fact: DerivedFact) -> int:
         data = fact.model_dump(exclude={"id"})
-        data["value"], data["detail"] = _dumps(data["value"]), _dumps(data["detail"])
+        data["value"], data["detail"] = encode_json(data["value"]), encode_json(data["detail"])
         with self.transaction():
             return self.insert_row("derived_facts", data)
 
@@ -783,7 +738,7 @@ class Store:
             "field": p.field,
             "value_id": None,
             "current_value_id": None,
-            "payload": _dumps(p.payload),
+            "payload": encode_json(p.payload),
             "summary": p.summary,
             "reason": p.reason,
             "confidence": p.confidence,
@@ -839,12 +794,6 @@ class Store:
             raise StoreError(f"no proposal {proposal_id} (see `enrich review`)")
         return self._proposal(row)
 
-    def _decide(self, proposal_id: int, state: str, actor: str, result_value_id: int | None = None) -> None:
-        self.db.execute(
-            "UPDATE proposals SET state = ?, decided_at = ?, decided_by = ?, result_value_id = ? WHERE id = ?",
-            [state, utcnow(), actor, result_value_id, proposal_id],
-        )
-
     def _pending_proposal(self, proposal_id: int) -> Proposal:
         p = self.get_proposal(proposal_id)
         if p.state != "pending":
@@ -880,7 +829,8 @@ class Store:
                 edited = p.proposed.model_copy(update={"value": value, "origin": actor, "confidence": 1.0})
                 vid = self._insert_value(edited, "accepted")
                 action = "edit"
-            self._audit(
+            audit.record(
+                self,
                 actor,
                 action,
                 researcher_id=p.researcher_id,
@@ -891,7 +841,7 @@ class Store:
                 job_id=p.job_id,
             )
             self._set_current(p.researcher_id, p.field, vid)
-            self._decide(proposal_id, "accepted", actor, vid)
+            audit.decide(self, proposal_id, "accepted", actor, vid)
         return WriteResult(outcome="applied", status="accepted", value_id=vid, proposal_id=proposal_id)
 
     def reject(self, proposal_id: int, who: str) -> None:
@@ -901,7 +851,8 @@ class Store:
             if p.kind != "field":
                 self._decide_structural(p, "reject", actor)
                 return
-            self._audit(
+            audit.record(
+                self,
                 actor,
                 "reject",
                 researcher_id=p.researcher_id,
@@ -911,7 +862,7 @@ class Store:
                 after=p.proposed.value if p.proposed else None,
                 job_id=p.job_id,
             )
-            self._decide(proposal_id, "rejected", actor)
+            audit.decide(self, proposal_id, "rejected", actor)
 
     def undo(self, who: str, audit_id: int | None = None) -> AuditEntry:
         """Undo a person's last review action (or the given one): the value returns to what it was and a decided
@@ -945,7 +896,8 @@ class Store:
                 if (cur.id if cur else None) != row["after_value_id"]:
                     raise StoreError(f"{field} of researcher {rid} changed since; undo the later change first")
                 # the undo's audit row carries the transition the never-override trigger checks
-                self._audit(
+                audit.record(
+                    self,
                     actor,
                     "undo",
                     researcher_id=rid,
@@ -957,7 +909,8 @@ class Store:
                 )
                 self._set_current(rid, field, row["before_value_id"])
             else:
-                self._audit(
+                audit.record(
+                    self,
                     actor,
                     "undo",
                     researcher_id=rid,
@@ -993,7 +946,8 @@ class Store:
                 if cur is None or cur.id != row["after_value_id"]:
                     counts["kept"] += 1
                     continue
-                self._audit(
+                audit.record(
+                    self,
                     actor,
                     "rollback",
                     researcher_id=row["researcher_id"],
@@ -1006,17 +960,16 @@ class Store:
                 counts["reverted"] += 1
             pending = self._q("SELECT id FROM proposals WHERE job_id = ? AND state = 'pending'", [job_id])
             for p in pending:
-                self._decide(p["id"], "withdrawn", actor)
+                audit.decide(self, p["id"], "withdrawn", actor)
             counts["withdrawn"] = len(pending)
             if pending or applied:
-                self._audit(actor, "rollback-job", job_id=job_id, after=counts)
+                audit.record(self, actor, "rollback-job", job_id=job_id, after=counts)
         return counts
 
     def audit_entries(
         self, *, researcher_id: int | None = None, job_id: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
-        rows = self._newest("audit_log", limit, researcher_id=researcher_id, job_id=job_id)
-        return [self._audit_entry(r) for r in rows]
+        return self._audit_entries(self._newest("audit_log", limit, researcher_id=researcher_id, job_id=job_id))
 
     def _newest(self, table: str, limit: int, **equal: Any) -> list[dict[str, Any]]:
         """The newest `limit` rows of `table` whose columns equal the given values (None: not filtered)."""
@@ -1026,11 +979,28 @@ class Store:
 
     def audit_entry(self, audit_id: int) -> AuditEntry | None:
         row = self._one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
-        return None if row is None else self._audit_entry(row)
+        return None if row is None else self._audit_entries([row])[0]
 
-    @staticmethod
-    def _audit_entry(r: dict[str, Any]) -> AuditEntry:
-        return to_model(AuditEntry, r, AUDIT_ENTRY)
+    def _audit_entries(self, rows: list[dict[str, Any]]) -> list[AuditEntry]:
+        """Audit rows as entries; a side stored as a value id (no copy: `audit.record`) reads that value, one query for
+        all the rows. Rows written before keep their copies, which are read as they are."""
+        ids = {r[f"{side}_value_id"] for r in rows for side in ("before", "after") if r[side] is None}
+        ids.discard(None)
+        values: dict[int, Any] = {}
+        id_list = sorted(ids)
+        for i in range(0, len(id_list), 500):
+            chunk = id_list[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for vid, value in self.db.conn.execute(f"SELECT id, value FROM field_values WHERE id IN ({marks})", chunk):
+                values[vid] = _loads(value)
+
+        def side(r: dict[str, Any], name: str) -> Any:
+            if r[name] is None:
+                vid = r[f"{name}_value_id"]
+                return values.get(vid) if vid is not None else None
+            return _loads(r[name])
+
+        return [to_model(AuditEntry, r, AUDIT_ENTRY, before=side(r, "before"), after=side(r, "after")) for r in rows]
 
     # ------------------------------------------------------------------ jobs
 
@@ -1050,7 +1020,7 @@ class Store:
                 raise StoreError(f"job {job.id} exists already")
             data.update(pid=os.getpid(), host=socket.gethostname())
         for k in ("params", "todo", "counts"):
-            data[k] = _dumps(data[k])
+            data[k] = encode_json(data[k])
         try:
             with self.transaction():
                 self.db.table("jobs").insert(data)
@@ -1080,7 +1050,7 @@ class Store:
     def update_job(self, job_id: str, **fields: Any) -> None:
         for k in ("params", "todo", "counts"):
             if k in fields:
-                fields[k] = _dumps(fields[k])
+                fields[k] = encode_json(fields[k])
         with self.transaction():
             self.db.table("jobs").update(job_id, fields)
 

@@ -12,6 +12,7 @@ from enrich.schemas import FieldValue
 from enrich.schemas.fields import base_field
 
 from .rows import FIELD_VALUE, to_model
+from .stored_text import load_json
 
 if TYPE_CHECKING:
     from .core import Store
@@ -137,7 +138,7 @@ def researcher_batch(store: Store, ids: list[int]) -> list[ResearcherBatchItem]:
             "ORDER BY created_at, rowid",
             sorted(listing_ids),
         ):
-            verdicts[row[0]] = {"detected": bool(row[1]), "confidence": row[2], "clusters": json.loads(row[3])}
+            verdicts[row[0]] = {"detected": bool(row[1]), "confidence": row[2], "clusters": load_json(row[3])}
         for it in items.values():
             for lst in it.listings:
                 keep = links[(it.id, lst["id"])]

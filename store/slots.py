@@ -11,14 +11,15 @@ written again, whatever became of it (a person replaced or rejected it: that dec
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from enrich.schemas import FieldValue, WriteResult
+from enrich.schemas import PROTECTED_STATUSES, FieldValue, WriteResult
 from enrich.schemas.fields import SLOTTED, base_field, slot_fields
 from enrich.schemas.text import org_key
+
+from .stored_text import load_json
 
 if TYPE_CHECKING:
     from .core import Store
@@ -39,6 +40,7 @@ class Slot:
     name: str  # the field: `affiliation`, `affiliation.2`, ...
     keys: set[str] = field(default_factory=set)  # of the current value and of pending proposals
     occupied: bool = False
+    by_person: set[str] = field(default_factory=set)  # keys of the current value when a person verified / accepted it
 
 
 def slots(store: Store, researcher_id: int, base: str) -> list[Slot]:
@@ -47,16 +49,20 @@ def slots(store: Store, researcher_id: int, base: str) -> list[Slot]:
     marks = ", ".join("?" * len(names))
     out = {f: Slot(f) for f in names}
     rows = store.db.conn.execute(
-        f"SELECT fv.field, fv.id, fv.value FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
+        f"SELECT fv.field, fv.id, fv.value, fv.status FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
         f"WHERE c.researcher_id = ? AND c.field IN ({marks}) "
-        f"UNION ALL SELECT fv.field, fv.id, fv.value FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
+        f"UNION ALL SELECT fv.field, fv.id, fv.value, 'proposed' FROM proposals p "
+        f"JOIN field_values fv ON fv.id = p.value_id "
         f"WHERE p.state = 'pending' AND p.kind = 'field' AND p.researcher_id = ? AND p.field IN ({marks})",
         [researcher_id, *names, researcher_id, *names],
     ).fetchall()
     ror = _ror_ids(store, [r[1] for r in rows])
-    for f, vid, value in rows:
-        out[f].keys |= identity(json.loads(value), ror.get(vid))
+    for f, vid, value, status in rows:
+        keys = identity(load_json(value), ror.get(vid))
+        out[f].keys |= keys
         out[f].occupied = True
+        if status in PROTECTED_STATUSES:
+            out[f].by_person |= keys
     return list(out.values())
 
 
@@ -68,7 +74,7 @@ def _ror_ids(store: Store, value_ids: list[int]) -> dict[int, str]:
         f"({', '.join('?' * len(value_ids))}) ORDER BY id",
         value_ids,
     )
-    return {vid: json.loads(v) for vid, v in rows if v is not None}
+    return {vid: load_json(v) for vid, v in rows if v is not None}
 
 
 def stated_before(store: Store, researcher_id: int, base: str, listing_id: int | None) -> set[str]:
@@ -81,14 +87,15 @@ def stated_before(store: Store, researcher_id: int, base: str, listing_id: int |
         f"AND field IN ({', '.join('?' * len(names))})",
         [researcher_id, listing_id, *names],
     )
-    return {k for (v,) in rows for k in identity(json.loads(v)) if k.startswith("name:")}
+    return {k for (v,) in rows for k in identity(load_json(v)) if k.startswith("name:")}
 
 
 def assign(
     store: Store, researcher_id: int, base: str, values: Sequence[tuple[FieldValue, str | None]]
 ) -> list[str | None]:
     """The field (slot) each (value, ROR id) goes to, in the order given (page order: the first is the primary);
-    None for a value to leave unwritten (stated before by the same listing, or no slot left)."""
+    None for a value to leave unwritten: stated before by the same listing, the same organisation a person already
+    verified or accepted in its slot (a rewording of it is no news), or no slot left."""
     if base not in SLOTTED:
         raise ValueError(f"{base!r} holds one value per researcher")
     held = slots(store, researcher_id, base)
@@ -100,15 +107,17 @@ def assign(
         if keys[i] & seen:
             keys[i] = set()
         seen |= keys[i]
+    settled: set[int] = set()
     for i, k in enumerate(keys):
         for s in held:
             if k and s.name not in taken and s.keys & k:
-                out[i] = s.name
                 taken.add(s.name)
+                settled.add(i)
+                out[i] = None if s.by_person & k else s.name
                 break
     free = [s.name for s in held if s.name not in taken and s.occupied] + [s.name for s in held if not s.occupied]
     for i, k in enumerate(keys):
-        if out[i] is None and k and free:
+        if i not in settled and k and free:
             out[i] = free.pop(0)
     by_listing: dict[int | None, set[str]] = {}
     for i, (fv, _) in enumerate(values):

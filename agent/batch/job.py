@@ -140,7 +140,7 @@ def build(
                         report.outcomes[key] = report.outcomes.get(key, 0) + 1
             if on_progress:
                 on_progress(min(start + BUILD_CHUNK, len(plans)), len(plans))
-        runner._propose_merges(job_id, [p.researcher_id for p in plans])
+        runner.propose_merges(job_id, [p.researcher_id for p in plans])
 
     try:
         if dry_run:

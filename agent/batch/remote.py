@@ -20,7 +20,7 @@ class Remote:
     def __init__(self, online: Any) -> None:
         check_real_calls_allowed(online.backend)
         self.where = online.base_url or "the OpenAI API"
-        self.client = online._client().with_options(max_retries=3)
+        self.client = online.sdk_client().with_options(max_retries=3)
 
     def submit(self, path: Path, job_id: str) -> tuple[str, str, str]:
         """Upload and create; returns (input file id, batch id, status)."""

@@ -24,7 +24,7 @@ def _job_client(app, job_id: str):
     if job.kind != "batch":
         raise EnrichError(f"job {job_id} ran online; `enrich batch` follows bulk jobs (`enrich run --batch`)")
     b = job.params.get("batch") or {}
-    app._settings = app.settings.with_overrides(backend=b.get("backend"), model=b.get("model"))
+    app.override(backend=b.get("backend"), model=b.get("model"))
     try:
         return job, make_client(app.settings, store=app.store)
     except LLMError as exc:

@@ -31,6 +31,10 @@ class AppContext:
             self._settings = settings_mod.load(db=self.db_flag, **self.extra_flags)
         return self._settings
 
+    def override(self, **flags: Any) -> None:
+        """A command's own flags (None: not given) over the settings every command shares."""
+        self._settings = self.settings.with_overrides(**flags)
+
     @property
     def store(self):
         if self._store is None:

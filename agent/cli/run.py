@@ -12,7 +12,7 @@ def _client(app, backend: str | None, model: str | None, store=None, concurrency
     from enrich.agent.llm.base import LLMError
 
     if backend or model or concurrency:
-        app._settings = app.settings.with_overrides(backend=backend, model=model, concurrency=concurrency)
+        app.override(backend=backend, model=model, concurrency=concurrency)
     try:
         return make_client(app.settings, store=store if store is not None else app.store)
     except LLMError as exc:
@@ -109,6 +109,7 @@ def run_cmd(
     `enrich review`. Re-running with unchanged inputs makes no model calls.
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from enrich.agent.llm.base import LLMError
@@ -173,14 +174,18 @@ def run_cmd(
 
             def progress(done, total, plan, outcomes):
                 bar.update(task, total=total, completed=done, description=f"{plan.name or plan.researcher_id}")
-                if not as_json:
-                    for o in outcomes:
-                        err.print(
-                            f"  #{plan.researcher_id} {plan.name or ''} [cyan]{o.step}[/cyan]: {o.status}"
-                            + (f" - {o.detail}" if o.detail else ""),
-                            highlight=False,
-                            markup=True,
-                        )
+                if not as_json and outcomes:
+                    # one print per researcher (rendering is most of its cost); names and details are text, not markup
+                    who = escape(f"#{plan.researcher_id} {plan.name or ''}")
+                    err.print(
+                        "\n".join(
+                            f"  {who} [cyan]{o.step}[/cyan]: {o.status}"
+                            + (f" - {escape(o.detail)}" if o.detail else "")
+                            for o in outcomes
+                        ),
+                        highlight=False,
+                        markup=True,
+                    )
 
             runner.on_progress = progress
             try:
@@ -240,7 +245,7 @@ def _run_batch(app, store, opts, backend, model, folder, dry_run, as_json) -> No
     from enrich.agent.llm.factory import choose_backend
 
     if backend or model:
-        app._settings = app.settings.with_overrides(backend=backend, model=model)
+        app.override(backend=backend, model=model)
     try:
         chosen, _why = choose_backend(app.settings)
     except LLMError as exc:

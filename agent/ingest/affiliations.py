@@ -246,4 +246,7 @@ def state_affiliations(out: Any, text: str, orgs: OrgLines | None) -> None:
     body = min((w.start for w in out.works if w.start is not None), default=len(text))
     found = (orgs or OrgLines()).stated(header_lines(text, body))
     for n, a in enumerate(found[: SLOTTED["affiliation"]], start=1):
-        out.stated[slot_field("affiliation", n)] = stated(text, a.start, a.end, {"name": a.name})
+        field = slot_field("affiliation", n)
+        out.stated[field] = stated(text, a.start, a.end, {"name": a.name})
+        if a.ror_id:  # the store keeps each organisation in its slot by name or by this id (store/slots.py)
+            out.facts.setdefault("stated_ror_ids", {})[field] = a.ror_id

@@ -224,7 +224,8 @@ class InstructorClient(LLMClient):
     def _ensure_ready(self) -> None:
         """Make sure the endpoint is up (the embedded client starts its server here)."""
 
-    def _client(self) -> openai.OpenAI:
+    def sdk_client(self) -> openai.OpenAI:
+        """The openai SDK client (also bulk mode's, for the Files and Batches endpoints)."""
         client = self._openai
         if client is None:
             # one client (and one connection pool) for all worker threads: without the lock each of 32 workers
@@ -482,7 +483,7 @@ class InstructorClient(LLMClient):
             # the SDK's documented request method, not chat.completions.create: the body is sent as instructor
             # built it instead of being walked field by field against the SDK's TypedDicts (~0.6 ms of CPU per
             # call, the largest share of the SDK's time at 32 concurrent calls); the answer is built the SDK's way
-            response = self._client().post("/chat/completions", body=kwargs, cast_to=httpx.Response, options=options)
+            response = self.sdk_client().post("/chat/completions", body=kwargs, cast_to=httpx.Response, options=options)
             try:
                 data = response.json()
             except ValueError:

@@ -273,6 +273,7 @@ def run(ctx: StepContext) -> StepOutcome:
         fv = _value(ctx, name, ctx.client.origin, conf, [_page_quote(ctx, text[start:end], start, end)])
         fv.prompt_version, fv.llm_call_id = f"{STEP}@{prompt.version}", result.call_id
         values.append((fv, m.ror_id if m else None))
+    normalise_all(ctx)  # the ROR ids of what is held first: a stated value finds its slot by them (store/slots.py)
     threshold = ctx.settings.auto_apply_affiliation
     written = slots.submit_all(ctx.store, values, auto_apply=[(fv.confidence or 0) >= threshold for fv, _ in values])
     parts = []

@@ -243,6 +243,25 @@ def test_never_override_applies_to_each_affiliation(ror_store, fake, settings):
     assert len(ror_store.proposals("pending", researcher_id=rid)) == 1
 
 
+def test_a_rewording_of_an_organisation_a_person_verified_is_not_proposed(store, fake, settings):
+    text = page("Ana Souza", "Pohjolan yliopisto, Pohjola, Finland")
+    rid = ingest(store, text, "ana.txt")  # no index yet: the fallback does not know the line
+    assert held(store, rid) == []
+    store.set_value(rid, "affiliation", {"name": "University of Pohjola"}, "rita")
+    release, orgs = read_dump(FIXTURE)
+    load_orgs(store, orgs, release=release, source="fixture")
+    run(store, fake, settings)  # the step now finds the line: the same organisation as the person's value
+    assert held(store, rid) == [("affiliation", "University of Pohjola", POHJOLA, "verified")]
+    assert store.proposals("pending") == []
+    other = page("Ana Souza", "Departamento de Física, Pohjolan yliopisto\nHospital Clínico de Valdoria")
+    ingest(store, other, "ana.txt")  # a new version adds a second one: it goes to its own slot
+    assert [(f, v) for f, v, _, _ in held(store, rid)] == [
+        ("affiliation", "University of Pohjola"),
+        ("affiliation.2", "Hospital Clínico de Valdoria"),
+    ]
+    assert store.proposals("pending") == []
+
+
 def test_a_value_keeps_its_slot_when_the_page_reorders_its_lines(ror_store, fake, settings):
     rid = ingest(ror_store, page("Ilse Varga¹²", TWO), "ilse.txt")
     ror_store.set_value(rid, "affiliation.2", {"name": "Hospital Clínico de Valdoria"}, "rita")
