@@ -109,6 +109,7 @@ def run_cmd(
     `enrich review`. Re-running with unchanged inputs makes no model calls.
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from enrich.agent.llm.base import LLMError
@@ -173,14 +174,18 @@ def run_cmd(
 
             def progress(done, total, plan, outcomes):
                 bar.update(task, total=total, completed=done, description=f"{plan.name or plan.researcher_id}")
-                if not as_json:
-                    for o in outcomes:
-                        err.print(
-                            f"  #{plan.researcher_id} {plan.name or ''} [cyan]{o.step}[/cyan]: {o.status}"
-                            + (f" - {o.detail}" if o.detail else ""),
-                            highlight=False,
-                            markup=True,
-                        )
+                if not as_json and outcomes:
+                    # one print per researcher (rendering is most of its cost); names and details are text, not markup
+                    who = escape(f"#{plan.researcher_id} {plan.name or ''}")
+                    err.print(
+                        "\n".join(
+                            f"  {who} [cyan]{o.step}[/cyan]: {o.status}"
+                            + (f" - {escape(o.detail)}" if o.detail else "")
+                            for o in outcomes
+                        ),
+                        highlight=False,
+                        markup=True,
+                    )
 
             runner.on_progress = progress
             try:
