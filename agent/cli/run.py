@@ -273,13 +273,21 @@ def _run_batch(app, store, opts, backend, model, folder, dry_run, as_json) -> No
     if as_json:
         emit_json(report.__dict__)
         return
+    from enrich.agent.llm.pricing import known_price
+
     size = sum(f["bytes"] for f in report.files)
     what = "Would write" if dry_run else "Wrote"
+    price = (
+        f"~${report.cost_usd:.4f} at the batch price"
+        if known_price(client.backend, client.model)
+        else f"no price known for {client.model}"
+    )
     click.echo(
         f"{what} {report.requests} request(s) for {report.researchers} researcher(s) in {len(report.files)} file(s)"
-        f" ({size / 1e6:.1f} MB), ~{report.tokens_in} tokens in, ~{report.tokens_out} out, ~${report.cost_usd:.4f}"
-        f" at the batch price on {client.origin}."
+        f" ({size / 1e6:.1f} MB), ~{report.tokens_in} tokens in, ~{report.tokens_out} out, {price} on {client.origin}."
     )
+    if report.still_out:
+        click.echo(f"Not asked again: {report.still_out} question(s) still out in a waiting bulk job (`enrich jobs`).")
     done = {k: v for k, v in sorted(report.outcomes.items()) if not k.endswith(":queued")}
     if done:
         click.echo("Finished at once (deterministic or cached): " + ", ".join(f"{k}={v}" for k, v in done.items()))

@@ -208,7 +208,7 @@ def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str], dict[str,
         for s in result.value.sentences
     ]
     text_out = " ".join(s["text"] for s in sentences)
-    value = {"text": text_out, "sentences": sentences, "readability": readability(text_out)}
+    value = {"text": text_out, "sentences": sentences, "readability": readability(text_out, len(sentences))}
     return result, value, prompt.prompt_ref.ref, sources, report
 
 

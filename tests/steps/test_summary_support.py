@@ -217,6 +217,7 @@ def test_readability_grade_and_unexplained_acronyms():
     plain = "She teaches computers to read tables. They find the numbers people need."
     dense = "Hierarchical contextualised representations substantially outperform conventional architectures."
     assert fk_grade(plain) < 8 < fk_grade(dense)
+    assert fk_grade(plain, sentences=2) == fk_grade(plain)  # a summary gives the count of its checked sentences
     found, unexplained = acronyms("They parse Universal Dependencies (UD) trees and UCCA graphs with BERT.")
     assert found == ["UD", "UCCA", "BERT"] and unexplained == ["UCCA", "BERT"]
 
