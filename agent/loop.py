@@ -458,7 +458,7 @@ class JobRunner:
         the store may have changed since)."""
         from . import ror
 
-        # decided once per job: asking the store whether an index is loaded costs ~20 ms (it counts the tables)
+        # decided once per job: asking the store whether an index is loaded counts the index's tables
         ror_loaded = ror.index_status(self.store) is not None
         if not ror_loaded and (not opts.only or "affiliation" in opts.only):
             self.on_note(ror.NO_INDEX_MESSAGE)
