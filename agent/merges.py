@@ -89,7 +89,7 @@ def find_groups(store: Store, among: Collection[int] | None = None) -> list[Merg
         for joined in _join_compatible(store, uf, postings, facts, forms):
             first = joined[0]
             n = len({p.listing_id for p in joined})
-            edges.append((first.key, first.researcher_id, first.work_id, first.title, n))
+            edges.append((first.key, first.researcher_id, *work_keys.work_of(store, first), n))
     groups: dict[int, MergeGroup] = {}
     for key, rid, work_id, title, listings in edges:
         g = groups.setdefault(uf.find(rid), MergeGroup([]))
@@ -147,7 +147,7 @@ def _same_work(store: Store, uf: _UnionFind, a: work_keys.Posting, b: work_keys.
     against the two abstracts -- unless the two researchers are already joined."""
     if work_keys.is_title_key(a.key) or uf.find(a.researcher_id) == uf.find(b.researcher_id):
         return True
-    return work_keys.similar_abstracts(store, (a.listing_id, a.work_id), (b.listing_id, b.work_id))
+    return work_keys.similar_abstracts(store, (a.listing_id, a.ordinal), (b.listing_id, b.ordinal))
 
 
 def _related(facts: dict[int, tuple[str | None, int | None]], a: int, b: int) -> bool:

@@ -771,9 +771,12 @@ class Store:
             names = matching_fields(field)
             where.append(f"field IN ({', '.join('?' * len(names))})")
             params.extend(names)
+        # a researcher's proposals in a state are read through the queue's researcher index (the expression it
+        # indexes): otherwise SQLite walks the whole state's queue in id order to spare itself a sort
+        by_researcher = "coalesce(researcher_id, 0)" if state is not None else "researcher_id"
         for col, val in (
             ("state", state),
-            ("researcher_id", researcher_id),
+            (by_researcher, researcher_id),
             ("job_id", job_id),
             ("kind", kind),
         ):

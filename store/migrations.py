@@ -504,3 +504,15 @@ CREATE TABLE work_keys_state (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGE
 INSERT INTO work_keys_state (id, upto) VALUES (1, 0);
 """
     )
+
+
+@migrations()
+def m012_title_keys_first(db: Database) -> None:
+    """Work keys carry their kind in the top bits (titles sort first, so merge detection meets them before the
+    abstract keys): the keys are built again by the next merge detection."""
+    db.executescript(
+        """
+DELETE FROM work_keys;
+UPDATE work_keys_state SET upto = 0;
+"""
+    )

@@ -13,6 +13,7 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from enrich.schemas.text import ascii_key
@@ -56,13 +57,13 @@ def _minhash(words: list[str]) -> set[str]:
 SIMILAR_MIN = 90  # rapidfuzz ratio of two normalised abstracts' first 400 characters for an abstract match
 
 
-def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> bool:
-    """Are the abstracts of works a and b ((listing_id, work_id) each) near-identical?"""
+def similar_abstracts(store: Any, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Are the abstracts of works a and b ((listing_id, ordinal) each) near-identical?"""
     from rapidfuzz import fuzz
 
     texts = []
-    for lid, wid in (a, b):
-        row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND work_id = ?", [lid, wid])
+    for lid, ordinal in (a, b):
+        row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND ordinal = ?", [lid, ordinal])
         found = row.fetchone()
 
         def text_of(lid: int = lid) -> str:
@@ -78,23 +79,33 @@ def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> boo
 _KINDS = {"t": 0, "a": 1, "m": 2}  # a title, an abstract's opening, an abstract min-hash
 
 
+_HASH_BITS = 61
+_KIND_BASE = -(1 << 63)  # the kinds take the top of a signed 64-bit integer, titles lowest
+
+
 def stored_key(key: str) -> int:
-    """What `work_keys.key` holds: 64 bits of the key's hash, the two lowest replaced by its kind (a title names one
-    work; an abstract key is only a candidate) -- 8 bytes whatever the title's length. A 64-bit hash collides about
-    once in 4 billion pairs; a collision only makes a candidate."""
-    h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
-    return (h & ~3) | _KINDS[key[0]]
+    """What `work_keys.key` holds: its kind (a title names one work; an abstract key is only a candidate) in the
+    top bits, then 61 bits of the key's hash -- 8 bytes whatever the title's length. Title keys sort first, so merge
+    detection meets them first and seldom needs to compare abstracts. A 61-bit hash collides about once in a
+    billion pairs; a collision only makes a candidate."""
+    h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") & ((1 << _HASH_BITS) - 1)
+    return _KIND_BASE + (_KINDS[key[0]] << _HASH_BITS) + h
 
 
 def is_title_key(key: int) -> bool:
-    return key & 3 == _KINDS["t"]
+    return key < _KIND_BASE + (1 << _HASH_BITS)
 
 
 def rows_for(listing_id: int, works: Iterable[tuple[int, str | None, str | None]]) -> Iterator[tuple[int, int, int]]:
     """(key, listing_id, ordinal) rows for a listing's (ordinal, title, abstract) triples."""
     for ordinal, title, abstract in works:
-        for key in keys_of(title, abstract):
-            yield stored_key(key), listing_id, ordinal
+        for key in _stored_keys(title, abstract):
+            yield key, listing_id, ordinal
+
+
+@lru_cache(maxsize=8192)  # a paper is listed on each of its authors' pages
+def _stored_keys(title: str | None, abstract: str | None) -> tuple[int, ...]:
+    return tuple(sorted(stored_key(k) for k in keys_of(title, abstract)))
 
 
 CATCH_UP_LISTINGS = 2000  # listings keyed per write transaction
@@ -168,41 +179,56 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_among (rid INTEGER PRIMARY KEY)")
             conn.execute("DELETE FROM _merge_among")
             conn.executemany("INSERT OR IGNORE INTO _merge_among VALUES (?)", ((int(r),) for r in among))
+            # only the keys another listing holds too (most keys of a store belong to one listing)
             conn.execute(
                 "INSERT OR IGNORE INTO _merge_keys SELECT DISTINCT k.key FROM _merge_among a JOIN researcher_listings "
-                "rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id"
+                "rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id WHERE EXISTS "
+                "(SELECT 1 FROM work_keys o WHERE o.key = k.key AND o.listing_id != k.listing_id)"
             )
+    # postings name a work by listing and ordinal: its id and title are read only for the few that are joined
+    # (reading every posting's work row was most of the time of a store-wide detection)
     cur = conn.execute(
-        "SELECT k.key, rl.researcher_id, rl.listing_id, w.work_id, rl.works, w.title FROM _merge_keys m "
-        "JOIN work_keys k ON k.key = m.key JOIN researcher_listings rl ON rl.listing_id = k.listing_id "
-        "JOIN works w ON w.listing_id = k.listing_id AND w.ordinal = k.ordinal ORDER BY k.key"
+        "SELECT k.key, rl.researcher_id, rl.listing_id, k.ordinal, rl.works FROM _merge_keys m "
+        "JOIN work_keys k ON k.key = m.key JOIN researcher_listings rl ON rl.listing_id = k.listing_id ORDER BY k.key"
     )
-    owned: dict[tuple[int, int], set[str]] = {}
+    owned: dict[tuple[int, int], set[int]] = {}  # a split's researcher owns some works of a listing: their ordinals
     group: list[Posting] = []
     current = None
     while rows := cur.fetchmany(batch):
-        for key, rid, lid, wid, works, title in rows:
+        for key, rid, lid, ordinal, works in rows:
             if key != current:
                 if len({p.researcher_id for p in group}) > 1:
                     yield group
                 group, current = [], key
             if works is not None:
                 if (rid, lid) not in owned:
-                    owned[(rid, lid)] = set(json.loads(works))
-                if wid not in owned[(rid, lid)]:
+                    mine = set(json.loads(works))
+                    owned[(rid, lid)] = {
+                        o
+                        for o, wid in conn.execute("SELECT ordinal, work_id FROM works WHERE listing_id = ?", [lid])
+                        if wid in mine
+                    }
+                if ordinal not in owned[(rid, lid)]:
                     continue
-            group.append(Posting(key, rid, lid, wid, title))
+            group.append(Posting(key, rid, lid, ordinal))
     if len({p.researcher_id for p in group}) > 1:
         yield group
 
 
 @dataclass(frozen=True)
 class Posting:
-    key: int  # stored_key: the hash, its two lowest bits the kind
+    key: int  # stored_key: the kind in the top bits, then the hash
     researcher_id: int
     listing_id: int
-    work_id: str
-    title: str | None
+    ordinal: int  # the work's place in its listing
+
+
+def work_of(store: Any, p: Posting) -> tuple[str, str | None]:
+    """(work id, title) of a posting's work."""
+    row = store.db.conn.execute(
+        "SELECT work_id, title FROM works WHERE listing_id = ? AND ordinal = ?", [p.listing_id, p.ordinal]
+    ).fetchone()
+    return (row[0], row[1]) if row else ("", None)
 
 
 def researcher_facts(store: Any, ids: Iterable[int]) -> dict[int, tuple[str | None, int | None]]:

@@ -161,11 +161,8 @@ def _opening(abstract: str) -> str:
 
 def copied_sentences(value: dict, sources: dict[str, str]) -> int:
     """How many sentences are lifted verbatim from the abstracts they cite (grounded, but not plain language)."""
-    return sum(
-        1
-        for s in value["sentences"]
-        if len(s["text"]) >= 40 and ascii_key(s["text"]) in ascii_key(" ".join(sources.values()))
-    )
+    cited = ascii_key(" ".join(sources.values()))
+    return sum(1 for s in value["sentences"] if len(s["text"]) >= 40 and ascii_key(s["text"]) in cited)
 
 
 def digest(works) -> tuple[str, dict[str, str], list]:

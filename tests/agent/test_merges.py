@@ -171,3 +171,18 @@ def test_keys_are_built_when_detection_needs_them_in_chunks_and_once(store, monk
         store.db.conn.execute("UPDATE work_keys_state SET upto = 0")
     assert work_keys.catch_up(store) == 5
     assert [g.researchers for g in find_groups(store)] == [[a, b]]
+
+
+def test_title_keys_sort_before_abstract_keys_and_say_what_they_are():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from enrich.store.work_keys import is_title_key, stored_key
+
+    @given(st.text(min_size=1), st.text(min_size=1), st.sampled_from(["a:", "m0:", "m1:"]))
+    def check(title: str, other: str, kind: str) -> None:
+        t, o = stored_key("t:" + title), stored_key(kind + other)
+        assert t < o and is_title_key(t) and not is_title_key(o)
+        assert -(2**63) <= t < 2**63 and -(2**63) <= o < 2**63  # an SQLite integer
+
+    check()
