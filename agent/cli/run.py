@@ -47,6 +47,13 @@ def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) 
     default=None,
     help="Researchers in parallel [setting concurrency; the embedded model always runs one at a time].",
 )
+@click.option(
+    "--processes",
+    type=int,
+    default=None,
+    help="Worker processes [setting processes, default 1]: more cores for a CPU-bound job (the fake model, cached "
+    "answers, a fast server); each worker runs one researcher at a time. Not for the embedded model.",
+)
 @click.option("--budget", type=float, default=None, help="Stop (resumable) once the job has cost this many USD.")
 @click.option(
     "--dry-run",
@@ -87,6 +94,7 @@ def run_cmd(
     only,
     researchers,
     concurrency,
+    processes,
     budget,
     dry_run,
     refresh,
@@ -129,6 +137,7 @@ def run_cmd(
         only=list(only),
         researcher_ids=rids,
         concurrency=max(1, conc),
+        processes=max(1, processes if processes is not None else app.settings.processes),
         budget_usd=budget,
         dry_run=dry_run,
         refresh=refresh,
@@ -174,7 +183,16 @@ def run_cmd(
 
             def progress(done, total, plan, outcomes):
                 bar.update(task, total=total, completed=done, description=f"{plan.name or plan.researcher_id}")
-                if not as_json and outcomes:
+                if not as_json and outcomes and not err.is_terminal:  # a log file or a pipe: plain lines
+                    err.file.write(
+                        "".join(
+                            f"  #{plan.researcher_id} {plan.name or ''} {o.step}: {o.status}"
+                            + (f" - {o.detail}" if o.detail else "")
+                            + "\n"
+                            for o in outcomes
+                        )
+                    )
+                elif not as_json and outcomes:
                     # one print per researcher (rendering is most of its cost); names and details are text, not markup
                     who = escape(f"#{plan.researcher_id} {plan.name or ''}")
                     err.print(
