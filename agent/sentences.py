@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 import pysbd
 
@@ -54,11 +54,16 @@ _MAY_SPLIT = frozenset('.!?。．！？…)"“”«»')
 
 def split_sentences(text: str, keep_whole: Iterable[str] = ()) -> list[str]:
     """The sentences of `text`. A segment boundary that falls inside one of `keep_whole` (titles) is undone."""
-    text = re.sub(r"\s+", " ", text or "").strip()
+    return list(_split(text or "", tuple(keep_whole)))
+
+
+@lru_cache(maxsize=4096)  # the same text is split again: one answer checked by several validators, a repeated page
+def _split(text: str, keep_whole: tuple[str, ...]) -> tuple[str, ...]:
+    text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        return []
+        return ()
     if _MAY_SPLIT.isdisjoint(text[:-1] if text[-1] in ".!?" else text):
-        return [text]  # the same as pysbd's answer (tests/agent/test_sentences.py compares them)
+        return (text,)  # the same as pysbd's answer (tests/agent/test_sentences.py compares them)
     parts = [p.strip() for p in _segmenter().segment(text) if p.strip()]
     protected = [t for t in {re.sub(r"\s+", " ", t).strip() for t in keep_whole} if len(t) > 3]
     if protected and len(parts) > 1:
@@ -70,7 +75,7 @@ def split_sentences(text: str, keep_whole: Iterable[str] = ()) -> list[str]:
             else:
                 merged.append(part)
         parts = merged
-    return parts
+    return tuple(parts)
 
 
 def _boundary_inside(joined: str, cut: int, title: str) -> bool:

@@ -42,6 +42,12 @@ SPEC: dict[str, tuple[str, Any, type, str]] = {
         "seconds one agent step may spend on model calls, re-asks included (0 = no limit)",
     ),
     "concurrency": ("ENRICH_CONCURRENCY", 4, int, "parallel researchers (the embedded model always uses 1)"),
+    "processes": (
+        "ENRICH_PROCESSES",
+        1,
+        int,
+        "worker processes of a job: more cores for CPU-bound jobs (fake model, cached answers); not the embedded model",
+    ),
     "auto_apply_affiliation": (
         "ENRICH_AUTO_APPLY_AFFILIATION",
         0.8,

@@ -77,11 +77,14 @@ def rebuild_context(schema: str, messages: list[dict[str, Any]]) -> dict[str, An
     if schema == "AffiliationAnswer":
         return {"shown_text": _section(user, "<<<\n", "\n>>>")}
     works = _WORK_LINE.findall(_section(user, "Works ("))
-    if schema == "TopicsAnswer":
-        tags = _TAG_LINE.findall(_section(user, "Allowed tags (code: label):", "Works ("))
-        return {"allowed": tags, "work_ids": works}
+    if schema == "TopicsAnswer":  # the candidate tags, and the works numbered 1..n
+        tags = _TAG_LINE.findall(_section(_section(user, "Candidate tags ("), ":\n", "\nWorks ("))
+        return {"allowed": tags, "work_ids": [int(w) for w in works if w.isdigit()]}
     # the summary step's context: number -> (title, the abstract's opening as shown), and the researcher's name
-    shown = {n: (title, abstract or "") for n, title, abstract in _SUMMARY_WORK.findall(_section(user, "Works ("))}
+    shown = {
+        n: ("" if title == "(untitled)" else title, abstract or "")
+        for n, title, abstract in _SUMMARY_WORK.findall(_section(user, "Works ("))
+    }
     name = _section(user, "Researcher: ", "\n").strip()
     return {"works": shown, "sources": {n: f"{t} {a}" for n, (t, a) in shown.items()}, "name": name}
 

@@ -36,7 +36,15 @@ class Job(BaseModel):
     def resume(self) -> str | None:
         """The command that continues this job, when it stopped before the end."""
         if self.kind == "batch":
-            return f"enrich batch collect {self.id}" if self.state in ("waiting", "interrupted", "failed") else None
+            batch = self.params.get("batch") or {}
+            if self.state == "failed":  # the build stopped: it wrote no requests, a new bulk run asks them
+                return "enrich run --batch" + (
+                    f" --batch-files {batch['folder']}" if batch.get("mode") == "files" else ""
+                )
+            if self.state in ("waiting", "interrupted"):
+                files = " --results OUTPUT.jsonl..." if batch.get("mode") == "files" else ""
+                return f"enrich batch collect {self.id}{files}"
+            return None
         return f"enrich run --resume {self.id}" if self.state in ("interrupted", "failed") else None
 
 

@@ -83,13 +83,13 @@ def requests_by_id(store: Store, custom_ids: list[str]) -> dict[str, dict[str, A
     return out
 
 
-def set_request(
-    store: Store, custom_id: str, state: str, detail: str | None = None, llm_call_id: int | None = None
-) -> None:
+def set_requests(store: Store, states: Iterable[tuple[str, str | None, int | None, str]]) -> None:
+    """Request states, each (state, detail, llm_call_id, custom_id): one statement for a collector's window."""
+    now = utcnow()
     with store.transaction():
-        store.db.conn.execute(
+        store.db.conn.executemany(
             "UPDATE batch_requests SET state = ?, detail = ?, llm_call_id = ?, done_at = ? WHERE custom_id = ?",
-            [state, detail, llm_call_id, utcnow(), custom_id],
+            [(state, detail, call_id, now, cid) for state, detail, call_id, cid in states],
         )
 
 
@@ -137,3 +137,14 @@ def missed_fields(store: Store, researcher_ids: list[int]) -> dict[int, set[str]
         ):
             out.setdefault(r["researcher_id"], set()).add(r["field"])
     return out
+
+
+def questions_in_flight(store: Store) -> dict[tuple[int, str], tuple[str, str]]:
+    """The questions still out in a bulk job that will be collected (waiting or interrupted): (researcher_id, step)
+    -> (first_hash, custom_id) of the newest pending request. A new bulk run does not ask them again."""
+    rows = select(
+        store,
+        "SELECT r.researcher_id, r.step, r.first_hash, r.custom_id FROM batch_requests r JOIN jobs j ON j.id = r.job_id"
+        " WHERE r.state = 'pending' AND j.state IN ('waiting', 'interrupted') ORDER BY r.round",
+    )
+    return {(r["researcher_id"], r["step"]): (r["first_hash"], r["custom_id"]) for r in rows}

@@ -120,6 +120,11 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def file_path(self) -> str | None:
+        """The database file, or None for an in-memory store."""
+        path = self.db.conn.execute("PRAGMA database_list").fetchone()[2]
+        return path or None
+
     def schema_version(self) -> str | None:
         """The name of the newest migration applied, None for an empty database."""
         applied = migrations.migrations.applied(self.db)

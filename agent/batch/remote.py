@@ -43,6 +43,12 @@ class Remote:
         except openai.APIError as exc:
             raise self._error(f"reading batch {batch_id}", exc) from None
 
+    def cancel(self, batch_id: str) -> Any:
+        try:
+            return self.client.batches.cancel(batch_id)
+        except openai.APIError as exc:
+            raise self._error(f"cancelling batch {batch_id}", exc) from None
+
     def download(self, file_id: str, dest: Path) -> Path:
         """Stream a file's content to `dest` (written under a temporary name, then renamed)."""
         part = dest.with_suffix(dest.suffix + ".part")

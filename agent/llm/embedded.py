@@ -141,7 +141,7 @@ def _sidecar(path: Path) -> Path:
 
 
 def model_status(spec: EmbeddedModel, cache_dir: str | Path, verify: bool = False) -> dict[str, Any]:
-    """What `enrich models` shows. `verify=True` re-hashes the file (~3 s per GB)."""
+    """What `enrich models` shows. `verify=True` re-hashes the whole file (slow: it reads every byte)."""
     path = model_path(spec, cache_dir)
     try:
         parts_ok, parts_error = bool(part_paths(spec)), None

@@ -99,6 +99,8 @@ def prepare_request(
 ) -> tuple[type[BaseModel], dict[str, Any]]:
     """(the model to parse answers with, the request body). `params` go into the body as they are (model,
     max_tokens, temperature, ...); `messages` may be extended in place (JSON modes add the schema): pass a copy."""
+    if not messages:  # instructor's JSON modes would fail on it with an IndexError; no server takes it either
+        raise ValueError("a request needs at least one message")
     if not all(set(m) == {"role", "content"} and isinstance(m["content"], str) for m in messages):
         return _instructor_request(response_model, mode, messages, **params)
     key = (response_model, mode, tuple(m["role"] for m in messages), json.dumps(params, sort_keys=True, default=str))

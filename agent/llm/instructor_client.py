@@ -212,8 +212,8 @@ class InstructorClient(LLMClient):
         self.retry_timeouts = retry_timeouts
         self._api_key = api_key
         register_secret(api_key)
-        # the connection pool, TLS set-up included (~20-35 ms), is built with the client: built by the first
-        # request instead, it held every worker of a job back until it was ready
+        # the connection pool, TLS set-up included, is built with the client: built by the first request instead,
+        # it held every worker of a job back until it was ready
         self._http_client = http_client if http_client is not None else openai.DefaultHttpxClient()
         self._openai: openai.OpenAI | None = None
         self._client_lock = threading.Lock()
@@ -481,8 +481,8 @@ class InstructorClient(LLMClient):
             options["timeout"] = min(self.timeout, left)
         try:
             # the SDK's documented request method, not chat.completions.create: the body is sent as instructor
-            # built it instead of being walked field by field against the SDK's TypedDicts (~0.6 ms of CPU per
-            # call, the largest share of the SDK's time at 32 concurrent calls); the answer is built the SDK's way
+            # built it instead of being walked field by field against the SDK's TypedDicts (the largest share of
+            # the SDK's CPU time at high concurrency: bench/bench_agent.py); the answer is built the SDK's way
             response = self.sdk_client().post("/chat/completions", body=kwargs, cast_to=httpx.Response, options=options)
             try:
                 data = response.json()

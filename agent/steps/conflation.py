@@ -226,8 +226,8 @@ class _TfIdf:
 
 def _tfidf(texts: list[str]) -> _TfIdf | None:
     """`TfidfVectorizer(stop_words=STOP_WORDS, sublinear_tf=True, token_pattern=_TOKEN).fit_transform(texts)`
-    without its per-call overhead (parameter validation, analyzer building, sparse checks: ~1 ms, most of this
-    step's time on a 4-work listing). Same values, same float operations in the same order, so the same bits
+    without its per-call overhead (parameter validation, analyzer building, sparse checks: most of this step's
+    time on a short listing). Same values, same float operations in the same order, so the same bits
     (checked against scikit-learn in tests/steps). None when only stop words are left."""
     first_seen: dict[str, int] = {}  # term -> id in order of first appearance (scikit-learn's counting order)
     counted: list[list[tuple[int, int]]] = []

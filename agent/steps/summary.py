@@ -14,6 +14,7 @@ grammar-constrained local model cannot exceed, and the prompt asks for sentences
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -32,6 +33,7 @@ MAX_TOKENS = 400  # 3 sentences of <= 30 words + JSON is ~150 tokens: the cap is
 STEP = "summary"
 MAX_WORKS = 6  # the prompt is most of a local model's time: six works, each title + the abstract's opening
 ABSTRACT_CHARS = 180
+OPENING_LOOKAHEAD = 60  # characters past ABSTRACT_CHARS the splitter sees (the next sentence's first words)
 ASK_SENTENCES = 3  # what the schema lets a grammar-constrained model write
 MAX_SENTENCES = 4  # what is kept from another backend's longer answer
 MIN_SENTENCES = 2
@@ -141,6 +143,7 @@ def _best_source(checker: SupportChecker, sentence: str) -> str | None:
     return scored[0][1] if scored and scored[0][0] >= 3 else None
 
 
+@lru_cache(maxsize=4096)  # a paper is listed on each of its authors' pages (and duplicate profiles repeat them all)
 def _opening(abstract: str) -> str:
     """The abstract's first sentences within ABSTRACT_CHARS, never cut mid-sentence with "...": small models
     copy whatever they are shown, dangling ellipsis included."""
@@ -149,7 +152,7 @@ def _opening(abstract: str) -> str:
     kept = ""
     # only the opening is segmented (the rest cannot be kept, and segmenting is the step's largest cost); the
     # look-ahead past ABSTRACT_CHARS lets the splitter see what follows the last sentence that can be kept
-    for sentence in split_sentences(abstract[: 2 * ABSTRACT_CHARS + 100]):
+    for sentence in split_sentences(abstract[: ABSTRACT_CHARS + OPENING_LOOKAHEAD]):
         if len(kept) + len(sentence) + 1 > ABSTRACT_CHARS:
             break
         kept = f"{kept} {sentence}".strip()
@@ -205,7 +208,7 @@ def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str], dict[str,
         for s in result.value.sentences
     ]
     text_out = " ".join(s["text"] for s in sentences)
-    value = {"text": text_out, "sentences": sentences, "readability": readability(text_out)}
+    value = {"text": text_out, "sentences": sentences, "readability": readability(text_out, len(sentences))}
     return result, value, prompt.prompt_ref.ref, sources, report
 
 

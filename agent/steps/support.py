@@ -21,7 +21,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from snowballstemmer import stemmer
@@ -103,7 +103,11 @@ def content_terms(text: str, exclude: Iterable[str] = ()) -> set[str]:
     """Stems of the words of `text` that carry content (no stop words, no summary vocabulary, no `exclude`).
     A hyphenated compound also gives its initials ("part-of-speech" -> "pos"), and a negated word its root
     ("unsupervised" -> "supervis"), so a plain paraphrase still meets the abstract's wording."""
-    skip = {w.casefold() for w in exclude}
+    return set(_content_terms(text or "", frozenset(w.casefold() for w in exclude)))
+
+
+@lru_cache(maxsize=8192)  # a work's text is read for every sentence checked against it, and on each co-author's page
+def _content_terms(text: str, skip: frozenset[str]) -> frozenset[str]:
     terms = set()
     for w in words(text):
         if w in ENGLISH_STOP_WORDS or w in GENERIC or w in skip or len(w) < 2 or w.isdigit():
@@ -114,20 +118,27 @@ def content_terms(text: str, exclude: Iterable[str] = ()) -> set[str]:
         terms.add(stem)
         if w.startswith("un") and len(w) >= 7:
             terms.add(_stem_word(w[2:]))
-    for m in _COMPOUND.finditer(text or ""):
+    for m in _COMPOUND.finditer(text):
         parts = m.group(0).split("-")
         if len(parts) >= 3:  # two-part initials ("cl" of "cross-lingual") are noise
             terms.add("".join(p[0] for p in parts).casefold())
-    return terms
+    return frozenset(terms)
 
 
 def matching(terms: set[str], vocabulary: set[str]) -> set[str]:
     """The terms found in `vocabulary`, a stem also matching a longer or shorter form of itself ("induc" and
     "induct", five letters at least)."""
     found = terms & vocabulary
-    for t in terms - found:
-        if len(t) >= 5 and any(len(v) >= 5 and (v.startswith(t) or t.startswith(v)) for v in vocabulary):
-            found.add(t)
+    rest = [t for t in terms - found if len(t) >= 5]
+    if rest:
+        # two stems of five letters or more, one the start of the other, share their first five letters
+        heads: dict[str, list[str]] = {}
+        for v in vocabulary:
+            if len(v) >= 5:
+                heads.setdefault(v[:5], []).append(v)
+        for t in rest:
+            if any(v.startswith(t) or t.startswith(v) for v in heads.get(t[:5], ())):
+                found.add(t)
     return found
 
 

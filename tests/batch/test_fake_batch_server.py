@@ -17,13 +17,13 @@ from enrich.agent.batch.lines import Answer, Failure, input_line, parse_output_l
 
 TOPICS_USER = """Researcher: Jane Doe
 
-Allowed tags (code: label):
-cs.CL: Computation and Language
+Candidate tags (code: label, evidence):
+cs.CL: Computation and Language (evidence: venue of 1 of 1 works)
 
 Works (number: year, title):
 1: 2020, Parsing Tables
 
-Which tags describe this researcher's work?"""
+Which candidate tags describe this researcher's work?"""
 
 
 def _body() -> dict:

@@ -340,3 +340,24 @@ def test_works_not_placed_are_proposed_together_when_attaching_is_off():
     clusters = conflation.final_clusters(a, params)
     assert sorted(len(c) for c in clusters) == [2, 4, 5]
     assert sorted(clusters[-1]) == [9, 10]
+
+
+def test_the_step_judges_the_same_content_once(monkeypatch):
+    from enrich.agent.steps import conflate
+
+    calls = []
+
+    def counting(works, name):
+        calls.append(name)
+        return detect(works, name)
+
+    monkeypatch.setattr(conflate, "detect", counting)
+    monkeypatch.setattr(conflate, "_SEEN", type(conflate._SEEN)())
+    works = two_people()
+    first = conflate._detect(works, "Yan Sun")
+    first.clusters.clear()  # a caller changing its copy changes nothing remembered
+    again = conflate._detect([w.model_copy() for w in works], "Yan Sun")
+    assert calls == ["Yan Sun"] and again == detect(works, "Yan Sun") and again.clusters
+    conflate._detect(works, "Y. Sun")  # another name: judged again
+    conflate._detect(works[:-1], "Yan Sun")  # other works: judged again
+    assert calls == ["Yan Sun", "Y. Sun", "Yan Sun"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enrich.agent.ingest import parse
 from enrich.agent.llm.fake import FakeModel
@@ -215,6 +217,7 @@ def test_readability_grade_and_unexplained_acronyms():
     plain = "She teaches computers to read tables. They find the numbers people need."
     dense = "Hierarchical contextualised representations substantially outperform conventional architectures."
     assert fk_grade(plain) < 8 < fk_grade(dense)
+    assert fk_grade(plain, sentences=2) == fk_grade(plain)  # a summary gives the count of its checked sentences
     found, unexplained = acronyms("They parse Universal Dependencies (UD) trees and UCCA graphs with BERT.")
     assert found == ["UD", "UCCA", "BERT"] and unexplained == ["UCCA", "BERT"]
 
@@ -255,3 +258,17 @@ def test_a_sentence_the_model_stopped_on_a_function_word_is_a_fragment():
     ctx = dict(CONTEXT)
     SummaryAnswer.model_validate(answer, context=ctx)
     assert [r["reason"] for r in ctx["_report"]["refused"]] == ["fragment"]
+
+
+@given(
+    st.sets(st.text(alphabet="abcd", min_size=1, max_size=8), max_size=12),
+    st.sets(st.text(alphabet="abcd", min_size=1, max_size=8), max_size=20),
+)
+@settings(max_examples=300)
+def test_matching_finds_a_term_in_the_vocabulary_or_a_longer_or_shorter_form_of_it(terms, vocabulary):
+    from enrich.agent.steps.support import matching
+
+    def related(t: str, v: str) -> bool:
+        return t == v or (len(t) >= 5 and len(v) >= 5 and (v.startswith(t) or t.startswith(v)))
+
+    assert matching(set(terms), set(vocabulary)) == {t for t in terms if any(related(t, v) for v in vocabulary)}
