@@ -36,11 +36,6 @@ def body_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
-def body_text(body: dict[str, Any]) -> str:
-    """A request body as it goes into a request line (compact JSON, characters as they are)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
 _TOOLS_CHARS: dict[str, int] = {}
 
 
