@@ -8,6 +8,8 @@ Names are compared as a `PersonName` (given-name tokens and surname, lower-case 
 - `names_subject`: does an author line's name refer to the page's subject? Lenient (near-identical spelling, or the
   same surname and first initial): an author line on the subject's own page names the subject or a co-author.
 - `email_names_subject`: does an e-mail's local part spell the subject's name (`jsmith`, `john.smith`)?
+- How ambiguous a name is (`PersonName.initials_only`, `.common_surname`): a name printed as initials or with a
+  very frequent surname is shared by more researchers.
 
 Organisation names: `looks_like_institution` (is this short text an organisation's name?) and the looser
 `mentions_institution` (could this text name one at all?).
@@ -24,6 +26,18 @@ from enrich.schemas.text import ascii_key
 
 _DIGITS = re.compile(r"\d+")  # footnote marks ("Yan Sun1"); other marks are dropped by ascii_key
 _PARTS = re.compile(r"[\s.\-]+")
+# Surnames shared by very many researchers (the most frequent Chinese, Korean, Vietnamese, South Asian and English
+# ones): a page under such a surname is a likely home for namesakes.
+COMMON_SURNAMES = frozenset(
+    """
+li wang zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he lin gao luo zheng liang xie song tang han
+feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei su lu ding ren shen yao jin
+kim lee park choi jung jeong kang cho yoon jang lim shin oh seo kwon hwang ahn yoo hong
+nguyen tran le pham hoang phan vu
+kumar singh sharma gupta roy das patel shah rao reddy iyer khan ali ahmed
+smith johnson williams brown jones miller davis wilson taylor anderson thomas moore martin white
+""".split()
+)
 
 
 def name_tokens(name: str) -> list[str]:
@@ -64,6 +78,15 @@ class PersonName:
 
     def key(self) -> str:
         return " ".join((*self.given, self.surname))
+
+    @property
+    def initials_only(self) -> bool:
+        """Given names printed as initials only ("J. Lee"): every researcher with those initials shares it."""
+        return bool(self.given) and all(len(g) == 1 for g in self.given)
+
+    @property
+    def common_surname(self) -> bool:
+        return self.surname in COMMON_SURNAMES
 
 
 def _name_parts(name: str) -> list[str]:

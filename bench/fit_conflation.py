@@ -13,8 +13,9 @@ except the fitted numbers.
    each weight held to the sign work_pairs.SIGNS allows.
 2. Merge and attach thresholds: grid search for the best work-clustering pairwise F1 + detection F1 on the fitting
    listings.
-3. Detection model: logistic regression with non-negative weights on the two listing features; a listing is
-   flagged when the probability reaches 0.5.
+3. Detection model: logistic regression with non-negative weights on the listing features (co-author structure
+   and how ambiguous the page's name is, conflation.LISTING_FEATURES); a listing is flagged when the probability
+   reaches THRESHOLD (chosen by the held-out detection F1 of --per-listing; the merge/attach search uses it too).
 
 Leave-people-out cross-validation, two ways, so that no person is in both the fitting and the scored listings:
 --per-listing scores every listing with parameters fitted on all listings that share none of its people (about 88
@@ -50,6 +51,9 @@ from enrich.agent.steps.work_pairs import FEATURES, SIGNS, GroupState  # noqa: E
 MERGE_GRID = [0.3, 0.5, 0.7, 0.8, 0.9, 1.01]  # 1.01: never merge co-author groups
 ATTACH_GRID = [0.0, 0.3, 0.5, 0.7, 1.01]  # 1.01: leftovers are proposed as one "not placed" cluster
 DETECT_SIGNS = (1,) * len(C.LISTING_FEATURES)  # every listing feature is evidence of several people
+# Flag at this detection probability: the best held-out (--per-listing) detection F1 among 0.30-0.60 in steps of
+# 0.05 with the merge/attach search run at the same threshold (bench figures in the README).
+THRESHOLD = 0.4
 
 
 def norm_title(s: str | None) -> str:
@@ -109,7 +113,7 @@ def load(folders: list[Path]) -> list[Case]:
                 g["kind"] == "conflated",
                 frozenset(set(owner.values())),
                 labels,
-                C._features(works, subject),
+                C._features(works, subject, parsed.name),
                 {folder.name},
                 works,
                 parsed.name,
@@ -151,7 +155,7 @@ def synthesize(cases: list[Case], n: int, seed: int = 11) -> list[Case]:
         rng.shuffle(order)
         works = [works[i] for i in order]
         labels = [labels[i] for i in order]
-        feats = C._features(works, C.PersonName.parse(display))
+        feats = C._features(works, C.PersonName.parse(display), display)
         out.append(Case(f"synthetic-{k}", True, frozenset({a, b}), labels, feats, {"synthetic"}, works, display))
     return out
 
@@ -239,13 +243,14 @@ def f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def _params(pair: dict, merge: float, attach: float, det: dict) -> C.Params:
+def _params(pair: dict, merge: float, attach: float, det: dict, threshold: float = THRESHOLD) -> C.Params:
     return C.Params.from_dict(
         {
             "pair": {"features": list(FEATURES), **pair},
             "merge": merge,
             "attach": attach,
             "detect": {"features": list(C.LISTING_FEATURES), **det},
+            "threshold": threshold,
         }
     )
 
@@ -269,6 +274,7 @@ def predict(cases: list[Case], params: C.Params):
 
 def score(preds) -> dict:
     tp = fp = fn = ptp = pfp = pfn = 0
+    singles = {"full name": [0, 0], "initials only": [0, 0]}  # one-person listings: [flagged, all] by name form
     for c, _, detected, clusters in preds:
         tp += c.mixed and detected
         fn += c.mixed and not detected
@@ -276,7 +282,26 @@ def score(preds) -> dict:
         if c.mixed:
             t, f_, n_ = pairwise(c.labels, clusters)
             ptp, pfp, pfn = ptp + t, pfp + f_, pfn + n_
-    return {"detection": f1(tp, fp, fn), "pairwise": f1(ptp, pfp, pfn), "counts": (tp, fp, fn)}
+        else:
+            form = "initials only" if c.features.name and c.features.name.initials_only else "full name"
+            singles[form] = [singles[form][0] + bool(detected), singles[form][1] + 1]
+    return {
+        "detection": f1(tp, fp, fn),
+        "pairwise": f1(ptp, pfp, pfn),
+        "counts": (tp, fp, fn),
+        "singles_flagged": singles,
+    }
+
+
+def threshold_sweep(pooled: list[tuple[float, bool]], thresholds=(0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)) -> list:
+    """Detection P/R/F1 of the held-out confidences at other thresholds (pairwise needs a refit: --threshold)."""
+    rows = []
+    for t in thresholds:
+        tp = sum(1 for p, m in pooled if m and p >= t)
+        fp = sum(1 for p, m in pooled if not m and p >= t)
+        fn = sum(1 for p, m in pooled if m and p < t)
+        rows.append({"threshold": t, "detection": [round(v, 3) for v in f1(tp, fp, fn)], "counts": [tp, fp, fn]})
+    return rows
 
 
 SYNTHETIC = (
@@ -284,7 +309,13 @@ SYNTHETIC = (
 )
 
 
-def fit(cases: list[Case], c_pair: float = 0.05, c_detect: float = 1.0, synthetic: int = SYNTHETIC) -> dict:
+def fit(
+    cases: list[Case],
+    c_pair: float = 0.05,
+    c_detect: float = 1.0,
+    synthetic: int = SYNTHETIC,
+    threshold: float = THRESHOLD,
+) -> dict:
     extra = synthesize(cases, synthetic) if synthetic else []
     # Within-listing contrasts (both labels in one listing): the builder's mixed listings + random-pair ones.
     x, y = pair_data([c for c in cases if c.mixed] + extra)
@@ -300,7 +331,7 @@ def fit(cases: list[Case], c_pair: float = 0.05, c_detect: float = 1.0, syntheti
         lx = np.array([a.listing_x for _, a in analyses])
         det = fit_logistic(lx, ly, c_detect, DETECT_SIGNS)
         for attach in ATTACH_GRID:
-            m = score(predict_from(analyses, _params(pair, merge, attach, det)))
+            m = score(predict_from(analyses, _params(pair, merge, attach, det, threshold)))
             objective = m["pairwise"][2] + m["detection"][2]
             if best is None or objective > best[0] + 1e-9:
                 best = (objective, merge, attach, det)
@@ -310,11 +341,13 @@ def fit(cases: list[Case], c_pair: float = 0.05, c_detect: float = 1.0, syntheti
         "merge": merge,
         "attach": attach,
         "detect": {"features": list(C.LISTING_FEATURES), **det},
-        "threshold": 0.5,  # the probability is calibrated: flag what is more likely mixed than not
+        "threshold": threshold,
     }
 
 
-def cross_validate(cases: list[Case], repeats: int, seed: int = 7, synthetic: int = SYNTHETIC) -> dict:
+def cross_validate(
+    cases: list[Case], repeats: int, seed: int = 7, synthetic: int = SYNTHETIC, threshold: float = THRESHOLD
+) -> dict:
     people = sorted({p for c in cases for p in c.people})
     rng = random.Random(seed)
     runs, pooled = [], []
@@ -326,19 +359,21 @@ def cross_validate(cases: list[Case], repeats: int, seed: int = 7, synthetic: in
             test = [c for c in cases if not (c.people & fit_half)]
             if not any(c.mixed for c in train) or not test:
                 continue
-            params = C.Params.from_dict(fit(train, synthetic=synthetic))
+            params = C.Params.from_dict(fit(train, synthetic=synthetic, threshold=threshold))
             preds = predict(test, params)
             runs.append({**score(preds), "n_test": len(test), "n_mixed": sum(c.mixed for c in test)})
             pooled += [(conf, c.mixed) for c, conf, _, _ in preds]
     return {"runs": runs, "pooled": pooled}
 
 
-def cross_validate_per_listing(cases: list[Case], progress: bool = False, synthetic: int = SYNTHETIC) -> dict:
+def cross_validate_per_listing(
+    cases: list[Case], progress: bool = False, synthetic: int = SYNTHETIC, threshold: float = THRESHOLD
+) -> dict:
     """Every listing scored once, by parameters fitted on all listings that share none of its people."""
     preds = []
     for k, c in enumerate(cases, 1):
         train = [t for t in cases if not (t.people & c.people)]
-        params = C.Params.from_dict(fit(train, synthetic=synthetic))
+        params = C.Params.from_dict(fit(train, synthetic=synthetic, threshold=threshold))
         preds += predict([c], params)
         if progress:
             print(f"  [{k}/{len(cases)}] {c.case_id}: {len(train)} fitting listings", file=sys.stderr)
@@ -431,6 +466,9 @@ def main() -> None:
     ap.add_argument(
         "--synthetic", type=int, default=SYNTHETIC, help="random-pair mixed listings added to the pair model's data"
     )
+    ap.add_argument(
+        "--threshold", type=float, default=THRESHOLD, help="detection probability at which a listing is flagged"
+    )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     folders = a.data or [SHARED / "dev", SHARED / "dev-conflation"]
@@ -449,9 +487,9 @@ def main() -> None:
         return
     if a.repeats or a.per_listing:
         cv = (
-            cross_validate_per_listing(cases, progress=True, synthetic=a.synthetic)
+            cross_validate_per_listing(cases, progress=True, synthetic=a.synthetic, threshold=a.threshold)
             if a.per_listing
-            else cross_validate(cases, a.repeats, synthetic=a.synthetic)
+            else cross_validate(cases, a.repeats, synthetic=a.synthetic, threshold=a.threshold)
         )
         det = [r["detection"][2] for r in cv["runs"]]
         pw = [r["pairwise"][2] for r in cv["runs"]]
@@ -466,12 +504,19 @@ def main() -> None:
             "test_listings_mean": round(statistics.mean(r["n_test"] for r in cv["runs"]), 1),
             "test_mixed_mean": round(statistics.mean(r["n_mixed"] for r in cv["runs"]), 1),
             "reliability": reliability(cv["pooled"]),
+            "threshold_sweep": threshold_sweep(cv["pooled"]),
         }
         if "preds" in cv:
+            report["cv"]["counts"] = score(cv["preds"])["counts"]
+            report["cv"]["singles_flagged"] = score(cv["preds"])["singles_flagged"]
             for split in sorted({x for c in cases for x in c.splits}):
                 m = score([p for p in cv["preds"] if split in p[0].splits])
-                report["cv"][f"split:{split}"] = {"detection": m["detection"], "pairwise": m["pairwise"]}
-    params = fit(cases, synthetic=a.synthetic)
+                report["cv"][f"split:{split}"] = {
+                    "detection": m["detection"],
+                    "pairwise": m["pairwise"],
+                    "counts": m["counts"],
+                }
+    params = fit(cases, synthetic=a.synthetic, threshold=a.threshold)
     report["in_sample"] = score(predict(cases, C.Params.from_dict(params)))
     report["params"] = {"merge": params["merge"], "attach": params["attach"], "threshold": params["threshold"]}
     if a.write:
@@ -497,13 +542,19 @@ def main() -> None:
                     f"  {k[6:]}: detection P/R/F1 {'/'.join(f'{x:.3f}' for x in v['detection'])}, "
                     f"pairwise P/R/F1 {'/'.join(f'{x:.3f}' for x in v['pairwise'])}"
                 )
+        if "singles_flagged" in cv:
+            print(f"  tp/fp/fn {cv['counts']}; one-person listings flagged [flagged, all]: {cv['singles_flagged']}")
         print("  reliability (confidence bin: listings, mean confidence, observed share mixed)")
         for r in cv["reliability"]:
             print(f"    {r['bin']}: {r['n']:4d}  {r['mean_confidence']}  {r['observed_mixed']}")
+        print("  detection P/R/F1 (tp, fp, fn) of the same held-out confidences at other thresholds")
+        for r in cv["threshold_sweep"]:
+            print(f"    {r['threshold']:.2f}: {'/'.join(f'{v:.3f}' for v in r['detection'])} {tuple(r['counts'])}")
     s = report["in_sample"]
     print(
         f"fitted on all: detection P/R/F1 {'/'.join(f'{v:.3f}' for v in s['detection'])} "
-        f"(tp/fp/fn {s['counts']}), pairwise P/R/F1 {'/'.join(f'{v:.3f}' for v in s['pairwise'])}; "
+        f"(tp/fp/fn {s['counts']}; one-person listings flagged {s['singles_flagged']}), "
+        f"pairwise P/R/F1 {'/'.join(f'{v:.3f}' for v in s['pairwise'])}; "
         f"merge {params['merge']} attach {params['attach']} threshold {params['threshold']}"
     )
     if a.write:

@@ -8,11 +8,12 @@ How it decides (co-author structure first; parameters fitted offline, leave-peop
 3. Groups are merged greedily, most probable pair first, while a logistic model (agent/steps/work_pairs.py) gives
    them a same-person probability >= `merge`. Its weights may only say "closer = more likely one person" (see
    work_pairs.SIGNS): text, venue, years, categories, byline organisations, printed name forms, group sizes.
-4. Detection: a second logistic model, with non-negative weights, over two numbers: how many works with
-   co-authors lie outside the largest group, and how unlikely the two largest groups are to be one person. Its
-   probability is the `confidence`; the listing is flagged at >= `threshold`. A name-form conflict between two
-   substantial groups is a constraint (confidence >= 0.95), not a fitted weight. The name's form (initials,
-   common surname) is not used: in the labelled data it says how the listing was built, not who wrote it.
+4. Detection: a second logistic model, with non-negative weights, over the structure (how many works with
+   co-authors lie outside the largest group; how unlikely the two largest groups are to be one person) and how
+   ambiguous the page's name is (printed as initials only; a very common surname): the same structure is
+   stronger evidence of namesakes under a name many researchers share. Its probability is the `confidence`;
+   the listing is flagged at >= `threshold`. A name-form conflict between two substantial groups is a
+   constraint (confidence >= 0.95), not a fitted weight.
 5. The proposed split: the substantial groups; a leftover work joins its most probable group above `attach`,
    the rest are proposed together as one cluster of works the method could not place.
 All numbers (weights, `merge`, `attach`, `threshold`) are fitted by bench/fit_conflation.py on labelled listings
@@ -41,7 +42,7 @@ from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 from ..names import PersonName
 from .work_pairs import GroupState, PairModel, WorkVectors, affiliation_keys, incidence, venue_family, venue_words
 
-METHOD = "coauthor-structure-v3"
+METHOD = "coauthor-structure-name-v4"
 NAME_CONFLICT_CONFIDENCE = 0.95
 # Words that say nothing about a research topic in titles/abstracts of CS papers.
 _EXTRA_STOP = {
@@ -168,6 +169,7 @@ class _Features:
     cannot: np.ndarray  # n x n: the subject's printed names cannot be one person
     subject: PersonName | None
     vectors: WorkVectors
+    name: PersonName | None = None  # the page's name as printed (or the subject's most frequent printing)
 
 
 def _text(w: Work) -> str:
@@ -303,7 +305,8 @@ def _name_matrices(own_forms: list[PersonName | None], subject: PersonName | Non
     return clash[idx[:, None], idx[None, :]], full
 
 
-def _features(works: list[Work], subject: PersonName | None) -> _Features:
+def _features(works: list[Work], subject: PersonName | None, name: str | None = None) -> _Features:
+    """name: the page's name as printed (None: the subject's most frequent printing in the works is used)."""
     n = len(works)
     own_strings, co_forms = [], []
     for w in works:
@@ -311,6 +314,8 @@ def _features(works: list[Work], subject: PersonName | None) -> _Features:
         own_strings.append(own)
         co_forms.append(co)
     own_forms = [PersonName.parse(s) if s else None for s in own_strings]
+    printed = Counter(f for f in own_forms if f is not None).most_common(1)
+    page_name = (PersonName.parse(name) if name else None) or (printed[0][0] if printed else None)
     coauthors = _canonical_coauthors(co_forms)
     texts = [_text(w) for w in works]
     sim = np.eye(n)
@@ -338,7 +343,18 @@ def _features(works: list[Work], subject: PersonName | None) -> _Features:
         mean_text_cosine=float(off.mean()) if off.size else 0.0,
     )
     return _Features(
-        n, own_forms, own_strings, coauthors, sim, [w.year for w in works], terms, tfidf, cannot, subject, vectors
+        n,
+        own_forms,
+        own_strings,
+        coauthors,
+        sim,
+        [w.year for w in works],
+        terms,
+        tfidf,
+        cannot,
+        subject,
+        vectors,
+        page_name,
     )
 
 
@@ -459,6 +475,8 @@ def _cluster(
 LISTING_FEATURES = (
     "outside_largest",  # works with co-authors outside the largest group (scaled down past REFERENCE_WORKS works)
     "separation",  # 1 - same-person probability between the two largest substantial groups (0 with fewer)
+    "initials_only",  # the page's name is initials + surname ("J. Lee")
+    "common_surname",  # one of the most frequent surnames (names.COMMON_SURNAMES)
 )
 # Listings of the fitting data hold 6-12 works: a longer listing's count is scaled to this size, so that a
 # prolific person's many small collaborations do not read as a second person.
@@ -475,9 +493,12 @@ def listing_features(f: _Features, prob: np.ndarray, clusters: list[list[int]]) 
     big = clusters[:nbig]
     largest = set(clusters[0]) if clusters else set()
     outside = sum(1 for i in range(f.n) if f.coauthors[i] and i not in largest)
+    name = f.name
     x = {
         "outside_largest": outside * min(1.0, REFERENCE_WORKS / f.n),
         "separation": 1.0 - float(prob[0, 1]) if nbig >= 2 else 0.0,
+        "initials_only": float(bool(name and name.initials_only)),
+        "common_surname": float(bool(name and name.common_surname)),
     }
     return np.array([x[k] for k in LISTING_FEATURES]), big
 
@@ -512,6 +533,16 @@ def _reasons(x: np.ndarray, big: list[list[int]], f: _Features, conflict: bool) 
     ]
     if conflict:
         reasons.append("the subject's name is printed in incompatible forms across groups")
+    ambiguous = [
+        text
+        for key, text in (
+            ("initials_only", "the name is printed as initials only"),
+            ("common_surname", "a very common surname"),
+        )
+        if v[key]
+    ]
+    if ambiguous:
+        reasons.append("an ambiguous name: " + ", ".join(ambiguous))
     return reasons
 
 
@@ -535,7 +566,7 @@ class Analysis:
 
 def analyse(works: list[Work], subject_name: str | None, params: Params | None = None) -> Analysis:
     params = params or default_params()
-    f = _features(works, _subject_form(works, subject_name))
+    f = _features(works, _subject_form(works, subject_name), subject_name)
     return analyse_features(f, params)
 
 

@@ -151,9 +151,17 @@ def drifting_career() -> list[Work]:
     ]
 
 
+def printed_as(works: list[Work], name: str) -> list[Work]:
+    """The same works with the subject ("Yan Sun" / "Y. Sun") printed as `name` in every author list."""
+    return [
+        x.model_copy(update={"authors": [name if a in ("Yan Sun", "Y. Sun") else a for a in x.authors]}) for x in works
+    ]
+
+
 def test_two_person_listing_is_flagged_and_split_by_coauthors():
-    works = two_people() + more_gait()
-    res = detect(works, "Yan Sun")
+    """A page printed "Y. Sun": two co-author communities with their own topics are two people."""
+    works = printed_as(two_people() + more_gait(), "Y. Sun")
+    res = detect(works, "Y. Sun")
     assert res.detected is True
     assert res.confidence >= 0.5
     assert len(res.clusters) == 2
@@ -166,14 +174,29 @@ def test_two_person_listing_is_flagged_and_split_by_coauthors():
     assert "gait" in by_size[5].evidence.top_terms
     assert by_size[4].evidence.venues[0] == "LG"
     assert any("share no co-author with the largest group" in r for r in res.reasons)
+    assert any("initials only" in r and "common surname" in r for r in res.reasons)
+
+
+def test_the_same_works_are_more_likely_namesakes_under_a_more_ambiguous_name():
+    """The detection weights of the name's form are fitted (non-negative): initials only and a very common surname
+    each raise the confidence for the same works; the structure alone is not enough under a rare full name."""
+    works = two_people() + more_gait()
+    initials_common = detect(printed_as(works, "Y. Sun"), "Y. Sun").confidence
+    full_common = detect(printed_as(works, "Yan Sun"), "Yan Sun").confidence
+    initials_rare = detect(printed_as(works, "Y. Okonjo"), "Y. Okonjo").confidence
+    full_rare = detect(printed_as(works, "Yan Okonjo"), "Yan Okonjo")
+    assert initials_common > full_common > full_rare.confidence
+    assert initials_common > initials_rare > full_rare.confidence
+    assert full_rare.detected is False
+    assert not any("ambiguous name" in r for r in full_rare.reasons)
 
 
 def test_evidence_of_a_second_person_grows_with_its_works_and_its_distance():
     """Two co-author communities of 4 and 3 works are also what one person's page often looks like in the labelled
     listings, so the 4 + 3 page is less certain than the 4 + 5 one; and a one-community page is the least."""
-    small = detect(two_people(), "Yan Sun").confidence
-    large = detect(two_people() + more_gait(), "Yan Sun").confidence
-    one = detect(drifting_career(), "Maria Keller").confidence
+    small = detect(printed_as(two_people(), "Y. Sun"), "Y. Sun").confidence
+    large = detect(printed_as(two_people() + more_gait(), "Y. Sun"), "Y. Sun").confidence
+    one = detect(drifting_career(), "M. Keller").confidence
     assert one < small < large
 
 
@@ -207,6 +230,11 @@ def test_name_forms():
     assert PersonName.parse("Steve Skiena").compatible(PersonName.parse("Steven Skiena"))
     assert not PersonName.parse("Robert E. Mercer").compatible(PersonName.parse("Robert L. Mercer"))
     assert PersonName.parse("Sun, Yan") == PersonName.parse("Yan Sun")
+    # How ambiguous a printed name is (detection features).
+    assert PersonName.parse("J. Lee").initials_only and PersonName.parse("J.-R. Wen").initials_only
+    assert not PersonName.parse("Philip S. Yu").initials_only and not PersonName.parse("Ji-Rong Wen").initials_only
+    assert PersonName.parse("Yan Sun").common_surname and PersonName.parse("S. Roy").common_surname
+    assert not PersonName.parse("Steven Skiena").common_surname
 
 
 def _parse_seed(name: str):
