@@ -1,4 +1,4 @@
-"""The export contract (schemas.runs.ExportLine, schema_version 1) built from store reads only.
+"""The export contract (schemas.runs.ExportLine, schema_version 2) built from store reads only.
 
 `enrich export`, the agent and the web page all call these functions, so a researcher looks the same everywhere.
 Only current (applied) values are exported; a field with no applied value is null (or [] for topics).
@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from enrich.schemas import FieldValue, Listing, Researcher, Work
+from enrich.schemas.fields import slot_fields
 from enrich.schemas.runs import (
     ExportAffiliation,
+    ExportAffiliationItem,
     ExportClusterWork,
     ExportConflation,
     ExportEvidence,
@@ -37,6 +39,7 @@ CSV_COLUMNS: dict[str, str] = {
     "affiliation_origin": "origin (human:<who>, import:<format>, llm:<backend>/<model>)",
     "affiliation_confidence": "confidence 0-1",
     "affiliation_evidence": "evidence quotes, ' | '-separated",
+    "affiliations": "every affiliation, the primary first, as 'value <ror_id>', ' ; '-separated",
     "topics": "topic tags as 'tag:score;tag:score'",
     "topics_status": "status of the topics value",
     "summary_text": "plain-language summary",
@@ -60,22 +63,34 @@ def _listing_path(store: Store, listing_id: int | None, cache: dict[int, str]) -
     return cache[listing_id]
 
 
-def _affiliation(store: Store, fv: FieldValue | None, paths: dict[int, str]) -> ExportAffiliation | None:
-    if fv is None:
-        return None
-    ror = store.derived(fv.id, "ror_id") if fv.id is not None else []
-    return ExportAffiliation(
-        value=fv.value["name"],
-        ror_id=ror[0].value if ror else None,
-        status=fv.status,
-        origin=fv.origin,
-        confidence=fv.confidence,
-        job_id=fv.job_id,
-        evidence=[
-            ExportEvidence(quote=e.quote, listing=_listing_path(store, e.listing_id, paths), start=e.start, end=e.end)
-            for e in fv.evidence
-        ],
-    )
+def _affiliations(
+    values: dict[str, FieldValue], ror_ids: dict[int, str], listing_path: Any
+) -> tuple[ExportAffiliation | None, list[ExportAffiliationItem]]:
+    """(`affiliation`, `affiliations`): every applied affiliation slot in slot order; the primary one is the first
+    of them (the `affiliation` slot unless it is empty)."""
+    items: list[ExportAffiliationItem] = []
+    for f in slot_fields("affiliation"):
+        fv = values.get(f)
+        if fv is None:
+            continue
+        items.append(
+            ExportAffiliationItem(
+                value=fv.value["name"],
+                ror_id=ror_ids.get(fv.id) if fv.id is not None else None,
+                status=fv.status,
+                origin=fv.origin,
+                confidence=fv.confidence,
+                job_id=fv.job_id,
+                evidence=[
+                    ExportEvidence(quote=e.quote, listing=listing_path(e.listing_id), start=e.start, end=e.end)
+                    for e in fv.evidence
+                ],
+                field=f,
+                primary=not items,
+            )
+        )
+    primary = ExportAffiliation(**items[0].model_dump(exclude={"field", "primary"})) if items else None
+    return primary, items
 
 
 def _topics(fv: FieldValue | None) -> list[ExportTopic]:
@@ -142,13 +157,20 @@ def researcher_line(store: Store, researcher: Researcher | int) -> ExportLine:
     paths = {lst.id: lst.path for lst in listings if lst.id is not None}
     by_jobs = [fv for fv in values.values() if fv.job_id]
     newest_job = max(by_jobs, key=lambda fv: fv.id or 0).job_id if by_jobs else None
+    ror_ids = {
+        fv.id: facts[0].value
+        for fv in values.values()
+        if fv.id is not None and fv.field in slot_fields("affiliation") and (facts := store.derived(fv.id, "ror_id"))
+    }
+    affiliation, affiliations = _affiliations(values, ror_ids, lambda lid: _listing_path(store, lid, paths))
     return ExportLine(
         researcher_id=r.id,
         name=r.name,
         job_id=newest_job,
         external_id=next((lst.external_id for lst in listings if lst.external_id), None),
         listings=_listings(listings),
-        affiliation=_affiliation(store, values.get("affiliation"), paths),
+        affiliation=affiliation,
+        affiliations=affiliations,
         topics=_topics(values.get("topics")),
         summary=_summary(values.get("summary")),
         conflation=_conflation(store, listings),
@@ -174,21 +196,7 @@ def _batch_line(item: export_reads.ResearcherBatchItem) -> ExportLine:
     paths = {lst["id"]: lst["path"] for lst in item.listings}
     by_jobs = [fv for fv in values.values() if fv.job_id]
     newest_job = max(by_jobs, key=lambda fv: fv.id or 0).job_id if by_jobs else None
-    aff = values.get("affiliation")
-    affiliation = None
-    if aff is not None:
-        affiliation = ExportAffiliation(
-            value=aff.value["name"],
-            ror_id=item.ror_id,
-            status=aff.status,
-            origin=aff.origin,
-            confidence=aff.confidence,
-            job_id=aff.job_id,
-            evidence=[
-                ExportEvidence(quote=e.quote, listing=paths.get(e.listing_id), start=e.start, end=e.end)
-                for e in aff.evidence
-            ],
-        )
+    affiliation, affiliations = _affiliations(values, item.ror_ids, paths.get)
     conflation = None
     if item.conflation is not None:
         conflation = ExportConflation(
@@ -213,6 +221,7 @@ def _batch_line(item: export_reads.ResearcherBatchItem) -> ExportLine:
             for lst in item.listings
         ],
         affiliation=affiliation,
+        affiliations=affiliations,
         topics=_topics(values.get("topics")),
         summary=_summary(values.get("summary")),
         conflation=conflation,
@@ -276,6 +285,7 @@ def csv_row(line: ExportLine) -> dict[str, Any]:
         "affiliation_origin": a.origin if a else None,
         "affiliation_confidence": _num(a.confidence) if a else None,
         "affiliation_evidence": " | ".join(e.quote for e in a.evidence if e.quote) if a else None,
+        "affiliations": " ; ".join(x.value + (f" <{x.ror_id}>" if x.ror_id else "") for x in line.affiliations),
         "topics": ";".join(f"{t.tag}:{t.score:.2f}" for t in line.topics),
         "topics_status": line.topics[0].status if line.topics else None,
         "summary_text": s.text if s else None,

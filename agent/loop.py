@@ -39,6 +39,7 @@ class RunOptions:
     only: list[str] = field(default_factory=list)
     researcher_ids: list[int] = field(default_factory=list)
     concurrency: int = 1
+    processes: int = 1  # researchers in this many worker processes (CPU-bound jobs: more cores)
     budget_usd: float | None = None
     dry_run: bool = False
     refresh: bool = False
@@ -207,7 +208,7 @@ def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
                 calls = len(exc.call_ids) if isinstance(exc, LLMError) else 0  # failed attempts were calls too
                 outcomes.append(StepOutcome(name, "failed", detail=str(exc)[:300], calls=calls))
             else:
-                detail = record_error(ctx.store, exc, job_id=ctx.job_id, researcher_id=ctx.researcher.id, step=name)
+                detail = record_error(ctx.store, exc, job_id=ctx.job_id, researcher_id=ctx.researcher_id, step=name)
                 outcomes.append(StepOutcome(name, "error", detail=detail))
     return outcomes
 
@@ -234,6 +235,48 @@ def remember_misses(ctx: StepContext, plan: Plan, outcomes: list[StepOutcome]) -
             )
         elif o.step in plan.missed_before and o.status != "skipped":
             ctx.store.clear_step_miss(plan.researcher_id, o.step)
+
+
+@dataclass(frozen=True)
+class JobSetup:
+    """What enriching one researcher of a job needs besides a store and a client (a worker process gets a copy)."""
+
+    job_id: str
+    only: list[str]
+    refresh: bool
+    retry_failed: bool
+    ror_loaded: bool
+
+
+def enrich_one(
+    store: Any, client: Any, settings: Any, setup: JobSetup, rid: int, plan: Plan | None
+) -> tuple[Plan, list[StepOutcome]]:
+    """Plan (unless `plan` is given: the one made when the job was created), run and remember one researcher's
+    steps. A failure to read the researcher is recorded and returned as an outcome; only a fatal error raises."""
+    from . import ror
+    from .job_errors import is_fatal
+
+    try:
+        plan = plan or plan_researcher(
+            store, rid, only=setup.only, refresh=setup.refresh, origin=client.origin, retry_failed=setup.retry_failed
+        )
+        ctx = make_context(
+            store, client, settings, rid, setup.job_id, ror.RorIndex.of(store) if setup.ror_loaded else None
+        )
+    except Exception as exc:  # reading this researcher failed: recorded, the job goes on
+        if is_fatal(exc):
+            raise
+        detail = record_error(store, exc, job_id=setup.job_id, researcher_id=rid, step="prepare")
+        return Plan(rid, None, [], {}), [StepOutcome("prepare", "error", detail=detail)]
+    outcomes = run_researcher(ctx, plan.steps)
+    try:
+        remember_misses(ctx, plan, outcomes)
+    except Exception as exc:
+        if is_fatal(exc):
+            raise
+        detail = record_error(store, exc, job_id=setup.job_id, researcher_id=rid, step="remember")
+        outcomes.append(StepOutcome("remember", "error", detail=detail))
+    return plan, outcomes
 
 
 def estimate(store: Any, plans: list[Plan], client: Any) -> dict[str, Any]:
@@ -277,13 +320,74 @@ def run_in_workers(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         running: set[Future[_R]] = set()
         while True:
-            while len(running) < workers and keep_going() and (item := next(queue, None)) is not None:
-                running.add(pool.submit(work, item))
+            while len(running) < workers and keep_going() and (nxt := next(queue, None)) is not None:
+                running.add(pool.submit(work, nxt))
             if not running:
                 return
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
                 yield fut.result()
+
+
+_WORKER: dict[str, Any] = {}  # a worker process's store, client, settings and job setup
+
+
+def _worker_init(db_path: str, settings: Any, setup: JobSetup) -> None:
+    import signal
+
+    from enrich.store import Store
+
+    from .llm import make_client
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the job in the parent, which ends the workers
+    store = Store.open(db_path, migrate=False)
+    _WORKER.update(store=store, client=make_client(settings, store=store), settings=settings, setup=setup)
+
+
+def _worker_run(index: int, rid: int, plan: Plan | None) -> tuple[int, Plan, list[StepOutcome]]:
+    w = _WORKER
+    plan, outcomes = enrich_one(w["store"], w["client"], w["settings"], w["setup"], rid, plan)
+    return index, plan, outcomes
+
+
+def run_in_processes(
+    items: Iterable[tuple[int, int, Plan | None]],
+    processes: int,
+    keep_going: Callable[[], bool],
+    init_args: tuple[str, Any, JobSetup],
+) -> Iterator[tuple[int, Plan, list[StepOutcome]]]:
+    """Each (index, researcher id, plan) enriched in one of `processes` worker processes, each with its own store
+    connection and client (the steps are Python: threads share one core), each result as soon as it is ready; at
+    most two items per process are handed out ahead. Workers start fresh (spawn: nothing of this process's open
+    database is inherited). When the job stops early (Ctrl-C, a fatal error) the workers are ended at once: a
+    researcher cut short is redone on resume, which is harmless."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=init_args,
+    )
+    queue = iter(items)
+    running: set[Future[tuple[int, Plan, list[StepOutcome]]]] = set()
+    finished = False
+    try:
+        while True:
+            while len(running) < 2 * processes and keep_going() and (item := next(queue, None)) is not None:
+                running.add(pool.submit(_worker_run, *item))
+            if not running:
+                finished = True
+                return
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+    finally:
+        if not finished:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class JobRunner:
@@ -354,7 +458,7 @@ class JobRunner:
         the store may have changed since)."""
         from . import ror
 
-        # decided once per job: asking the store whether an index is loaded costs ~20 ms (it counts the tables)
+        # decided once per job: asking the store whether an index is loaded counts the index's tables
         ror_loaded = ror.index_status(self.store) is not None
         if not ror_loaded and (not opts.only or "affiliation" in opts.only):
             self.on_note(ror.NO_INDEX_MESSAGE)
@@ -365,36 +469,13 @@ class JobRunner:
         done_flags = [i < cursor for i in range(total)]
         workers = max(1, min(opts.concurrency, getattr(self.client, "max_concurrency", 1)))
 
-        def work(index: int) -> tuple[int, Plan, list[StepOutcome]]:
-            from .job_errors import is_fatal
+        setup = JobSetup(job.id, list(opts.only), opts.refresh, opts.retry_failed, ror_loaded)
 
-            store = self.thread_store
+        def work(index: int) -> tuple[int, Plan, list[StepOutcome]]:
             rid = todo[index]
-            try:
-                plan = planned.pop(rid, None) or plan_researcher(
-                    store,
-                    rid,
-                    only=opts.only,
-                    refresh=opts.refresh,
-                    origin=self.client.origin,
-                    retry_failed=opts.retry_failed,
-                )
-                ctx = make_context(
-                    store, self.client, self.settings, rid, job.id, ror.RorIndex.of(store) if ror_loaded else None
-                )
-            except Exception as exc:  # reading this researcher failed: recorded, the job goes on
-                if is_fatal(exc):
-                    raise
-                detail = record_error(store, exc, job_id=job.id, researcher_id=rid, step="prepare")
-                return index, Plan(rid, None, [], {}), [StepOutcome("prepare", "error", detail=detail)]
-            outcomes = run_researcher(ctx, plan.steps)
-            try:
-                remember_misses(ctx, plan, outcomes)
-            except Exception as exc:
-                if is_fatal(exc):
-                    raise
-                detail = record_error(store, exc, job_id=job.id, researcher_id=rid, step="remember")
-                outcomes.append(StepOutcome("remember", "error", detail=detail))
+            plan, outcomes = enrich_one(
+                self.thread_store, self.client, self.settings, setup, rid, planned.pop(rid, None)
+            )
             return index, plan, outcomes
 
         def account(plan: Plan, outcomes: list[StepOutcome]) -> None:
@@ -436,7 +517,17 @@ class JobRunner:
 
         t0 = time.monotonic()
         try:
-            for i, plan, outcomes in run_in_workers(work, range(cursor, total), workers, within_budget):
+            processes = self._processes(opts)
+            if processes > 1:
+                results = run_in_processes(
+                    ((i, todo[i], planned.pop(todo[i], None)) for i in range(cursor, total)),
+                    processes,
+                    within_budget,
+                    (self.store.file_path(), self.settings, setup),
+                )
+            else:
+                results = run_in_workers(work, range(cursor, total), workers, within_budget)
+            for i, plan, outcomes in results:
                 account(plan, outcomes)
                 done_flags[i] = True
                 save()
@@ -444,7 +535,7 @@ class JobRunner:
             if not all(done_flags):  # run_in_workers stopped starting researchers
                 save("interrupted", f"budget of ${opts.budget_usd} reached")
                 return self.store.get_job(job.id)
-            self._propose_merges(job.id, todo)
+            self.propose_merges(job.id, todo)
         except KeyboardInterrupt:
             save("interrupted", "interrupted by the user")
             raise
@@ -458,9 +549,16 @@ class JobRunner:
         save("done")
         return self.store.get_job(job.id)
 
-    def _propose_merges(self, job_id: str, researcher_ids: list[int]) -> None:
+    def _processes(self, opts: RunOptions) -> int:
+        """Worker processes for this job: more than one only when asked, for a database file, and a client that
+        answers several researchers at once (not the embedded model: one server, one request at a time)."""
+        if opts.processes <= 1 or getattr(self.client, "max_concurrency", 1) <= 1:
+            return 1
+        return opts.processes if self.store.file_path() else 1
+
+    def propose_merges(self, job_id: str, researcher_ids: list[int]) -> None:
         """Listings sharing works may be one person: ONE `merge` proposal per group (never an automatic merge),
         for the groups that involve this job's researchers (agent.merges: blocking on work keys, near-linear)."""
-        from .merges import propose_merges
+        from . import merges
 
-        propose_merges(self.store, researcher_ids, job_id=job_id)
+        merges.propose_merges(self.store, researcher_ids, job_id=job_id)

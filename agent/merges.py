@@ -57,7 +57,7 @@ class _UnionFind:
 @dataclass
 class MergeGroup:
     researchers: list[int]  # sorted; the first is the one the others merge into
-    shared: dict[bytes, dict] = field(default_factory=dict)  # key -> {"work_id", "title", "listings": n}
+    shared: dict[int, dict] = field(default_factory=dict)  # key -> {"work_id", "title", "listings": n}
 
     def shared_works(self) -> list[dict]:
         """The shared works, most widely shared first; a title and its abstract's windows name one work."""
@@ -79,7 +79,7 @@ def find_groups(store: Store, among: Collection[int] | None = None) -> list[Merg
     facts: dict[int, tuple[str | None, int | None]] = {}
     forms: dict[int, PersonName | None] = {}
     # per shared key, what the evidence needs: (key, a researcher joined under it, work id, title, listings)
-    edges: list[tuple[bytes, int, str, str | None, int]] = []
+    edges: list[tuple[int, int, str, str | None, int]] = []
     for postings in work_keys.shared_postings(store, among):
         missing = {p.researcher_id for p in postings} - facts.keys()
         if missing:
@@ -89,7 +89,7 @@ def find_groups(store: Store, among: Collection[int] | None = None) -> list[Merg
         for joined in _join_compatible(store, uf, postings, facts, forms):
             first = joined[0]
             n = len({p.listing_id for p in joined})
-            edges.append((first.key, first.researcher_id, first.work_id, first.title, n))
+            edges.append((first.key, first.researcher_id, *work_keys.work_of(store, first), n))
     groups: dict[int, MergeGroup] = {}
     for key, rid, work_id, title, listings in edges:
         g = groups.setdefault(uf.find(rid), MergeGroup([]))
@@ -145,9 +145,9 @@ def _join_compatible(
 def _same_work(store: Store, uf: _UnionFind, a: work_keys.Posting, b: work_keys.Posting) -> bool:
     """A title names one work; an abstract key (an identical opening, a min-hash) is only a candidate, checked
     against the two abstracts -- unless the two researchers are already joined."""
-    if a.key[:1] == b"t" or uf.find(a.researcher_id) == uf.find(b.researcher_id):
+    if work_keys.is_title_key(a.key) or uf.find(a.researcher_id) == uf.find(b.researcher_id):
         return True
-    return work_keys.similar_abstracts(store, (a.listing_id, a.work_id), (b.listing_id, b.work_id))
+    return work_keys.similar_abstracts(store, (a.listing_id, a.ordinal), (b.listing_id, b.ordinal))
 
 
 def _related(facts: dict[int, tuple[str | None, int | None]], a: int, b: int) -> bool:

@@ -8,6 +8,8 @@ Names are compared as a `PersonName` (given-name tokens and surname, lower-case 
 - `names_subject`: does an author line's name refer to the page's subject? Lenient (near-identical spelling, or the
   same surname and first initial): an author line on the subject's own page names the subject or a co-author.
 - `email_names_subject`: does an e-mail's local part spell the subject's name (`jsmith`, `john.smith`)?
+- How ambiguous a name is (`PersonName.initials_only`, `.common_surname`): a name printed as initials or with a
+  very frequent surname is shared by more researchers.
 
 Organisation names: `looks_like_institution` (is this short text an organisation's name?) and the looser
 `mentions_institution` (could this text name one at all?).
@@ -24,6 +26,18 @@ from enrich.schemas.text import ascii_key
 
 _DIGITS = re.compile(r"\d+")  # footnote marks ("Yan Sun1"); other marks are dropped by ascii_key
 _PARTS = re.compile(r"[\s.\-]+")
+# Surnames shared by very many researchers (the most frequent Chinese, Korean, Vietnamese, South Asian and English
+# ones): a page under such a surname is a likely home for namesakes.
+COMMON_SURNAMES = frozenset(
+    """
+li wang zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he lin gao luo zheng liang xie song tang han
+feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei su lu ding ren shen yao jin
+kim lee park choi jung jeong kang cho yoon jang lim shin oh seo kwon hwang ahn yoo hong
+nguyen tran le pham hoang phan vu
+kumar singh sharma gupta roy das patel shah rao reddy iyer khan ali ahmed
+smith johnson williams brown jones miller davis wilson taylor anderson thomas moore martin white
+""".split()
+)
 
 
 def name_tokens(name: str) -> list[str]:
@@ -65,6 +79,15 @@ class PersonName:
     def key(self) -> str:
         return " ".join((*self.given, self.surname))
 
+    @property
+    def initials_only(self) -> bool:
+        """Given names printed as initials only ("J. Lee"): every researcher with those initials shares it."""
+        return bool(self.given) and all(len(g) == 1 for g in self.given)
+
+    @property
+    def common_surname(self) -> bool:
+        return self.surname in COMMON_SURNAMES
+
 
 def _name_parts(name: str) -> list[str]:
     return [p for p in _PARTS.split(name.casefold()) if len(p) > 1]
@@ -95,10 +118,17 @@ def email_names_subject(email: str, subject: str) -> bool:
     )
 
 
+# Words that make a short text an organisation's name, in the languages research pages are commonly written in:
+# the fallback when no ROR index is loaded (with one, the index decides, in any language). Generic words only, never
+# the name of a particular organisation.
 INSTITUTION_WORDS = re.compile(
-    r"\b(universit\w*|institut\w*|college|school|academy|academia|laborator\w*|lab|labs|centre|center|hospital|"
-    r"foundation|inc\.?|corp\w*|company|ltd|gmbh|polytechni\w*|ecole|école|technion|cnrs|inria|"
-    r"council|ministry|agency|observatory|museum|clinic|department|faculty|kaist|mit|eth|epfl|ucl|cas)\b",
+    r"\b(universi\w*|univ|institu\w*|istituto|college|colegio|coll[eè]ge|school|academy|acad[eé]mi\w*|akademi\w*|"
+    r"laborator\w*|lab|labs|centre|center|centro|centrum|zentrum|hospital|h[oô]pital|ospedale|klinik\w*|clinic\w*|"
+    r"cl[ií]nica|foundation|fundaci[oó]n|funda[cç][aã]o|fondazione|stiftung|inc\.?|corp\w*|company|ltd|gmbh|"
+    r"polytechni\w*|politecnic\w*|polit[eé]cnic\w*|ecole|école|escola|escuela|hochschule|fachhochschule|"
+    r"council|ministry|ministerio|minist[eè]re|agency|agencia|observatory|observatorio|museum|museo|department|"
+    r"departamento|d[eé]partement|dipartimento|faculty|facultad|faculdade|facolt[aà]|fakult[aä]t)\b"
+    r"|大学|大學|学院|學院|研究所|研究院|研究センター|대학교|대학|연구소|연구원|университет\w*|институт\w*|جامعة",
     re.IGNORECASE,
 )
 
@@ -115,8 +145,16 @@ def looks_like_institution(name: str) -> bool:
     """An organisation's name, not a sentence that happens to contain "University": short, an institution word,
     and mostly capitalised words (names are title-cased; prose is not)."""
     words = re.findall(r"[^\s,;()]+", name)
-    if not words or len(words) > 14 or not mentions_institution(name):
+    if not words or len(words) > 14 or not (INSTITUTION_WORDS.search(name) or _RESEARCH_ORG.search(name)):
         return False
     content = [w for w in words if w.casefold() not in _LINKING]
-    capitalised = [w for w in content if w[:1].isupper() or w.isupper()]
+    capitalised = [w for w in content if w[:1].isupper() or w.isupper() or w.lower() == w.upper()]  # or uncased
     return len(capitalised) >= 0.6 * len(content)
+
+
+# "Microsoft Research", not "Senior Research Scientist" or "Research interests"
+_RESEARCH_ORG = re.compile(
+    r"\bResearch\b(?!\s+(?:scientist|engineer|fellow|associate|assistant|interests?|professor|student|intern|staff|"
+    r"director|areas?|topics?|lead|manager)\b)",
+    re.IGNORECASE,
+)

@@ -7,13 +7,14 @@ Listing text is untrusted: the view only ever holds plain strings split into seg
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from enrich.schemas import FIELDS, Evidence, FieldValue, Proposal
-from enrich.schemas.fields import display_value
+from enrich.schemas import Evidence, FieldValue, Proposal
+from enrich.schemas.fields import base_field, display_value, shown_fields
 from enrich.store import Store, StoreError, paging
 
 CONTEXT_CHARS = 160  # listing text shown either side of an evidence quote
@@ -71,10 +72,13 @@ class ProposalView:
     decided_at: str | None
     decided_by: str | None
     evidence: list[EvidenceView]
-    clusters: list[ClusterView] = field(default_factory=list)
-    shared_works: list[dict[str, Any]] = field(default_factory=list)  # {"work_id", "other", "title"}
-    unassigned: list[dict[str, Any]] = field(default_factory=list)  # split: works that stay with the original
-    details: list[tuple[str, str]] = field(default_factory=list)  # other payload keys, as text
+    # dataclasses.field, not field: the `field` attribute above shadows that name for type checkers
+    clusters: list[ClusterView] = dataclasses.field(default_factory=list)
+    shared_works: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # {"work_id", "other", "title"}
+    unassigned: list[dict[str, Any]] = dataclasses.field(
+        default_factory=list
+    )  # split: works that stay with the original
+    details: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # other payload keys, as text
     edit_text: str = ""  # starting text for an edit (what `enrich review edit` / the edit box accepts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,7 +156,7 @@ def edit_text(field_name: str | None, value: Any) -> str:
     """A value as a person would type it back (schemas.fields.coerce_cli_value reads this form)."""
     if value is None or field_name is None:
         return ""
-    if field_name == "affiliation" and isinstance(value, dict):
+    if base_field(field_name) == "affiliation" and isinstance(value, dict):
         return str(value.get("name", ""))
     return json.dumps(value, ensure_ascii=False, indent=2)
 
@@ -277,10 +281,19 @@ class QueueFilters:
 SORTS = {"id": "id", "confidence": "confidence", "researcher": "researcher"}
 
 
+def _check_field(name: str | None) -> None:
+    from enrich.schemas.fields import check_field
+
+    if name is not None:
+        try:
+            check_field(name)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+
+
 def queue(store: Store, filters: QueueFilters, state: str | None = "pending") -> list[Proposal]:
     """The proposals the CLI list, the bulk rules and the web queue all show (one query: Store.proposals)."""
-    if filters.field is not None and filters.field not in FIELDS:
-        raise StoreError(f"unknown field {filters.field!r}; known fields: {', '.join(FIELDS)}")
+    _check_field(filters.field)
     if filters.sort not in SORTS:
         raise StoreError(f"unknown sort {filters.sort!r}; use one of: {', '.join(SORTS)}")
     return store.proposals(
@@ -295,8 +308,7 @@ def queue(store: Store, filters: QueueFilters, state: str | None = "pending") ->
 
 
 def _query(store: Store, filters: QueueFilters, state: str | None) -> paging.QueueQuery:
-    if filters.field is not None and filters.field not in FIELDS:
-        raise StoreError(f"unknown field {filters.field!r}; known fields: {', '.join(FIELDS)}")
+    _check_field(filters.field)
     if filters.sort not in SORTS:
         raise StoreError(f"unknown sort {filters.sort!r}; use one of: {', '.join(SORTS)}")
     return paging.QueueQuery(
@@ -399,7 +411,7 @@ def bulk_counts(store: Store, filters: QueueFilters, *, action: str = "accept") 
     return BulkCounts(action, c["matched"], todo, protected, c["structural"])
 
 
-def queue_row(store: Store, p: Proposal, names: dict[int, str | None] | None = None) -> dict[str, Any]:
+def queue_row(store: Store, p: Proposal, names: Mapping[int | None, str | None] | None = None) -> dict[str, Any]:
     """One line of the queue (CLI table / --json, web table)."""
     if names is None:
         names = {r.id: r.name for r in store.researchers(include_merged=True)}
@@ -468,11 +480,11 @@ def researcher_view(store: Store, researcher_id: int) -> ResearcherView:
     current = store.current_all(researcher_id)
     pending = store.proposals("pending", researcher_id=researcher_id)
     fields = []
-    for name in FIELDS:
+    for name in shown_fields([*current, *(p.field for p in pending if p.field)]):  # each affiliation on its own row
         fv = current.get(name)
         n = sum(1 for p in pending if p.field == name)
         ror = None
-        if fv is not None and fv.id is not None and name == "affiliation":
+        if fv is not None and fv.id is not None and base_field(name) == "affiliation":
             facts = store.derived(fv.id, "ror_id")
             ror = str(facts[0].value) if facts else None
         fields.append(

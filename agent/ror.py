@@ -345,9 +345,9 @@ def _choose(
     ids = {s[1] for s in scored}
     if len(ids) > 1:
         # several records share the words: the stated city, else the only active one in the stated country
-        in_city = [s for s in scored if s[3] and s[0] >= 0.9]
-        if len({s[1] for s in in_city}) == 1:
-            return in_city[0][1], in_city[0][2], in_city[0][0]
+        city_hits = [s for s in scored if s[3] and s[0] >= 0.9]
+        if len({s[1] for s in city_hits}) == 1:
+            return city_hits[0][1], city_hits[0][2], city_hits[0][0]
         top = [s for s in scored if s[0] >= scored[0][0] - 1e-9]
         if len({s[1] for s in top}) == 1 and places.countries and not acronym and not generic:
             return top[0][1], top[0][2], top[0][0]
@@ -645,7 +645,9 @@ def _school_hit(
 
 
 def _email_domains(text: str, emails: Iterable[str]) -> list[tuple[str, tuple[int, int] | None]]:
-    found = [(m.group(1).lower(), (m.start(), m.end())) for m in _EMAIL.finditer(text)]
+    found: list[tuple[str, tuple[int, int] | None]] = [
+        (m.group(1).lower(), (m.start(), m.end())) for m in _EMAIL.finditer(text)
+    ]
     found += [(e.split("@", 1)[1].lower().strip(), None) for e in emails if "@" in e]
     seen: dict[str, tuple[int, int] | None] = {}
     for domain, span in found:
@@ -748,6 +750,16 @@ def _match(text: str, emails: Iterable[str], index: Any, threshold: float) -> tu
         for h in sorted(candidates.values(), key=lambda h: h.score, reverse=True)
     ]
     return accepted, cands
+
+
+def place_spans(text: str, *, index: Any) -> list[tuple[int, int]]:
+    """Character spans of the words of `text` that state a place the index knows, as the matcher reads places (a
+    country, city or region segment): `Campinas` and `Brazil` in `UNICAMP, Campinas, Brazil`."""
+    mem = _memory(index)
+    clean, where = _clean(text or "")
+    words = _words(clean)
+    places = _places(words, mem)
+    return [(where[words[i].start], where[words[i].end]) for i in sorted(places.place_words)]
 
 
 def match(text: str, *, emails: Iterable[str] = (), index: Any, threshold: float | None = None) -> MatchResult | None:

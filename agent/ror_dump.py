@@ -1,26 +1,34 @@
 """Reading official ROR data dumps: schema v2 and the older v1, as .json, .json.gz or the release .zip.
 
-The dump is a JSON array of records; it is parsed one record at a time (a streaming decode over text chunks), so a
-full 120k-record release never sits in memory as one list.
+The dump is a JSON array of records; ijson parses it one record at a time (its C backend where the wheel has one,
+else pure Python), so a full 120k-record release never sits in memory as one list.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
-import io
 import json
 import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+import ijson
 
 from enrich.store.ror import RorOrg
 
 _RELEASE = re.compile(r"(v\d+(?:\.\d+)+(?:-\d{4}-\d{2}-\d{2})?)")
-_CHUNK = 1 << 20
+_HEAD = 1 << 16  # read to tell an array from a single object before ijson takes the stream over
+
+
+class Readable(Protocol):
+    """A binary stream: a file, a gzip file or a zip member."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class DumpError(ValueError):
@@ -43,8 +51,8 @@ def _pick_zip_member(names: list[str]) -> str:
 
 
 @contextmanager
-def open_dump(path: str | Path) -> Iterator[tuple[TextIO, str]]:
-    """Open a dump as text; yields (stream, member or file name the release string is read from)."""
+def open_dump(path: str | Path) -> Iterator[tuple[Readable, str]]:
+    """Open a dump (binary, UTF-8); yields (stream, member or file name the release string is read from)."""
     path = Path(path)
     if not path.exists():
         raise DumpError(f"no such file: {path}")
@@ -52,56 +60,53 @@ def open_dump(path: str | Path) -> Iterator[tuple[TextIO, str]]:
         with zipfile.ZipFile(path) as zf:
             member = _pick_zip_member(zf.namelist())
             with zf.open(member) as raw:
-                yield io.TextIOWrapper(raw, encoding="utf-8"), member
+                yield raw, member
         return
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     if gzipped:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
+        with gzip.open(path, "rb") as fh:
             yield fh, path.name
     else:
-        with path.open("r", encoding="utf-8") as fh:
+        with path.open("rb") as fh:
             yield fh, path.name
 
 
-def iter_json_records(stream: TextIO) -> Iterator[dict[str, Any]]:
+class _Rejoined:
+    """The bytes already read from a stream, then the rest of the stream (what ijson reads from)."""
+
+    def __init__(self, head: bytes, rest: Readable) -> None:
+        self.head, self.rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head:
+            return self.rest.read(size)
+        n = len(self.head) if size < 0 else size
+        out, self.head = self.head[:n], self.head[n:]
+        return out
+
+
+def iter_json_records(stream: Readable) -> Iterator[dict[str, Any]]:
     """Yield the objects of a top-level JSON array one by one; a single object (one record, or {"items": [...]})
     is accepted too."""
-    decoder = json.JSONDecoder()
-    buf = stream.read(_CHUNK).lstrip("\ufeff").lstrip()
-    if not buf:
+    head = stream.read(_HEAD).removeprefix(codecs.BOM_UTF8).lstrip()
+    if not head:
         raise DumpError("the dump is empty")
-    if buf[0] == "{":  # not an array: read it whole
-        data = json.loads(buf + stream.read())
+    if head[:1] == b"{":  # not an array: read it whole
+        data = json.loads(head + stream.read())
         items = data.get("items") if isinstance(data.get("items"), list) else [data]
         yield from items
         return
-    if buf[0] != "[":
+    if head[:1] != b"[":
         raise DumpError("the dump is not a JSON array of ROR records")
-    pos, eof = 1, False
-    while True:
-        while True:  # skip separators
-            while pos < len(buf) and buf[pos] in " \t\r\n,":
-                pos += 1
-            if pos < len(buf) or eof:
-                break
-            buf, pos = stream.read(_CHUNK), 0
-            eof = not buf
-        if pos >= len(buf):
-            raise DumpError("the dump ends before its closing ']'")
-        if buf[pos] == "]":
-            return
-        try:
-            obj, end = decoder.raw_decode(buf, pos)
-        except json.JSONDecodeError as exc:
-            if eof:
-                raise DumpError(f"invalid JSON in the dump: {exc}") from None
-            more = stream.read(_CHUNK)
-            eof = not more
-            buf, pos = buf[pos:] + more, 0
-            continue
-        yield obj
-        pos = end
+    try:
+        # use_float: numbers as the json module reads them (ijson would give Decimal)
+        yield from ijson.items(_Rejoined(head, stream), "item", use_float=True)
+    except ijson.JSONError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "premature EOF" in reason:
+            raise DumpError("invalid JSON in the dump: it ends before its closing ']'") from None
+        raise DumpError(f"invalid JSON in the dump: {reason}") from None
 
 
 def _hostname(url: str) -> str | None:
@@ -118,7 +123,7 @@ def _hostname(url: str) -> str | None:
     return host if "." in host else None
 
 
-def _link_domains(links: list[Any]) -> list[str]:
+def _link_domains(links: list[Any] | None) -> list[str]:
     out: list[str] = []
     for link in links or []:
         url = link.get("value") if isinstance(link, dict) else link

@@ -1,8 +1,8 @@
 """The ROR index held in memory for matching: every name key, acronym, place and relationship of the loaded
 records, read from the store once (store/ror.py `snapshot`) and rebuilt when a new dump is loaded.
 
-Matching thousands of strings a second needs dictionary look-ups, not a query per candidate span; the index of
-~50k records takes ~2 s to build and ~150 MB.
+Matching thousands of strings a second needs dictionary look-ups, not a query per candidate span; building the index
+costs seconds and memory once per process (bench/bench_ror.py times it).
 """
 
 from __future__ import annotations

@@ -3,28 +3,69 @@
 Splitting is pysbd's rule-based segmenter (initials such as "Mary J.K. Smith", "et al.", "e.g.", "U.S.", "vs.",
 version and decimal numbers), plus one thing it cannot know: the titles of the works being summarised, whose own
 "?" or "..." must not end a sentence. `fragment_reason` is the other half: a piece that still ends at an initial or
-an abbreviation, a question, or a phrase without a finite verb is not a sentence, whatever the splitter did.
+an abbreviation, a question, or a phrase without a finite verb or subject is not a sentence, whatever the splitter
+did. Two helpers of the summary work on sentences too: `ungendered` (an opening "he"/"she" made "they") and `gist`
+(the sentence of an abstract that states the work's contribution).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 import pysbd
 
 
+class _Segmenter(pysbd.Segmenter):
+    """pysbd's non-destructive segmenter (clean=False), with two of its costs removed. pysbd finds each sentence's
+    place in the text by compiling the escaped sentence as a regular expression and scanning the whole text with it:
+    one compile per sentence (which also evicts the re module's cache of the abbreviation patterns pysbd compiles on
+    every call, so those are compiled again) and a scan per sentence. Here the same places are found with str.find:
+    the first occurrence ending after the previous sentence, with the white space that follows it. And segment()
+    keeps no per-call state on the instance (pysbd's stores the text on `self`), so threads can share one."""
+
+    def segment(self, text: str) -> list[str]:
+        if not text:
+            return []
+        out, prior = [], 0
+        for sent in self.processor(text).process():
+            pos = text.find(sent) if sent else -1
+            while pos >= 0:
+                end = pos + len(sent)
+                while end < len(text) and text[end].isspace():
+                    end += 1
+                if end > prior:
+                    out.append(text[pos:end])
+                    prior = end
+                    break
+                pos = text.find(sent, end)
+        return out
+
+
 @cache
 def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False)
+    return _Segmenter(language="en", clean=False)
+
+
+# pysbd only ends a sentence at one of these (its English punctuation list, an ellipsis) or before a list item,
+# which needs a "." or ")"; it also splits off an opening quotation. A text with none of them before its last
+# character is one sentence (most sentences of a summary), and pysbd's ~40 regular expressions need not run.
+_MAY_SPLIT = frozenset('.!?。．！？…)"“”«»')
 
 
 def split_sentences(text: str, keep_whole: Iterable[str] = ()) -> list[str]:
     """The sentences of `text`. A segment boundary that falls inside one of `keep_whole` (titles) is undone."""
-    text = re.sub(r"\s+", " ", text or "").strip()
+    return list(_split(text or "", tuple(keep_whole)))
+
+
+@lru_cache(maxsize=4096)  # the same text is split again: one answer checked by several validators, a repeated page
+def _split(text: str, keep_whole: tuple[str, ...]) -> tuple[str, ...]:
+    text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        return []
+        return ()
+    if _MAY_SPLIT.isdisjoint(text[:-1] if text[-1] in ".!?" else text):
+        return (text,)  # the same as pysbd's answer (tests/agent/test_sentences.py compares them)
     parts = [p.strip() for p in _segmenter().segment(text) if p.strip()]
     protected = [t for t in {re.sub(r"\s+", " ", t).strip() for t in keep_whole} if len(t) > 3]
     if protected and len(parts) > 1:
@@ -36,7 +77,7 @@ def split_sentences(text: str, keep_whole: Iterable[str] = ()) -> list[str]:
             else:
                 merged.append(part)
         parts = merged
-    return parts
+    return tuple(parts)
 
 
 def _boundary_inside(joined: str, cut: int, title: str) -> bool:
@@ -246,3 +287,27 @@ def ungendered(sentence: str) -> str:
     else:
         return s
     return f"They{m.group(1) or ''} {plural}{s[m.end() :]}"
+
+
+# the sentence of an abstract that says what the work does (its first one is usually background): "we propose ...",
+# "this paper presents ...", then any sentence in the first person
+_CONTRIBUTION = (
+    re.compile(
+        r"\b(?:we|this (?:paper|work|study|article)|here)\b(?:\s+\w+){0,3}?\s+(?:propose|present|introduce|develop|"
+        r"describe|build|design|show|find|study|investigate|explore|release|create|report|offer|provide)",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\b(?:we|our|this (?:paper|work|study|article))\b", re.IGNORECASE),
+)
+
+
+@lru_cache(maxsize=4096)  # a paper is listed on each of its authors' pages (and duplicate profiles repeat them all)
+def gist(abstract: str, limit: int = 200) -> str:
+    """The abstract's sentence that states the work's own contribution ("we propose ...", "this paper ..."), else
+    its first, within `limit` characters (cut at a word, never with "...": small models copy a dangling ellipsis)."""
+    sentences = split_sentences(abstract)
+    whole = [x for x in sentences if not x.endswith(("...", "\u2026"))]  # pages cut abstracts off with "..."
+    if not whole:
+        return ""
+    pick = next((x for rx in _CONTRIBUTION for x in whole if rx.search(x)), whole[0])
+    return pick if len(pick) <= limit else pick[:limit].rsplit(" ", 1)[0]

@@ -1,6 +1,12 @@
 """Effective settings: command-line flag, then environment variable, then config file, then default.
 
 Every setting remembers where its value came from, so `enrich config` can say it.
+
+Why not pydantic-settings: it gives this precedence (init kwargs, env, a custom TOML source), but not which source
+each value came from (an open feature request, pydantic/pydantic-settings#756; 2.16 only logs it under
+PYDANTIC_SETTINGS_DEBUG). Getting it means a last custom source that reads `settings_sources_data` and smuggles the
+result out of the model's constructor, or building its sources outside the model with constructor arguments that
+change between releases. The resolution below is a dozen lines and records the source as it resolves.
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ SPEC: dict[str, tuple[str, Any, type, str]] = {
         "seconds one agent step may spend on model calls, re-asks included (0 = no limit)",
     ),
     "concurrency": ("ENRICH_CONCURRENCY", 4, int, "parallel researchers (the embedded model always uses 1)"),
+    "processes": (
+        "ENRICH_PROCESSES",
+        1,
+        int,
+        "worker processes of a job: more cores for CPU-bound jobs (fake model, cached answers); not the embedded model",
+    ),
     "auto_apply_affiliation": (
         "ENRICH_AUTO_APPLY_AFFILIATION",
         0.8,
@@ -110,11 +122,17 @@ def load(**flags: Any) -> Settings:
     sources: dict[str, str] = {}
     for name, (env, default, typ, _help) in SPEC.items():
         if flags.get(name) is not None:
-            values[name], sources[name] = typ(flags[name]), "flag"
+            raw, sources[name] = flags[name], "flag"
         elif os.environ.get(env) not in (None, ""):
-            values[name], sources[name] = typ(os.environ[env]), f"env:{env}"
+            raw, sources[name] = os.environ[env], f"env:{env}"
         elif name in cfg:
-            values[name], sources[name] = typ(cfg[name]), f"config:{cfg_path}"
+            raw, sources[name] = cfg[name], f"config:{cfg_path}"
         else:
             values[name], sources[name] = default, "default"
+            continue
+        try:
+            values[name] = typ(raw)
+        except (TypeError, ValueError):
+            kind = {int: "a whole number", float: "a number"}.get(typ, typ.__name__)
+            raise ValueError(f"{name} ({sources[name]}) must be {kind}, got {raw!r}") from None
     return Settings(values, sources)

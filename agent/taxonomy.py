@@ -93,18 +93,24 @@ class Taxonomy:
 
     def rank_works(self, works: list[Work], k: int = 2, min_similarity: float = 0.1) -> list[list[tuple[str, float]]]:
         """For each work, its `k` best tags at or below the field level (similarity >= `min_similarity`)."""
-        index = _tag_index(self)
-        eligible = [self.depth(t.tag) >= self.field_depth for t in self.tags]
-        out = []
-        for w in works:
-            text = work_text(w)
-            sims = index.similarities(text) if text.strip() else [0.0] * len(self.tags)
-            ranked = sorted(
-                ((t.tag, s) for t, s, ok in zip(self.tags, sims, eligible) if ok and s >= min_similarity),
-                key=lambda x: -x[1],
-            )
-            out.append(ranked[:k])
-        return out
+        return [list(_rank_text(self, work_text(w), k, min_similarity)) for w in works]
+
+
+@lru_cache(maxsize=8192)  # a paper is listed on each of its authors' pages
+def _rank_text(taxonomy: Taxonomy, text: str, k: int, min_similarity: float) -> tuple[tuple[str, float], ...]:
+    index = _tag_index(taxonomy)
+    eligible = _eligible(taxonomy)
+    sims = index.similarities(text) if text.strip() else [0.0] * len(taxonomy.tags)
+    ranked = sorted(
+        ((t.tag, s) for t, s, ok in zip(taxonomy.tags, sims, eligible) if ok and s >= min_similarity),
+        key=lambda x: -x[1],
+    )
+    return tuple(ranked[:k])
+
+
+@lru_cache(maxsize=8)
+def _eligible(taxonomy: Taxonomy) -> list[bool]:
+    return [taxonomy.depth(t.tag) >= taxonomy.field_depth for t in taxonomy.tags]
 
 
 def work_text(w: Work) -> str:

@@ -18,7 +18,7 @@ class VenueMapError(ValueError):
     """A venue map file that cannot be used."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed as the object it is: a map is a cache key (venue_evidence)
 class VenueField:
     field: str
     tags: dict[str, str]  # taxonomy name -> tag
@@ -85,6 +85,16 @@ class VenueEvidence:
 
 def venue_evidence(work: Work, taxonomy: str, fields: tuple[VenueField, ...]) -> VenueEvidence | None:
     """The first field whose rule matches the work and that names a tag in `taxonomy`."""
+    # a rule reads only the venue text and the kinds of ids: the same venue is matched once (a platform's works
+    # come from a few thousand venues)
+    return _venue_evidence(work.venue, tuple(sorted(work.ids)), taxonomy, fields)
+
+
+@lru_cache(maxsize=8192)
+def _venue_evidence(
+    venue: str | None, id_kinds: tuple[str, ...], taxonomy: str, fields: tuple[VenueField, ...]
+) -> VenueEvidence | None:
+    work = Work(venue=venue, ids=dict.fromkeys(id_kinds, ""), work_id="-")
     for f in fields:
         tag = f.tags.get(taxonomy)
         if tag is None:

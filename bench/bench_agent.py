@@ -321,7 +321,10 @@ def _step_prompts(store: Store, settings: Any, rid: int) -> dict[str, dict[str, 
 
 
 def _wire_overhead(step_messages: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-    """Characters instructor adds in JSON mode (the schema system text), measured at a 0-latency server."""
+    """Characters instructor adds in JSON mode (the schema system text), measured at a 0-latency server. A step that
+    sends nothing on this listing is measured with a stand-in system + user message (the schema text does not depend
+    on the messages; a naive prompt carries it all the same)."""
+    from enrich.agent.llm.base import LLMError
     from enrich.agent.llm.factory import make_client
     from enrich.agent.steps.affiliation import AffiliationAnswer
     from enrich.agent.steps.summary import SummaryAnswer
@@ -336,9 +339,12 @@ def _wire_overhead(step_messages: dict[str, list[dict[str, Any]]]) -> dict[str, 
         client = make_client(settings, None, use_cache=False, max_reasks=0)
         out = {}
         for name, model in (("affiliation", AffiliationAnswer), ("topics", TopicsAnswer), ("summary", SummaryAnswer)):
-            msgs = step_messages[name]
+            msgs = step_messages[name] or [{"role": "system", "content": "-"}, {"role": "user", "content": "-"}]
             before = server.request_chars
-            client.extract(model, msgs)  # no validation context: we only count what goes over the wire
+            try:  # no validation context: only what goes over the wire is counted, whatever the fake answers
+                client.extract(model, msgs)
+            except LLMError:
+                pass
             out[name] = server.request_chars - before - message_chars(msgs)
         client.close()
         return out
@@ -382,12 +388,17 @@ def bench_tokens() -> dict[str, Any]:
         },
     ]
     naive_chars = message_chars(naive)
+    sent = {k for k, v in steps.items() if v["messages"]}  # a step that asks nothing sends no schema either
     per_step = {
-        k: {"tokens": tokens(v["chars"]), "wire_tokens": tokens(v["chars"] + overhead[k]), "how": v["how"]}
+        k: {
+            "tokens": tokens(v["chars"]),
+            "wire_tokens": tokens(v["chars"] + overhead[k] * (k in sent)),
+            "how": v["how"],
+        }
         for k, v in steps.items()
     }
     all_steps = sum(v["chars"] for v in steps.values())
-    all_wire = all_steps + sum(overhead.values())
+    all_wire = all_steps + sum(overhead[k] for k in sent)
     naive_wire = naive_chars + sum(overhead.values())  # a naive call must also carry the three answer schemas
     sent_wire = actual_chars + sum(
         overhead[{"AffiliationAnswer": "affiliation", "TopicsAnswer": "topics", "SummaryAnswer": "summary"}[s]]

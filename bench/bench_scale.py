@@ -3,12 +3,13 @@
     .venv/bin/python bench/bench_scale.py                       # 100,000 researchers (takes a while: nice it)
     .venv/bin/python bench/bench_scale.py --researchers 5000    # a quick look
     .venv/bin/python bench/bench_scale.py --repeat-dev /work/shared/eval/dev --copies 660
+    .venv/bin/python bench/bench_scale.py --reuse --workdir DIR       # web + review again on a kept store
 
 Scale mode builds distinct synthetic researchers from two real layouts (a BZPEER profile as in seeds/, an
 author page as in the ACL-style listings), each 5-6 KB of text with 6-12 works, plus 2 % duplicate profiles (the
 same works under the other layout and a name printed with an initial), and ~3 % pages that mix two same-name
 people (split candidates). Everything is made here from word lists and templates (nothing read from shared data).
-It then measures, each step in its own process (wall time, peak RSS):
+It then measures, each step in its own process (wall time, CPU time, peak RSS, the load average around it):
   - `enrich ingest --jsonl` (listings/s),
   - `enrich run --backend fake` (the agent with the fake model; merge detection included),
   - the store's bytes per researcher (sqlite dbstat: everything but the call log, and the call log per call),
@@ -19,6 +20,9 @@ It then measures, each step in its own process (wall time, peak RSS):
 Repeat mode (`--repeat-dev DIR`) ingests each listing of DIR `--copies` times (distinct by trailing white space),
 runs `enrich run --backend fake` and counts the merge proposals (one per repeated page is the goal). The pages are
 read at run time and never stored in the repository.
+
+The last lines print each figure next to its goal (MET / NOT MET). On a shared machine the wall times mostly
+measure the other work: compare the CPU seconds, and the load averages printed with each phase.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -184,19 +189,50 @@ def repeated_jsonl(path: Path, folder: Path, copies: int) -> int:
 # ---------------------------------------------------------------------------------------------- measuring
 
 
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (worker processes), from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                total += next((int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def timed(cmd: list[str], env: dict | None = None, stdout=subprocess.DEVNULL) -> dict:
-    """Run a command; its wall time and peak RSS (its own, from wait4)."""
+    """Run a command; its wall time, CPU time (with its worker processes') and peak memory: its own (wait4) and
+    the largest sum over it and its worker processes (sampled from /proc every 0.2 s)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=subprocess.PIPE)
-    err = proc.stderr.read() if proc.stderr else b""
+    peak_tree = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.2):
+            peak_tree[0] = max(peak_tree[0], _tree_rss_kb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    err = b""
+    while proc.stderr and (chunk := proc.stderr.read(1 << 16)):
+        err = (err + chunk)[-8192:]  # a job prints a line per step and researcher: keep the end
+    stop.set()
+    sampler.join()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - t0
     return {
         "seconds": round(seconds, 2),
-        # CPU time of the process: on a machine shared with other work, the wall time mostly measures the others
+        # CPU time of the process and its reaped workers: on a shared machine the wall time mostly measures the others
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(max(usage.ru_maxrss, peak_tree[0]) / 1024, 1),
+        "peak_rss_own_mb": round(usage.ru_maxrss / 1024, 1),
         "exit": proc.returncode,
         "stderr_tail": err.decode(errors="replace").strip().splitlines()[-3:],
     }
@@ -309,6 +345,88 @@ def review_timings(db: Path, env: dict, warm: int = 20) -> dict:
     }
 
 
+GOALS = {
+    "ingest listings/s": ">= 1,000 (wall; RSS < 500 MB)",
+    "export lines/s": ">= 5,000 (wall; constant memory)",
+    "bytes per researcher before the call log": "<= 10,240",
+    "call log bytes per call": "reported",
+    "web page median": "< 50 ms each, page size independent of the queue length",
+    "review --limit 50 median": "< 50 ms (warm, in process)",
+    "repeat run": "< 120 s wall, < 1 GB peak RSS, one merge proposal per repeated page",
+}
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def phase(report: dict, name: str, fn, *args, **kwargs):
+    """Run one measured phase; its load average before and after go into its report (the machine may be shared)."""
+    before = _load()
+    out = fn(*args, **kwargs)
+    if isinstance(out, dict):
+        out["load_avg_before_after"] = [before, _load()]
+    report[name] = out
+    print(json.dumps({name: out}), flush=True)
+    return out
+
+
+def verdicts(report: dict, repeat: bool) -> list[str]:
+    """Each figure next to its goal."""
+    lines = []
+
+    def line(goal: str, figure: str, met: bool | None) -> None:
+        mark = "n/a " if met is None else ("MET " if met else "NOT MET")
+        lines.append(f"{mark:8} {goal}: {figure}   [goal {GOALS[goal]}]")
+
+    ing = report.get("ingest")
+    if repeat:  # the ingest and size goals are the synthetic store's; repeated pages are bigger than its
+        ing = None
+    if ing:
+        line(
+            "ingest listings/s",
+            f"{ing['listings_per_s']}/s wall, {ing['listings_per_cpu_s']}/CPU-s, peak RSS {ing['peak_rss_mb']} MB",
+            ing["listings_per_s"] >= 1000 and ing["peak_rss_mb"] < 500,
+        )
+    st = None if repeat else report.get("store")
+    if st:
+        b = st["bytes_per_researcher_before_call_log"]
+        line("bytes per researcher before the call log", f"{b} bytes", b <= 10_240)
+        line("call log bytes per call", f"{st['call_log_bytes_per_call']} bytes ({st['calls']} calls)", None)
+    exp = report.get("export")
+    if exp:
+        line(
+            "export lines/s",
+            f"{exp['lines_per_s']}/s wall, {exp['lines_per_cpu_s']}/CPU-s, peak RSS {exp['peak_rss_mb']} MB",
+            exp["lines_per_s"] >= 5000,
+        )
+    for page, t in (report.get("web") or {}).items():
+        if not isinstance(t, dict):  # the load averages around the phase
+            continue
+        line(
+            "web page median",
+            f"{page}: {t['median_ms']} ms, {t['bytes']} bytes (HTTP {t['status']})",
+            t["median_ms"] < 50,
+        )
+    rv = report.get("review_limit_50")
+    if rv:
+        line(
+            "review --limit 50 median",
+            f"{rv['in_process_median_ms']} ms in process ({rv['rows']} rows); a fresh process {rv['fresh_process_median_ms']} ms",
+            rv["in_process_median_ms"] < 50,
+        )
+    if repeat and report.get("run"):
+        run, mp = report["run"], report.get("merge_proposals", {})
+        want = report.get("pages")
+        line(
+            "repeat run",
+            f"{run['seconds']} s wall, {run['cpu_seconds']} CPU-s, peak RSS {run['peak_rss_mb']} MB, "
+            f"{mp.get('count')} merge proposals for {want} pages (group sizes {sorted(set(mp.get('group_sizes', [])))})",
+            run["seconds"] < 120 and run["peak_rss_mb"] < 1024 and mp.get("count") == want,
+        )
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--researchers", type=int, default=100_000)
@@ -316,55 +434,85 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=660)
     ap.add_argument("--workdir", type=Path, default=None, help="Keep the store here (default: a temporary folder).")
     ap.add_argument("--skip-web", action="store_true")
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="`enrich run --processes` (default: this machine's CPUs).",
+    )
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Build nothing: measure the web pages and `enrich review` on the store already in --workdir.",
+    )
     args = ap.parse_args()
+    if args.reuse and args.workdir is None:
+        ap.error("--reuse needs --workdir (the folder of a store built before)")
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     db, src = work / "scale.db", work / "listings.jsonl"
-    for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-        f.unlink(missing_ok=True)
     env = {**os.environ, "ENRICH_BACKEND": "fake", "ENRICH_DB": str(db)}
-    report: dict = {"workdir": str(work)}
+    report: dict = {"workdir": str(work), "cpus": os.cpu_count(), "load_avg_at_start": _load()}
     try:
-        if args.repeat_dev:
-            report["records"] = repeated_jsonl(src, args.repeat_dev, args.copies)
+        if args.reuse:
+            if not db.exists():
+                ap.error(f"no store at {db}")
+            report["store"] = store_bytes(db)
+            phase(report, "web", web_timings, db, env)
+            phase(report, "review_limit_50", review_timings, db, env)
         else:
-            report["generated"] = synthetic_jsonl(src, args.researchers)
-        ingest = timed([ENRICH, "--db", str(db), "ingest", "--jsonl", str(src), "--no-llm"], env)
-        n = report.get("records") or report["generated"]["records"]
-        report["ingest"] = {
-            **ingest,
-            "listings_per_s": round(n / ingest["seconds"]),
-            "listings_per_cpu_s": round(n / max(ingest["cpu_seconds"], 1e-6)),
-        }
-        print(json.dumps({"ingest": report["ingest"]}), flush=True)
-        run = timed([ENRICH, "--db", str(db), "run", "--backend", "fake"], env)
-        report["run"] = run
-        print(json.dumps({"run": run}), flush=True)
-        report["store"] = store_bytes(db)
-        print(json.dumps({"store": report["store"]}), flush=True)
-        if args.repeat_dev:
-            from enrich.store import Store, stats
+            for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+                f.unlink(missing_ok=True)
+            if args.repeat_dev:
+                report["records"] = repeated_jsonl(src, args.repeat_dev, args.copies)
+                report["pages"] = report["records"] // args.copies
+            else:
+                report["generated"] = synthetic_jsonl(src, args.researchers)
+            n = report.get("records") or report["generated"]["records"]
 
-            store = Store.open(db)
-            sizes = stats.pending_merge_group_sizes(store)
-            store.close()
-            report["merge_proposals"] = {"count": len(sizes), "group_sizes": sizes}
-        else:
-            out = work / "export.jsonl"
-            exp = timed([ENRICH, "--db", str(db), "export", "-o", str(out)], env)
-            lines = sum(1 for _ in out.open())
-            report["export"] = {
-                **exp,
-                "lines": lines,
-                "lines_per_s": round(lines / exp["seconds"]),
-                "lines_per_cpu_s": round(lines / max(exp["cpu_seconds"], 1e-6)),
-            }
-            print(json.dumps({"export": report["export"]}), flush=True)
-            if not args.skip_web:
-                report["web"] = web_timings(db, env)
-                report["review_limit_50"] = review_timings(db, env)
+            def ingest() -> dict:
+                out = timed([ENRICH, "--db", str(db), "ingest", "--jsonl", str(src), "--no-llm"], env)
+                out["listings_per_s"] = round(n / out["seconds"])
+                out["listings_per_cpu_s"] = round(n / max(out["cpu_seconds"], 1e-6))
+                return out
+
+            phase(report, "ingest", ingest)
+            run_cmd = [ENRICH, "--db", str(db), "run", "--backend", "fake", "--processes", str(args.processes)]
+            report["run_command"] = " ".join(run_cmd[1:])
+            phase(report, "run", timed, run_cmd, env)
+            phase(report, "store", store_bytes, db)
+            if args.repeat_dev:
+                from enrich.store import Store, stats
+
+                store = Store.open(db)
+                sizes = stats.pending_merge_group_sizes(store)
+                store.close()
+                report["merge_proposals"] = {"count": len(sizes), "group_sizes": sizes}
+            else:
+
+                def export() -> dict:
+                    out_file = work / "export.jsonl"
+                    out = timed([ENRICH, "--db", str(db), "export", "-o", str(out_file)], env)
+                    lines = sum(1 for _ in out_file.open())
+                    out.update(
+                        lines=lines,
+                        lines_per_s=round(lines / out["seconds"]),
+                        lines_per_cpu_s=round(lines / max(out["cpu_seconds"], 1e-6)),
+                    )
+                    return out
+
+                phase(report, "export", export)
+                if not args.skip_web:
+                    phase(report, "web", web_timings, db, env)
+                    phase(report, "review_limit_50", review_timings, db, env)
+        report["load_avg_at_end"] = _load()
         print(json.dumps(report, indent=2))
+        print(f"\nGoals (issue 17), {os.cpu_count()} CPUs, load average {report['load_avg_at_start']} -> {_load()}:")
+        for ln in verdicts(report, bool(args.repeat_dev)):
+            print("  " + ln)
+        if not args.reuse:
+            print(f"\nThe store: {db}  (web and review again, nothing rebuilt: {sys.argv[0]} --reuse --workdir {work})")
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -15,8 +15,7 @@ byline_affiliation) and the pairwise cluster precision / recall / F1, micro over
 same definition as the shared score.py (`pairwise`): titles normalised, a truncated title matches a gold title by
 prefix (>= 20 chars, unique), an unflagged listing counts as one cluster, unassigned gold titles as singletons.
 
-Listings are parsed with `enrich.agent.ingest.parse` when it exists; otherwise with a small private fallback loader for
-the three dev layouts (ACL-Anthology, Xplore-style, faculty page), good enough for titles, authors, years, venues.
+Listings are parsed with `enrich.agent.ingest.parse`, as `enrich ingest` parses them.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from enrich.agent.ingest import parse  # noqa: E402
 from enrich.agent.steps.conflation import detect  # noqa: E402
 from enrich.schemas import Work  # noqa: E402
 
@@ -91,92 +91,9 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
 # ----------------------------------------------------------------- parsing
 
 
-def _fallback_parse(text: str) -> tuple[str, list[Work]]:
-    """Private stand-in for agent.ingest.parse on the dev layouts: (subject name, works)."""
-    lines = text.splitlines()
-    name = lines[0].strip()
-    works: list[Work] = []
-    if any(re.match(r"^\[\d{4}\] ", ln) for ln in lines):  # faculty page: "[2020] A, B and C. Title. Venue."
-        for i, ln in enumerate(lines):
-            m = re.match(r"^\[(\d{4})\] (.*)$", ln)
-            if not m:
-                continue
-            authors, rest = _split_faculty_entry(m.group(2))
-            title, _, venue = rest.partition(". ")
-            abstract = None
-            if i + 1 < len(lines) and lines[i + 1].strip().startswith("Abstract:"):
-                abstract = lines[i + 1].split("Abstract:", 1)[1].strip()
-            works.append(
-                Work(
-                    title=title.strip(),
-                    year=int(m.group(1)),
-                    venue=venue.strip() or None,
-                    authors=authors,
-                    abstract=abstract,
-                    ordinal=len(works),
-                )
-            )
-        return name, works
-    blocks = re.split(r"\n\s*\n", text)
-    year: int | None = None
-    for block in blocks:
-        bl = [b.rstrip() for b in block.splitlines() if b.strip()]
-        if not bl:
-            continue
-        if re.fullmatch(r"\d{4}", bl[0].strip()):
-            year = int(bl[0].strip())
-            bl = bl[1:]
-        if bl and re.match(r"^pdf( bib)?( abs)?$", bl[0].strip()):  # ACL Anthology layout
-            bl = bl[1:]
-            if len(bl) < 2:
-                continue
-            title, authors = bl[0].strip(), [a.strip().rstrip("*") for a in bl[1].split("|")]
-            rest = [x for x in bl[2:] if not x.startswith("*")]
-            venue = rest[0].strip() if rest else None
-            abstract = " ".join(rest[1:]) or None
-            works.append(
-                Work(title=title, year=year, venue=venue, authors=authors, abstract=abstract, ordinal=len(works))
-            )
-        elif any(x.startswith("Year: ") for x in bl) and len(bl) >= 3:  # Xplore-style
-            ymatch = next(re.match(r"Year: (\d{4})", x) for x in bl if x.startswith("Year: "))
-            abstract = next((x.split("Abstract:", 1)[1].strip() for x in bl if x.startswith("Abstract:")), None)
-            works.append(
-                Work(
-                    title=bl[0].strip(),
-                    authors=[a.strip() for a in bl[1].split(";")],
-                    venue=bl[2].strip(),
-                    year=int(ymatch.group(1)) if ymatch else None,
-                    abstract=abstract,
-                    ordinal=len(works),
-                )
-            )
-    return name, works
-
-
-def _split_faculty_entry(entry: str) -> tuple[list[str], str]:
-    """'A, B and C. Title. Venue' -> ([A, B, C], 'Title. Venue'): the author list ends at the first '. ' after
-    which the name list stops looking like names (initials such as 'S.' do not end it)."""
-    for m in re.finditer(r"\. ", entry):
-        head = entry[: m.start()]
-        if re.search(r"(^|\s)[A-Z]$", head):  # an initial like "Philip S"
-            continue
-        names = [n.strip() for n in re.split(r",\s*|\s+and\s+", head) if n.strip()]
-        if names and all(1 <= len(n.split()) <= 5 for n in names):
-            return names, entry[m.end() :]
-    return [], entry
-
-
 def load_listing(path: Path) -> tuple[str | None, list[Work], str]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        from enrich.agent.ingest import parse  # type: ignore[attr-defined]
-    except ImportError:
-        parse = None
-    if parse is not None:
-        parsed = parse(text)
-        return parsed.name, parsed.works, "enrich.agent.ingest"
-    name, works = _fallback_parse(text)
-    return name, works, "fallback"
+    parsed = parse(path.read_text(encoding="utf-8"))
+    return parsed.name, parsed.works, "enrich.agent.ingest"
 
 
 # ----------------------------------------------------------------- run

@@ -1,5 +1,7 @@
 """Pydantic models shared by every part of the tool. Pure data: no I/O, no imports from agent/ or store/."""
 
+from pydantic import BaseModel
+
 from .fields import FIELDS, Affiliation, Summary, SummarySentence, TopicTag, validate_field_value
 from .listing import Listing, ListingKind, ParsedListing, Researcher, StatedValue, Work, make_work_id
 from .runs import ExportLine, Job, JobError, LLMCall
@@ -18,7 +20,7 @@ from .values import (
     writer_kind,
 )
 
-EXPORTED_SCHEMAS = {
+EXPORTED_SCHEMAS: dict[str, type[BaseModel]] = {
     "Listing": Listing,
     "Work": Work,
     "Researcher": Researcher,

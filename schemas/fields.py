@@ -1,7 +1,12 @@
-"""The enrichable fields and the shape of their values. A new field is one entry in FIELDS plus its step."""
+"""The enrichable fields and the shape of their values. A new field is one entry in FIELDS plus its step.
+
+A researcher may hold several values of a field in SLOTTED (several affiliations: a joint appointment, a lab and
+its university). Each is a field of its own to the store, `affiliation` (the primary one), `affiliation.2`,
+`affiliation.3`...: so the never-override rules, proposals, review and the audit apply to each one by one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -46,11 +51,63 @@ FIELDS: dict[str, Any] = {
 }
 
 
+# field -> how many values a researcher may hold (slot 1 is the field itself, the primary one)
+SLOTTED: dict[str, int] = {"affiliation": 8}
+SLOT_SEP = "."
+
+
+def base_field(field: str) -> str:
+    """`affiliation.2` -> `affiliation`; any other name is returned as it is."""
+    return field.split(SLOT_SEP, 1)[0]
+
+
+def field_slot(field: str) -> int:
+    """`affiliation` -> 1, `affiliation.2` -> 2 (0 when the suffix is not a number)."""
+    _, sep, n = field.partition(SLOT_SEP)
+    return 1 if not sep else (int(n) if n.isdigit() else 0)
+
+
+def slot_field(base: str, slot: int) -> str:
+    return base if slot == 1 else f"{base}{SLOT_SEP}{slot}"
+
+
+def slot_fields(base: str) -> list[str]:
+    """Every field name of `base`, primary first (just `base` for a field with one value)."""
+    return [slot_field(base, n) for n in range(1, SLOTTED.get(base, 1) + 1)]
+
+
+def matching_fields(field: str) -> list[str]:
+    """The fields a filter on `field` selects: a slotted field's name selects all its slots."""
+    return slot_fields(field) if field in SLOTTED else [field]
+
+
+def shown_fields(present: Iterable[str]) -> list[str]:
+    """The fields to show for a researcher: every field of FIELDS, each followed by those of its further slots
+    (`affiliation.2`, ...) that hold or propose something (`present`)."""
+    have = set(present)
+    out = []
+    for base in FIELDS:
+        out.append(base)
+        out.extend(f for f in slot_fields(base)[1:] if f in have)
+    return out
+
+
+def is_known_field(field: str) -> bool:
+    base, slot = base_field(field), field_slot(field)
+    return base in FIELDS and 1 <= slot <= SLOTTED.get(base, 1) and (slot > 1 or field == base)
+
+
+def check_field(field: str) -> str:
+    """The field name if known, else a ValueError that lists the known names."""
+    if not is_known_field(field):
+        extra = "".join(f", {b}{SLOT_SEP}2..{b}{SLOT_SEP}{n}" for b, n in SLOTTED.items())
+        raise ValueError(f"unknown field {field!r}; known fields: {', '.join(FIELDS)}{extra}")
+    return field
+
+
 def validate_field_value(field: str, value: Any) -> Any:
-    """Validate a value for a field and return its JSON-ready form."""
-    if field not in FIELDS:
-        raise ValueError(f"unknown field {field!r}; known fields: {', '.join(FIELDS)}")
-    adapter = _adapter(field)
+    """Validate a value for a field (or one of its slots) and return its JSON-ready form."""
+    adapter = _adapter(base_field(check_field(field)))
     return adapter.dump_python(adapter.validate_python(value), mode="json")
 
 
@@ -63,6 +120,7 @@ def coerce_cli_value(field: str, text: str) -> Any:
     """A person types a value on the command line: plain text for affiliation, JSON for the others."""
     import json
 
+    field = base_field(field)
     if field == "affiliation":
         return {"name": text}
     if field == "summary" and not text.lstrip().startswith("{"):
@@ -76,6 +134,7 @@ def coerce_cli_value(field: str, text: str) -> Any:
 def display_value(field: str, value: Any) -> str:
     if value is None:
         return ""
+    field = base_field(field)
     if field == "affiliation" and isinstance(value, dict):
         return str(value.get("name", ""))
     if field == "topics" and isinstance(value, list):

@@ -64,7 +64,9 @@ class ParsedListing(BaseModel):
     name: str | None = None
     name_origin: str | None = None  # "page", "flag:--name", "inferred:most-frequent-author"
     stated: dict[str, StatedValue] = Field(default_factory=dict)  # field -> value the page states
-    facts: dict[str, Any] = Field(default_factory=dict)  # page facts that are not enrichable fields (trust, counts)
+    # page facts that are not enrichable fields (trust, counts; `stated_ror_ids`: field -> the ROR id the ingest
+    # matched a stated affiliation to, which keeps it in its slot across listing versions)
+    facts: dict[str, Any] = Field(default_factory=dict)
     hints: list[StatedValue] = Field(default_factory=list)  # byline affiliations / e-mails, evidence for the agent
     works: list[Work] = Field(default_factory=list)
     stated_work_count: int | None = None  # the count the page claims, when it claims one

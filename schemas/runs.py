@@ -36,7 +36,15 @@ class Job(BaseModel):
     def resume(self) -> str | None:
         """The command that continues this job, when it stopped before the end."""
         if self.kind == "batch":
-            return f"enrich batch collect {self.id}" if self.state in ("waiting", "interrupted", "failed") else None
+            batch = self.params.get("batch") or {}
+            if self.state == "failed":  # the build stopped: it wrote no requests, a new bulk run asks them
+                return "enrich run --batch" + (
+                    f" --batch-files {batch['folder']}" if batch.get("mode") == "files" else ""
+                )
+            if self.state in ("waiting", "interrupted"):
+                files = " --results OUTPUT.jsonl..." if batch.get("mode") == "files" else ""
+                return f"enrich batch collect {self.id}{files}"
+            return None
         return f"enrich run --resume {self.id}" if self.state in ("interrupted", "failed") else None
 
 
@@ -82,7 +90,11 @@ class LLMCall(BaseModel):
     created_at: str = Field(default_factory=utcnow)
 
 
-# ---------------------------------------------------------------- export contract (schema_version 1)
+# ---------------------------------------------------------------- export contract (schema_version 2)
+# Version 2 added `affiliations` (every applied affiliation, the primary one first); `affiliation` is unchanged, so a
+# version-1 reader that reads only `affiliation` keeps working. Fields added later are optional and additive and do
+# not change the version.
+EXPORT_SCHEMA_VERSION = 2
 
 
 class ExportEvidence(BaseModel):
@@ -100,6 +112,13 @@ class ExportAffiliation(BaseModel):
     confidence: float | None
     evidence: list[ExportEvidence]
     job_id: str | None
+
+
+class ExportAffiliationItem(ExportAffiliation):
+    """One of the researcher's affiliations (`affiliations`, schema_version 2)."""
+
+    field: str = Field(description="the field holding it: `affiliation` (the primary one), `affiliation.2`, ...")
+    primary: bool = Field(description="true for the one also exported as `affiliation`")
 
 
 class ExportTopic(BaseModel):
@@ -154,13 +173,14 @@ class ExportWork(BaseModel):
 class ExportLine(BaseModel):
     """One line of `enrich export --format jsonl`: one researcher."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     researcher_id: int | None
     name: str | None
     job_id: str | None = None  # the job that set the newest of the exported values (null: none was set by a job)
     external_id: str | None = None  # the platform's record id of the researcher's first listing that has one
     listings: list[ExportListing]
-    affiliation: ExportAffiliation | None = None
+    affiliation: ExportAffiliation | None = None  # the primary affiliation (as in schema_version 1)
+    affiliations: list[ExportAffiliationItem] = Field(default_factory=list)  # all of them, the primary first
     topics: list[ExportTopic] = Field(default_factory=list)
     summary: ExportSummary | None = None
     conflation: ExportConflation | None = None

@@ -16,6 +16,7 @@ from typing import Any
 from enrich.schemas import utcnow
 
 from .core import Store
+from .rows import select, select_one
 
 DONE_STATES = ("applied", "failed", "error", "stale")
 
@@ -51,7 +52,7 @@ def update_file(store: Store, file_id: int, **fields: Any) -> None:
 
 
 def files(store: Store, job_id: str) -> list[dict[str, Any]]:
-    return store._q("SELECT * FROM batch_files WHERE job_id = ? ORDER BY id", [job_id])
+    return select(store, "SELECT * FROM batch_files WHERE job_id = ? ORDER BY id", [job_id])
 
 
 def add_requests(store: Store, rows: Iterable[dict[str, Any]]) -> int:
@@ -75,40 +76,47 @@ def requests_by_id(store: Store, custom_ids: list[str]) -> dict[str, dict[str, A
     out: dict[str, dict[str, Any]] = {}
     for i in range(0, len(custom_ids), 500):
         chunk = custom_ids[i : i + 500]
-        for r in store._q(f"SELECT * FROM batch_requests WHERE custom_id IN ({', '.join('?' * len(chunk))})", chunk):
+        for r in select(
+            store, f"SELECT * FROM batch_requests WHERE custom_id IN ({', '.join('?' * len(chunk))})", chunk
+        ):
             out[r["custom_id"]] = r
     return out
 
 
-def set_request(store: Store, custom_id: str, state: str, detail: str | None = None, llm_call_id: int | None = None):
+def set_requests(store: Store, states: Iterable[tuple[str, str | None, int | None, str]]) -> None:
+    """Request states, each (state, detail, llm_call_id, custom_id): one statement for a collector's window."""
+    now = utcnow()
     with store.transaction():
-        store.db.conn.execute(
+        store.db.conn.executemany(
             "UPDATE batch_requests SET state = ?, detail = ?, llm_call_id = ?, done_at = ? WHERE custom_id = ?",
-            [state, detail, llm_call_id, utcnow(), custom_id],
+            [(state, detail, call_id, now, cid) for state, detail, call_id, cid in states],
         )
 
 
 def request_counts(store: Store, job_id: str) -> dict[str, int]:
-    rows = store._q("SELECT state, count(*) AS n FROM batch_requests WHERE job_id = ? GROUP BY state", [job_id])
+    rows = select(store, "SELECT state, count(*) AS n FROM batch_requests WHERE job_id = ? GROUP BY state", [job_id])
     return {r["state"]: r["n"] for r in rows}
 
 
 def pending_in_file(store: Store, file_id: int) -> list[str]:
     return [
         r["custom_id"]
-        for r in store._q("SELECT custom_id FROM batch_requests WHERE file_id = ? AND state = 'pending'", [file_id])
+        for r in select(
+            store, "SELECT custom_id FROM batch_requests WHERE file_id = ? AND state = 'pending'", [file_id]
+        )
     ]
 
 
 def call_for(store: Store, custom_id: str) -> int | None:
     """The llm_calls row an answer already became (an idempotent collector reuses it)."""
-    row = store._one("SELECT id FROM llm_calls WHERE custom_id = ? ORDER BY id LIMIT 1", [custom_id])
+    row = select_one(store, "SELECT id FROM llm_calls WHERE custom_id = ? ORDER BY id LIMIT 1", [custom_id])
     return row["id"] if row else None
 
 
 def answer_usage(store: Store, job_id: str) -> dict[str, Any]:
     """Tokens, cost and number of the job's batch answers (llm_calls rows with a custom_id)."""
-    row = store._one(
+    row = select_one(
+        store,
         "SELECT coalesce(sum(tokens_in),0) AS tin, coalesce(sum(tokens_out),0) AS tout,"
         " coalesce(sum(cost_usd),0) AS cost, count(*) AS calls FROM llm_calls"
         " WHERE job_id = ? AND custom_id IS NOT NULL",
@@ -122,9 +130,21 @@ def missed_fields(store: Store, researcher_ids: list[int]) -> dict[int, set[str]
     out: dict[int, set[str]] = {}
     for i in range(0, len(researcher_ids), 500):
         chunk = researcher_ids[i : i + 500]
-        for r in store._q(
+        for r in select(
+            store,
             f"SELECT researcher_id, field FROM step_misses WHERE researcher_id IN ({', '.join('?' * len(chunk))})",
             chunk,
         ):
             out.setdefault(r["researcher_id"], set()).add(r["field"])
     return out
+
+
+def questions_in_flight(store: Store) -> dict[tuple[int, str], tuple[str, str]]:
+    """The questions still out in a bulk job that will be collected (waiting or interrupted): (researcher_id, step)
+    -> (first_hash, custom_id) of the newest pending request. A new bulk run does not ask them again."""
+    rows = select(
+        store,
+        "SELECT r.researcher_id, r.step, r.first_hash, r.custom_id FROM batch_requests r JOIN jobs j ON j.id = r.job_id"
+        " WHERE r.state = 'pending' AND j.state IN ('waiting', 'interrupted') ORDER BY r.round",
+    )
+    return {(r["researcher_id"], r["step"]): (r["first_hash"], r["custom_id"]) for r in rows}

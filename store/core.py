@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import socket
 from collections.abc import Iterator
@@ -36,11 +35,26 @@ from enrich.schemas import (
     validate_field_value,
     writer_kind,
 )
-from enrich.schemas.fields import display_value
+from enrich.schemas.fields import SLOTTED, base_field, display_value, matching_fields
 
-from . import job_locks, locks, migrations, policy, structural, work_keys
+from . import audit, job_locks, locks, migrations, policy, slots, structural
 from .errors import StoreError
-from .stored_text import abstract_ref, pack_text, resolve_abstract, unpack_text
+from .rows import (
+    AUDIT_ENTRY,
+    DERIVED_FACT,
+    FIELD_VALUE,
+    JOB,
+    JOB_ERROR,
+    LISTING,
+    PROPOSAL,
+    RESEARCHER,
+    WORK,
+    encode_json,
+    select,
+    select_one,
+    to_model,
+)
+from .stored_text import abstract_ref, load_json, pack_json, pack_text, resolve_abstract, unpack_text
 
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], bool], str] = {}
 
@@ -55,16 +69,12 @@ class ImportResult:
     values: list[WriteResult]
 
 
-def _dumps(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
-
-
 def value_hash(field: str, value: Any) -> str:
-    return hashlib.sha256(f"{field}\0{_dumps(value)}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{field}\0{encode_json(value)}".encode()).hexdigest()[:32]
 
 
-def _loads(s: str | None, default: Any = None) -> Any:
-    return default if s is None else json.loads(s)
+def _loads(s: str | bytes | None, default: Any = None) -> Any:
+    return load_json(s, default)
 
 
 class _ListingTexts:
@@ -72,7 +82,8 @@ class _ListingTexts:
     last few only, so a store-wide read does not hold every text."""
 
     def __init__(self, store: Store, keep: int = 64):
-        self.store, self.keep, self.cache = store, keep, {}
+        self.store, self.keep = store, keep
+        self.cache: dict[int, str] = {}
 
     def get(self, listing_id: int) -> str:
         if listing_id not in self.cache:
@@ -86,12 +97,6 @@ class _ListingTexts:
 class Store:
     def __init__(self, db: Database):
         self.db = db
-        # a store opened without migrating may sit on a schema from before m009: it then writes no work keys
-        # (the migration computes them for every stored work)
-        self._work_keys = (
-            db.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'work_keys'").fetchone()
-            is not None
-        )
 
     # ------------------------------------------------------------------ opening
 
@@ -114,6 +119,11 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def file_path(self) -> str | None:
+        """The database file, or None for an in-memory store."""
+        path = self.db.conn.execute("PRAGMA database_list").fetchone()[2]
+        return path or None
 
     def schema_version(self) -> str | None:
         """The name of the newest migration applied, None for an empty database."""
@@ -143,16 +153,10 @@ class Store:
                 conn.execute("COMMIT")
 
     def _q(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        """Rows of a read (SELECT) as dicts. Straight on the connection: sqlite-utils 4's query() wraps each
-        statement in SAVEPOINT/RELEASE (three statements per read) to reject writes, and the store reads ~30 times
-        per researcher in a job."""
-        cur = self.db.conn.execute(sql, params)
-        keys = [d[0] for d in cur.description]
-        return [dict(zip(keys, row)) for row in cur]
+        return select(self, sql, params)
 
     def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        rows = self._q(sql, params)
-        return rows[0] if rows else None
+        return select_one(self, sql, params)
 
     def insert_row(self, table: str, row: dict[str, Any], *, replace: bool = False) -> int:
         """One INSERT inside an open transaction; returns the rowid. Plain SQL with a cached statement text:
@@ -169,8 +173,10 @@ class Store:
             sql = _INSERT_SQL.setdefault(
                 key, f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
             )
-        values = [_dumps(v) if isinstance(v, (dict, list)) else v for v in row.values()]
-        return self.db.conn.execute(sql, values).lastrowid
+        values = [encode_json(v) if isinstance(v, (dict, list)) else v for v in row.values()]
+        rowid = self.db.conn.execute(sql, values).lastrowid
+        assert rowid is not None  # set by every successful INSERT
+        return rowid
 
     # ------------------------------------------------------------------ listings, researchers, works
 
@@ -183,7 +189,7 @@ class Store:
         sha = Listing.hash_text(text)
         existing = self._one("SELECT id, researcher_id, version FROM listings WHERE sha256 = ?", [sha])
         if existing:
-            n = self._one("SELECT count(*) AS n FROM works WHERE listing_id = ?", [existing["id"]])["n"]
+            n = self.db.conn.execute("SELECT count(*) FROM works WHERE listing_id = ?", [existing["id"]]).fetchone()[0]
             return ImportResult(existing["id"], existing["researcher_id"], False, existing["version"], n, [])
         previous = self._one(
             "SELECT id, researcher_id, version FROM listings WHERE path = ? ORDER BY version DESC LIMIT 1", [path]
@@ -196,7 +202,7 @@ class Store:
                 if previous and previous["researcher_id"]:
                     researcher_id = previous["researcher_id"]
                     if parsed.name:
-                        self.db["researchers"].update(
+                        self.db.table("researchers").update(
                             researcher_id, {"name": parsed.name, "name_origin": parsed.name_origin}
                         )
                 else:
@@ -216,15 +222,15 @@ class Store:
                     "version": version,
                     "previous_id": previous["id"] if previous else None,
                     "researcher_id": researcher_id,
-                    "facts": _dumps(facts),
-                    "hints": _dumps([h.model_dump() for h in parsed.hints]),
+                    "facts": encode_json(facts),
+                    "hints": encode_json([h.model_dump() for h in parsed.hints]),
                     "stated_work_count": parsed.stated_work_count,
                     "imported_at": utcnow(),
                     **({"external_id": external_id} if external_id is not None else {}),
                 },
             )
             seen: set[str] = set()
-            rows = []
+            rows: list[dict[str, Any]] = []
             for i, w in enumerate(parsed.works):
                 wid = w.work_id
                 n = 2
@@ -242,12 +248,12 @@ class Store:
                         "venue": w.venue,
                         "type": w.type,
                         "category": w.category,
-                        "authors": _dumps(w.authors),
+                        "authors": encode_json(w.authors),
                         "authors_truncated": int(w.authors_truncated),
                         "author_count": w.author_count,
                         "abstract": abstract_ref(text, w.abstract, w.start),
-                        "ids": _dumps(w.ids),
-                        "bylines": _dumps(w.bylines),
+                        "ids": encode_json(w.ids),
+                        "bylines": encode_json(w.bylines),
                         "start": w.start,
                         "end": w.end,
                     }
@@ -257,12 +263,6 @@ class Store:
                 self.db.conn.executemany(
                     f"INSERT INTO works ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})",
                     [[r[c] for c in cols] for r in rows],
-                )
-            if rows and self._work_keys:
-                work_keys.insert(
-                    self.db.conn,
-                    listing_id,
-                    ((w["work_id"], w["title"], a.abstract) for w, a in zip(rows, parsed.works)),
                 )
             if researcher_id is not None:
                 if previous and previous["researcher_id"] == researcher_id:
@@ -275,6 +275,7 @@ class Store:
                     {"researcher_id": researcher_id, "listing_id": listing_id, "works": None},
                     replace=True,
                 )
+                several: dict[str, list[tuple[FieldValue, str | None]]] = {}
                 for field, stated in parsed.stated.items():
                     fv = FieldValue(
                         researcher_id=researcher_id,
@@ -294,23 +295,17 @@ class Store:
                             )
                         ],
                     )
-                    results.append(self.submit(fv))
+                    if base_field(field) in SLOTTED:  # `affiliation`, `affiliation.2`: each to its slot
+                        ror_id = (parsed.facts.get("stated_ror_ids") or {}).get(field)
+                        several.setdefault(base_field(field), []).append((fv, ror_id))
+                    else:
+                        results.append(self.submit(fv))
+                for stated_values in several.values():
+                    results.extend(r for _, r in filter(None, slots.submit_all(self, stated_values)))
         return ImportResult(listing_id, researcher_id, True, version, len(rows), results)
 
     def _listing(self, row: dict[str, Any]) -> Listing:
-        return Listing(
-            id=row["id"],
-            path=row["path"],
-            sha256=row["sha256"],
-            format=row["format"],
-            kind=row["kind"],
-            text=unpack_text(row["text"]),
-            version=row["version"],
-            researcher_id=row["researcher_id"],
-            facts=_loads(row["facts"], {}),
-            imported_at=row["imported_at"],
-            external_id=row.get("external_id"),
-        )
+        return to_model(Listing, row, LISTING)
 
     def get_listing(self, listing_id: int) -> Listing:
         row = self._one("SELECT * FROM listings WHERE id = ?", [listing_id])
@@ -331,24 +326,7 @@ class Store:
         if isinstance(abstract, bytes):
             assert texts is not None, "a work read without its listing's text"
             abstract = resolve_abstract(abstract, lambda: texts.get(row["listing_id"]))
-        return Work(
-            work_id=row["work_id"],
-            title=row["title"],
-            year=row["year"],
-            date=row["date"],
-            venue=row["venue"],
-            type=row["type"],
-            category=row["category"],
-            authors=_loads(row["authors"], []),
-            authors_truncated=bool(row["authors_truncated"]),
-            author_count=row["author_count"],
-            abstract=abstract,
-            ids=_loads(row["ids"], {}),
-            bylines=_loads(row["bylines"], []),
-            start=row["start"],
-            end=row["end"],
-            ordinal=row["ordinal"],
-        )
+        return to_model(Work, row, WORK, abstract=abstract)
 
     def listing_works(self, listing_id: int) -> list[Work]:
         texts = _ListingTexts(self)
@@ -390,7 +368,8 @@ class Store:
             link = (r["researcher_id"], r["listing_id"])
             if link not in keep:
                 keep[link] = set(_loads(r["linked_works"])) if r["linked_works"] else None
-            if keep[link] is None or r["work_id"] in keep[link]:
+            kept = keep[link]
+            if kept is None or r["work_id"] in kept:
                 out.setdefault(r["researcher_id"], []).append(self._work(r, texts))
         return out
 
@@ -487,15 +466,7 @@ class Store:
 
     @staticmethod
     def _researcher(row: dict[str, Any]) -> Researcher:
-        return Researcher(
-            id=row["id"],
-            name=row["name"],
-            name_origin=row["name_origin"],
-            split_from=row["split_from"],
-            single_person=None if row["single_person"] is None else bool(row["single_person"]),
-            merged_into=row.get("merged_into"),
-            created_at=row["created_at"],
-        )
+        return to_model(Researcher, row, RESEARCHER)
 
     def researchers(self, *, include_merged: bool = False) -> list[Researcher]:
         """Every researcher, in id order; one merged into another only with `include_merged` (e.g. to name the
@@ -526,21 +497,7 @@ class Store:
 
     @staticmethod
     def _fv(row: dict[str, Any]) -> FieldValue:
-        return FieldValue(
-            id=row["id"],
-            researcher_id=row["researcher_id"],
-            field=row["field"],
-            value=_loads(row["value"]),
-            status=row["status"],
-            origin=row["origin"],
-            confidence=row["confidence"],
-            evidence=[Evidence(**e) for e in _loads(row["evidence"], [])],
-            prompt_version=row["prompt_version"],
-            llm_call_id=row["llm_call_id"],
-            job_id=row["job_id"],
-            listing_id=row["listing_id"],
-            created_at=row["created_at"],
-        )
+        return to_model(FieldValue, row, FIELD_VALUE)
 
     def get_value(self, value_id: int | None) -> FieldValue | None:
         if value_id is None:
@@ -567,48 +524,13 @@ class Store:
         data = fv.model_dump(exclude={"id"})
         data.update(status=status, **over)
         value = validate_field_value(data["field"], data["value"])
-        data["value"] = _dumps(value)
+        data["value"] = pack_json(encode_json(value))
         data["value_hash"] = value_hash(data["field"], value)
-        data["evidence"] = _dumps([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
+        data["evidence"] = pack_json(
+            encode_json([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
+        )
         data["created_at"] = utcnow()
         return self.insert_row("field_values", data)
-
-    def _audit(
-        self,
-        actor: str,
-        action: str,
-        *,
-        researcher_id: int | None = None,
-        field: str | None = None,
-        proposal_id: int | None = None,
-        before_id: int | None = None,
-        after_id: int | None = None,
-        job_id: str | None = None,
-        before: Any = None,
-        after: Any = None,
-        undoes: int | None = None,
-    ) -> int:
-        if before is None and before_id is not None:
-            before = self.get_value(before_id).value
-        if after is None and after_id is not None:
-            after = self.get_value(after_id).value
-        return self.insert_row(
-            "audit_log",
-            {
-                "actor": actor,
-                "action": action,
-                "researcher_id": researcher_id,
-                "field": field,
-                "proposal_id": proposal_id,
-                "before_value_id": before_id,
-                "after_value_id": after_id,
-                "before": _dumps(before),
-                "after": _dumps(after),
-                "job_id": job_id,
-                "undoes": undoes,
-                "created_at": utcnow(),
-            },
-        )
 
     def _set_current(self, researcher_id: int, field: str, value_id: int | None) -> None:
         if value_id is None:
@@ -670,7 +592,8 @@ class Store:
             result = policy.decide(kind, state, auto_apply_allowed=auto_apply)
             if result in ("imported", "generated"):
                 vid = self._insert_value(fv, result)
-                self._audit(
+                audit.record(
+                    self,
                     fv.origin,
                     "import" if result == "imported" else "generate",
                     researcher_id=fv.researcher_id,
@@ -740,15 +663,21 @@ class Store:
             self.get_researcher(researcher_id)
             cur = self.current(researcher_id, field)
             vid = self._insert_value(fv, "verified")
-            self._audit(
-                actor, action, researcher_id=researcher_id, field=field, before_id=cur.id if cur else None, after_id=vid
+            audit.record(
+                self,
+                actor,
+                action,
+                researcher_id=researcher_id,
+                field=field,
+                before_id=cur.id if cur else None,
+                after_id=vid,
             )
             self._set_current(researcher_id, field, vid)
         return WriteResult(outcome="applied", status="verified", value_id=vid)
 
     def add_derived(self, fact: DerivedFact) -> int:
         data = fact.model_dump(exclude={"id"})
-        data["value"], data["detail"] = _dumps(data["value"]), _dumps(data["detail"])
+        data["value"], data["detail"] = encode_json(data["value"]), encode_json(data["detail"])
         with self.transaction():
             return self.insert_row("derived_facts", data)
 
@@ -757,19 +686,7 @@ class Store:
             "SELECT * FROM derived_facts WHERE value_id = ?" + (" AND kind = ?" if kind else "") + " ORDER BY id DESC",
             [value_id, kind] if kind else [value_id],
         )
-        return [
-            DerivedFact(
-                id=r["id"],
-                value_id=r["value_id"],
-                kind=r["kind"],
-                value=_loads(r["value"]),
-                origin=r["origin"],
-                confidence=r["confidence"],
-                detail=_loads(r["detail"], {}),
-                created_at=r["created_at"],
-            )
-            for r in rows
-        ]
+        return [to_model(DerivedFact, r, DERIVED_FACT) for r in rows]
 
     def history(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
         """Every value ever written for the field, oldest first, with what became of it."""
@@ -808,22 +725,12 @@ class Store:
     # ------------------------------------------------------------------ proposals and review actions
 
     def _proposal(self, row: dict[str, Any]) -> Proposal:
-        return Proposal(
-            id=row["id"],
-            kind=row["kind"],
-            researcher_id=row["researcher_id"],
-            field=row["field"],
+        return to_model(
+            Proposal,
+            row,
+            PROPOSAL,
             proposed=self.get_value(row["value_id"]),
             current=self.get_value(row["current_value_id"]),
-            payload=_loads(row["payload"], {}),
-            summary=row["summary"],
-            reason=row["reason"],
-            confidence=row["confidence"],
-            state=row["state"],
-            job_id=row["job_id"],
-            created_at=row["created_at"],
-            decided_at=row["decided_at"],
-            decided_by=row["decided_by"],
         )
 
     def create_proposal(self, p: Proposal) -> int:
@@ -836,7 +743,7 @@ class Store:
             "field": p.field,
             "value_id": None,
             "current_value_id": None,
-            "payload": _dumps(p.payload),
+            "payload": encode_json(p.payload),
             "summary": p.summary,
             "reason": p.reason,
             "confidence": p.confidence,
@@ -858,11 +765,18 @@ class Store:
         kind: str | None = None,
         order: str = "id",
     ) -> list[Proposal]:
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[str | int | float] = []
+        if field is not None:  # `affiliation` selects every affiliation slot
+            names = matching_fields(field)
+            where.append(f"field IN ({', '.join('?' * len(names))})")
+            params.extend(names)
+        # a researcher's proposals in a state are read through the queue's researcher index (the expression it
+        # indexes): otherwise SQLite walks the whole state's queue in id order to spare itself a sort
+        by_researcher = "coalesce(researcher_id, 0)" if state is not None else "researcher_id"
         for col, val in (
             ("state", state),
-            ("field", field),
-            ("researcher_id", researcher_id),
+            (by_researcher, researcher_id),
             ("job_id", job_id),
             ("kind", kind),
         ):
@@ -888,12 +802,6 @@ class Store:
             raise StoreError(f"no proposal {proposal_id} (see `enrich review`)")
         return self._proposal(row)
 
-    def _decide(self, proposal_id: int, state: str, actor: str, result_value_id: int | None = None) -> None:
-        self.db.execute(
-            "UPDATE proposals SET state = ?, decided_at = ?, decided_by = ?, result_value_id = ? WHERE id = ?",
-            [state, utcnow(), actor, result_value_id, proposal_id],
-        )
-
     def _pending_proposal(self, proposal_id: int) -> Proposal:
         p = self.get_proposal(proposal_id)
         if p.state != "pending":
@@ -908,6 +816,7 @@ class Store:
             ("accept", "merge"): structural.accept_merge,
             ("reject", "merge"): structural.reject_merge,
         }[(verb, p.kind)]
+        assert p.id is not None  # a proposal read from the store
         decide(self, p.id, actor)
 
     def accept(self, proposal_id: int, who: str, *, value: Any = None) -> WriteResult:
@@ -928,7 +837,8 @@ class Store:
                 edited = p.proposed.model_copy(update={"value": value, "origin": actor, "confidence": 1.0})
                 vid = self._insert_value(edited, "accepted")
                 action = "edit"
-            self._audit(
+            audit.record(
+                self,
                 actor,
                 action,
                 researcher_id=p.researcher_id,
@@ -939,7 +849,7 @@ class Store:
                 job_id=p.job_id,
             )
             self._set_current(p.researcher_id, p.field, vid)
-            self._decide(proposal_id, "accepted", actor, vid)
+            audit.decide(self, proposal_id, "accepted", actor, vid)
         return WriteResult(outcome="applied", status="accepted", value_id=vid, proposal_id=proposal_id)
 
     def reject(self, proposal_id: int, who: str) -> None:
@@ -949,7 +859,8 @@ class Store:
             if p.kind != "field":
                 self._decide_structural(p, "reject", actor)
                 return
-            self._audit(
+            audit.record(
+                self,
                 actor,
                 "reject",
                 researcher_id=p.researcher_id,
@@ -959,7 +870,7 @@ class Store:
                 after=p.proposed.value if p.proposed else None,
                 job_id=p.job_id,
             )
-            self._decide(proposal_id, "rejected", actor)
+            audit.decide(self, proposal_id, "rejected", actor)
 
     def undo(self, who: str, audit_id: int | None = None) -> AuditEntry:
         """Undo a person's last review action (or the given one): the value returns to what it was and a decided
@@ -993,7 +904,8 @@ class Store:
                 if (cur.id if cur else None) != row["after_value_id"]:
                     raise StoreError(f"{field} of researcher {rid} changed since; undo the later change first")
                 # the undo's audit row carries the transition the never-override trigger checks
-                self._audit(
+                audit.record(
+                    self,
                     actor,
                     "undo",
                     researcher_id=rid,
@@ -1005,7 +917,8 @@ class Store:
                 )
                 self._set_current(rid, field, row["before_value_id"])
             else:
-                self._audit(
+                audit.record(
+                    self,
                     actor,
                     "undo",
                     researcher_id=rid,
@@ -1041,7 +954,8 @@ class Store:
                 if cur is None or cur.id != row["after_value_id"]:
                     counts["kept"] += 1
                     continue
-                self._audit(
+                audit.record(
+                    self,
                     actor,
                     "rollback",
                     researcher_id=row["researcher_id"],
@@ -1054,17 +968,16 @@ class Store:
                 counts["reverted"] += 1
             pending = self._q("SELECT id FROM proposals WHERE job_id = ? AND state = 'pending'", [job_id])
             for p in pending:
-                self._decide(p["id"], "withdrawn", actor)
+                audit.decide(self, p["id"], "withdrawn", actor)
             counts["withdrawn"] = len(pending)
             if pending or applied:
-                self._audit(actor, "rollback-job", job_id=job_id, after=counts)
+                audit.record(self, actor, "rollback-job", job_id=job_id, after=counts)
         return counts
 
     def audit_entries(
         self, *, researcher_id: int | None = None, job_id: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
-        rows = self._newest("audit_log", limit, researcher_id=researcher_id, job_id=job_id)
-        return [self._audit_entry(r) for r in rows]
+        return self._audit_entries(self._newest("audit_log", limit, researcher_id=researcher_id, job_id=job_id))
 
     def _newest(self, table: str, limit: int, **equal: Any) -> list[dict[str, Any]]:
         """The newest `limit` rows of `table` whose columns equal the given values (None: not filtered)."""
@@ -1074,11 +987,28 @@ class Store:
 
     def audit_entry(self, audit_id: int) -> AuditEntry | None:
         row = self._one("SELECT * FROM audit_log WHERE id = ?", [audit_id])
-        return None if row is None else self._audit_entry(row)
+        return None if row is None else self._audit_entries([row])[0]
 
-    @staticmethod
-    def _audit_entry(r: dict[str, Any]) -> AuditEntry:
-        return AuditEntry(**{**r, "before": _loads(r["before"]), "after": _loads(r["after"])})
+    def _audit_entries(self, rows: list[dict[str, Any]]) -> list[AuditEntry]:
+        """Audit rows as entries; a side stored as a value id (no copy: `audit.record`) reads that value, one query for
+        all the rows. Rows written before keep their copies, which are read as they are."""
+        ids = {r[f"{side}_value_id"] for r in rows for side in ("before", "after") if r[side] is None}
+        ids.discard(None)
+        values: dict[int, Any] = {}
+        id_list = sorted(ids)
+        for i in range(0, len(id_list), 500):
+            chunk = id_list[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for vid, value in self.db.conn.execute(f"SELECT id, value FROM field_values WHERE id IN ({marks})", chunk):
+                values[vid] = _loads(value)
+
+        def side(r: dict[str, Any], name: str) -> Any:
+            if r[name] is None:
+                vid = r[f"{name}_value_id"]
+                return values.get(vid) if vid is not None else None
+            return _loads(r[name])
+
+        return [to_model(AuditEntry, r, AUDIT_ENTRY, before=side(r, "before"), after=side(r, "after")) for r in rows]
 
     # ------------------------------------------------------------------ jobs
 
@@ -1098,10 +1028,10 @@ class Store:
                 raise StoreError(f"job {job.id} exists already")
             data.update(pid=os.getpid(), host=socket.gethostname())
         for k in ("params", "todo", "counts"):
-            data[k] = _dumps(data[k])
+            data[k] = encode_json(data[k])
         try:
             with self.transaction():
-                self.db["jobs"].insert(data)
+                self.db.table("jobs").insert(data)
         except BaseException:
             if running:
                 job_locks.release(self._job_lock(), job.id)
@@ -1128,19 +1058,17 @@ class Store:
     def update_job(self, job_id: str, **fields: Any) -> None:
         for k in ("params", "todo", "counts"):
             if k in fields:
-                fields[k] = _dumps(fields[k])
+                fields[k] = encode_json(fields[k])
         with self.transaction():
-            self.db["jobs"].update(job_id, fields)
+            self.db.table("jobs").update(job_id, fields)
 
     def _job(self, row: dict[str, Any], errors: int) -> Job:
-        for k, d in (("params", {}), ("todo", []), ("counts", {})):
-            row[k] = _loads(row[k], d)
         if row["state"] == "running" and not job_locks.is_running(self._job_lock(), row["id"]):
             # the row says running but no live process holds the job: it was killed, crashed or lost power
             row["state"] = "interrupted"
             who = f" (pid {row['pid']} on {row['host']})" if row.get("pid") else ""
             row["error"] = row["error"] or f"its process{who} ended before the job finished"
-        return Job(**row, errors=errors)
+        return to_model(Job, row, JOB, errors=errors)
 
     def get_job(self, job_id: str) -> Job:
         """A job as it is now: `running` only while a live process runs it, else `interrupted` (resumable)."""
@@ -1174,7 +1102,7 @@ class Store:
     ) -> list[JobError]:
         """Recorded errors, newest first."""
         rows = self._newest("job_errors", limit, job_id=job_id, researcher_id=researcher_id)
-        return [JobError(**r) for r in rows]
+        return [to_model(JobError, r, JOB_ERROR) for r in rows]
 
     def latest_job_errors(self, researcher_id: int) -> list[JobError]:
         """The errors of the latest job that worked on this researcher (none when that job went through)."""

@@ -8,9 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from enrich.schemas import FieldValue
+from enrich.schemas import FieldValue
+from enrich.schemas.fields import base_field
 
+from .rows import FIELD_VALUE, to_model
+from .stored_text import load_json
+
+if TYPE_CHECKING:
     from .core import Store
 
 BATCH = 500
@@ -23,7 +27,7 @@ class ResearcherBatchItem:
     values: dict[str, FieldValue] = field(default_factory=dict)
     listings: list[dict[str, Any]] = field(default_factory=list)  # id, path, sha256, format, external_id
     works: list[dict[str, Any]] = field(default_factory=list)  # work_id, title, year, venue
-    ror_id: str | None = None  # of the current affiliation
+    ror_ids: dict[int, str] = field(default_factory=dict)  # value id -> ROR id, of the current affiliations
     conflation: dict[str, Any] | None = None  # the verdict on the newest listing that has one
 
 
@@ -96,21 +100,19 @@ def researcher_batch(store: Store, ids: list[int]) -> list[ResearcherBatchItem]:
     )
     keys = [d[0] for d in cur.description]
     for row in cur:
-        fv = store._fv(dict(zip(keys, row)))
+        fv = to_model(FieldValue, dict(zip(keys, row)), FIELD_VALUE)
         items[fv.researcher_id].values[fv.field] = fv
-    aff_ids = [it.values["affiliation"].id for it in items.values() if "affiliation" in it.values]
-    if aff_ids:
-        ror: dict[int, str] = {}
+    owner: dict[int | None, ResearcherBatchItem] = {
+        fv.id: it for it in items.values() for fv in it.values.values() if base_field(fv.field) == "affiliation"
+    }  # every affiliation slot's current value
+    if owner:
         for value_id, value in conn.execute(
-            f"SELECT value_id, value FROM derived_facts WHERE kind = 'ror_id' AND value_id IN ({_marks(len(aff_ids))}) "
+            f"SELECT value_id, value FROM derived_facts WHERE kind = 'ror_id' AND value_id IN ({_marks(len(owner))}) "
             "ORDER BY id",
-            aff_ids,
+            list(owner),
         ):
-            ror[value_id] = json.loads(value) if value is not None else None  # the newest wins (ORDER BY id)
-        for it in items.values():
-            fv = it.values.get("affiliation")
-            if fv is not None and fv.id in ror:
-                it.ror_id = ror[fv.id]
+            if value is not None:  # the newest wins (ORDER BY id)
+                owner[value_id].ror_ids[value_id] = json.loads(value)
     links: dict[tuple[int, int], set[str] | None] = {}
     listing_ids: set[int] = set()
     for rid, lid, path, sha, fmt, ext, works in conn.execute(
@@ -136,7 +138,7 @@ def researcher_batch(store: Store, ids: list[int]) -> list[ResearcherBatchItem]:
             "ORDER BY created_at, rowid",
             sorted(listing_ids),
         ):
-            verdicts[row[0]] = {"detected": bool(row[1]), "confidence": row[2], "clusters": json.loads(row[3])}
+            verdicts[row[0]] = {"detected": bool(row[1]), "confidence": row[2], "clusters": load_json(row[3])}
         for it in items.values():
             for lst in it.listings:
                 keep = links[(it.id, lst["id"])]

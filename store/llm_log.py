@@ -145,7 +145,9 @@ def insert_call(store_or_db: Any, **row: Any) -> int:
         )
     db = _db(store_or_db)
     with _writing(db):
-        return db.conn.execute(sql, [_packed(k, _sql_value(v)) for k, v in row.items()]).lastrowid
+        rowid = db.conn.execute(sql, [_packed(k, _sql_value(v)) for k, v in row.items()]).lastrowid
+    assert rowid is not None  # set by every successful INSERT
+    return rowid
 
 
 def _update_call(db: Database, call_id: int, fields: dict[str, Any]) -> None:
@@ -178,7 +180,7 @@ def complete_call(store_or_db: Any, call_id: int, parsed: Any, cache_key: str | 
 
 
 def get_call(store_or_db: Any, call_id: int) -> dict[str, Any]:
-    return _readable(dict(_db(store_or_db)["llm_calls"].get(call_id)))
+    return _readable(dict(_db(store_or_db).table("llm_calls").get(call_id)))
 
 
 def recent_calls(store_or_db: Any, limit: int = 20, job_id: str | None = None) -> list[dict[str, Any]]:

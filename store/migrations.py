@@ -481,3 +481,38 @@ ALTER TABLE jobs ADD COLUMN pid INTEGER;
 ALTER TABLE jobs ADD COLUMN host TEXT;
 """
     )
+
+
+@migrations()
+def m011_compact_work_keys(db: Database) -> None:
+    """Work keys in 8-byte integers and a work's ordinal instead of its id text (about half the bytes of the
+    largest index), built lazily: an import writes none, merge detection keys the listings past
+    `work_keys_state.upto` first (store/work_keys.catch_up), in key order. The existing keys are dropped and built
+    again that way. The index of works by work id alone served no query."""
+    db.executescript(
+        """
+DROP INDEX IF EXISTS works_work_id;
+DROP TABLE work_keys;
+CREATE TABLE work_keys (
+  key INTEGER NOT NULL,
+  listing_id INTEGER NOT NULL,
+  ordinal INTEGER NOT NULL,
+  PRIMARY KEY (key, listing_id, ordinal)
+) WITHOUT ROWID;
+CREATE INDEX work_keys_listing ON work_keys(listing_id);
+CREATE TABLE work_keys_state (id INTEGER PRIMARY KEY CHECK (id = 1), upto INTEGER NOT NULL);
+INSERT INTO work_keys_state (id, upto) VALUES (1, 0);
+"""
+    )
+
+
+@migrations()
+def m012_title_keys_first(db: Database) -> None:
+    """Work keys carry their kind in the top bits (titles sort first, so merge detection meets them before the
+    abstract keys): the keys are built again by the next merge detection."""
+    db.executescript(
+        """
+DELETE FROM work_keys;
+UPDATE work_keys_state SET upto = 0;
+"""
+    )

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from enrich.schemas.fields import matching_fields
+
 if TYPE_CHECKING:
     from .core import Store
 
@@ -46,11 +48,15 @@ class Page:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _where(q: QueueQuery) -> tuple[list[str], list[Any]]:
-    where, params = [], []
+def _where(q: QueueQuery) -> tuple[list[str], list[str | int | float]]:
+    where: list[str] = []
+    params: list[str | int | float] = []
+    if q.field is not None:  # `affiliation` selects every affiliation slot
+        names = matching_fields(q.field)
+        where.append(f"p.field IN ({', '.join('?' * len(names))})")
+        params.extend(names)
     for col, val in (
         ("p.state", q.state),
-        ("p.field", q.field),
         ("p.researcher_id", q.researcher_id),
         ("p.job_id", q.job_id),
         ("p.kind", q.kind),
@@ -159,7 +165,7 @@ def count_proposals(store: Store, q: QueueQuery) -> int:
     """How many proposals match (an index range count)."""
     where, params = _where(q)
     sql = "SELECT count(*) FROM proposals p" + (f" WHERE {' AND '.join(where)}" if where else "")
-    return store.db.conn.execute(sql, params).fetchone()[0]
+    return int(store.db.conn.execute(sql, params).fetchone()[0])
 
 
 def proposal_ids(store: Store, q: QueueQuery, *, batch: int = 500) -> Any:
@@ -248,7 +254,7 @@ def researcher_page(store: Store, *, limit: int = 50, after: str | None = None, 
 
 
 def count_researchers(store: Store) -> int:
-    return store.db.conn.execute("SELECT count(*) FROM researchers WHERE merged_into IS NULL").fetchone()[0]
+    return int(store.db.conn.execute("SELECT count(*) FROM researchers WHERE merged_into IS NULL").fetchone()[0])
 
 
 def pending_counts(store: Store, researcher_ids: list[int]) -> dict[int, int]:

@@ -110,8 +110,8 @@ def load_orgs(
                     for o in batch
                 ],
             )
-            name_rows = []
-            domain_rows = []
+            name_rows: list[tuple[str, str, str, str | None, str]] = []
+            domain_rows: list[tuple[str, str, str]] = []
             for o in batch:
                 schemas.add(o.schema)
                 seen: set[tuple[str, str]] = set()
@@ -188,7 +188,7 @@ def database_file(db: Database) -> str:
 
 def last_import_id(db: Database) -> int:
     """Grows with every load: tells caches built from the index that they are stale."""
-    return db.execute("SELECT coalesce(max(id), 0) FROM ror_imports").fetchone()[0]
+    return int(db.execute("SELECT coalesce(max(id), 0) FROM ror_imports").fetchone()[0])
 
 
 def orgs_by_name_key(db: Database, key: str) -> list[tuple[str, str]]:
@@ -254,7 +254,7 @@ def token_document_counts(db: Database) -> tuple[dict[str, int], int]:
     return counts, total
 
 
-def snapshot(db: Database) -> dict[str, list[tuple]]:
+def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Everything the in-memory matcher needs, read in four queries: orgs (ror_id, name, status, city, region,
     country, country_code, types, is_child, release), names (ror_id, value, kind, key), relationships (ror_id, type,
     related_id) and domains (domain, ror_id, source)."""

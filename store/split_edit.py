@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from enrich.schemas import Proposal
 
-from .structural import MIN_CLUSTER_WORKS, _actor, _error, _pending_proposal
+from . import audit
+from .errors import StoreError
+from .rows import select_one
+from .structural import MIN_CLUSTER_WORKS, human, pending_proposal
 
 if TYPE_CHECKING:
     from .core import Store
@@ -65,9 +68,9 @@ def _titles(store: Store, p: Proposal) -> dict[str, str | None]:
     return titles
 
 
-def _cluster_index(clusters: list[dict], number: int, what: str) -> int:
+def _cluster_index(clusters: list[list[str]], number: int, what: str) -> int:
     if not 1 <= number <= len(clusters):
-        raise _error(f"{what} {number} does not exist (clusters are numbered 1-{len(clusters)})")
+        raise StoreError(f"{what} {number} does not exist (clusters are numbered 1-{len(clusters)})")
     return number - 1
 
 
@@ -79,7 +82,7 @@ def _apply(state: dict[str, Any], op: str, args: dict[str, Any]) -> tuple[list[l
         wid, to = str(args["work_id"]), args["to"]
         where = next((i for i, g in enumerate(groups) if wid in g), None)
         if where is None and wid not in unassigned:
-            raise _error(f"work {wid} is not part of this split (see `enrich review show`)")
+            raise StoreError(f"work {wid} is not part of this split (see `enrich review show`)")
         if to == "new":
             groups.append([])
             dest = len(groups) - 1
@@ -88,7 +91,7 @@ def _apply(state: dict[str, Any], op: str, args: dict[str, Any]) -> tuple[list[l
         else:
             dest = _cluster_index(groups, int(to), "cluster")
         if dest == where:
-            raise _error(f"work {wid} is already in that cluster")
+            raise StoreError(f"work {wid} is already in that cluster")
         (groups[where] if where is not None else unassigned).remove(wid)
         if dest is None:
             unassigned.append(wid)
@@ -100,9 +103,9 @@ def _apply(state: dict[str, Any], op: str, args: dict[str, Any]) -> tuple[list[l
         a = _cluster_index(groups, int(args["into"]), "cluster")
         b = _cluster_index(groups, int(args["cluster"]), "cluster")
         if a == b:
-            raise _error("a cluster cannot be merged with itself")
+            raise StoreError("a cluster cannot be merged with itself")
         if len(groups) <= 2:
-            raise _error("merging would leave one cluster: reject the split instead if this is one person")
+            raise StoreError("merging would leave one cluster: reject the split instead if this is one person")
         groups[a] += groups[b]
         groups[b] = []
         desc = f"merged cluster {b + 1} into cluster {a + 1}"
@@ -111,19 +114,19 @@ def _apply(state: dict[str, Any], op: str, args: dict[str, Any]) -> tuple[list[l
         ids = [str(w) for w in args.get("work_ids") or []]
         missing = [w for w in ids if w not in groups[c]]
         if not ids or missing:
-            raise _error(
+            raise StoreError(
                 f"give work ids of cluster {c + 1} to split off" + (f" (not in it: {missing})" if missing else "")
             )
         if len(ids) == len(groups[c]):
-            raise _error("splitting off every work of a cluster changes nothing")
+            raise StoreError("splitting off every work of a cluster changes nothing")
         groups[c] = [w for w in groups[c] if w not in ids]
         groups.append(ids)
         desc = f"split {len(ids)} work(s) off cluster {c + 1} into a new cluster"
     else:
-        raise _error(f"unknown correction {op!r} (one of {', '.join(OPERATIONS)})")
+        raise StoreError(f"unknown correction {op!r} (one of {', '.join(OPERATIONS)})")
     kept = [g for g in groups if g]
     if len(kept) < 2 and op != "merge":
-        raise _error("a split needs at least two clusters: reject it instead if this is one person")
+        raise StoreError("a split needs at least two clusters: reject it instead if this is one person")
     return kept, unassigned, desc
 
 
@@ -132,9 +135,9 @@ def correct_split(store: Store, proposal_id: int, who: str, op: str, **args: Any
 
     op "move": work_id, to (a cluster number, "new", or 0 for the original researcher);
     op "merge": cluster, into; op "split": cluster, work_ids (they form a new cluster)."""
-    actor = _actor(who)
+    actor = human(who)
     with store.transaction():
-        p = _pending_proposal(store, proposal_id, "split")
+        p = pending_proposal(store, proposal_id, "split")
         before = _state(p)
         groups, unassigned, desc = _apply(before, op, args)
         old = {tuple(c["work_ids"]): c for c in before["clusters"]}
@@ -153,7 +156,8 @@ def correct_split(store: Store, proposal_id: int, who: str, op: str, **args: Any
             )
         after = {"clusters": clusters, "unassigned": unassigned}
         _write(store, p, after)
-        store._audit(
+        audit.record(
+            store,
             actor,
             ACTION,
             researcher_id=p.researcher_id,
@@ -183,14 +187,15 @@ def undo_correction(store: Store, row: dict[str, Any], actor: str) -> None:
     """Put back the clusters an audited correction replaced (inside Store.undo's transaction)."""
     p = store.get_proposal(row["proposal_id"])
     if p.state != "pending":
-        raise _error(f"proposal {p.id} was decided since ({p.state}); undo that first")
+        raise StoreError(f"proposal {p.id} was decided since ({p.state}); undo that first")
     after = json.loads(row["after"])
     if _state(p)["clusters"] != after["clusters"]:
-        raise _error(f"proposal {p.id} was corrected again since; undo the later correction first")
+        raise StoreError(f"proposal {p.id} was corrected again since; undo the later correction first")
     before = json.loads(row["before"])
     state = {"clusters": before["clusters"], "unassigned": before["unassigned"]}
     _write(store, p, state)
-    store._audit(
+    audit.record(
+        store,
         actor,
         "undo",
         researcher_id=row["researcher_id"],
@@ -211,17 +216,18 @@ def undo_accepted_split(store: Store, row: dict[str, Any], actor: str) -> None:
     listing_id = after["listing_id"]
     original = row["researcher_id"]
     for rid in created:
-        if store._one("SELECT 1 FROM field_values WHERE researcher_id = ? LIMIT 1", [rid]) or store._one(
-            "SELECT 1 FROM proposals WHERE researcher_id = ? LIMIT 1", [rid]
+        if select_one(store, "SELECT 1 FROM field_values WHERE researcher_id = ? LIMIT 1", [rid]) or select_one(
+            store, "SELECT 1 FROM proposals WHERE researcher_id = ? LIMIT 1", [rid]
         ):
-            raise _error(f"researcher {rid} (from the split) has values or proposals since; cannot undo the split")
+            raise StoreError(f"researcher {rid} (from the split) has values or proposals since; cannot undo the split")
     for rid in created:
         store.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ?", [rid])
         store.db.execute("UPDATE researchers SET merged_into = ? WHERE id = ?", [original, rid])
-    store.db["researcher_listings"].insert(
-        {"researcher_id": original, "listing_id": listing_id, "works": None}, replace=True
+    store.insert_row(
+        "researcher_listings", {"researcher_id": original, "listing_id": listing_id, "works": None}, replace=True
     )
-    store._audit(
+    audit.record(
+        store,
         actor,
         "undo",
         researcher_id=original,

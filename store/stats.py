@@ -13,8 +13,10 @@ def table_bytes(store: Store) -> dict[str, int]:
     """Bytes per table, its indexes included (SQLite's dbstat), after a WAL checkpoint."""
     conn = store.db.conn
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    by_name = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
-    owner = dict(conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE name IS NOT NULL").fetchall())
+    by_name: dict[str, int] = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
+    owner: dict[str, str] = dict(
+        conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE name IS NOT NULL").fetchall()
+    )
     out: dict[str, int] = {}
     for name, size in by_name.items():
         table = owner.get(name, name)

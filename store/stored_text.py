@@ -1,9 +1,13 @@
-"""How listing texts and abstracts are stored: texts zlib-compressed, an abstract that its listing's text holds as a
-reference into that text. Used by core.py and work_keys.py (its own module: neither imports the other for it)."""
+"""How listing texts, abstracts and the larger JSON values are stored: texts zlib-compressed, an abstract that its
+listing's text holds as a reference into that text, a JSON document of PACK_JSON_MIN characters or more
+zlib-compressed. Used by core.py, work_keys.py, slots.py, structural.py and export_reads.py (its own module: none of
+them imports another for it)."""
 
 from __future__ import annotations
 
+import json
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 # Compact storage (no migration: SQLite keeps a BLOB as it is given, whatever the column's declared type).
@@ -32,9 +36,27 @@ def abstract_ref(text: str, abstract: str | None, start: int | None) -> str | by
     return ABSTRACT_REF + at.to_bytes(4, "big") + len(abstract).to_bytes(4, "big")
 
 
-def resolve_abstract(stored: str | bytes | None, text_of: Any) -> str | None:
+def resolve_abstract(stored: str | bytes | None, text_of: Callable[[], str]) -> str | None:
     """A stored abstract: plain text, or a reference resolved in its listing's text (`text_of()` gives it)."""
     if not isinstance(stored, bytes):
         return stored
     at, n = int.from_bytes(stored[1:5], "big"), int.from_bytes(stored[5:9], "big")
     return text_of()[at : at + n]
+
+
+# JSON columns that hold documents (a value, its evidence, a conflation verdict's clusters) are stored compressed
+# from this size on: about half the bytes of the store's largest table. Shorter ones (an affiliation, "[]") stay
+# text, and rows written before are text: both are read as they are.
+PACK_JSON_MIN = 200
+
+
+def pack_json(text: str) -> str | bytes:
+    """A JSON document as stored: compressed when it is long enough to gain from it."""
+    return zlib.compress(text.encode("utf-8"), 6) if len(text) >= PACK_JSON_MIN else text
+
+
+def load_json(stored: str | bytes | None, default: Any = None) -> Any:
+    """A stored JSON document (text or packed), parsed; `default` for NULL."""
+    if stored is None:
+        return default
+    return json.loads(zlib.decompress(stored) if isinstance(stored, bytes) else stored)

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from enrich.schemas import Proposal, utcnow
 from enrich.schemas.conflation import ConflationResult
 
+from . import audit
 from .errors import StoreError
+from .rows import CONFLATION, select, select_one, to_model
+from .stored_text import pack_json
 
 if TYPE_CHECKING:
     from .core import Store
@@ -24,20 +27,18 @@ if TYPE_CHECKING:
 MIN_CLUSTER_WORKS = 2  # smaller clusters stay with the original researcher ("unassigned" in the payload)
 
 
-def _error(msg: str) -> Exception:
-    return StoreError(msg)
-
-
-def _actor(who: str) -> str:
+def human(who: str) -> str:
+    """The audit actor of a person (`human:<who>`)."""
     return who if who.startswith("human:") else f"human:{who}"
 
 
-def _pending_proposal(store: Store, proposal_id: int, kind: str) -> Proposal:
+def pending_proposal(store: Store, proposal_id: int, kind: str) -> Proposal:
+    """The proposal, refused unless it is a pending one of this kind."""
     p = store.get_proposal(proposal_id)
     if p.kind != kind:
-        raise _error(f"proposal {proposal_id} is a {p.kind} proposal, not {kind}")
+        raise StoreError(f"proposal {proposal_id} is a {p.kind} proposal, not {kind}")
     if p.state != "pending":
-        raise _error(f"proposal {proposal_id} is {p.state}, not pending")
+        raise StoreError(f"proposal {proposal_id} is {p.state}, not pending")
     return p
 
 
@@ -51,7 +52,7 @@ def save_conflation(store: Store, listing_id: int, researcher_id: int | None, re
         "researcher_id": researcher_id,
         "detected": int(result.detected),
         "confidence": result.confidence,
-        "clusters": json.dumps([c.model_dump() for c in result.clusters]),
+        "clusters": pack_json(json.dumps([c.model_dump() for c in result.clusters])),
         "method": result.method,
         "created_at": utcnow(),
     }
@@ -64,17 +65,12 @@ def get_conflation(
 ) -> ConflationResult | None:
     """The latest stored verdict for a listing or a researcher (for `enrich export` and the agent loop)."""
     if listing_id is None and researcher_id is None:
-        raise _error("get_conflation needs a listing_id or a researcher_id")
+        raise StoreError("get_conflation needs a listing_id or a researcher_id")
     col, val = ("listing_id", listing_id) if listing_id is not None else ("researcher_id", researcher_id)
-    row = store._one(f"SELECT * FROM conflation WHERE {col} = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", [val])
-    if not row:
-        return None
-    return ConflationResult(
-        detected=bool(row["detected"]),
-        confidence=row["confidence"],
-        clusters=json.loads(row["clusters"]),
-        method=row["method"],
+    row = select_one(
+        store, f"SELECT * FROM conflation WHERE {col} = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", [val]
     )
+    return None if row is None else to_model(ConflationResult, row, CONFLATION)
 
 
 def is_flagged(store: Store, researcher_id: int) -> bool:
@@ -83,7 +79,8 @@ def is_flagged(store: Store, researcher_id: int) -> bool:
     r = store.get_researcher(researcher_id)
     if r.single_person:
         return False
-    row = store._one(
+    row = select_one(
+        store,
         "SELECT 1 FROM conflation c JOIN researcher_listings rl ON rl.listing_id = c.listing_id "
         "WHERE rl.researcher_id = ? AND rl.works IS NULL AND c.detected = 1 LIMIT 1",
         [researcher_id],
@@ -156,30 +153,31 @@ def propose_split(
 def accept_split(store: Store, proposal_id: int, who: str) -> list[int]:
     """Create one researcher per cluster, linked to the original listing by its works and to the original
     researcher by `split_from`; the original keeps only the unassigned works of that listing."""
-    actor = _actor(who)
+    actor = human(who)
     with store.transaction():
-        p = _pending_proposal(store, proposal_id, "split")
+        p = pending_proposal(store, proposal_id, "split")
+        assert p.researcher_id is not None  # a split proposal always names the researcher it splits
         original = store.get_researcher(p.researcher_id)
         listing_id = p.payload["listing_id"]
         new_ids = []
         for cluster in p.payload["clusters"]:
-            rid = (
-                store.db["researchers"]
-                .insert(
-                    {
-                        "name": original.name,
-                        "name_origin": f"split:{proposal_id}",
-                        "split_from": original.id,
-                        "created_at": utcnow(),
-                    }
-                )
-                .last_pk
+            rid = store.insert_row(
+                "researchers",
+                {
+                    "name": original.name,
+                    "name_origin": f"split:{proposal_id}",
+                    "split_from": original.id,
+                    "created_at": utcnow(),
+                },
             )
-            store.db["researcher_listings"].insert(
-                {"researcher_id": rid, "listing_id": listing_id, "works": json.dumps(cluster["work_ids"])}, replace=True
+            store.insert_row(
+                "researcher_listings",
+                {"researcher_id": rid, "listing_id": listing_id, "works": json.dumps(cluster["work_ids"])},
+                replace=True,
             )
             new_ids.append(rid)
-        store.db["researcher_listings"].insert(
+        store.insert_row(
+            "researcher_listings",
             {
                 "researcher_id": original.id,
                 "listing_id": listing_id,
@@ -187,7 +185,8 @@ def accept_split(store: Store, proposal_id: int, who: str) -> list[int]:
             },
             replace=True,
         )
-        store._audit(
+        audit.record(
+            store,
             actor,
             "split",
             researcher_id=original.id,
@@ -196,18 +195,19 @@ def accept_split(store: Store, proposal_id: int, who: str) -> list[int]:
             before={"listing_id": listing_id, "works": "all"},
             after={"listing_id": listing_id, "researchers": new_ids},
         )
-        store._decide(proposal_id, "accepted", actor)
+        audit.decide(store, proposal_id, "accepted", actor)
     return new_ids
 
 
 def reject_split(store: Store, proposal_id: int, who: str) -> None:
     """A person says the listing is one person: mark the researcher so the agent continues normally and does not
     propose the split again."""
-    actor = _actor(who)
+    actor = human(who)
     with store.transaction():
-        p = _pending_proposal(store, proposal_id, "split")
-        store.db["researchers"].update(p.researcher_id, {"single_person": 1})
-        store._audit(
+        p = pending_proposal(store, proposal_id, "split")
+        store.db.execute("UPDATE researchers SET single_person = 1 WHERE id = ?", [p.researcher_id])
+        audit.record(
+            store,
             actor,
             "reject",
             researcher_id=p.researcher_id,
@@ -216,7 +216,7 @@ def reject_split(store: Store, proposal_id: int, who: str) -> None:
             before=None,
             after={"single_person": True},
         )
-        store._decide(proposal_id, "rejected", actor)
+        audit.decide(store, proposal_id, "rejected", actor)
 
 
 # ----------------------------------------------------------------- merge
@@ -236,7 +236,7 @@ def propose_merge(
 ) -> int | None:
     """Propose that two researchers are one person: a group of two (propose_merge_group)."""
     if researcher_a == researcher_b:
-        raise _error("a researcher cannot be merged with itself")
+        raise StoreError("a researcher cannot be merged with itself")
     shared = [list(x) if isinstance(x, tuple) else x for x in shared_work_ids]
     return propose_merge_group(store, [researcher_a, researcher_b], shared, evidence=evidence, job_id=job_id)
 
@@ -275,7 +275,7 @@ def propose_merge_group(
     pending proposal for part of the group is withdrawn: the group's proposal replaces it."""
     members = sorted(set(researchers))
     if len(members) < 2:
-        raise _error("a merge needs two or more researchers")
+        raise StoreError("a merge needs two or more researchers")
     people = [store.get_researcher(r) for r in members]
     touching = _merge_proposals_touching(store, members)
     for pid, state, ms in touching:
@@ -337,15 +337,16 @@ def accept_merge(store: Store, proposal_id: int, who: str) -> int:
     """Move the other researchers' listing links to the first (researcher_a); returns its id. The others keep
     their ids and history, but no listings, and are marked merged into it (they leave `enrich list` and the
     export)."""
-    actor = _actor(who)
+    actor = human(who)
     with store.transaction():
-        p = _pending_proposal(store, proposal_id, "merge")
-        a = p.payload["researcher_a"]
+        p = pending_proposal(store, proposal_id, "merge")
+        a: int = p.payload["researcher_a"]
         others = [r for r in (p.payload.get("researchers") or [a, p.payload["researcher_b"]]) if r != a]
         moved = []
         for b in others:
-            for link in store._q("SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ?", [b]):
-                mine = store._one(
+            for link in select(store, "SELECT listing_id, works FROM researcher_listings WHERE researcher_id = ?", [b]):
+                mine = select_one(
+                    store,
                     "SELECT works FROM researcher_listings WHERE researcher_id = ? AND listing_id = ?",
                     [a, link["listing_id"]],
                 )
@@ -356,13 +357,16 @@ def accept_merge(store: Store, proposal_id: int, who: str) -> int:
                         if mine["works"] is None or works is None
                         else json.dumps(sorted(set(json.loads(mine["works"])) | set(json.loads(works))))
                     )
-                store.db["researcher_listings"].insert(
-                    {"researcher_id": a, "listing_id": link["listing_id"], "works": works}, replace=True
+                store.insert_row(
+                    "researcher_listings",
+                    {"researcher_id": a, "listing_id": link["listing_id"], "works": works},
+                    replace=True,
                 )
                 moved.append(link["listing_id"])
             store.db.execute("DELETE FROM researcher_listings WHERE researcher_id = ?", [b])
             store.db.execute("UPDATE researchers SET merged_into = ? WHERE id = ?", [a, b])
-        store._audit(
+        audit.record(
+            store,
             actor,
             "merge",
             researcher_id=a,
@@ -371,15 +375,16 @@ def accept_merge(store: Store, proposal_id: int, who: str) -> int:
             before={"researcher_b": others[0]} if len(others) == 1 else {"researchers": others},
             after={"merged_into": a, "listings": moved},
         )
-        store._decide(proposal_id, "accepted", actor)
+        audit.decide(store, proposal_id, "accepted", actor)
     return a
 
 
 def reject_merge(store: Store, proposal_id: int, who: str) -> None:
-    actor = _actor(who)
+    actor = human(who)
     with store.transaction():
-        p = _pending_proposal(store, proposal_id, "merge")
-        store._audit(
+        p = pending_proposal(store, proposal_id, "merge")
+        audit.record(
+            store,
             actor,
             "reject",
             researcher_id=p.researcher_id,
@@ -388,4 +393,4 @@ def reject_merge(store: Store, proposal_id: int, who: str) -> None:
             before=None,
             after={"merge": p.payload.get("researchers") or p.payload.get("pair")},
         )
-        store._decide(proposal_id, "rejected", actor)
+        audit.decide(store, proposal_id, "rejected", actor)

@@ -7,11 +7,13 @@ with a job's listings is an index look-up per key, never a comparison of every p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from enrich.schemas.text import ascii_key
@@ -55,13 +57,13 @@ def _minhash(words: list[str]) -> set[str]:
 SIMILAR_MIN = 90  # rapidfuzz ratio of two normalised abstracts' first 400 characters for an abstract match
 
 
-def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> bool:
-    """Are the abstracts of works a and b ((listing_id, work_id) each) near-identical?"""
+def similar_abstracts(store: Any, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Are the abstracts of works a and b ((listing_id, ordinal) each) near-identical?"""
     from rapidfuzz import fuzz
 
     texts = []
-    for lid, wid in (a, b):
-        row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND work_id = ?", [lid, wid])
+    for lid, ordinal in (a, b):
+        row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND ordinal = ?", [lid, ordinal])
         found = row.fetchone()
 
         def text_of(lid: int = lid) -> str:
@@ -74,34 +76,80 @@ def similar_abstracts(store: Any, a: tuple[int, str], b: tuple[int, str]) -> boo
     return x[:200] == y[:200] or fuzz.ratio(x[:400], y[:400]) >= SIMILAR_MIN
 
 
-def stored_key(key: str) -> bytes:
-    """What `work_keys.key` holds: the key's kind letter (t, a, m) and 8 bytes of its hash -- 9 bytes whatever the
-    title's length (a 64-bit hash collides about once in 4 billion pairs; a collision only makes a candidate)."""
-    return key[:1].encode() + hashlib.blake2b(key.encode(), digest_size=8).digest()
+_KINDS = {"t": 0, "a": 1, "m": 2}  # a title, an abstract's opening, an abstract min-hash
 
 
-def rows_for(listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> Iterator[tuple[Any, ...]]:
-    """(key, listing_id, work_id) rows for a listing's (work_id, title, abstract) triples."""
-    for work_id, title, abstract in works:
-        for key in keys_of(title, abstract):
-            yield stored_key(key), listing_id, work_id
+_HASH_BITS = 61
+_KIND_BASE = -(1 << 63)  # the kinds take the top of a signed 64-bit integer, titles lowest
 
 
-def insert(conn: Any, listing_id: int, works: Iterable[tuple[str, str | None, str | None]]) -> None:
-    conn.executemany(
-        "INSERT OR IGNORE INTO work_keys (key, listing_id, work_id) VALUES (?, ?, ?)", rows_for(listing_id, works)
-    )
+def stored_key(key: str) -> int:
+    """What `work_keys.key` holds: its kind (a title names one work; an abstract key is only a candidate) in the
+    top bits, then 61 bits of the key's hash -- 8 bytes whatever the title's length. Title keys sort first, so merge
+    detection meets them first and seldom needs to compare abstracts. A 61-bit hash collides about once in a
+    billion pairs; a collision only makes a candidate."""
+    h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") & ((1 << _HASH_BITS) - 1)
+    return _KIND_BASE + (_KINDS[key[0]] << _HASH_BITS) + h
+
+
+def is_title_key(key: int) -> bool:
+    return key < _KIND_BASE + (1 << _HASH_BITS)
+
+
+def rows_for(listing_id: int, works: Iterable[tuple[int, str | None, str | None]]) -> Iterator[tuple[int, int, int]]:
+    """(key, listing_id, ordinal) rows for a listing's (ordinal, title, abstract) triples."""
+    for ordinal, title, abstract in works:
+        for key in _stored_keys(title, abstract):
+            yield key, listing_id, ordinal
+
+
+@lru_cache(maxsize=8192)  # a paper is listed on each of its authors' pages
+def _stored_keys(title: str | None, abstract: str | None) -> tuple[int, ...]:
+    return tuple(sorted(stored_key(k) for k in keys_of(title, abstract)))
+
+
+CATCH_UP_LISTINGS = 2000  # listings keyed per write transaction
+
+
+def catch_up(store: Any) -> int:
+    """Key the works of the listings imported since the last call (the keys are derived data: an import does not
+    pay for them; the merge detection that reads them builds them first). A chunk of listings is read and keyed
+    outside the write lock, then its keys are written in key order in one transaction: each page of the key index
+    is then written once per chunk, not once per work. Returns the number of listings keyed. Idempotent: two
+    processes catching up at once write the same rows."""
+    conn = store.db.conn
+    done = 0
+    while True:
+        upto = conn.execute("SELECT upto FROM work_keys_state").fetchone()[0]
+        ids = [
+            r[0]
+            for r in conn.execute("SELECT id FROM listings WHERE id > ? ORDER BY id LIMIT ?", [upto, CATCH_UP_LISTINGS])
+        ]
+        if not ids:
+            return done
+        rows: list[tuple[int, int, int]] = []
+        unpacked: tuple[int, str] = (0, "")  # the last listing text unpacked: its works come one after another
+        cur = conn.execute(
+            "SELECT w.listing_id, w.ordinal, w.title, w.abstract, l.text FROM works w "
+            "JOIN listings l ON l.id = w.listing_id WHERE w.listing_id BETWEEN ? AND ? ORDER BY w.listing_id, w.ordinal",
+            [ids[0], ids[-1]],
+        )
+        for lid, ordinal, title, abstract, text in cur:
+            if isinstance(abstract, bytes):  # a reference into the listing's text
+                if unpacked[0] != lid:
+                    unpacked = (lid, unpack_text(text))
+                abstract = resolve_abstract(abstract, functools.partial(str, unpacked[1]))
+            rows.extend(rows_for(lid, [(ordinal, title, abstract)]))
+        rows.sort()
+        with store.transaction():
+            conn.executemany("INSERT OR IGNORE INTO work_keys (key, listing_id, ordinal) VALUES (?, ?, ?)", rows)
+            conn.execute("UPDATE work_keys_state SET upto = max(upto, ?)", [ids[-1]])
+        done += len(ids)
 
 
 def backfill(db: Any) -> None:
-    """Keys for the works already stored (migration m009), and the members of existing merge proposals."""
+    """The members of existing merge proposals (migration m009). Work keys are built by `catch_up` since m011."""
     conn = db.conn
-    cur = conn.execute("SELECT listing_id, work_id, title, abstract FROM works ORDER BY listing_id")
-    while batch := cur.fetchmany(2000):
-        conn.executemany(
-            "INSERT OR IGNORE INTO work_keys (key, listing_id, work_id) VALUES (?, ?, ?)",
-            [row for lid, wid, title, ab in batch for row in rows_for(lid, [(wid, title, ab)])],
-        )
     for pid, payload in conn.execute("SELECT id, payload FROM proposals WHERE kind = 'merge'").fetchall():
         data = json.loads(payload or "{}")
         members = data.get("researchers") or data.get("pair") or []
@@ -117,10 +165,11 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
     key's postings). Researchers merged away have no listings and so never appear; a researcher that owns only
     part of a listing (a split) appears only for its own works."""
     conn = store.db.conn
+    catch_up(store)
     # the temp tables are written in a store transaction: a bare INSERT would open an implicit transaction on the
     # connection that nothing commits, and every later store transaction would nest in it as a savepoint
     with store.transaction():
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_keys (key BLOB PRIMARY KEY) WITHOUT ROWID")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_keys (key INTEGER PRIMARY KEY)")
         conn.execute("DELETE FROM _merge_keys")
         if among is None:
             conn.execute(
@@ -130,41 +179,56 @@ def shared_postings(store: Any, among: Iterable[int] | None = None, *, batch: in
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS _merge_among (rid INTEGER PRIMARY KEY)")
             conn.execute("DELETE FROM _merge_among")
             conn.executemany("INSERT OR IGNORE INTO _merge_among VALUES (?)", ((int(r),) for r in among))
+            # only the keys another listing holds too (most keys of a store belong to one listing)
             conn.execute(
                 "INSERT OR IGNORE INTO _merge_keys SELECT DISTINCT k.key FROM _merge_among a JOIN researcher_listings "
-                "rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id"
+                "rl ON rl.researcher_id = a.rid JOIN work_keys k ON k.listing_id = rl.listing_id WHERE EXISTS "
+                "(SELECT 1 FROM work_keys o WHERE o.key = k.key AND o.listing_id != k.listing_id)"
             )
+    # postings name a work by listing and ordinal: its id and title are read only for the few that are joined
+    # (reading every posting's work row was most of the time of a store-wide detection)
     cur = conn.execute(
-        "SELECT k.key, rl.researcher_id, rl.listing_id, k.work_id, rl.works, w.title FROM _merge_keys m "
-        "JOIN work_keys k ON k.key = m.key JOIN researcher_listings rl ON rl.listing_id = k.listing_id "
-        "LEFT JOIN works w ON w.listing_id = k.listing_id AND w.work_id = k.work_id ORDER BY k.key"
+        "SELECT k.key, rl.researcher_id, rl.listing_id, k.ordinal, rl.works FROM _merge_keys m "
+        "JOIN work_keys k ON k.key = m.key JOIN researcher_listings rl ON rl.listing_id = k.listing_id ORDER BY k.key"
     )
-    owned: dict[tuple[int, int], set[str] | None] = {}
+    owned: dict[tuple[int, int], set[int]] = {}  # a split's researcher owns some works of a listing: their ordinals
     group: list[Posting] = []
     current = None
     while rows := cur.fetchmany(batch):
-        for key, rid, lid, wid, works, title in rows:
+        for key, rid, lid, ordinal, works in rows:
             if key != current:
                 if len({p.researcher_id for p in group}) > 1:
                     yield group
                 group, current = [], key
             if works is not None:
                 if (rid, lid) not in owned:
-                    owned[(rid, lid)] = set(json.loads(works))
-                if wid not in owned[(rid, lid)]:
+                    mine = set(json.loads(works))
+                    owned[(rid, lid)] = {
+                        o
+                        for o, wid in conn.execute("SELECT ordinal, work_id FROM works WHERE listing_id = ?", [lid])
+                        if wid in mine
+                    }
+                if ordinal not in owned[(rid, lid)]:
                     continue
-            group.append(Posting(key, rid, lid, wid, title))
+            group.append(Posting(key, rid, lid, ordinal))
     if len({p.researcher_id for p in group}) > 1:
         yield group
 
 
 @dataclass(frozen=True)
 class Posting:
-    key: bytes  # stored_key: the kind letter, then the hash
+    key: int  # stored_key: the kind in the top bits, then the hash
     researcher_id: int
     listing_id: int
-    work_id: str
-    title: str | None
+    ordinal: int  # the work's place in its listing
+
+
+def work_of(store: Any, p: Posting) -> tuple[str, str | None]:
+    """(work id, title) of a posting's work."""
+    row = store.db.conn.execute(
+        "SELECT work_id, title FROM works WHERE listing_id = ? AND ordinal = ?", [p.listing_id, p.ordinal]
+    ).fetchone()
+    return (row[0], row[1]) if row else ("", None)
 
 
 def researcher_facts(store: Any, ids: Iterable[int]) -> dict[int, tuple[str | None, int | None]]:

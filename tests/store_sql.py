@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from enrich.store.rows import select, select_one
+
 
 def rows(store: Any, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-    return store._q(sql, params)
+    return select(store, sql, params)
 
 
 def one(store: Any, sql: str, params: Any = ()) -> dict[str, Any] | None:
-    return store._one(sql, params)
+    return select_one(store, sql, params)

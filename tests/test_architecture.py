@@ -60,3 +60,33 @@ def test_cli_and_web_sit_on_top():
         if is_top(i)
     )
     assert upward == []
+
+
+def private_reach_ins(path: Path) -> list[str]:
+    """`x._name` where x is not self or cls: another object's (or module's) private name."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+        ):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}")
+    return found
+
+
+# private names of other objects the package may use: the standard library's and pydantic's own conventions
+ALLOWED_PRIVATE = {"_exit", "_current_frames", "_fields", "_asdict", "_replace", "_make"}
+
+
+def test_no_private_reach_in_between_modules():
+    offenders = [
+        hit
+        for folder in ("store", "agent", "schemas", "prompts")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for hit in private_reach_ins(path)
+        if hit.rsplit(".", 1)[1] not in ALLOWED_PRIVATE
+    ]
+    assert offenders == []
+    assert private_reach_ins(ROOT / "tests" / "store" / "test_migrations.py")  # the check does see them

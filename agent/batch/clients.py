@@ -6,10 +6,11 @@ grounding, citation checks, confidence, the store's write policy) is the online 
 - `RecordingClient` (`enrich run --batch`): a question with a cached answer is answered from the cache, as online;
   any other becomes a request line (the exact body the online client would POST) and the step stops with
   `Deferred` -- the loop records it as queued.
-- `ReplayClient` (`enrich batch collect`): the step runs again and asks the same question; the client checks the
-  question is still the one that was sent (the step's inputs did not change), and answers with the batch's answer,
-  parsed and validated exactly as online. An invalid answer becomes the next round's request (`Reasked`) until
-  max_reasks, then the step fails as online.
+- `ReplayClient` (`enrich batch collect`): the step runs again, through the loop's step boundary, and asks the same
+  question; the client checks the question is still the one that was sent (the step's inputs did not change), and
+  answers with the batch's answer, parsed and validated exactly as online. An invalid answer becomes the next
+  round's request (`Reasked`) until max_reasks, then the step fails as online. `Reasked` and `Stale` are `Deferred`:
+  the step boundary records the step as queued, as when the question was first written into a batch.
 """
 
 from __future__ import annotations
@@ -33,6 +34,18 @@ from enrich.store import llm_log
 
 def body_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+_TOOLS_CHARS: dict[str, int] = {}
+
+
+def tokens_estimate(body: dict[str, Any], step: str) -> int:
+    """chars / 4 of the messages and the tool definition (for --dry-run and reports). A step's tools are the same
+    in every request: their length is measured once."""
+    tools = _TOOLS_CHARS.get(step)
+    if tools is None:
+        tools = _TOOLS_CHARS[step] = len(json.dumps(body.get("tools", "")))
+    return (sum(len(m.get("content") or "") for m in body.get("messages", [])) + tools) // 4
 
 
 def custom_id(job_id: str, researcher_id: int, step: str, round: int) -> str:
@@ -63,9 +76,17 @@ class _Wrapper(LLMClient):
 class RecordingClient(_Wrapper):
     """See module docstring. `researcher_id` is set by the builder before each researcher's steps run."""
 
-    def __init__(self, online: InstructorClient, sink: Callable[[NewRequest], None], job_id: str) -> None:
+    def __init__(
+        self,
+        online: InstructorClient,
+        sink: Callable[[NewRequest], None],
+        job_id: str,
+        in_flight: dict[tuple[int, str], tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(online)
         self.sink, self.job_id = sink, job_id
+        self.in_flight = in_flight or {}  # questions already out in another bulk job: not asked twice
+        self.still_out = 0  # questions left to the job that asked them
         self.researcher_id = 0
 
     def extract(
@@ -85,21 +106,30 @@ class RecordingClient(_Wrapper):
             return hit
         step = prompt.name if prompt else response_model.__name__
         body = self.online.request_body(response_model, call.messages, max_tokens)
+        first = body_hash(body)
+        out = self.in_flight.get((self.researcher_id, step))
+        if out is not None and out[0] == first:  # the same question, still out: its job's collect applies it
+            self.still_out += 1
+            raise Deferred(out[1], f"already queued as {out[1]}")
         cid = custom_id(self.job_id, self.researcher_id, step, 0)
-        chars = sum(len(m.get("content") or "") for m in body.get("messages", [])) + len(
-            json.dumps(body.get("tools", ""))
-        )
-        self.sink(NewRequest(cid, self.researcher_id, step, 0, body, body_hash(body), chars // 4))
+        self.sink(NewRequest(cid, self.researcher_id, step, 0, body, first, tokens_estimate(body, step)))
         raise Deferred(cid)
 
 
-class Stale(Exception):  # noqa: N818
-    """The step's question differs from the one sent: its inputs changed since the batch was built."""
+class Stale(Deferred):
+    """The step's question differs from the one sent: its inputs changed since the batch was built. The answer is not
+    applied; the step is left to the next `enrich run --batch`, which asks the new question."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__("", why)
 
 
-class Reasked(Exception):  # noqa: N818
+class Reasked(Deferred):
+    """The answer failed validation: its follow-up request (the answer and the error appended) goes into the next
+    round's batch, as instructor's re-ask does online."""
+
     def __init__(self, request: NewRequest, error: str) -> None:
-        super().__init__(error)
+        super().__init__(request.custom_id, f"re-asked as {request.custom_id}")
         self.request, self.error = request, error
 
 
@@ -116,12 +146,23 @@ class BatchAnswer:
 
 
 class ReplayClient(_Wrapper):
-    """See module docstring. `answers` maps a step name to the answer for the researcher being collected."""
+    """See module docstring. `begin(answers)` gives the answers of the researcher being collected (by step name);
+    a step that ends in a re-ask or finds its question changed is `deferred` (by step name): the loop's step boundary
+    records it as queued, and the collector reads why here."""
 
     def __init__(self, online: InstructorClient, *, max_reasks: int) -> None:
         super().__init__(online)
         self.max_reasks = max_reasks
         self.answers: dict[str, BatchAnswer] = {}
+        self.deferred: dict[str, Stale | Reasked] = {}
+        self._system_texts: dict[str, str] = {}  # a step's system prompt, redacted once (it is in every request)
+
+    def begin(self, answers: dict[str, BatchAnswer]) -> None:
+        self.answers, self.deferred = answers, {}
+
+    def _defer(self, step: str, event: Stale | Reasked) -> Stale | Reasked:
+        self.deferred[step] = event
+        return event
 
     def extract(
         self,
@@ -137,49 +178,56 @@ class ReplayClient(_Wrapper):
         step = prompt.name if prompt else response_model.__name__
         answer = self.answers.get(step)
         if answer is None:  # not a question of this collection (cannot happen when the step is unchanged)
-            raise Stale(f"{step}: no answer collected for this question")
+            raise self._defer(step, Stale(f"{step}: no answer collected for this question"))
         row = answer.row
         call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
         first = self.online.request_body(response_model, call.messages, max_tokens)
         if body_hash(first) != row["first_hash"]:
-            raise Stale(f"{step}: the question changed since the batch was built (listing, prompt or settings)")
+            why = f"{step}: the question changed since the batch was built (listing, prompt or settings)"
+            raise self._defer(step, Stale(why))
         body = json.loads(row["body"]) if row["round"] else first
         completion = completion_from(answer.completion)
         usage = completion.usage
         t_in = usage.prompt_tokens if usage else 0
         t_out = usage.completion_tokens if usage else 0
         cost = batch_cost_usd(self.backend, self.model, t_in, t_out)
-        call_id = self._log(call.base_row, row, answer, body, t_in, t_out, cost)
-        answer.call_id = call_id
+        # checked before the call-log row is written, so the row is written once, with its parse result or error
+        parsed: Any = None
+        error: str | None = None
+        failure: Exception | None = None
         try:
             value = parse_turn(completion, response_model, self.online.mode, context)
-        except Truncated:
-            self._error(call_id, describe_error(Truncated()))
+            parsed = value.model_dump(mode="json")
+        except Truncated as exc:
+            error, failure = describe_error(exc), exc
+        except (ValidationError, JSONDecodeError, ValueError) as exc:
+            error, failure = redact(describe_error(exc)), exc
+        call_id = self._log(call.base_row, row, answer, body, t_in, t_out, cost, parsed, error)
+        answer.call_id = call_id
+        if isinstance(failure, Truncated):
             raise LLMError(
                 f"{response_model.__name__}: the model's output was cut off (finish_reason=length)",
                 hint="shorten the input or raise max_tokens",
                 call_ids=[call_id],
-            ) from None
-        except (ValidationError, JSONDecodeError, ValueError) as exc:
-            error = redact(describe_error(exc))
-            self._error(call_id, error)
+            )
+        if failure is not None:
+            assert error is not None
             if row["round"] >= self.max_reasks:
                 raise LLMError(
                     f"{response_model.__name__}: the model's output did not validate after {self.max_reasks} "
                     f"re-ask(s): {error[:300]}",
                     hint="try a stronger model (--backend/--model) or raise ENRICH_MAX_REASKS",
                     call_ids=[call_id],
-                ) from None
-            nxt = reask_request(body, self.online.mode, completion, exc)
+                )
+            nxt = reask_request(body, self.online.mode, completion, failure)
             n = row["round"] + 1
             cid = custom_id(row["job_id"], row["researcher_id"], step, n)
             chars = sum(len(json.dumps(m.get("content") or "")) for m in nxt.get("messages", []))
-            raise Reasked(
-                NewRequest(cid, row["researcher_id"], step, n, nxt, row["first_hash"], chars // 4), error
-            ) from None
-        parsed = value.model_dump(mode="json")
-        if self.online.store is not None:
-            llm_log.complete_call(self.online.store, call_id, parsed, call_key(self.online, call))
+            request = NewRequest(cid, row["researcher_id"], step, n, nxt, row["first_hash"], chars // 4)
+            raise self._defer(step, Reasked(request, error))
+        key = call_key(self.online, call)
+        if key is not None:
+            llm_log.cache_put(self.online.store, key, parsed, call_id)
         return ExtractResult(
             value=value,
             call_id=call_id,
@@ -191,7 +239,7 @@ class ReplayClient(_Wrapper):
             origin=self.origin,
         )
 
-    def _log(self, base_row, row, answer: BatchAnswer, body, t_in, t_out, cost) -> int:
+    def _log(self, base_row, row, answer: BatchAnswer, body, t_in, t_out, cost, parsed, error) -> int:
         return llm_log.insert_call(
             self.online.store,
             **base_row,
@@ -199,8 +247,10 @@ class ReplayClient(_Wrapper):
                 :32
             ],
             attempt=row["round"] + 1,
-            messages=redact_obj(body.get("messages", [])),
+            messages=self._redacted(body.get("messages", [])),
             response=redact(json.dumps(answer.completion, ensure_ascii=False)),
+            parsed=parsed,
+            error=error,
             tokens_in=t_in,
             tokens_out=t_out,
             reasks=row["round"],
@@ -209,8 +259,22 @@ class ReplayClient(_Wrapper):
             custom_id=row["custom_id"],
         )
 
-    def _error(self, call_id: int, error: str) -> None:
-        llm_log.update_call(self.online.store, call_id, error=error)
+    def _redacted(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`redact_obj(messages)`, with each step's system prompt (the same long text in every request) redacted
+        once."""
+        out = []
+        for m in messages:
+            content = m.get("content")
+            if m.get("role") == "system" and isinstance(content, str) and len(m) == 2:
+                text = self._system_texts.get(content)
+                if text is None:
+                    if len(self._system_texts) > 64:
+                        self._system_texts.clear()
+                    text = self._system_texts[content] = redact(content)
+                out.append({**m, "content": text})
+            else:
+                out.append(redact_obj(m))
+        return out
 
 
 def call_key(online: InstructorClient, call: Any) -> str | None:

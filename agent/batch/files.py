@@ -86,5 +86,6 @@ class SplitWriter:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-            Path(str(self._current.path) + ".part").unlink(missing_ok=True)
+            if self._current is not None:
+                Path(str(self._current.path) + ".part").unlink(missing_ok=True)
         self._current = None

@@ -1,13 +1,15 @@
 """Bulk mode's job: build the request files (`enrich run --batch`), submit them, and collect the answers
 (`enrich batch collect`). See README "Bulk mode".
 
-Build runs the online loop's own pieces (planning, contexts, the steps) with a RecordingClient: deterministic steps
-and cached answers finish at once, exactly as online; every other question becomes one request line. Collect runs
-each answered step again with a ReplayClient, which hands the batch's answer to the step's own checks.
+Build runs the online loop's own pieces (planning, contexts, the step boundary `run_researcher`) with a
+RecordingClient: deterministic steps and cached answers finish at once, exactly as online; every other question
+becomes one request line. Collect runs each answered step again through the same step boundary with a
+ReplayClient, which hands the batch's answer to the step's own checks.
 
 Collecting is idempotent and resumable: the answers of a window of the output (COLLECT_CHUNK lines) are applied in
 one store transaction together with their call-log rows and their request states, so a crash loses at most the
-window being applied (it is applied again by the next collect) and an answer already applied is skipped.
+window being applied (it is applied again by the next collect) and an answer already applied, or a line repeated
+in the output, is skipped.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from .lines import ACTIVE_STATES, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, Ans
 from .lines import parse_output_line as parse_line
 
 COLLECT_CHUNK = int(os.environ.get("ENRICH_BATCH_CHUNK", "500"))  # output lines applied per transaction
+BUILD_CHUNK = 200  # researchers whose deterministic steps commit together in a build
 STALL_AFTER = int(os.environ.get("ENRICH_TEST_COLLECT_STALL_AFTER", "0"))  # crash tests only
 STEP_ORDER = {s: i for i, s in enumerate(STEPS)}
 
@@ -61,6 +64,7 @@ class BuildReport:
     cost_usd: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
     submitted: list[str] = field(default_factory=list)
+    still_out: int = 0  # questions not asked again: a waiting bulk job has them out already
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -112,7 +116,7 @@ def build(
         report.tokens_in += req.tokens_in
         report.tokens_out += out_tokens.setdefault(req.step, _answer_tokens(req.step))
 
-    recorder = RecordingClient(online, sink, job_id)
+    recorder = RecordingClient(online, sink, job_id, bstore.questions_in_flight(store))
     runner = JobRunner(store, recorder, settings)
     plans = [p for p in runner.plans(opts) if p.steps]
     report.researchers = len(plans)
@@ -122,17 +126,21 @@ def build(
     params["batch"].update(mode="remote" if submit else "files", backend=online.backend, model=online.model)
 
     def run_all() -> None:
-        for n, plan in enumerate(plans, 1):
-            recorder.researcher_id = plan.researcher_id
-            ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
-            outcomes = run_researcher(ctx, plan.steps)
-            remember_misses(ctx, plan, outcomes)
-            for o in outcomes:
-                key = f"{o.step}:{o.status}"
-                report.outcomes[key] = report.outcomes.get(key, 0) + 1
-            if on_progress and (n % 200 == 0 or n == len(plans)):
-                on_progress(n, len(plans))
-        runner._propose_merges(job_id, [p.researcher_id for p in plans])
+        for start in range(0, len(plans), BUILD_CHUNK):
+            # the deterministic steps' writes of a chunk of researchers commit together (a commit per step write
+            # was a tenth of the build); a build that stops leaves no request rows, and the next one redoes the chunk
+            with store.transaction():
+                for plan in plans[start : start + BUILD_CHUNK]:
+                    recorder.researcher_id = plan.researcher_id
+                    ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
+                    outcomes = run_researcher(ctx, plan.steps)
+                    remember_misses(ctx, plan, outcomes)
+                    for o in outcomes:
+                        key = f"{o.step}:{o.status}"
+                        report.outcomes[key] = report.outcomes.get(key, 0) + 1
+            if on_progress:
+                on_progress(min(start + BUILD_CHUNK, len(plans)), len(plans))
+        runner.propose_merges(job_id, [p.researcher_id for p in plans])
 
     try:
         if dry_run:
@@ -162,6 +170,7 @@ def build(
         raise
     files = writer.close()
     report.requests = len(rows)
+    report.still_out = recorder.still_out
     report.cost_usd = round(batch_cost_usd(online.backend, online.model, report.tokens_in, report.tokens_out), 6)
     report.files = [{"path": str(f.path), "requests": f.requests, "bytes": f.bytes} for f in files]
     if dry_run:
@@ -308,6 +317,12 @@ def collect(
         raise LLMError(f"job {job_id} is not a bulk-mode job (it was run online)")
     if job.state == "done" and not results:
         return CollectReport(job_id, state="done")
+    batch = job.params.get("batch") or {}
+    if not results and batch.get("mode", "files") == "files":  # said before the job is claimed: it stays waiting
+        raise LLMError(
+            f"job {job_id} wrote its request files only ({batch.get('folder') or _folder(settings, job_id, None)})",
+            hint="run them (e.g. `vllm run-batch -i FILE -o RESULTS`) and collect with --results RESULTS...",
+        )
     job = store.claim_job(job_id)  # one collector at a time; a killed one leaves the job `interrupted`
     try:
         return _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
@@ -346,72 +361,78 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
 
     def _apply_window(window: list[Answer | Failure], batch_id: str | None) -> None:
         rows = bstore.requests_by_id(store, [a.custom_id for a in window])
+        states: list[tuple[str, str | None, int | None, str]] = []  # (state, detail, llm_call_id, custom_id)
         with store.transaction():
             by_researcher: dict[int, list[tuple[dict, Answer]]] = {}
+            seen: set[str] = set()
             for item in window:
                 row = rows.get(item.custom_id)
                 if row is None or row["job_id"] != job_id:
                     report.unknown.append(item.custom_id)
                     continue
-                if row["state"] != "pending":
+                if row["state"] != "pending" or item.custom_id in seen:  # applied before, or a repeated line
                     report.skipped += 1
                     continue
+                seen.add(item.custom_id)
                 if isinstance(item, Failure):
                     code = item.code
                     report.errors[code] = report.errors.get(code, 0) + 1
-                    bstore.set_request(store, item.custom_id, "error", f"{code}: {item.message}"[:500])
+                    states.append(("error", f"{code}: {item.message}"[:500], None, item.custom_id))
                     continue
                 by_researcher.setdefault(row["researcher_id"], []).append((row, item))
             applied = done[0]
             missed = bstore.missed_fields(store, list(by_researcher))
             for rid, items in by_researcher.items():
-                _apply_researcher(rid, items, batch_id, missed.get(rid, set()))
+                _apply_researcher(rid, items, batch_id, missed.get(rid, set()), states)
                 applied += len(items)
                 if STALL_AFTER and applied >= STALL_AFTER:  # crash tests: stop inside the transaction, to be killed
                     print(f"stalled after {applied} answers", file=sys.stderr, flush=True)
                     time.sleep(3600)
+            bstore.set_requests(store, states)  # the window's request states, in the same transaction
             done[0] += len(window)
         if on_progress:
             on_progress(done[0])
 
-    def _apply_researcher(rid: int, items: list[tuple[dict, Answer]], batch_id: str | None, missed: set[str]) -> None:
+    def _apply_researcher(
+        rid: int, items: list[tuple[dict, Answer]], batch_id: str | None, missed: set[str], states: list
+    ) -> None:
+        """The researcher's answered steps, through the loop's one step boundary (run_researcher): a step that raises
+        is recorded as online (failed, or a job error), and the collect goes on with the next researcher."""
         items.sort(key=lambda x: STEP_ORDER.get(x[0]["step"], 99))
         ctx = make_context(store, replay, settings, rid, job_id, index)
-        replay.answers = {
-            row["step"]: BatchAnswer(row, a.completion, batch_id or _batch_of(row), a.raw) for row, a in items
-        }
-        outcomes: list[StepOutcome] = []
-        for row, _a in items:
-            step = row["step"]
-            answer = replay.answers[step]
-            try:
-                out = STEPS[step].run(ctx)
-            except Reasked as r:
-                followups.append(r.request)
-                bstore.set_request(store, row["custom_id"], "reasked", r.error[:500], answer.call_id)
+        replay.begin(
+            {row["step"]: BatchAnswer(row, a.completion, batch_id or _batch_of(row), a.raw) for row, a in items}
+        )
+        outcomes = run_researcher(ctx, [row["step"] for row, _a in items])
+        finished: list[StepOutcome] = []
+        for (row, _a), out in zip(items, outcomes, strict=True):
+            call_id = replay.answers[row["step"]].call_id
+            event = replay.deferred.get(row["step"])
+            if isinstance(event, Reasked):
+                followups.append(event.request)
+                states.append(("reasked", event.error[:500], call_id, row["custom_id"]))
                 report.reasked += 1
                 continue
-            except Stale as s:
-                bstore.set_request(store, row["custom_id"], "stale", str(s)[:500], answer.call_id)
+            if isinstance(event, Stale):
+                states.append(("stale", event.detail[:500], call_id, row["custom_id"]))
                 report.stale += 1
                 continue
-            except LLMError as exc:  # still invalid after max_reasks, or cut off: the step failed, as online
-                out = StepOutcome(step, "failed", detail=str(exc)[:300], calls=1)
-                bstore.set_request(store, row["custom_id"], "failed", str(exc)[:500], answer.call_id)
+            finished.append(out)
+            if out.status in ("failed", "error", "skipped"):  # still invalid after max_reasks, cut off, or raised
+                detail = out.detail if out.status == "failed" else f"{out.status}: {out.detail}"
+                states.append(("failed", detail[:500], call_id, row["custom_id"]))
                 report.failed += 1
-                outcomes.append(out)
                 continue
-            outcomes.append(out)
-            bstore.set_request(store, row["custom_id"], "applied", out.status, answer.call_id)
+            states.append(("applied", out.status, call_id, row["custom_id"]))
             report.applied += 1
             report.tokens_in += out.tokens_in
             report.tokens_out += out.tokens_out
             report.cost_usd += out.cost_usd
-        for o in outcomes:
+        for o in finished:
             key = f"{o.step}:{o.status}"
             report.outcomes[key] = report.outcomes.get(key, 0) + 1
-        plan = Plan(rid, ctx.researcher.name, [o.step for o in outcomes], {}, missed_before=missed)
-        remember_misses(ctx, plan, outcomes)
+        plan = Plan(rid, ctx.researcher.name, [o.step for o in finished], {}, missed_before=missed)
+        remember_misses(ctx, plan, finished)
 
     file_rows = {f["id"]: f for f in bstore.files(store, job_id)}
     batch_of_file = {f["id"]: f["batch_id"] for f in file_rows.values()}
@@ -426,7 +447,7 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
         for f in file_rows.values():  # a local file is collected when none of its requests is still pending
             if not bstore.pending_in_file(store, f["id"]) and f["status"] != "collected":
                 bstore.update_file(store, f["id"], status="collected", collected_at=utcnow())
-    elif mode == "remote":
+    else:  # remote (a files-only job without --results was refused before it was claimed)
         from .remote import Remote
 
         submit_written(store, online, job_id)
@@ -459,8 +480,8 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
             if missing:
                 code = "missing" if b.status == "completed" else f"batch_{b.status}"
                 with store.transaction():
-                    for cid in missing:
-                        bstore.set_request(store, cid, "error", f"{code}: no line in the output or error file")
+                    why = f"{code}: no line in the output or error file"
+                    bstore.set_requests(store, [("error", why, None, cid) for cid in missing])
                 report.errors[code] = report.errors.get(code, 0) + len(missing)
                 report.missing += len(missing) if code == "missing" else 0
             bstore.update_file(
@@ -472,11 +493,6 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
                 detail=(f"{b.status}" + (f": {entry['detail']}" if entry["detail"] else ""))[:500],
                 collected_at=utcnow(),
             )
-    else:
-        raise LLMError(
-            f"job {job_id} wrote its request files only ({folder})",
-            hint="run them (e.g. `vllm run-batch -i FILE -o RESULTS`) and collect with --results RESULTS...",
-        )
 
     if followups:
         report.followup = _write_followups(store, online, job, folder, followups, submit=mode == "remote")
@@ -549,6 +565,40 @@ def _finish_job(store: Any, job: Job, report: CollectReport) -> None:
         state=state,
         finished_at=utcnow() if state == "done" else None,
     )
+
+
+def cancel(store: Any, online: Any, job_id: str) -> dict[str, Any]:
+    """`enrich batch cancel`: give up a bulk job's questions. Its running batches are cancelled on the server (what
+    they answered before stopping is still collected, the rest comes back as batch_cancelled); requests that no
+    runner has (files never submitted, or the files of a files-only job) end here as errors, so the next
+    `enrich run --batch` asks them again."""
+    job = store.get_job(job_id)
+    if job.kind != "batch":
+        raise LLMError(f"job {job_id} is not a bulk-mode job (it was run online)")
+    running: list[str] = []
+    if (job.params.get("batch") or {}).get("mode") == "remote":
+        from .lines import FINAL_STATES
+        from .remote import Remote
+
+        remote = None
+        for f in bstore.files(store, job_id):
+            if f["batch_id"] and f["status"] not in ("collected", *FINAL_STATES):
+                remote = remote or Remote(online)
+                bstore.update_file(store, f["id"], status=remote.cancel(f["batch_id"]).status)
+                running.append(f["batch_id"])
+    job = store.claim_job(job_id)
+    try:
+        unsent_files = [f for f in bstore.files(store, job_id) if not f["batch_id"] and f["status"] == "written"]
+        unsent = [cid for f in unsent_files for cid in bstore.pending_in_file(store, f["id"])]
+        with store.transaction():
+            bstore.set_requests(store, [("error", "cancelled: never sent to a runner", None, c) for c in unsent])
+            for f in unsent_files:
+                bstore.update_file(store, f["id"], status="cancelled")
+        report = CollectReport(job_id)
+        _finish_job(store, job, report)
+    finally:
+        store.release_job(job_id)
+    return {"job_id": job_id, "cancelled_batches": running, "requests_ended": len(unsent), "state": report.state}
 
 
 def status(store: Any, online: Any | None, job_id: str) -> dict[str, Any]:

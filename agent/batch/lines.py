@@ -81,7 +81,8 @@ def _error_text(error: Any) -> tuple[str, str]:
     if isinstance(error, str):
         return "error", error
     if isinstance(error, dict):
-        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        nested = error.get("error")
+        inner = nested if isinstance(nested, dict) else error
         code = str(inner.get("code") or inner.get("type") or "error")
         code = f"http_{code}" if code.isdigit() else code  # vLLM's ErrorResponse carries the HTTP status
         return code, str(inner.get("message") or json.dumps(inner)[:300])

@@ -20,7 +20,7 @@ class Remote:
     def __init__(self, online: Any) -> None:
         check_real_calls_allowed(online.backend)
         self.where = online.base_url or "the OpenAI API"
-        self.client = online._client().with_options(max_retries=3)
+        self.client = online.sdk_client().with_options(max_retries=3)
 
     def submit(self, path: Path, job_id: str) -> tuple[str, str, str]:
         """Upload and create; returns (input file id, batch id, status)."""
@@ -42,6 +42,12 @@ class Remote:
             return self.client.batches.retrieve(batch_id)
         except openai.APIError as exc:
             raise self._error(f"reading batch {batch_id}", exc) from None
+
+    def cancel(self, batch_id: str) -> Any:
+        try:
+            return self.client.batches.cancel(batch_id)
+        except openai.APIError as exc:
+            raise self._error(f"cancelling batch {batch_id}", exc) from None
 
     def download(self, file_id: str, dest: Path) -> Path:
         """Stream a file's content to `dest` (written under a temporary name, then renamed)."""

@@ -1,3 +1,4 @@
 from enrich.agent.cli import main
 
-main()
+if __name__ == "__main__":  # a worker process of `enrich run --processes` imports this module again
+    main()

@@ -24,7 +24,7 @@ def _job_client(app, job_id: str):
     if job.kind != "batch":
         raise EnrichError(f"job {job_id} ran online; `enrich batch` follows bulk jobs (`enrich run --batch`)")
     b = job.params.get("batch") or {}
-    app._settings = app.settings.with_overrides(backend=b.get("backend"), model=b.get("model"))
+    app.override(backend=b.get("backend"), model=b.get("model"))
     try:
         return job, make_client(app.settings, store=app.store)
     except LLMError as exc:
@@ -133,3 +133,36 @@ def _print_report(rep) -> None:
         click.echo(f"  {len(rep.waiting)} batch(es) still running: collect again later (or use --wait).")
     for f in rep.followup:
         click.echo(f"  re-ask round: {f['requests']} request(s) in {f['path']}")
+
+
+@batch_group.command("cancel")
+@click.argument("job_id", metavar="JOB")
+@json_option
+@pass_app
+def cancel_cmd(app, job_id, as_json):
+    """Give up JOB's questions: cancel its running batches on the server and end the requests no runner has.
+
+    What a cancelled batch answered before it stopped is still applied by
+    `enrich batch collect JOB`; every question that was not answered is asked
+    again by the next `enrich run --batch`.
+    """
+    from enrich.agent.batch.job import cancel
+    from enrich.agent.llm.base import LLMError
+    from enrich.store import StoreError
+
+    job, client = _job_client(app, job_id)
+    try:
+        info = cancel(app.store, client, job_id)
+    except (LLMError, StoreError) as exc:
+        raise EnrichError(str(exc)) from None
+    finally:
+        client.close()
+    if as_json:
+        emit_json(info)
+        return
+    if info["cancelled_batches"]:
+        click.echo(
+            f"Job {job_id}: cancelling batch(es) {', '.join(info['cancelled_batches'])}; collect what they answered"
+            f" with `enrich batch collect {job_id}`."
+        )
+    click.echo(f"Job {job_id}: {info['requests_ended']} request(s) never sent were ended; job {info['state']}.")

@@ -22,6 +22,7 @@ class AppContext:
     db_flag: str | None = None
     _settings: settings_mod.Settings | None = None
     _store: Any = None
+    _org_lines: Any = None
     extra_flags: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -30,6 +31,10 @@ class AppContext:
             self._settings = settings_mod.load(db=self.db_flag, **self.extra_flags)
         return self._settings
 
+    def override(self, **flags: Any) -> None:
+        """A command's own flags (None: not given) over the settings every command shares."""
+        self._settings = self.settings.with_overrides(**flags)
+
     @property
     def store(self):
         if self._store is None:
@@ -37,6 +42,15 @@ class AppContext:
 
             self._store = Store.open(self.settings.db)
         return self._store
+
+    @property
+    def org_lines(self):
+        """Which header lines state affiliations, by this store's ROR index when one is loaded (ingest)."""
+        if self._org_lines is None:
+            from enrich.agent.ingest import OrgLines
+
+            self._org_lines = OrgLines.for_store(self.store, self.settings.ror_match_threshold)
+        return self._org_lines
 
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)

@@ -22,7 +22,23 @@ import click
 from enrich.agent.cli.common import AppContext, EnrichError, emit_json, json_option, output, pass_app
 from enrich.schemas import FIELDS
 
-FIELD_CHOICE = click.Choice(list(FIELDS))
+
+class FieldName(click.ParamType):
+    """A field (`affiliation`, `topics`, `summary`) or one slot of a field a researcher holds several values of
+    (`affiliation.2`: the second affiliation)."""
+
+    name = "field"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from enrich.schemas.fields import check_field
+
+        try:
+            return check_field(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+FIELD_CHOICE = FieldName()
 
 
 def default_who() -> str:
@@ -103,7 +119,7 @@ def researcher_rows(store, limit: int = 50, after: str | None = None) -> tuple[l
 
 
 def field_view(store, fv) -> dict[str, Any] | None:
-    from enrich.schemas.fields import display_value
+    from enrich.schemas.fields import base_field, display_value
 
     if fv is None:
         return None
@@ -126,13 +142,18 @@ def field_view(store, fv) -> dict[str, Any] | None:
             }
             for e in fv.evidence
         ],
-        "ror_id": next((d.value for d in store.derived(fv.id, "ror_id")), None) if fv.field == "affiliation" else None,
+        "ror_id": next((d.value for d in store.derived(fv.id, "ror_id")), None)
+        if base_field(fv.field) == "affiliation"
+        else None,
     }
 
 
 def show_data(store, ref: str) -> dict[str, Any]:
+    from enrich.schemas.fields import shown_fields
+
     r = store.find_researcher(ref)
     current = store.current_all(r.id)
+    pending = store.proposals("pending", researcher_id=r.id)
     return {
         "id": r.id,
         "name": r.name,
@@ -142,8 +163,11 @@ def show_data(store, ref: str) -> dict[str, Any]:
             for lst in store.researcher_listings(r.id)
         ],
         "works": len(store.researcher_works(r.id)),
-        "fields": {f: field_view(store, current.get(f)) for f in FIELDS},
-        "pending_proposals": len(store.proposals("pending", researcher_id=r.id)),
+        "fields": {
+            f: field_view(store, current.get(f))
+            for f in shown_fields([*current, *(p.field for p in pending if p.field)])
+        },
+        "pending_proposals": len(pending),
         "errors": [e.model_dump() for e in store.latest_job_errors(r.id)],
     }
 
@@ -210,7 +234,7 @@ class CsvRow:
 def read_verified_csv(store, text: str, default_who: str) -> tuple[list[CsvRow], list[str]]:
     """Validate every row; return the good rows and one error line per bad row ("line N: ...")."""
     from enrich.schemas import validate_field_value
-    from enrich.schemas.fields import coerce_cli_value
+    from enrich.schemas.fields import check_field, coerce_cli_value
     from enrich.store import StoreError
 
     reader = csv.DictReader(io.StringIO(text))
@@ -231,8 +255,7 @@ def read_verified_csv(store, text: str, default_who: str) -> tuple[list[CsvRow],
             ref, field, raw = ((rec.get(k) or "").strip() for k in ("researcher", "field", "value"))
             if not ref:
                 raise ValueError("empty researcher")
-            if field not in FIELDS:
-                raise ValueError(f"unknown field {field!r} (known: {', '.join(FIELDS)})")
+            check_field(field)
             if not raw:
                 raise ValueError("empty value")
             r = store.find_researcher(ref)

@@ -96,7 +96,7 @@ def _parse(
     from enrich.agent.ingest.reader import ListingReadError
 
     try:
-        return parse(text, name=name, path=label, fmt=fmt)
+        return parse(text, name=name, path=label, fmt=fmt, orgs=app.org_lines)
     except UnknownFormatError as exc:
         if not use_llm:
             raise ListingReadError(f"{exc}; rerun with --llm to let the model extract the works") from exc

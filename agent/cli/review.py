@@ -6,15 +6,18 @@ never-override rule and write the audit row; this module only chooses proposals 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import click
 
 from enrich.agent.cli.common import EnrichError, emit_json, json_option, output, pass_app
+
+T = TypeVar("T")
 
 QUEUE_COLUMNS = ["id", "kind", "researcher_id", "researcher", "field", "summary", "confidence", "origin", "job_id"]
 AUDIT_COLUMNS = ["id", "when", "who", "action", "researcher_id", "field", "proposal_id", "before", "after", "job_id"]
@@ -37,7 +40,11 @@ def filter_options(fn: Callable) -> Callable:
     """The queue filters, shared by `review`, `review list` and bulk `review accept`."""
     for opt in reversed(
         [
-            click.option("--field", default=None, help="Only proposals for this field (affiliation, topics, summary)."),
+            click.option(
+                "--field",
+                default=None,
+                help="Only proposals for this field (affiliation: every affiliation; affiliation.2: the second; topics, summary).",
+            ),
             click.option("--researcher", default=None, help="Only proposals for this researcher (id or exact name)."),
             click.option("--job", default=None, help="Only proposals made by this job id."),
             click.option(
@@ -73,7 +80,7 @@ def _filters(
     )
 
 
-def _store_errors(fn: Callable[[], Any]) -> Any:
+def _store_errors(fn: Callable[[], T]) -> T:
     """Run a store call, turning its refusals (and invalid values) into one-line user errors."""
     from pydantic import ValidationError
 
@@ -196,13 +203,14 @@ def print_view(view) -> None:
 
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
     who = view.researcher_name or "?"
-    title = Text(
-        f"Proposal {view.id} · {view.kind}"
-        + (f" · {view.field}" if view.field else "")
-        + f" · {view.state} · researcher {view.researcher_id} ({who})",
-        style="bold",
+    console.print(
+        Text(
+            f"Proposal {view.id} · {view.kind}"
+            + (f" · {view.field}" if view.field else "")
+            + f" · {view.state} · researcher {view.researcher_id} ({who})",
+            style="bold",
+        )
     )
-    console.print(title)
     console.print(Text(view.summary))
     if view.kind == "field":
         side = Table(show_header=True, expand=True)
@@ -306,7 +314,7 @@ def review_accept(
             raise EnrichError("--dry-run is for bulk accepts (filters)")
         results = []
         for pid in proposal_ids:
-            res = _store_errors(lambda pid=pid: store.accept(pid, who))
+            res = _store_errors(functools.partial(store.accept, pid, who))
             results.append({"proposal_id": pid, "value_id": res.value_id, "status": res.status or "accepted"})
             if not as_json:
                 click.echo(f"accepted proposal {pid}")
@@ -341,7 +349,7 @@ def _bulk_accept(app, filters, dry_run: bool, yes: bool, include_protected: bool
         click.confirm(f"Accept {len(todo)} proposal(s) as {who}?", abort=True)
     accepted = []
     for pid in todo:
-        res = _store_errors(lambda pid=pid: store.accept(pid, who))
+        res = _store_errors(functools.partial(store.accept, pid, who))
         accepted.append({"proposal_id": pid, "value_id": res.value_id})
     if as_json:
         emit_json({**summary, "accepted": accepted})
@@ -349,7 +357,7 @@ def _bulk_accept(app, filters, dry_run: bool, yes: bool, include_protected: bool
         click.echo(f"accepted {len(accepted)} proposal(s)")
 
 
-def _ids(ids: list[int | None], limit: int = 10) -> str:
+def _ids(ids: Sequence[int | None], limit: int = 10) -> str:
     shown = ", ".join(str(i) for i in ids[:limit])
     return shown + (f", … ({len(ids) - limit} more)" if len(ids) > limit else "")
 
@@ -361,7 +369,7 @@ def _ids(ids: list[int | None], limit: int = 10) -> str:
 def review_reject(app, proposal_ids, who: str) -> None:
     """Reject proposals (the same value from the same origin is not proposed again)."""
     for pid in proposal_ids:
-        _store_errors(lambda pid=pid: app.store.reject(pid, who))
+        _store_errors(functools.partial(app.store.reject, pid, who))
         click.echo(f"rejected proposal {pid}")
 
 

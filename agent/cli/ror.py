@@ -103,6 +103,7 @@ def match_cmd(
     if input_path is not None:
         _match_file(store, input_path, list(emails), threshold)
         return
+    assert text is not None  # exactly one of TEXT and --input (checked above)
     result = match(text, emails=list(emails), index=store, threshold=threshold)
     if as_json:
         emit_json(None if result is None else {**result.model_dump(), "origin": result.origin})

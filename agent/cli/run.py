@@ -12,7 +12,7 @@ def _client(app, backend: str | None, model: str | None, store=None, concurrency
     from enrich.agent.llm.base import LLMError
 
     if backend or model or concurrency:
-        app._settings = app.settings.with_overrides(backend=backend, model=model, concurrency=concurrency)
+        app.override(backend=backend, model=model, concurrency=concurrency)
     try:
         return make_client(app.settings, store=store if store is not None else app.store)
     except LLMError as exc:
@@ -22,7 +22,7 @@ def _client(app, backend: str | None, model: str | None, store=None, concurrency
 def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) -> None:
     from enrich.agent.cli.ingest import ingest_cmd
 
-    params = {"paths": paths}
+    params: dict[str, tuple[str, ...] | str] = {"paths": paths}
     if name:
         params["name"] = name
     try:
@@ -46,6 +46,13 @@ def _ingest_first(ctx: click.Context, paths: tuple[str, ...], name: str | None) 
     type=int,
     default=None,
     help="Researchers in parallel [setting concurrency; the embedded model always runs one at a time].",
+)
+@click.option(
+    "--processes",
+    type=int,
+    default=None,
+    help="Worker processes [setting processes, default 1]: more cores for a CPU-bound job (the fake model, cached "
+    "answers, a fast server); each worker runs one researcher at a time. Not for the embedded model.",
 )
 @click.option("--budget", type=float, default=None, help="Stop (resumable) once the job has cost this many USD.")
 @click.option(
@@ -87,6 +94,7 @@ def run_cmd(
     only,
     researchers,
     concurrency,
+    processes,
     budget,
     dry_run,
     refresh,
@@ -109,6 +117,7 @@ def run_cmd(
     `enrich review`. Re-running with unchanged inputs makes no model calls.
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from enrich.agent.llm.base import LLMError
@@ -128,6 +137,7 @@ def run_cmd(
         only=list(only),
         researcher_ids=rids,
         concurrency=max(1, conc),
+        processes=max(1, processes if processes is not None else app.settings.processes),
         budget_usd=budget,
         dry_run=dry_run,
         refresh=refresh,
@@ -173,14 +183,27 @@ def run_cmd(
 
             def progress(done, total, plan, outcomes):
                 bar.update(task, total=total, completed=done, description=f"{plan.name or plan.researcher_id}")
-                if not as_json:
-                    for o in outcomes:
-                        err.print(
-                            f"  #{plan.researcher_id} {plan.name or ''} [cyan]{o.step}[/cyan]: {o.status}"
-                            + (f" - {o.detail}" if o.detail else ""),
-                            highlight=False,
-                            markup=True,
+                if not as_json and outcomes and not err.is_terminal:  # a log file or a pipe: plain lines
+                    err.file.write(
+                        "".join(
+                            f"  #{plan.researcher_id} {plan.name or ''} {o.step}: {o.status}"
+                            + (f" - {o.detail}" if o.detail else "")
+                            + "\n"
+                            for o in outcomes
                         )
+                    )
+                elif not as_json and outcomes:
+                    # one print per researcher (rendering is most of its cost); names and details are text, not markup
+                    who = escape(f"#{plan.researcher_id} {plan.name or ''}")
+                    err.print(
+                        "\n".join(
+                            f"  {who} [cyan]{o.step}[/cyan]: {o.status}"
+                            + (f" - {escape(o.detail)}" if o.detail else "")
+                            for o in outcomes
+                        ),
+                        highlight=False,
+                        markup=True,
+                    )
 
             runner.on_progress = progress
             try:
@@ -240,7 +263,7 @@ def _run_batch(app, store, opts, backend, model, folder, dry_run, as_json) -> No
     from enrich.agent.llm.factory import choose_backend
 
     if backend or model:
-        app._settings = app.settings.with_overrides(backend=backend, model=model)
+        app.override(backend=backend, model=model)
     try:
         chosen, _why = choose_backend(app.settings)
     except LLMError as exc:
@@ -268,13 +291,21 @@ def _run_batch(app, store, opts, backend, model, folder, dry_run, as_json) -> No
     if as_json:
         emit_json(report.__dict__)
         return
+    from enrich.agent.llm.pricing import known_price
+
     size = sum(f["bytes"] for f in report.files)
     what = "Would write" if dry_run else "Wrote"
+    price = (
+        f"~${report.cost_usd:.4f} at the batch price"
+        if known_price(client.backend, client.model)
+        else f"no price known for {client.model}"
+    )
     click.echo(
         f"{what} {report.requests} request(s) for {report.researchers} researcher(s) in {len(report.files)} file(s)"
-        f" ({size / 1e6:.1f} MB), ~{report.tokens_in} tokens in, ~{report.tokens_out} out, ~${report.cost_usd:.4f}"
-        f" at the batch price on {client.origin}."
+        f" ({size / 1e6:.1f} MB), ~{report.tokens_in} tokens in, ~{report.tokens_out} out, {price} on {client.origin}."
     )
+    if report.still_out:
+        click.echo(f"Not asked again: {report.still_out} question(s) still out in a waiting bulk job (`enrich jobs`).")
     done = {k: v for k, v in sorted(report.outcomes.items()) if not k.endswith(":queued")}
     if done:
         click.echo("Finished at once (deterministic or cached): " + ", ".join(f"{k}={v}" for k, v in done.items()))

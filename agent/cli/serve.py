@@ -54,7 +54,7 @@ def serve(app, host: str, port: int, allow_remote: bool, token: str | None, who:
     """
     if not is_loopback(host) and not allow_remote:
         raise EnrichError(f"--host {host} is not a loopback address; add --allow-remote to serve beyond this machine")
-    token = token or app.settings.values.get("serve_token") or secrets.token_urlsafe(24)
+    token = token or secrets.token_urlsafe(24)
     if len(token) < MIN_TOKEN_CHARS:
         raise EnrichError(f"the access token must have at least {MIN_TOKEN_CHARS} characters")
     import uvicorn

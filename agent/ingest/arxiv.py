@@ -79,7 +79,9 @@ def _work(lines: list[Line], h: int, end_i: int, today: dt.date, ordinal: int, w
     m = HEAD_RE.match(lines[h].text)
     assert m
     date, year = _iso(m, today)
-    title, authors, truncated = None, [], False
+    title: str | None = None
+    authors: list[str] = []
+    truncated = False
     if h + 1 < end_i:
         split = split_title_authors(lines[h + 1].text)
         if split:

@@ -57,12 +57,13 @@ def line_hints(text: str, ln: Line, work_ordinal: int, authors_line: str | None 
                 {"kind": "email", "text": m.group("email"), "work": work_ordinal, "author": None},
             )
         ]
-    if m := _NAMED_EMAIL_RE.match(s):
+    if m := _NAMED_EMAIL_RE.match(s):  # the quote is the address; the name beside it says whose it is
+        start = ln.start + m.start("email")
         return [
             stated(
                 text,
-                ln.start,
-                ln.end,
+                start,
+                start + len(m.group("email")),
                 {"kind": "email", "text": m.group("email"), "work": work_ordinal, "author": m.group("name").strip()},
             )
         ]

@@ -17,6 +17,10 @@ PARSERS: dict[str, ModuleType] = {
 }
 
 
+# formats whose page opens with the researcher's name and a header block under it (affiliations.header_lines)
+NAME_FIRST = frozenset({generic.FORMAT, acl.FORMAT})
+
+
 def detect_format(text: str) -> str | None:
     """The format name ("bzpeer", "ieee", "arxiv", "acl", "hf-papers", "generic") or None when unknown."""
     for fmt, module in PARSERS.items():

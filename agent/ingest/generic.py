@@ -10,6 +10,7 @@ Bylines (`Name (KAIST)`, `Name*` + `* School of ...`, `Contact: name@uni.edu`, `
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from enrich.schemas import ParsedListing, Work
 
@@ -27,6 +28,7 @@ _ABSTRACT_RE = re.compile(r"^Abstract:\s*")
 _AUTHORS_END_RE = re.compile(r"(?<!\b[A-Z])\.\s+")
 
 
+@lru_cache(maxsize=4)  # the format check and then the parser ask for the same page
 def layout(text: str) -> str | None:
     lines = [ln.text for ln in split_lines(text[:200000]) if ln.text]
     if any(MARKER_RE.match(s) for s in lines):

@@ -7,9 +7,8 @@ no text, a wrong type) is returned as a `LineError` with its line number, and re
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO
 
 FORMATS = ("bzpeer", "ieee", "arxiv", "acl", "hf-papers", "generic")
 
@@ -56,7 +55,7 @@ def _record(line_no: int, raw: bytes) -> Record | LineError:
     return Record(line_no, rid, text, (data.get("name") or "").strip() or None, data.get("url") or None, fmt)
 
 
-def read_records(stream: IO[bytes]) -> Iterator[Record | LineError]:
+def read_records(stream: Iterable[bytes]) -> Iterator[Record | LineError]:
     """Records of a binary JSONL stream, in order; blank lines are skipped."""
     for line_no, raw in enumerate(stream, start=1):
         if raw.strip():

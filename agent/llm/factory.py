@@ -62,7 +62,7 @@ def make_client(settings: Any, store: Any = None, **overrides: Any) -> LLMClient
         from enrich.agent.llm.embedded import EmbeddedClient
 
         if getattr(settings, "sources", {}).get("timeout", "default") == "default":
-            # a 1.5B model on 2 CPU cores takes ~50 s per answer, minutes when the machine is busy
+            # a small model on a few CPU cores answers slowly, and far more slowly when the machine is busy
             common["timeout"] = EMBEDDED_TIMEOUT
 
         return EmbeddedClient(

@@ -27,6 +27,7 @@ from enrich.agent.llm.redact import redact_obj
 from enrich.store import llm_log
 
 Answer = BaseModel | dict | str
+KEEP_CALLS = 1000  # attempts a fake client remembers for inspection (tests read the recent ones)
 
 
 class _FakeBase(LLMClient):
@@ -34,7 +35,7 @@ class _FakeBase(LLMClient):
 
     def __init__(self, *, model: str = "fake", store: Any = None, max_reasks: int = 2) -> None:
         self.model, self.store, self.max_reasks = model, store, max_reasks
-        self.calls: list[dict[str, Any]] = []  # every attempt: response_model, messages, context
+        self.calls: list[dict[str, Any]] = []  # the last KEEP_CALLS attempts: response_model, messages, context
 
     def _answer(
         self, response_model: type[BaseModel], messages: list[dict[str, Any]], context: dict[str, Any] | None
@@ -66,6 +67,8 @@ class _FakeBase(LLMClient):
             self.calls.append(
                 {"response_model": response_model, "messages": copy.deepcopy(messages), "context": context}
             )
+            if len(self.calls) > KEEP_CALLS:  # a long job must not hold every prompt it sent
+                del self.calls[0]
             answer = self._answer(response_model, messages, context)
             raw = _as_text(answer)
             row = {

@@ -24,17 +24,18 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import instructor
 from instructor.core import IncompleteOutputException, InstructorRetryException
-from instructor.core.retry import retry_sync
+from instructor.core.retry import retry_sync  # type: ignore[attr-defined]  # the module opts out of typing as a whole
 from instructor.processing.response import handle_reask_kwargs, handle_response_model, process_response
 from instructor.utils.core import prepare_response_model
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying
 
 Mode = instructor.Mode
+M = TypeVar("M", bound=BaseModel)
 Truncated = IncompleteOutputException  # the answer hit max_tokens (finish_reason=length)
 ReasksExhausted = InstructorRetryException  # every turn of run_turns failed validation
 
@@ -42,6 +43,7 @@ __all__ = [
     "Mode",
     "ReasksExhausted",
     "Truncated",
+    "as_own_class",
     "compact_reasks",
     "drop_answers",
     "exhausted_cause",
@@ -59,17 +61,18 @@ def _prepared(response_model: type[BaseModel]) -> type[BaseModel]:
     with its JSON schema built once: instructor asks for it on every request (JSON modes embed it in the prompt),
     and pydantic rebuilds it each time (the largest CPU cost per call at high concurrency: bench/bench_agent.py)."""
     prepared = prepare_response_model(response_model)
+    assert prepared is not None  # None only for a None response model
     schema_json = json.dumps(prepared.model_json_schema())
 
     def model_json_schema(cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
         # a fresh copy, so a caller that edits the schema cannot change the next request's (parsing JSON text is
         # several times faster than copy.deepcopy of the dict)
         if args or kwargs:
-            return BaseModel.model_json_schema.__func__(cls, *args, **kwargs)  # type: ignore[attr-defined,no-any-return]
+            return BaseModel.model_json_schema.__func__(cls, *args, **kwargs)  # type: ignore[attr-defined]
         result: dict[str, Any] = json.loads(schema_json)
         return result
 
-    prepared.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign,assignment,arg-type]
+    prepared.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign,assignment]
     return prepared
 
 
@@ -98,6 +101,8 @@ def prepare_request(
 ) -> tuple[type[BaseModel], dict[str, Any]]:
     """(the model to parse answers with, the request body). `params` go into the body as they are (model,
     max_tokens, temperature, ...); `messages` may be extended in place (JSON modes add the schema): pass a copy."""
+    if not messages:  # instructor's JSON modes would fail on it with an IndexError; no server takes it either
+        raise ValueError("a request needs at least one message")
     if not all(set(m) == {"role", "content"} and isinstance(m["content"], str) for m in messages):
         return _instructor_request(response_model, mode, messages, **params)
     key = (response_model, mode, tuple(m["role"] for m in messages), json.dumps(params, sort_keys=True, default=str))
@@ -133,6 +138,18 @@ def parse_answer(
     return value
 
 
+def as_own_class(value: BaseModel, response_model: type[M]) -> M:
+    """instructor's answer as an instance of the caller's own class. instructor validates with a private subclass
+    of the response model (the same fields and validators, run with the caller's context), so the fields are
+    taken over as they are: validating them again would run every validator (the summary's sentence checks are
+    the largest CPU cost of an answer) a second time for the same result."""
+    if type(value) is response_model:
+        return value
+    assert isinstance(value, response_model)
+    fields = {name: getattr(value, name) for name in response_model.model_fields}
+    return response_model.model_construct(_fields_set=set(value.model_fields_set), **fields)
+
+
 def run_turns(
     create: Callable[..., Any],
     prepared: type[BaseModel],
@@ -158,7 +175,7 @@ def run_turns(
     return value
 
 
-def reask_request(body: dict[str, Any], mode: Mode, completion: Any, exc: BaseException) -> dict[str, Any]:
+def reask_request(body: dict[str, Any], mode: Mode, completion: Any, exc: Exception) -> dict[str, Any]:
     """The next turn's body after `completion` failed with `exc` -- what run_turns does between two turns: for a
     validation error instructor's re-ask (the answer and the error appended for the model to fix); for an answer
     that is not JSON at all, which instructor would simply repeat, the answer and the parse error (as the online

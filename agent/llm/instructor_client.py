@@ -46,6 +46,7 @@ from enrich.agent.llm.instructor_api import (
     Mode,
     ReasksExhausted,
     Truncated,
+    as_own_class,
     compact_reasks,
     drop_answers,
     exhausted_cause,
@@ -86,7 +87,7 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ReasksExhausted):
         exc = exhausted_cause(exc)
     if isinstance(exc, RetryError) and exc.last_attempt.failed:
-        exc = exc.last_attempt.exception()
+        exc = exc.last_attempt.exception() or exc
     if isinstance(exc, ValidationError):
         return f"validation: {exc}"
     if isinstance(exc, JSONDecodeError) or is_not_json(exc):
@@ -140,10 +141,10 @@ class PreparedCall:
 
 def parse_turn(completion: ChatCompletion, response_model: type[T], mode: Mode, context: dict[str, Any] | None) -> T:
     """One turn's answer -> the caller's own response model, validated with its context: what run_turns does with
-    each answer (instructor_api.parse_answer), then the same re-validation as `extract`. Raises ValidationError /
-    a not-JSON ValueError (re-ask) or Truncated."""
+    each answer (instructor_api.parse_answer), as the caller's class like `extract` returns it. Raises
+    ValidationError / a not-JSON ValueError (re-ask) or Truncated."""
     value = parse_answer(_prepared_for(response_model), completion, mode=mode, context=context)
-    return response_model.model_validate(value.model_dump(), context=context)
+    return as_own_class(value, response_model)
 
 
 def completion_from(data: dict[str, Any]) -> ChatCompletion:
@@ -212,8 +213,8 @@ class InstructorClient(LLMClient):
         self.retry_timeouts = retry_timeouts
         self._api_key = api_key
         register_secret(api_key)
-        # the connection pool, TLS set-up included (~20-35 ms), is built with the client: built by the first
-        # request instead, it held every worker of a job back until it was ready
+        # the connection pool, TLS set-up included, is built with the client: built by the first request instead,
+        # it held every worker of a job back until it was ready
         self._http_client = http_client if http_client is not None else openai.DefaultHttpxClient()
         self._openai: openai.OpenAI | None = None
         self._client_lock = threading.Lock()
@@ -224,7 +225,11 @@ class InstructorClient(LLMClient):
     def _ensure_ready(self) -> None:
         """Make sure the endpoint is up (the embedded client starts its server here)."""
 
-    def _client(self) -> openai.OpenAI:
+    def _request_timed_out(self) -> None:
+        """A request got no answer in time and was given up (the embedded client restarts its server here)."""
+
+    def sdk_client(self) -> openai.OpenAI:
+        """The openai SDK client (also bulk mode's, for the Files and Batches endpoints)."""
         client = self._openai
         if client is None:
             # one client (and one connection pool) for all worker threads: without the lock each of 32 workers
@@ -347,7 +352,7 @@ class InstructorClient(LLMClient):
             # only parse/validation failures re-ask (transport errors were already retried inside create());
             # reraise=False: when re-asks run out instructor turns tenacity's RetryError into InstructorRetryException
             retry=retry_if_exception_type((ValidationError, JSONDecodeError, ValueError, ReasksExhausted)),
-            after=lambda state: self._note_failure(group, state.outcome.exception()),
+            after=functools.partial(self._after_turn, group),
             reraise=False,
         )
         try:
@@ -384,7 +389,7 @@ class InstructorClient(LLMClient):
                 call_ids=group.row_ids,
             ) from None
         # instructor returns a private subclass of response_model; hand back the caller's own class
-        return response_model.model_validate(value.model_dump(), context=context)
+        return as_own_class(value, response_model)
 
     def _make_create(self, group: _Group) -> Callable[..., Any]:
         """The function instructor calls once per turn: one request, retried on transient errors."""
@@ -423,7 +428,12 @@ class InstructorClient(LLMClient):
             return False
         return is_transient(exc)
 
-    def _note_failure(self, group: _Group, exc: BaseException | None) -> None:
+    def _after_turn(self, group: _Group, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if exc is not None:  # tenacity calls `after` for failed turns only
+            self._note_failure(group, exc)
+
+    def _note_failure(self, group: _Group, exc: BaseException) -> None:
         """Record why a turn failed. instructor re-asks with the error for validation errors but simply repeats
         the request when the answer is not JSON at all; for that case the broken answer and the parse error are
         added to the next turn here, so the model sees what to fix either way -- unless the answer was cut off at
@@ -444,7 +454,7 @@ class InstructorClient(LLMClient):
             ]
             return
         self._update(group.last_row, error=redact(describe_error(exc)))
-        if exc is not None and not isinstance(exc, ValidationError) and is_not_json(exc):
+        if not isinstance(exc, ValidationError) and is_not_json(exc):
             group.json_reask = not_json_reask(group.last_content, exc)
         else:
             group.json_reask = []
@@ -469,7 +479,7 @@ class InstructorClient(LLMClient):
             reasks=reasks,
         )
         start = time.perf_counter()
-        options: dict[str, Any] = {}
+        options: openai.RequestOptions = {}
         if group.deadline is not None:  # a request never waits past the step's deadline
             left = group.deadline - time.monotonic()
             if left <= 1:
@@ -477,9 +487,9 @@ class InstructorClient(LLMClient):
             options["timeout"] = min(self.timeout, left)
         try:
             # the SDK's documented request method, not chat.completions.create: the body is sent as instructor
-            # built it instead of being walked field by field against the SDK's TypedDicts (~0.6 ms of CPU per
-            # call, the largest share of the SDK's time at 32 concurrent calls); the answer is built the SDK's way
-            response = self._client().post("/chat/completions", body=kwargs, cast_to=httpx.Response, options=options)
+            # built it instead of being walked field by field against the SDK's TypedDicts (the largest share of
+            # the SDK's CPU time at high concurrency: bench/bench_agent.py); the answer is built the SDK's way
+            response = self.sdk_client().post("/chat/completions", body=kwargs, cast_to=httpx.Response, options=options)
             try:
                 data = response.json()
             except ValueError:
@@ -575,6 +585,7 @@ class InstructorClient(LLMClient):
                 fatal=True,
             )
         if isinstance(exc, openai.APITimeoutError):
+            self._request_timed_out()
             return LLMError(
                 f"{where} did not answer within {self.timeout:g}s ({group.attempts} attempt(s))",
                 hint="raise ENRICH_TIMEOUT or use a smaller model",

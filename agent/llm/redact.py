@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, overload
 
 REDACTED = "[REDACTED]"
 # One pass over the text (it is every prompt and answer of a job): an "sk-" key, or a bearer token / key=value
@@ -29,6 +29,10 @@ def register_secret(secret: str | None) -> None:
         _extra_secrets.add(secret)
 
 
+@overload
+def redact(text: str) -> str: ...
+@overload
+def redact(text: None) -> None: ...
 def redact(text: str | None) -> str | None:
     if not text:
         return text

@@ -1,8 +1,14 @@
-"""Affiliation: only ever a value quoted from the page's header or author lines, normalised to ROR.
+"""Affiliation: only ever a value quoted from the page's header or author lines, normalised to ROR. A researcher may
+hold several (`affiliation` is the primary one, `affiliation.2`...: store/slots.py puts each in its own slot, so the
+never-override rules and review apply to each).
 
 Order of preference (deterministic first):
-1. the page states it (imported by the parser): the step only attaches the ROR id as a derived fact;
-2. a byline or institutional e-mail that names the subject (`Name (KAIST)`, `name@bu.edu`): no model needed;
+1. the page header states them: every header line that ingest/affiliations.py decides is an affiliation line (by
+   the ROR index in any language, by organisation words without one) is one affiliation, in page order; failing
+   that, a header e-mail whose domain a ROR record owns gives that organisation (value: its ROR name, quote: the
+   address, origin `import:email-domain`). Values the ingest already imported are not written again; every
+   affiliation held gets its ROR id attached as a derived fact;
+2. a byline or institutional e-mail in the works that names the subject (`Name (KAIST)`, `name@bu.edu`);
 3. the model reads the header + author lines (never the abstracts: text inside works is data and may carry
    injected instructions) and must return a quote found verbatim in exactly that text.
 A page that states no affiliation gets none: nothing is applied or proposed.
@@ -10,14 +16,18 @@ A page that states no affiliation gets none: nothing is applied or proposed.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from enrich.schemas import DerivedFact, Evidence, FieldValue, Work
+from enrich.schemas.fields import slot_fields
 from enrich.schemas.text import fold
+from enrich.store import slots
 
+from ..ingest.affiliations import HEADER_LIMIT, OrgLines, StatedAffiliation, header_lines
+from ..ingest.detect import NAME_FIRST
 from ..names import email_names_subject, looks_like_institution, mentions_institution, names_subject
 from .base import CallEstimate, StepContext, StepOutcome, record_llm
 from .checks import (
@@ -29,7 +39,6 @@ from .checks import (
 
 MAX_TOKENS = 200  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "affiliation"
-HEADER_LIMIT = 1500
 
 
 class AffiliationAnswer(BaseModel):
@@ -68,7 +77,9 @@ def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
     head_end = min(first, HEADER_LIMIT)
     regions = [(0, head_end)]
     parts = [listing.text[:head_end].strip()]
-    for h in ctx.store.listing_hints(listing.id):
+    for h in ctx.store.listing_hints(ctx.listing_id):
+        if (h.get("value") or {}).get("kind") == "header" and h["end"] <= head_end:
+            continue  # a header line: already shown with the header
         regions.append((h["start"], h["end"]))
         parts.append(h["quote"])
     return "\n".join(p for p in parts if p), regions
@@ -77,7 +88,7 @@ def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
 def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
     """Byline affiliations / e-mails that name the subject, most frequent first."""
     found: dict[str, dict[str, Any]] = {}
-    for h in ctx.store.listing_hints(ctx.listing.id):
+    for h in ctx.store.listing_hints(ctx.listing_id):
         v = h.get("value") or {}
         text = v.get("text") or ""
         if v.get("kind") == "affiliation" and names_subject(v.get("author"), ctx.name):
@@ -93,52 +104,7 @@ def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
     return sorted(found.values(), key=lambda e: -e["count"])
 
 
-_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
-MAX_HEADER_LINE_WORDS = 16  # an affiliation line, not a sentence about one
-
-
-def header_line(ctx: StepContext) -> tuple[str, int, int, str, str, list[str]] | None:
-    """With a ROR index loaded, the page header decides by the index, not by English keywords: the first line under
-    the name that the matcher resolves to an organisation is the affiliation line, in whatever language
-    (`Universidade de São Paulo`, `USP, São Paulo, Brazil`); else an e-mail address in the header whose domain an
-    organisation owns gives that organisation's ROR name (the quote is the address). Returns (quote, start, end,
-    name, origin, e-mails) or None. Without an index: None, and the keyword check and the model decide as before."""
-    if ctx.ror is None:
-        return None
-    from enrich.agent import ror
-
-    text = ctx.listing.text
-    first = min((w.start for w in ctx.works if w.start is not None), default=len(text))
-    head_end = min(first, HEADER_LIMIT)
-    threshold = getattr(ctx.settings, "ror_match_threshold", None)
-    lines = []
-    pos = 0
-    for raw in text[:head_end].split("\n"):
-        stripped = raw.strip()
-        if stripped:
-            start = pos + raw.index(stripped)
-            lines.append((stripped, start, start + len(stripped)))
-        pos += len(raw) + 1
-    email_hit = None
-    for line, start, end in lines[1:]:  # the first line is the name
-        addresses = _EMAIL.findall(line)
-        if addresses:
-            if email_hit is None:
-                m = ror.match("", emails=addresses[:1], index=ctx.ror, threshold=threshold)
-                if m is not None:
-                    at = line.index(addresses[0])
-                    email_hit = (addresses[0], start + at, start + at + len(addresses[0]), m.name, "import:email",
-                                 addresses[:1])  # fmt: skip
-            continue
-        if len(line.split()) > MAX_HEADER_LINE_WORDS:
-            continue
-        m = ror.match(line, index=ctx.ror, threshold=threshold)
-        if m is not None and m.matched_on != "domain":
-            return line, start, end, line, "import:header", []
-    return email_hit
-
-
-def _ror_match(ctx: StepContext, text: str, emails: list[str] = ()) -> Any:
+def _ror_match(ctx: StepContext, text: str, emails: Sequence[str] = ()) -> Any:
     if ctx.ror is None:
         return None
     from enrich.agent import ror
@@ -147,7 +113,7 @@ def _ror_match(ctx: StepContext, text: str, emails: list[str] = ()) -> Any:
     return ror.match(text, emails=list(emails), index=ctx.ror, threshold=threshold)
 
 
-def attach_ror(ctx: StepContext, value_id: int, name: str, emails: list[str] = ()) -> Any:
+def attach_ror(ctx: StepContext, value_id: int, name: str, emails: Sequence[str] = ()) -> Any:
     """Derived fact beside the value (origin match:ror@<release>); never changes the value itself."""
     m = _ror_match(ctx, name, emails)
     if m is None:
@@ -180,48 +146,95 @@ def confidence(*, linked: bool, ror_score: float | None, reasks: int, institutio
     return round(max(0.0, min(1.0, c - 0.1 * reasks)), 3)
 
 
+def _orgs(ctx: StepContext) -> OrgLines:
+    threshold = getattr(ctx.settings, "ror_match_threshold", None) if ctx.settings is not None else None
+    return OrgLines(ctx.ror, threshold)
+
+
+def normalise_all(ctx: StepContext) -> list[str]:
+    """Attach the ROR id to every affiliation the researcher holds (derived facts; values unchanged)."""
+    notes = []
+    for f in slot_fields(STEP):
+        cur = ctx.store.current(ctx.researcher_id, f)
+        if cur is not None and cur.id is not None:
+            m = attach_ror(ctx, cur.id, cur.value["name"])
+            notes.append(
+                f"{f}: " + (f"ROR {m.ror_id}" if m else "ROR no match" if ctx.ror is not None else "no ROR index")
+            )
+    return notes
+
+
+def _header_statements(ctx: StepContext, orgs: OrgLines) -> list[tuple[StatedAffiliation, str]]:
+    """(affiliation, note) for every affiliation the page header states (ingest/affiliations.py decides); else the
+    organisation owning a header e-mail's domain (ROR index only)."""
+    listing = ctx.listing
+    if listing.kind != "person" or listing.format not in NAME_FIRST:
+        return []
+    first = min((w.start for w in ctx.works if w.start is not None), default=len(listing.text))
+    lines = header_lines(listing.text, first)
+    how = "resolved by the ROR index" if ctx.ror is not None else "read as an organisation's name (no ROR index)"
+    found = [(a, f"{a.role} header line {how}") for a in orgs.stated(lines)]
+    if not found and (mail := orgs.email_affiliation(lines)) is not None:
+        domain = mail.quote.rsplit("@", 1)[-1]
+        found = [(mail, f"e-mail domain {domain} belongs to {mail.ror_name} ({mail.ror_id})")]
+    return found
+
+
 def run(ctx: StepContext) -> StepOutcome:
     out = StepOutcome(STEP, "none")
-    current = ctx.store.current(ctx.researcher.id, STEP)
-    if current is not None and not current.origin.startswith("llm:"):
-        # the page (or a person) stated it: normalise only
-        m = attach_ror(ctx, current.id, current.value["name"])
+    current = ctx.store.current(ctx.researcher_id, STEP)
+    stated_by_page = current is not None and not current.origin.startswith("llm:")
+    if ctx.conflated:
+        notes = normalise_all(ctx) if stated_by_page else []
         out.status, out.detail = (
-            "unchanged",
-            f"{current.status}; "
-            + (f"ROR {m.ror_id}" if m else "ROR no match" if ctx.ror is not None else "no ROR index loaded"),
+            ("unchanged" if notes else "skipped"),
+            "; ".join(["listing mixes several people"] + notes),
         )
         return out
-    if ctx.conflated:
-        out.status, out.detail = "skipped", "listing mixes several people"
-        return out
+    orgs = _orgs(ctx)
     text = ctx.listing.text
-    origin = ctx.client.origin
-    candidates = subject_hints(ctx)
-    quote = name = None
-    reasks, linked, llm_call, prompt_version = 0, True, None, None
-    emails: list[str] = []
-    header = None if candidates else header_line(ctx)
-    if header is not None:  # deterministic: a header line the ROR index resolves (any language), or its e-mail
-        quote, start, end, name, origin, emails = header
-        note = "header line resolved by the ROR index" if origin == "import:header" else "e-mail in the header"
-        evidence = [_page_quote(ctx, quote, start, end, note)]
-        linked = ctx.listing.kind == "person"
-    elif candidates:  # deterministic: a byline or e-mail naming the subject
+    found = _header_statements(ctx, orgs)
+    values: list[tuple[FieldValue, str | None]] = []
+    if found:  # deterministic: what the page header states, every affiliation of it
+        for a, note in found:
+            origin = "import:email-domain" if a.role == "email" else "import:header"
+            conf = confidence(
+                linked=ctx.listing.kind == "person",
+                ror_score=a.score,
+                reasks=0,
+                institution=looks_like_institution(a.name),
+                ror_loaded=ctx.ror is not None,
+            )
+            values.append(
+                (_value(ctx, a.name, origin, conf, [_page_quote(ctx, a.quote, a.start, a.end, note)]), a.ror_id)
+            )
+    elif current is not None and stated_by_page:  # the page (or a person) stated it: normalise only
+        out.status, out.detail = "unchanged", f"{current.status}; " + "; ".join(normalise_all(ctx))
+        return out
+    elif candidates := subject_hints(ctx):  # deterministic: a byline or e-mail naming the subject
         best = candidates[0]
         h = best["hint"]
-        quote, start, end = h["quote"], h["start"], h["end"]
+        m = None
         if best["kind"] == "email":
-            emails = [best["text"]]
-            m = _ror_match(ctx, "", emails)
+            m = _ror_match(ctx, "", [best["text"]])
             if m is None:
                 out.detail = f"e-mail {best['text']} matches no ROR domain"
                 return out
-            name = m.name
+            name, origin = m.name, "import:email-domain"
+            note = f"e-mail of {ctx.name} in {best['count']} work(s); its domain belongs to {m.name} ({m.ror_id})"
         else:
-            name = best["text"]
-        origin = "import:byline" if best["kind"] == "affiliation" else "import:email"
-        evidence = [_page_quote(ctx, quote, start, end, f"{best['kind']} naming {ctx.name} in {best['count']} work(s)")]
+            name, origin = best["text"], "import:byline"
+            note = f"affiliation naming {ctx.name} in {best['count']} work(s)"
+            m = _ror_match(ctx, name)
+        conf = confidence(
+            linked=True,
+            ror_score=m.score if m else None,
+            reasks=0,
+            institution=looks_like_institution(name),
+            ror_loaded=ctx.ror is not None,
+        )
+        quote = _page_quote(ctx, h["quote"], h["start"], h["end"], note)
+        values.append((_value(ctx, name, origin, conf, [quote]), m.ror_id if m else None))
     else:
         shown, regions = header_regions(ctx)
         if not shown.strip() or not mentions_institution(shown):
@@ -248,37 +261,54 @@ def run(ctx: StepContext) -> StepOutcome:
             out.status, out.detail = "none", "rejected: quote not found in the page header or author lines"
             return out
         start, end = span
-        quote, name = text[start:end], ans.affiliation
-        reasks, llm_call, prompt_version = result.reasks, result.call_id, prompt.version
-        evidence = [_page_quote(ctx, quote, start, end)]
-        linked = ctx.listing.kind == "person"
-    m = _ror_match(ctx, name, emails)
-    conf = confidence(
-        linked=linked,
-        ror_score=m.score if m else None,
-        reasks=reasks,
-        institution=looks_like_institution(name),
-        ror_loaded=ctx.ror is not None,
-    )
-    fv = FieldValue(
-        researcher_id=ctx.researcher.id,
+        name = ans.affiliation
+        m = _ror_match(ctx, name)
+        conf = confidence(
+            linked=ctx.listing.kind == "person",
+            ror_score=m.score if m else None,
+            reasks=result.reasks,
+            institution=looks_like_institution(name),
+            ror_loaded=ctx.ror is not None,
+        )
+        fv = _value(ctx, name, ctx.client.origin, conf, [_page_quote(ctx, text[start:end], start, end)])
+        fv.prompt_version, fv.llm_call_id = f"{STEP}@{prompt.version}", result.call_id
+        values.append((fv, m.ror_id if m else None))
+    normalise_all(ctx)  # the ROR ids of what is held first: a stated value finds its slot by them (store/slots.py)
+    threshold = ctx.settings.auto_apply_affiliation
+    written = slots.submit_all(ctx.store, values, auto_apply=[(fv.confidence or 0) >= threshold for fv, _ in values])
+    parts = []
+    for (fv, _), w in zip(values, written):
+        if w is None:
+            parts.append(f"{fv.value['name']}: stated before")
+            continue
+        placed, res = w
+        if res.value_id:  # a value read off an e-mail address keeps the domain as what its ROR id matched on
+            mail = fv.origin == "import:email-domain" and fv.evidence and fv.evidence[0].quote
+            attach_ror(ctx, res.value_id, "" if mail else placed.value["name"], [mail] if mail else [])
+        parts.append(
+            f"{placed.field} {placed.value['name']} (confidence {placed.confidence}; {res.reason or res.outcome})"
+        )
+        if out.value is None:
+            out.status, out.value = res.outcome, placed
+    if out.value is None:
+        out.status = "unchanged"
+    normalise_all(ctx)
+    out.detail = "; ".join(parts)
+    return out
+
+
+def _value(ctx: StepContext, name: str, origin: str, conf: float, evidence: list[Evidence]) -> FieldValue:
+    return FieldValue(
+        researcher_id=ctx.researcher_id,
         field=STEP,
         value={"name": name},
         status="proposed",
         origin=origin,
         confidence=conf,
         evidence=evidence,
-        prompt_version=prompt_version and f"{STEP}@{prompt_version}",
-        llm_call_id=llm_call,
         job_id=ctx.job_id,
-        listing_id=ctx.listing.id,
+        listing_id=ctx.listing_id,
     )
-    res = ctx.store.submit(fv, auto_apply=conf >= ctx.settings.auto_apply_affiliation)
-    if res.value_id:
-        attach_ror(ctx, res.value_id, name, emails)
-    out.status, out.value = res.outcome, fv
-    out.detail = f"{name} (confidence {conf}; {res.reason})"
-    return out
 
 
 class AffiliationStep:
@@ -295,4 +325,4 @@ class AffiliationStep:
 
 def _page_quote(ctx: StepContext, quote: str, start: int, end: int, note: str | None = None) -> Evidence:
     """A quote found in this listing's text at start:end (located by the ingest or checked above), as evidence."""
-    return Evidence(quote=quote, listing_id=ctx.listing.id, start=start, end=end, checked=True, note=note)
+    return Evidence(quote=quote, listing_id=ctx.listing_id, start=start, end=end, checked=True, note=note)

@@ -42,6 +42,17 @@ class StepContext:
     def listing(self) -> Listing:
         return self.listings[-1]
 
+    # the context is built from stored rows, which always have ids (the schemas allow None for rows not stored yet)
+    @property
+    def researcher_id(self) -> int:
+        assert self.researcher.id is not None
+        return self.researcher.id
+
+    @property
+    def listing_id(self) -> int:
+        assert self.listing.id is not None
+        return self.listing.id
+
 
 @dataclass(frozen=True)
 class CallEstimate:

@@ -5,7 +5,13 @@ single affiliation or summary until a person rejects the split (then it is one p
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+
 from enrich.schemas import Work
+from enrich.schemas.conflation import ConflationResult
 from enrich.store import structural
 
 from .base import StepContext, StepOutcome
@@ -23,17 +29,41 @@ def run(ctx: StepContext) -> StepOutcome:
         out.detail = "too few works to judge"
         return out
     existing = structural.get_conflation(ctx.store, listing_id=ctx.listing.id)
-    result = existing or detect(ctx.works, ctx.researcher.name)
+    result = existing or _detect(ctx.works, ctx.researcher.name)
     if existing is None:
-        structural.save_conflation(ctx.store, ctx.listing.id, ctx.researcher.id, result)
-    ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher.id)
+        structural.save_conflation(ctx.store, ctx.listing_id, ctx.researcher_id, result)
+    ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher_id)
     if result.detected:
-        pid = structural.propose_split(ctx.store, ctx.researcher.id, ctx.listing.id, result, job_id=ctx.job_id)
+        pid = structural.propose_split(ctx.store, ctx.researcher_id, ctx.listing_id, result, job_id=ctx.job_id)
         out.status = "proposed" if pid else "none"
         out.detail = f"mixes {len(result.clusters)} groups (confidence {result.confidence:.2f}); split proposal {pid}"
     else:
         out.detail = f"one person (confidence of mixing {result.confidence:.2f})"
     return out
+
+
+_SEEN: OrderedDict[bytes, ConflationResult] = OrderedDict()  # the last verdicts, by the content they judged
+_SEEN_MAX = 2048
+_SEEN_LOCK = threading.Lock()
+
+
+def _detect(works: list[Work], name: str | None) -> ConflationResult:
+    """`detect`, remembered by content: the verdict is a function of the works and the name alone, and a platform's
+    duplicate profiles (the same page under another id) list the same works again."""
+    key = hashlib.blake2b(
+        json.dumps([name, [w.model_dump(mode="json") for w in works]], sort_keys=True).encode(), digest_size=16
+    ).digest()
+    with _SEEN_LOCK:
+        seen = _SEEN.get(key)
+        if seen is not None:
+            _SEEN.move_to_end(key)
+            return seen.model_copy(deep=True)
+    result = detect(works, name)
+    with _SEEN_LOCK:
+        _SEEN[key] = result.model_copy(deep=True)
+        while len(_SEEN) > _SEEN_MAX:
+            _SEEN.popitem(last=False)
+    return result
 
 
 class ConflationStep:

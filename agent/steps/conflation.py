@@ -1,17 +1,21 @@
 """Conflation step: does one listing mix several same-name researchers? Pure function of the works (no I/O, no model).
 
-How it decides (S2AND-like: pairwise evidence, agglomerative clustering, parameters fitted offline):
+How it decides (co-author structure first; parameters fitted offline, leave-people-out):
 1. Names (agent/names.py): the subject's own entry in each author list is found by surname + compatible given
    names ("Yan Sun" ~ "Y. Sun"); two printed forms that cannot be one person ("Robert E." / "Robert L. Mercer")
    become a cannot-link between those works. Co-author names are canonicalised ("L. Shen" -> "Li Shen").
 2. Works sharing a co-author (the subject excluded) are grouped, chained: near-proof of one person.
 3. Groups are merged greedily, most probable pair first, while a logistic model (agent/steps/work_pairs.py) gives
-   them a same-person probability >= `merge`: title/abstract TF-IDF, co-author name population, venue and venue
-   family, year gap, printed categories, byline/e-mail organisation words, printed name forms, group sizes.
-4. Detection: a second logistic model over the cluster structure and the name (substantial groups, the
-   probability between the two largest, their shares, co-author communities, initials-only name, very common
-   surname, one-syllable given name) gives the confidence; the listing is flagged at >= `threshold`. A name-form
-   conflict between two substantial groups is a constraint (confidence >= 0.95), not a fitted weight.
+   them a same-person probability >= `merge`. Its weights may only say "closer = more likely one person" (see
+   work_pairs.SIGNS): text, venue, years, categories, byline organisations, printed name forms, group sizes.
+4. Detection: a second logistic model, with non-negative weights, over the structure (how many works with
+   co-authors lie outside the largest group; how unlikely the two largest groups are to be one person) and how
+   ambiguous the page's name is (printed as initials only; a very common surname): the same structure is
+   stronger evidence of namesakes under a name many researchers share. Its probability is the `confidence`;
+   the listing is flagged at >= `threshold`. A name-form conflict between two substantial groups is a
+   constraint (confidence >= 0.95), not a fitted weight.
+5. The proposed split: the substantial groups; a leftover work joins its most probable group above `attach`,
+   the rest are proposed together as one cluster of works the method could not place.
 All numbers (weights, `merge`, `attach`, `threshold`) are fitted by bench/fit_conflation.py on labelled listings
 and read from agent/data/conflation-params.json; that script also reports leave-people-out figures.
 """
@@ -38,7 +42,7 @@ from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 from ..names import PersonName
 from .work_pairs import GroupState, PairModel, WorkVectors, affiliation_keys, incidence, venue_family, venue_words
 
-METHOD = "pairwise-logistic-v2"
+METHOD = "coauthor-structure-name-v4"
 NAME_CONFLICT_CONFIDENCE = 0.95
 # Words that say nothing about a research topic in titles/abstracts of CS papers.
 _EXTRA_STOP = {
@@ -107,8 +111,8 @@ def _subject_form(works: list[Work], subject_name: str | None) -> PersonName | N
 
 def _split_authors(w: Work, subject: PersonName | None) -> tuple[str | None, list[PersonName]]:
     """(the subject's printed form on this work or None, the co-authors)."""
-    forms = [(a, PersonName.parse(a)) for a in w.authors if a and "et al" not in a.lower()]
-    forms = [(a, f) for a, f in forms if f is not None]
+    parsed = [(a, PersonName.parse(a)) for a in w.authors if a and "et al" not in a.lower()]
+    forms = [(a, f) for a, f in parsed if f is not None]
     own_idx = None
     if subject is not None:
         cands = [
@@ -117,10 +121,12 @@ def _split_authors(w: Work, subject: PersonName | None) -> tuple[str | None, lis
             if f.surname == subject.surname
             and (not f.given or not subject.given or f.given[0][0] == subject.given[0][0])
         ]
-        # Prefer the entry fully compatible with the subject's name ("Yan Liu" is a co-author of "Yang Liu").
+        # Prefer the entry printed exactly as the subject's name, then one compatible with it: "Yan Liu" is a
+        # co-author of "Yang Liu", and "Thuat Nguyen" a same-initial co-author of the page's "T. Nguyen".
+        same = [i for i in cands if forms[i][1] == subject]
         exact = [i for i in cands if forms[i][1].compatible(subject)]
-        if exact or cands:
-            own_idx = (exact or cands)[0]
+        if same or exact or cands:
+            own_idx = (same or exact or cands)[0]
     own = forms[own_idx][0].strip().rstrip("*") if own_idx is not None else None
     return own, [f for i, (_, f) in enumerate(forms) if i != own_idx]
 
@@ -147,44 +153,6 @@ def _canonical_coauthors(per_work: list[list[PersonName]]) -> list[set[str]]:
     return out
 
 
-def _initials_only(subject: PersonName | None) -> bool:
-    return bool(subject and subject.given and all(len(g) == 1 for g in subject.given))
-
-
-# Surnames shared by very many researchers (the most frequent East Asian, South Asian and Western ones): a listing
-# under such a surname with a short given name is a likely home for namesakes.
-COMMON_SURNAMES = frozenset(
-    """
-li wang zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he lin gao luo zheng liang xie song tang han
-feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei su lu ding ren shen yao lu jin
-kim lee park choi jung jeong kang cho yoon jang lim han shin oh seo kwon hwang ahn song yoo hong
-nguyen tran le pham hoang phan vu
-kumar singh sharma gupta roy das patel shah rao reddy iyer khan ali ahmed
-smith johnson williams brown jones miller davis wilson taylor anderson thomas moore martin lee white
-""".split()
-)
-
-
-def _syllables(token: str) -> int:
-    return len(re.findall(r"[aeiouy]+", token))
-
-
-def name_ambiguity(subject: PersonName | None) -> float:
-    """Rough prior that a name is shared by several active researchers: initials only, or a very common surname
-    with a one-syllable given name ("Yang Liu", "Yan Sun"), are highly ambiguous; distinctive names are not."""
-    if subject is None or not subject.given:
-        return 0.5
-    if _initials_only(subject):
-        return 0.9
-    common = subject.surname in COMMON_SURNAMES
-    short_given = len(subject.given) == 1 and _syllables(subject.given[0]) <= 1
-    if common and short_given:
-        return 0.75
-    if common:
-        return 0.3
-    return 0.1
-
-
 # ----------------------------------------------------------------- clustering
 
 
@@ -197,10 +165,11 @@ class _Features:
     sim: np.ndarray  # work x work topic similarity (TF-IDF cosine of title + abstract)
     years: list[int | None]
     terms: list[str]
-    tfidf: _TfIdf | None = None
-    cannot: np.ndarray | None = None  # n x n: the subject's printed names cannot be one person
-    subject: PersonName | None = None
-    vectors: WorkVectors | None = None
+    tfidf: _TfIdf | None
+    cannot: np.ndarray  # n x n: the subject's printed names cannot be one person
+    subject: PersonName | None
+    vectors: WorkVectors
+    name: PersonName | None = None  # the page's name as printed (or the subject's most frequent printing)
 
 
 def _text(w: Work) -> str:
@@ -257,8 +226,8 @@ class _TfIdf:
 
 def _tfidf(texts: list[str]) -> _TfIdf | None:
     """`TfidfVectorizer(stop_words=STOP_WORDS, sublinear_tf=True, token_pattern=_TOKEN).fit_transform(texts)`
-    without its per-call overhead (parameter validation, analyzer building, sparse checks: ~1 ms, most of this
-    step's time on a 4-work listing). Same values, same float operations in the same order, so the same bits
+    without its per-call overhead (parameter validation, analyzer building, sparse checks: most of this step's
+    time on a short listing). Same values, same float operations in the same order, so the same bits
     (checked against scikit-learn in tests/steps). None when only stop words are left."""
     first_seen: dict[str, int] = {}  # term -> id in order of first appearance (scikit-learn's counting order)
     counted: list[list[tuple[int, int]]] = []
@@ -336,7 +305,8 @@ def _name_matrices(own_forms: list[PersonName | None], subject: PersonName | Non
     return clash[idx[:, None], idx[None, :]], full
 
 
-def _features(works: list[Work], subject: PersonName | None) -> _Features:
+def _features(works: list[Work], subject: PersonName | None, name: str | None = None) -> _Features:
+    """name: the page's name as printed (None: the subject's most frequent printing in the works is used)."""
     n = len(works)
     own_strings, co_forms = [], []
     for w in works:
@@ -344,6 +314,8 @@ def _features(works: list[Work], subject: PersonName | None) -> _Features:
         own_strings.append(own)
         co_forms.append(co)
     own_forms = [PersonName.parse(s) if s else None for s in own_strings]
+    printed = Counter(f for f in own_forms if f is not None).most_common(1)
+    page_name = (PersonName.parse(name) if name else None) or (printed[0][0] if printed else None)
     coauthors = _canonical_coauthors(co_forms)
     texts = [_text(w) for w in works]
     sim = np.eye(n)
@@ -371,7 +343,18 @@ def _features(works: list[Work], subject: PersonName | None) -> _Features:
         mean_text_cosine=float(off.mean()) if off.size else 0.0,
     )
     return _Features(
-        n, own_forms, own_strings, coauthors, sim, [w.year for w in works], terms, tfidf, cannot, subject, vectors
+        n,
+        own_forms,
+        own_strings,
+        coauthors,
+        sim,
+        [w.year for w in works],
+        terms,
+        tfidf,
+        cannot,
+        subject,
+        vectors,
+        page_name,
     )
 
 
@@ -448,12 +431,19 @@ def _blocked(f: _Features, groups: list[list[int]]) -> np.ndarray:
     return (member @ f.cannot.astype(float) @ member.T) > 0
 
 
-def _cluster(f: _Features, params: Params) -> tuple[list[list[int]], GroupState, np.ndarray]:
+def initial_state(f: _Features) -> GroupState:
+    """The co-author groups before any merge (the same for every parameter set: the fitting script reuses it)."""
+    return GroupState(f.vectors, _initial_groups(f))
+
+
+def _cluster(
+    f: _Features, params: Params, start: GroupState | None = None
+) -> tuple[list[list[int]], GroupState, np.ndarray]:
     """Average-free agglomeration: repeatedly merge the two groups the fitted model finds most likely one person,
     while that probability reaches params.merge, never across a cannot-link. Returns (groups, state, probabilities
-    between the final groups)."""
-    groups = _initial_groups(f)
-    state = GroupState(f.vectors, groups)
+    between the final groups). `start`: initial_state(f), left unchanged."""
+    state = (start or initial_state(f)).copy()
+    groups = [list(g) for g in state.groups]
     k = len(groups)
     prob = params.pair.proba(state.features())
     blocked = _blocked(f, groups)
@@ -464,7 +454,7 @@ def _cluster(f: _Features, params: Params) -> tuple[list[list[int]], GroupState,
         if not mask.any():
             break
         cand = np.where(mask, prob, -1.0)
-        a, b = np.unravel_index(int(np.argmax(cand)), cand.shape)
+        a, b = (int(i) for i in np.unravel_index(int(np.argmax(cand)), cand.shape))
         if cand[a, b] < params.merge:
             break
         state.merge(a, b)
@@ -483,18 +473,14 @@ def _cluster(f: _Features, params: Params) -> tuple[list[list[int]], GroupState,
 # ----------------------------------------------------------------- decision
 
 LISTING_FEATURES = (
-    "groups",  # substantial groups of works after clustering (>= 2 gives a split to consider)
-    "top_link",  # mean pair probability between the two largest groups (1 when there is one group)
-    "max_link",  # highest mean pair probability between any two substantial groups
-    "second_share",  # share of the works in the second-largest group
-    "covered",  # share of the works inside substantial groups
-    "communities",  # co-author communities of >= 2 works
-    "initials_only",  # the listing's name is initials + surname ("J. Lee")
-    "common_surname",  # one of the most frequent surnames
-    "short_given",  # a one-syllable given name ("Yan", "Li")
-    "name_conflict",  # two groups print the subject's name in incompatible forms
-    "log_works",
+    "outside_largest",  # works with co-authors outside the largest group (scaled down past REFERENCE_WORKS works)
+    "separation",  # 1 - same-person probability between the two largest substantial groups (0 with fewer)
+    "initials_only",  # the page's name is initials + surname ("J. Lee")
+    "common_surname",  # one of the most frequent surnames (names.COMMON_SURNAMES)
 )
+# Listings of the fitting data hold 6-12 works: a longer listing's count is scaled to this size, so that a
+# prolific person's many small collaborations do not read as a second person.
+REFERENCE_WORKS = 12
 
 
 def min_group_size(n: int) -> int:
@@ -502,28 +488,23 @@ def min_group_size(n: int) -> int:
 
 
 def listing_features(f: _Features, prob: np.ndarray, clusters: list[list[int]]) -> tuple[np.ndarray, list]:
-    """prob: same-person probability between the clusters (in the clusters' order)."""
+    """prob: same-person probability between the clusters (in the clusters' order, largest first)."""
     nbig = sum(1 for c in clusters if len(c) >= min_group_size(f.n))
     big = clusters[:nbig]
-    links = [float(prob[a, b]) for a, b in combinations(range(nbig), 2)]
-    comp = coauthor_components(f.coauthors)
-    has_co = np.array([bool(c) for c in f.coauthors])
-    counts = Counter(int(c) for c, h in zip(comp, has_co) if h)
-    s = f.subject
+    largest = set(clusters[0]) if clusters else set()
+    outside = sum(1 for i in range(f.n) if f.coauthors[i] and i not in largest)
+    name = f.name
     x = {
-        "groups": float(min(len(big), 4)),
-        "top_link": links[0] if links else 1.0,  # clusters are sorted by size
-        "max_link": max(links) if links else 1.0,
-        "second_share": len(big[1]) / f.n if len(big) > 1 else 0.0,
-        "covered": sum(len(c) for c in big) / f.n,
-        "communities": float(min(sum(1 for v in counts.values() if v >= 2), 5)),
-        "initials_only": float(_initials_only(s)),
-        "common_surname": float(bool(s and s.surname in COMMON_SURNAMES)),
-        "short_given": float(bool(s and len(s.given) == 1 and len(s.given[0]) > 1 and _syllables(s.given[0]) <= 1)),
-        "name_conflict": float(any(f.cannot[np.ix_(a, b)].any() for a, b in combinations(big, 2))),
-        "log_works": math.log(f.n),
+        "outside_largest": outside * min(1.0, REFERENCE_WORKS / f.n),
+        "separation": 1.0 - float(prob[0, 1]) if nbig >= 2 else 0.0,
+        "initials_only": float(bool(name and name.initials_only)),
+        "common_surname": float(bool(name and name.common_surname)),
     }
     return np.array([x[k] for k in LISTING_FEATURES]), big
+
+
+def _name_conflict(f: _Features, big: list[list[int]]) -> bool:
+    return any(f.cannot[np.ix_(a, b)].any() for a, b in combinations(big, 2))
 
 
 def _sigmoid(x: float) -> float:
@@ -541,21 +522,27 @@ def detection_probability(x: np.ndarray, params: Params) -> float:
     )
 
 
-def _reasons(x: np.ndarray, big: list[list[int]], f: _Features) -> list[str]:
+def _reasons(x: np.ndarray, big: list[list[int]], f: _Features, conflict: bool) -> list[str]:
     v = dict(zip(LISTING_FEATURES, x))
-    if len(big) < 2:
+    if len(big) < 2 and not conflict:
         return ["fewer than two substantial groups of works"]
     reasons = [
-        f"{len(big)} groups cover {v['covered']:.0%} of the works",
-        f"same-person probability between the two largest groups {v['top_link']:.2f}",
-        f"{int(v['communities'])} co-author communities",
+        f"{int(round(v['outside_largest'] * max(1.0, f.n / REFERENCE_WORKS)))} of {f.n} works share no co-author "
+        "with the largest group",
+        f"{len(big)} substantial groups; same-person probability between the two largest {1.0 - v['separation']:.2f}",
     ]
-    if v["initials_only"]:
-        reasons.append("the name is printed as initials only")
-    elif v["common_surname"]:
-        reasons.append("a very common surname")
-    if v["name_conflict"]:
+    if conflict:
         reasons.append("the subject's name is printed in incompatible forms across groups")
+    ambiguous = [
+        text
+        for key, text in (
+            ("initials_only", "the name is printed as initials only"),
+            ("common_surname", "a very common surname"),
+        )
+        if v[key]
+    ]
+    if ambiguous:
+        reasons.append("an ambiguous name: " + ", ".join(ambiguous))
     return reasons
 
 
@@ -574,23 +561,25 @@ class Analysis:
     listing_x: np.ndarray
     big: list[list[int]]
     confidence: float
+    name_conflict: bool = False
 
 
 def analyse(works: list[Work], subject_name: str | None, params: Params | None = None) -> Analysis:
     params = params or default_params()
-    f = _features(works, _subject_form(works, subject_name))
+    f = _features(works, _subject_form(works, subject_name), subject_name)
     return analyse_features(f, params)
 
 
-def analyse_features(f: _Features, params: Params) -> Analysis:
-    clusters, _, prob = _cluster(f, params)
+def analyse_features(f: _Features, params: Params, start: GroupState | None = None) -> Analysis:
+    clusters, _, prob = _cluster(f, params, start)
     x, big = listing_features(f, prob, clusters)
-    return Analysis(f, prob, clusters, x, big, listing_confidence(x, params))
+    conflict = _name_conflict(f, big)
+    return Analysis(f, prob, clusters, x, big, listing_confidence(x, params, conflict), conflict)
 
 
-def listing_confidence(x: np.ndarray, params: Params) -> float:
+def listing_confidence(x: np.ndarray, params: Params, name_conflict: bool = False) -> float:
     confidence = detection_probability(x, params)
-    if x[LISTING_FEATURES.index("name_conflict")]:
+    if name_conflict:
         # Two substantial groups print the name in forms that cannot be one person ("Robert E." / "Robert L."):
         # a constraint, as in S2AND, rather than a fitted weight (too rare in the fitting data to be learnt).
         confidence = max(confidence, NAME_CONFLICT_CONFIDENCE)
@@ -598,19 +587,24 @@ def listing_confidence(x: np.ndarray, params: Params) -> float:
 
 
 def final_clusters(a: Analysis, params: Params) -> list[list[int]]:
-    """The split to propose: the substantial groups, each leftover work joined to its most probable group."""
-    nbig = len(a.big)
-    big = [list(c) for c in a.big]
+    """The split to propose: the substantial groups; a leftover work joins its most probable group when that
+    probability reaches params.attach, the others are proposed together as one more cluster (works the method
+    could not place, for the reviewer to move) -- apart from a work whose printed name forbids it."""
+    nbig = max(len(a.big), 1)
+    big = [list(c) for c in a.clusters[:nbig]]
     blocked = _blocked(a.features, a.clusters)
-    leftovers = []
+    unplaced: list[int] = []
+    alone: list[list[int]] = []
     for r in range(nbig, len(a.clusters)):
         scores = np.where(blocked[r, :nbig], -1.0, a.prob[r, :nbig])
         k = int(np.argmax(scores))
         if scores[k] >= params.attach:
             big[k].extend(a.clusters[r])
+        elif unplaced and a.features.cannot[np.ix_(a.clusters[r], unplaced)].any():
+            alone.append(list(a.clusters[r]))
         else:
-            leftovers.append(list(a.clusters[r]))
-    return big + leftovers
+            unplaced.extend(a.clusters[r])
+    return big + ([unplaced] if unplaced else []) + alone
 
 
 def _evidence(f: _Features, c: list[int], works: list[Work]) -> ClusterEvidence:
@@ -646,7 +640,7 @@ def detect(works: list[Work], subject_name: str | None, params: Params | None = 
     params = params or default_params()
     a = analyse(works, subject_name, params)
     f = a.features
-    detected = a.confidence >= params.threshold and len(a.big) >= 2
+    detected = a.confidence >= params.threshold and len(a.clusters) >= 2
     out = final_clusters(a, params) if detected else [list(range(f.n))]
     result_clusters = [
         Cluster(
@@ -661,5 +655,5 @@ def detect(works: list[Work], subject_name: str | None, params: Params | None = 
         confidence=round(a.confidence, 4),
         clusters=result_clusters,
         method=METHOD,
-        reasons=_reasons(a.listing_x, a.big, f),
+        reasons=_reasons(a.listing_x, a.big, f, a.name_conflict),
     )

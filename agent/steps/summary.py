@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from enrich.agent.readability import fk_grade, readability
-from enrich.agent.sentences import split_sentences, ungendered
+from enrich.agent.sentences import gist, split_sentences, ungendered
 from enrich.schemas import Evidence, FieldValue, Work
 from enrich.schemas.text import word_key
 
@@ -72,11 +72,12 @@ class SummaryAnswer(BaseModel):
     @field_validator("sentences", mode="before")
     @classmethod
     def _one_sentence_each(cls, v: Any, info: ValidationInfo) -> Any:
-        """Small models pack several sentences into one item: split them (initials, "e.g.", "et al." and the
-        works' titles are not sentence ends), each keeping the item's citations."""
+        """Small models pack several sentences into one item: split them (initials, "e.g.", "et al.", the works'
+        titles and the researcher's name are not sentence ends), each keeping the item's citations."""
         if not isinstance(v, list):
             return v
-        titles = (info.context or {}).get("titles", [])
+        ctx = info.context or {}
+        titles = [*ctx.get("titles", []), *([ctx["name"]] if ctx.get("name") else [])]
         out = []
         for item in v:
             if isinstance(item, dict) and isinstance(item.get("text"), str):
@@ -95,7 +96,8 @@ class SummaryAnswer(BaseModel):
             return v
         checker = SupportChecker([WorkText(k, t, a) for k, (t, a) in works.items()], ctx.get("name", ""))
         kept: list[SentenceOut] = []
-        refused, trimmed, seen = [], 0, set()
+        refused: list[dict[str, Any]] = []
+        trimmed, seen = 0, set()
         for i, s in enumerate(v, 1):
             s.text = _tidy(s.text)
             key = word_key(s.text)
@@ -134,7 +136,7 @@ def _readable(text: str, name: str = "") -> Verdict:
     for part in sorted({name, *name.split()}, key=len, reverse=True):
         if len(part) > 1:
             text = re.sub(rf"\b{re.escape(part)}(?:['\u2019]s)?(?!\w)", "They", text)
-    grade = fk_grade(text)
+    grade = fk_grade(text, 1)
     if grade is not None and grade > MAX_SENTENCE_GRADE:
         return Verdict(False, "hard_to_read", f"is hard to read (grade {grade:g}): use shorter, everyday words")
     return Verdict(True)
@@ -204,29 +206,6 @@ def _best_source(checker: SupportChecker, sentence: str) -> str | None:
     return scored[0][1] if scored and scored[0][0] >= 3 else None
 
 
-# the sentence of an abstract that says what the work does (its first one is usually background): "we propose ...",
-# "this paper presents ...", then any sentence in the first person
-_CONTRIBUTION = (
-    re.compile(
-        r"\b(?:we|this (?:paper|work|study|article)|here)\b(?:\s+\w+){0,3}?\s+(?:propose|present|introduce|develop|"
-        r"describe|build|design|show|find|study|investigate|explore|release|create|report|offer|provide)",
-        re.IGNORECASE,
-    ),
-    re.compile(r"\b(?:we|our|this (?:paper|work|study|article))\b", re.IGNORECASE),
-)
-
-
-def gist(abstract: str) -> str:
-    """The abstract's sentence that states the work's own contribution ("we propose ...", "this paper ..."), else
-    its first, within ABSTRACT_CHARS (cut at a word, never with "...": small models copy a dangling ellipsis)."""
-    sentences = split_sentences(abstract)
-    whole = [x for x in sentences if not x.endswith(("...", "\u2026"))]  # pages cut abstracts off with "..."
-    if not whole:
-        return ""
-    pick = next((x for rx in _CONTRIBUTION for x in whole if rx.search(x)), whole[0])
-    return pick if len(pick) <= ABSTRACT_CHARS else pick[:ABSTRACT_CHARS].rsplit(" ", 1)[0]
-
-
 def digest(works) -> tuple[str, dict[str, str], list]:
     """The works the model sees (most recent first, numbered 1..n: title and one sentence of the abstract), the full
     text each citation number is checked against, and the works in that order (to map numbers back to work ids)."""
@@ -237,8 +216,9 @@ def digest(works) -> tuple[str, dict[str, str], list]:
     lines, sources = [], {}
     for i, w in enumerate(chosen, 1):
         abstract = (w.abstract or "").strip()
-        short = gist(abstract)
-        lines.append(f"{i}. {w.title or '(untitled)'}" + (f": {short}" if short else ""))
+        short = gist(abstract, ABSTRACT_CHARS)
+        # the sentence on a line of its own: a title may hold ":" itself, and "title: sentence" lines were copied whole
+        lines.append(f"{i}. {w.title or '(untitled)'}" + (f"\n   {short}" if short else ""))
         sources[str(i)] = f"{w.title or ''} {abstract}"
     return "\n".join(lines), sources, chosen
 
@@ -265,12 +245,12 @@ def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str], dict[str,
         max_tokens=MAX_TOKENS,
     )
     report = context.get("_report", {"refused": [], "trimmed": 0})
-    sentences = [
+    sentences: list[dict[str, Any]] = [
         {"text": s.text, "works": list(dict.fromkeys(chosen[n - 1].work_id for n in s.works))}
         for s in result.value.sentences
     ]
     text_out = " ".join(s["text"] for s in sentences)
-    value = {"text": text_out, "sentences": sentences, "readability": readability(text_out)}
+    value = {"text": text_out, "sentences": sentences, "readability": readability(text_out, len(sentences))}
     return result, value, prompt.prompt_ref.ref, sources, report
 
 

@@ -28,7 +28,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from rapidfuzz.distance import LCSseq
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -36,6 +36,7 @@ from snowballstemmer import stemmer
 
 from enrich.agent.sentences import fragment_reason, split_sentences
 
+from ..vocabulary import CLAIMS, GENERIC, PRAISE
 from .checks import LEAK_WORDS, ungrounded_tokens
 
 MAX_CITES = 3  # a sentence is about one to three works; more is a citation that says nothing
@@ -48,44 +49,6 @@ MIN_NEW_TERMS = 3  # specific terms a sentence must add when an earlier sentence
 COPY_SIMILARITY = 0.8
 COPY_MIN_WORDS = 6  # shorter sentences share their few words with an abstract by necessity
 
-# Words any summary of any research uses: they carry no specific content, so they never count as support.
-GENERIC = frozenset(
-    """work works working worked research researcher researchers study studies studied studying paper papers article
-    articles publication publications author authors colleague colleagues group team lab field fields area areas
-    domain domains topic topics contribution contributions contribute contributed contributes advance advances
-    advancing advanced progress impact impactful important importance significant significantly valuable value
-    insight insights new novel recent recently current future approach approaches method methods methodology
-    technique techniques system systems framework frameworks model models modeling modelling result results finding
-    findings show shows showed shown demonstrate demonstrates demonstrated propose proposes proposed present presents
-    presented introduce introduces introduced develop develops developed development develops explore explores
-    explored investigate investigates investigated examine examines examined focus focuses focused focusing aim aims
-    aimed use uses used using help helps helped make makes made way ways better improve improves improved improving
-    improvement improvements performance effective effectively efficient efficiently various variety range wide
-    broad broader diverse different several many multiple including include includes included also well like
-    particular particularly specific specifically general generally overall whole together moreover furthermore
-    additionally finally first second third one two three main key major strong robust rich deep deeper high highly
-    large larger small smaller good great best leading lasting growing modern today world community communities
-    researchers' reader readers people problem problems challenge challenges challenging task tasks goal goals
-    application applications applied apply applies real practical computer computers based thing things kind kinds
-    lot lots number numbers amount part parts aspect aspects level levels case cases example examples instance
-    instance instances idea ideas question questions understanding understand understands knowledge possible
-    ability able new exciting innovative avenue avenues agenda commitment boundary boundaries pave paves foundation
-    provide provides provided offer offers offered achieve achieves achieved highlight highlights highlighted
-    reflect reflects reflected build builds built create creates created design designs designed""".split()
-)
-# Claims of recognition, adoption or scale: a summary may make them only when a cited work states them.
-CLAIMS = frozenset(
-    """award awarded awards prize prizes won win wins winning deployed deploy deployment adopted adoption standard
-    standards commercial commercially industry industrial patent patented million millions billion billions thousands
-    worldwide widely popular famous renowned pioneering pioneer breakthrough record leading acclaimed cited""".split()
-)
-# Praise: a sentence may call a work impressive, important or state of the art only when a cited work says so itself.
-PRAISE = frozenset(
-    """impressive remarkable excellent outstanding exceptional groundbreaking seminal influential notable noteworthy
-    brilliant crucial vital pivotal invaluable tremendous extraordinary revolutionary transformative superior
-    unparalleled unprecedented significant important innovative valuable exciting promising powerful impactful
-    successful sophisticated elegant remarkably significantly impressively tremendously""".split()
-)
 _FIRST_PERSON = re.compile(r"\b(?:[Ww]e|[Oo]ur|us)\b")  # "US" is a country; a summary speaks of the researcher
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['\u2019][a-z]+)?|\d+(?:[.,]\d+)*")
 
@@ -123,7 +86,11 @@ def content_terms(text: str, exclude: Iterable[str] = ()) -> set[str]:
     """Stems of the words of `text` that carry content (no stop words, no summary vocabulary, no `exclude`).
     A hyphenated compound also gives its initials ("part-of-speech" -> "pos"), and a negated word its root
     ("unsupervised" -> "supervis"), so a plain paraphrase still meets the abstract's wording."""
-    skip = {w.casefold() for w in exclude}
+    return set(_content_terms(text or "", frozenset(w.casefold() for w in exclude)))
+
+
+@lru_cache(maxsize=8192)  # a work's text is read for every sentence checked against it, and on each co-author's page
+def _content_terms(text: str, skip: frozenset[str]) -> frozenset[str]:
     terms = set()
     for w in words(text):
         if w in ENGLISH_STOP_WORDS or w in GENERIC or w in skip or len(w) < 2 or w.isdigit():
@@ -134,20 +101,27 @@ def content_terms(text: str, exclude: Iterable[str] = ()) -> set[str]:
         terms.add(stem)
         if w.startswith("un") and len(w) >= 7:
             terms.add(_stem_word(w[2:]))
-    for m in _COMPOUND.finditer(text or ""):
+    for m in _COMPOUND.finditer(text):
         parts = m.group(0).split("-")
         if len(parts) >= 3:  # two-part initials ("cl" of "cross-lingual") are noise
             terms.add("".join(p[0] for p in parts).casefold())
-    return terms
+    return frozenset(terms)
 
 
 def matching(terms: set[str], vocabulary: set[str]) -> set[str]:
     """The terms found in `vocabulary`, a stem also matching a longer or shorter form of itself ("induc" and
     "induct", five letters at least)."""
     found = terms & vocabulary
-    for t in terms - found:
-        if len(t) >= 5 and any(len(v) >= 5 and (v.startswith(t) or t.startswith(v)) for v in vocabulary):
-            found.add(t)
+    rest = [t for t in terms - found if len(t) >= 5]
+    if rest:
+        # two stems of five letters or more, one the start of the other, share their first five letters
+        heads: dict[str, list[str]] = {}
+        for v in vocabulary:
+            if len(v) >= 5:
+                heads.setdefault(v[:5], []).append(v)
+        for t in rest:
+            if any(v.startswith(t) or t.startswith(v) for v in heads.get(t[:5], ())):
+                found.add(t)
     return found
 
 

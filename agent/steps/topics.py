@@ -329,7 +329,7 @@ def run(ctx: StepContext) -> StepOutcome:
             evidence=[Evidence(note=note)],
         )
 
-    empty = ctx.store.current(ctx.researcher.id, STEP) is None
+    empty = ctx.store.current(ctx.researcher_id, STEP) is None
     if applied and empty and conf >= threshold:
         fv = value(applied, conf)
         res = ctx.store.submit(fv, auto_apply=True)

@@ -11,6 +11,7 @@ milliseconds. Works sharing a co-author are grouped before any of this (agent.st
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,12 @@ FEATURES = (
     "log_max_size",
     "solo",  # one of the groups has no co-author at all
 )
+# The direction each feature may push the same-person probability when fitted (+1 towards one person, -1 towards
+# two, 0 either way): the fitting listings pair people chosen for close topics, which makes text, venue and year
+# closeness look like evidence of two people there; a real page does not work that way, so those weights may only
+# be >= 0 (and the year gap's <= 0).
+SIGNS = (1, 1, 1, 1, 1, 1, 1, -1, 1, 1, 1, 1, 0, 0, 0)
+assert len(SIGNS) == len(FEATURES)
 
 _VENUE_BOILERPLATE = frozenset(
     """proceedings proceeding of the and on in for annual meeting conference international joint workshop
@@ -143,12 +150,22 @@ class GroupState:
         self.hi = np.array([max(y) if y else 0 for y in ys], dtype=float)
         self.size = np.array([len(g) for g in groups], dtype=float)
 
+    def copy(self) -> GroupState:
+        """An independent copy (merges on it leave this state as it is)."""
+        new = object.__new__(GroupState)
+        new.__dict__.update(self.__dict__)
+        new.groups = [list(g) for g in self.groups]
+        new.dots = {k: d.copy() for k, d in self.dots.items()}
+        for name in ("surnames", "coauthors", "families", "categories", "affiliations", "forms", "lo", "hi", "size"):
+            setattr(new, name, getattr(self, name).copy())
+        return new
+
     def _cosine(self, name: str, r: np.ndarray) -> np.ndarray:
         d = self.dots[name]
         norm = np.sqrt(np.maximum(np.diag(d), 0.0))
         return d[r] / np.maximum(np.outer(norm[r], norm), 1e-12)
 
-    def features(self, rows: np.ndarray | None = None) -> np.ndarray:
+    def features(self, rows: Sequence[int] | None = None) -> np.ndarray:
         """Features of groups `rows` (default all) against every group: len(rows) x k x len(FEATURES)."""
         r = np.arange(len(self.groups)) if rows is None else np.asarray(rows)
         k = len(self.groups)

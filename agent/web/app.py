@@ -114,12 +114,12 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None, pa
         if given is not None:
             if request.method != "GET" or not hmac.compare_digest(given.encode(), token.encode()):
                 return HTMLResponse(FORBIDDEN_HTML, status_code=403)
-            session = secrets.token_urlsafe(32)
-            sessions.add(session)
+            fresh = secrets.token_urlsafe(32)
+            sessions.add(fresh)
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             target = request.url.path + ("?" + urlencode(rest) if rest else "")
             response = RedirectResponse(target, status_code=303)
-            response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", path="/")
+            response.set_cookie(SESSION_COOKIE, fresh, httponly=True, samesite="strict", path="/")
             return response
         session = request.cookies.get(SESSION_COOKIE)
         if not session or session not in sessions:
@@ -153,7 +153,10 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None, pa
                 store.close()
 
         sig = inspect.signature(fn)
-        wrapper.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "store"])
+        # FastAPI reads the signature without `store`; functools.wraps' return type does not declare the attribute
+        wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in sig.parameters.values() if p.name != "store"]
+        )
         return wrapper
 
     def render(request: Request, store: Store, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -394,11 +397,12 @@ def create_app(store_path: str | Path, token: str, *, who: str | None = None, pa
         """A split correction (move / merge / split, see store.split_edit), then back to the proposal page."""
         from enrich.store import split_edit
 
-        args: dict[str, Any] = {
+        forms: dict[str, dict[str, Any]] = {
             "move": {"work_id": work_id, "to": to},
             "merge": {"cluster": cluster, "into": into},
             "split": {"cluster": cluster, "work_ids": work_ids or []},
-        }.get(op, {})
+        }
+        args = forms.get(op, {})
         if any(v is None for v in args.values()):
             return error(request, store, f"the {op} correction is missing a value", 400)
         try:

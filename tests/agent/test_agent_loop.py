@@ -245,7 +245,7 @@ def test_conflated_listing_gets_no_affiliation_or_summary(store, fake, settings)
         Work(
             title=f"Federated averaging with momentum part {i}",
             year=2021,
-            authors=["Yan Sun", "Li Shen", "Dacheng Tao"],
+            authors=["Y. Sun", "Li Shen", "Dacheng Tao"],
             abstract="federated learning optimisation clients",
             ordinal=i,
         )
@@ -255,14 +255,14 @@ def test_conflated_listing_gets_no_affiliation_or_summary(store, fake, settings)
         Work(
             title=f"Gait recognition with skeletons study {i}",
             year=2022,
-            authors=["Yan Sun", "Xiaoyu Gait", "Mei Walker"],
+            authors=["Y. Sun", "Xiaoyu Gait", "Mei Walker"],
             abstract="gait recognition silhouettes video",
             ordinal=10 + i,
         )
         for i in range(5)
     ]
     text = "University of Somewhere\n" + "\n".join(w.title for w in works)
-    parsed = ParsedListing(format="test", kind="person", name="Yan Sun", works=works)
+    parsed = ParsedListing(format="test", kind="person", name="Y. Sun", works=works)
     rid = store.record_import(parsed, text=text, path="yan.txt").researcher_id
     job = run_job(store, fake, settings)
     assert job.counts.get("conflation:proposed") == 1

@@ -148,3 +148,41 @@ def test_detection_leaves_no_transaction_open(store):
     listing(store, "Tao Sun", [work("Decentralised SGD bounds")], "b")
     find_groups(store, among=[1])
     assert not store.db.conn.in_transaction
+
+
+def test_keys_are_built_when_detection_needs_them_in_chunks_and_once(store, monkeypatch):
+    from enrich.store import work_keys
+
+    monkeypatch.setattr(work_keys, "CATCH_UP_LISTINGS", 2)  # chunk boundaries inside the five listings
+    keys = lambda: store.db.conn.execute("SELECT count(*) FROM work_keys").fetchone()[0]  # noqa: E731
+    a = listing(store, "Tao Sun", [work("Decentralised SGD bounds", ABSTRACT)], "a")
+    for i in range(3):
+        listing(store, f"Person {i} Other", [work(f"Unrelated paper number {i}")], f"x{i}")
+    assert keys() == 0  # an import writes no keys
+    assert find_groups(store) == []
+    n = keys()
+    assert n > 0 and work_keys.catch_up(store) == 0  # all keyed: nothing left to do
+    # a listing imported after a detection is keyed at the next one, and meets the earlier listings
+    b = listing(store, "T. Sun", [work("Another title for it", ABSTRACT)], "b")
+    [g] = find_groups(store)
+    assert g.researchers == [a, b]
+    assert work_keys.catch_up(store) == 0 and keys() > n
+    with store.transaction():  # as if another process had not seen this one's catch-up: the same rows again
+        store.db.conn.execute("UPDATE work_keys_state SET upto = 0")
+    assert work_keys.catch_up(store) == 5
+    assert [g.researchers for g in find_groups(store)] == [[a, b]]
+
+
+def test_title_keys_sort_before_abstract_keys_and_say_what_they_are():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from enrich.store.work_keys import is_title_key, stored_key
+
+    @given(st.text(min_size=1), st.text(min_size=1), st.sampled_from(["a:", "m0:", "m1:"]))
+    def check(title: str, other: str, kind: str) -> None:
+        t, o = stored_key("t:" + title), stored_key(kind + other)
+        assert t < o and is_title_key(t) and not is_title_key(o)
+        assert -(2**63) <= t < 2**63 and -(2**63) <= o < 2**63  # an SQLite integer
+
+    check()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from enrich.agent.sentences import fragment_reason, split_sentences
 
@@ -32,6 +34,34 @@ def test_splitter_keeps_names_and_abbreviations_inside_sentences(text, expected)
         assert " ".join(got) == text
     else:
         assert got == expected
+
+
+SAMPLES = [
+    "The research by Mary J.K. Smith covers parsing. She also studies tables.",
+    "It works. It works. It works.",  # the same sentence again: each occurrence in its own place
+    "We study (i.e. measure) the U.S. data, e.g. census tables. Results: 3.5 times faster! Is it? Yes.",
+    'He said "It is done." Then he left. A. B. Cole et al. disagree.',
+    "1. First item. 2. Second item. a) one b) two",
+    "no end punctuation here",
+]
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_the_segmenter_finds_the_same_sentences_as_pysbd(text):
+    import pysbd
+
+    from enrich.agent.sentences import _segmenter
+
+    assert _segmenter().segment(text) == pysbd.Segmenter(language="en", clean=False).segment(text)
+
+
+def test_threads_can_share_the_segmenter():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"Paper {i} studies parsing. It uses {i} corpora, e.g. news. Results are good." for i in range(200)]
+    expected = [split_sentences(t) for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(split_sentences, texts)) == expected
 
 
 def test_a_title_with_its_own_question_mark_is_not_a_sentence_end():
@@ -107,3 +137,31 @@ def test_an_opening_gendered_pronoun_becomes_they(sentence, neutral):
     from enrich.agent.sentences import ungendered
 
     assert ungendered(sentence) == neutral
+
+
+_TOKENS = (
+    "They build a parser Dr e g U S Smith J K 1 2 10 (1 (a (i i ii b x et al vs fig No 3D GPT-2 \u201cquoted\u201d "
+    '"q" \u00abq\u00bb \u2018s\u2019 (x) [1] {a} a/b e-mail x=1 <b> \'s , ; : - \u2014 & % $5 ImageNet Mr St is was '
+    "(see item \u2022 * # @ C++ O'Neil 1st 2nd iii iv v A B Z"
+).split()
+
+
+@settings(max_examples=400, deadline=None)
+@example(["“quoted”", "ImageNet", "is", "b"], ".")  # pysbd splits an opening quotation off
+@example(['"q"', "Z", "x", "e", "&"], "?")
+@example(["They", "compare", "1)", "parsers", "and", "2)", "taggers"], ".")  # list items
+@example(["x)", "one", "y)", "two"], "")
+@example(["It", "goes", "on", "al"], "...")
+@example(["It", "is", "fine"], '."')
+@given(
+    st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=18),
+    st.sampled_from(["", ".", "!", "?", "...", "?!", '."', ".\u201d", "\u2026", '!"', "'.", ".'"]),
+)
+def test_the_one_sentence_shortcut_gives_pysbds_answer(words, end):
+    """split_sentences skips pysbd for a text with no sentence end or list item before its last character: its
+    answer must be the one pysbd itself gives (with the texts it lets through to pysbd, whatever they are)."""
+    import pysbd
+
+    text = " ".join(words) + end
+    stock = pysbd.Segmenter(language="en", clean=False)
+    assert split_sentences(text) == [p.strip() for p in stock.segment(text) if p.strip()]

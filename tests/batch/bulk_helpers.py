@@ -28,6 +28,7 @@ def page(i: int) -> str:
     last = ["Abbott", "Bauer", "Castro", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ivanova", "Jensen"]
     adj = ["Robust", "Sparse", "Causal", "Federated", "Bayesian", "Neural", "Adaptive", "Private", "Scalable"]
     method = ["Graph Networks", "Transformers", "Kernel Methods", "Diffusion Models", "Retrieval Models"]
+    bench = ["GLUE", "SQuAD", "ImageNet", "WMT", "MovieLens", "CASP", "HumanEval"]
     task = ["Question Answering", "Machine Translation", "Code Generation", "Protein Folding", "Recommendation"]
     name = f"{first[i % 12]} {chr(65 + (i // 12) % 26)}{chr(97 + (i // 312) % 26)}. {last[(i // 7) % 10]}"
     lines = [name]
@@ -38,14 +39,19 @@ def page(i: int) -> str:
     lines += ["", "Publications (3)", ""]
     for j in range(3):
         k = i * 3 + j
-        title = f"{adj[k % 9]} {method[(k // 9) % 5]} for {task[(k // 45) % 5]} ({k})"
+        # each work of a page has its own method and task: the summary checks refuse a sentence that only repeats
+        # another work's words, so near-identical titles would leave the fake model no valid summary
+        title = f"{adj[k % 9]} {method[(i + j) % 5]} for {task[(i // 5 + 2 * j) % 5]}, Part {k}"
         year = 2018 + (i + j) % 6
         lines += [
             title,
             f"{name}; {first[(i + 5) % 12]} {last[(i + j) % 10]}",
             "Proceedings of the Conference on Learning",
             f"Year: {year} | Conference Paper | ACL Anthology {year}.bulk-{i}.{j}",
-            f"Abstract: We study {title.lower()} and report gains on public benchmarks with a simpler recipe.",
+            # every 8-word stretch holds the work's number: no phrase is shared by every abstract (merge detection
+            # keys on such phrases, and a phrase in all listings would make one candidate block of everybody)
+            f"Abstract: We study {title.lower()} and report gains over {bench[k % 7]} baselines in {k} settings"
+            " with a simpler recipe.",
             "",
         ]
     return "\n".join(lines)

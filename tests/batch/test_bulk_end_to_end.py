@@ -86,6 +86,7 @@ def test_batch_job_matches_the_online_job(tmp_path, fake_server, monkeypatch):
     # the comparison is not between empty exports: values were applied and proposed
     assert sum(1 for x in lines if x["topics"]) > N / 2
     assert sum(1 for x in lines if x["affiliation"] and x["affiliation"]["origin"].startswith("llm:")) > N / 10
+    assert sum(1 for x in lines if x["summary"] and x["summary"]["origin"].startswith("llm:")) > N / 2
     assert store_facts(bulk) == store_facts(online_store)
     # every answer is a call-log row with its batch and custom_id; the same number of model answers as online
     rows = sql.rows(bulk, "SELECT batch_id, custom_id, reasks, error FROM llm_calls WHERE cached = 0")

@@ -51,6 +51,8 @@ def test_files_mode_from_build_to_done(tmp_path):
 
     nores = _run(db, "batch", "collect", job)
     assert nores.exit_code == 1 and "--results" in nores.output and len(nores.output.strip().splitlines()) == 1
+    entry = json.loads(_run(db, "jobs", "--json").output)[0]  # still waiting, and says how to go on
+    assert entry["state"] == "waiting" and entry["resume"] == f"enrich batch collect {job} --results OUTPUT.jsonl..."
 
     out = tmp_path / "out.jsonl"
     run_like_vllm(files[0], out)
@@ -97,6 +99,40 @@ def test_remote_mode_submit_status_and_collect_wait(tmp_path, monkeypatch):
         )
         assert jobs[0]["state"] == "done" and {b["status"] for b in jobs[0]["batches"]} == {"collected"}
         assert len({b["batch_id"] for b in jobs[0]["batches"]}) >= 2  # the first round and its re-ask round(s)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cancel_a_remote_job_then_collect_what_was_answered(tmp_path, monkeypatch):
+    from fake_openai_server import start_in_thread
+
+    import enrich.agent.llm as agent_llm
+
+    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)  # the fake on 127.0.0.1 only
+    server, url = start_in_thread(latency=0.0, lifetime=120)
+    try:
+        db = tmp_path / "x.db"
+        store = Store.open(db)
+        ingest(store, 9)
+        store.close()
+        env = {**ENV, "ENRICH_BASE_URL": url}
+
+        def run(*args: str):
+            return CliRunner().invoke(cli, ["--db", str(db), *args], env=env, catch_exceptions=False)
+
+        built = run("run", "--batch")
+        job = next(w for w in built.output.split() if w.startswith("J2")).rstrip(":")
+        requests = json.loads(run("jobs", job, "--json").output)[0]["counts"]["requests"]
+        cancelled = run("batch", "cancel", job)
+        assert cancelled.exit_code == 0 and "cancelling batch(es) batch_" in cancelled.output
+        got = run("batch", "collect", job, "--wait", "--poll", "0", "--json")
+        assert got.exit_code == 0, got.output
+        last = json.loads(got.output)[-1]
+        assert last["state"] == "done" and last["errors"] == {"batch_cancelled": requests - requests // 2}
+        assert "asks them again" in "\n".join(last["report"])
+        again = run("run", "--batch", "--dry-run", "--json")  # the cancelled half is asked again, the rest is done
+        assert json.loads(again.output)["requests"] == requests - requests // 2
     finally:
         server.shutdown()
         server.server_close()

@@ -179,3 +179,59 @@ def test_expired_batch_keeps_the_answered_half_and_reports_the_rest(tmp_path, mo
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_line_repeated_in_the_results_is_applied_once(env, tmp_path):
+    settings, store, client = env
+    rep = build(store, settings, client, RunOptions(), folder=tmp_path / "f", submit=False)
+    out = tmp_path / "r.jsonl"
+    run_like_vllm(Path(rep.files[0]["path"]), out)
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines + lines[:5]))  # a runner's retry, or two output files concatenated
+    got = collect(store, settings, client, rep.job_id, results=[out])
+    assert got.applied == rep.requests and got.skipped == 5 and got.state == "done"
+    assert _calls(store) == rep.requests
+    dup = sql.one(store, "SELECT count(*) - count(DISTINCT custom_id) AS n FROM llm_calls WHERE custom_id IS NOT NULL")
+    assert dup["n"] == 0
+
+
+def test_a_step_that_raises_on_one_researcher_is_recorded_and_the_collect_goes_on(env, tmp_path, monkeypatch):
+    """The collector runs the steps through the loop's step boundary: as online, an exception in one researcher's
+    step is a job error for that researcher, not the end of the collect (which would meet it again every time)."""
+    import enrich.agent.steps.summary as summary_step
+
+    settings, store, client = env
+    rep = build(store, settings, client, RunOptions(only=["summary"]), folder=tmp_path / "f", submit=False)
+    out = tmp_path / "r.jsonl"
+    run_like_vllm(Path(rep.files[0]["path"]), out)
+    real = summary_step.readability
+
+    def broken(text, *args):
+        if text.startswith("Dana Aa. Abbott "):  # researcher 4 (the fake names the researcher first)
+            raise RuntimeError("readability broke")
+        return real(text, *args)
+
+    monkeypatch.setattr(summary_step, "readability", broken)
+    got = collect(store, settings, client, rep.job_id, results=[out])
+    assert got.state == "done" and got.failed == 1 and got.applied == rep.requests - 1
+    assert got.outcomes.get("summary:error") == 1
+    row = sql.one(store, "SELECT state, detail FROM batch_requests WHERE researcher_id = 4")
+    assert row["state"] == "failed" and "readability broke" in row["detail"]
+    errors = sql.rows(store, "SELECT researcher_id, step, message FROM job_errors")
+    assert [(e["researcher_id"], e["step"]) for e in errors] == [(4, "summary")]
+    assert store.current(4, "summary") is None and store.current(5, "summary") is not None
+
+
+def test_a_question_still_out_is_not_asked_twice_until_its_job_is_cancelled(env, tmp_path):
+    from enrich.agent.batch.job import cancel
+
+    settings, store, client = env
+    first = build(store, settings, client, RunOptions(), folder=tmp_path / "a", submit=False)
+    second = build(store, settings, client, RunOptions(), folder=tmp_path / "b", submit=False)
+    assert first.requests > 0 and second.requests == 0 and second.still_out == first.requests
+    assert store.get_job(second.job_id).state == "done"
+    info = cancel(store, client, first.job_id)
+    assert info["requests_ended"] == first.requests and info["state"] == "done"
+    assert store.get_job(first.job_id).counts["requests_error"] == first.requests
+    third = build(store, settings, client, RunOptions(), folder=tmp_path / "c", submit=False)
+    assert third.requests == first.requests and third.still_out == 0

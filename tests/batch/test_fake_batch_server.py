@@ -17,13 +17,13 @@ from enrich.agent.batch.lines import Answer, Failure, input_line, parse_output_l
 
 TOPICS_USER = """Researcher: Jane Doe
 
-Allowed tags (code: label):
-cs.CL: Computation and Language
+Candidate tags (code: label, evidence):
+cs.CL: Computation and Language (evidence: venue of 1 of 1 works)
 
 Works (number: year, title):
 1: 2020, Parsing Tables
 
-Which tags describe this researcher's work?"""
+Which candidate tags describe this researcher's work?"""
 
 
 def _body() -> dict:
@@ -71,6 +71,7 @@ def test_invalid_every_spoils_only_first_turns():
     body = _body()
     first = answer_for(body, invalid_every=1)["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
     assert json.loads(first)["topics"][0]["tag"] == "zz.NOPE"
-    body["messages"] += [{"role": "assistant", "content": first}, {"role": "user", "content": "fix it"}]
+    reask = "Recall the function correctly, fix the errors:\nzz.NOPE is not a candidate"  # as the client re-asks
+    body["messages"] += [{"role": "assistant", "content": first}, {"role": "user", "content": reask}]
     again = answer_for(body, invalid_every=1)["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
     assert json.loads(again)["topics"][0]["tag"] == "cs.CL"

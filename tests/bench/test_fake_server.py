@@ -15,22 +15,22 @@ from fake_openai_server import answer_for, rebuild_context, start_in_thread  # n
 
 TOPICS_USER = """Researcher: Jane Doe
 
-Allowed tags (code: label):
-cs.CL: Computation and Language
-cs.LG: Machine Learning
+Candidate tags (code: label, evidence):
+cs.CL: Computation and Language (evidence: venue of 2 of 2 works)
+cs.LG: Machine Learning (evidence: text of 1 of 2 works)
 
 Works (number: year, title):
 1: 2020, Parsing Tables
 2: ?, Answering Questions
 
-Which tags describe this researcher's work?"""
+Which candidate tags describe this researcher's work?"""
 
 
 def test_rebuild_context_reads_tags_and_work_ids():
     ctx = rebuild_context(
         "TopicsAnswer", [{"role": "system", "content": "s"}, {"role": "user", "content": TOPICS_USER}]
     )
-    assert ctx == {"allowed": ["cs.CL", "cs.LG"], "work_ids": ["1", "2"]}
+    assert ctx == {"allowed": ["cs.CL", "cs.LG"], "work_ids": [1, 2]}  # the step's own context (prompts/topics.md)
 
 
 def test_tools_mode_answer_is_a_named_tool_call():
@@ -42,9 +42,7 @@ def test_tools_mode_answer_is_a_named_tool_call():
     msg = answer_for(body)["choices"][0]["message"]
     call = msg["tool_calls"][0]["function"]
     assert call["name"] == "TopicsAnswer"
-    assert json.loads(call["arguments"]) == {
-        "topics": [{"tag": "cs.CL", "works": ["1"]}, {"tag": "cs.LG", "works": ["2"]}]
-    }
+    assert json.loads(call["arguments"]) == {"topics": [{"tag": "cs.CL", "works": [1]}, {"tag": "cs.LG", "works": [2]}]}
 
 
 @pytest.mark.real_model  # the openai client talks HTTP -- but only to the fake on 127.0.0.1

@@ -372,12 +372,13 @@ def test_export_jsonl_matches_the_contract(seeded, tmp_path):
             "external_id",
             "listings",
             "affiliation",
+            "affiliations",
             "topics",
             "summary",
             "conflation",
             "works",
         }
-        and raw["schema_version"] == 1
+        and raw["schema_version"] == 2
     )
 
 
@@ -441,6 +442,7 @@ def test_config_bad_env_value_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("ENRICH_MAX_RETRIES", "many")
     result = run(tmp_path / "x.db", "config", ok=False)
     assert result.exit_code == 1 and "cannot load settings" in result.output and "Traceback" not in result.output
+    assert "max_retries (env:ENRICH_MAX_RETRIES) must be a whole number, got 'many'" in result.output
 
 
 def test_ingest_then_show_end_to_end(tmp_path):

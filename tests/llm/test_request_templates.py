@@ -27,6 +27,13 @@ def test_templated_body_equals_instructors(mode, model, monkeypatch):
         assert templated == direct
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_request_without_messages_is_refused_plainly(mode, monkeypatch):
+    monkeypatch.setattr(ic, "_TEMPLATES", {})
+    with pytest.raises(ValueError, match="at least one message"):
+        ic.prepare_request(TopicsAnswer, mode, [], model="m")
+
+
 def test_a_shape_whose_template_differs_is_not_templated(monkeypatch):
     monkeypatch.setattr(ic, "_TEMPLATES", {})
     calls = []

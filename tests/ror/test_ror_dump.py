@@ -65,18 +65,45 @@ def test_dump_release_of_a_plain_file():
     assert dump_release(V1_GZ) == "unknown"
 
 
+class _Trickle(io.BytesIO):
+    """A stream that hands out at most `most` bytes per read, and counts what it handed out."""
+
+    def __init__(self, data: bytes, most: int = 7):
+        super().__init__(data)
+        self.most, self.given = most, 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        out = super().read(self.most if size is None or size < 0 else min(size, self.most))
+        self.given += len(out)
+        return out
+
+
 def test_streaming_parser_survives_tiny_chunks(monkeypatch):
-    monkeypatch.setattr(ror_dump, "_CHUNK", 7)
-    records = [{"id": f"https://ror.org/{i}", "name": 'A, "quoted" [name]', "n": [1, 2, {"x": "]"}]} for i in range(5)]
-    text = " [\n" + ",\n ".join(json.dumps(r) for r in records) + "\n] "
-    assert list(iter_json_records(io.StringIO(text))) == records
+    monkeypatch.setattr(ror_dump, "_HEAD", 7)
+    records = [
+        {"id": f"https://ror.org/{i}", "name": 'A, "quoted" [name] é', "n": [1, 2.5, {"x": "]"}]} for i in range(5)
+    ]
+    text = "\ufeff [\n" + ",\n ".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n] "
+    assert list(iter_json_records(_Trickle(text.encode()))) == records
+
+
+def test_records_arrive_before_the_whole_dump_is_read():
+    record = {"id": "https://ror.org/1", "names": [{"value": "X" * 100, "types": ["ror_display"]}]}
+    data = ("[" + ",".join([json.dumps(record)] * 20_000) + "]").encode()
+    stream = _Trickle(data, most=1 << 16)
+    first = next(iter_json_records(stream))
+    assert first == record
+    assert stream.given < len(data) // 10
 
 
 def test_streaming_parser_accepts_a_single_object_and_an_empty_array():
-    assert list(iter_json_records(io.StringIO('{"id": "https://ror.org/1", "name": "X"}'))) == [
+    assert list(iter_json_records(io.BytesIO(b'{"id": "https://ror.org/1", "name": "X"}'))) == [
         {"id": "https://ror.org/1", "name": "X"}
     ]
-    assert list(iter_json_records(io.StringIO("[]"))) == []
+    assert list(iter_json_records(io.BytesIO(b'{"items": [{"id": "https://ror.org/1"}]}'))) == [
+        {"id": "https://ror.org/1"}
+    ]
+    assert list(iter_json_records(io.BytesIO(b"[]"))) == []
 
 
 @pytest.mark.parametrize(
@@ -86,11 +113,13 @@ def test_streaming_parser_accepts_a_single_object_and_an_empty_array():
         ("hello", "not a JSON array"),
         ('[{"id": "https://ror.org/1"', "invalid JSON"),
         ('[{"id": "https://ror.org/1"}, ', "closing"),
+        ('[{"id": https://ror.org/1}]', "invalid JSON"),
     ],
 )
 def test_broken_dumps_give_one_line_errors(text, message):
-    with pytest.raises(DumpError, match=message):
-        list(iter_json_records(io.StringIO(text)))
+    with pytest.raises(DumpError, match=message) as err:
+        list(iter_json_records(io.BytesIO(text.encode())))
+    assert "\n" not in str(err.value)
 
 
 def test_a_record_that_is_not_ror_is_refused(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from enrich.agent.names import PersonName
-from enrich.agent.steps.conflation import detect, name_ambiguity
+from enrich.agent.steps.conflation import detect
 from enrich.schemas import Work
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -76,6 +76,26 @@ def two_people() -> list[Work]:
     return fl + gait
 
 
+def more_gait() -> list[Work]:
+    """Two more gait papers of the gait-recognition 'Yan Sun' (same co-authors)."""
+    return [
+        w(
+            "Gait Recognition in the Wild with Temporal Attention",
+            2024,
+            ["Yan Sun", "Xueling Feng"],
+            "gait recognition wild temporal attention silhouettes",
+            "CV",
+        ),
+        w(
+            "Cross-View Gait Recognition with Part Alignment",
+            2022,
+            ["Hu Long", "Yan Sun"],
+            "gait recognition cross view part alignment",
+            "CV",
+        ),
+    ]
+
+
 def drifting_career() -> list[Work]:
     """One 'Maria Keller' over 20 years: parsing -> machine translation -> LLM evaluation, with co-authors that
     carry over from one era to the next."""
@@ -131,9 +151,17 @@ def drifting_career() -> list[Work]:
     ]
 
 
-def test_two_person_listing_is_flagged_and_split_by_topic():
-    works = two_people()
-    res = detect(works, "Yan Sun")
+def printed_as(works: list[Work], name: str) -> list[Work]:
+    """The same works with the subject ("Yan Sun" / "Y. Sun") printed as `name` in every author list."""
+    return [
+        x.model_copy(update={"authors": [name if a in ("Yan Sun", "Y. Sun") else a for a in x.authors]}) for x in works
+    ]
+
+
+def test_two_person_listing_is_flagged_and_split_by_coauthors():
+    """A page printed "Y. Sun": two co-author communities with their own topics are two people."""
+    works = printed_as(two_people() + more_gait(), "Y. Sun")
+    res = detect(works, "Y. Sun")
     assert res.detected is True
     assert res.confidence >= 0.5
     assert len(res.clusters) == 2
@@ -142,9 +170,34 @@ def test_two_person_listing_is_flagged_and_split_by_topic():
     assert {frozenset(c.work_ids) for c in res.clusters} == {frozenset(fed), frozenset(gait)}
     by_size = {len(c.work_ids): c for c in res.clusters}
     assert "Li Shen" in by_size[4].evidence.shared_coauthors  # "L. Shen" was folded into "Li Shen"
-    assert "Xueling Feng" in by_size[3].evidence.shared_coauthors
-    assert "gait" in by_size[3].evidence.top_terms
+    assert "Xueling Feng" in by_size[5].evidence.shared_coauthors
+    assert "gait" in by_size[5].evidence.top_terms
     assert by_size[4].evidence.venues[0] == "LG"
+    assert any("share no co-author with the largest group" in r for r in res.reasons)
+    assert any("initials only" in r and "common surname" in r for r in res.reasons)
+
+
+def test_the_same_works_are_more_likely_namesakes_under_a_more_ambiguous_name():
+    """The detection weights of the name's form are fitted (non-negative): initials only and a very common surname
+    each raise the confidence for the same works; the structure alone is not enough under a rare full name."""
+    works = two_people() + more_gait()
+    initials_common = detect(printed_as(works, "Y. Sun"), "Y. Sun").confidence
+    full_common = detect(printed_as(works, "Yan Sun"), "Yan Sun").confidence
+    initials_rare = detect(printed_as(works, "Y. Okonjo"), "Y. Okonjo").confidence
+    full_rare = detect(printed_as(works, "Yan Okonjo"), "Yan Okonjo")
+    assert initials_common > full_common > full_rare.confidence
+    assert initials_common > initials_rare > full_rare.confidence
+    assert full_rare.detected is False
+    assert not any("ambiguous name" in r for r in full_rare.reasons)
+
+
+def test_evidence_of_a_second_person_grows_with_its_works_and_its_distance():
+    """Two co-author communities of 4 and 3 works are also what one person's page often looks like in the labelled
+    listings, so the 4 + 3 page is less certain than the 4 + 5 one; and a one-community page is the least."""
+    small = detect(printed_as(two_people(), "Y. Sun"), "Y. Sun").confidence
+    large = detect(printed_as(two_people() + more_gait(), "Y. Sun"), "Y. Sun").confidence
+    one = detect(drifting_career(), "M. Keller").confidence
+    assert one < small < large
 
 
 def test_one_person_drifting_over_twenty_years_is_not_flagged():
@@ -172,14 +225,16 @@ def test_small_listing_is_never_flagged():
     assert res.detected is False and len(res.clusters) == 1
 
 
-def test_name_forms_and_ambiguity_prior():
+def test_name_forms():
     assert PersonName.parse("Yan Sun").compatible(PersonName.parse("Y. Sun"))
     assert PersonName.parse("Steve Skiena").compatible(PersonName.parse("Steven Skiena"))
     assert not PersonName.parse("Robert E. Mercer").compatible(PersonName.parse("Robert L. Mercer"))
     assert PersonName.parse("Sun, Yan") == PersonName.parse("Yan Sun")
-    assert name_ambiguity(PersonName.parse("J. Lee")) == 0.9
-    assert name_ambiguity(PersonName.parse("Yang Liu")) == 0.75
-    assert name_ambiguity(PersonName.parse("Claire Cardie")) == 0.1
+    # How ambiguous a printed name is (detection features).
+    assert PersonName.parse("J. Lee").initials_only and PersonName.parse("J.-R. Wen").initials_only
+    assert not PersonName.parse("Philip S. Yu").initials_only and not PersonName.parse("Ji-Rong Wen").initials_only
+    assert PersonName.parse("Yan Sun").common_surname and PersonName.parse("S. Roy").common_surname
+    assert not PersonName.parse("Steven Skiena").common_surname
 
 
 def _parse_seed(name: str):
@@ -249,3 +304,60 @@ def test_sigmoid_is_defined_for_any_score(z):
 
     y = _sigmoid(z)
     assert 0.0 <= y <= 1.0 and (y < 0.5) == (z < 0) and (z != 0 or y == 0.5)
+
+
+def test_subject_entry_is_the_exact_printing_before_a_same_initial_coauthor():
+    """A page named "T. Nguyen" whose work also lists a co-author "Thuat Nguyen": the subject is "T. Nguyen", and
+    "Thuat Nguyen" stays a co-author (he links this work to his other works with the subject)."""
+    from enrich.agent.steps.conflation import _split_authors
+
+    work = w("Event extraction", 2020, ["Thuat Nguyen", "Minh Tran", "T. Nguyen"])
+    own, coauthors = _split_authors(work, PersonName.parse("T. Nguyen"))
+    assert own == "T. Nguyen"
+    assert {c.key() for c in coauthors} == {"thuat nguyen", "minh tran"}
+    # With no exact printing, the compatible entry is still found.
+    own, _ = _split_authors(w("Parsing", 2019, ["Thien Huu Nguyen", "Minh Tran"]), PersonName.parse("T. Nguyen"))
+    assert own == "Thien Huu Nguyen"
+
+
+def test_works_not_placed_are_proposed_together_when_attaching_is_off():
+    """With `attach` above any probability, the works outside the substantial groups form one more cluster (for the
+    reviewer to move) instead of each becoming a cluster of its own."""
+    from dataclasses import replace
+
+    from enrich.agent.steps import conflation
+
+    works = (
+        two_people()
+        + more_gait()
+        + [
+            w("Medieval trade ledgers", 2011, ["Yan Sun", "Ana Ruiz"], "merchants guilds"),
+            w("Glacier runoff", 2012, ["Yan Sun", "Tom Berg"], "alpine snowpack"),
+        ]
+    )
+    params = replace(conflation.default_params(), attach=1.01)
+    a = conflation.analyse(works, "Yan Sun", params)
+    clusters = conflation.final_clusters(a, params)
+    assert sorted(len(c) for c in clusters) == [2, 4, 5]
+    assert sorted(clusters[-1]) == [9, 10]
+
+
+def test_the_step_judges_the_same_content_once(monkeypatch):
+    from enrich.agent.steps import conflate
+
+    calls = []
+
+    def counting(works, name):
+        calls.append(name)
+        return detect(works, name)
+
+    monkeypatch.setattr(conflate, "detect", counting)
+    monkeypatch.setattr(conflate, "_SEEN", type(conflate._SEEN)())
+    works = two_people()
+    first = conflate._detect(works, "Yan Sun")
+    first.clusters.clear()  # a caller changing its copy changes nothing remembered
+    again = conflate._detect([w.model_copy() for w in works], "Yan Sun")
+    assert calls == ["Yan Sun"] and again == detect(works, "Yan Sun") and again.clusters
+    conflate._detect(works, "Y. Sun")  # another name: judged again
+    conflate._detect(works[:-1], "Yan Sun")  # other works: judged again
+    assert calls == ["Yan Sun", "Y. Sun", "Yan Sun"]

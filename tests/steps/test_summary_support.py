@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enrich.agent.ingest import parse
 from enrich.agent.llm.fake import FakeModel
@@ -223,6 +225,7 @@ def test_readability_grade_and_unexplained_acronyms():
     plain = "She teaches computers to read tables. They find the numbers people need."
     dense = "Hierarchical contextualised representations substantially outperform conventional architectures."
     assert fk_grade(plain) < 8 < fk_grade(dense)
+    assert fk_grade(plain, sentences=2) == fk_grade(plain)  # a summary gives the count of its checked sentences
     found, unexplained = acronyms("They parse Universal Dependencies (UD) trees and UCCA graphs with BERT.")
     assert found == ["UD", "UCCA", "BERT"] and unexplained == ["UCCA", "BERT"]
 
@@ -351,8 +354,10 @@ def test_the_digest_shows_each_works_contribution_sentence_and_works_with_abstra
     text, _sources, chosen = summary.digest(works)
     assert [w.work_id for w in chosen] == ["c", "b", "a"]
     assert text.splitlines() == [
-        "1. Cut: Background first.",
-        "2. Tables: In this paper we propose a parser for scanned tables.",
+        "1. Cut",
+        "   Background first.",
+        "2. Tables",
+        "   In this paper we propose a parser for scanned tables.",
         "3. Title only",
     ]
 
@@ -366,3 +371,31 @@ def test_a_sentence_full_of_long_words_is_hard_to_read_a_long_name_is_not():
     named = "Ganesh Ramakrishnan discusses training for automatic question generation."
     assert fk_grade(named) > summary.MAX_SENTENCE_GRADE  # the name's syllables alone push it over
     assert _readable(named, "Ganesh Ramakrishnan").accepted
+
+
+@given(
+    st.sets(st.text(alphabet="abcd", min_size=1, max_size=8), max_size=12),
+    st.sets(st.text(alphabet="abcd", min_size=1, max_size=8), max_size=20),
+)
+@settings(max_examples=300)
+def test_matching_finds_a_term_in_the_vocabulary_or_a_longer_or_shorter_form_of_it(terms, vocabulary):
+    from enrich.agent.steps.support import matching
+
+    def related(t: str, v: str) -> bool:
+        return t == v or (len(t) >= 5 and len(v) >= 5 and (v.startswith(t) or t.startswith(v)))
+
+    assert matching(set(terms), set(vocabulary)) == {t for t in terms if any(related(t, v) for v in vocabulary)}
+
+
+def test_the_researchers_name_is_never_a_sentence_end():
+    ctx = {**CONTEXT, "name": "Ada Bc. Abbott"}
+    answer = SummaryAnswer.model_validate(
+        {
+            "sentences": [
+                {**GOOD[0], "text": "Ada Bc. Abbott reads tables in scientific documents with graph neural networks."},
+                GOOD[1],
+            ]
+        },
+        context=ctx,
+    )
+    assert answer.sentences[0].text.startswith("Ada Bc. Abbott reads")

@@ -53,3 +53,14 @@ def test_shared_coauthors_group_first_and_fitted_model_keeps_topics_apart():
     a = conflation.analyse(_works(), "A. Sun")
     assert sorted(sorted(c) for c in a.clusters) == [[0, 1], [2, 3]]
     assert 0.0 <= a.prob[0, 1] < conflation.default_params().merge
+
+
+def test_a_copied_state_merges_without_touching_the_original():
+    f = conflation._features(_works(), PersonName.parse("A. Sun"))
+    state = GroupState(f.vectors, [[0], [1], [2], [3]])
+    before = state.features()
+    other = state.copy()
+    other.merge(0, 1)
+    assert state.groups == [[0], [1], [2], [3]] and other.groups[0] == [0, 1]
+    assert np.array_equal(state.features(), before)
+    assert np.allclose(other.features([0])[0][[0, 2, 3]], GroupState(f.vectors, [[0, 1], [2], [3]]).features([0])[0])

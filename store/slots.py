@@ -1,0 +1,152 @@
+"""Fields a researcher holds several values of (schemas.names.SLOTTED: a joint appointment, a lab and its
+university): which slot each stated value goes to. Every slot is a field of its own (`affiliation`,
+`affiliation.2`, ...), so Store.submit's write policy, proposals, review and the audit apply to each value one by one.
+
+A value keeps its slot across listing versions and runs: a stated value goes to the slot that already holds (or
+proposes) the same organisation (the same name once folded, or the same ROR id); the others take, in page order, the
+slots no stated value claimed (a value the page no longer states is replaced there, which the write policy turns into
+a proposal when a person verified or accepted it), then empty slots. A value this listing stated before is not
+written again, whatever became of it (a person replaced or rejected it: that decision stands).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from enrich.schemas import PROTECTED_STATUSES, FieldValue, WriteResult
+from enrich.schemas.fields import SLOTTED, base_field, slot_fields
+from enrich.schemas.text import org_key
+
+from .stored_text import load_json
+
+if TYPE_CHECKING:
+    from .core import Store
+
+
+def identity(value: object, ror_id: str | None = None) -> set[str]:
+    """What makes two values of a slotted field the same organisation: the folded name, the ROR id."""
+    keys = set()
+    if isinstance(value, dict) and value.get("name"):
+        keys.add("name:" + org_key(str(value["name"])))
+    if ror_id:
+        keys.add("ror:" + ror_id)
+    return keys
+
+
+@dataclass
+class Slot:
+    name: str  # the field: `affiliation`, `affiliation.2`, ...
+    keys: set[str] = field(default_factory=set)  # of the current value and of pending proposals
+    occupied: bool = False
+    by_person: set[str] = field(default_factory=set)  # keys of the current value when a person verified / accepted it
+
+
+def slots(store: Store, researcher_id: int, base: str) -> list[Slot]:
+    """The slots of `base` for a researcher, primary first, with what each holds or proposes."""
+    names = slot_fields(base)
+    marks = ", ".join("?" * len(names))
+    out = {f: Slot(f) for f in names}
+    rows = store.db.conn.execute(
+        f"SELECT fv.field, fv.id, fv.value, fv.status FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
+        f"WHERE c.researcher_id = ? AND c.field IN ({marks}) "
+        f"UNION ALL SELECT fv.field, fv.id, fv.value, 'proposed' FROM proposals p "
+        f"JOIN field_values fv ON fv.id = p.value_id "
+        f"WHERE p.state = 'pending' AND p.kind = 'field' AND p.researcher_id = ? AND p.field IN ({marks})",
+        [researcher_id, *names, researcher_id, *names],
+    ).fetchall()
+    ror = _ror_ids(store, [r[1] for r in rows])
+    for f, vid, value, status in rows:
+        keys = identity(load_json(value), ror.get(vid))
+        out[f].keys |= keys
+        out[f].occupied = True
+        if status in PROTECTED_STATUSES:
+            out[f].by_person |= keys
+    return list(out.values())
+
+
+def _ror_ids(store: Store, value_ids: list[int]) -> dict[int, str]:
+    if not value_ids:
+        return {}
+    rows = store.db.conn.execute(
+        f"SELECT value_id, value FROM derived_facts WHERE kind = 'ror_id' AND value_id IN "
+        f"({', '.join('?' * len(value_ids))}) ORDER BY id",
+        value_ids,
+    )
+    return {vid: load_json(v) for vid, v in rows if v is not None}
+
+
+def stated_before(store: Store, researcher_id: int, base: str, listing_id: int | None) -> set[str]:
+    """Folded names of every value of `base` (any slot, any status) written from this listing."""
+    if listing_id is None:
+        return set()
+    names = slot_fields(base)
+    rows = store.db.conn.execute(
+        f"SELECT value FROM field_values WHERE researcher_id = ? AND listing_id = ? "
+        f"AND field IN ({', '.join('?' * len(names))})",
+        [researcher_id, listing_id, *names],
+    )
+    return {k for (v,) in rows for k in identity(load_json(v)) if k.startswith("name:")}
+
+
+def assign(
+    store: Store, researcher_id: int, base: str, values: Sequence[tuple[FieldValue, str | None]]
+) -> list[str | None]:
+    """The field (slot) each (value, ROR id) goes to, in the order given (page order: the first is the primary);
+    None for a value to leave unwritten: stated before by the same listing, the same organisation a person already
+    verified or accepted in its slot (a rewording of it is no news), or no slot left."""
+    if base not in SLOTTED:
+        raise ValueError(f"{base!r} holds one value per researcher")
+    held = slots(store, researcher_id, base)
+    out: list[str | None] = [None] * len(values)
+    taken: set[str] = set()
+    keys = [identity(fv.value, ror) for fv, ror in values]
+    seen: set[str] = set()
+    for i in range(len(values)):  # the same organisation twice on one page: once
+        if keys[i] & seen:
+            keys[i] = set()
+        seen |= keys[i]
+    settled: set[int] = set()
+    for i, k in enumerate(keys):
+        for s in held:
+            if k and s.name not in taken and s.keys & k:
+                taken.add(s.name)
+                settled.add(i)
+                out[i] = None if s.by_person & k else s.name
+                break
+    free = [s.name for s in held if s.name not in taken and s.occupied] + [s.name for s in held if not s.occupied]
+    for i, k in enumerate(keys):
+        if i not in settled and k and free:
+            out[i] = free.pop(0)
+    by_listing: dict[int | None, set[str]] = {}
+    for i, (fv, _) in enumerate(values):
+        if out[i] is None:
+            continue
+        before = by_listing.setdefault(fv.listing_id, stated_before(store, researcher_id, base, fv.listing_id))
+        if identity(fv.value) & before:
+            out[i] = None
+    return out
+
+
+def submit_all(
+    store: Store, values: Sequence[tuple[FieldValue, str | None]], *, auto_apply: bool | Sequence[bool] = False
+) -> list[tuple[FieldValue, WriteResult] | None]:
+    """Submit the stated values of one slotted field of one researcher (page order, primary first), each to its
+    slot (assign); `auto_apply`: for all, or per value. Returns, per value, the value as written (its field is the
+    slot) and what the store did, or None for a value left unwritten."""
+    if not values:
+        return []
+    first = values[0][0]
+    base = base_field(first.field)
+    allowed = [auto_apply] * len(values) if isinstance(auto_apply, bool) else list(auto_apply)
+    with store.transaction():
+        fields = assign(store, first.researcher_id, base, values)
+        out: list[tuple[FieldValue, WriteResult] | None] = []
+        for (fv, _), f, ok in zip(values, fields, allowed):
+            if f is None:
+                out.append(None)
+                continue
+            placed = fv.model_copy(update={"field": f})
+            out.append((placed, store.submit(placed, auto_apply=ok)))
+        return out
