@@ -347,6 +347,8 @@ def _worker_init(db_path: str, settings: Any, setup: JobSetup) -> None:
 def _worker_run(index: int, rid: int, plan: Plan | None) -> tuple[int, Plan, list[StepOutcome]]:
     w = _WORKER
     plan, outcomes = enrich_one(w["store"], w["client"], w["settings"], w["setup"], rid, plan)
+    for o in outcomes:  # the values are in the store; the job counts and prints the rest (sending them back costs)
+        o.value, o.extra = None, {}
     return index, plan, outcomes
 
 

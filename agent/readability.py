@@ -8,7 +8,7 @@ time, which an offline tool cannot do); the grade is the standard formula
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import pyphen
 
@@ -23,6 +23,7 @@ def _dic() -> pyphen.Pyphen:
     return pyphen.Pyphen(lang="en_US")
 
 
+@lru_cache(maxsize=16384)  # a pure function of the word, and words repeat
 def syllables(word: str) -> int:
     w = word.casefold()
     n = len(_dic().positions(w)) + 1
@@ -55,6 +56,8 @@ def acronyms(text: str) -> tuple[list[str], list[str]]:
 
 
 def _explained(text: str, acro: str, caps: str) -> bool:
+    if "(" not in text:  # both forms put one of them in parentheses
+        return False
     esc = re.escape(acro)
     span = len(caps) + 3
     before = re.search(r"((?:[\w\-]+\s+){1," + str(span) + r"})\(\s*" + esc + r"\s*\)", text)
