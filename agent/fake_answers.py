@@ -2,8 +2,8 @@
 
 Used by `--backend fake`, the test suite and the pipeline benchmarks: it exercises every step, check and store
 write without a model. It is honest, not clever: it never invents an affiliation (it quotes an organisation
-line only when the shown text has one), picks the first two candidate tags it is offered, and summarises with the
-works' titles.
+line only when the shown text has one), picks the first two candidate tags it is offered, and summarises with
+words of the works' titles.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from enrich.agent.names import looks_like_institution
+from enrich.agent.sentences import gist
+from enrich.agent.vocabulary import GENERIC
 
 
 def _affiliation(context: dict[str, Any]) -> dict[str, Any]:
@@ -40,19 +43,31 @@ def _topics(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary(context: dict[str, Any]) -> dict[str, Any]:
-    """One sentence per work (up to four), each restating that work's title and citing only it; a listing with one
-    work gets a second sentence from its abstract's opening words."""
+    """One short sentence per work (up to four), each naming two of that work's rarer title words (the ones fewest
+    of the listing's titles use, shortest first: plain to read) and citing only it; a listing with one work gets a
+    second sentence from the words of its abstract's sentence the model is shown."""
     works: dict[str, tuple[str, str]] = context.get("works", {})
+    # what the model is shown of each work (a server that only has the prompt answers the same)
+    texts = {k: t.casefold() for k, (t, _a) in works.items()}
+
+    def rare_words(text: str, skip: set[str]) -> list[str]:
+        found = dict.fromkeys(w for w in re.findall(r"[A-Za-z]{4,}", text) if w.casefold() not in skip)
+        used_by = {w: sum(w.casefold() in t for t in texts.values()) for w in found}
+        return sorted(found, key=lambda w: (used_by[w], len(w)))[:2]
+
+    common = set(ENGLISH_STOP_WORDS) | GENERIC
+    name = context.get("name") or "They"
     sentences: list[dict[str, Any]] = []
     for key, (title, _abstract) in list(works.items())[:4]:
-        if title:
-            opener = "One of the works" if not sentences else "Another work"
-            sentences.append({"text": f"{opener} is about {title.rstrip('.?!')}.", "works": [int(key)]})
+        picked = rare_words(title, common)
+        if len(picked) == 2:
+            subject = f"{name} studies" if not sentences else "They also study"
+            sentences.append({"text": f"{subject} {picked[0]} and {picked[1]}.", "works": [int(key)]})
     if len(sentences) == 1:
-        key, (_title, abstract) = next(iter(works.items()))
-        words = [w for w in re.findall(r"[A-Za-z][A-Za-z\-]{3,}", abstract)][:12]
-        if words:
-            sentences.append({"text": f"It discusses {' '.join(words)}.", "works": [int(key)]})
+        key, (title, abstract) = next(iter(works.items()))
+        more = rare_words(gist(abstract), common | {w.casefold() for w in re.findall(r"[A-Za-z]+", title)})
+        if len(more) == 2:
+            sentences.append({"text": f"They also look at {more[0]} and {more[1]}.", "works": [int(key)]})
     return {"sentences": sentences}
 
 

@@ -3,7 +3,9 @@
 Splitting is pysbd's rule-based segmenter (initials such as "Mary J.K. Smith", "et al.", "e.g.", "U.S.", "vs.",
 version and decimal numbers), plus one thing it cannot know: the titles of the works being summarised, whose own
 "?" or "..." must not end a sentence. `fragment_reason` is the other half: a piece that still ends at an initial or
-an abbreviation, a question, or a phrase without a finite verb is not a sentence, whatever the splitter did.
+an abbreviation, a question, or a phrase without a finite verb or subject is not a sentence, whatever the splitter
+did. Two helpers of the summary work on sentences too: `ungendered` (an opening "he"/"she" made "they") and `gist`
+(the sentence of an abstract that states the work's contribution).
 """
 
 from __future__ import annotations
@@ -152,11 +154,19 @@ def has_finite_verb(sentence: str, names: Iterable[str] = ()) -> bool:
             or prev.endswith("ly")
             or prev in name_words
             or (words[i - 1][:1].isupper() and i - 1 > 0)
+            or sum(ch.isupper() for ch in words[i - 1]) >= 2  # an acronym or a system's name: "GAST fine-tunes"
             or (i >= 2 and (low[i - 2] in _DETERMINERS or low[i - 2].endswith("'s")) and prev not in _PREPOSITIONS)
         )
         if w in _IRREGULAR and prev not in _DETERMINERS and prev not in _PREPOSITIONS:
             return True
-        if len(w) > 4 and w.endswith("ed") and prev not in _DETERMINERS and prev not in _PREPOSITIONS:
+        # an -ed word after another one is an adjective ("Improved unsupervised tagging ...", a title with a full stop)
+        if (
+            len(w) > 4
+            and w.endswith("ed")
+            and prev not in _DETERMINERS
+            and prev not in _PREPOSITIONS
+            and not (len(prev) > 4 and prev.endswith("ed"))
+        ):
             return True
         if (
             len(w) > 3
@@ -223,4 +233,81 @@ def fragment_reason(sentence: str, names: Iterable[str] = ()) -> str | None:
         return "unbalanced parentheses"
     if not has_finite_verb(s, names):
         return "no verb: a phrase, not a sentence"
+    if _starts_with_a_verb(words):
+        return "starts with its verb: no subject"
     return None
+
+
+# "Identifies a subject's ...", "Presents the first ...": a verb's -s form, then what would be its object
+_OBJECT_STARTS = frozenset("a an the how what whether why when its their his her our this these those new".split())
+_S_ADVERBS = frozenset(
+    "perhaps sometimes always besides thus nevertheless nonetheless afterwards whereas unless".split()
+)
+
+
+def _starts_with_a_verb(words: list[str]) -> bool:
+    if len(words) < 2:
+        return False
+    first, second = words[0].casefold(), words[1].casefold()
+    return (
+        len(first) > 3
+        and first.endswith("s")
+        and not first.endswith(("ss", "us", "is", "ous"))
+        and first not in _S_ADVERBS | _PREPOSITIONS | _DETERMINERS | _SUBJECTS
+        and second in _OBJECT_STARTS
+    )
+
+
+# "He presents ...", "She also argues ...", "His work ...": a guess at the researcher's gender, which a listing does
+# not state. Told as "They present ...", "Their work ..." instead.
+_GENDERED = re.compile(r"^(?:He|She)(\s+(?:also|further|then|now|often|mainly|mostly|later|[a-z]+ly))?\s+([a-z]+)\b")
+_POSSESSIVE = re.compile(r"^(?:His|Her)\s+(?=[a-z])")
+_PLURAL_FORMS = {"has": "have", "is": "are", "was": "were", "does": "do", "goes": "go"}
+_MODALS = frozenset("can could will would may might should must".split())
+
+
+def ungendered(sentence: str) -> str:
+    """`sentence` with an opening he/she/his/her made they/their (the verb agreeing); unchanged when the word after
+    the pronoun is not recognisably its verb."""
+    s = _POSSESSIVE.sub("Their ", sentence)
+    m = _GENDERED.match(s)
+    if not m:
+        return s
+    verb = m.group(2)
+    if verb in _PLURAL_FORMS:
+        plural = _PLURAL_FORMS[verb]
+    elif verb.endswith("ed") or verb in _MODALS or verb in _IRREGULAR:
+        plural = verb
+    elif verb.endswith("ies") and len(verb) > 4:
+        plural = verb[:-3] + "y"
+    elif verb.endswith(("sses", "shes", "ches", "xes", "zzes")):
+        plural = verb[:-2]
+    elif verb.endswith("s") and not verb.endswith(("ss", "us", "is")):
+        plural = verb[:-1]
+    else:
+        return s
+    return f"They{m.group(1) or ''} {plural}{s[m.end() :]}"
+
+
+# the sentence of an abstract that says what the work does (its first one is usually background): "we propose ...",
+# "this paper presents ...", then any sentence in the first person
+_CONTRIBUTION = (
+    re.compile(
+        r"\b(?:we|this (?:paper|work|study|article)|here)\b(?:\s+\w+){0,3}?\s+(?:propose|present|introduce|develop|"
+        r"describe|build|design|show|find|study|investigate|explore|release|create|report|offer|provide)",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\b(?:we|our|this (?:paper|work|study|article))\b", re.IGNORECASE),
+)
+
+
+@lru_cache(maxsize=4096)  # a paper is listed on each of its authors' pages (and duplicate profiles repeat them all)
+def gist(abstract: str, limit: int = 200) -> str:
+    """The abstract's sentence that states the work's own contribution ("we propose ...", "this paper ..."), else
+    its first, within `limit` characters (cut at a word, never with "...": small models copy a dangling ellipsis)."""
+    sentences = split_sentences(abstract)
+    whole = [x for x in sentences if not x.endswith(("...", "\u2026"))]  # pages cut abstracts off with "..."
+    if not whole:
+        return ""
+    pick = next((x for rx in _CONTRIBUTION for x in whole if rx.search(x)), whole[0])
+    return pick if len(pick) <= limit else pick[:limit].rsplit(" ", 1)[0]

@@ -43,7 +43,7 @@ from typing import Any
 SCHEMAS = ("AffiliationAnswer", "TopicsAnswer", "SummaryAnswer")
 _WORK_LINE = re.compile(r"^(.+?): (?:\d{4}|\?), ", re.MULTILINE)
 _TAG_LINE = re.compile(r"^([A-Za-z][\w.\-]*): ", re.MULTILINE)
-_SUMMARY_WORK = re.compile(r"^(\d+): (?:\d{4}|\?), (.*?)(?:; (.*))?$", re.MULTILINE)  # "n: year, title; abstract"
+_SUMMARY_WORK = re.compile(r"^(\d+)\. (.*)(?:\n   (.*))?$", re.MULTILINE)  # "n. title", "   abstract's sentence"
 
 
 def _schema_name(body: dict[str, Any]) -> str | None:
@@ -80,10 +80,12 @@ def rebuild_context(schema: str, messages: list[dict[str, Any]]) -> dict[str, An
     if schema == "TopicsAnswer":  # the candidate tags, and the works numbered 1..n
         tags = _TAG_LINE.findall(_section(_section(user, "Candidate tags ("), ":\n", "\nWorks ("))
         return {"allowed": tags, "work_ids": [int(w) for w in works if w.isdigit()]}
-    # the summary step's context: number -> (title, the abstract's opening as shown), and the researcher's name
+    # the summary step's context: number -> (title, the abstract's sentence as shown), and the researcher's name,
+    # from the last question (the prompt's first one is its worked example)
+    user = next((m.get("content") or "" for m in reversed(messages) if "Researcher: " in (m.get("content") or "")), "")
     shown = {
         n: ("" if title == "(untitled)" else title, abstract or "")
-        for n, title, abstract in _SUMMARY_WORK.findall(_section(user, "Works ("))
+        for n, title, abstract in _SUMMARY_WORK.findall(_section(user, "Works:\n", "\n\n"))
     }
     name = _section(user, "Researcher: ", "\n").strip()
     return {"works": shown, "sources": {n: f"{t} {a}" for n, (t, a) in shown.items()}, "name": name}
@@ -99,13 +101,18 @@ INVALID = {  # answers each step's validators refuse (an unknown tag, a quote no
 }
 
 
+_REASK = ("Recall the function correctly", "Correct your JSON", "Validation Error found")
+
+
 def wants_invalid(messages: list[dict[str, Any]], every: int) -> bool:
-    """The first turn (no answer in the conversation yet) of every `every`-th question, by a hash of its user
-    message: deterministic, so the online and the batch path are asked to fix the same questions."""
-    if every <= 0 or any(m.get("role") in ("assistant", "tool") for m in messages):
+    """The first turn (no answer to fix in the conversation yet: it ends with the question, not with a re-ask; a
+    prompt's worked example may come before it) of every `every`-th question, by a hash of that last user message:
+    deterministic, so the online and the batch path are asked to fix the same questions."""
+    last = messages[-1] if messages else {}
+    text = last.get("content") or ""
+    if every <= 0 or last.get("role") != "user" or any(mark in text for mark in _REASK):
         return False
-    user = next((m.get("content") or "" for m in messages if m.get("role") == "user"), "")
-    return int(hashlib.sha256(user.encode()).hexdigest()[:8], 16) % every == 0
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % every == 0
 
 
 def answer_for(body: dict[str, Any], *, invalid_every: int = 0) -> dict[str, Any]:

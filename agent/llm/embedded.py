@@ -247,6 +247,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def default_threads() -> int:
+    """llama.cpp's threads: every core on an idle machine, one core fewer for each other busy process. Each of its
+    threads waits for the others at every step of a token, so a thread the scheduler preempts stalls them all: with
+    2 threads on 2 busy cores an answer took over 300 s, with 1 thread 40-100 s (bench/, load average 8-12)."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        busy = 0.0
+    return max(1, min(cores, cores - int(busy - 0.5)))
+
+
 class EmbeddedServer:
     """One `llama_cpp.server` subprocess. Use as a context manager or call start()/stop(); stopped at exit."""
 
@@ -262,7 +274,7 @@ class EmbeddedServer:
         verbose: bool = False,
     ) -> None:
         self.model_file, self.alias, self.n_ctx = model_file, alias, n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or default_threads()
         self.log_path = log_path or model_file.with_name("llama-server.log")
         self.startup_timeout = startup_timeout
         self.verbose = verbose  # llama.cpp's timing lines in the log (used by bench/)
@@ -397,6 +409,12 @@ class EmbeddedClient(InstructorClient):
             unreachable_hint="the embedded server stopped; see the llama-server.log in " + str(model_cache),
             **kwargs,
         )
+
+    def _request_timed_out(self) -> None:
+        # llama.cpp goes on computing a request its caller gave up on (a completion cannot be interrupted), and the
+        # next caller's request would wait behind it: the server is restarted instead (a few seconds)
+        if self.server is not None:
+            self.server.stop()
 
     def _ensure_ready(self) -> None:
         check_real_calls_allowed(self.backend)

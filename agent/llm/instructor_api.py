@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ __all__ = [
     "ReasksExhausted",
     "Truncated",
     "as_own_class",
+    "compact_reasks",
     "drop_answers",
     "exhausted_cause",
     "is_not_json",
@@ -183,6 +185,7 @@ def reask_request(body: dict[str, Any], mode: Mode, completion: Any, exc: Except
         body["messages"] = [*body.get("messages", []), *not_json_reask(_answer_text(completion), exc)]
         return body
     out: dict[str, Any] = handle_reask_kwargs(kwargs=body, mode=mode, response=completion, exception=exc)
+    out["messages"] = compact_reasks(out.get("messages", []))
     return out
 
 
@@ -235,5 +238,33 @@ def drop_answers(messages: list[dict[str, Any]], answers: set[str]) -> list[dict
             continue
         else:
             skipping = False
+        out.append(m)
+    return out
+
+
+# instructor's re-ask text: every earlier failed attempt with its whole ChatCompletion repr, then the last error,
+# each pydantic error line with the input repeated and a documentation link
+_FAILED_ATTEMPTS = re.compile(r"<failed_attempts>.*?</failed_attempts>\s*", re.DOTALL)
+_LAST_EXCEPTION = re.compile(r"<last_exception>\s*(.*?)\s*</last_exception>", re.DOTALL)
+_PYDANTIC_NOISE = re.compile(
+    r"\s*\[type=\w+, input_value=.*?, input_type=\w+\]|\n\s*For further information visit \S+", re.DOTALL
+)
+
+
+def compact_reasks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`messages` with instructor's re-ask texts cut to the last error itself: the earlier attempts (their answers
+    are in the conversation already), the input pydantic repeats and its links go. Each re-ask otherwise grew by
+    about a thousand tokens, which a local model reads at some ten tokens a second, for nothing it can use."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        text = m.get("content")
+        if (
+            m.get("role") in ("tool", "user")
+            and isinstance(text, str)
+            and ("<last_exception>" in text or "errors.pydantic.dev" in text)
+        ):
+            text = _FAILED_ATTEMPTS.sub("", text)
+            text = _LAST_EXCEPTION.sub(lambda x: x.group(1), text)
+            m = {**m, "content": _PYDANTIC_NOISE.sub("", text)}
         out.append(m)
     return out

@@ -47,6 +47,7 @@ from enrich.agent.llm.instructor_api import (
     ReasksExhausted,
     Truncated,
     as_own_class,
+    compact_reasks,
     drop_answers,
     exhausted_cause,
     is_not_json,
@@ -224,6 +225,9 @@ class InstructorClient(LLMClient):
     def _ensure_ready(self) -> None:
         """Make sure the endpoint is up (the embedded client starts its server here)."""
 
+    def _request_timed_out(self) -> None:
+        """A request got no answer in time and was given up (the embedded client restarts its server here)."""
+
     def sdk_client(self) -> openai.OpenAI:
         """The openai SDK client (also bulk mode's, for the Files and Batches endpoints)."""
         client = self._openai
@@ -395,6 +399,8 @@ class InstructorClient(LLMClient):
                 raise _BudgetSpent()
             if group.truncated_answers:  # instructor's re-ask appended the cut-off answer: take it out again
                 kwargs = {**kwargs, "messages": drop_answers(kwargs.get("messages", []), group.truncated_answers)}
+            if group.turns:
+                kwargs = {**kwargs, "messages": compact_reasks(kwargs.get("messages", []))}
             if group.json_reask:
                 kwargs = {**kwargs, "messages": [*kwargs.get("messages", []), *group.json_reask]}
             group.turns += 1
@@ -579,6 +585,7 @@ class InstructorClient(LLMClient):
                 fatal=True,
             )
         if isinstance(exc, openai.APITimeoutError):
+            self._request_timed_out()
             return LLMError(
                 f"{where} did not answer within {self.timeout:g}s ({group.attempts} attempt(s))",
                 hint="raise ENRICH_TIMEOUT or use a smaller model",

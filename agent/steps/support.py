@@ -7,11 +7,18 @@ Only a work's title and abstract count as evidence (author lists, venues and yea
 Refusals, in the order they are checked (the first one found is the reason the model sees on a re-ask):
 - fragment: not a complete sentence (agent/sentences.py);
 - no_citation: cites no listed work;
-- over_broad: cites more than MAX_CITES works, or a cited work shares no content term with the sentence;
+- over_broad: cites more than MAX_CITES works, or a cited work that does not support the sentence on its own: it
+  shares no content term with it, or what it shares is only part of what another cited work already carries (a
+  correct work cited alongside an extra one);
 - filler: no content term of any cited work (generic praise and padding, whatever its wording);
-- unsupported: a name or number in none of the cited works, or too little of the sentence found in them;
+- unsupported: a name or number in none of the cited works, a claim of awards or scale or praise ("impressive")
+  they do not state, or too little of the sentence found in them;
 - wrong_work: the sentence matches a work it does not cite clearly better than the works it cites;
-- paraphrase_repeat: it says again, in other words, what an earlier sentence of the summary said.
+- paraphrase_repeat: it says again, in other words, what an earlier sentence of the summary said;
+- copied: a near-copy of a sentence of a cited abstract (a word or two swapped, a pronoun changed), or a sentence
+  in the authors' own voice ("we propose"): grounded, but not a summary in plain words.
+A refusal's `supporting` lists the cited works that do support the sentence on their own, so a caller can keep just
+those (and check again) instead of throwing the sentence away.
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
+from rapidfuzz.distance import LCSseq
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from snowballstemmer import stemmer
 
-from enrich.agent.sentences import fragment_reason
+from enrich.agent.sentences import fragment_reason, split_sentences
 
+from ..vocabulary import CLAIMS, GENERIC, PRAISE
 from .checks import LEAK_WORDS, ungrounded_tokens
 
 MAX_CITES = 3  # a sentence is about one to three works; more is a citation that says nothing
@@ -35,38 +44,12 @@ MIN_FOUND_SHARE = 0.3  # of a sentence's content terms, the share its cited work
 WRONG_WORK_MARGIN = 2.0  # an uncited work explains this many more (weighted) terms than the cited ones together
 PARAPHRASE_SIMILARITY = 0.5  # share of a sentence's (cited) content already said by one earlier sentence
 MIN_NEW_TERMS = 3  # specific terms a sentence must add when an earlier sentence is about the same work
+# Copying: the similarity of a sentence to one abstract sentence, on their stemmed words without stop words (2 x the
+# words they share in the same order / both lengths: one word swapped in ten is 0.9; a pronoun changed is nothing).
+COPY_SIMILARITY = 0.8
+COPY_MIN_WORDS = 6  # shorter sentences share their few words with an abstract by necessity
 
-# Words any summary of any research uses: they carry no specific content, so they never count as support.
-GENERIC = frozenset(
-    """work works working worked research researcher researchers study studies studied studying paper papers article
-    articles publication publications author authors colleague colleagues group team lab field fields area areas
-    domain domains topic topics contribution contributions contribute contributed contributes advance advances
-    advancing advanced progress impact impactful important importance significant significantly valuable value
-    insight insights new novel recent recently current future approach approaches method methods methodology
-    technique techniques system systems framework frameworks model models modeling modelling result results finding
-    findings show shows showed shown demonstrate demonstrates demonstrated propose proposes proposed present presents
-    presented introduce introduces introduced develop develops developed development develops explore explores
-    explored investigate investigates investigated examine examines examined focus focuses focused focusing aim aims
-    aimed use uses used using help helps helped make makes made way ways better improve improves improved improving
-    improvement improvements performance effective effectively efficient efficiently various variety range wide
-    broad broader diverse different several many multiple including include includes included also well like
-    particular particularly specific specifically general generally overall whole together moreover furthermore
-    additionally finally first second third one two three main key major strong robust rich deep deeper high highly
-    large larger small smaller good great best leading lasting growing modern today world community communities
-    researchers' reader readers people problem problems challenge challenges challenging task tasks goal goals
-    application applications applied apply applies real practical computer computers based thing things kind kinds
-    lot lots number numbers amount part parts aspect aspects level levels case cases example examples instance
-    instance instances idea ideas question questions understanding understand understands knowledge possible
-    ability able new exciting innovative avenue avenues agenda commitment boundary boundaries pave paves foundation
-    provide provides provided offer offers offered achieve achieves achieved highlight highlights highlighted
-    reflect reflects reflected build builds built create creates created design designs designed""".split()
-)
-# Claims of recognition, adoption or scale: a summary may make them only when a cited work states them.
-CLAIMS = frozenset(
-    """award awarded awards prize prizes won win wins winning deployed deploy deployment adopted adoption standard
-    standards commercial commercially industry industrial patent patented million millions billion billions thousands
-    worldwide widely popular famous renowned pioneering pioneer breakthrough record leading acclaimed cited""".split()
-)
+_FIRST_PERSON = re.compile(r"\b(?:[Ww]e|[Oo]ur|us)\b")  # "US" is a country; a summary speaks of the researcher
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['\u2019][a-z]+)?|\d+(?:[.,]\d+)*")
 
 
@@ -196,6 +179,7 @@ class SupportChecker:
         # on a page of 4+ works, a term in more than half of them is the page's common vocabulary ("language" on a
         # linguist's page): it does not make a sentence specific
         self.common = {t for t, c in df.items() if n >= 4 and c > n / 2}
+        self._abstract_cache: dict[str, list[list[str]]] = {}
 
     def weight(self, terms: Iterable[str]) -> float:
         return sum(self.idf.get(t, 0.0) for t in terms)
@@ -237,6 +221,17 @@ class SupportChecker:
         if len(supporting) < len(cites):
             idle = [c for c in cites if c not in supporting]
             return Verdict(False, "over_broad", f"cites {idle}, which it says nothing about", supporting, share)
+        extra = self._extra_citations(per_work)
+        if extra:
+            holding = [c for c in cites if c not in extra]
+            return Verdict(
+                False,
+                "over_broad",
+                f"cites {extra}, which adds nothing to what work {holding[0]} already carries; cite only the works "
+                "it is about",
+                holding,
+                share,
+            )
         wrong = self._better_uncited(terms, cites, found)
         if wrong:
             return Verdict(
@@ -255,8 +250,18 @@ class SupportChecker:
             return Verdict(
                 False, "unsupported", f"claims {claims}, which its cited works do not state", supporting, share
             )
+        cited_stems = {_stem_word(w) for w in words(cited_text)}
+        praise = sorted({w for w in words(sentence) if w in PRAISE and _stem_word(w) not in cited_stems})
+        if praise:
+            return Verdict(
+                False,
+                "unsupported",
+                f"praises the work ({', '.join(praise)}), which its cited works do not",
+                supporting,
+                share,
+            )
         if share < MIN_FOUND_SHARE:
-            missing = sorted(terms - found)[:6]
+            missing = _words_of(sentence, terms - found)[:6]
             return Verdict(
                 False, "unsupported", f"says things its cited works do not ({', '.join(missing)})", supporting, share
             )
@@ -265,7 +270,57 @@ class SupportChecker:
             return Verdict(
                 False, "paraphrase_repeat", f"repeats what sentence {repeat} already says", supporting, share
             )
+        if _FIRST_PERSON.search(sentence):
+            return Verdict(
+                False,
+                "copied",
+                "speaks as the paper's authors ('we', 'our'): say what the researcher does, in your own words",
+                supporting,
+                share,
+            )
+        source = self.copied_from(sentence, cites)
+        if source:
+            return Verdict(
+                False,
+                "copied",
+                f"copies a sentence of work {source}'s abstract; say what it does in your own plain words",
+                supporting,
+                share,
+            )
         return Verdict(True, None, "", supporting, share)
+
+    def _extra_citations(self, per_work: dict[str, set[str]]) -> list[str]:
+        """Cited works that do not support the sentence on their own: every term they share with it is also shared
+        by one other cited work, which shares more. Two works carrying the same part equally are both kept."""
+        extra = []
+        for c, own in per_work.items():
+            for other, theirs in per_work.items():
+                if other != c and other not in extra and own <= theirs and self.weight(own) < self.weight(theirs):
+                    extra.append(c)
+                    break
+        return extra
+
+    def copied_from(self, sentence: str, cites: Sequence[str]) -> str | None:
+        """The cited work whose abstract the sentence copies (see COPY_SIMILARITY, COPY_SHARE), or None."""
+        mine = self._copy_tokens(sentence)
+        if len(mine) < COPY_MIN_WORDS:
+            return None
+        for c in cites:
+            for theirs in self._abstract_sentences(c):
+                if 2 * LCSseq.similarity(mine, theirs) / (len(mine) + len(theirs)) >= COPY_SIMILARITY:
+                    return c
+        return None
+
+    def _copy_tokens(self, text: str) -> list[str]:
+        return [_stem_word(w) for w in words(text) if w not in self.name_words and w not in ENGLISH_STOP_WORDS]
+
+    def _abstract_sentences(self, key: str) -> list[list[str]]:
+        cached = self._abstract_cache.get(key)
+        if cached is None:
+            cached = self._abstract_cache[key] = [
+                self._copy_tokens(s) for s in split_sentences(self.works[key].abstract)
+            ]
+        return cached
 
     def _better_uncited(self, terms: set[str], cites: Sequence[str], found: set[str]) -> str | None:
         """An uncited work that accounts for clearly more of the sentence than the cited works do."""
@@ -306,7 +361,8 @@ class SupportChecker:
                 sim = max(sim, self.weight(shared) / max(self.weight(found), 1e-9))
             if sim > best_sim:
                 best_i, best_sim = i, sim
-        if (same_work and len(new) < MIN_NEW_TERMS) or best_sim >= PARAPHRASE_SIMILARITY:
+        # a short sentence has few terms: it repeats when it adds fewer than MIN_NEW_TERMS or than all it has
+        if (same_work and len(new) < min(MIN_NEW_TERMS, len(found))) or best_sim >= PARAPHRASE_SIMILARITY:
             return best_i or len(previous)
         return 0
 
@@ -317,6 +373,15 @@ class SupportChecker:
         shared = matching(a, b)
         total = sum(max(self.idf.get(t, 1.0), 0.5) for t in a)
         return sum(max(self.idf.get(t, 1.0), 0.5) for t in shared) / total
+
+
+def _words_of(sentence: str, stems: set[str]) -> list[str]:
+    """The sentence's own words behind some content-term stems, in sentence order (a re-ask names words, not stems)."""
+    out: list[str] = []
+    for w in words(sentence):
+        if _stem_word(w) in stems and w not in out:
+            out.append(w)
+    return out
 
 
 def _name_forms(name: str) -> str:

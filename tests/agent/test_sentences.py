@@ -111,6 +111,34 @@ def test_complete_sentences_are_not_fragments(sentence):
     assert fragment_reason(sentence, ["Philip S. Yu"]) is None
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    ["GAST fine-tunes large language models by choosing the data and the layers.", "GradOT keeps the data private."],
+)
+def test_a_sentence_whose_subject_is_an_acronym_or_a_systems_name_is_not_a_fragment(sentence):
+    assert fragment_reason(sentence) is None
+
+
+@pytest.mark.parametrize(
+    "sentence, neutral",
+    [
+        ("He presents a parser for scanned tables.", "They present a parser for scanned tables."),
+        ("She also studies sarcasm.", "They also study sarcasm."),
+        ("He mainly analyzes tweets.", "They mainly analyze tweets."),
+        ("He discusses how games grew.", "They discuss how games grew."),
+        ("She has released a treebank.", "They have released a treebank."),
+        ("He proposed a task.", "They proposed a task."),
+        ("His work on tables builds graphs.", "Their work on tables builds graphs."),
+        ("He and colleagues built a tool.", "He and colleagues built a tool."),  # no verb to agree: left alone
+        ("The parser she built reads tables.", "The parser she built reads tables."),
+    ],
+)
+def test_an_opening_gendered_pronoun_becomes_they(sentence, neutral):
+    from enrich.agent.sentences import ungendered
+
+    assert ungendered(sentence) == neutral
+
+
 _TOKENS = (
     "They build a parser Dr e g U S Smith J K 1 2 10 (1 (a (i i ii b x et al vs fig No 3D GPT-2 \u201cquoted\u201d "
     '"q" \u00abq\u00bb \u2018s\u2019 (x) [1] {a} a/b e-mail x=1 <b> \'s , ; : - \u2014 & % $5 ImageNet Mr St is was '

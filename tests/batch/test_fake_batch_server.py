@@ -71,6 +71,7 @@ def test_invalid_every_spoils_only_first_turns():
     body = _body()
     first = answer_for(body, invalid_every=1)["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
     assert json.loads(first)["topics"][0]["tag"] == "zz.NOPE"
-    body["messages"] += [{"role": "assistant", "content": first}, {"role": "user", "content": "fix it"}]
+    reask = "Recall the function correctly, fix the errors:\nzz.NOPE is not a candidate"  # as the client re-asks
+    body["messages"] += [{"role": "assistant", "content": first}, {"role": "user", "content": reask}]
     again = answer_for(body, invalid_every=1)["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
     assert json.loads(again)["topics"][0]["tag"] == "cs.CL"

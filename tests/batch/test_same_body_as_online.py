@@ -41,7 +41,14 @@ def _store(path: Path) -> Store:
 
 
 def _question(body: dict) -> str:
-    return next(m["content"] for m in body["messages"] if m["role"] == "user")
+    """The question a body asks: its last user message (a prompt's worked example may come before it)."""
+    return next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+
+
+def _first_turn(body: dict) -> bool:
+    """Not a re-ask: the body ends with its question (a re-ask ends with the error, as a tool or user message)."""
+    last = body["messages"][-1]
+    return last["role"] == "user" and not last["content"].startswith(("Recall the function", "Correct your JSON"))
 
 
 @pytest.mark.parametrize("mode", ["tools", "json"])
@@ -68,9 +75,7 @@ def test_bulk_lines_carry_the_body_the_online_client_sends(tmp_path, monkeypatch
     rep = build(bulk, bulk_settings, client, RunOptions(), folder=tmp_path / "files", submit=False)
     lines = [json.loads(x) for f in rep.files for x in Path(f["path"]).read_text().splitlines()]
 
-    first_turns = [
-        b for b in (json.loads(x) for x in sent) if all(m["role"] in ("system", "user") for m in b["messages"])
-    ]
+    first_turns = [b for b in (json.loads(x) for x in sent) if _first_turn(b)]
     wire = {_question(b): b for b in first_turns}  # (a re-ask repeats its question with the answer and the error)
     assert len(wire) == len(first_turns) == len(lines) == rep.requests
     steps = set()

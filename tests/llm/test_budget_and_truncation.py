@@ -86,3 +86,48 @@ def test_time_budget_is_the_default_deadline_of_every_call(db, fake_server):
         with pytest.raises(LLMError, match="time budget"):
             make(db).extract(Ping, MESSAGES)
     assert len(fake_server.chat.calls) == 0
+
+
+def test_a_timed_out_embedded_server_is_restarted_before_the_next_request(db, fake_server, monkeypatch, tmp_path):
+    """llama.cpp goes on computing a request its caller gave up on; the next request would wait behind it."""
+    import enrich.agent.llm as agent_llm
+    from enrich.agent.llm import embedded
+
+    starts: list[int] = []
+
+    class Server:
+        def __init__(self, *args, **kwargs):
+            self.up = False
+
+        def start(self):
+            starts.append(1)
+            self.up = True
+            return BASE_URL
+
+        def running(self):
+            return self.up
+
+        def stop(self):
+            self.up = False
+
+    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)
+    monkeypatch.setattr(embedded, "EmbeddedServer", Server)
+    monkeypatch.setattr(embedded, "assemble", lambda *args, **kwargs: tmp_path / "model.gguf")
+    client = embedded.EmbeddedClient(
+        model_name="qwen2.5-coder-1.5b", model_cache=str(tmp_path), store=db, retry_timeouts=False
+    )
+    fake_server.chat.side_effect = [httpx.ReadTimeout("slow"), tool(json.dumps({"echo": "pong", "number": 7}))]
+    with pytest.raises(LLMError, match="did not answer"):
+        client.extract(Ping, MESSAGES)
+    assert len(fake_server.chat.calls) == 1 and not client.server.running()
+    assert client.extract(Ping, MESSAGES).value.number == 7
+    assert len(starts) == 2
+
+
+@pytest.mark.parametrize("load, threads", [(0.2, 2), (1.3, 2), (1.6, 1), (9.0, 1)])
+def test_the_embedded_server_uses_the_cores_other_processes_leave(monkeypatch, load, threads):
+    from enrich.agent.llm import embedded
+
+    monkeypatch.setattr(embedded.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(embedded.os, "getloadavg", lambda: (load, load, load))
+    assert embedded.default_threads() == threads

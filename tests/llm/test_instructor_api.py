@@ -18,6 +18,7 @@ from enrich.agent.llm.instructor_api import (
     Mode,
     ReasksExhausted,
     Truncated,
+    compact_reasks,
     exhausted_cause,
     is_not_json,
     parse_answer,
@@ -122,6 +123,28 @@ def test_run_turns_reasks_with_the_validation_error():
     assert seen[0] == messages()
     reask = json.dumps(seen[1][len(seen[0]) :])
     assert "does not occur in the source text" in reask  # the error goes back to the model
+
+
+@pytest.mark.parametrize("mode", [Mode.TOOLS, Mode.JSON])
+def test_a_reask_carries_the_last_error_only(mode):
+    """instructor's re-ask text repeats every earlier attempt's whole completion and pydantic's input and links;
+    compact_reasks leaves the error itself (the answers are in the conversation already)."""
+    seen: list[list[dict]] = []
+    replies = iter([{"echo": "made up"}, {"echo": "made up again"}, {"echo": "abc"}])
+
+    def create(**body):
+        seen.append(compact_reasks(body["messages"]))
+        return answer(next(replies), tools=mode is Mode.TOOLS)
+
+    prepared, body = prepare_request(Quoted, mode, messages(), model="m")
+    run_turns(create, prepared, body, mode=mode, reasks=reasks(3), context={"text": "xx abc"})
+    raw = [m["content"] for m in body["messages"] if "does not occur" in str(m.get("content"))]
+    assert raw and all("<failed_attempts>" in r or "errors.pydantic.dev" in r for r in raw)  # what instructor sends
+    last = [m["content"] for m in seen[2] if "does not occur" in str(m.get("content"))]
+    assert len(last) == 2 and "'made up again' does not occur in the source text" in last[-1]
+    for text in last:
+        assert "failed_attempts" not in text and "ChatCompletion" not in text and "input_value" not in text
+        assert "errors.pydantic.dev" not in text and len(text) < 300
 
 
 def test_run_turns_gives_up_after_the_last_turn():
