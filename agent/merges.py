@@ -6,6 +6,11 @@ are two people. The store hands over, key by key, the researchers holding each s
 key, never a comparison of every pair); researchers with compatible names under a key are joined (union-find), so
 a chain A-B, B-C makes one group {A, B, C}. Each group becomes ONE merge proposal whose evidence is the shared
 works; a group is reviewed once (store.structural.propose_merge_group).
+
+A key printed under many different names is no evidence: a generic title ("Introduction", "Editorial") or a stock
+abstract phrase repeated across a platform, or a paper with hundreds of authors, says nothing about two same-name
+listings being one person -- and comparing its names would cost the square of its holders. Such a key is skipped
+(`MAX_NAMES_PER_KEY`); many copies of one person's work carry a few names and still count.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from enrich.agent.names import PersonName
 from enrich.store import Store, structural, work_keys
 
 MAX_EVIDENCE_WORKS = 20  # shared works listed in a proposal (the count is always complete)
+MAX_NAMES_PER_KEY = 50  # distinct printed names holding one work key: beyond, the key is generic, not evidence
 
 
 def names_compatible(a: str | None, b: str | None) -> bool:
@@ -86,6 +92,8 @@ def find_groups(store: Store, among: Collection[int] | None = None) -> list[Merg
             new = work_keys.researcher_facts(store, missing)
             facts.update(new)
             forms.update({rid: PersonName.parse(name) if name else None for rid, (name, _) in new.items()})
+        if _too_common(postings, forms):
+            continue
         for joined in _join_compatible(store, uf, postings, facts, forms):
             first = joined[0]
             n = len({p.listing_id for p in joined})
@@ -105,6 +113,17 @@ def find_groups(store: Store, among: Collection[int] | None = None) -> list[Merg
         if len(g.researchers) > 1 and (wanted is None or wanted.intersection(g.researchers)):
             out.append(g)
     return sorted(out, key=lambda g: g.researchers[0])
+
+
+def _too_common(postings: list[work_keys.Posting], forms: dict[int, PersonName | None]) -> bool:
+    """Do more than MAX_NAMES_PER_KEY distinct names hold this key? (One pass, stopping at the first name over.)"""
+    names: set[tuple[str, tuple[str, ...]] | None] = set()
+    for p in postings:
+        form = forms.get(p.researcher_id)
+        names.add((form.surname, form.given) if form is not None else None)
+        if len(names) > MAX_NAMES_PER_KEY:
+            return True
+    return False
 
 
 def _join_compatible(

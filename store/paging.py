@@ -57,15 +57,16 @@ def _where(q: QueueQuery) -> tuple[list[str], list[str | int | float]]:
         params.extend(names)
     for col, val in (
         ("p.state", q.state),
-        ("p.researcher_id", q.researcher_id),
+        # the expression the researcher index holds, so a researcher's page is a range of that index
+        ("coalesce(p.researcher_id, 0)" if q.state is not None else "p.researcher_id", q.researcher_id),
         ("p.job_id", q.job_id),
         ("p.kind", q.kind),
     ):
         if val is not None:
             where.append(f"{col} = ?")
             params.append(val)
-    if q.min_confidence is not None:
-        where.append("coalesce(p.confidence, 0) >= ?")
+    if q.min_confidence is not None:  # `+` keeps SQLite off the confidence index unless the page is in that order
+        where.append(("" if q.sort == "confidence" else "+") + "coalesce(p.confidence, 0) >= ?")
         params.append(q.min_confidence)
     return where, params
 
@@ -90,11 +91,17 @@ def _decode(sort: str, cursor: str) -> tuple[Any, int]:
         raise CursorError(f"cursor {cursor!r} does not belong to the {sort!r} order (start without --after)") from None
 
 
-def _seek(sort: str, cursor: str, forward: bool) -> tuple[str, list[Any]]:
+def _walk(q: QueueQuery) -> str:
+    """The order the rows are walked in: one researcher's rows in researcher order are in id order (the key is
+    fixed), which SQLite reads from the researcher index without sorting them."""
+    return "id" if q.sort == "researcher" and q.researcher_id is not None else q.sort
+
+
+def _seek(q: QueueQuery, cursor: str, forward: bool) -> tuple[str, list[Any]]:
     """'Strictly after (or before) the cursor' in the sort order. The key's bound comes first on its own
     (`key >= k AND ...`) so SQLite seeks the sort's index to the cursor instead of scanning up to it."""
-    key, pid = _decode(sort, cursor)
-    expr, direction = SORTS[sort]
+    key, pid = _decode(q.sort, cursor)
+    expr, direction = SORTS[_walk(q)]
     id_op = ">" if forward else "<"
     if not expr:
         return f"p.id {id_op} ?", [pid]
@@ -129,14 +136,14 @@ def proposal_page(
     forward = before is None
     cursor = after if forward else before
     if cursor:
-        cond, more = _seek(q.sort, cursor, forward)
+        cond, more = _seek(q, cursor, forward)
         where.append(f"({cond})")
         params += more
     sql = (
         f"SELECT {QUEUE_COLUMNS} FROM proposals p LEFT JOIN researchers r ON r.id = p.researcher_id "
         "LEFT JOIN field_values fv ON fv.id = p.value_id"
         + (f" WHERE {' AND '.join(where)}" if where else "")
-        + f" ORDER BY {_order(q.sort, forward)} LIMIT ?"
+        + f" ORDER BY {_order(_walk(q), forward)} LIMIT ?"
     )
     rows = _rows(store, sql, [*params, limit + 1])
     more_there = len(rows) > limit
@@ -156,7 +163,7 @@ def proposal_page(
 
 def _exists(store: Store, q: QueueQuery, cursor: str, *, forward: bool) -> bool:
     where, params = _where(q)
-    cond, more = _seek(q.sort, cursor, forward)
+    cond, more = _seek(q, cursor, forward)
     sql = f"SELECT 1 FROM proposals p WHERE {' AND '.join([*where, f'({cond})'])} LIMIT 1"
     return store.db.conn.execute(sql, [*params, *more]).fetchone() is not None
 
@@ -285,7 +292,7 @@ def decision_candidates(store: Store, q: QueueQuery) -> list[tuple[int, str, str
         "LEFT JOIN current_values c ON c.researcher_id = p.researcher_id AND c.field = p.field "
         "LEFT JOIN field_values cfv ON cfv.id = c.value_id"
         + (f" WHERE {' AND '.join(where)}" if where else "")
-        + f" ORDER BY {_order(q.sort, True)}"
+        + f" ORDER BY {_order(_walk(q), True)}"
     )
     return [tuple(r) for r in store.db.conn.execute(sql, params)]
 

@@ -89,6 +89,41 @@ def test_only_compatible_researchers_under_one_key_are_joined(store):
     assert g.researchers == [a, c]
 
 
+def test_a_generic_title_held_by_many_names_is_no_evidence_and_costs_one_pass(store, monkeypatch):
+    """A title every page prints ("Introduction to the special issue") under hundreds of names: comparing their
+    names would be quadratic, and sharing it says nothing about two same-surname listings being one person."""
+    from enrich.agent import merges
+
+    generic = work("Introduction to the special issue")
+    syllables = ["ba", "ke", "lo", "mu", "ni", "ra", "so", "tu"]
+    given = [(a + b + c).capitalize() for a in syllables for b in syllables for c in syllables][:300]
+    for i, g in enumerate(given):  # one surname, 300 different given names: one block of incompatible names
+        listing(store, f"{g} Wang", [generic, work(f"Own paper number {g} on graphs")], f"w{i}")
+    alike = listing(store, "B. Wang", [generic], "initial")  # compatible with "Baba Wang" etc., only the generic
+    a = listing(store, "Tao Sun", [generic, work("Decentralised SGD bounds")], "a")
+    b = listing(store, "T. Sun", [generic, work("Decentralised SGD Bounds.")], "b")
+    calls = []
+    real = merges.forms_compatible
+    monkeypatch.setattr(merges, "forms_compatible", lambda x, y: calls.append(1) or real(x, y))
+    groups = find_groups(store)
+    assert [g.researchers for g in groups] == [[a, b]]  # the real shared work still groups; the generic one none
+    assert [w["title"] for w in groups[0].shared_works()] == ["Decentralised SGD bounds"]
+    assert all(alike not in g.researchers for g in groups)
+    assert len(calls) < 10  # the generic key's 300 names are never compared pairwise (~45,000 comparisons)
+    monkeypatch.setattr(merges, "MAX_NAMES_PER_KEY", 1000)  # the same store without the rule: the square
+    assert len(find_groups(store)) > 1 and len(calls) > 10_000
+
+
+def test_many_copies_of_one_persons_page_are_one_group(store):
+    """Hundreds of copies carry one name: a key they all hold is evidence (the rule counts names, not listings)."""
+    ids = [
+        listing(store, "Tao Sun", [work("Decentralised SGD bounds"), work(None, ABSTRACT)], f"c{i}") for i in range(120)
+    ]
+    listing(store, "Ada Lovelace", [work("Decentralised SGD bounds")], "co-author")
+    assert [g.researchers for g in find_groups(store)] == [ids]
+    assert len(propose_merges(store, None)) == 1
+
+
 def test_abstracts_identify_untitled_works(store):
     a = listing(store, "Tao Sun", [work(None, ABSTRACT)], "a")
     changed_opening = "In this paper we " + ABSTRACT[20:]  # a different opening, the same later stretch

@@ -87,6 +87,14 @@ def test_every_order_walks_each_row_once_forward_and_back(store, sort):
         page = paging.proposal_page(store, q, limit=3, before=page.prev)
         back.insert(0, [r["id"] for r in page.rows])
     assert [i for p in back for i in p] == [r["id"] for r in everything[:-4]]
+    # one researcher's rows in the same order, forward and back, filtered through the researcher index
+    one = paging.QueueQuery(sort=sort, researcher_id=rids[1])
+    theirs = [r["id"] for r in everything if r["researcher_id"] == rids[1]]
+    assert [i for p in walk(store, one, 2) for i in p] == theirs
+    tail = paging.proposal_page(store, one, limit=10, after=paging.proposal_page(store, one, limit=1).next)
+    assert [r["id"] for r in tail.rows] == theirs[1:]
+    before = paging.proposal_page(store, one, limit=10, before=tail.rows[-1]["cursor"])
+    assert [r["id"] for r in before.rows] == theirs[:-1]
 
 
 def test_rows_added_or_decided_between_pages_neither_repeat_nor_shift(store):

@@ -43,3 +43,41 @@ def test_a_researchers_pending_proposals_are_read_through_the_researcher_index(t
         assert "proposals_queue_researcher" in plan, plan
     assert [p.researcher_id for p in store.proposals("pending", researcher_id=rids[1])] == [rids[1]]
     store.close()
+
+
+def test_every_queue_filter_and_sort_reads_a_page_in_index_order(tmp_path):
+    """A page of the queue never sorts (or scans) every matching proposal: each filter and sort walks an index in
+    the page's order."""
+    from enrich.store.paging import QueueQuery, proposal_page
+
+    store = Store.open(tmp_path / "q.db")
+    rid = store.record_import(
+        ParsedListing(format="text", kind="person", name="Ada"), text="Ada\n", path="ada"
+    ).researcher_id
+    store.submit(
+        FieldValue(
+            researcher_id=rid,
+            field="affiliation",
+            value={"name": "University of Leeds"},
+            status="proposed",
+            origin="llm:f/m",
+            confidence=0.7,
+        )
+    )
+    queries = [
+        QueueQuery(),
+        QueueQuery(researcher_id=rid),
+        QueueQuery(min_confidence=0.5),
+        QueueQuery(min_confidence=0.5, sort="confidence"),
+        QueueQuery(field="topics", min_confidence=0.5),
+        QueueQuery(kind="merge"),
+        QueueQuery(job_id="J1"),
+        QueueQuery(sort="confidence"),
+        QueueQuery(sort="researcher", researcher_id=rid),
+    ]
+    for q in queries:
+        plan = plans_of(store, lambda q=q: proposal_page(store, q, limit=10))[0]
+        assert "TEMP B-TREE" not in plan and "SCAN p" not in plan, (q, plan)
+        if q.researcher_id is not None:  # not a walk over the whole queue, filtering on the researcher
+            assert "proposals_queue_researcher" in plan, (q, plan)
+    store.close()
