@@ -95,6 +95,15 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _same_answer_key(text: str) -> str:
+    """An answer as it compares with another: its JSON re-serialised when it parses (the model spaces the same JSON
+    differently from turn to turn), else its words."""
+    try:
+        return json.dumps(json.loads(text), sort_keys=True)
+    except ValueError:
+        return " ".join(text.split())
+
+
 def _answer_text(completion: Any) -> str | None:
     """The model's answer: message text (JSON modes) or the tool call's arguments (TOOLS mode)."""
     try:
@@ -449,7 +458,7 @@ class InstructorClient(LLMClient):
         exc = state.outcome.exception() if state.outcome else None
         if exc is not None:  # tenacity calls `after` for failed turns only
             self._note_failure(group, exc)
-            answer = group.last_content or ""
+            answer = _same_answer_key(group.last_content or "")
             group.repeating = bool(answer) and answer in group.failed_answers
             group.failed_answers.add(answer)
             group.last_error = describe_error(exc)

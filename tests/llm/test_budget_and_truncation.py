@@ -84,7 +84,8 @@ def test_an_invalid_answer_the_model_repeats_is_not_asked_for_a_third_time(db, f
     """At temperature 0 a small model told what was wrong may repeat its answer word for word; a third turn would
     get it once more (seen on the embedded model): the re-asks stop at the first repeat."""
     same = tool('{"echo": "pong"}')  # number is missing
-    fake_server.chat.side_effect = [same, same, tool('{"echo": "pong", "number": 7}')]
+    # the same JSON spaced differently is the same answer
+    fake_server.chat.side_effect = [same, tool('{ "echo" :  "pong" }'), tool('{"echo": "pong", "number": 7}')]
     with pytest.raises(LLMError, match="repeated an answer that did not validate") as err:
         make(db, max_reasks=5).extract(Ping, MESSAGES)
     assert "number" in str(err.value)  # why it was refused
