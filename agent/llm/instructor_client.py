@@ -121,6 +121,11 @@ class _BudgetSpent(Exception):
     """The caller's deadline passed: no further request is sent."""
 
 
+class _Repeating(Exception):
+    """The model gave an invalid answer it had already given: the next re-ask would get it again (at temperature 0
+    a small model told what was wrong often repeats its answer word for word), so no further request is sent."""
+
+
 @functools.lru_cache(maxsize=256)
 def schema_hash(response_model: type[BaseModel]) -> str:
     """Part of the cache key. Cached per class: building the JSON schema costs more than the rest of the key."""
@@ -172,6 +177,9 @@ class _Group:
     last_content: str | None = None  # what the model said in the last turn
     last_truncated: bool = False  # the last answer stopped at the token cap
     truncated_answers: set[str] = field(default_factory=set)  # never sent back to the model
+    failed_answers: set[str] = field(default_factory=set)  # the answers of the turns that failed
+    repeating: bool = False  # the last failed answer was one of the earlier ones
+    last_error: str = ""  # why the last turn failed
     max_tokens: int = 0
     deadline: float | None = None  # time.monotonic() after which no request is sent
     json_reask: list[dict[str, Any]] = field(default_factory=list)  # see _note_failure
@@ -382,6 +390,13 @@ class InstructorClient(LLMClient):
             ) from None
         except openai.APIError as exc:
             raise self._transport_error(exc, group) from None
+        except _Repeating:
+            raise LLMError(
+                f"{response_model.__name__}: the model repeated an answer that did not validate; not asked again "
+                f"({group.attempts} attempt(s)): " + redact(group.last_error)[:300],
+                hint="try a stronger model (--backend/--model)",
+                call_ids=group.row_ids,
+            ) from None
         except _BudgetSpent:
             raise LLMError(
                 f"{response_model.__name__}: no answer within the step's time budget ({group.attempts} attempt(s))",
@@ -397,6 +412,8 @@ class InstructorClient(LLMClient):
         def create(**kwargs: Any) -> Any:
             if group.deadline is not None and time.monotonic() >= group.deadline:
                 raise _BudgetSpent()
+            if group.repeating:
+                raise _Repeating()
             if group.truncated_answers:  # instructor's re-ask appended the cut-off answer: take it out again
                 kwargs = {**kwargs, "messages": drop_answers(kwargs.get("messages", []), group.truncated_answers)}
             if group.turns:
@@ -432,6 +449,10 @@ class InstructorClient(LLMClient):
         exc = state.outcome.exception() if state.outcome else None
         if exc is not None:  # tenacity calls `after` for failed turns only
             self._note_failure(group, exc)
+            answer = group.last_content or ""
+            group.repeating = bool(answer) and answer in group.failed_answers
+            group.failed_answers.add(answer)
+            group.last_error = describe_error(exc)
 
     def _note_failure(self, group: _Group, exc: BaseException) -> None:
         """Record why a turn failed. instructor re-asks with the error for validation errors but simply repeats

@@ -28,7 +28,7 @@ from enrich.schemas.text import word_key
 
 from .base import CallEstimate, StepContext, StepOutcome, record_llm
 from .checks import WorkNumbers
-from .support import MAX_CITES, SupportChecker, Verdict, WorkText
+from .support import MAX_CITES, SupportChecker, Verdict, WorkText, matching
 
 MAX_TOKENS = 400  # 4 sentences of <= 30 words + JSON is ~200 tokens: the cap is never what ends an answer
 STEP = "summary"
@@ -199,8 +199,6 @@ def _tidy(text: str) -> str:
 
 def _best_source(checker: SupportChecker, sentence: str) -> str | None:
     """The one listed work an uncited sentence clearly restates (>= 3 shared content terms), or None."""
-    from .support import matching
-
     terms = checker.sentence_terms(sentence)
     scored = sorted(((len(matching(terms, t)), k) for k, t in checker.terms.items()), reverse=True)
     return scored[0][1] if scored and scored[0][0] >= 3 else None

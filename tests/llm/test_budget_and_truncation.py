@@ -68,7 +68,8 @@ def test_a_timeout_on_a_local_model_is_not_re_sent(db, fake_server):
 
 
 def test_the_step_budget_stops_re_asks_and_bounds_each_request(db, fake_server):
-    fake_server.chat.return_value = tool('{"echo": "pong"}')  # never valid: number is missing
+    # never valid (number is missing), and never the same answer twice
+    fake_server.chat.side_effect = (tool(json.dumps({"echo": f"pong {i}"})) for i in range(1_000_000))
     start = time.monotonic()
     with pytest.raises(LLMError, match="time budget"):
         make(db, max_reasks=100_000).extract(Ping, MESSAGES, deadline=time.monotonic() + 1.5)
@@ -77,6 +78,23 @@ def test_the_step_budget_stops_re_asks_and_bounds_each_request(db, fake_server):
     sent = fake_server.chat.calls[0].request
     assert sent.extensions["timeout"]["read"] <= 1.5
     assert len(fake_server.chat.calls) >= 1
+
+
+def test_an_invalid_answer_the_model_repeats_is_not_asked_for_a_third_time(db, fake_server):
+    """At temperature 0 a small model told what was wrong may repeat its answer word for word; a third turn would
+    get it once more (seen on the embedded model): the re-asks stop at the first repeat."""
+    same = tool('{"echo": "pong"}')  # number is missing
+    fake_server.chat.side_effect = [same, same, tool('{"echo": "pong", "number": 7}')]
+    with pytest.raises(LLMError, match="repeated an answer that did not validate") as err:
+        make(db, max_reasks=5).extract(Ping, MESSAGES)
+    assert "number" in str(err.value)  # why it was refused
+    assert len(fake_server.chat.calls) == 2
+    errors = [r[0] for r in db.execute("SELECT error FROM llm_calls ORDER BY id")]
+    assert len(errors) == 2 and all(e.startswith("validation") for e in errors)
+    # a different invalid answer is re-asked as before
+    fake_server.chat.side_effect = [same, tool('{"echo": "ping"}'), tool('{"echo": "pong", "number": 7}')]
+    res = make(db, max_reasks=5).extract(Ping, [{"role": "user", "content": "again"}])
+    assert res.value.number == 7 and res.reasks == 2
 
 
 def test_time_budget_is_the_default_deadline_of_every_call(db, fake_server):
