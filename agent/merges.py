@@ -87,7 +87,8 @@ def find_groups(store: Store, among: Collection[int] | None = None) -> list[Merg
     # per shared key, what the evidence needs: (key, a researcher joined under it, work id, title, listings)
     edges: list[tuple[int, int, str, str | None, int]] = []
     for postings in work_keys.shared_postings(store, among):
-        missing = {p.researcher_id for p in postings} - facts.keys()
+        # (not `set - facts.keys()`: that walks every researcher seen so far, for each key)
+        missing = {p.researcher_id for p in postings if p.researcher_id not in facts}
         if missing:
             new = work_keys.researcher_facts(store, missing)
             facts.update(new)

@@ -516,3 +516,14 @@ DELETE FROM work_keys;
 UPDATE work_keys_state SET upto = 0;
 """
     )
+
+
+@migrations()
+def m013_protected_values(db: Database) -> None:
+    """The few values a person stands behind (verified, accepted), by field: a bulk decision's confirmation counts
+    the proposals that would meet one from this side, not by joining every matching proposal."""
+    db.executescript(
+        """
+CREATE INDEX field_values_protected ON field_values(field, researcher_id) WHERE status IN ('verified', 'accepted');
+"""
+    )

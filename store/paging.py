@@ -298,17 +298,28 @@ def decision_candidates(store: Store, q: QueueQuery) -> list[tuple[int, str, str
 
 
 def decision_counts(store: Store, q: QueueQuery) -> dict[str, int]:
-    """What a bulk decision on these filters would meet, as counts in one aggregate query (the web page's
-    confirmation): matched, structural (split / merge) and protected (the field holds a verified or accepted
-    value)."""
+    """What a bulk decision on these filters would meet (the web page's confirmation): matched, structural (split
+    / merge) and protected (the field holds a verified or accepted value). Each is an index count: the matches by
+    the queue's indexes, the structural ones through the kind index, the protected ones from the few protected
+    values (joining every matching proposal to its field's current value cost the length of the queue)."""
+    matched = count_proposals(store, q)
+    if q.kind is not None and q.kind != "field":
+        structural = matched
+    elif q.kind == "field" or q.field is not None:  # split and merge proposals name no field
+        structural = 0
+    else:
+        where, params = _where(q)
+        where.append("p.kind IN ('split', 'merge')")
+        sql = f"SELECT count(*) FROM proposals p WHERE {' AND '.join(where)}"
+        structural = int(store.db.conn.execute(sql, params).fetchone()[0])
     where, params = _where(q)
     sql = (
-        "SELECT count(*), coalesce(sum(p.kind != 'field'), 0), "
-        "coalesce(sum(p.kind = 'field' AND cfv.status IN ('verified', 'accepted')), 0) FROM proposals p "
-        "LEFT JOIN current_values c ON c.researcher_id = p.researcher_id AND c.field = p.field "
-        "LEFT JOIN field_values cfv ON cfv.id = c.value_id" + (f" WHERE {' AND '.join(where)}" if where else "")
+        "SELECT count(*) FROM field_values cfv CROSS JOIN current_values c CROSS JOIN proposals p "
+        "WHERE cfv.status IN ('verified', 'accepted') AND c.researcher_id = cfv.researcher_id AND c.field = cfv.field "
+        "AND c.value_id = cfv.id AND p.researcher_id = cfv.researcher_id AND p.field = cfv.field AND p.kind = 'field'"
+        + "".join(f" AND {w}" for w in where)
     )
-    matched, structural, protected = store.db.conn.execute(sql, params).fetchone()
+    protected = int(store.db.conn.execute(sql, params).fetchone()[0])
     return {"matched": matched, "structural": structural, "protected": protected}
 
 

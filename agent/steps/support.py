@@ -74,9 +74,13 @@ def words(text: str) -> list[str]:
     """Lower-cased word tokens; hyphenated and possessive forms are split into their parts."""
     out = []
     for tok in _TOKEN.findall(text or ""):
-        tok = re.sub(r"['\u2019]s$", "", tok).casefold()
-        out.append(tok)
+        if tok.endswith(_POSSESSIVE):
+            tok = tok[:-2]
+        out.append(tok.casefold())
     return out
+
+
+_POSSESSIVE = ("'s", "\u2019s")
 
 
 _COMPOUND = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")

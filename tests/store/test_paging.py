@@ -156,3 +156,56 @@ def test_researcher_pages(store):
     assert [r["id"] for r in third.rows] == rids[6:] and third.next is None
     assert [r["id"] for r in paging.researcher_page(store, limit=3, before=third.prev).rows] == rids[3:6]
     assert paging.count_researchers(store) == 7
+
+
+def test_decision_counts_match_the_proposals_they_count_and_start_from_the_protected_values(store):
+    """A bulk decision's confirmation: matched, structural (split/merge) and protected (the field holds a verified
+    or accepted value) -- each counted through an index, equal to counting the proposals one by one."""
+    from enrich.schemas import FieldValue
+
+    rids = [researcher(store, n) for n in ("Ada", "Bob", "Cy", "Di")]
+
+    def field_proposal(rid: int, field: str, value, job: str) -> int:
+        fv = FieldValue(
+            researcher_id=rid, field=field, value=value, status="proposed", origin="llm:f/m", job_id=job, confidence=0.7
+        )
+        return store.submit(fv).proposal_id
+
+    aff = {"name": "University of Leeds"}
+    store.set_value(rids[0], "affiliation", {"name": "University of York"}, "ann")  # verified: protected
+    first = field_proposal(rids[1], "affiliation", aff, "J1")
+    store.accept(first, "ann")  # accepted: protected
+    for i, rid in enumerate(rids):
+        field_proposal(rid, "affiliation", {"name": f"Institute {i}"}, "J1")
+        field_proposal(rid, "summary", {"text": f"Works on graphs {i}.", "sentences": []}, "J2")
+        proposal(store, rid, 0.5, job="J2")
+    checks = [
+        paging.QueueQuery(),
+        paging.QueueQuery(field="affiliation"),
+        paging.QueueQuery(field="summary"),
+        paging.QueueQuery(job_id="J1"),
+        paging.QueueQuery(job_id="J2"),
+        paging.QueueQuery(kind="split"),
+        paging.QueueQuery(kind="field", researcher_id=rids[0]),
+        paging.QueueQuery(min_confidence=0.6),
+    ]
+    for q in checks:
+        rows = paging.proposal_page(store, q, limit=1000).rows
+        protected = [
+            r
+            for r in rows
+            if r["kind"] == "field"
+            and (cur := store.current(r["researcher_id"], r["field"])) is not None
+            and cur.status in ("verified", "accepted")
+        ]
+        expected = {
+            "matched": len(rows),
+            "structural": sum(r["kind"] != "field" for r in rows),
+            "protected": len(protected),
+        }
+        assert paging.decision_counts(store, q) == expected, q
+    assert paging.decision_counts(store, paging.QueueQuery(field="affiliation"))["protected"] == 2
+    from test_query_plans import plans_of
+
+    plan = plans_of(store, lambda: paging.decision_counts(store, paging.QueueQuery(field="affiliation")))[-1]
+    assert plan.startswith("SEARCH cfv USING INDEX field_values_protected"), plan
