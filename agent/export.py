@@ -12,17 +12,7 @@ from typing import Any
 from enrich.schemas import FieldValue, Listing, Researcher, Work
 from enrich.schemas.fields import slot_fields
 from enrich.schemas.runs import (
-    ExportAffiliation,
-    ExportAffiliationItem,
-    ExportClusterWork,
-    ExportConflation,
-    ExportEvidence,
     ExportLine,
-    ExportListing,
-    ExportSentence,
-    ExportSummary,
-    ExportTopic,
-    ExportWork,
 )
 from enrich.store import Store, export_reads, structural
 
@@ -65,87 +55,91 @@ def _listing_path(store: Store, listing_id: int | None, cache: dict[int, str]) -
 
 def _affiliations(
     values: dict[str, FieldValue], ror_ids: dict[int, str], listing_path: Any
-) -> tuple[ExportAffiliation | None, list[ExportAffiliationItem]]:
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """(`affiliation`, `affiliations`): every applied affiliation slot in slot order; the primary one is the first
     of them (the `affiliation` slot unless it is empty)."""
-    items: list[ExportAffiliationItem] = []
+    items: list[dict[str, Any]] = []
     for f in slot_fields("affiliation"):
         fv = values.get(f)
         if fv is None:
             continue
         items.append(
-            ExportAffiliationItem(
-                value=fv.value["name"],
-                ror_id=ror_ids.get(fv.id) if fv.id is not None else None,
-                status=fv.status,
-                origin=fv.origin,
-                confidence=fv.confidence,
-                job_id=fv.job_id,
-                evidence=[
-                    ExportEvidence(quote=e.quote, listing=listing_path(e.listing_id), start=e.start, end=e.end)
+            {
+                "value": fv.value["name"],
+                "ror_id": ror_ids.get(fv.id) if fv.id is not None else None,
+                "status": fv.status,
+                "origin": fv.origin,
+                "confidence": fv.confidence,
+                "job_id": fv.job_id,
+                "evidence": [
+                    {"quote": e.quote, "listing": listing_path(e.listing_id), "start": e.start, "end": e.end}
                     for e in fv.evidence
                 ],
-                field=f,
-                primary=not items,
-            )
+                "field": f,
+                "primary": not items,
+            }
         )
-    primary = ExportAffiliation(**items[0].model_dump(exclude={"field", "primary"})) if items else None
+    primary = {k: v for k, v in items[0].items() if k not in ("field", "primary")} if items else None
     return primary, items
 
 
-def _topics(fv: FieldValue | None) -> list[ExportTopic]:
+def _topics(fv: FieldValue | None) -> list[dict[str, Any]]:
     if fv is None:
         return []
     return [
-        ExportTopic(tag=t["tag"], label=t["label"], score=t["score"], status=fv.status, works=list(t.get("works", [])))
+        {"tag": t["tag"], "label": t["label"], "score": t["score"], "status": fv.status, "works": t.get("works", [])}
         for t in fv.value
     ]
 
 
-def _summary(fv: FieldValue | None) -> ExportSummary | None:
+def _summary(fv: FieldValue | None) -> dict[str, Any] | None:
     if fv is None:
         return None
-    return ExportSummary(
-        text=fv.value["text"],
-        status=fv.status,
-        origin=fv.origin,
-        job_id=fv.job_id,
-        sentences=[
-            ExportSentence(text=s["text"], works=list(s.get("works", []))) for s in fv.value.get("sentences", [])
-        ],
-        confidence=fv.confidence,
-        readability=fv.value.get("readability"),
-    )
+    return {
+        "text": fv.value["text"],
+        "status": fv.status,
+        "origin": fv.origin,
+        "job_id": fv.job_id,
+        "sentences": [{"text": s["text"], "works": s.get("works", [])} for s in fv.value.get("sentences", [])],
+        "confidence": fv.confidence,
+        "readability": fv.value.get("readability"),
+    }
 
 
-def _conflation(store: Store, listings: list[Listing]) -> ExportConflation | None:
+def _clusters(clusters: list[tuple[list[str], list[str | None]]]) -> list[list[dict[str, Any]]]:
+    """Each cluster's works as (work ids, titles), titles possibly shorter than ids."""
+    return [
+        [{"work_id": wid, "title": titles[i] if i < len(titles) else None} for i, wid in enumerate(work_ids)]
+        for work_ids, titles in clusters
+    ]
+
+
+def _conflation(store: Store, listings: list[Listing]) -> dict[str, Any] | None:
     """The verdict on the newest listing that has one."""
     for listing in sorted(listings, key=lambda lst: lst.id or 0, reverse=True):
         result = structural.get_conflation(store, listing_id=listing.id)
         if result is not None:
-            return ExportConflation(
-                detected=result.detected,
-                confidence=result.confidence,
-                clusters=[
-                    [
-                        ExportClusterWork(work_id=wid, title=c.titles[i] if i < len(c.titles) else None)
-                        for i, wid in enumerate(c.work_ids)
-                    ]
-                    for c in result.clusters
-                ],
-            )
+            return {
+                "detected": result.detected,
+                "confidence": result.confidence,
+                "clusters": _clusters([(c.work_ids, c.titles) for c in result.clusters]),
+            }
     return None
 
 
-def _works(works: list[Work]) -> list[ExportWork]:
-    return [ExportWork(work_id=w.work_id, title=w.title, year=w.year, venue=w.venue) for w in works]
+def _works(works: list[Work]) -> list[dict[str, Any]]:
+    return [{"work_id": w.work_id, "title": w.title, "year": w.year, "venue": w.venue} for w in works]
 
 
-def _listings(listings: list[Listing]) -> list[ExportListing]:
+def _listings(listings: list[Listing]) -> list[dict[str, Any]]:
     return [
-        ExportListing(path=lst.path, sha256=lst.sha256, format=lst.format, external_id=lst.external_id)
+        {"path": lst.path, "sha256": lst.sha256, "format": lst.format, "external_id": lst.external_id}
         for lst in listings
     ]
+
+
+# The lines are built as plain data and validated once, by ExportLine, rather than object by object: one
+# validation per line instead of a few dozen model constructions (export speed is a goal in bench/bench_scale.py).
 
 
 def researcher_line(store: Store, researcher: Researcher | int) -> ExportLine:
@@ -163,30 +157,34 @@ def researcher_line(store: Store, researcher: Researcher | int) -> ExportLine:
         if fv.id is not None and fv.field in slot_fields("affiliation") and (facts := store.derived(fv.id, "ror_id"))
     }
     affiliation, affiliations = _affiliations(values, ror_ids, lambda lid: _listing_path(store, lid, paths))
-    return ExportLine(
-        researcher_id=r.id,
-        name=r.name,
-        job_id=newest_job,
-        external_id=next((lst.external_id for lst in listings if lst.external_id), None),
-        listings=_listings(listings),
-        affiliation=affiliation,
-        affiliations=affiliations,
-        topics=_topics(values.get("topics")),
-        summary=_summary(values.get("summary")),
-        conflation=_conflation(store, listings),
-        works=_works(store.researcher_works(r.id)),
+    return ExportLine.model_validate(
+        {
+            "researcher_id": r.id,
+            "name": r.name,
+            "job_id": newest_job,
+            "external_id": next((lst.external_id for lst in listings if lst.external_id), None),
+            "listings": _listings(listings),
+            "affiliation": affiliation,
+            "affiliations": affiliations,
+            "topics": _topics(values.get("topics")),
+            "summary": _summary(values.get("summary")),
+            "conflation": _conflation(store, listings),
+            "works": _works(store.researcher_works(r.id)),
+        }
     )
 
 
 def feed_line(store: Store, listing: Listing) -> ExportLine:
     """A listing with no identifiable person (a paper feed): its works only."""
     assert listing.id is not None
-    return ExportLine(
-        researcher_id=None,
-        name=None,
-        listings=_listings([listing]),
-        conflation=_conflation(store, [listing]),
-        works=_works(store.listing_works(listing.id)),
+    return ExportLine.model_validate(
+        {
+            "researcher_id": None,
+            "name": None,
+            "listings": _listings([listing]),
+            "conflation": _conflation(store, [listing]),
+            "works": _works(store.listing_works(listing.id)),
+        }
     )
 
 
@@ -199,33 +197,27 @@ def _batch_line(item: export_reads.ResearcherBatchItem) -> ExportLine:
     affiliation, affiliations = _affiliations(values, item.ror_ids, paths.get)
     conflation = None
     if item.conflation is not None:
-        conflation = ExportConflation(
-            detected=item.conflation["detected"],
-            confidence=item.conflation["confidence"],
-            clusters=[
-                [
-                    ExportClusterWork(work_id=wid, title=titles[i] if i < len(titles) else None)
-                    for i, wid in enumerate(c.get("work_ids", []))
-                ]
-                for c in item.conflation["clusters"]
-                for titles in [c.get("titles") or []]
-            ],
-        )
-    return ExportLine(
-        researcher_id=item.id,
-        name=item.name,
-        job_id=newest_job,
-        external_id=next((lst["external_id"] for lst in item.listings if lst["external_id"]), None),
-        listings=[
-            ExportListing(path=lst["path"], sha256=lst["sha256"], format=lst["format"], external_id=lst["external_id"])
-            for lst in item.listings
-        ],
-        affiliation=affiliation,
-        affiliations=affiliations,
-        topics=_topics(values.get("topics")),
-        summary=_summary(values.get("summary")),
-        conflation=conflation,
-        works=[ExportWork(**w) for w in item.works],
+        conflation = {
+            "detected": item.conflation["detected"],
+            "confidence": item.conflation["confidence"],
+            "clusters": _clusters(
+                [(c.get("work_ids", []), c.get("titles") or []) for c in item.conflation["clusters"]]
+            ),
+        }
+    return ExportLine.model_validate(
+        {
+            "researcher_id": item.id,
+            "name": item.name,
+            "job_id": newest_job,
+            "external_id": next((lst["external_id"] for lst in item.listings if lst["external_id"]), None),
+            "listings": [{k: lst[k] for k in ("path", "sha256", "format", "external_id")} for lst in item.listings],
+            "affiliation": affiliation,
+            "affiliations": affiliations,
+            "topics": _topics(values.get("topics")),
+            "summary": _summary(values.get("summary")),
+            "conflation": conflation,
+            "works": item.works,
+        }
     )
 
 
