@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from enrich.agent.cli.common import EnrichError, emit_json, json_option, pass_app
 
 
-def _job_client(app, job_id: str):
-    """The model client the job was built for (same backend and model, so values get the same origin)."""
+@contextmanager
+def _job_client(app, job_id: str) -> Iterator[tuple[Any, Any]]:
+    """(job, the model client it was built for: same backend and model, so values get the same origin); the client
+    is closed on the way out, and a store or model error becomes a one-line CLI error."""
     from enrich.agent.llm import make_client
     from enrich.agent.llm.base import LLMError
     from enrich.store import StoreError
@@ -26,9 +31,15 @@ def _job_client(app, job_id: str):
     b = job.params.get("batch") or {}
     app.override(backend=b.get("backend"), model=b.get("model"))
     try:
-        return job, make_client(app.settings, store=app.store)
+        client = make_client(app.settings, store=app.store)
     except LLMError as exc:
         raise EnrichError(str(exc)) from None
+    try:
+        yield job, client
+    except (LLMError, StoreError) as exc:
+        raise EnrichError(str(exc)) from None
+    finally:
+        client.close()
 
 
 @click.group("batch")
@@ -43,16 +54,10 @@ def batch_group() -> None:
 def status_cmd(app, job_id, as_json):
     """Show JOB's request files and batches (asking the server about running ones) and its request states."""
     from enrich.agent.batch.job import status
-    from enrich.agent.llm.base import LLMError
 
-    job, client = _job_client(app, job_id)
-    try:
+    with _job_client(app, job_id) as (job, client):
         remote = client if (job.params.get("batch") or {}).get("mode") == "remote" else None
         info = status(app.store, remote, job_id)
-    except LLMError as exc:
-        raise EnrichError(str(exc)) from None
-    finally:
-        client.close()
     if as_json:
         emit_json(info)
         return
@@ -89,13 +94,10 @@ def collect_cmd(app, job_id, results, wait, poll, as_json):
     from rich.console import Console
 
     from enrich.agent.batch.job import collect
-    from enrich.agent.llm.base import LLMError
-    from enrich.store import StoreError
 
     err = Console(stderr=True)
-    job, client = _job_client(app, job_id)
     reports = []
-    try:
+    with _job_client(app, job_id) as (_job, client):
         while True:
             with err.status("collecting", spinner="dots") as st:
                 rep = collect(
@@ -112,10 +114,6 @@ def collect_cmd(app, job_id, results, wait, poll, as_json):
             if not wait or results or rep.state == "done":
                 break
             time.sleep(max(0.0, poll))
-    except (LLMError, StoreError) as exc:
-        raise EnrichError(str(exc)) from None
-    finally:
-        client.close()
     if as_json:
         emit_json([{**r.__dict__, "report": r.messages()} for r in reports])
 
@@ -147,16 +145,9 @@ def cancel_cmd(app, job_id, as_json):
     again by the next `enrich run --batch`.
     """
     from enrich.agent.batch.job import cancel
-    from enrich.agent.llm.base import LLMError
-    from enrich.store import StoreError
 
-    job, client = _job_client(app, job_id)
-    try:
+    with _job_client(app, job_id) as (_job, client):
         info = cancel(app.store, client, job_id)
-    except (LLMError, StoreError) as exc:
-        raise EnrichError(str(exc)) from None
-    finally:
-        client.close()
     if as_json:
         emit_json(info)
         return

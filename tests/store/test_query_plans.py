@@ -20,24 +20,27 @@ def plans_of(store: Store, call) -> list[str]:
     return [" ".join(r[3] for r in store.db.conn.execute("EXPLAIN QUERY PLAN " + sql)) for sql in seen]
 
 
+def person_with_a_proposal(store: Store, name: str, path: str, confidence: float | None = None) -> int:
+    """A researcher imported from a one-line page, with one pending affiliation proposal."""
+    rid = store.record_import(
+        ParsedListing(format="text", kind="person", name=name), text=f"{name}\n", path=path
+    ).researcher_id
+    store.submit(
+        FieldValue(
+            researcher_id=rid,
+            field="affiliation",
+            value={"name": "University of Leeds"},
+            status="proposed",
+            origin="llm:f/m",
+            confidence=confidence,
+        )
+    )
+    return rid
+
+
 def test_a_researchers_pending_proposals_are_read_through_the_researcher_index(tmp_path):
     store = Store.open(tmp_path / "q.db")
-    rids = [
-        store.record_import(
-            ParsedListing(format="text", kind="person", name=f"Person {i}"), text=f"Person {i}\n", path=f"p{i}"
-        ).researcher_id
-        for i in range(3)
-    ]
-    for rid in rids:
-        store.submit(
-            FieldValue(
-                researcher_id=rid,
-                field="affiliation",
-                value={"name": "University of Leeds"},
-                status="proposed",
-                origin="llm:f/m",
-            )
-        )
+    rids = [person_with_a_proposal(store, f"Person {i}", f"p{i}") for i in range(3)]
     for kind in ("split", None):
         plan = plans_of(store, lambda kind=kind: store.proposals("pending", researcher_id=rids[1], kind=kind))[0]
         assert "proposals_queue_researcher" in plan, plan
@@ -51,19 +54,7 @@ def test_every_queue_filter_and_sort_reads_a_page_in_index_order(tmp_path):
     from enrich.store.paging import QueueQuery, proposal_page
 
     store = Store.open(tmp_path / "q.db")
-    rid = store.record_import(
-        ParsedListing(format="text", kind="person", name="Ada"), text="Ada\n", path="ada"
-    ).researcher_id
-    store.submit(
-        FieldValue(
-            researcher_id=rid,
-            field="affiliation",
-            value={"name": "University of Leeds"},
-            status="proposed",
-            origin="llm:f/m",
-            confidence=0.7,
-        )
-    )
+    rid = person_with_a_proposal(store, "Ada", "ada", confidence=0.7)
     queries = [
         QueueQuery(),
         QueueQuery(researcher_id=rid),
