@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from enrich.agent.cli import cli
@@ -70,69 +71,60 @@ def test_files_mode_from_build_to_done(tmp_path):
     assert online.exit_code == 1 and "no job nope" in online.output
 
 
-def test_remote_mode_submit_status_and_collect_wait(tmp_path, monkeypatch):
+@pytest.fixture
+def remote_cli(tmp_path, monkeypatch):
+    """start(**server options) -> run(*args): the CLI on a store of 9 researchers, against the fake Files/Batches
+    server on loopback."""
     from fake_openai_server import start_in_thread
 
     import enrich.agent.llm as agent_llm
 
     monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)  # the fake on 127.0.0.1 only
-    server, url = start_in_thread(latency=0.0, lifetime=120, invalid_every=3)
-    try:
+    servers = []
+
+    def start(**options):
+        server, url = start_in_thread(latency=0.0, lifetime=120, **options)
+        servers.append(server)
         db = tmp_path / "r.db"
         store = Store.open(db)
         ingest(store, 9)
         store.close()
         env = {**ENV, "ENRICH_BASE_URL": url}
-        run = CliRunner().invoke(cli, ["--db", str(db), "run", "--batch"], env=env, catch_exceptions=False)
-        assert run.exit_code == 0, run.output
-        assert "submitted batch(es) batch_" in run.output
-        job = next(w for w in run.output.split() if w.startswith("J2")).rstrip(":")
-        st = CliRunner().invoke(cli, ["--db", str(db), "batch", "status", job], env=env, catch_exceptions=False)
-        assert st.exit_code == 0 and "round 0: batch_" in st.output
-        got = CliRunner().invoke(
-            cli, ["--db", str(db), "batch", "collect", job, "--wait", "--poll", "0"], env=env, catch_exceptions=False
-        )
-        assert got.exit_code == 0, got.output
-        assert "re-ask round" in got.output and "; job done." in got.output
-        jobs = json.loads(
-            CliRunner().invoke(cli, ["--db", str(db), "jobs", job, "--json"], env=env, catch_exceptions=False).output
-        )
-        assert jobs[0]["state"] == "done" and {b["status"] for b in jobs[0]["batches"]} == {"collected"}
-        assert len({b["batch_id"] for b in jobs[0]["batches"]}) >= 2  # the first round and its re-ask round(s)
-    finally:
+        return lambda *args: CliRunner().invoke(cli, ["--db", str(db), *args], env=env, catch_exceptions=False)
+
+    yield start
+    for server in servers:
         server.shutdown()
         server.server_close()
 
 
-def test_cancel_a_remote_job_then_collect_what_was_answered(tmp_path, monkeypatch):
-    from fake_openai_server import start_in_thread
+def test_remote_mode_submit_status_and_collect_wait(remote_cli):
+    run = remote_cli(invalid_every=3)
+    built = run("run", "--batch")
+    assert built.exit_code == 0, built.output
+    assert "submitted batch(es) batch_" in built.output
+    job = next(w for w in built.output.split() if w.startswith("J2")).rstrip(":")
+    st = run("batch", "status", job)
+    assert st.exit_code == 0 and "round 0: batch_" in st.output
+    got = run("batch", "collect", job, "--wait", "--poll", "0")
+    assert got.exit_code == 0, got.output
+    assert "re-ask round" in got.output and "; job done." in got.output
+    jobs = json.loads(run("jobs", job, "--json").output)
+    assert jobs[0]["state"] == "done" and {b["status"] for b in jobs[0]["batches"]} == {"collected"}
+    assert len({b["batch_id"] for b in jobs[0]["batches"]}) >= 2  # the first round and its re-ask round(s)
 
-    import enrich.agent.llm as agent_llm
 
-    monkeypatch.setattr(agent_llm, "ALLOW_REAL_CALLS", True)  # the fake on 127.0.0.1 only
-    server, url = start_in_thread(latency=0.0, lifetime=120)
-    try:
-        db = tmp_path / "x.db"
-        store = Store.open(db)
-        ingest(store, 9)
-        store.close()
-        env = {**ENV, "ENRICH_BASE_URL": url}
-
-        def run(*args: str):
-            return CliRunner().invoke(cli, ["--db", str(db), *args], env=env, catch_exceptions=False)
-
-        built = run("run", "--batch")
-        job = next(w for w in built.output.split() if w.startswith("J2")).rstrip(":")
-        requests = json.loads(run("jobs", job, "--json").output)[0]["counts"]["requests"]
-        cancelled = run("batch", "cancel", job)
-        assert cancelled.exit_code == 0 and "cancelling batch(es) batch_" in cancelled.output
-        got = run("batch", "collect", job, "--wait", "--poll", "0", "--json")
-        assert got.exit_code == 0, got.output
-        last = json.loads(got.output)[-1]
-        assert last["state"] == "done" and last["errors"] == {"batch_cancelled": requests - requests // 2}
-        assert "asks them again" in "\n".join(last["report"])
-        again = run("run", "--batch", "--dry-run", "--json")  # the cancelled half is asked again, the rest is done
-        assert json.loads(again.output)["requests"] == requests - requests // 2
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_cancel_a_remote_job_then_collect_what_was_answered(remote_cli):
+    run = remote_cli()
+    built = run("run", "--batch")
+    job = next(w for w in built.output.split() if w.startswith("J2")).rstrip(":")
+    requests = json.loads(run("jobs", job, "--json").output)[0]["counts"]["requests"]
+    cancelled = run("batch", "cancel", job)
+    assert cancelled.exit_code == 0 and "cancelling batch(es) batch_" in cancelled.output
+    got = run("batch", "collect", job, "--wait", "--poll", "0", "--json")
+    assert got.exit_code == 0, got.output
+    last = json.loads(got.output)[-1]
+    assert last["state"] == "done" and last["errors"] == {"batch_cancelled": requests - requests // 2}
+    assert "asks them again" in "\n".join(last["report"])
+    again = run("run", "--batch", "--dry-run", "--json")  # the cancelled half is asked again, the rest is done
+    assert json.loads(again.output)["requests"] == requests - requests // 2
