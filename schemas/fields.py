@@ -76,11 +76,6 @@ def slot_fields(base: str) -> list[str]:
     return [slot_field(base, n) for n in range(1, SLOTTED.get(base, 1) + 1)]
 
 
-def matching_fields(field: str) -> list[str]:
-    """The fields a filter on `field` selects: a slotted field's name selects all its slots."""
-    return slot_fields(field) if field in SLOTTED else [field]
-
-
 def shown_fields(present: Iterable[str]) -> list[str]:
     """The fields to show for a researcher: every field of FIELDS, each followed by those of its further slots
     (`affiliation.2`, ...) that hold or propose something (`present`)."""

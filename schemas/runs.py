@@ -94,7 +94,6 @@ class LLMCall(BaseModel):
 # Version 2 added `affiliations` (every applied affiliation, the primary one first); `affiliation` is unchanged, so a
 # version-1 reader that reads only `affiliation` keeps working. Fields added later are optional and additive and do
 # not change the version.
-EXPORT_SCHEMA_VERSION = 2
 
 
 class ExportEvidence(BaseModel):

@@ -35,9 +35,9 @@ from enrich.schemas import (
     validate_field_value,
     writer_kind,
 )
-from enrich.schemas.fields import SLOTTED, base_field, display_value, matching_fields
+from enrich.schemas.fields import SLOTTED, base_field, display_value, slot_fields
 
-from . import audit, job_locks, locks, migrations, policy, slots, structural
+from . import audit, job_locks, locks, migrations, policy, ror, slots, structural
 from .errors import StoreError
 from .rows import (
     AUDIT_ENTRY,
@@ -71,10 +71,6 @@ class ImportResult:
 
 def value_hash(field: str, value: Any) -> str:
     return hashlib.sha256(f"{field}\0{encode_json(value)}".encode()).hexdigest()[:32]
-
-
-def _loads(s: str | bytes | None, default: Any = None) -> Any:
-    return load_json(s, default)
 
 
 class _ListingTexts:
@@ -122,8 +118,7 @@ class Store:
 
     def file_path(self) -> str | None:
         """The database file, or None for an in-memory store."""
-        path = self.db.conn.execute("PRAGMA database_list").fetchone()[2]
-        return path or None
+        return ror.database_file(self.db) or None
 
     def schema_version(self) -> str | None:
         """The name of the newest migration applied, None for an empty database."""
@@ -318,7 +313,7 @@ class Store:
 
     def listing_hints(self, listing_id: int) -> list[dict[str, Any]]:
         row = self._one("SELECT hints FROM listings WHERE id = ?", [listing_id])
-        return _loads(row["hints"], []) if row else []
+        return load_json(row["hints"], []) if row else []
 
     @staticmethod
     def _work(row: dict[str, Any], texts: _ListingTexts | None = None) -> Work:
@@ -367,7 +362,7 @@ class Store:
         ):
             link = (r["researcher_id"], r["listing_id"])
             if link not in keep:
-                keep[link] = set(_loads(r["linked_works"])) if r["linked_works"] else None
+                keep[link] = set(load_json(r["linked_works"])) if r["linked_works"] else None
             kept = keep[link]
             if kept is None or r["work_id"] in kept:
                 out.setdefault(r["researcher_id"], []).append(self._work(r, texts))
@@ -423,7 +418,7 @@ class Store:
                 facts[r["researcher_id"]]["pending"].setdefault(r["field"], []).append(r)
         for r in rows("SELECT * FROM step_misses WHERE 1 = 1", "researcher_id"):
             if r["researcher_id"] in facts:
-                facts[r["researcher_id"]]["missed"][r["field"]] = {**r, "listing_ids": set(_loads(r["listing_ids"]))}
+                facts[r["researcher_id"]]["missed"][r["field"]] = {**r, "listing_ids": set(load_json(r["listing_ids"]))}
         return facts
 
     def record_step_miss(
@@ -649,7 +644,7 @@ class Store:
         action: str = "set",
     ) -> WriteResult:
         """A person's value: always applied, as `verified`."""
-        actor = who if who.startswith("human:") else f"human:{who}"
+        actor = structural.human(who)
         fv = FieldValue(
             researcher_id=researcher_id,
             field=field,
@@ -768,7 +763,7 @@ class Store:
         where: list[str] = ["1 = 1"]
         params: list[str | int | float] = []
         if field is not None:  # `affiliation` selects every affiliation slot
-            names = matching_fields(field)
+            names = slot_fields(field)  # a slotted field's name selects all its slots
             where.append(f"field IN ({', '.join('?' * len(names))})")
             params.extend(names)
         # a researcher's proposals in a state are read through the queue's researcher index (the expression it
@@ -822,7 +817,7 @@ class Store:
     def accept(self, proposal_id: int, who: str, *, value: Any = None) -> WriteResult:
         """A person accepts a proposal (status `accepted`, the model's origin kept), or edits it (`value` given:
         the corrected value is accepted with the person's origin)."""
-        actor = who if who.startswith("human:") else f"human:{who}"
+        actor = structural.human(who)
         with self.transaction():
             p = self._pending_proposal(proposal_id)
             if p.kind != "field":
@@ -853,7 +848,7 @@ class Store:
         return WriteResult(outcome="applied", status="accepted", value_id=vid, proposal_id=proposal_id)
 
     def reject(self, proposal_id: int, who: str) -> None:
-        actor = who if who.startswith("human:") else f"human:{who}"
+        actor = structural.human(who)
         with self.transaction():
             p = self._pending_proposal(proposal_id)
             if p.kind != "field":
@@ -875,7 +870,7 @@ class Store:
     def undo(self, who: str, audit_id: int | None = None) -> AuditEntry:
         """Undo a person's last review action (or the given one): the value returns to what it was and a decided
         proposal is pending again. Undo is itself audited."""
-        actor = who if who.startswith("human:") else f"human:{who}"
+        actor = structural.human(who)
         with self.transaction():
             if audit_id is None:
                 row = self._one(
@@ -924,7 +919,7 @@ class Store:
                     researcher_id=rid,
                     field=field,
                     proposal_id=row["proposal_id"],
-                    before=_loads(row["after"]),
+                    before=load_json(row["after"]),
                     after=None,
                     undoes=row["id"],
                 )
@@ -942,7 +937,7 @@ class Store:
     def rollback_job(self, job_id: str, who: str) -> dict[str, int]:
         """Revert everything a job applied (values return to what they were) and withdraw its pending proposals.
         A value a person has changed since is left alone and counted as `kept`."""
-        actor = who if who.startswith("human:") else f"human:{who}"
+        actor = structural.human(who)
         counts = {"reverted": 0, "kept": 0, "withdrawn": 0}
         with self.transaction():
             applied = self._q(
@@ -1000,13 +995,13 @@ class Store:
             chunk = id_list[i : i + 500]
             marks = ", ".join("?" * len(chunk))
             for vid, value in self.db.conn.execute(f"SELECT id, value FROM field_values WHERE id IN ({marks})", chunk):
-                values[vid] = _loads(value)
+                values[vid] = load_json(value)
 
         def side(r: dict[str, Any], name: str) -> Any:
             if r[name] is None:
                 vid = r[f"{name}_value_id"]
                 return values.get(vid) if vid is not None else None
-            return _loads(r[name])
+            return load_json(r[name])
 
         return [to_model(AuditEntry, r, AUDIT_ENTRY, before=side(r, "before"), after=side(r, "after")) for r in rows]
 

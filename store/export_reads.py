@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from enrich.schemas import FieldValue
 from enrich.schemas.fields import base_field
 
+from . import slots
 from .rows import FIELD_VALUE, to_model
 from .stored_text import load_json
 
@@ -105,14 +106,8 @@ def researcher_batch(store: Store, ids: list[int]) -> list[ResearcherBatchItem]:
     owner: dict[int | None, ResearcherBatchItem] = {
         fv.id: it for it in items.values() for fv in it.values.values() if base_field(fv.field) == "affiliation"
     }  # every affiliation slot's current value
-    if owner:
-        for value_id, value in conn.execute(
-            f"SELECT value_id, value FROM derived_facts WHERE kind = 'ror_id' AND value_id IN ({_marks(len(owner))}) "
-            "ORDER BY id",
-            list(owner),
-        ):
-            if value is not None:  # the newest wins (ORDER BY id)
-                owner[value_id].ror_ids[value_id] = json.loads(value)
+    for value_id, ror_id in slots.ror_ids(store, [v for v in owner if v is not None]).items():
+        owner[value_id].ror_ids[value_id] = ror_id
     links: dict[tuple[int, int], set[str] | None] = {}
     listing_ids: set[int] = set()
     for rid, lid, path, sha, fmt, ext, works in conn.execute(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from enrich.schemas.fields import matching_fields
+from enrich.schemas.fields import slot_fields
 
 if TYPE_CHECKING:
     from .core import Store
@@ -52,7 +52,7 @@ def _where(q: QueueQuery) -> tuple[list[str], list[str | int | float]]:
     where: list[str] = []
     params: list[str | int | float] = []
     if q.field is not None:  # `affiliation` selects every affiliation slot
-        names = matching_fields(q.field)
+        names = slot_fields(q.field)  # a slotted field's name selects all its slots
         where.append(f"p.field IN ({', '.join('?' * len(names))})")
         params.extend(names)
     for col, val in (

@@ -44,7 +44,9 @@ def to_model(model: type[M], row: Mapping[str, Any], decoders: Mapping[str, Deco
     """`model` from the row's columns that are its fields (each through its decoder, if it has one); `given`
     supplies or replaces fields the row does not hold as they are (values read from other rows)."""
     data = {
-        name: decoders[name](row[name]) if name in decoders else row[name] for name in model.model_fields if name in row
+        name: decoders[name](row[name]) if name in decoders else row[name]
+        for name in model.model_fields
+        if name in row and name not in given  # a given field's column is not decoded only to be replaced
     }
     data.update(given)
     return model.model_validate(data)

@@ -56,7 +56,7 @@ def slots(store: Store, researcher_id: int, base: str) -> list[Slot]:
         f"WHERE p.state = 'pending' AND p.kind = 'field' AND p.researcher_id = ? AND p.field IN ({marks})",
         [researcher_id, *names, researcher_id, *names],
     ).fetchall()
-    ror = _ror_ids(store, [r[1] for r in rows])
+    ror = ror_ids(store, [r[1] for r in rows])
     for f, vid, value, status in rows:
         keys = identity(load_json(value), ror.get(vid))
         out[f].keys |= keys
@@ -66,7 +66,9 @@ def slots(store: Store, researcher_id: int, base: str) -> list[Slot]:
     return list(out.values())
 
 
-def _ror_ids(store: Store, value_ids: list[int]) -> dict[int, str]:
+def ror_ids(store: Store, value_ids: list[int]) -> dict[int, str]:
+    """The ROR id derived for each of these values (the newest when there are several); values without one are
+    left out."""
     if not value_ids:
         return {}
     rows = store.db.conn.execute(
@@ -123,7 +125,9 @@ def assign(
     for i, (fv, _) in enumerate(values):
         if out[i] is None:
             continue
-        before = by_listing.setdefault(fv.listing_id, stated_before(store, researcher_id, base, fv.listing_id))
+        if fv.listing_id not in by_listing:
+            by_listing[fv.listing_id] = stated_before(store, researcher_id, base, fv.listing_id)
+        before = by_listing[fv.listing_id]
         if identity(fv.value) & before:
             out[i] = None
     return out

@@ -13,7 +13,6 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from enrich.schemas.text import ascii_key
@@ -61,15 +60,15 @@ def similar_abstracts(store: Any, a: tuple[int, int], b: tuple[int, int]) -> boo
     """Are the abstracts of works a and b ((listing_id, ordinal) each) near-identical?"""
     from rapidfuzz import fuzz
 
+    conn = store.db.conn
     texts = []
     for lid, ordinal in (a, b):
-        row = store.db.conn.execute("SELECT abstract FROM works WHERE listing_id = ? AND ordinal = ?", [lid, ordinal])
-        found = row.fetchone()
-
-        def text_of(lid: int = lid) -> str:
-            return unpack_text(store.db.conn.execute("SELECT text FROM listings WHERE id = ?", [lid]).fetchone()[0])
-
-        texts.append(ascii_key(resolve_abstract(found[0], text_of)) if found else "")
+        found = conn.execute(
+            "SELECT abstract FROM works WHERE listing_id = ? AND ordinal = ?", [lid, ordinal]
+        ).fetchone()
+        texts.append(
+            ascii_key(resolve_abstract(found[0], functools.partial(_listing_text, conn, lid))) if found else ""
+        )
     if not all(texts):
         return False
     x, y = texts
@@ -96,16 +95,14 @@ def is_title_key(key: int) -> bool:
     return key < _KIND_BASE + (1 << _HASH_BITS)
 
 
-def rows_for(listing_id: int, works: Iterable[tuple[int, str | None, str | None]]) -> Iterator[tuple[int, int, int]]:
-    """(key, listing_id, ordinal) rows for a listing's (ordinal, title, abstract) triples."""
-    for ordinal, title, abstract in works:
-        for key in _stored_keys(title, abstract):
-            yield key, listing_id, ordinal
+def _listing_text(conn: Any, listing_id: int) -> str:
+    """A listing's text, which a stored abstract may refer into."""
+    return unpack_text(conn.execute("SELECT text FROM listings WHERE id = ?", [listing_id]).fetchone()[0])
 
 
-@lru_cache(maxsize=8192)  # a paper is listed on each of its authors' pages
+@functools.lru_cache(maxsize=8192)  # a paper is listed on each of its authors' pages
 def _stored_keys(title: str | None, abstract: str | None) -> tuple[int, ...]:
-    return tuple(sorted(stored_key(k) for k in keys_of(title, abstract)))
+    return tuple(stored_key(k) for k in keys_of(title, abstract))
 
 
 CATCH_UP_LISTINGS = 2000  # listings keyed per write transaction
@@ -128,18 +125,18 @@ def catch_up(store: Any) -> int:
         if not ids:
             return done
         rows: list[tuple[int, int, int]] = []
-        unpacked: tuple[int, str] = (0, "")  # the last listing text unpacked: its works come one after another
+        unpacked: tuple[int, str] = (0, "")  # the last listing text read: its works come one after another
         cur = conn.execute(
-            "SELECT w.listing_id, w.ordinal, w.title, w.abstract, l.text FROM works w "
-            "JOIN listings l ON l.id = w.listing_id WHERE w.listing_id BETWEEN ? AND ? ORDER BY w.listing_id, w.ordinal",
+            "SELECT listing_id, ordinal, title, abstract FROM works WHERE listing_id BETWEEN ? AND ? "
+            "ORDER BY listing_id, ordinal",
             [ids[0], ids[-1]],
         )
-        for lid, ordinal, title, abstract, text in cur:
-            if isinstance(abstract, bytes):  # a reference into the listing's text
+        for lid, ordinal, title, abstract in cur:
+            if isinstance(abstract, bytes):  # a reference into the listing's text, read once per listing
                 if unpacked[0] != lid:
-                    unpacked = (lid, unpack_text(text))
+                    unpacked = (lid, _listing_text(conn, lid))
                 abstract = resolve_abstract(abstract, functools.partial(str, unpacked[1]))
-            rows.extend(rows_for(lid, [(ordinal, title, abstract)]))
+            rows.extend((key, lid, ordinal) for key in _stored_keys(title, abstract))
         rows.sort()
         with store.transaction():
             conn.executemany("INSERT OR IGNORE INTO work_keys (key, listing_id, ordinal) VALUES (?, ?, ?)", rows)
