@@ -228,7 +228,7 @@ def report(listings: Path, work: Path) -> None:
             continue
         works = store.researcher_works(line["researcher_id"])
         titles = {w.work_id: w.title for w in works}
-        shown = digest(works)[2]  # the works the step showed the model and checked the sentences against
+        shown = digest(works)[1]  # the works the step showed the model and checked the sentences against
         fig = sentence_figures(
             s["sentences"], [(w.work_id, w.title or "", w.abstract or "") for w in shown], line["name"]
         )

@@ -88,7 +88,7 @@ def rebuild_context(schema: str, messages: list[dict[str, Any]]) -> dict[str, An
         for n, title, abstract in _SUMMARY_WORK.findall(_section(user, "Works:\n", "\n\n"))
     }
     name = _section(user, "Researcher: ", "\n").strip()
-    return {"works": shown, "sources": {n: f"{t} {a}" for n, (t, a) in shown.items()}, "name": name}
+    return {"works": shown, "name": name}
 
 
 INVALID = {  # answers each step's validators refuse (an unknown tag, a quote not in the text, a missing work)

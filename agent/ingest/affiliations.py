@@ -37,7 +37,7 @@ from enrich.agent.names import looks_like_institution
 
 from .bylines import EMAIL_RE
 from .header import ALIASES_RE, name_byline, starts_body
-from .text import Line, split_lines
+from .text import Line, split_lines, stated
 
 HEADER_LIMIT = 1500  # characters of the page read as its header at most
 MAX_WORDS = 16  # an affiliation line, not a sentence about one
@@ -240,8 +240,6 @@ def state_affiliations(out: Any, text: str, orgs: OrgLines | None) -> None:
     if out.kind != "person" or any(f.split(".")[0] == "affiliation" for f in out.stated):
         return
     from enrich.schemas.fields import SLOTTED, slot_field
-
-    from .text import stated
 
     body = min((w.start for w in out.works if w.start is not None), default=len(text))
     found = (orgs or OrgLines()).stated(header_lines(text, body))

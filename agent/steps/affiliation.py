@@ -109,8 +109,7 @@ def _ror_match(ctx: StepContext, text: str, emails: Sequence[str] = ()) -> Any:
         return None
     from enrich.agent import ror
 
-    threshold = getattr(ctx.settings, "ror_match_threshold", None) if ctx.settings is not None else None
-    return ror.match(text, emails=list(emails), index=ctx.ror, threshold=threshold)
+    return ror.match(text, emails=list(emails), index=ctx.ror, threshold=_threshold(ctx))
 
 
 def attach_ror(ctx: StepContext, value_id: int, name: str, emails: Sequence[str] = ()) -> Any:
@@ -146,9 +145,13 @@ def confidence(*, linked: bool, ror_score: float | None, reasks: int, institutio
     return round(max(0.0, min(1.0, c - 0.1 * reasks)), 3)
 
 
+def _threshold(ctx: StepContext) -> float | None:
+    """The minimum ROR match score the settings ask for (None: the matcher's default)."""
+    return getattr(ctx.settings, "ror_match_threshold", None) if ctx.settings is not None else None
+
+
 def _orgs(ctx: StepContext) -> OrgLines:
-    threshold = getattr(ctx.settings, "ror_match_threshold", None) if ctx.settings is not None else None
-    return OrgLines(ctx.ror, threshold)
+    return OrgLines(ctx.ror, _threshold(ctx))
 
 
 def normalise_all(ctx: StepContext) -> list[str]:

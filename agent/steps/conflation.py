@@ -442,11 +442,10 @@ def _cluster(
     """Average-free agglomeration: repeatedly merge the two groups the fitted model finds most likely one person,
     while that probability reaches params.merge, never across a cannot-link. Returns (groups, state, probabilities
     between the final groups). `start`: initial_state(f), left unchanged."""
-    state = (start or initial_state(f)).copy()
-    groups = [list(g) for g in state.groups]
-    k = len(groups)
+    state = start.copy() if start is not None else initial_state(f)
+    k = len(state.groups)
     prob = params.pair.proba(state.features())
-    blocked = _blocked(f, groups)
+    blocked = _blocked(f, state.groups)
     alive = np.ones(k, dtype=bool)
     np.fill_diagonal(blocked, True)
     while alive.sum() > 1:

@@ -204,32 +204,30 @@ def _best_source(checker: SupportChecker, sentence: str) -> str | None:
     return scored[0][1] if scored and scored[0][0] >= 3 else None
 
 
-def digest(works) -> tuple[str, dict[str, str], list]:
-    """The works the model sees (most recent first, numbered 1..n: title and one sentence of the abstract), the full
-    text each citation number is checked against, and the works in that order (to map numbers back to work ids)."""
+def digest(works) -> tuple[str, list]:
+    """The works the model sees (most recent first, numbered 1..n: title and one sentence of the abstract), and the
+    works in that order (to map numbers back to work ids)."""
     # works with an abstract first: for a work known by its title alone the model has little to say but guesses,
     # and the checks have only the title to hold a sentence against
     chosen = sorted((w for w in works if w.title or w.abstract), key=lambda w: (not w.abstract, -(w.year or 0)))
     chosen = chosen[:MAX_WORKS]
-    lines, sources = [], {}
+    lines = []
     for i, w in enumerate(chosen, 1):
         abstract = (w.abstract or "").strip()
         short = gist(abstract, ABSTRACT_CHARS)
         # the sentence on a line of its own: a title may hold ":" itself, and "title: sentence" lines were copied whole
         lines.append(f"{i}. {w.title or '(untitled)'}" + (f"\n   {short}" if short else ""))
-        sources[str(i)] = f"{w.title or ''} {abstract}"
-    return "\n".join(lines), sources, chosen
+    return "\n".join(lines), chosen
 
 
-def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str], dict[str, Any]]:
-    """Ask the model; returns (ExtractResult, the value dict with work ids, prompt ref, the cited texts, the
-    check report: sentences refused and citations trimmed in the accepted answer)."""
+def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, Any]]:
+    """Ask the model; returns (ExtractResult, the value dict with work ids, prompt ref, the check report: sentences
+    refused and citations trimmed in the accepted answer)."""
     from enrich.agent.prompts import load_prompt
 
-    text, sources, chosen = digest(ctx.works)
+    text, chosen = digest(ctx.works)
     prompt = load_prompt(STEP)
     context: dict[str, Any] = {
-        "sources": sources,
         "name": ctx.name,
         "works": {str(i): (w.title or "", (w.abstract or "").strip()) for i, w in enumerate(chosen, 1)},
         "titles": [w.title for w in chosen if w.title],
@@ -249,7 +247,7 @@ def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, str], dict[str,
     ]
     text_out = " ".join(s["text"] for s in sentences)
     value = {"text": text_out, "sentences": sentences, "readability": readability(text_out, len(sentences))}
-    return result, value, prompt.prompt_ref.ref, sources, report
+    return result, value, prompt.prompt_ref.ref, report
 
 
 def confidence(reasks: int, refused: int, trimmed: int, grade: float | None) -> float:
@@ -270,7 +268,7 @@ def run(ctx: StepContext) -> StepOutcome:
     if not any(w.title or w.abstract for w in ctx.works):
         out.detail = "no works to summarise"
         return out
-    result, value, ref, sources, report = generate(ctx)
+    result, value, ref, report = generate(ctx)
     record_llm(out, result)
     cited = sorted({w for s in value["sentences"] for w in s["works"]})
     refused = report.get("refused", [])

@@ -254,8 +254,9 @@ class SupportChecker:
             return Verdict(
                 False, "unsupported", f"claims {claims}, which its cited works do not state", supporting, share
             )
-        cited_stems = {_stem_word(w) for w in words(cited_text)}
-        praise = sorted({w for w in words(sentence) if w in PRAISE and _stem_word(w) not in cited_stems})
+        praised = {w for w in words(sentence) if w in PRAISE}
+        cited_stems = {_stem_word(w) for w in words(cited_text)} if praised else set()
+        praise = sorted(w for w in praised if _stem_word(w) not in cited_stems)
         if praise:
             return Verdict(
                 False,

@@ -171,7 +171,7 @@ def setup(tmp_path: Path):
 
 def _numbered(store, rid, text_by_title: list[tuple[str, list[str]]]) -> dict:
     """An answer citing works by title, numbered as the step numbers them (most recent first)."""
-    _digest, _sources, chosen = summary.digest(store.researcher_works(rid))
+    _digest, chosen = summary.digest(store.researcher_works(rid))
     number = {w.title: i for i, w in enumerate(chosen, 1)}
     return {"sentences": [{"text": t, "works": [number[x] for x in titles]} for t, titles in text_by_title]}
 
@@ -351,7 +351,7 @@ def test_the_digest_shows_each_works_contribution_sentence_and_works_with_abstra
         ),
         Work(work_id="c", title="Cut", year=2021, abstract="Background first. We present ..."),
     ]
-    text, _sources, chosen = summary.digest(works)
+    text, chosen = summary.digest(works)
     assert [w.work_id for w in chosen] == ["c", "b", "a"]
     assert text.splitlines() == [
         "1. Cut",
