@@ -58,6 +58,7 @@ class Plan:
 
 
 _R = TypeVar("_R")
+_T = TypeVar("_T")
 
 
 def new_job_id() -> str:
@@ -310,23 +311,31 @@ def run_in_workers(
     false (those already started finish and are returned). One worker runs on the calling thread (the store's
     connection belongs to it, and Ctrl-C stops it at once); more run in a thread pool with at most `workers`
     items started and not yet returned."""
-    queue = iter(items)
     if workers <= 1:
-        for item in queue:
+        for item in items:
             if not keep_going():
                 return
             yield work(item)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        running: set[Future[_R]] = set()
-        while True:
-            while len(running) < workers and keep_going() and (nxt := next(queue, None)) is not None:
-                running.add(pool.submit(work, nxt))
-            if not running:
-                return
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                yield fut.result()
+        yield from _as_ready(lambda item: pool.submit(work, item), items, workers, keep_going)
+
+
+def _as_ready(
+    submit: Callable[[_T], Future[_R]], items: Iterable[_T], ahead: int, keep_going: Callable[[], bool]
+) -> Iterator[_R]:
+    """`submit(item)` for each item while `keep_going()`, with at most `ahead` submitted and not yet returned; each
+    result as soon as it is ready (a pool's threads or processes run them)."""
+    queue = iter(items)
+    running: set[Future[_R]] = set()
+    while True:
+        while len(running) < ahead and keep_going() and (item := next(queue, None)) is not None:
+            running.add(submit(item))
+        if not running:
+            return
+        done, running = wait(running, return_when=FIRST_COMPLETED)
+        for fut in done:
+            yield fut.result()
 
 
 _WORKER: dict[str, Any] = {}  # a worker process's store, client, settings and job setup
@@ -372,19 +381,10 @@ def run_in_processes(
         initializer=_worker_init,
         initargs=init_args,
     )
-    queue = iter(items)
-    running: set[Future[tuple[int, Plan, list[StepOutcome]]]] = set()
     finished = False
     try:
-        while True:
-            while len(running) < 2 * processes and keep_going() and (item := next(queue, None)) is not None:
-                running.add(pool.submit(_worker_run, *item))
-            if not running:
-                finished = True
-                return
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield fut.result()
+        yield from _as_ready(lambda item: pool.submit(_worker_run, *item), items, 2 * processes, keep_going)
+        finished = True
     finally:
         if not finished:
             for proc in list((getattr(pool, "_processes", None) or {}).values()):

@@ -506,9 +506,9 @@ def main() -> None:
             "reliability": reliability(cv["pooled"]),
             "threshold_sweep": threshold_sweep(cv["pooled"]),
         }
-        if "preds" in cv:
-            report["cv"]["counts"] = score(cv["preds"])["counts"]
-            report["cv"]["singles_flagged"] = score(cv["preds"])["singles_flagged"]
+        if "preds" in cv:  # per listing: one run, scored over every prediction
+            report["cv"]["counts"] = cv["runs"][0]["counts"]
+            report["cv"]["singles_flagged"] = cv["runs"][0]["singles_flagged"]
             for split in sorted({x for c in cases for x in c.splits}):
                 m = score([p for p in cv["preds"] if split in p[0].splits])
                 report["cv"][f"split:{split}"] = {

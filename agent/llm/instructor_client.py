@@ -457,11 +457,11 @@ class InstructorClient(LLMClient):
     def _after_turn(self, group: _Group, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         if exc is not None:  # tenacity calls `after` for failed turns only
+            group.last_error = describe_error(exc)
             self._note_failure(group, exc)
             answer = _same_answer_key(group.last_content or "")
             group.repeating = bool(answer) and answer in group.failed_answers
             group.failed_answers.add(answer)
-            group.last_error = describe_error(exc)
 
     def _note_failure(self, group: _Group, exc: BaseException) -> None:
         """Record why a turn failed. instructor re-asks with the error for validation errors but simply repeats
@@ -473,7 +473,7 @@ class InstructorClient(LLMClient):
             group.truncated_answers.add(group.last_content or "")
             self._update(
                 group.last_row,
-                error=f"truncated: the answer hit max_tokens ({group.max_tokens}); {describe_error(exc)}"[:500],
+                error=f"truncated: the answer hit max_tokens ({group.max_tokens}); {group.last_error}"[:500],
             )
             group.json_reask = [
                 {
@@ -483,7 +483,7 @@ class InstructorClient(LLMClient):
                 }
             ]
             return
-        self._update(group.last_row, error=redact(describe_error(exc)))
+        self._update(group.last_row, error=redact(group.last_error))
         if not isinstance(exc, ValidationError) and is_not_json(exc):
             group.json_reask = not_json_reask(group.last_content, exc)
         else:
