@@ -242,26 +242,31 @@ def fit_logistic(
     }
 
 
+# Evidence-of-one-person features that are 0 when a page simply lacks the evidence (binary, used as they are):
+# fitted second, on top of the others' score (see fit_detection).
+ON_TOP = ("page_affiliation",)
+
+
 def fit_detection(lx: np.ndarray, ly: np.ndarray, c: float, drop: frozenset[str], joint: bool = False) -> dict:
-    """The detection model. The evidence-of-one-person features (sign -1 in conflation.DETECT_SIGNS) are fitted
-    second, as they are, on top of the score the other features give: so a page WITHOUT that evidence keeps the
-    confidence the structure and the name give it (absence of an affiliation line is not evidence of several
-    people: most single-person pages of aggregators have none). joint=True fits all weights together instead."""
+    """The detection model. The ON_TOP features are fitted second, as they are (no centring), on top of the score
+    the other features give: so a page WITHOUT that evidence keeps the confidence the structure and the name give
+    it (the absence of an affiliation line is not evidence of several people: most single-person pages of
+    aggregators have none). joint=True fits all weights together instead."""
     signs = C.DETECT_SIGNS
     names = C.LISTING_FEATURES
+    # the range of each feature in the fitting listings (the step clips to it)
+    bounds = {"lo": lx.min(axis=0).round(6).tolist(), "hi": lx.max(axis=0).round(6).tolist()}
     if joint:
-        return fit_logistic(lx, ly, c, signs, fixed_zero=[k in drop for k in names])
-    first = [k in drop or s < 0 for k, s in zip(names, signs)]
-    det = fit_logistic(lx, ly, c, signs, fixed_zero=first)
-    second = [s < 0 and k not in drop for k, s in zip(names, signs)]
-    if not any(second):
-        return det
+        return {**fit_logistic(lx, ly, c, signs, fixed_zero=[k in drop for k in names]), **bounds}
+    det = fit_logistic(lx, ly, c, signs, fixed_zero=[k in drop or k in ON_TOP for k in names])
+    sel = np.array([k in ON_TOP and k not in drop for k in names])
+    if not sel.any():
+        return {**det, **bounds}
     score = ((lx - det["mean"]) / np.array(det["scale"])) @ np.array(det["coef"]) + det["intercept"]
-    sel = np.array(second)
     extra = fit_logistic(lx[:, sel], ly, c, tuple(s for s, k in zip(signs, sel) if k), offset=score)
     mean, scale, coef = (np.array(det[k], dtype=float) for k in ("mean", "scale", "coef"))
     mean[sel], scale[sel], coef[sel] = 0.0, 1.0, extra["coef"]
-    return {**det, "mean": mean.tolist(), "scale": scale.tolist(), "coef": coef.tolist()}
+    return {**det, "mean": mean.tolist(), "scale": scale.tolist(), "coef": coef.tolist(), **bounds}
 
 
 def pairwise(labels: list[str], clusters: list[list[int]]) -> tuple[int, int, int]:

@@ -11,10 +11,11 @@ How it decides (co-author structure first; parameters fitted offline, leave-peop
 4. Detection: a second logistic model over the structure (how many works with co-authors lie outside the largest
    group; how unlikely the two largest groups are to be one person) and how ambiguous the page's name is (printed
    as initials only; a very common surname), weights >= 0: the same structure is stronger evidence of namesakes
-   under a name many researchers share; and whether the page itself states an affiliation for its subject
-   (page_states_affiliation), weight <= 0, fitted on top of the others so that its absence changes nothing. Its
-   probability is the `confidence`; the listing is flagged at >= `threshold`. A name-form conflict between two
-   substantial groups is a constraint (confidence >= 0.95), not a fitted weight.
+   under a name many researchers share; how close in topic the works' titles are to each other (weight <= 0); and
+   whether the page itself states an affiliation for its subject (page_states_affiliation), weight <= 0, fitted on
+   top of the others so that its absence changes nothing. Its probability is the `confidence`; the listing is
+   flagged at >= `threshold`. A name-form conflict between two substantial groups is a constraint (confidence >=
+   0.95), not a fitted weight.
 5. The proposed split: the substantial groups; a leftover work joins its most probable group above `attach`,
    the rest are proposed together as one cluster of works the method could not place.
 All numbers (weights, `merge`, `attach`, `threshold`) are fitted by bench/fit_conflation.py on labelled listings
@@ -45,7 +46,7 @@ from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 from ..names import PersonName, email_names_subject, looks_like_institution, names_subject
 from .work_pairs import GroupState, PairModel, WorkVectors, affiliation_keys, incidence, venue_family, venue_words
 
-METHOD = "coauthor-structure-name-affiliation-v5"
+METHOD = "coauthor-structure-name-titles-affiliation-v6"
 NAME_CONFLICT_CONFIDENCE = 0.95
 # Words that say nothing about a research topic in titles/abstracts of CS papers.
 _EXTRA_STOP = {
@@ -398,6 +399,10 @@ class Params:
     detect_coef: np.ndarray
     detect_intercept: float
     threshold: float = 0.5  # flag the listing when the detection probability reaches this (fitted for F1)
+    # The range each listing feature took in the fitting listings: a value outside it is clipped to it, so that a
+    # page unlike any of them (a title repeated on every work) cannot drive the score with a straight line.
+    detect_lo: np.ndarray | None = None
+    detect_hi: np.ndarray | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> Params:
@@ -412,6 +417,8 @@ class Params:
             detect_coef=np.array(d["detect"]["coef"]),
             detect_intercept=float(d["detect"]["intercept"]),
             threshold=float(d.get("threshold", 0.5)),
+            detect_lo=np.array(d["detect"]["lo"]) if "lo" in d["detect"] else None,
+            detect_hi=np.array(d["detect"]["hi"]) if "hi" in d["detect"] else None,
         )
 
 
@@ -501,11 +508,12 @@ LISTING_FEATURES = (
     "separation",  # 1 - same-person probability between the two largest substantial groups (0 with fewer)
     "initials_only",  # the page's name is initials + surname ("J. Lee")
     "common_surname",  # one of the most frequent surnames (names.COMMON_SURNAMES)
+    "title_coherence",  # mean cosine between the works' title TF-IDF vectors: one person's works keep to topics
     "page_affiliation",  # the page states an organisation for its subject (header, byline, e-mail): one person
 )
 # The direction each listing feature may push the detection probability when fitted (+1: towards several people,
 # -1: towards one person).
-DETECT_SIGNS = (1, 1, 1, 1, -1)
+DETECT_SIGNS = (1, 1, 1, 1, -1, -1)
 assert len(DETECT_SIGNS) == len(LISTING_FEATURES)
 # Listings of the fitting data hold 6-12 works: a longer listing's count is scaled to this size, so that a
 # prolific person's many small collaborations do not read as a second person.
@@ -514,6 +522,18 @@ REFERENCE_WORKS = 12
 
 def min_group_size(n: int) -> int:
     return max(2, min(3, math.ceil(0.15 * n)))  # 3 works make a person even in a long listing
+
+
+def title_coherence(titles: csr_matrix) -> float:
+    """Mean cosine over all pairs of different works of their (L2-normalised) title vectors: the sum of all pair
+    products is |sum of rows|^2 minus the rows' own |row|^2, so no n x n matrix is built. Titles, not abstracts:
+    whether a page prints abstracts depends on its source, and would move the value."""
+    n = titles.shape[0]
+    if n < 2:
+        return 0.0
+    total = np.asarray(titles.sum(axis=0)).ravel()
+    own = float(titles.multiply(titles).sum())
+    return max(0.0, (float(total @ total) - own) / (n * (n - 1)))
 
 
 def listing_features(f: _Features, prob: np.ndarray, clusters: list[list[int]]) -> tuple[np.ndarray, list]:
@@ -528,6 +548,7 @@ def listing_features(f: _Features, prob: np.ndarray, clusters: list[list[int]]) 
         "separation": 1.0 - float(prob[0, 1]) if nbig >= 2 else 0.0,
         "initials_only": float(bool(name and name.initials_only)),
         "common_surname": float(bool(name and name.common_surname)),
+        "title_coherence": title_coherence(f.vectors.title),
         "page_affiliation": float(f.page_affiliation),
     }
     return np.array([x[k] for k in LISTING_FEATURES]), big
@@ -547,6 +568,8 @@ def _sigmoid(x: float) -> float:
 
 
 def detection_probability(x: np.ndarray, params: Params) -> float:
+    if params.detect_lo is not None and params.detect_hi is not None:
+        x = np.clip(x, params.detect_lo, params.detect_hi)
     return _sigmoid(
         float(((x - params.detect_mean) / params.detect_scale) @ params.detect_coef + params.detect_intercept)
     )

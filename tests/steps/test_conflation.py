@@ -205,6 +205,34 @@ def test_a_page_stating_its_subjects_affiliation_is_less_likely_mixed():
     assert conflation.default_params().detect_mean[conflation.LISTING_FEATURES.index("page_affiliation")] == 0.0
 
 
+def test_title_coherence_is_the_mean_cosine_of_different_works_titles():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    titles = ["Federated learning with momentum", "Federated learning on edge devices", "Gait recognition from video"]
+    m = TfidfVectorizer().fit_transform(titles)
+    sim = (m @ m.T).toarray()
+    assert conflation.title_coherence(m) == pytest.approx(sim[~np.eye(3, dtype=bool)].mean())
+    close = TfidfVectorizer().fit_transform(titles[:2] + ["Federated learning under client drift"])
+    assert conflation.title_coherence(close) > conflation.title_coherence(m)
+    assert conflation.title_coherence(m[:1]) == 0.0
+
+
+def test_committed_detection_weights_keep_their_signs_and_features_are_clipped_to_the_fitted_range():
+    """Title coherence and the page's affiliation may only lower the confidence; a value past the range of the
+    fitting listings (a title repeated on every work) counts as the range's edge, not as a straight-line extreme."""
+    params = conflation.default_params()
+    for sign, coef in zip(conflation.DETECT_SIGNS, params.detect_coef):
+        assert coef * sign >= 0
+    k = conflation.LISTING_FEATURES.index("title_coherence")
+    assert params.detect_coef[k] < 0 and params.detect_hi is not None
+    x = np.array(params.detect_mean, dtype=float)
+    at_edge, beyond = x.copy(), x.copy()
+    at_edge[k], beyond[k] = params.detect_hi[k], 0.9
+    p_edge = conflation.detection_probability(at_edge, params)
+    assert conflation.detection_probability(beyond, params) == p_edge
+    assert p_edge < conflation.detection_probability(x, params)
+
+
 @pytest.mark.parametrize(
     ("hints", "expected"),
     [
