@@ -32,7 +32,7 @@ def run(ctx: StepContext) -> StepOutcome:
     result = existing or _detect(ctx.works, ctx.researcher.name)
     if existing is None:
         structural.save_conflation(ctx.store, ctx.listing_id, ctx.researcher_id, result)
-    ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher_id)
+    ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher_id, ctx.researcher)
     if result.detected:
         pid = structural.propose_split(ctx.store, ctx.researcher_id, ctx.listing_id, result, job_id=ctx.job_id)
         out.status = "proposed" if pid else "none"
@@ -42,25 +42,26 @@ def run(ctx: StepContext) -> StepOutcome:
     return out
 
 
-_SEEN: OrderedDict[bytes, ConflationResult] = OrderedDict()  # the last verdicts, by the content they judged
+_SEEN: OrderedDict[bytes, bytes] = OrderedDict()  # the last verdicts (as JSON), by the content they judged
 _SEEN_MAX = 2048
 _SEEN_LOCK = threading.Lock()
 
 
 def _detect(works: list[Work], name: str | None) -> ConflationResult:
     """`detect`, remembered by content: the verdict is a function of the works and the name alone, and a platform's
-    duplicate profiles (the same page under another id) list the same works again."""
+    duplicate profiles (the same page under another id) list the same works again. Kept as pydantic's JSON, so a
+    caller changing its copy changes nothing here (a deep copy of every new verdict cost more than the look-up)."""
     key = hashlib.blake2b(
-        json.dumps([name, [w.model_dump(mode="json") for w in works]], sort_keys=True).encode(), digest_size=16
+        json.dumps(name).encode() + b"".join(w.__pydantic_serializer__.to_json(w) for w in works), digest_size=16
     ).digest()
     with _SEEN_LOCK:
         seen = _SEEN.get(key)
         if seen is not None:
             _SEEN.move_to_end(key)
-            return seen.model_copy(deep=True)
+            return ConflationResult.model_validate_json(seen)
     result = detect(works, name)
     with _SEEN_LOCK:
-        _SEEN[key] = result.model_copy(deep=True)
+        _SEEN[key] = result.__pydantic_serializer__.to_json(result)
         while len(_SEEN) > _SEEN_MAX:
             _SEEN.popitem(last=False)
     return result
