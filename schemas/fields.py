@@ -61,12 +61,6 @@ def base_field(field: str) -> str:
     return field.split(SLOT_SEP, 1)[0]
 
 
-def field_slot(field: str) -> int:
-    """`affiliation` -> 1, `affiliation.2` -> 2 (0 when the suffix is not a number)."""
-    _, sep, n = field.partition(SLOT_SEP)
-    return 1 if not sep else (int(n) if n.isdigit() else 0)
-
-
 def slot_field(base: str, slot: int) -> str:
     return base if slot == 1 else f"{base}{SLOT_SEP}{slot}"
 
@@ -88,8 +82,10 @@ def shown_fields(present: Iterable[str]) -> list[str]:
 
 
 def is_known_field(field: str) -> bool:
-    base, slot = base_field(field), field_slot(field)
-    return base in FIELDS and 1 <= slot <= SLOTTED.get(base, 1) and (slot > 1 or field == base)
+    # the exact spellings only: `affiliation.02` or `affiliation.٢` would name slot 2 through int() but are not
+    # the name the store writes, so a filter or a decision on them would miss every row
+    base = base_field(field)
+    return base in FIELDS and field in slot_fields(base)
 
 
 def check_field(field: str) -> str:

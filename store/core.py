@@ -35,9 +35,9 @@ from enrich.schemas import (
     validate_field_value,
     writer_kind,
 )
-from enrich.schemas.fields import SLOTTED, base_field, display_value, slot_fields
+from enrich.schemas.fields import SLOTTED, base_field, display_value
 
-from . import audit, job_locks, locks, migrations, policy, ror, slots, structural
+from . import audit, job_locks, locks, migrations, paging, policy, ror, slots, structural
 from .errors import StoreError
 from .rows import (
     AUDIT_ENTRY,
@@ -760,35 +760,17 @@ class Store:
         kind: str | None = None,
         order: str = "id",
     ) -> list[Proposal]:
-        where: list[str] = ["1 = 1"]
-        params: list[str | int | float] = []
-        if field is not None:  # `affiliation` selects every affiliation slot
-            names = slot_fields(field)  # a slotted field's name selects all its slots
-            where.append(f"field IN ({', '.join('?' * len(names))})")
-            params.extend(names)
-        # a researcher's proposals in a state are read through the queue's researcher index (the expression it
-        # indexes): otherwise SQLite walks the whole state's queue in id order to spare itself a sort
-        by_researcher = "coalesce(researcher_id, 0)" if state is not None else "researcher_id"
-        for col, val in (
-            ("state", state),
-            (by_researcher, researcher_id),
-            ("job_id", job_id),
-            ("kind", kind),
-        ):
-            if val is not None:
-                where.append(f"{col} = ?")
-                params.append(val)
-        if min_confidence is not None:
-            where.append("coalesce(confidence, 0) >= ?")
-            params.append(min_confidence)
-        order_sql = {
-            "id": "id",
-            "confidence": "coalesce(confidence, 0) DESC, id",
-            "-confidence": "coalesce(confidence, 0), id",
-            "researcher": "researcher_id, id",
-            "field": "field, id",
-        }.get(order, "id")
-        rows = self._q(f"SELECT * FROM proposals WHERE {' AND '.join(where)} ORDER BY {order_sql}", params)
+        """Every proposal the filters select, in a queue order (`id`, `confidence`, `researcher`): the same filters
+        as the review queue's pages (store/paging.py), all at once."""
+        if order not in paging.SORTS:
+            raise ValueError(f"unknown order {order!r}; use one of: {', '.join(paging.SORTS)}")
+        query = paging.QueueQuery(state, field, researcher_id, job_id, min_confidence, kind, order)
+        where, params = paging.queue_where(query)
+        key, direction = paging.SORTS[order]
+        order_sql = f"{key} {direction}, p.id" if key else "p.id"
+        rows = self._q(
+            f"SELECT p.* FROM proposals p WHERE {' AND '.join(where) or '1 = 1'} ORDER BY {order_sql}", params
+        )
         return [self._proposal(r) for r in rows]
 
     def get_proposal(self, proposal_id: int) -> Proposal:

@@ -48,7 +48,7 @@ class Page:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _where(q: QueueQuery) -> tuple[list[str], list[str | int | float]]:
+def queue_where(q: QueueQuery) -> tuple[list[str], list[str | int | float]]:
     where: list[str] = []
     params: list[str | int | float] = []
     if q.field is not None:  # `affiliation` selects every affiliation slot
@@ -132,7 +132,7 @@ def proposal_page(
     if q.sort not in SORTS:
         raise CursorError(f"unknown sort {q.sort!r}; use one of: {', '.join(SORTS)}")
     limit = max(1, min(int(limit), MAX_LIMIT))
-    where, params = _where(q)
+    where, params = queue_where(q)
     forward = before is None
     cursor = after if forward else before
     if cursor:
@@ -162,7 +162,7 @@ def proposal_page(
 
 
 def _exists(store: Store, q: QueueQuery, cursor: str, *, forward: bool) -> bool:
-    where, params = _where(q)
+    where, params = queue_where(q)
     cond, more = _seek(q, cursor, forward)
     sql = f"SELECT 1 FROM proposals p WHERE {' AND '.join([*where, f'({cond})'])} LIMIT 1"
     return store.db.conn.execute(sql, [*params, *more]).fetchone() is not None
@@ -170,7 +170,7 @@ def _exists(store: Store, q: QueueQuery, cursor: str, *, forward: bool) -> bool:
 
 def count_proposals(store: Store, q: QueueQuery) -> int:
     """How many proposals match (an index range count)."""
-    where, params = _where(q)
+    where, params = queue_where(q)
     sql = "SELECT count(*) FROM proposals p" + (f" WHERE {' AND '.join(where)}" if where else "")
     return int(store.db.conn.execute(sql, params).fetchone()[0])
 
@@ -286,7 +286,7 @@ def decision_candidates(store: Store, q: QueueQuery) -> list[tuple[int, str, str
     query: what a bulk decision needs to choose, without loading each proposal."""
     if q.sort not in SORTS:
         raise CursorError(f"unknown sort {q.sort!r}; use one of: {', '.join(SORTS)}")
-    where, params = _where(q)
+    where, params = queue_where(q)
     sql = (
         "SELECT p.id, p.kind, cfv.status FROM proposals p "
         "LEFT JOIN current_values c ON c.researcher_id = p.researcher_id AND c.field = p.field "
@@ -308,11 +308,11 @@ def decision_counts(store: Store, q: QueueQuery) -> dict[str, int]:
     elif q.kind == "field" or q.field is not None:  # split and merge proposals name no field
         structural = 0
     else:
-        where, params = _where(q)
+        where, params = queue_where(q)
         where.append("p.kind IN ('split', 'merge')")
         sql = f"SELECT count(*) FROM proposals p WHERE {' AND '.join(where)}"
         structural = int(store.db.conn.execute(sql, params).fetchone()[0])
-    where, params = _where(q)
+    where, params = queue_where(q)
     sql = (
         "SELECT count(*) FROM field_values cfv CROSS JOIN current_values c CROSS JOIN proposals p "
         "WHERE cfv.status IN ('verified', 'accepted') AND c.researcher_id = cfv.researcher_id AND c.field = cfv.field "

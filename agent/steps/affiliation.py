@@ -154,13 +154,21 @@ def _orgs(ctx: StepContext) -> OrgLines:
     return OrgLines(ctx.ror, _threshold(ctx))
 
 
+def _matched_on(fv: FieldValue) -> tuple[str, list[str]]:
+    """What a value's ROR id is matched on: the address, for a value read off an e-mail (its quote; its name is
+    the ROR name the domain gave, which another record may share), else its name."""
+    if fv.origin == "import:email-domain" and fv.evidence and fv.evidence[0].quote:
+        return "", [fv.evidence[0].quote]
+    return fv.value["name"], []
+
+
 def normalise_all(ctx: StepContext) -> list[str]:
     """Attach the ROR id to every affiliation the researcher holds (derived facts; values unchanged)."""
     notes = []
     for f in slot_fields(STEP):
         cur = ctx.store.current(ctx.researcher_id, f)
         if cur is not None and cur.id is not None:
-            m = attach_ror(ctx, cur.id, cur.value["name"])
+            m = attach_ror(ctx, cur.id, *_matched_on(cur))
             notes.append(
                 f"{f}: " + (f"ROR {m.ror_id}" if m else "ROR no match" if ctx.ror is not None else "no ROR index")
             )
@@ -285,9 +293,8 @@ def run(ctx: StepContext) -> StepOutcome:
             parts.append(f"{fv.value['name']}: stated before")
             continue
         placed, res = w
-        if res.value_id:  # a value read off an e-mail address keeps the domain as what its ROR id matched on
-            mail = fv.origin == "import:email-domain" and fv.evidence and fv.evidence[0].quote
-            attach_ror(ctx, res.value_id, "" if mail else placed.value["name"], [mail] if mail else [])
+        if res.value_id:
+            attach_ror(ctx, res.value_id, *_matched_on(placed))
         parts.append(
             f"{placed.field} {placed.value['name']} (confidence {placed.confidence}; {res.reason or res.outcome})"
         )
@@ -295,7 +302,6 @@ def run(ctx: StepContext) -> StepOutcome:
             out.status, out.value = res.outcome, placed
     if out.value is None:
         out.status = "unchanged"
-    normalise_all(ctx)
     out.detail = "; ".join(parts)
     return out
 

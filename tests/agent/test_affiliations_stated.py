@@ -173,6 +173,30 @@ def test_an_email_at_an_institutional_domain_gives_the_organisations_ror_name_an
     assert facts[0].value == UFBS and facts[0].detail["matched_on"] == "domain"
 
 
+def test_a_value_read_off_an_email_keeps_the_domains_ror_id_when_its_name_names_another_record(
+    ror_store, fake, settings, monkeypatch
+):
+    """A ROR name can be shared by records elsewhere: re-matching the held value by its name (a later run, or the
+    step's own normalisation) must not put the other record's id over the one its address gave."""
+    from enrich.agent import ror
+
+    real_match = ror.match
+
+    def shared_name(text, *args, emails=(), **kw):
+        m = real_match(text, *args, emails=emails, **kw)
+        if m is not None and not emails and text == "Universidade Federal de Boa Serra":
+            return m.model_copy(update={"ror_id": UFBS_MEXICO, "matched_on": "name"})
+        return m
+
+    monkeypatch.setattr(ror, "match", shared_name)
+    rid = ingest(ror_store, page("Ana Souza", "Contact: a.souza@dcc.ufbs.br"), "ana.txt")
+    run(ror_store, fake, settings)
+    run(ror_store, fake, settings)  # the second run normalises what is held
+    aff = ror_store.current(rid, "affiliation")
+    assert aff.origin == "import:email-domain"
+    assert [(f.value, f.detail["matched_on"]) for f in ror_store.derived(aff.id, "ror_id")] == [(UFBS, "domain")]
+
+
 def test_a_named_email_in_a_byline_quotes_the_address(ror_store, fake, settings):
     text = page("Ana Souza", "Open to collaborate").replace(
         "Abstract: We count", "Ana Souza <asouza@ufbs.br>\nAbstract: We count"

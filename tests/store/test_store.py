@@ -187,6 +187,27 @@ def test_invalid_value_is_refused_before_anything_is_written(store):
     assert sql_rows(store, "SELECT count(*) AS n FROM field_values")[0]["n"] == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "known"),
+    [
+        ("affiliation", True),
+        ("affiliation.2", True),
+        ("affiliation.8", True),
+        ("affiliation.1", False),  # slot 1 is written `affiliation`
+        ("affiliation.02", False),
+        ("affiliation.\u0662", False),  # an Arabic-Indic 2: int() reads it, the store never writes it
+        ("affiliation.9", False),
+        ("affiliation.", False),
+        ("topics.2", False),
+        ("colour", False),
+    ],
+)
+def test_only_the_spellings_the_store_writes_are_field_names(name, known):
+    from enrich.schemas.fields import is_known_field
+
+    assert is_known_field(name) is known
+
+
 def test_reimport_same_text_adds_nothing_and_keeps_work_ids(store):
     text = "Ada\nUniversity of Bergen\nA paper (2020)\nA paper (2020)\n"
     parsed = ParsedListing(
