@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 from enrich.agent.ingest import parse  # noqa: E402
-from enrich.agent.steps.conflation import detect  # noqa: E402
+from enrich.agent.steps.conflation import detect, page_states_affiliation  # noqa: E402
 from enrich.schemas import Work  # noqa: E402
 
 DEFAULT_DEV = next(
@@ -91,9 +91,11 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
 # ----------------------------------------------------------------- parsing
 
 
-def load_listing(path: Path) -> tuple[str | None, list[Work], str]:
+def load_listing(path: Path) -> tuple[str | None, list[Work], bool, str]:
+    """(name, works, whether the page states an affiliation for its subject, parser)."""
     parsed = parse(path.read_text(encoding="utf-8"))
-    return parsed.name, parsed.works, "enrich.agent.ingest"
+    stated = page_states_affiliation([h.value for h in parsed.hints], parsed.name)
+    return parsed.name, parsed.works, stated, "enrich.agent.ingest"
 
 
 # ----------------------------------------------------------------- run
@@ -107,10 +109,10 @@ def evaluate(dev: Path, verbose: bool = False) -> dict:
     for g in gold:
         if g["kind"] != "conflated" and g["kind"] not in NEGATIVE_KINDS:
             continue
-        name, works, how = load_listing(dev / g["source_file"])
+        name, works, stated, how = load_listing(dev / g["source_file"])
         parser_used.add(how)
         t0 = time.perf_counter()
-        res = detect(works, name)
+        res = detect(works, name, page_affiliation=stated)
         elapsed += time.perf_counter() - t0
         positive = g["kind"] == "conflated"
         tp += positive and res.detected

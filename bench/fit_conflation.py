@@ -13,8 +13,9 @@ except the fitted numbers.
    each weight held to the sign work_pairs.SIGNS allows.
 2. Merge and attach thresholds: grid search for the best work-clustering pairwise F1 + detection F1 on the fitting
    listings.
-3. Detection model: logistic regression with non-negative weights on the listing features (co-author structure
-   and how ambiguous the page's name is, conflation.LISTING_FEATURES); a listing is flagged when the probability
+3. Detection model: logistic regression on the listing features (co-author structure, how ambiguous the page's
+   name is, whether the page states an affiliation for its subject: conflation.LISTING_FEATURES), each weight held
+   to the sign conflation.DETECT_SIGNS allows (--drop holds one at 0); a listing is flagged when the probability
    reaches THRESHOLD (chosen by the held-out detection F1 of --per-listing; the merge/attach search uses it too).
 
 Leave-people-out cross-validation, two ways, so that no person is in both the fitting and the scored listings:
@@ -50,7 +51,6 @@ from enrich.agent.steps.work_pairs import FEATURES, SIGNS, GroupState  # noqa: E
 
 MERGE_GRID = [0.3, 0.5, 0.7, 0.8, 0.9, 1.01]  # 1.01: never merge co-author groups
 ATTACH_GRID = [0.0, 0.3, 0.5, 0.7, 1.01]  # 1.01: leftovers are proposed as one "not placed" cluster
-DETECT_SIGNS = (1,) * len(C.LISTING_FEATURES)  # every listing feature is evidence of several people
 # Flag at this detection probability: the best held-out (--per-listing) detection F1 among 0.30-0.60 in steps of
 # 0.05 with the merge/attach search run at the same threshold (bench figures in the README).
 THRESHOLD = 0.4
@@ -113,7 +113,9 @@ def load(folders: list[Path]) -> list[Case]:
                 g["kind"] == "conflated",
                 frozenset(set(owner.values())),
                 labels,
-                C._features(works, subject, parsed.name),
+                C._features(
+                    works, subject, parsed.name, C.page_states_affiliation([h.value for h in parsed.hints], parsed.name)
+                ),
                 {folder.name},
                 works,
                 parsed.name,
@@ -197,23 +199,40 @@ def pair_data(cases: list[Case], samples: int = 4, seed: int = 3) -> tuple[np.nd
     return np.vstack(xs), np.concatenate(ys).astype(int)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, signs: tuple[int, ...]) -> dict:
+def fit_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    c: float,
+    signs: tuple[int, ...],
+    fixed_zero: list[bool] | None = None,
+    offset: np.ndarray | None = None,
+) -> dict:
     """L2-regularised logistic regression on standardised features whose weights keep the given signs (+1: >= 0,
-    -1: <= 0, 0: free); the intercept is free. Returns the model as agent/data/conflation-params.json holds it."""
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
+    -1: <= 0, 0: free; fixed_zero: held at 0); the intercept is free. With `offset` (a fixed score added to every
+    row): the features are used as they are (not standardised) and there is no intercept. Returns the model as
+    agent/data/conflation-params.json holds it."""
+    n, d = x.shape
+    if offset is None:
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale == 0] = 1.0
+    else:
+        mean, scale = np.zeros(d), np.ones(d)
     z = (x - mean) / scale
-    n, d = z.shape
+    base = np.zeros(n) if offset is None else offset
+    free_b = offset is None
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:d], theta[d]
-        t = z @ w + b
+        t = z @ w + b + base
         p = 1.0 / (1.0 + np.exp(-np.clip(t, -30, 30)))
         value = float(np.sum(np.logaddexp(0.0, t) - y * t)) / n + float(w @ w) / (2 * c * n)
         g = (p - y) / n
         return value, np.concatenate([z.T @ g + w / (c * n), [g.sum()]])
 
-    bounds = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (None, None) for s in signs] + [(None, None)]
+    bounds = [
+        (0.0, 0.0) if zero else (0.0, None) if s > 0 else (None, 0.0) if s < 0 else (None, None)
+        for s, zero in zip(signs, fixed_zero or [False] * d)
+    ] + [(None, None) if free_b else (0.0, 0.0)]
     theta = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=bounds).x
     return {
         "mean": mean.round(6).tolist(),
@@ -221,6 +240,28 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, signs: tuple[int, ...])
         "coef": theta[:d].round(6).tolist(),
         "intercept": round(float(theta[d]), 6),
     }
+
+
+def fit_detection(lx: np.ndarray, ly: np.ndarray, c: float, drop: frozenset[str], joint: bool = False) -> dict:
+    """The detection model. The evidence-of-one-person features (sign -1 in conflation.DETECT_SIGNS) are fitted
+    second, as they are, on top of the score the other features give: so a page WITHOUT that evidence keeps the
+    confidence the structure and the name give it (absence of an affiliation line is not evidence of several
+    people: most single-person pages of aggregators have none). joint=True fits all weights together instead."""
+    signs = C.DETECT_SIGNS
+    names = C.LISTING_FEATURES
+    if joint:
+        return fit_logistic(lx, ly, c, signs, fixed_zero=[k in drop for k in names])
+    first = [k in drop or s < 0 for k, s in zip(names, signs)]
+    det = fit_logistic(lx, ly, c, signs, fixed_zero=first)
+    second = [s < 0 and k not in drop for k, s in zip(names, signs)]
+    if not any(second):
+        return det
+    score = ((lx - det["mean"]) / np.array(det["scale"])) @ np.array(det["coef"]) + det["intercept"]
+    sel = np.array(second)
+    extra = fit_logistic(lx[:, sel], ly, c, tuple(s for s, k in zip(signs, sel) if k), offset=score)
+    mean, scale, coef = (np.array(det[k], dtype=float) for k in ("mean", "scale", "coef"))
+    mean[sel], scale[sel], coef[sel] = 0.0, 1.0, extra["coef"]
+    return {**det, "mean": mean.tolist(), "scale": scale.tolist(), "coef": coef.tolist()}
 
 
 def pairwise(labels: list[str], clusters: list[list[int]]) -> tuple[int, int, int]:
@@ -315,7 +356,10 @@ def fit(
     c_detect: float = 1.0,
     synthetic: int = SYNTHETIC,
     threshold: float = THRESHOLD,
+    drop: frozenset[str] = frozenset(),
+    joint: bool = False,
 ) -> dict:
+    """drop: listing features held at weight 0 (to measure the model without them); joint: see fit_detection."""
     extra = synthesize(cases, synthetic) if synthetic else []
     # Within-listing contrasts (both labels in one listing): the builder's mixed listings + random-pair ones.
     x, y = pair_data([c for c in cases if c.mixed] + extra)
@@ -329,7 +373,7 @@ def fit(
         base = _params(pair, merge, 0.5, {**_NO_DETECT, "coef": [0.0] * len(C.LISTING_FEATURES), "intercept": 0.0})
         analyses = [(c, C.analyse_features(c.features, base, c.start)) for c in cases]
         lx = np.array([a.listing_x for _, a in analyses])
-        det = fit_logistic(lx, ly, c_detect, DETECT_SIGNS)
+        det = fit_detection(lx, ly, c_detect, drop, joint)
         for attach in ATTACH_GRID:
             m = score(predict_from(analyses, _params(pair, merge, attach, det, threshold)))
             objective = m["pairwise"][2] + m["detection"][2]
@@ -346,7 +390,13 @@ def fit(
 
 
 def cross_validate(
-    cases: list[Case], repeats: int, seed: int = 7, synthetic: int = SYNTHETIC, threshold: float = THRESHOLD
+    cases: list[Case],
+    repeats: int,
+    seed: int = 7,
+    synthetic: int = SYNTHETIC,
+    threshold: float = THRESHOLD,
+    drop: frozenset[str] = frozenset(),
+    joint: bool = False,
 ) -> dict:
     people = sorted({p for c in cases for p in c.people})
     rng = random.Random(seed)
@@ -359,7 +409,7 @@ def cross_validate(
             test = [c for c in cases if not (c.people & fit_half)]
             if not any(c.mixed for c in train) or not test:
                 continue
-            params = C.Params.from_dict(fit(train, synthetic=synthetic, threshold=threshold))
+            params = C.Params.from_dict(fit(train, synthetic=synthetic, threshold=threshold, drop=drop, joint=joint))
             preds = predict(test, params)
             runs.append({**score(preds), "n_test": len(test), "n_mixed": sum(c.mixed for c in test)})
             pooled += [(conf, c.mixed) for c, conf, _, _ in preds]
@@ -367,13 +417,18 @@ def cross_validate(
 
 
 def cross_validate_per_listing(
-    cases: list[Case], progress: bool = False, synthetic: int = SYNTHETIC, threshold: float = THRESHOLD
+    cases: list[Case],
+    progress: bool = False,
+    synthetic: int = SYNTHETIC,
+    threshold: float = THRESHOLD,
+    drop: frozenset[str] = frozenset(),
+    joint: bool = False,
 ) -> dict:
     """Every listing scored once, by parameters fitted on all listings that share none of its people."""
     preds = []
     for k, c in enumerate(cases, 1):
         train = [t for t in cases if not (t.people & c.people)]
-        params = C.Params.from_dict(fit(train, synthetic=synthetic, threshold=threshold))
+        params = C.Params.from_dict(fit(train, synthetic=synthetic, threshold=threshold, drop=drop, joint=joint))
         preds += predict([c], params)
         if progress:
             print(f"  [{k}/{len(cases)}] {c.case_id}: {len(train)} fitting listings", file=sys.stderr)
@@ -469,8 +524,21 @@ def main() -> None:
     ap.add_argument(
         "--threshold", type=float, default=THRESHOLD, help="detection probability at which a listing is flagged"
     )
+    ap.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        choices=C.LISTING_FEATURES,
+        help="hold this listing feature's detection weight at 0 (measure the model without it; repeatable)",
+    )
+    ap.add_argument(
+        "--joint",
+        action="store_true",
+        help="fit the evidence-of-one-person weights together with the others (default: on top of them)",
+    )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    drop = frozenset(a.drop)
     folders = a.data or [SHARED / "dev", SHARED / "dev-conflation"]
     for d in folders:
         if not (d / "gold.jsonl").exists():
@@ -487,9 +555,13 @@ def main() -> None:
         return
     if a.repeats or a.per_listing:
         cv = (
-            cross_validate_per_listing(cases, progress=True, synthetic=a.synthetic, threshold=a.threshold)
+            cross_validate_per_listing(
+                cases, progress=True, synthetic=a.synthetic, threshold=a.threshold, drop=drop, joint=a.joint
+            )
             if a.per_listing
-            else cross_validate(cases, a.repeats, synthetic=a.synthetic, threshold=a.threshold)
+            else cross_validate(
+                cases, a.repeats, synthetic=a.synthetic, threshold=a.threshold, drop=drop, joint=a.joint
+            )
         )
         det = [r["detection"][2] for r in cv["runs"]]
         pw = [r["pairwise"][2] for r in cv["runs"]]
@@ -516,7 +588,7 @@ def main() -> None:
                     "pairwise": m["pairwise"],
                     "counts": m["counts"],
                 }
-    params = fit(cases, synthetic=a.synthetic, threshold=a.threshold)
+    params = fit(cases, synthetic=a.synthetic, threshold=a.threshold, drop=drop, joint=a.joint)
     report["in_sample"] = score(predict(cases, C.Params.from_dict(params)))
     report["params"] = {"merge": params["merge"], "attach": params["attach"], "threshold": params["threshold"]}
     if a.write:

@@ -15,7 +15,7 @@ from enrich.schemas.conflation import ConflationResult
 from enrich.store import structural
 
 from .base import StepContext, StepOutcome
-from .conflation import detect
+from .conflation import detect, page_states_affiliation
 
 STEP = "conflation"
 
@@ -29,8 +29,10 @@ def run(ctx: StepContext) -> StepOutcome:
         out.detail = "too few works to judge"
         return out
     existing = structural.get_conflation(ctx.store, listing_id=ctx.listing.id)
-    result = existing or _detect(ctx.works, ctx.researcher.name)
-    if existing is None:
+    result = existing
+    if result is None:
+        hints = [h.get("value") or {} for h in ctx.store.listing_hints(ctx.listing_id)]
+        result = _detect(ctx.works, ctx.researcher.name, page_states_affiliation(hints, ctx.researcher.name))
         structural.save_conflation(ctx.store, ctx.listing_id, ctx.researcher_id, result)
     ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher_id, ctx.researcher)
     if result.detected:
@@ -47,19 +49,21 @@ _SEEN_MAX = 2048
 _SEEN_LOCK = threading.Lock()
 
 
-def _detect(works: list[Work], name: str | None) -> ConflationResult:
-    """`detect`, remembered by content: the verdict is a function of the works and the name alone, and a platform's
-    duplicate profiles (the same page under another id) list the same works again. Kept as pydantic's JSON, so a
-    caller changing its copy changes nothing here (a deep copy of every new verdict cost more than the look-up)."""
+def _detect(works: list[Work], name: str | None, page_affiliation: bool = False) -> ConflationResult:
+    """`detect`, remembered by content: the verdict is a function of the works, the name and whether the page
+    states an affiliation for its subject, and a platform's duplicate profiles (the same page under another id)
+    list the same works again. Kept as pydantic's JSON, so a caller changing its copy changes nothing here (a deep
+    copy of every new verdict cost more than the look-up)."""
     key = hashlib.blake2b(
-        json.dumps(name).encode() + b"".join(w.__pydantic_serializer__.to_json(w) for w in works), digest_size=16
+        json.dumps([name, page_affiliation]).encode() + b"".join(w.__pydantic_serializer__.to_json(w) for w in works),
+        digest_size=16,
     ).digest()
     with _SEEN_LOCK:
         seen = _SEEN.get(key)
         if seen is not None:
             _SEEN.move_to_end(key)
             return ConflationResult.model_validate_json(seen)
-    result = detect(works, name)
+    result = detect(works, name, page_affiliation=page_affiliation)
     with _SEEN_LOCK:
         _SEEN[key] = result.__pydantic_serializer__.to_json(result)
         while len(_SEEN) > _SEEN_MAX:

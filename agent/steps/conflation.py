@@ -8,12 +8,13 @@ How it decides (co-author structure first; parameters fitted offline, leave-peop
 3. Groups are merged greedily, most probable pair first, while a logistic model (agent/steps/work_pairs.py) gives
    them a same-person probability >= `merge`. Its weights may only say "closer = more likely one person" (see
    work_pairs.SIGNS): text, venue, years, categories, byline organisations, printed name forms, group sizes.
-4. Detection: a second logistic model, with non-negative weights, over the structure (how many works with
-   co-authors lie outside the largest group; how unlikely the two largest groups are to be one person) and how
-   ambiguous the page's name is (printed as initials only; a very common surname): the same structure is
-   stronger evidence of namesakes under a name many researchers share. Its probability is the `confidence`;
-   the listing is flagged at >= `threshold`. A name-form conflict between two substantial groups is a
-   constraint (confidence >= 0.95), not a fitted weight.
+4. Detection: a second logistic model over the structure (how many works with co-authors lie outside the largest
+   group; how unlikely the two largest groups are to be one person) and how ambiguous the page's name is (printed
+   as initials only; a very common surname), weights >= 0: the same structure is stronger evidence of namesakes
+   under a name many researchers share; and whether the page itself states an affiliation for its subject
+   (page_states_affiliation), weight <= 0, fitted on top of the others so that its absence changes nothing. Its
+   probability is the `confidence`; the listing is flagged at >= `threshold`. A name-form conflict between two
+   substantial groups is a constraint (confidence >= 0.95), not a fitted weight.
 5. The proposed split: the substantial groups; a leftover work joins its most probable group above `attach`,
    the rest are proposed together as one cluster of works the method could not place.
 All numbers (weights, `merge`, `attach`, `threshold`) are fitted by bench/fit_conflation.py on labelled listings
@@ -26,10 +27,12 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -39,10 +42,10 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from enrich.schemas import Work
 from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 
-from ..names import PersonName
+from ..names import PersonName, email_names_subject, looks_like_institution, names_subject
 from .work_pairs import GroupState, PairModel, WorkVectors, affiliation_keys, incidence, venue_family, venue_words
 
-METHOD = "coauthor-structure-name-v4"
+METHOD = "coauthor-structure-name-affiliation-v5"
 NAME_CONFLICT_CONFIDENCE = 0.95
 # Words that say nothing about a research topic in titles/abstracts of CS papers.
 _EXTRA_STOP = {
@@ -170,6 +173,7 @@ class _Features:
     subject: PersonName | None
     vectors: WorkVectors
     name: PersonName | None = None  # the page's name as printed (or the subject's most frequent printing)
+    page_affiliation: bool = False  # the page ties its subject to an organisation (see page_states_affiliation)
 
 
 def _text(w: Work) -> str:
@@ -305,8 +309,28 @@ def _name_matrices(own_forms: list[PersonName | None], subject: PersonName | Non
     return clash[idx[:, None], idx[None, :]], full
 
 
-def _features(works: list[Work], subject: PersonName | None, name: str | None = None) -> _Features:
-    """name: the page's name as printed (None: the subject's most frequent printing in the works is used)."""
+def page_states_affiliation(hints: Sequence[Mapping[str, Any]], name: str | None) -> bool:
+    """Does the page itself tie its subject to an organisation: a header line that reads as an organisation's name
+    (its words, as the affiliation step decides without a ROR index) or an e-mail, or a byline affiliation or
+    e-mail that names the subject? `hints`: the parser's hint values (`kind`, `text`, `author`), as the store keeps
+    them. A page that states where its subject works is usually about one person (a fitted detection feature, not
+    a rule: see README "What the page's affiliation rests on")."""
+    for h in hints:
+        kind, author, text = h.get("kind"), h.get("author"), h.get("text") or ""
+        if kind == "header" and (looks_like_institution(text) or "@" in text):
+            return True
+        if name and kind in ("affiliation", "email") and names_subject(author, name):
+            return True
+        if name and kind == "email" and "@" in text and email_names_subject(text, name):
+            return True
+    return False
+
+
+def _features(
+    works: list[Work], subject: PersonName | None, name: str | None = None, page_affiliation: bool = False
+) -> _Features:
+    """name: the page's name as printed (None: the subject's most frequent printing in the works is used);
+    page_affiliation: page_states_affiliation() of the page's hints."""
     n = len(works)
     own_strings, co_forms = [], []
     for w in works:
@@ -355,6 +379,7 @@ def _features(works: list[Work], subject: PersonName | None, name: str | None = 
         subject,
         vectors,
         page_name,
+        page_affiliation,
     )
 
 
@@ -476,7 +501,12 @@ LISTING_FEATURES = (
     "separation",  # 1 - same-person probability between the two largest substantial groups (0 with fewer)
     "initials_only",  # the page's name is initials + surname ("J. Lee")
     "common_surname",  # one of the most frequent surnames (names.COMMON_SURNAMES)
+    "page_affiliation",  # the page states an organisation for its subject (header, byline, e-mail): one person
 )
+# The direction each listing feature may push the detection probability when fitted (+1: towards several people,
+# -1: towards one person).
+DETECT_SIGNS = (1, 1, 1, 1, -1)
+assert len(DETECT_SIGNS) == len(LISTING_FEATURES)
 # Listings of the fitting data hold 6-12 works: a longer listing's count is scaled to this size, so that a
 # prolific person's many small collaborations do not read as a second person.
 REFERENCE_WORKS = 12
@@ -498,6 +528,7 @@ def listing_features(f: _Features, prob: np.ndarray, clusters: list[list[int]]) 
         "separation": 1.0 - float(prob[0, 1]) if nbig >= 2 else 0.0,
         "initials_only": float(bool(name and name.initials_only)),
         "common_surname": float(bool(name and name.common_surname)),
+        "page_affiliation": float(f.page_affiliation),
     }
     return np.array([x[k] for k in LISTING_FEATURES]), big
 
@@ -542,6 +573,8 @@ def _reasons(x: np.ndarray, big: list[list[int]], f: _Features, conflict: bool) 
     ]
     if ambiguous:
         reasons.append("an ambiguous name: " + ", ".join(ambiguous))
+    if v["page_affiliation"]:
+        reasons.append("the page states an affiliation for its subject (evidence of one person)")
     return reasons
 
 
@@ -563,9 +596,11 @@ class Analysis:
     name_conflict: bool = False
 
 
-def analyse(works: list[Work], subject_name: str | None, params: Params | None = None) -> Analysis:
+def analyse(
+    works: list[Work], subject_name: str | None, params: Params | None = None, page_affiliation: bool = False
+) -> Analysis:
     params = params or default_params()
-    f = _features(works, _subject_form(works, subject_name), subject_name)
+    f = _features(works, _subject_form(works, subject_name), subject_name, page_affiliation)
     return analyse_features(f, params)
 
 
@@ -625,8 +660,11 @@ def _evidence(f: _Features, c: list[int], works: list[Work]) -> ClusterEvidence:
     )
 
 
-def detect(works: list[Work], subject_name: str | None, params: Params | None = None) -> ConflationResult:
-    """Cluster a listing's works and decide whether they belong to more than one person."""
+def detect(
+    works: list[Work], subject_name: str | None, params: Params | None = None, page_affiliation: bool = False
+) -> ConflationResult:
+    """Cluster a listing's works and decide whether they belong to more than one person. page_affiliation:
+    page_states_affiliation() of the listing's hints."""
     if len(works) < 4:
         clusters = [Cluster(work_ids=[w.work_id for w in works], titles=[w.title for w in works])] if works else []
         return ConflationResult(
@@ -637,7 +675,7 @@ def detect(works: list[Work], subject_name: str | None, params: Params | None = 
             reasons=["too few works to tell people apart"],
         )
     params = params or default_params()
-    a = analyse(works, subject_name, params)
+    a = analyse(works, subject_name, params, page_affiliation)
     f = a.features
     detected = a.confidence >= params.threshold and len(a.clusters) >= 2
     out = final_clusters(a, params) if detected else [list(range(f.n))]

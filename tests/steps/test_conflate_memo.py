@@ -21,10 +21,11 @@ def test_a_remembered_verdict_equals_a_fresh_one_and_is_the_callers_own():
     assert again is not conflate._detect(works, "Y. Sun")
 
 
-def test_another_name_or_other_works_are_judged_afresh():
+def test_another_name_other_works_or_a_stated_affiliation_are_judged_afresh():
     works = printed_as(two_people() + more_gait(), "Y. Sun")
     conflate._SEEN.clear()
     conflate._detect(works, "Y. Sun")
     conflate._detect(works, "Yan Sun")
     conflate._detect(works[:-1], "Y. Sun")
-    assert len(conflate._SEEN) == 3
+    conflate._detect(works, "Y. Sun", page_affiliation=True)
+    assert len(conflate._SEEN) == 4

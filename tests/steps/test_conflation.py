@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from enrich.agent.names import PersonName
+from enrich.agent.steps import conflation
 from enrich.agent.steps.conflation import detect
 from enrich.schemas import Work
 
@@ -191,6 +192,36 @@ def test_the_same_works_are_more_likely_namesakes_under_a_more_ambiguous_name():
     assert not any("ambiguous name" in r for r in full_rare.reasons)
 
 
+def test_a_page_stating_its_subjects_affiliation_is_less_likely_mixed():
+    """The page's own affiliation evidence for its subject (header line, byline or e-mail naming the subject) is a
+    fitted weight towards one person: the same works score lower with it, and a page without it scores exactly as
+    the structure and the name make it (its absence is not evidence of several people)."""
+    works = printed_as(two_people() + more_gait(), "Y. Sun")
+    plain = detect(works, "Y. Sun")
+    stated = detect(works, "Y. Sun", page_affiliation=True)
+    assert stated.confidence < plain.confidence
+    assert any("states an affiliation" in r for r in stated.reasons)
+    assert not any("states an affiliation" in r for r in plain.reasons)
+    assert conflation.default_params().detect_mean[conflation.LISTING_FEATURES.index("page_affiliation")] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("hints", "expected"),
+    [
+        ([{"kind": "header", "text": "Saarland University", "author": "V. Demberg"}], True),
+        ([{"kind": "header", "text": "dwijaya@bu.edu", "author": "V. Demberg"}], True),
+        ([{"kind": "header", "text": "Research interests: parsing, semantics", "author": "V. Demberg"}], False),
+        ([{"kind": "affiliation", "text": "KAIST", "work": 0, "author": "Vera Demberg"}], True),
+        ([{"kind": "affiliation", "text": "KAIST", "work": 0, "author": "Sung-Hyon Myaeng"}], False),
+        ([{"kind": "email", "text": "vdemberg@coli.uni-saarland.de", "work": 2, "author": None}], True),
+        ([{"kind": "email", "text": "someone@kaist.ac.kr", "work": 2, "author": None}], False),
+        ([], False),
+    ],
+)
+def test_what_counts_as_the_page_stating_an_affiliation(hints, expected):
+    assert conflation.page_states_affiliation(hints, "V. Demberg") is expected
+
+
 def test_evidence_of_a_second_person_grows_with_its_works_and_its_distance():
     """Two co-author communities of 4 and 3 works are also what one person's page often looks like in the labelled
     listings, so the 4 + 3 page is less certain than the 4 + 5 one; and a one-community page is the least."""
@@ -288,7 +319,6 @@ def co_author_groups_without_shared_terms() -> list[Work]:
 
 
 def test_groups_with_no_shared_terms_do_not_overflow_the_score():
-    from enrich.agent.steps import conflation
 
     works = co_author_groups_without_shared_terms()
     a = conflation.analyse(works, "R. Okafor")
@@ -325,8 +355,6 @@ def test_works_not_placed_are_proposed_together_when_attaching_is_off():
     reviewer to move) instead of each becoming a cluster of its own."""
     from dataclasses import replace
 
-    from enrich.agent.steps import conflation
-
     works = (
         two_people()
         + more_gait()
@@ -347,9 +375,9 @@ def test_the_step_judges_the_same_content_once(monkeypatch):
 
     calls = []
 
-    def counting(works, name):
+    def counting(works, name, page_affiliation=False):
         calls.append(name)
-        return detect(works, name)
+        return detect(works, name, page_affiliation=page_affiliation)
 
     monkeypatch.setattr(conflate, "detect", counting)
     monkeypatch.setattr(conflate, "_SEEN", type(conflate._SEEN)())
@@ -360,4 +388,5 @@ def test_the_step_judges_the_same_content_once(monkeypatch):
     assert calls == ["Yan Sun"] and again == detect(works, "Yan Sun") and again.clusters
     conflate._detect(works, "Y. Sun")  # another name: judged again
     conflate._detect(works[:-1], "Yan Sun")  # other works: judged again
-    assert calls == ["Yan Sun", "Y. Sun", "Yan Sun"]
+    conflate._detect(works, "Yan Sun", page_affiliation=True)  # the page states an affiliation: judged again
+    assert calls == ["Yan Sun", "Y. Sun", "Yan Sun", "Yan Sun"]
