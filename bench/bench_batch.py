@@ -14,10 +14,11 @@
                parsed, validated with the step's context, checked, written through the store's policy, logged.
                Answers/s.
 
-Peak RSS (ru_maxrss) is reported after each phase (this process, and the largest worker process: at most the
-processes' sum is held at once), and the CPU time of each phase beside the wall time, worker processes included (on
-a machine shared with other work, requests per CPU-second is the figure that does not depend on the load; on a
-quiet machine wall time is CPU time divided by the processes kept busy), with the load average before and after. Each figure is printed next to its goal
+Peak RSS (ru_maxrss) is reported after each phase (this process's, and the largest worker process's: at most this
+process and N workers are held at once), and the CPU time of each phase beside the wall time -- this
+process's and that of every process it started and waited for (RUSAGE_CHILDREN), so worker processes count too (on a
+machine shared with other work, requests per CPU-second is the figure that does not depend on the load; on a quiet
+machine with one process the two agree), with the load average before and after and the processes the build used. Each figure is printed next to its goal
 (issue 18, default install, 2-core machine): build >= 2,000 requests/s, collect >= 1,000 answers/s, RSS < 1 GB.
 Uses a temporary folder; no network. One command; run it on a quiet machine for the wall-clock figures.
 """
@@ -55,25 +56,25 @@ def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def cpu_s() -> float:
-    """CPU seconds of this process and of its finished worker processes."""
-    me, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + workers.ru_utime + workers.ru_stime
+    """User + system CPU seconds of this process and of its children that have ended (worker processes)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=100_000)
-    ap.add_argument("--processes", type=int, default=1, help="worker processes of the collect")
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="as `enrich run --batch --processes N` and `enrich batch collect --processes N`",
+    )
     ap.add_argument("--invalid-every", type=int, default=0, help="spoil every N-th first answer (re-ask round)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     n = int(args.requests / REQUESTS_PER_RESEARCHER) + 1
-    out: dict = {
-        "researchers": n,
-        "processes": args.processes,
-        "load_before": [round(x, 2) for x in os.getloadavg()],
-        "goals": GOALS,
-    }
+    out: dict = {"researchers": n, "load_before": [round(x, 2) for x in os.getloadavg()], "goals": GOALS}
     with tempfile.TemporaryDirectory(prefix="enrich-bench-batch-") as tmp:
         settings = load(
             db=str(Path(tmp) / "b.db"), backend="openai-compatible", base_url="http://127.0.0.1:9/v1", model="default"
@@ -86,9 +87,12 @@ def main() -> None:
         client = make_client(settings, store)
 
         t, cpu = time.perf_counter(), cpu_s()
-        rep = build(store, settings, client, RunOptions(), folder=Path(tmp) / "files", submit=False)
+        opts = RunOptions(processes=args.processes)
+        rep = build(store, settings, client, opts, folder=Path(tmp) / "files", submit=False)
         build_s, build_cpu = time.perf_counter() - t, cpu_s() - cpu
         out.update(
+            processes_asked=args.processes,
+            build_processes=rep.processes,
             requests=rep.requests,
             files=len(rep.files),
             file_mb=round(sum(f["bytes"] for f in rep.files) / 1e6, 1),
@@ -145,13 +149,13 @@ def main() -> None:
     )
     print(
         f"build:   {out['requests']} requests in {out['files']} file(s), {out['file_mb']} MB, {out['build_s']} s wall,"
-        f" {out['build_cpu_s']} CPU-s -> {out['build_requests_per_s']} requests/s wall,"
+        f" {out['build_cpu_s']} CPU-s ({out['build_processes']} process(es)) -> {out['build_requests_per_s']} requests/s wall,"
         f" {out['build_requests_per_cpu_s']} per CPU-second; goal >= {GOALS['build']:,}/s: {verdict(out['met']['build'])}"
     )
     print(f"answer:  {out['answer_s']} s (fake runner, vllm run-batch line format; not part of bulk mode)")
     print(
         f"collect: {out['answers']} answers ({out['applied']} applied, {out['reasked']} re-asked) in"
-        f" {out['collect_s']} s wall, {out['collect_cpu_s']} CPU-s in {out['processes']} process(es)"
+        f" {out['collect_s']} s wall, {out['collect_cpu_s']} CPU-s ({args.processes} process(es))"
         f" -> {out['collect_answers_per_s']} answers/s wall,"
         f" {out['collect_answers_per_cpu_s']} per CPU-second; goal >= {GOALS['collect']:,}/s:"
         f" {verdict(out['met']['collect'])}"

@@ -66,6 +66,7 @@ class BuildReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     submitted: list[str] = field(default_factory=list)
     still_out: int = 0  # questions not asked again: a waiting bulk job has them out already
+    processes: int = 1  # a build runs in one process (RunOptions.processes is for online runs; see `build`)
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -99,7 +100,12 @@ def build(
 ) -> BuildReport:
     """`enrich run --batch`. With `submit`, upload + create each file's batch; otherwise only write the files.
     `dry_run`: everything runs (so the counts are the real ones) inside a transaction that is rolled back, and no
-    file is written."""
+    file is written.
+
+    One process: the deterministic steps write to the store as they go, and SQLite has one writer. Worker processes
+    that each commit their steps' writes (so as not to hold the write lock while they compute) spent about twice the
+    CPU per request of this process's chunk transactions -- a commit per write, and each process's page cache
+    dropped at every commit of the other -- and were slower in wall time too on two cores (README, Bulk mode)."""
     from enrich.agent import ror
     from enrich.agent.llm.pricing import batch_cost_usd
 
