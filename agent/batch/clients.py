@@ -150,6 +150,8 @@ class _Parsed:
     error: str | None
     failure: Exception | None
     context: dict[str, Any]
+    asked: tuple[Any, ...] = ()  # (model, messages, context, max_tokens) the step asked with
+    prepared: tuple[Any, ...] = ()  # (call, body, completion) made from them
 
 
 @dataclass
@@ -201,19 +203,23 @@ class ReplayClient(_Wrapper):
         if answer is None:  # not a question of this collection (cannot happen when the step is unchanged)
             raise self._defer(step, Stale(f"{step}: no answer collected for this question"))
         row = answer.row
-        call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
-        first = self.online.request_body(response_model, call.messages, max_tokens)
-        if body_hash(first) != row["first_hash"]:
-            why = f"{step}: the question changed since the batch was built (listing, prompt or settings)"
-            raise self._defer(step, Stale(why))
-        completion = completion_from(answer.completion)
-        # checked before the call-log row is written, so the row is written once, with its parse result or error
-        got, answer.checked = answer.checked, None  # checked before, with the same question (its hash matched too)
-        if got is None:
+        asked = (response_model, messages, dict(context or {}), max_tokens)
+        got, answer.checked = answer.checked, None
+        if got is not None and got.asked == asked:  # checked before, asked the same: its question matched then
+            call, first, completion = got.prepared
+            if context is not None:
+                context.update(got.context)
+        else:
+            call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
+            first = self.online.request_body(response_model, call.messages, max_tokens)
+            if body_hash(first) != row["first_hash"]:
+                why = f"{step}: the question changed since the batch was built (listing, prompt or settings)"
+                raise self._defer(step, Stale(why))
+            completion = completion_from(answer.completion)
+            # checked before the call-log row is written, so the row is written once, with its parse result or error
             got = _parse(completion, response_model, self.online.mode, context)
-        elif context is not None:
-            context.update(got.context)
         if self.checking:
+            got.asked, got.prepared = asked, (call, first, completion)
             answer.checked = got
             raise Checked(step)
         value, parsed, error, failure = got.value, got.parsed, got.error, got.failure
