@@ -133,12 +133,11 @@ def parse_answer(
     prepared: type[BaseModel], completion: Any, *, mode: Mode, context: dict[str, Any] | None = None
 ) -> BaseModel:
     """One chat completion -> the validated answer (an instance of `prepared`, a subclass of the response model).
-    What instructor's `process_response` does for a plain model class (the only kind `_prepared` makes), without its
-    first line: a debug message formatted whether or not debug logging is on, the repr of the whole completion (a
-    twentieth of a bulk collect's CPU)."""
+    What instructor's `process_response` does for a plain model class (the only kind `_prepared` makes), without a
+    debug message it formats whether or not debug logging is on -- the repr of the whole completion, a twentieth of
+    a bulk collect's CPU -- and without attaching the raw completion to the answer (nothing here reads it back)."""
     value = cast(Any, prepared).from_response(completion, validation_context=context, strict=None, mode=mode)
     assert isinstance(value, prepared)
-    value._raw_response = completion  # as process_response attaches it
     return value
 
 
