@@ -39,6 +39,7 @@ from enrich.agent.steps.base import StepOutcome
 from enrich.schemas import Job, utcnow
 from enrich.store import batches as bstore
 
+from .build_pipeline import ChunkBuilt, Later, Pipeline, split_steps
 from .clients import BatchAnswer, NewRequest, Reasked, RecordingClient, ReplayClient, Stale
 from .files import SplitWriter
 from .lines import ACTIVE_STATES, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, Answer, Failure, Malformed, input_line
@@ -66,7 +67,7 @@ class BuildReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     submitted: list[str] = field(default_factory=list)
     still_out: int = 0  # questions not asked again: a waiting bulk job has them out already
-    processes: int = 1  # a build runs in one process (RunOptions.processes is for online runs; see `build`)
+    processes: int = 1  # processes the build ran in (this one and its workers)
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -102,10 +103,8 @@ def build(
     `dry_run`: everything runs (so the counts are the real ones) inside a transaction that is rolled back, and no
     file is written.
 
-    One process: the deterministic steps write to the store as they go, and SQLite has one writer. Worker processes
-    that each commit their steps' writes (so as not to hold the write lock while they compute) spent about twice the
-    CPU per request of this process's chunk transactions -- a commit per write, and each process's page cache
-    dropped at every commit of the other -- and were slower in wall time too on two cores (README, Bulk mode)."""
+    `opts.processes` > 1: the steps that write run here, the model-only steps and merge detection in worker
+    processes (agent/batch/build_pipeline.py)."""
     from enrich.agent import ror
     from enrich.agent.llm.pricing import batch_cost_usd
 
@@ -117,13 +116,17 @@ def build(
     rows: list[tuple] = []  # (custom_id, researcher_id, step, first_hash, tokens_in, file number)
     out_tokens: dict[str, int] = {}
 
-    def sink(req: NewRequest) -> None:
-        writer.add(req.custom_id, input_line(req.custom_id, req.body))
+    def _record(req: NewRequest, line: str) -> None:
+        writer.add(req.custom_id, line)
         rows.append((req.custom_id, req.researcher_id, req.step, req.first_hash, req.tokens_in, len(writer.files)))
         report.tokens_in += req.tokens_in
         report.tokens_out += out_tokens.setdefault(req.step, _answer_tokens(req.step))
 
-    recorder = RecordingClient(online, sink, job_id, bstore.questions_in_flight(store))
+    def sink(req: NewRequest) -> None:
+        _record(req, input_line(req.custom_id, req.body))
+
+    in_flight = bstore.questions_in_flight(store)
+    recorder = RecordingClient(online, sink, job_id, in_flight)
     runner = JobRunner(store, recorder, settings)
     plans = [p for p in runner.plans(opts) if p.steps]
     report.researchers = len(plans)
@@ -131,23 +134,53 @@ def build(
     index = ror.RorIndex.of(store) if ror_loaded else None
     params = {**{k: v for k, v in opts.__dict__.items() if k != "resume"}, "batch": {"folder": str(out)}}
     params["batch"].update(mode="remote" if submit else "files", backend=online.backend, model=online.model)
+    # workers only for a database file, and not for a dry run (its writes are rolled back in this process)
+    report.processes = opts.processes if opts.processes > 1 and not dry_run and store.file_path() else 1
+
+    def count(outcomes: list[StepOutcome]) -> None:
+        for o in outcomes:
+            key = f"{o.step}:{o.status}"
+            report.outcomes[key] = report.outcomes.get(key, 0) + 1
+
+    def take(got: ChunkBuilt) -> None:  # a worker's chunk: its lines into the files, its rows for the end
+        for line, (cid, rid, step, first, tokens) in zip(got.lines, got.rows, strict=True):
+            _record(NewRequest(cid, rid, step, 0, {}, first, tokens), line)
+        for key, n in got.outcomes.items():
+            report.outcomes[key] = report.outcomes.get(key, 0) + n
+        recorder.still_out += got.still_out
 
     def run_all() -> None:
-        for start in range(0, len(plans), BUILD_CHUNK):
-            # the deterministic steps' writes of a chunk of researchers commit together (a commit per step write
-            # was a tenth of the build); a build that stops leaves no request rows, and the next one redoes the chunk
-            with store.transaction():
-                for plan in plans[start : start + BUILD_CHUNK]:
-                    recorder.researcher_id = plan.researcher_id
-                    ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
-                    outcomes = run_researcher(ctx, plan.steps)
-                    remember_misses(ctx, plan, outcomes)
-                    for o in outcomes:
-                        key = f"{o.step}:{o.status}"
-                        report.outcomes[key] = report.outcomes.get(key, 0) + 1
-            if on_progress:
-                on_progress(min(start + BUILD_CHUNK, len(plans)), len(plans))
-        runner.propose_merges(job_id, [p.researcher_id for p in plans])
+        pipe = None
+        if report.processes > 1:
+            pipe = Pipeline(store.file_path(), settings, job_id, ror_loaded, report.processes - 1, in_flight, take)
+        try:
+            if pipe:
+                pipe.start_merges(job_id, [p.researcher_id for p in plans])
+            for start in range(0, len(plans), BUILD_CHUNK):
+                later: list[Later] = []
+                # the deterministic steps' writes of a chunk of researchers commit together (a commit per step write
+                # was a tenth of the build); a build that stops leaves no request rows, and the next one redoes it
+                with store.transaction():
+                    for plan in plans[start : start + BUILD_CHUNK]:
+                        here, rest = split_steps(plan.steps) if pipe else (plan.steps, [])
+                        recorder.researcher_id = plan.researcher_id
+                        ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
+                        outcomes = run_researcher(ctx, here)
+                        remember_misses(ctx, plan, outcomes)
+                        count(outcomes)
+                        if rest:
+                            later.append(Later(plan, rest, ctx.conflated, outcomes))
+                if pipe:  # committed: the workers read what this chunk wrote
+                    pipe.send(later)
+                if on_progress:
+                    on_progress(min(start + BUILD_CHUNK, len(plans)), len(plans))
+            if pipe:
+                pipe.finish()
+            else:
+                runner.propose_merges(job_id, [p.researcher_id for p in plans])
+        finally:
+            if pipe:
+                pipe.close()
 
     try:
         if dry_run:

@@ -304,11 +304,6 @@ def _run_batch(app, store, opts, backend, model, folder, dry_run, as_json) -> No
         f"{what} {report.requests} request(s) for {report.researchers} researcher(s) in {len(report.files)} file(s)"
         f" ({size / 1e6:.1f} MB), ~{report.tokens_in} tokens in, ~{report.tokens_out} out, {price} on {client.origin}."
     )
-    if opts.processes > report.processes:
-        click.echo(
-            f"Built in {report.processes} process: --processes applies to online runs (a bulk build's steps write to"
-            " the one database as they go; worker processes were slower there, see README Bulk mode)."
-        )
     if report.still_out:
         click.echo(f"Not asked again: {report.still_out} question(s) still out in a waiting bulk job (`enrich jobs`).")
     done = {k: v for k, v in sorted(report.outcomes.items()) if not k.endswith(":queued")}
