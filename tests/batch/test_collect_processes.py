@@ -16,6 +16,7 @@ from pathlib import Path
 
 import store_sql as sql
 
+from enrich.agent.batch import job
 from enrich.agent.batch.job import build, collect
 from enrich.agent.llm.factory import make_client
 from enrich.agent.loop import RunOptions
@@ -79,7 +80,9 @@ def _collect_all(db: Path, job_id: str, results: Path, processes: int, folder: P
     return reports
 
 
-def test_two_processes_leave_the_same_store_as_one(tmp_path):
+def test_two_processes_leave_the_same_store_as_one(tmp_path, monkeypatch):
+    # small windows: a researcher's two answers often fall into two windows, applied by two workers at once
+    monkeypatch.setattr(job, "COLLECT_CHUNK", 25)
     job_id, results = _built(tmp_path)
     for name in ("one.db", "two.db"):
         shutil.copy(tmp_path / "base.db", tmp_path / name)
