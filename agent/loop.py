@@ -184,16 +184,17 @@ def record_error(store: Any, exc: BaseException, *, job_id: str | None, research
     return f"{err.error_type}: {err.message}"[:300] + (f" (at {err.location})" if err.location else "")
 
 
-def run_researcher(ctx: StepContext, steps: list[str]) -> list[StepOutcome]:
+def run_researcher(ctx: StepContext, steps: list[str], before: list[StepOutcome] | None = None) -> list[StepOutcome]:
     """The step boundary: the one place a step runs for a researcher. A step that raises is that researcher's
     problem: a model failure is `failed`, any other exception is recorded in the job errors table as `error`; the
     steps that need it are skipped, the others and the next researchers go on. Only what concerns every researcher
-    (job_errors.is_fatal: no key, no server, no model, no database) stops the job."""
+    (job_errors.is_fatal: no key, no server, no model, no database) stops the job. `before`: the outcomes of this
+    researcher's earlier steps, run elsewhere (a bulk build's worker runs the last ones)."""
     from .job_errors import is_fatal
 
     outcomes: list[StepOutcome] = []
     for name in steps:
-        broken = [o.step for o in outcomes if o.step in STEPS[name].needs and o.status == "error"]
+        broken = [o.step for o in (*(before or ()), *outcomes) if o.step in STEPS[name].needs and o.status == "error"]
         if broken:  # e.g. without the conflation check the listing may mix people: no single affiliation
             outcomes.append(StepOutcome(name, "skipped", detail=f"{broken[0]} raised an error"))
             continue

@@ -51,6 +51,15 @@ class Taxonomy:
     def _by_code(self) -> dict[str, Tag]:
         return {t.tag: t for t in self.tags}
 
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.name, self.version, self.tags, self.field_depth))
+
+    def __hash__(self) -> int:
+        """Hashed once: the ranking caches are keyed by the taxonomy, and hashing every tag at each look-up was most
+        of a cached ranking's cost."""
+        return self._hash
+
     def get(self, code: str) -> Tag | None:
         return self._by_code.get(code)
 

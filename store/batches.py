@@ -83,6 +83,22 @@ def requests_by_id(store: Store, custom_ids: list[str]) -> dict[str, dict[str, A
     return out
 
 
+def still_pending(store: Store, custom_ids: list[str]) -> set[str]:
+    """Which of these requests are still pending (read inside a collector's write transaction: a line handed out
+    before another collector, or another group, applied it is skipped)."""
+    out: set[str] = set()
+    for i in range(0, len(custom_ids), 500):
+        chunk = custom_ids[i : i + 500]
+        out.update(
+            r[0]
+            for r in store.db.conn.execute(
+                f"SELECT custom_id FROM batch_requests WHERE state = 'pending' AND custom_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+        )
+    return out
+
+
 def set_requests(store: Store, states: Iterable[tuple[str, str | None, int | None, str]]) -> None:
     """Request states, each (state, detail, llm_call_id, custom_id): one statement for a collector's window."""
     now = utcnow()
@@ -91,6 +107,16 @@ def set_requests(store: Store, states: Iterable[tuple[str, str | None, int | Non
             "UPDATE batch_requests SET state = ?, detail = ?, llm_call_id = ?, done_at = ? WHERE custom_id = ?",
             [(state, detail, call_id, now, cid) for state, detail, call_id, cid in states],
         )
+
+
+def unfiled_requests(store: Store, job_id: str) -> list[dict[str, Any]]:
+    """A job's pending follow-up requests (re-asks) that are in no request file yet, in the order they were made."""
+    return select(
+        store,
+        "SELECT custom_id, round, body FROM batch_requests"
+        " WHERE job_id = ? AND file_id IS NULL AND round > 0 AND state = 'pending' ORDER BY rowid",
+        [job_id],
+    )
 
 
 def request_counts(store: Store, job_id: str) -> dict[str, int]:

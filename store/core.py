@@ -70,7 +70,11 @@ class ImportResult:
 
 
 def value_hash(field: str, value: Any) -> str:
-    return hashlib.sha256(f"{field}\0{encode_json(value)}".encode()).hexdigest()[:32]
+    return _hash_encoded(field, encode_json(value))
+
+
+def _hash_encoded(field: str, encoded: str) -> str:
+    return hashlib.sha256(f"{field}\0{encoded}".encode()).hexdigest()[:32]
 
 
 class _ListingTexts:
@@ -130,11 +134,26 @@ class Store:
         """A write transaction. The outermost one starts with BEGIN IMMEDIATE: it takes the write lock up front
         (waiting on the busy timeout) instead of failing with "database is locked" when a concurrent writer
         committed between its reads and its first write. Threads of this process first queue on the file's
-        in-process lock (store/locks.py), so they never sleep in SQLite's busy handler. Nested ones are savepoints."""
+        in-process lock (store/locks.py), so they never sleep in SQLite's busy handler. Nested ones are savepoints,
+        named by their depth (sqlite-utils' atomic() names each one afresh, so SQLite compiled both statements at every
+        nested write)."""
         conn = self.db.conn
         if conn.in_transaction:
-            with self.db.atomic():
-                yield self
+            depth = self._savepoints = getattr(self, "_savepoints", 0) + 1
+            name = f"enrich_sp{depth}"
+            try:
+                conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self
+                except BaseException:
+                    if conn.in_transaction:  # an error may have ended the whole transaction, savepoints included
+                        conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                        conn.execute(f"RELEASE SAVEPOINT {name}")
+                    raise
+                else:
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
+            finally:
+                self._savepoints = depth - 1
             return
         with locks.of(self.db):
             conn.execute("BEGIN IMMEDIATE")
@@ -515,12 +534,16 @@ class Store:
         )
         return {r["field"]: self._fv(r) for r in rows}
 
-    def _insert_value(self, fv: FieldValue, status: str, **over: Any) -> int:
+    def _insert_value(self, fv: FieldValue, status: str, checked: tuple[Any, str, str] | None = None) -> int:
+        """`checked`: (the validated value, its JSON, its hash) when the caller has them already (submit)."""
         data = fv.model_dump(exclude={"id"})
-        data.update(status=status, **over)
-        value = validate_field_value(data["field"], data["value"])
-        data["value"] = pack_json(encode_json(value))
-        data["value_hash"] = value_hash(data["field"], value)
+        data["status"] = status
+        if checked is None:
+            value = validate_field_value(data["field"], data["value"])
+            encoded = encode_json(value)
+            checked = (value, encoded, _hash_encoded(data["field"], encoded))
+        data["value"] = pack_json(checked[1])
+        data["value_hash"] = checked[2]
         data["evidence"] = pack_json(
             encode_json([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
         )
@@ -554,7 +577,8 @@ class Store:
                 f"(origin {fv.origin!r})"
             )
         value = validate_field_value(fv.field, fv.value)
-        h = value_hash(fv.field, value)
+        encoded = encode_json(value)
+        h = _hash_encoded(fv.field, encoded)
         with self.transaction():
             self.get_researcher(fv.researcher_id)
             cur = self.current(fv.researcher_id, fv.field)
@@ -586,7 +610,7 @@ class Store:
             state = policy.current_state(cur.status if cur else None, bool(pending))
             result = policy.decide(kind, state, auto_apply_allowed=auto_apply)
             if result in ("imported", "generated"):
-                vid = self._insert_value(fv, result)
+                vid = self._insert_value(fv, result, (value, encoded, h))
                 audit.record(
                     self,
                     fv.origin,
@@ -610,7 +634,7 @@ class Store:
                         "UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? WHERE id = ?",
                         [utcnow(), fv.origin, p["id"]],
                     )
-            vid = self._insert_value(fv, "proposed")
+            vid = self._insert_value(fv, "proposed", (value, encoded, h))
             why = {"empty": "auto-apply policy not met", "proposed": "field has a pending proposal"}.get(
                 state, f"current value is {state}"
             )

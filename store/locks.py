@@ -28,3 +28,9 @@ def for_path(path: str) -> threading.RLock:
 
 def of(db: Any) -> threading.RLock:
     return getattr(db, "write_lock", None) or _fallback
+
+
+def share(store: Any, lock: Any) -> None:
+    """Make `lock` (e.g. a multiprocessing lock) the write lock of this store's connection: the worker processes of
+    one job queue on it, and wake as soon as it is free, instead of sleeping in SQLite's busy handler."""
+    store.db.write_lock = lock

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from enrich.schemas import Proposal, utcnow
+from enrich.schemas import Proposal, Researcher, utcnow
 from enrich.schemas.conflation import ConflationResult
 
 from . import audit
@@ -73,10 +73,11 @@ def get_conflation(
     return None if row is None else to_model(ConflationResult, row, CONFLATION)
 
 
-def is_flagged(store: Store, researcher_id: int) -> bool:
+def is_flagged(store: Store, researcher_id: int, researcher: Researcher | None = None) -> bool:
     """True when a listing of this researcher was judged conflated and no person has said it is one person:
-    the agent must then not auto-apply a single affiliation or summary."""
-    r = store.get_researcher(researcher_id)
+    the agent must then not auto-apply a single affiliation or summary. `researcher`: its row, when the caller has
+    just read it."""
+    r = researcher if researcher is not None and researcher.id == researcher_id else store.get_researcher(researcher_id)
     if r.single_person:
         return False
     row = select_one(

@@ -11,6 +11,9 @@ grounding, citation checks, confidence, the store's write policy) is the online 
   answers with the batch's answer, parsed and validated exactly as online. An invalid answer becomes the next
   round's request (`Reasked`) until max_reasks, then the step fails as online. `Reasked` and `Stale` are `Deferred`:
   the step boundary records the step as queued, as when the question was first written into a batch.
+  With `checking` on, the client only parses and validates the answer, keeps the result and stops the step
+  (`Checked`) before anything is written; the same question asked again with `checking` off reuses it. A collector
+  with several processes checks outside the store's write lock and applies inside it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from json import JSONDecodeError
 from typing import Any
 
@@ -133,6 +136,24 @@ class Reasked(Deferred):
         self.request, self.error = request, error
 
 
+class Checked(Exception):  # noqa: N818 -- not an error: the step stops after its answer was checked
+    """Raised by a checking ReplayClient once the answer is parsed and validated, before the step writes."""
+
+
+@dataclass
+class _Parsed:
+    """An answer parsed and validated: the value or the failure, and what the schema's validators added to the
+    step's validation context (e.g. the summary's check report)."""
+
+    value: Any
+    parsed: Any
+    error: str | None
+    failure: Exception | None
+    context: dict[str, Any]
+    asked: tuple[Any, ...] = ()  # (model, messages, context, max_tokens) the step asked with
+    prepared: tuple[Any, ...] = ()  # (call, body, completion) made from them
+
+
 @dataclass
 class BatchAnswer:
     """One answer to apply: the request row (batch_requests) and the completion body from the output line."""
@@ -140,9 +161,8 @@ class BatchAnswer:
     row: dict[str, Any]
     completion: dict[str, Any]
     batch_id: str | None
-    raw: str
     call_id: int | None = None  # set by the ReplayClient: the llm_calls row it wrote
-    extra: dict[str, Any] = field(default_factory=dict)
+    checked: _Parsed | None = None  # set by a checking ReplayClient: the answer parsed and validated
 
 
 class ReplayClient(_Wrapper):
@@ -155,10 +175,13 @@ class ReplayClient(_Wrapper):
         self.max_reasks = max_reasks
         self.answers: dict[str, BatchAnswer] = {}
         self.deferred: dict[str, Stale | Reasked] = {}
+        self.checking = False
         self._system_texts: dict[str, str] = {}  # a step's system prompt, redacted once (it is in every request)
 
-    def begin(self, answers: dict[str, BatchAnswer]) -> None:
-        self.answers, self.deferred = answers, {}
+    def begin(self, answers: dict[str, BatchAnswer], *, checking: bool = False) -> None:
+        """The answers of the researcher being collected. `checking`: only parse and validate them (see module
+        docstring); the next `begin` of the same answers without it applies them."""
+        self.answers, self.deferred, self.checking = answers, {}, checking
 
     def _defer(self, step: str, event: Stale | Reasked) -> Stale | Reasked:
         self.deferred[step] = event
@@ -180,28 +203,31 @@ class ReplayClient(_Wrapper):
         if answer is None:  # not a question of this collection (cannot happen when the step is unchanged)
             raise self._defer(step, Stale(f"{step}: no answer collected for this question"))
         row = answer.row
-        call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
-        first = self.online.request_body(response_model, call.messages, max_tokens)
-        if body_hash(first) != row["first_hash"]:
-            why = f"{step}: the question changed since the batch was built (listing, prompt or settings)"
-            raise self._defer(step, Stale(why))
+        asked = (response_model, messages, dict(context or {}), max_tokens)
+        got, answer.checked = answer.checked, None
+        if got is not None and got.asked == asked:  # checked before, asked the same: its question matched then
+            call, first, completion = got.prepared
+            if context is not None:
+                context.update(got.context)
+        else:
+            call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
+            first = self.online.request_body(response_model, call.messages, max_tokens)
+            if body_hash(first) != row["first_hash"]:
+                why = f"{step}: the question changed since the batch was built (listing, prompt or settings)"
+                raise self._defer(step, Stale(why))
+            completion = completion_from(answer.completion)
+            # checked before the call-log row is written, so the row is written once, with its parse result or error
+            got = _parse(completion, response_model, self.online.mode, context)
+        if self.checking:
+            got.asked, got.prepared = asked, (call, first, completion)
+            answer.checked = got
+            raise Checked(step)
+        value, parsed, error, failure = got.value, got.parsed, got.error, got.failure
         body = json.loads(row["body"]) if row["round"] else first
-        completion = completion_from(answer.completion)
         usage = completion.usage
         t_in = usage.prompt_tokens if usage else 0
         t_out = usage.completion_tokens if usage else 0
         cost = batch_cost_usd(self.backend, self.model, t_in, t_out)
-        # checked before the call-log row is written, so the row is written once, with its parse result or error
-        parsed: Any = None
-        error: str | None = None
-        failure: Exception | None = None
-        try:
-            value = parse_turn(completion, response_model, self.online.mode, context)
-            parsed = value.model_dump(mode="json")
-        except Truncated as exc:
-            error, failure = describe_error(exc), exc
-        except (ValidationError, JSONDecodeError, ValueError) as exc:
-            error, failure = redact(describe_error(exc)), exc
         call_id = self._log(call.base_row, row, answer, body, t_in, t_out, cost, parsed, error)
         answer.call_id = call_id
         if isinstance(failure, Truncated):
@@ -275,6 +301,23 @@ class ReplayClient(_Wrapper):
             else:
                 out.append(redact_obj(m))
         return out
+
+
+def _parse(completion: Any, response_model: type[T], mode: Any, context: dict[str, Any] | None) -> _Parsed:
+    before = dict(context or {})
+    value: Any = None
+    parsed: Any = None
+    error: str | None = None
+    failure: Exception | None = None
+    try:
+        value = parse_turn(completion, response_model, mode, context)
+        parsed = value.model_dump(mode="json")
+    except Truncated as exc:
+        error, failure = describe_error(exc), exc
+    except (ValidationError, JSONDecodeError, ValueError) as exc:
+        error, failure = redact(describe_error(exc)), exc
+    added = {k: v for k, v in (context or {}).items() if k not in before or before[k] is not v}
+    return _Parsed(value, parsed, error, failure, added)
 
 
 def call_key(online: InstructorClient, call: Any) -> str | None:

@@ -29,6 +29,7 @@ from enrich.agent.loop import (
     JobRunner,
     Plan,
     RunOptions,
+    _as_ready,
     make_context,
     new_job_id,
     remember_misses,
@@ -38,6 +39,7 @@ from enrich.agent.steps.base import StepOutcome
 from enrich.schemas import Job, utcnow
 from enrich.store import batches as bstore
 
+from .build_pipeline import ChunkBuilt, Later, Pipeline, split_steps
 from .clients import BatchAnswer, NewRequest, Reasked, RecordingClient, ReplayClient, Stale
 from .files import SplitWriter
 from .lines import ACTIVE_STATES, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, Answer, Failure, Malformed, input_line
@@ -65,6 +67,7 @@ class BuildReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     submitted: list[str] = field(default_factory=list)
     still_out: int = 0  # questions not asked again: a waiting bulk job has them out already
+    processes: int = 1  # processes the build ran in (this one and its workers)
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -98,7 +101,10 @@ def build(
 ) -> BuildReport:
     """`enrich run --batch`. With `submit`, upload + create each file's batch; otherwise only write the files.
     `dry_run`: everything runs (so the counts are the real ones) inside a transaction that is rolled back, and no
-    file is written."""
+    file is written.
+
+    `opts.processes` > 1: the steps that write run here, the model-only steps and merge detection in worker
+    processes (agent/batch/build_pipeline.py)."""
     from enrich.agent import ror
     from enrich.agent.llm.pricing import batch_cost_usd
 
@@ -110,13 +116,17 @@ def build(
     rows: list[tuple] = []  # (custom_id, researcher_id, step, first_hash, tokens_in, file number)
     out_tokens: dict[str, int] = {}
 
-    def sink(req: NewRequest) -> None:
-        writer.add(req.custom_id, input_line(req.custom_id, req.body))
+    def _record(req: NewRequest, line: str) -> None:
+        writer.add(req.custom_id, line)
         rows.append((req.custom_id, req.researcher_id, req.step, req.first_hash, req.tokens_in, len(writer.files)))
         report.tokens_in += req.tokens_in
         report.tokens_out += out_tokens.setdefault(req.step, _answer_tokens(req.step))
 
-    recorder = RecordingClient(online, sink, job_id, bstore.questions_in_flight(store))
+    def sink(req: NewRequest) -> None:
+        _record(req, input_line(req.custom_id, req.body))
+
+    in_flight = bstore.questions_in_flight(store)
+    recorder = RecordingClient(online, sink, job_id, in_flight)
     runner = JobRunner(store, recorder, settings)
     plans = [p for p in runner.plans(opts) if p.steps]
     report.researchers = len(plans)
@@ -124,23 +134,53 @@ def build(
     index = ror.RorIndex.of(store) if ror_loaded else None
     params = {**{k: v for k, v in opts.__dict__.items() if k != "resume"}, "batch": {"folder": str(out)}}
     params["batch"].update(mode="remote" if submit else "files", backend=online.backend, model=online.model)
+    # workers only for a database file, and not for a dry run (its writes are rolled back in this process)
+    report.processes = opts.processes if opts.processes > 1 and not dry_run and store.file_path() else 1
+
+    def count(outcomes: list[StepOutcome]) -> None:
+        for o in outcomes:
+            key = f"{o.step}:{o.status}"
+            report.outcomes[key] = report.outcomes.get(key, 0) + 1
+
+    def take(got: ChunkBuilt) -> None:  # a worker's chunk: its lines into the files, its rows for the end
+        for line, (cid, rid, step, first, tokens) in zip(got.lines, got.rows, strict=True):
+            _record(NewRequest(cid, rid, step, 0, {}, first, tokens), line)
+        for key, n in got.outcomes.items():
+            report.outcomes[key] = report.outcomes.get(key, 0) + n
+        recorder.still_out += got.still_out
 
     def run_all() -> None:
-        for start in range(0, len(plans), BUILD_CHUNK):
-            # the deterministic steps' writes of a chunk of researchers commit together (a commit per step write
-            # was a tenth of the build); a build that stops leaves no request rows, and the next one redoes the chunk
-            with store.transaction():
-                for plan in plans[start : start + BUILD_CHUNK]:
-                    recorder.researcher_id = plan.researcher_id
-                    ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
-                    outcomes = run_researcher(ctx, plan.steps)
-                    remember_misses(ctx, plan, outcomes)
-                    for o in outcomes:
-                        key = f"{o.step}:{o.status}"
-                        report.outcomes[key] = report.outcomes.get(key, 0) + 1
-            if on_progress:
-                on_progress(min(start + BUILD_CHUNK, len(plans)), len(plans))
-        runner.propose_merges(job_id, [p.researcher_id for p in plans])
+        pipe = None
+        if report.processes > 1:
+            pipe = Pipeline(store.file_path(), settings, job_id, ror_loaded, report.processes - 1, in_flight, take)
+        try:
+            if pipe:
+                pipe.start_merges(job_id, [p.researcher_id for p in plans])
+            for start in range(0, len(plans), BUILD_CHUNK):
+                later: list[Later] = []
+                # the deterministic steps' writes of a chunk of researchers commit together (a commit per step write
+                # was a tenth of the build); a build that stops leaves no request rows, and the next one redoes it
+                with store.transaction():
+                    for plan in plans[start : start + BUILD_CHUNK]:
+                        here, rest = split_steps(plan.steps) if pipe else (plan.steps, [])
+                        recorder.researcher_id = plan.researcher_id
+                        ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
+                        outcomes = run_researcher(ctx, here)
+                        remember_misses(ctx, plan, outcomes)
+                        count(outcomes)
+                        if rest:
+                            later.append(Later(plan, rest, ctx.conflated, outcomes))
+                if pipe:  # committed: the workers read what this chunk wrote
+                    pipe.send(later)
+                if on_progress:
+                    on_progress(min(start + BUILD_CHUNK, len(plans)), len(plans))
+            if pipe:
+                pipe.finish()
+            else:
+                runner.propose_merges(job_id, [p.researcher_id for p in plans])
+        finally:
+            if pipe:
+                pipe.close()
 
     try:
         if dry_run:
@@ -307,10 +347,12 @@ def collect(
     *,
     results: list[Path] | None = None,
     max_reasks: int | None = None,
+    processes: int = 1,
     on_progress: Callable[[int], None] | None = None,
 ) -> CollectReport:
     """`enrich batch collect`. `results`: output files to read (e.g. from `vllm run-batch`) instead of asking the
-    server for the job's batches."""
+    server for the job's batches. `processes`: answers checked and applied in this many worker processes (a
+    database file only)."""
     t0 = time.perf_counter()
     job = store.get_job(job_id)
     if job.kind != "batch":
@@ -324,29 +366,229 @@ def collect(
             hint="run them (e.g. `vllm run-batch -i FILE -o RESULTS`) and collect with --results RESULTS...",
         )
     job = store.claim_job(job_id)  # one collector at a time; a killed one leaves the job `interrupted`
+    reasks = int(max_reasks if max_reasks is not None else getattr(settings, "max_reasks", 2))
+    workers = _Workers(store, settings, online, job_id, reasks, processes if store.file_path() else 1)
     try:
-        return _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
+        return _collect(store, settings, online, job, workers, on_progress, results, t0)
     except BaseException as exc:
+        workers.stop()
         store.update_job(job_id, state="interrupted", error=f"collect stopped: {type(exc).__name__}: {exc}"[:500])
         raise
     finally:
+        workers.close()
         store.release_job(job_id)
 
 
-def _collect(store, settings, online, job, results, max_reasks, on_progress, t0) -> CollectReport:
-    from enrich.agent import ror
+@dataclass
+class _Group:
+    """Output lines applied in one store transaction: the answers of whole researchers, each (request row,
+    completion, batch id), and the states of the error lines among them."""
 
+    researchers: list[tuple[int, list[tuple[dict[str, Any], dict[str, Any], str | None]]]]
+    errors: list[tuple[str, str | None, int | None, str]]
+    before: int  # output lines handed out before this group (the crash tests' stall point)
+
+    @property
+    def lines(self) -> int:
+        return sum(len(items) for _rid, items in self.researchers) + len(self.errors)
+
+
+@dataclass
+class _Applied:
+    """What applying a group did (added up into the CollectReport)."""
+
+    lines: int = 0
+    applied: int = 0
+    reasked: int = 0
+    failed: int = 0
+    stale: int = 0
+    skipped: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    followups: list[NewRequest] = field(default_factory=list)  # re-asks (their request rows are written)
+
+
+class _Applier:
+    """Applies groups of answers: each researcher's answered steps run again through the loop's one step boundary
+    (run_researcher) with the ReplayClient, and the group's answers, call-log rows, values and request states
+    commit in one transaction. A step that raises is recorded as online (failed, or a job error), and the collect
+    goes on with the next researcher. With `check_first` (worker processes), every answer is parsed and validated
+    before the transaction, so a process holds the store's write lock only while the steps write."""
+
+    def __init__(self, store: Any, settings: Any, online: Any, job_id: str, max_reasks: int, *, check_first: bool):
+        from enrich.agent import ror
+
+        self.store, self.settings, self.job_id, self.check_first = store, settings, job_id, check_first
+        self.replay = ReplayClient(online, max_reasks=max_reasks)
+        self.index = ror.RorIndex.of(store) if ror.index_status(store) is not None else None
+
+    def apply(self, group: _Group) -> _Applied:
+        done = _Applied(lines=group.lines)
+        ready = []
+        for rid, items in group.researchers:  # read (and checked) outside the write lock
+            items.sort(key=lambda x: STEP_ORDER.get(x[0]["step"], 99))
+            ctx = make_context(self.store, self.replay, self.settings, rid, self.job_id, self.index)
+            answers = {row["step"]: BatchAnswer(row, completion, batch_id) for row, completion, batch_id in items}
+            if self.check_first:
+                self._check(ctx, answers)
+            ready.append((ctx, answers))
+        applied = group.before
+        with self.store.transaction():
+            # still pending now that this process holds the write lock: an earlier collect, or another group, may
+            # have applied a line since it was handed out
+            pending = bstore.still_pending(
+                self.store,
+                [a.row["custom_id"] for _c, ans in ready for a in ans.values()] + [e[3] for e in group.errors],
+            )
+            states = [e for e in group.errors if e[3] in pending]
+            done.skipped += len(group.errors) - len(states)
+            missed = bstore.missed_fields(self.store, [ctx.researcher_id for ctx, _a in ready])
+            for ctx, answers in ready:
+                todo = {s: a for s, a in answers.items() if a.row["custom_id"] in pending}
+                done.skipped += len(answers) - len(todo)
+                if todo:
+                    self._apply_researcher(ctx, todo, missed.get(ctx.researcher_id, set()), states, done)
+                applied += len(answers)
+                if STALL_AFTER and applied >= STALL_AFTER:  # crash tests: stop inside the transaction, to be killed
+                    print(f"stalled after {applied} answers", file=sys.stderr, flush=True)
+                    time.sleep(3600)
+            bstore.set_requests(self.store, states)  # the group's request states, in the same transaction
+            # and the re-asks' requests: a collect that stops before it writes their files leaves them to the next
+            bstore.add_requests(self.store, (_request_row(r, self.job_id) for r in done.followups))
+        return done
+
+    def _check(self, ctx: Any, answers: dict[str, BatchAnswer]) -> None:
+        """Parse and validate each answer through its step (which stops with `Checked` before it writes); the
+        ReplayClient keeps the results on the answers. Whatever else happens here happens again, and is recorded,
+        when the step runs for real."""
+        self.replay.begin(answers, checking=True)
+        for step in answers:
+            try:
+                STEPS[step].run(ctx)
+            except Exception:  # noqa: S112 -- Checked, Stale, or an error the real run records
+                continue
+
+    def _apply_researcher(
+        self, ctx: Any, answers: dict[str, BatchAnswer], missed: set[str], states: list, done: _Applied
+    ) -> None:
+        replay = self.replay
+        replay.begin(answers)
+        outcomes = run_researcher(ctx, list(answers))
+        finished: list[StepOutcome] = []
+        for (step, answer), out in zip(answers.items(), outcomes, strict=True):
+            row = answer.row
+            event = replay.deferred.get(step)
+            if isinstance(event, Reasked):
+                done.followups.append(event.request)
+                states.append(("reasked", event.error[:500], answer.call_id, row["custom_id"]))
+                done.reasked += 1
+                continue
+            if isinstance(event, Stale):
+                states.append(("stale", event.detail[:500], answer.call_id, row["custom_id"]))
+                done.stale += 1
+                continue
+            finished.append(out)
+            if out.status in ("failed", "error", "skipped"):  # still invalid after max_reasks, cut off, or raised
+                detail = out.detail if out.status == "failed" else f"{out.status}: {out.detail}"
+                states.append(("failed", detail[:500], answer.call_id, row["custom_id"]))
+                done.failed += 1
+                continue
+            states.append(("applied", out.status, answer.call_id, row["custom_id"]))
+            done.applied += 1
+            done.tokens_in += out.tokens_in
+            done.tokens_out += out.tokens_out
+            done.cost_usd += out.cost_usd
+        for o in finished:
+            key = f"{o.step}:{o.status}"
+            done.outcomes[key] = done.outcomes.get(key, 0) + 1
+        plan = Plan(ctx.researcher_id, ctx.researcher.name, [o.step for o in finished], {}, missed_before=missed)
+        remember_misses(ctx, plan, finished)
+
+
+GROUP_RESEARCHERS = 16  # researchers a worker process applies per transaction
+
+
+class _Workers:
+    """Where groups of answers are applied: in this process, or in worker processes (spawned fresh, each with its
+    own store connection and client; they queue on one shared lock for the store's write lock instead of sleeping
+    in SQLite's busy handler). Results come back as soon as they are ready; `run` returns when every group it was
+    given has been applied, so this process reads and writes the store after it as alone."""
+
+    def __init__(self, store: Any, settings: Any, online: Any, job_id: str, max_reasks: int, processes: int):
+        self.processes = max(1, processes)
+        self.args = (store.file_path(), settings, job_id, max_reasks)
+        self.local = (
+            _Applier(store, settings, online, job_id, max_reasks, check_first=False) if self.processes == 1 else None
+        )
+        self.pool: Any = None
+
+    @property
+    def group_size(self) -> int | None:
+        """Researchers per group: a whole window in one process (one transaction per window, as before)."""
+        return None if self.local else GROUP_RESEARCHERS
+
+    def run(self, groups: Iterator[_Group]) -> Iterator[_Applied]:
+        if self.local is not None:
+            for g in groups:
+                yield self.local.apply(g)
+            return
+        if self.pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=ctx,
+                initializer=_worker_init,
+                initargs=(*self.args, ctx.RLock()),
+            )
+        yield from _as_ready(lambda g: self.pool.submit(_worker_apply, g), groups, 2 * self.processes, lambda: True)
+
+    def stop(self) -> None:
+        """End the workers at once (the collect stopped): a group cut short is not committed, the next collect
+        applies it."""
+        for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
+            proc.terminate()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+_WORKER: dict[str, _Applier] = {}
+
+
+def _worker_init(db_path: str, settings: Any, job_id: str, max_reasks: int, lock: Any) -> None:
+    import signal
+
+    from enrich.agent.llm import make_client
+    from enrich.store import Store, locks
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the collect in the parent, which ends the workers
+    store = Store.open(db_path, migrate=False)
+    locks.share(store, lock)
+    online = make_client(settings, store=store)
+    _WORKER["applier"] = _Applier(store, settings, online, job_id, max_reasks, check_first=True)
+
+
+def _worker_apply(group: _Group) -> _Applied:
+    return _WORKER["applier"].apply(group)
+
+
+def _collect(store, settings, online, job, workers, on_progress, results, t0) -> CollectReport:
     job_id = job.id
     report = CollectReport(job_id)
     mode = (job.params.get("batch") or {}).get("mode", "files")
     folder = Path((job.params.get("batch") or {}).get("folder") or _folder(settings, job_id, None))
-    reasks = int(max_reasks if max_reasks is not None else getattr(settings, "max_reasks", 2))
-    replay = ReplayClient(online, max_reasks=reasks)
-    index = ror.RorIndex.of(store) if ror.index_status(store) is not None else None
-    followups: list[NewRequest] = []
-    done = [0]
+    handed_out: set[str] = set()  # custom_ids given to an applier in this collect: a repeated line is skipped
+    read = [0]  # output lines read
+    done = [0]  # output lines applied, skipped or reported
 
-    def apply_all(lines: Iterator[Answer | Failure | Malformed], batch_id: str | None) -> None:
+    def groups(lines: Iterator[Answer | Failure | Malformed], batch_id: str | None) -> Iterator[_Group]:
         window: list[Answer | Failure] = []
         for item in lines:
             if isinstance(item, Malformed):
@@ -354,91 +596,60 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
                 continue
             window.append(item)
             if len(window) >= COLLECT_CHUNK:
-                _apply_window(window, batch_id)
+                yield from _window_groups(window, batch_id)
                 window = []
         if window:
-            _apply_window(window, batch_id)
+            yield from _window_groups(window, batch_id)
 
-    def _apply_window(window: list[Answer | Failure], batch_id: str | None) -> None:
+    def _window_groups(window: list[Answer | Failure], batch_id: str | None) -> Iterator[_Group]:
         rows = bstore.requests_by_id(store, [a.custom_id for a in window])
-        states: list[tuple[str, str | None, int | None, str]] = []  # (state, detail, llm_call_id, custom_id)
-        with store.transaction():
-            by_researcher: dict[int, list[tuple[dict, Answer]]] = {}
-            seen: set[str] = set()
-            for item in window:
-                row = rows.get(item.custom_id)
-                if row is None or row["job_id"] != job_id:
-                    report.unknown.append(item.custom_id)
-                    continue
-                if row["state"] != "pending" or item.custom_id in seen:  # applied before, or a repeated line
-                    report.skipped += 1
-                    continue
-                seen.add(item.custom_id)
-                if isinstance(item, Failure):
-                    code = item.code
-                    report.errors[code] = report.errors.get(code, 0) + 1
-                    states.append(("error", f"{code}: {item.message}"[:500], None, item.custom_id))
-                    continue
-                by_researcher.setdefault(row["researcher_id"], []).append((row, item))
-            applied = done[0]
-            missed = bstore.missed_fields(store, list(by_researcher))
-            for rid, items in by_researcher.items():
-                _apply_researcher(rid, items, batch_id, missed.get(rid, set()), states)
-                applied += len(items)
-                if STALL_AFTER and applied >= STALL_AFTER:  # crash tests: stop inside the transaction, to be killed
-                    print(f"stalled after {applied} answers", file=sys.stderr, flush=True)
-                    time.sleep(3600)
-            bstore.set_requests(store, states)  # the window's request states, in the same transaction
-            done[0] += len(window)
-        if on_progress:
-            on_progress(done[0])
+        by_researcher: dict[int, list[tuple[dict[str, Any], dict[str, Any], str | None]]] = {}
+        errors: list[tuple[str, str | None, int | None, str]] = []
+        before = read[0]
+        read[0] += len(window)
+        for item in window:
+            row = rows.get(item.custom_id)
+            if row is None or row["job_id"] != job_id:
+                report.unknown.append(item.custom_id)
+                continue
+            if row["state"] != "pending" or item.custom_id in handed_out:  # applied before, or a repeated line
+                report.skipped += 1
+                continue
+            handed_out.add(item.custom_id)
+            if isinstance(item, Failure):
+                report.errors[item.code] = report.errors.get(item.code, 0) + 1
+                errors.append(("error", f"{item.code}: {item.message}"[:500], None, item.custom_id))
+                continue
+            by_researcher.setdefault(row["researcher_id"], []).append(
+                (row, item.completion, batch_id or batch_of_file.get(row["file_id"]))
+            )
+        done[0] += len(window) - sum(len(v) for v in by_researcher.values()) - len(errors)
+        researchers = list(by_researcher.items())
+        size = workers.group_size or max(1, len(researchers))
+        for start in range(0, max(1, len(researchers)), size):
+            g = _Group(researchers[start : start + size], errors if start == 0 else [], before)
+            before += g.lines
+            if g.lines:
+                yield g
 
-    def _apply_researcher(
-        rid: int, items: list[tuple[dict, Answer]], batch_id: str | None, missed: set[str], states: list
-    ) -> None:
-        """The researcher's answered steps, through the loop's one step boundary (run_researcher): a step that raises
-        is recorded as online (failed, or a job error), and the collect goes on with the next researcher."""
-        items.sort(key=lambda x: STEP_ORDER.get(x[0]["step"], 99))
-        ctx = make_context(store, replay, settings, rid, job_id, index)
-        replay.begin(
-            {row["step"]: BatchAnswer(row, a.completion, batch_id or _batch_of(row), a.raw) for row, a in items}
-        )
-        outcomes = run_researcher(ctx, [row["step"] for row, _a in items])
-        finished: list[StepOutcome] = []
-        for (row, _a), out in zip(items, outcomes, strict=True):
-            call_id = replay.answers[row["step"]].call_id
-            event = replay.deferred.get(row["step"])
-            if isinstance(event, Reasked):
-                followups.append(event.request)
-                states.append(("reasked", event.error[:500], call_id, row["custom_id"]))
-                report.reasked += 1
-                continue
-            if isinstance(event, Stale):
-                states.append(("stale", event.detail[:500], call_id, row["custom_id"]))
-                report.stale += 1
-                continue
-            finished.append(out)
-            if out.status in ("failed", "error", "skipped"):  # still invalid after max_reasks, cut off, or raised
-                detail = out.detail if out.status == "failed" else f"{out.status}: {out.detail}"
-                states.append(("failed", detail[:500], call_id, row["custom_id"]))
-                report.failed += 1
-                continue
-            states.append(("applied", out.status, call_id, row["custom_id"]))
-            report.applied += 1
-            report.tokens_in += out.tokens_in
-            report.tokens_out += out.tokens_out
-            report.cost_usd += out.cost_usd
-        for o in finished:
-            key = f"{o.step}:{o.status}"
-            report.outcomes[key] = report.outcomes.get(key, 0) + 1
-        plan = Plan(rid, ctx.researcher.name, [o.step for o in finished], {}, missed_before=missed)
-        remember_misses(ctx, plan, finished)
+    def apply_all(lines: Iterator[Answer | Failure | Malformed], batch_id: str | None) -> None:
+        for got in workers.run(groups(lines, batch_id)):
+            report.applied += got.applied
+            report.reasked += got.reasked
+            report.failed += got.failed
+            report.stale += got.stale
+            report.skipped += got.skipped
+            report.tokens_in += got.tokens_in
+            report.tokens_out += got.tokens_out
+            report.cost_usd += got.cost_usd
+            for k, v in got.outcomes.items():
+                report.outcomes[k] = report.outcomes.get(k, 0) + v
+            done[0] += got.lines
+            if on_progress:
+                on_progress(done[0])
 
     file_rows = {f["id"]: f for f in bstore.files(store, job_id)}
     batch_of_file = {f["id"]: f["batch_id"] for f in file_rows.values()}
-
-    def _batch_of(row: dict) -> str | None:
-        return batch_of_file.get(row["file_id"])
 
     if results:
         for path in results:
@@ -494,52 +705,47 @@ def _collect(store, settings, online, job, results, max_reasks, on_progress, t0)
                 collected_at=utcnow(),
             )
 
-    if followups:
-        report.followup = _write_followups(store, online, job, folder, followups, submit=mode == "remote")
+    report.followup = _write_followups(store, online, job, folder, submit=mode == "remote")
     _finish_job(store, job, report)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _write_followups(
-    store: Any, online: Any, job: Job, folder: Path, reqs: list[NewRequest], *, submit: bool
-) -> list[dict[str, Any]]:
-    """The re-ask round: the invalid answers' follow-up requests, as new files (and batches)."""
-    rnd = max(r.round for r in reqs)
+def _request_row(r: NewRequest, job_id: str) -> dict[str, Any]:
+    return {
+        "custom_id": r.custom_id,
+        "job_id": job_id,
+        "file_id": None,
+        "researcher_id": r.researcher_id,
+        "step": r.step,
+        "round": r.round,
+        "first_hash": r.first_hash,
+        "body": json.dumps(r.body, ensure_ascii=False),
+        "tokens_in": r.tokens_in,
+    }
+
+
+def _write_followups(store: Any, online: Any, job: Job, folder: Path, *, submit: bool) -> list[dict[str, Any]]:
+    """The re-ask round: the follow-up requests not in a file yet (the invalid answers' with the error fed back,
+    written with their re-asked state), as new files (and batches)."""
+    reqs = bstore.unfiled_requests(store, job.id)
+    if not reqs:
+        return []
+    rnd = max(r["round"] for r in reqs)
     prefix = f"{job.id}-reask{rnd}"
     n = 1
     while (folder / f"{prefix}-001.jsonl").exists():  # a later collect of the same round
         n += 1
         prefix = f"{job.id}-reask{rnd}-{n}"
     writer = SplitWriter(folder, prefix)
-    where: dict[str, int] = {}
     for r in reqs:
-        writer.add(r.custom_id, input_line(r.custom_id, r.body))
-        where[r.custom_id] = len(writer.files)
+        writer.add(r["custom_id"], input_line(r["custom_id"], json.loads(r["body"])))
     files = writer.close()
-    ids = [
-        bstore.add_file(
+    for f in files:
+        file_id = bstore.add_file(
             store, job_id=job.id, round=rnd, path=str(f.path), requests=f.requests, bytes=f.bytes, status="written"
         )
-        for f in files
-    ]
-    bstore.add_requests(
-        store,
-        (
-            {
-                "custom_id": r.custom_id,
-                "job_id": job.id,
-                "file_id": ids[where[r.custom_id]],
-                "researcher_id": r.researcher_id,
-                "step": r.step,
-                "round": r.round,
-                "first_hash": r.first_hash,
-                "body": json.dumps(r.body, ensure_ascii=False),
-                "tokens_in": r.tokens_in,
-            }
-            for r in reqs
-        ),
-    )
+        bstore.assign_file(store, f.custom_ids, file_id)
     if submit:
         submit_written(store, online, job.id)
     return [{"path": str(f.path), "requests": f.requests} for f in files]

@@ -81,9 +81,15 @@ def status_cmd(app, job_id, as_json):
 )
 @click.option("--wait", is_flag=True, help="Poll until every batch (re-ask rounds included) has finished.")
 @click.option("--poll", type=float, default=30.0, show_default=True, help="Seconds between polls with --wait.")
+@click.option(
+    "--processes",
+    type=int,
+    default=None,
+    help="Worker processes [setting processes, default 1]: answers are checked and applied on more cores.",
+)
 @json_option
 @pass_app
-def collect_cmd(app, job_id, results, wait, poll, as_json):
+def collect_cmd(app, job_id, results, wait, poll, processes, as_json):
     """Apply JOB's answers through the same checks as an online run.
 
     Invalid answers go into a follow-up batch with the validation error (up to
@@ -106,6 +112,7 @@ def collect_cmd(app, job_id, results, wait, poll, as_json):
                     client,
                     job_id,
                     results=[Path(r) for r in results] or None,
+                    processes=max(1, processes if processes is not None else app.settings.processes),
                     on_progress=lambda n: st.update(f"collecting: {n} line(s) read"),
                 )
             reports.append(rep)

@@ -34,7 +34,7 @@ def run(ctx: StepContext) -> StepOutcome:
         hints = [h.get("value") or {} for h in ctx.store.listing_hints(ctx.listing_id)]
         result = _detect(ctx.works, ctx.researcher.name, page_states_affiliation(hints, ctx.researcher.name))
         structural.save_conflation(ctx.store, ctx.listing_id, ctx.researcher_id, result)
-    ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher_id)
+    ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher_id, ctx.researcher)
     if result.detected:
         pid = structural.propose_split(ctx.store, ctx.researcher_id, ctx.listing_id, result, job_id=ctx.job_id)
         out.status = "proposed" if pid else "none"
@@ -44,7 +44,7 @@ def run(ctx: StepContext) -> StepOutcome:
     return out
 
 
-_SEEN: OrderedDict[bytes, ConflationResult] = OrderedDict()  # the last verdicts, by the content they judged
+_SEEN: OrderedDict[bytes, bytes] = OrderedDict()  # the last verdicts (as JSON), by the content they judged
 _SEEN_MAX = 2048
 _SEEN_LOCK = threading.Lock()
 
@@ -52,19 +52,20 @@ _SEEN_LOCK = threading.Lock()
 def _detect(works: list[Work], name: str | None, page_affiliation: bool = False) -> ConflationResult:
     """`detect`, remembered by content: the verdict is a function of the works, the name and whether the page
     states an affiliation for its subject, and a platform's duplicate profiles (the same page under another id)
-    list the same works again."""
+    list the same works again. Kept as pydantic's JSON, so a caller changing its copy changes nothing here (a deep
+    copy of every new verdict cost more than the look-up)."""
     key = hashlib.blake2b(
-        json.dumps([name, page_affiliation, [w.model_dump(mode="json") for w in works]], sort_keys=True).encode(),
+        json.dumps([name, page_affiliation]).encode() + b"".join(w.__pydantic_serializer__.to_json(w) for w in works),
         digest_size=16,
     ).digest()
     with _SEEN_LOCK:
         seen = _SEEN.get(key)
         if seen is not None:
             _SEEN.move_to_end(key)
-            return seen.model_copy(deep=True)
+            return ConflationResult.model_validate_json(seen)
     result = detect(works, name, page_affiliation=page_affiliation)
     with _SEEN_LOCK:
-        _SEEN[key] = result.model_copy(deep=True)
+        _SEEN[key] = result.__pydantic_serializer__.to_json(result)
         while len(_SEEN) > _SEEN_MAX:
             _SEEN.popitem(last=False)
     return result

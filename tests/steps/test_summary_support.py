@@ -374,6 +374,18 @@ def test_a_sentence_full_of_long_words_is_hard_to_read_a_long_name_is_not():
 
 
 @given(
+    st.text(alphabet="Ab. '\u2019s_é-", max_size=30),
+    st.text(alphabet="Ab. '\u2019s_é-", min_size=2, max_size=6),
+)
+@settings(max_examples=1000)
+def test_the_name_is_read_as_they_exactly_as_the_regular_expression_did(text, part):
+    import re
+
+    want = re.sub(rf"\b{re.escape(part)}(?:['\u2019]s)?(?!\w)", "They", text)
+    assert summary._as_they(text, part) == want
+
+
+@given(
     st.sets(st.text(alphabet="abcd", min_size=1, max_size=8), max_size=12),
     st.sets(st.text(alphabet="abcd", min_size=1, max_size=8), max_size=20),
 )

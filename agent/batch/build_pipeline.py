@@ -1,0 +1,167 @@
+"""A bulk build over several processes (`enrich run --batch --processes N`), without two writers.
+
+SQLite has one writer, and the deterministic steps (conflation, affiliation lines, topics) write as they go: this
+process runs them, a chunk of researchers per transaction, as a one-process build does. What writes nothing goes to
+N-1 worker processes, which only read the store:
+- the steps that only ask the model (`WORKER_STEPS`: the summary, which needs nothing but conflation's verdict), for
+  each chunk once it has committed; the worker hands back the request lines (JSON-encoded) and their rows, and this
+  process writes the files and the request rows, as before;
+- merge detection (agent.merges), which reads the listings, works and names only (the steps change none of them), so
+  it runs beside the steps instead of after them.
+Worker processes that committed every step write of their own were measured slower than one process (a commit per
+write, and each connection's page cache dropped at every commit of another): see README, Bulk mode.
+
+A build that stops leaves no request rows (they are written at the end), so the next build asks again; a worker's
+store writes are the rare ones of a cached answer, each in its own short transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from typing import Any
+
+from enrich.agent.llm.instructor_client import InstructorClient
+from enrich.agent.loop import Plan, make_context, remember_misses, run_researcher
+from enrich.agent.steps.base import StepOutcome
+
+from .clients import NewRequest, RecordingClient
+from .lines import input_line
+
+WORKER_STEPS = ("summary",)  # ask the model only, and need only the conflation step's verdict
+InFlight = dict[tuple[int, str], tuple[str, str]]
+
+
+def split_steps(steps: list[str]) -> tuple[list[str], list[str]]:
+    """(the steps this process runs, the ones left to a worker): from the first worker step on, in plan order."""
+    cut = next((i for i, s in enumerate(steps) if s in WORKER_STEPS), len(steps))
+    return steps[:cut], steps[cut:]
+
+
+@dataclass
+class Later:
+    """A researcher's steps left to a worker: what the steps run here decided that they need."""
+
+    plan: Plan
+    steps: list[str]
+    conflated: bool
+    before: list[StepOutcome]  # the outcomes here (a step whose need raised is skipped, as in run_researcher)
+
+
+@dataclass
+class ChunkBuilt:
+    lines: list[str]  # the request lines, JSON-encoded
+    rows: list[tuple[str, int, str, str, int]]  # (custom_id, researcher_id, step, first_hash, tokens_in)
+    outcomes: dict[str, int]  # step:status -> count
+    still_out: int  # questions left to the waiting job that asked them
+
+
+_WORKER: dict[str, Any] = {}  # a worker process's store, recording client, settings, ROR index
+
+
+def _init(db_path: str, settings: Any, job_id: str, ror_loaded: bool) -> None:
+    import signal
+
+    from enrich.agent import ror
+    from enrich.agent.llm import make_client
+    from enrich.store import Store
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the build in the parent, which ends the workers
+    store = Store.open(db_path, migrate=False)
+    made: list[NewRequest] = []
+    online = make_client(settings, store=store)
+    assert isinstance(online, InstructorClient)  # bulk mode runs only for OpenAI-compatible backends
+    recorder = RecordingClient(online, made.append, job_id)
+    index = ror.RorIndex.of(store) if ror_loaded else None
+    _WORKER.update(store=store, recorder=recorder, made=made, settings=settings, job_id=job_id, index=index)
+
+
+def _run_chunk(items: list[Later], in_flight: InFlight) -> ChunkBuilt:
+    w = _WORKER
+    recorder: RecordingClient = w["recorder"]
+    made: list[NewRequest] = w["made"]
+    made.clear()
+    recorder.in_flight, recorder.still_out = in_flight, 0
+    counts: dict[str, int] = {}
+    for item in items:
+        rid = item.plan.researcher_id
+        recorder.researcher_id = rid
+        ctx = make_context(w["store"], recorder, w["settings"], rid, w["job_id"], w["index"])
+        ctx.conflated = item.conflated
+        outcomes = run_researcher(ctx, item.steps, before=item.before)
+        remember_misses(ctx, item.plan, outcomes)
+        for o in outcomes:
+            key = f"{o.step}:{o.status}"
+            counts[key] = counts.get(key, 0) + 1
+    return ChunkBuilt(
+        [input_line(r.custom_id, r.body) for r in made],
+        [(r.custom_id, r.researcher_id, r.step, r.first_hash, r.tokens_in) for r in made],
+        counts,
+        recorder.still_out,
+    )
+
+
+def _merges(job_id: str, researcher_ids: list[int]) -> int:
+    from enrich.agent import merges
+
+    return len(merges.propose_merges(_WORKER["store"], researcher_ids, job_id=job_id))
+
+
+class Pipeline:
+    """`send(items)` after each chunk's transaction committed; `take(result)` is called here, in this process, with
+    each chunk's lines as they come back; `finish()` waits for the rest and for merge detection."""
+
+    def __init__(
+        self,
+        db_path: str,
+        settings: Any,
+        job_id: str,
+        ror_loaded: bool,
+        workers: int,
+        in_flight: InFlight,
+        take: Callable[[ChunkBuilt], None],
+    ) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers, self.in_flight, self.take = workers, in_flight, take
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),  # nothing of this process's open database is inherited
+            initializer=_init,
+            initargs=(db_path, settings, job_id, ror_loaded),
+        )
+        self.running: set[Future[ChunkBuilt]] = set()
+        self.merging: Future[int] | None = None
+        self.finished = False
+
+    def start_merges(self, job_id: str, researcher_ids: list[int]) -> None:
+        self.merging = self.pool.submit(_merges, job_id, researcher_ids)
+
+    def send(self, items: list[Later]) -> None:
+        if not items:
+            return
+        while len(self.running) >= 32 * self.workers:  # bounded: a backlog of chunks while the workers start up
+            self._collect(wait(self.running, return_when=FIRST_COMPLETED).done)
+        self._collect({f for f in self.running if f.done()})
+        flying = {k: v for it in items for s in it.steps if (v := self.in_flight.get(k := (it.plan.researcher_id, s)))}
+        self.running.add(self.pool.submit(_run_chunk, items, flying))
+
+    def _collect(self, done: set[Future[ChunkBuilt]]) -> None:
+        for fut in done:
+            self.running.discard(fut)
+            self.take(fut.result())  # a worker's fatal error stops the build here
+
+    def finish(self) -> int:
+        """Waits for every chunk and for merge detection; returns the merge proposals made."""
+        self._collect(wait(self.running).done)
+        proposals = self.merging.result() if self.merging is not None else 0
+        self.finished = True
+        return proposals
+
+    def close(self) -> None:
+        if not self.finished:  # stopped early (an error, Ctrl-C): the workers are ended at once
+            for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)

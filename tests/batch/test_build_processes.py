@@ -1,0 +1,100 @@
+"""`enrich run --batch --processes N`: the steps that write run in the parent, the model-only steps (summary) and
+merge detection in worker processes. The same request lines, store contents and merge proposals as one process;
+a dry run stays in one process and writes nothing; a question still out is not asked twice; a step that raised in
+the parent skips the worker's steps that need it, as in one process."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import store_sql as sql
+
+from enrich.agent.batch.job import build
+from enrich.agent.ingest import parse
+from enrich.agent.llm.factory import make_client
+from enrich.agent.loop import STEPS, RunOptions
+from enrich.agent.settings import load
+from enrich.store import Store
+
+from .bulk_helpers import export, ingest, page, store_facts
+
+N = 45  # more than one chunk of the parent's (BUILD_CHUNK) is not needed: every chunk goes to a worker
+
+
+def _store(tmp_path: Path, name: str):
+    settings = load(
+        db=str(tmp_path / name / "b.db"), backend="openai-compatible", base_url="http://127.0.0.1:9/v1", model="default"
+    )
+    store = Store.open(settings.db)
+    ingest(store, N)
+    for i in (3, 4):  # the same people again under another path (one more line): merge proposals
+        text = page(i) + "\nProfile mirrored from the faculty site."
+        store.record_import(parse(text, path=f"mirror/{i}.txt"), text=text, path=f"mirror/{i}.txt")
+    return settings, store, make_client(settings, store)
+
+
+def _lines(rep) -> list[str]:
+    out = []
+    for f in rep.files:
+        out += [re.sub(r"J\d{8}-\d{6}-[0-9a-f]{4}", "JOB", x) for x in Path(f["path"]).read_text().splitlines()]
+    return sorted(out)
+
+
+def _merges(store) -> list[dict]:
+    return sql.rows(store, "SELECT kind, state, summary, payload FROM proposals WHERE kind = 'merge' ORDER BY id")
+
+
+def test_two_processes_build_what_one_builds(tmp_path):
+    one = _store(tmp_path, "one")
+    two = _store(tmp_path, "two")
+    rep1 = build(one[1], one[0], one[2], RunOptions(), folder=tmp_path / "f1", submit=False)
+    rep2 = build(two[1], two[0], two[2], RunOptions(processes=2), folder=tmp_path / "f2", submit=False)
+    assert (rep1.processes, rep2.processes) == (1, 2)
+    assert rep2.requests == rep1.requests > N and rep2.outcomes == rep1.outcomes
+    assert (rep2.tokens_in, rep2.tokens_out) == (rep1.tokens_in, rep1.tokens_out)
+    assert _lines(rep2) == _lines(rep1)
+    assert any('"custom_id":"JOB.1.summary.0"' in x for x in _lines(rep2))  # a worker's line, in the files
+    assert export(two[1]) == export(one[1])
+    assert store_facts(two[1]) == store_facts(one[1])
+    merges = _merges(two[1])
+    assert len(merges) == 2 and merges == _merges(one[1])  # merge detection ran in a worker, beside the steps
+    rows = sql.rows(two[1], "SELECT step, count(*) AS n FROM batch_requests GROUP BY step ORDER BY step")
+    assert {r["step"]: r["n"] for r in rows} == {"affiliation": rep2.outcomes["affiliation:queued"], "summary": N + 2}
+    for _s, store, client in (one, two):
+        client.close()
+        store.close()
+
+
+def test_a_dry_run_stays_in_one_process_and_writes_nothing(tmp_path):
+    settings, store, client = _store(tmp_path, "d")
+    before = store_facts(store)
+    rep = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "dry", dry_run=True)
+    assert rep.dry_run and rep.processes == 1 and rep.requests > N
+    assert store_facts(store) == before and not _merges(store) and not (tmp_path / "dry").exists()
+    assert sql.one(store, "SELECT count(*) AS n FROM batch_requests")["n"] == 0
+
+
+def test_a_question_still_out_is_not_asked_again_by_the_workers(tmp_path):
+    settings, store, client = _store(tmp_path, "q")
+    first = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "a", submit=False)
+    again = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "b", submit=False)
+    assert first.requests > N and again.requests == 0 and again.still_out == first.requests
+
+
+def test_a_step_that_raised_here_skips_the_workers_steps_that_need_it(tmp_path, monkeypatch):
+    def broken(self, ctx):
+        if ctx.researcher_id == 2:
+            raise RuntimeError("conflation broke on this listing")
+        return original(self, ctx)
+
+    conflation = type(STEPS["conflation"])
+    original = conflation.run
+    monkeypatch.setattr(conflation, "run", broken)  # in this process only: the parent runs conflation
+    settings, store, client = _store(tmp_path, "e")
+    rep = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "f", submit=False)
+    assert rep.outcomes["conflation:error"] == 1 and rep.outcomes["summary:skipped"] == 1
+    assert rep.outcomes["summary:queued"] == N + 1
+    sent = {json.loads(x)["custom_id"] for f in rep.files for x in Path(f["path"]).read_text().splitlines()}
+    assert not any(c.endswith(".2.summary.0") for c in sent)
