@@ -25,6 +25,7 @@ from typing import Any
 from enrich.agent.llm.instructor_client import InstructorClient
 from enrich.agent.loop import Plan, make_context, remember_misses, run_researcher
 from enrich.agent.steps.base import StepOutcome
+from enrich.store import locks
 
 from .clients import NewRequest, RecordingClient
 from .lines import input_line
@@ -60,7 +61,7 @@ class ChunkBuilt:
 _WORKER: dict[str, Any] = {}  # a worker process's store, recording client, settings, ROR index
 
 
-def _init(db_path: str, settings: Any, job_id: str, ror_loaded: bool) -> None:
+def _init(db_path: str, settings: Any, job_id: str, ror_loaded: bool, write_lock: Any) -> None:
     import signal
 
     from enrich.agent import ror
@@ -69,6 +70,7 @@ def _init(db_path: str, settings: Any, job_id: str, ror_loaded: bool) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the build in the parent, which ends the workers
     store = Store.open(db_path, migrate=False)
+    locks.share(store, write_lock)
     made: list[NewRequest] = []
     online = make_client(settings, store=store)
     assert isinstance(online, InstructorClient)  # bulk mode runs only for OpenAI-compatible backends
@@ -114,7 +116,7 @@ class Pipeline:
 
     def __init__(
         self,
-        db_path: str,
+        store: Any,
         settings: Any,
         job_id: str,
         ror_loaded: bool,
@@ -126,11 +128,18 @@ class Pipeline:
         from concurrent.futures import ProcessPoolExecutor
 
         self.workers, self.in_flight, self.take = workers, in_flight, take
+        spawn = multiprocessing.get_context("spawn")  # nothing of this process's open database is inherited
+        # one write lock for this process and the workers: a worker's rare writes (merge detection's keys and
+        # proposals) wait on it and wake when a chunk commits, instead of polling SQLite's busy handler, which a
+        # parent committing chunk after chunk could keep out past its timeout
+        lock = spawn.RLock()
+        self.store, self.own_lock = store, locks.of(store.db)
+        locks.share(store, lock)
         self.pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),  # nothing of this process's open database is inherited
+            mp_context=spawn,
             initializer=_init,
-            initargs=(db_path, settings, job_id, ror_loaded),
+            initargs=(store.file_path(), settings, job_id, ror_loaded, lock),
         )
         self.running: set[Future[ChunkBuilt]] = set()
         self.merging: Future[int] | None = None
@@ -165,3 +174,4 @@ class Pipeline:
             for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
                 proc.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
+        locks.share(self.store, self.own_lock)

@@ -152,7 +152,7 @@ def build(
     def run_all() -> None:
         pipe = None
         if report.processes > 1:
-            pipe = Pipeline(store.file_path(), settings, job_id, ror_loaded, report.processes - 1, in_flight, take)
+            pipe = Pipeline(store, settings, job_id, ror_loaded, report.processes - 1, in_flight, take)
         try:
             if pipe:
                 pipe.start_merges(job_id, [p.researcher_id for p in plans])
