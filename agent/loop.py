@@ -319,10 +319,10 @@ def run_in_workers(
             yield work(item)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        yield from _as_ready(lambda item: pool.submit(work, item), items, workers, keep_going)
+        yield from as_ready(lambda item: pool.submit(work, item), items, workers, keep_going)
 
 
-def _as_ready(
+def as_ready(
     submit: Callable[[_T], Future[_R]], items: Iterable[_T], ahead: int, keep_going: Callable[[], bool]
 ) -> Iterator[_R]:
     """`submit(item)` for each item while `keep_going()`, with at most `ahead` submitted and not yet returned; each
@@ -384,7 +384,7 @@ def run_in_processes(
     )
     finished = False
     try:
-        yield from _as_ready(lambda item: pool.submit(_worker_run, *item), items, 2 * processes, keep_going)
+        yield from as_ready(lambda item: pool.submit(_worker_run, *item), items, 2 * processes, keep_going)
         finished = True
     finally:
         if not finished:

@@ -63,16 +63,24 @@ def test_cli_and_web_sit_on_top():
 
 
 def private_reach_ins(path: Path) -> list[str]:
-    """`x._name` where x is not self or cls: another object's (or module's) private name."""
+    """`x._name` where x is not self or cls, or `from module import _name`: another object's (or module's) private
+    name."""
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
     found = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if (
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            found += [
+                f"{where}:{node.lineno}: .{a.name}"
+                for a in node.names
+                if a.name.startswith("_") and not a.name.startswith("__")
+            ]
+        elif (
             isinstance(node, ast.Attribute)
             and node.attr.startswith("_")
             and not node.attr.startswith("__")
             and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
         ):
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}")
+            found.append(f"{where}:{node.lineno}: .{node.attr}")
     return found
 
 
@@ -90,3 +98,9 @@ def test_no_private_reach_in_between_modules():
     ]
     assert offenders == []
     assert private_reach_ins(ROOT / "tests" / "store" / "test_migrations.py")  # the check does see them
+
+
+def test_the_private_name_check_sees_an_import_of_one(tmp_path):
+    path = tmp_path / "probe.py"
+    path.write_text("from enrich.agent.loop import _helper\nfrom .x import public as _alias\n")
+    assert [h.rsplit(": ", 1)[1] for h in private_reach_ins(path)] == ["._helper"]

@@ -29,7 +29,7 @@ from enrich.agent.loop import (
     JobRunner,
     Plan,
     RunOptions,
-    _as_ready,
+    as_ready,
     make_context,
     new_job_id,
     remember_misses,
@@ -545,7 +545,7 @@ class _Workers:
                 initializer=_worker_init,
                 initargs=(*self.args, ctx.RLock()),
             )
-        yield from _as_ready(lambda g: self.pool.submit(_worker_apply, g), groups, 2 * self.processes, lambda: True)
+        yield from as_ready(lambda g: self.pool.submit(_worker_apply, g), groups, 2 * self.processes, lambda: True)
 
     def stop(self) -> None:
         """End the workers at once (the collect stopped): a group cut short is not committed, the next collect

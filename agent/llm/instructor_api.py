@@ -56,7 +56,7 @@ __all__ = [
 
 
 @functools.lru_cache(maxsize=256)
-def _prepared(response_model: type[BaseModel]) -> type[BaseModel]:
+def prepared_model(response_model: type[BaseModel]) -> type[BaseModel]:
     """instructor's wrapper class for a response model (it would build a new one, schema and all, on every call),
     with its JSON schema built once: instructor asks for it on every request (JSON modes embed it in the prompt),
     and pydantic rebuilds it each time (the largest CPU cost per call at high concurrency: bench/bench_agent.py)."""
@@ -80,7 +80,7 @@ def _instructor_request(
     response_model: type[BaseModel], mode: Mode, messages: list[dict[str, Any]], **params: Any
 ) -> tuple[type[BaseModel], dict[str, Any]]:
     prepared, body = handle_response_model(
-        response_model=_prepared(response_model), mode=mode, messages=messages, **params
+        response_model=prepared_model(response_model), mode=mode, messages=messages, **params
     )
     assert prepared is not None
     return prepared, body
@@ -126,14 +126,14 @@ def prepare_request(
         if direct[1] != body:
             entry["ok"] = False
             return direct
-    return _prepared(response_model), body
+    return prepared_model(response_model), body
 
 
 def parse_answer(
     prepared: type[BaseModel], completion: Any, *, mode: Mode, context: dict[str, Any] | None = None
 ) -> BaseModel:
     """One chat completion -> the validated answer (an instance of `prepared`, a subclass of the response model).
-    What instructor's `process_response` does for a plain model class (the only kind `_prepared` makes), without a
+    What instructor's `process_response` does for a plain model class (the only kind `prepared_model` makes), without a
     debug message it formats whether or not debug logging is on -- the repr of the whole completion, a twentieth of
     a bulk collect's CPU -- and without attaching the raw completion to the answer (nothing here reads it back)."""
     value = cast(Any, prepared).from_response(completion, validation_context=context, strict=None, mode=mode)

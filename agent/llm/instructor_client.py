@@ -54,9 +54,9 @@ from enrich.agent.llm.instructor_api import (
     not_json_reask,
     parse_answer,
     prepare_request,
+    prepared_model,
     run_turns,
 )
-from enrich.agent.llm.instructor_api import _prepared as _prepared_for
 from enrich.agent.llm.pricing import cost_usd
 from enrich.agent.llm.redact import install_log_redaction, redact, redact_obj, register_secret
 from enrich.store import llm_log
@@ -157,7 +157,7 @@ def parse_turn(completion: ChatCompletion, response_model: type[T], mode: Mode, 
     """One turn's answer -> the caller's own response model, validated with its context: what run_turns does with
     each answer (instructor_api.parse_answer), as the caller's class like `extract` returns it. Raises
     ValidationError / a not-JSON ValueError (re-ask) or Truncated."""
-    value = parse_answer(_prepared_for(response_model), completion, mode=mode, context=context)
+    value = parse_answer(prepared_model(response_model), completion, mode=mode, context=context)
     return as_own_class(value, response_model)
 
 
