@@ -50,6 +50,7 @@ __all__ = [
     "is_not_json",
     "parse_answer",
     "prepare_request",
+    "prepared_model",
     "reask_request",
     "run_turns",
 ]
@@ -133,9 +134,10 @@ def parse_answer(
     prepared: type[BaseModel], completion: Any, *, mode: Mode, context: dict[str, Any] | None = None
 ) -> BaseModel:
     """One chat completion -> the validated answer (an instance of `prepared`, a subclass of the response model).
-    What instructor's `process_response` does for a plain model class (the only kind `prepared_model` makes), without a
-    debug message it formats whether or not debug logging is on -- the repr of the whole completion, a twentieth of
-    a bulk collect's CPU -- and without attaching the raw completion to the answer (nothing here reads it back)."""
+    What instructor's `process_response` does for a plain model class (the only kind `prepared_model` makes),
+    without a debug message it formats whether or not debug logging is on -- the repr of the whole completion, a
+    twentieth of a bulk collect's CPU -- and without attaching the raw completion to the answer (nothing here reads
+    it back)."""
     value = cast(Any, prepared).from_response(completion, validation_context=context, strict=None, mode=mode)
     assert isinstance(value, prepared)
     return value
