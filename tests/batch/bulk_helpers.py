@@ -63,6 +63,39 @@ def ingest(store: Any, n: int) -> None:
         store.record_import(parse(text, path=f"bulk/{i}.txt"), text=text, path=f"bulk/{i}.txt")
 
 
+# a backend bulk mode accepts; nothing listens on the port (the tests write request files, nothing is sent)
+FILES_ENV = {
+    "ENRICH_BACKEND": "openai-compatible",
+    "ENRICH_BASE_URL": "http://127.0.0.1:9/v1",
+    "ENRICH_MODEL": "default",
+}
+
+
+def files_settings(db: Path) -> Any:
+    from enrich.agent.settings import load
+
+    return load(db=str(db), **{k.removeprefix("ENRICH_").lower(): v for k, v in FILES_ENV.items()})
+
+
+def built_files(db: Path, n: int, folder: Path) -> tuple[str, Path]:
+    """n researchers ingested into a new store at `db` and built as request files (nothing submitted); the store is
+    checkpointed and closed, so a copy of the file is the whole store. Returns the job id and the first file."""
+    from enrich.agent.batch.job import build
+    from enrich.agent.llm.factory import make_client
+    from enrich.agent.loop import RunOptions
+    from enrich.store import Store
+
+    settings = files_settings(db)
+    store = Store.open(settings.db)
+    ingest(store, n)
+    client = make_client(settings, store)
+    rep = build(store, settings, client, RunOptions(), folder=folder, submit=False)
+    client.close()
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return rep.job_id, Path(rep.files[0]["path"])
+
+
 def run_like_vllm(src: Path, dst: Path, *, invalid_every: int = 0, fail: set[str] = frozenset()) -> int:
     """Answer a request file the way `vllm run-batch -i src -o dst` writes its output (vllm/entrypoints/openai/
     run_batch.py): one BatchRequestOutput per line, ids `vllm-<uuid hex>`, request ids `vllm-batch-<uuid hex>`,

@@ -15,18 +15,15 @@ from enrich.agent.batch.job import build
 from enrich.agent.ingest import parse
 from enrich.agent.llm.factory import make_client
 from enrich.agent.loop import STEPS, RunOptions
-from enrich.agent.settings import load
 from enrich.store import Store
 
-from .bulk_helpers import export, ingest, page, store_facts
+from .bulk_helpers import export, files_settings, ingest, page, store_facts
 
 N = 45  # more than one chunk of the parent's (BUILD_CHUNK) is not needed: every chunk goes to a worker
 
 
 def _store(tmp_path: Path, name: str):
-    settings = load(
-        db=str(tmp_path / name / "b.db"), backend="openai-compatible", base_url="http://127.0.0.1:9/v1", model="default"
-    )
+    settings = files_settings(tmp_path / name / "b.db")
     store = Store.open(settings.db)
     ingest(store, N)
     for i in (3, 4):  # the same people again under another path (one more line): merge proposals

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from enrich.agent.cli import cli
 from enrich.store import Store
 
-from .bulk_helpers import ingest, run_like_vllm
+from .bulk_helpers import FILES_ENV, ingest, run_like_vllm
 
-ENV = {"ENRICH_BACKEND": "openai-compatible", "ENRICH_BASE_URL": "http://127.0.0.1:9/v1", "ENRICH_MODEL": "default"}
+ENV = FILES_ENV
 
 
 def _run(db: Path, *args: str):

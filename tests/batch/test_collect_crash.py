@@ -11,21 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from enrich.agent.batch.job import build
-from enrich.agent.llm.factory import make_client
-from enrich.agent.loop import RunOptions
-from enrich.agent.settings import load
 from enrich.store import Store
 
-from .bulk_helpers import export, ingest, run_like_vllm, store_facts
+from .bulk_helpers import FILES_ENV, built_files, export, run_like_vllm, store_facts
 
 N = 200
 STALL_AFTER = 150  # the collector stops (to be killed) once this many output lines are committed
-ENV = {"ENRICH_BACKEND": "openai-compatible", "ENRICH_BASE_URL": "http://127.0.0.1:9/v1", "ENRICH_MODEL": "default"}
 
 
 def _collect(db: Path, job: str, results: Path, **extra: str) -> subprocess.Popen:
-    env = {**os.environ, **ENV, "ENRICH_DB": str(db), "ENRICH_BATCH_CHUNK": "50", **extra}
+    env = {**os.environ, **FILES_ENV, "ENRICH_DB": str(db), "ENRICH_BATCH_CHUNK": "50", **extra}
     return subprocess.Popen(
         [sys.executable, "-m", "enrich.agent.cli", "batch", "collect", job, "--results", str(results)],
         env=env,
@@ -51,24 +46,17 @@ def _counts(db: Path) -> dict[str, int]:
 
 
 def test_sigkill_mid_collect_then_collect_again(tmp_path):
-    settings = load(db=str(tmp_path / "base.db"), **{k.removeprefix("ENRICH_").lower(): v for k, v in ENV.items()})
-    store = Store.open(settings.db)
-    ingest(store, N)
-    client = make_client(settings, store)
-    rep = build(store, settings, client, RunOptions(), folder=tmp_path / "files", submit=False)
-    client.close()
-    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
+    job_id, src = built_files(tmp_path / "base.db", N, tmp_path / "files")
     results = tmp_path / "results.jsonl"
-    total = run_like_vllm(Path(rep.files[0]["path"]), results, invalid_every=9)
+    total = run_like_vllm(src, results, invalid_every=9)
     assert total > STALL_AFTER + 100
     for name in ("reference.db", "crashed.db"):
         shutil.copy(tmp_path / "base.db", tmp_path / name)
 
-    ref = _collect(tmp_path / "reference.db", rep.job_id, results)
+    ref = _collect(tmp_path / "reference.db", job_id, results)
     assert ref.wait(timeout=300) == 0, ref.stderr.read()
 
-    proc = _collect(tmp_path / "crashed.db", rep.job_id, results, ENRICH_TEST_COLLECT_STALL_AFTER=str(STALL_AFTER))
+    proc = _collect(tmp_path / "crashed.db", job_id, results, ENRICH_TEST_COLLECT_STALL_AFTER=str(STALL_AFTER))
     line = proc.stderr.readline()  # the collector stops inside a window's transaction, answers applied uncommitted
     assert line.startswith("stalled after"), line + proc.stderr.read()
     in_memory = int(line.split()[2])
@@ -82,7 +70,7 @@ def test_sigkill_mid_collect_then_collect_again(tmp_path):
     assert partial["applied"] % 50 == 0
     assert partial["calls"] == partial["distinct_calls"] == partial["applied"]
 
-    again = _collect(tmp_path / "crashed.db", rep.job_id, results)
+    again = _collect(tmp_path / "crashed.db", job_id, results)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     assert f"{partial['applied']} already applied" in out

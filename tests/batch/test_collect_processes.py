@@ -17,40 +17,25 @@ from pathlib import Path
 import store_sql as sql
 
 from enrich.agent.batch import job
-from enrich.agent.batch.job import build, collect
+from enrich.agent.batch.job import collect
 from enrich.agent.llm.factory import make_client
-from enrich.agent.loop import RunOptions
-from enrich.agent.settings import load
 from enrich.store import Store
 
-from .bulk_helpers import export, ingest, run_like_vllm, store_facts
+from .bulk_helpers import FILES_ENV, built_files, export, files_settings, run_like_vllm, store_facts
 
 N = 90
-ENV = {"ENRICH_BACKEND": "openai-compatible", "ENRICH_BASE_URL": "http://127.0.0.1:9/v1", "ENRICH_MODEL": "default"}
-
-
-def _settings(db: Path):
-    return load(db=str(db), **{k.removeprefix("ENRICH_").lower(): v for k, v in ENV.items()})
 
 
 def _built(tmp_path: Path) -> tuple[str, Path]:
     """A built job (request files only) in base.db, and its results: every 7th answer invalid, two error lines and
     the first five lines repeated at the end."""
-    settings = _settings(tmp_path / "base.db")
-    store = Store.open(settings.db)
-    ingest(store, N)
-    client = make_client(settings, store)
-    rep = build(store, settings, client, RunOptions(), folder=tmp_path / "files", submit=False)
-    client.close()
-    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
-    src = Path(rep.files[0]["path"])
+    job_id, src = built_files(tmp_path / "base.db", N, tmp_path / "files")
     ids = [json.loads(line)["custom_id"] for line in src.read_text().splitlines()]
     out = tmp_path / "results.jsonl"
     run_like_vllm(src, out, invalid_every=7, fail={ids[3], ids[40]})
     lines = out.read_text().splitlines(keepends=True)
     out.write_text("".join(lines + lines[:5]))
-    return rep.job_id, out
+    return job_id, out
 
 
 def _calls(store) -> list[dict]:
@@ -67,7 +52,7 @@ def _requests(store) -> list[dict]:
 
 def _collect_all(db: Path, job_id: str, results: Path, processes: int, folder: Path) -> list:
     """Collect the results, then answer and collect each re-ask round (files written under `folder`)."""
-    settings = _settings(db)
+    settings = files_settings(db)
     store = Store.open(db)
     client = make_client(settings, store)
     reports = [collect(store, settings, client, job_id, results=[results], processes=processes)]
@@ -106,14 +91,19 @@ def test_collector_and_workers_killed_mid_way_then_collected_again(tmp_path):
     job_id, results = _built(tmp_path)
     for name in ("reference.db", "crashed.db"):
         shutil.copy(tmp_path / "base.db", tmp_path / name)
-    settings = _settings(tmp_path / "reference.db")
+    settings = files_settings(tmp_path / "reference.db")
     store = Store.open(settings.db)
     client = make_client(settings, store)
     reference = collect(store, settings, client, job_id, results=[results])
     client.close()
     store.close()
 
-    env = {**os.environ, **ENV, "ENRICH_DB": str(tmp_path / "crashed.db"), "ENRICH_TEST_COLLECT_STALL_AFTER": "60"}
+    env = {
+        **os.environ,
+        **FILES_ENV,
+        "ENRICH_DB": str(tmp_path / "crashed.db"),
+        "ENRICH_TEST_COLLECT_STALL_AFTER": "60",
+    }
     cmd = [sys.executable, "-m", "enrich.agent.cli", "batch", "collect", job_id, "--results", str(results)]
     proc = subprocess.Popen(
         [*cmd, "--processes", "2"], env=env, stderr=subprocess.PIPE, text=True, start_new_session=True

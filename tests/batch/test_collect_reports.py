@@ -16,16 +16,14 @@ from enrich.agent.loop import RunOptions
 from enrich.agent.settings import load
 from enrich.store import Store
 
-from .bulk_helpers import ingest, page, run_like_vllm
+from .bulk_helpers import files_settings, ingest, page, run_like_vllm
 
 N = 30
 
 
 @pytest.fixture
 def env(tmp_path):
-    settings = load(
-        db=str(tmp_path / "b.db"), backend="openai-compatible", base_url="http://127.0.0.1:9/v1", model="default"
-    )
+    settings = files_settings(tmp_path / "b.db")
     store = Store.open(settings.db)
     ingest(store, N)
     client = make_client(settings, store)  # never contacted: files mode and --results

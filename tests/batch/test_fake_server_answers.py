@@ -20,18 +20,15 @@ from enrich.agent.fake_answers import grounded_answer  # noqa: E402
 from enrich.agent.ingest import parse  # noqa: E402
 from enrich.agent.llm.factory import make_client  # noqa: E402
 from enrich.agent.loop import RunOptions  # noqa: E402
-from enrich.agent.settings import load  # noqa: E402
 from enrich.store import Store  # noqa: E402
 
-from .bulk_helpers import ingest  # noqa: E402
+from .bulk_helpers import files_settings, ingest  # noqa: E402
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
 def test_each_steps_request_gets_the_in_process_fakes_answer(tmp_path, monkeypatch):
-    settings = load(
-        db=str(tmp_path / "b.db"), backend="openai-compatible", base_url="http://127.0.0.1:9/v1", model="default"
-    )
+    settings = files_settings(tmp_path / "b.db")
     store = Store.open(settings.db)
     for path in sorted(SEEDS.glob("*.txt")):  # real pages: the topics step asks the model on some of them
         text = path.read_text()
