@@ -9,7 +9,8 @@ grounding, citation checks, confidence, the store's write policy) is the online 
 - `ReplayClient` (`enrich batch collect`): the step runs again, through the loop's step boundary, and asks the same
   question; the client checks the question is still the one that was sent (the step's inputs did not change), and
   answers with the batch's answer, parsed and validated exactly as online. An invalid answer becomes the next
-  round's request (`Reasked`) until max_reasks, then the step fails as online. `Reasked` and `Stale` are `Deferred`:
+  round's request (`Reasked`) until max_reasks, or until it repeats an answer the re-ask already showed as
+  invalid; then the step fails as online. `Reasked` and `Stale` are `Deferred`:
   the step boundary records the step as queued, as when the question was first written into a batch.
   With `checking` on, the client only parses and validates the answer, keeps the result and stops the step
   (`Checked`) before anything is written; the same question asked again with `checking` off reuses it. A collector
@@ -28,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from enrich.agent.llm.base import Deferred, ExtractResult, LLMClient, LLMError, PromptRef, T
-from enrich.agent.llm.instructor_api import Truncated, reask_request
+from enrich.agent.llm.instructor_api import Truncated, answer_key, answer_text, earlier_answers, reask_request
 from enrich.agent.llm.instructor_client import InstructorClient, completion_from, describe_error, parse_turn
 from enrich.agent.llm.pricing import batch_cost_usd
 from enrich.agent.llm.redact import redact, redact_obj
@@ -243,6 +244,16 @@ class ReplayClient(_Wrapper):
                     f"{response_model.__name__}: the model's output did not validate after {self.max_reasks} "
                     f"re-ask(s): {error[:300]}",
                     hint="try a stronger model (--backend/--model) or raise ENRICH_MAX_REASKS",
+                    call_ids=[call_id],
+                )
+            # as online: an answer that repeats one the re-ask already showed as invalid will not change when asked
+            # again (a small model told what was wrong often repeats itself word for word)
+            said = answer_text(completion)
+            if row["round"] and said and answer_key(said) in earlier_answers(body.get("messages", [])):
+                raise LLMError(
+                    f"{response_model.__name__}: the model repeated an answer that did not validate; not asked again "
+                    f"({row['round'] + 1} attempt(s)): {error[:300]}",
+                    hint="try a stronger model (--backend/--model)",
                     call_ids=[call_id],
                 )
             nxt = reask_request(body, self.online.mode, completion, failure)

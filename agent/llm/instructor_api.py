@@ -43,9 +43,12 @@ __all__ = [
     "Mode",
     "ReasksExhausted",
     "Truncated",
+    "answer_key",
+    "answer_text",
     "as_own_class",
     "compact_reasks",
     "drop_answers",
+    "earlier_answers",
     "exhausted_cause",
     "is_not_json",
     "parse_answer",
@@ -187,7 +190,7 @@ def reask_request(body: dict[str, Any], mode: Mode, completion: Any, exc: Except
     client adds them, InstructorClient._note_failure)."""
     body = json.loads(json.dumps(body))
     if is_not_json(exc) and not isinstance(exc, ValidationError):
-        body["messages"] = [*body.get("messages", []), *not_json_reask(_answer_text(completion), exc)]
+        body["messages"] = [*body.get("messages", []), *not_json_reask(answer_text(completion), exc)]
         return body
     out: dict[str, Any] = handle_reask_kwargs(kwargs=body, mode=mode, response=completion, exception=exc)
     out["messages"] = compact_reasks(out.get("messages", []))
@@ -201,7 +204,8 @@ def not_json_reask(answer: str | None, exc: BaseException) -> list[dict[str, Any
     ]
 
 
-def _answer_text(completion: Any) -> str | None:
+def answer_text(completion: Any) -> str | None:
+    """The model's answer: message text (JSON modes) or the tool call's arguments (TOOLS mode)."""
     try:
         message = completion.choices[0].message
     except (AttributeError, IndexError):
@@ -209,6 +213,28 @@ def _answer_text(completion: Any) -> str | None:
     if getattr(message, "tool_calls", None):
         return str(message.tool_calls[0].function.arguments)
     return message.content if isinstance(message.content, str) else None
+
+
+def answer_key(text: str) -> str:
+    """An answer as it compares with another: its JSON re-serialised when it parses (the model spaces the same JSON
+    differently from turn to turn), else its words."""
+    try:
+        return json.dumps(json.loads(text), sort_keys=True)
+    except ValueError:
+        return " ".join(text.split())
+
+
+def earlier_answers(messages: list[dict[str, Any]]) -> set[str]:
+    """The keys of the model's answers a re-ask's conversation holds (the turns that failed before it)."""
+    out = set()
+    for m in messages:
+        if m.get("role") != "assistant":
+            continue
+        calls = m.get("tool_calls") or []
+        text = (calls[0].get("function") or {}).get("arguments") if calls else m.get("content")
+        if isinstance(text, str) and text.strip():
+            out.add(answer_key(text))
+    return out
 
 
 def is_not_json(exc: BaseException) -> bool:

@@ -46,6 +46,8 @@ from enrich.agent.llm.instructor_api import (
     Mode,
     ReasksExhausted,
     Truncated,
+    answer_key,
+    answer_text,
     as_own_class,
     compact_reasks,
     drop_answers,
@@ -93,26 +95,6 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, JSONDecodeError) or is_not_json(exc):
         return f"validation: invalid JSON: {exc}"
     return f"{type(exc).__name__}: {exc}"
-
-
-def _same_answer_key(text: str) -> str:
-    """An answer as it compares with another: its JSON re-serialised when it parses (the model spaces the same JSON
-    differently from turn to turn), else its words."""
-    try:
-        return json.dumps(json.loads(text), sort_keys=True)
-    except ValueError:
-        return " ".join(text.split())
-
-
-def _answer_text(completion: Any) -> str | None:
-    """The model's answer: message text (JSON modes) or the tool call's arguments (TOOLS mode)."""
-    try:
-        message = completion.choices[0].message
-    except (AttributeError, IndexError):
-        return None
-    if getattr(message, "tool_calls", None):
-        return message.tool_calls[0].function.arguments
-    return message.content
 
 
 def _truncated(completion: Any, max_tokens: int | None) -> bool:
@@ -459,7 +441,7 @@ class InstructorClient(LLMClient):
         if exc is not None:  # tenacity calls `after` for failed turns only
             group.last_error = describe_error(exc)
             self._note_failure(group, exc)
-            answer = _same_answer_key(group.last_content or "")
+            answer = answer_key(group.last_content or "")
             group.repeating = bool(answer) and answer in group.failed_answers
             group.failed_answers.add(answer)
 
@@ -529,7 +511,7 @@ class InstructorClient(LLMClient):
                     message=f"HTTP {response.status_code} with a body that is not JSON",
                 ) from None
             completion = completion_from(data)
-            group.last_content = _answer_text(completion)
+            group.last_content = answer_text(completion)
             group.last_truncated = _truncated(completion, kwargs.get("max_tokens"))
         except openai.APIError as exc:
             response_text = (

@@ -233,3 +233,40 @@ def test_a_question_still_out_is_not_asked_twice_until_its_job_is_cancelled(env,
     assert store.get_job(first.job_id).counts["requests_error"] == first.requests
     third = build(store, settings, client, RunOptions(), folder=tmp_path / "c", submit=False)
     assert third.requests == first.requests and third.still_out == 0
+
+
+def _repeat_the_last_answer(src: Path, dst: Path) -> int:
+    """Answer each re-ask with the invalid answer it shows (a small model told what was wrong often says it again)."""
+    lines = []
+    for req in map(json.loads, src.read_text().splitlines()):
+        said = [m for m in req["body"]["messages"] if m["role"] == "assistant"][-1]["content"]
+        body = {
+            "id": "chatcmpl-repeat",
+            "object": "chat.completion",
+            "created": 0,
+            "model": req["body"]["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": said}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+        }
+        out = {"id": "r", "custom_id": req["custom_id"], "response": {"status_code": 200, "body": body}, "error": None}
+        lines.append(json.dumps(out))
+    dst.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def test_a_reask_answered_with_the_same_invalid_answer_is_not_asked_again(env, tmp_path):
+    settings, store, client = env
+    settings = settings.with_overrides(max_reasks=3)
+    rep = build(store, settings, client, RunOptions(only=["summary"]), folder=tmp_path / "f", submit=False)
+    out = tmp_path / "r.jsonl"
+    run_like_vllm(Path(rep.files[0]["path"]), out, invalid_every=2)
+    first = collect(store, settings, client, rep.job_id, results=[out])
+    assert first.reasked > 0 and first.followup
+    repeated = tmp_path / "r1.jsonl"
+    n = _repeat_the_last_answer(Path(first.followup[0]["path"]), repeated)
+    second = collect(store, settings, client, rep.job_id, results=[repeated])
+    # two re-asks were still allowed, but the same answer would not change: the step fails now, as online
+    assert second.failed == n == first.reasked and second.reasked == 0 and not second.followup
+    assert second.state == "done"
+    misses = sql.rows(store, "SELECT status, detail FROM step_misses WHERE field = 'summary'")
+    assert len(misses) == n and all(m["status"] == "failed" and "repeated an answer" in m["detail"] for m in misses)
