@@ -94,13 +94,19 @@ def test_vllm_results_with_error_malformed_and_unknown_lines(env, tmp_path):
     assert again.requests == 1
 
 
-def test_reasks_run_out_and_the_step_fails_like_online(env, tmp_path):
+def _summaries_collected(env, tmp_path, max_reasks: int):
+    """A summaries-only bulk job built and collected once, every second answer invalid: (settings, store, client,
+    job id, the collect's report)."""
     settings, store, client = env
-    settings = settings.with_overrides(max_reasks=0)
+    settings = settings.with_overrides(max_reasks=max_reasks)
     rep = build(store, settings, client, RunOptions(only=["summary"]), folder=tmp_path / "f", submit=False)
     out = tmp_path / "r.jsonl"
     run_like_vllm(Path(rep.files[0]["path"]), out, invalid_every=2)
-    got = collect(store, settings, client, rep.job_id, results=[out])
+    return settings, store, client, rep.job_id, collect(store, settings, client, rep.job_id, results=[out])
+
+
+def test_reasks_run_out_and_the_step_fails_like_online(env, tmp_path):
+    _settings, store, _client, _job, got = _summaries_collected(env, tmp_path, max_reasks=0)
     assert got.failed > 0 and got.reasked == 0 and got.state == "done"
     misses = sql.rows(store, "SELECT status, detail FROM step_misses WHERE field = 'summary'")
     assert len(misses) == got.failed and all(
@@ -255,16 +261,11 @@ def _repeat_the_last_answer(src: Path, dst: Path) -> int:
 
 
 def test_a_reask_answered_with_the_same_invalid_answer_is_not_asked_again(env, tmp_path):
-    settings, store, client = env
-    settings = settings.with_overrides(max_reasks=3)
-    rep = build(store, settings, client, RunOptions(only=["summary"]), folder=tmp_path / "f", submit=False)
-    out = tmp_path / "r.jsonl"
-    run_like_vllm(Path(rep.files[0]["path"]), out, invalid_every=2)
-    first = collect(store, settings, client, rep.job_id, results=[out])
+    settings, store, client, job_id, first = _summaries_collected(env, tmp_path, max_reasks=3)
     assert first.reasked > 0 and first.followup
     repeated = tmp_path / "r1.jsonl"
     n = _repeat_the_last_answer(Path(first.followup[0]["path"]), repeated)
-    second = collect(store, settings, client, rep.job_id, results=[repeated])
+    second = collect(store, settings, client, job_id, results=[repeated])
     # two re-asks were still allowed, but the same answer would not change: the step fails now, as online
     assert second.failed == n == first.reasked and second.reasked == 0 and not second.followup
     assert second.state == "done"
