@@ -10,7 +10,7 @@ its request state commit together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from enrich.schemas import utcnow
@@ -72,31 +72,26 @@ def assign_file(store: Store, custom_ids: list[str], file_id: int) -> None:
         )
 
 
+def _rows_in(store: Store, sql: str, keys: list[Any]) -> Iterator[dict[str, Any]]:
+    """The rows of `sql`, whose `{marks}` stands for the placeholders of an `IN (...)`, for every key: 500 keys per
+    statement (SQLite's limit on a statement's variables)."""
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        yield from select(store, sql.format(marks=", ".join("?" * len(chunk))), chunk)
+
+
 def requests_by_id(store: Store, custom_ids: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(custom_ids), 500):
-        chunk = custom_ids[i : i + 500]
-        for r in select(
-            store, f"SELECT * FROM batch_requests WHERE custom_id IN ({', '.join('?' * len(chunk))})", chunk
-        ):
-            out[r["custom_id"]] = r
-    return out
+    return {
+        r["custom_id"]: r
+        for r in _rows_in(store, "SELECT * FROM batch_requests WHERE custom_id IN ({marks})", custom_ids)
+    }
 
 
 def still_pending(store: Store, custom_ids: list[str]) -> set[str]:
     """Which of these requests are still pending (read inside a collector's write transaction: a line handed out
     before another collector, or another group, applied it is skipped)."""
-    out: set[str] = set()
-    for i in range(0, len(custom_ids), 500):
-        chunk = custom_ids[i : i + 500]
-        out.update(
-            r[0]
-            for r in store.db.conn.execute(
-                f"SELECT custom_id FROM batch_requests WHERE state = 'pending' AND custom_id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-        )
-    return out
+    sql = "SELECT custom_id FROM batch_requests WHERE state = 'pending' AND custom_id IN ({marks})"
+    return {r["custom_id"] for r in _rows_in(store, sql, custom_ids)}
 
 
 def set_requests(store: Store, states: Iterable[tuple[str, str | None, int | None, str]]) -> None:
@@ -154,14 +149,9 @@ def answer_usage(store: Store, job_id: str) -> dict[str, Any]:
 def missed_fields(store: Store, researcher_ids: list[int]) -> dict[int, set[str]]:
     """The fields with a remembered miss (step_misses) per researcher: a finished answer clears only those."""
     out: dict[int, set[str]] = {}
-    for i in range(0, len(researcher_ids), 500):
-        chunk = researcher_ids[i : i + 500]
-        for r in select(
-            store,
-            f"SELECT researcher_id, field FROM step_misses WHERE researcher_id IN ({', '.join('?' * len(chunk))})",
-            chunk,
-        ):
-            out.setdefault(r["researcher_id"], set()).add(r["field"])
+    sql = "SELECT researcher_id, field FROM step_misses WHERE researcher_id IN ({marks})"
+    for r in _rows_in(store, sql, researcher_ids):
+        out.setdefault(r["researcher_id"], set()).add(r["field"])
     return out
 
 
