@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -23,10 +23,13 @@ from enrich.schemas import Job, utcnow
 
 from .llm.base import Deferred, LLMError, time_budget
 from .steps.affiliation import AffiliationStep
-from .steps.base import Step, StepContext, StepOutcome
+from .steps.base import Step, StepContext, StepOutcome, add_counts
 from .steps.conflate import ConflationStep
 from .steps.summary import SummaryStep
 from .steps.topics import TopicsStep
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor  # imported when a pool is made: it loads multiprocessing
 
 # Every step, in the order a researcher's steps run (a step's `needs` come before it).
 STEPS: dict[str, Step] = {s.name: s for s in (ConflationStep(), AffiliationStep(), TopicsStep(), SummaryStep())}
@@ -339,19 +342,57 @@ def as_ready(
             yield fut.result()
 
 
+def spawn_lock() -> Any:
+    """A lock the worker processes of `spawn_pool` can share (e.g. as their store's write lock: store/locks.py)."""
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn").RLock()
+
+
+def spawn_pool(processes: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> ProcessPoolExecutor:
+    """Worker processes started fresh (spawn: nothing of this process's open database is inherited)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=initializer,
+        initargs=initargs,
+    )
+
+
+def end_pool(pool: ProcessPoolExecutor, *, at_once: bool) -> None:
+    """Shut a worker pool down. `at_once` (the work stopped early: Ctrl-C, a fatal error): its workers are ended
+    first; what one was doing is not committed and is redone by the next run, which is harmless."""
+    if at_once:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def open_in_worker(db_path: str, settings: Any, write_lock: Any = None) -> tuple[Any, Any]:
+    """A worker process's own store connection and model client. Ctrl-C is left to the parent, which ends the
+    workers; `write_lock` (from `spawn_lock`) is shared with the other processes of the job."""
+    import signal
+
+    from enrich.store import Store, locks
+
+    from .llm import make_client
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    store = Store.open(db_path, migrate=False)
+    if write_lock is not None:
+        locks.share(store, write_lock)
+    return store, make_client(settings, store=store)
+
+
 _WORKER: dict[str, Any] = {}  # a worker process's store, client, settings and job setup
 
 
 def _worker_init(db_path: str, settings: Any, setup: JobSetup) -> None:
-    import signal
-
-    from enrich.store import Store
-
-    from .llm import make_client
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the job in the parent, which ends the workers
-    store = Store.open(db_path, migrate=False)
-    _WORKER.update(store=store, client=make_client(settings, store=store), settings=settings, setup=setup)
+    store, client = open_in_worker(db_path, settings)
+    _WORKER.update(store=store, client=client, settings=settings, setup=setup)
 
 
 def _worker_run(index: int, rid: int, plan: Plan | None) -> tuple[int, Plan, list[StepOutcome]]:
@@ -373,24 +414,13 @@ def run_in_processes(
     most two items per process are handed out ahead. Workers start fresh (spawn: nothing of this process's open
     database is inherited). When the job stops early (Ctrl-C, a fatal error) the workers are ended at once: a
     researcher cut short is redone on resume, which is harmless."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_worker_init,
-        initargs=init_args,
-    )
+    pool = spawn_pool(processes, _worker_init, init_args)
     finished = False
     try:
         yield from as_ready(lambda item: pool.submit(_worker_run, *item), items, 2 * processes, keep_going)
         finished = True
     finally:
-        if not finished:
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+        end_pool(pool, at_once=not finished)
 
 
 class JobRunner:
@@ -484,9 +514,7 @@ class JobRunner:
         def account(plan: Plan, outcomes: list[StepOutcome]) -> None:
             nonlocal tokens_in, tokens_out, cost
             for o in outcomes:
-                counts[f"{o.step}:{o.status}"] = counts.get(f"{o.step}:{o.status}", 0) + 1
-                counts["calls"] = counts.get("calls", 0) + o.calls
-                counts["cached"] = counts.get("cached", 0) + int(o.cached)
+                add_counts(counts, {f"{o.step}:{o.status}": 1, "calls": o.calls, "cached": int(o.cached)})
                 tokens_in += o.tokens_in
                 tokens_out += o.tokens_out
                 cost += o.cost_usd

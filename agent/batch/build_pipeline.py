@@ -23,8 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from enrich.agent.llm.instructor_client import InstructorClient
-from enrich.agent.loop import Plan, make_context, remember_misses, run_researcher
-from enrich.agent.steps.base import StepOutcome
+from enrich.agent.loop import (
+    Plan,
+    end_pool,
+    make_context,
+    open_in_worker,
+    remember_misses,
+    run_researcher,
+    spawn_lock,
+    spawn_pool,
+)
+from enrich.agent.steps.base import StepOutcome, count_outcomes
 from enrich.store import locks
 
 from .clients import NewRequest, RecordingClient
@@ -62,17 +71,10 @@ _WORKER: dict[str, Any] = {}  # a worker process's store, recording client, sett
 
 
 def _init(db_path: str, settings: Any, job_id: str, ror_loaded: bool, write_lock: Any) -> None:
-    import signal
-
     from enrich.agent import ror
-    from enrich.agent.llm import make_client
-    from enrich.store import Store
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the build in the parent, which ends the workers
-    store = Store.open(db_path, migrate=False)
-    locks.share(store, write_lock)
+    store, online = open_in_worker(db_path, settings, write_lock)
     made: list[NewRequest] = []
-    online = make_client(settings, store=store)
     assert isinstance(online, InstructorClient)  # bulk mode runs only for OpenAI-compatible backends
     recorder = RecordingClient(online, made.append, job_id)
     index = ror.RorIndex.of(store) if ror_loaded else None
@@ -93,9 +95,7 @@ def _run_chunk(items: list[Later], in_flight: InFlight) -> ChunkBuilt:
         ctx.conflated = item.conflated
         outcomes = run_researcher(ctx, item.steps, before=item.before)
         remember_misses(ctx, item.plan, outcomes)
-        for o in outcomes:
-            key = f"{o.step}:{o.status}"
-            counts[key] = counts.get(key, 0) + 1
+        count_outcomes(counts, outcomes)
     return ChunkBuilt(
         [input_line(r.custom_id, r.body) for r in made],
         [(r.custom_id, r.researcher_id, r.step, r.first_hash, r.tokens_in) for r in made],
@@ -124,23 +124,14 @@ class Pipeline:
         in_flight: InFlight,
         take: Callable[[ChunkBuilt], None],
     ) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         self.workers, self.in_flight, self.take = workers, in_flight, take
-        spawn = multiprocessing.get_context("spawn")  # nothing of this process's open database is inherited
         # one write lock for this process and the workers: a worker's rare writes (merge detection's keys and
         # proposals) wait on it and wake when a chunk commits, instead of polling SQLite's busy handler, which a
         # parent committing chunk after chunk could keep out past its timeout
-        lock = spawn.RLock()
+        lock = spawn_lock()
         self.store, self.own_lock = store, locks.of(store.db)
         locks.share(store, lock)
-        self.pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=spawn,
-            initializer=_init,
-            initargs=(store.file_path(), settings, job_id, ror_loaded, lock),
-        )
+        self.pool = spawn_pool(workers, _init, (store.file_path(), settings, job_id, ror_loaded, lock))
         self.running: set[Future[ChunkBuilt]] = set()
         self.merging: Future[int] | None = None
         self.finished = False
@@ -170,8 +161,5 @@ class Pipeline:
         return proposals
 
     def close(self) -> None:
-        if not self.finished:  # stopped early (an error, Ctrl-C): the workers are ended at once
-            for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
-                proc.terminate()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        end_pool(self.pool, at_once=not self.finished)  # stopped early (an error, Ctrl-C): ended at once
         locks.share(self.store, self.own_lock)

@@ -30,12 +30,16 @@ from enrich.agent.loop import (
     Plan,
     RunOptions,
     as_ready,
+    end_pool,
     make_context,
     new_job_id,
+    open_in_worker,
     remember_misses,
     run_researcher,
+    spawn_lock,
+    spawn_pool,
 )
-from enrich.agent.steps.base import StepOutcome
+from enrich.agent.steps.base import StepOutcome, add_counts, count_outcomes
 from enrich.schemas import Job, utcnow
 from enrich.store import batches as bstore
 
@@ -137,16 +141,10 @@ def build(
     # workers only for a database file, and not for a dry run (its writes are rolled back in this process)
     report.processes = opts.processes if opts.processes > 1 and not dry_run and store.file_path() else 1
 
-    def count(outcomes: list[StepOutcome]) -> None:
-        for o in outcomes:
-            key = f"{o.step}:{o.status}"
-            report.outcomes[key] = report.outcomes.get(key, 0) + 1
-
     def take(got: ChunkBuilt) -> None:  # a worker's chunk: its lines into the files, its rows for the end
         for line, (cid, rid, step, first, tokens) in zip(got.lines, got.rows, strict=True):
             _record(NewRequest(cid, rid, step, 0, {}, first, tokens), line)
-        for key, n in got.outcomes.items():
-            report.outcomes[key] = report.outcomes.get(key, 0) + n
+        add_counts(report.outcomes, got.outcomes)
         recorder.still_out += got.still_out
 
     def run_all() -> None:
@@ -167,7 +165,7 @@ def build(
                         ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
                         outcomes = run_researcher(ctx, here)
                         remember_misses(ctx, plan, outcomes)
-                        count(outcomes)
+                        count_outcomes(report.outcomes, outcomes)
                         if rest:
                             later.append(Later(plan, rest, ctx.conflated, outcomes))
                 if pipe:  # committed: the workers read what this chunk wrote
@@ -371,7 +369,7 @@ def collect(
     try:
         return _collect(store, settings, online, job, workers, on_progress, results, t0)
     except BaseException as exc:
-        workers.stop()
+        workers.close(stopped=True)
         store.update_job(job_id, state="interrupted", error=f"collect stopped: {type(exc).__name__}: {exc}"[:500])
         raise
     finally:
@@ -500,9 +498,7 @@ class _Applier:
             done.tokens_in += out.tokens_in
             done.tokens_out += out.tokens_out
             done.cost_usd += out.cost_usd
-        for o in finished:
-            key = f"{o.step}:{o.status}"
-            done.outcomes[key] = done.outcomes.get(key, 0) + 1
+        count_outcomes(done.outcomes, finished)
         plan = Plan(ctx.researcher_id, ctx.researcher.name, [o.step for o in finished], {}, missed_before=missed)
         remember_misses(ctx, plan, finished)
 
@@ -535,27 +531,14 @@ class _Workers:
                 yield self.local.apply(g)
             return
         if self.pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            ctx = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(
-                max_workers=self.processes,
-                mp_context=ctx,
-                initializer=_worker_init,
-                initargs=(*self.args, ctx.RLock()),
-            )
+            self.pool = spawn_pool(self.processes, _worker_init, (*self.args, spawn_lock()))
         yield from as_ready(lambda g: self.pool.submit(_worker_apply, g), groups, 2 * self.processes, lambda: True)
 
-    def stop(self) -> None:
-        """End the workers at once (the collect stopped): a group cut short is not committed, the next collect
-        applies it."""
-        for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
-            proc.terminate()
-
-    def close(self) -> None:
+    def close(self, *, stopped: bool = False) -> None:
+        """`stopped` (the collect stopped early): the workers are ended at once; a group cut short is not
+        committed, and the next collect applies it."""
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            end_pool(self.pool, at_once=stopped)
             self.pool = None
 
 
@@ -563,15 +546,7 @@ _WORKER: dict[str, _Applier] = {}
 
 
 def _worker_init(db_path: str, settings: Any, job_id: str, max_reasks: int, lock: Any) -> None:
-    import signal
-
-    from enrich.agent.llm import make_client
-    from enrich.store import Store, locks
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the collect in the parent, which ends the workers
-    store = Store.open(db_path, migrate=False)
-    locks.share(store, lock)
-    online = make_client(settings, store=store)
+    store, online = open_in_worker(db_path, settings, lock)
     _WORKER["applier"] = _Applier(store, settings, online, job_id, max_reasks, check_first=True)
 
 
@@ -642,8 +617,7 @@ def _collect(store, settings, online, job, workers, on_progress, results, t0) ->
             report.tokens_in += got.tokens_in
             report.tokens_out += got.tokens_out
             report.cost_usd += got.cost_usd
-            for k, v in got.outcomes.items():
-                report.outcomes[k] = report.outcomes.get(k, 0) + v
+            add_counts(report.outcomes, got.outcomes)
             done[0] += got.lines
             if on_progress:
                 on_progress(done[0])
@@ -756,8 +730,7 @@ def _finish_job(store: Any, job: Job, report: CollectReport) -> None:
     states = bstore.request_counts(store, job.id)
     for s in ("pending", "applied", "reasked", "failed", "error", "stale"):
         counts[f"requests_{s}"] = states.get(s, 0)
-    for k, v in report.outcomes.items():
-        counts[k] = counts.get(k, 0) + v
+    add_counts(counts, report.outcomes)
     usage = bstore.answer_usage(store, job.id)
     counts["calls"] = usage["calls"]
     state = "waiting" if states.get("pending") else "done"

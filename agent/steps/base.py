@@ -6,6 +6,7 @@ it, its answer schema, `run(ctx)` and its own estimate of one model call's size 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -97,6 +98,19 @@ class StepOutcome:
     tokens_out: int = 0
     cost_usd: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def add_counts(counts: dict[str, int], more: Mapping[str, int]) -> None:
+    """Add `more` into `counts`, key by key."""
+    for key, n in more.items():
+        counts[key] = counts.get(key, 0) + n
+
+
+def count_outcomes(counts: dict[str, int], outcomes: Iterable[StepOutcome]) -> None:
+    """Count each outcome under `step:status` (a job's counts, a bulk job's report)."""
+    for o in outcomes:
+        key = f"{o.step}:{o.status}"
+        counts[key] = counts.get(key, 0) + 1
 
 
 def record_llm(outcome: StepOutcome, result: Any) -> None:
