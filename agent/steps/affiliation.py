@@ -77,7 +77,7 @@ def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
     head_end = min(first, HEADER_LIMIT)
     regions = [(0, head_end)]
     parts = [listing.text[:head_end].strip()]
-    for h in ctx.store.listing_hints(ctx.listing_id):
+    for h in ctx.hints:
         if (h.get("value") or {}).get("kind") == "header" and h["end"] <= head_end:
             continue  # a header line: already shown with the header
         regions.append((h["start"], h["end"]))
@@ -88,7 +88,7 @@ def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
 def subject_hints(ctx: StepContext) -> list[dict[str, Any]]:
     """Byline affiliations / e-mails that name the subject, most frequent first."""
     found: dict[str, dict[str, Any]] = {}
-    for h in ctx.store.listing_hints(ctx.listing_id):
+    for h in ctx.hints:
         v = h.get("value") or {}
         text = v.get("text") or ""
         if v.get("kind") == "affiliation" and names_subject(v.get("author"), ctx.name):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
@@ -53,6 +54,12 @@ class StepContext:
     def listing_id(self) -> int:
         assert self.listing.id is not None
         return self.listing.id
+
+    @cached_property
+    def hints(self) -> list[dict[str, Any]]:
+        """The listing's parser hints (header lines, bylines, e-mails), read once for the steps that use them: they
+        are written at import only."""
+        return self.store.listing_hints(self.listing_id)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def run(ctx: StepContext) -> StepOutcome:
     existing = structural.get_conflation(ctx.store, listing_id=ctx.listing.id)
     result = existing
     if result is None:
-        hints = [h.get("value") or {} for h in ctx.store.listing_hints(ctx.listing_id)]
+        hints = [h.get("value") or {} for h in ctx.hints]
         result = _detect(ctx.works, ctx.researcher.name, page_states_affiliation(hints, ctx.researcher.name))
         structural.save_conflation(ctx.store, ctx.listing_id, ctx.researcher_id, result)
     ctx.conflated = structural.is_flagged(ctx.store, ctx.researcher_id, ctx.researcher)
