@@ -9,9 +9,10 @@ page: it starts strictly after the cursor. Counts are index range counts (`count
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from enrich.schemas.fields import slot_fields
+from enrich.schemas.values import ProposalState
 
 if TYPE_CHECKING:
     from .core import Store
@@ -23,6 +24,7 @@ SORTS: dict[str, tuple[str, str]] = {
     "researcher": ("coalesce(p.researcher_id, 0)", "ASC"),
 }
 MAX_LIMIT = 1000
+STATES: tuple[str, ...] = get_args(ProposalState)
 
 
 class CursorError(ValueError):
@@ -55,10 +57,15 @@ def queue_where(q: QueueQuery) -> tuple[list[str], list[str | int | float]]:
         names = slot_fields(q.field)  # a slotted field's name selects all its slots
         where.append(f"p.field IN ({', '.join('?' * len(names))})")
         params.extend(names)
+    if q.state is None and q.researcher_id is not None:
+        # every state named, so one researcher's rows in all states are a few ranges of the researcher index
+        # (no index leads with the researcher: without this the whole queue is scanned)
+        where.append(f"p.state IN ({', '.join('?' * len(STATES))})")
+        params.extend(STATES)
     for col, val in (
         ("p.state", q.state),
         # the expression the researcher index holds, so a researcher's page is a range of that index
-        ("coalesce(p.researcher_id, 0)" if q.state is not None else "p.researcher_id", q.researcher_id),
+        ("coalesce(p.researcher_id, 0)", q.researcher_id),
         ("p.job_id", q.job_id),
         ("p.kind", q.kind),
     ):

@@ -749,8 +749,8 @@ def _finish_job(store: Any, job: Job, report: CollectReport) -> None:
 def cancel(store: Any, online: Any, job_id: str) -> dict[str, Any]:
     """`enrich batch cancel`: give up a bulk job's questions. Its running batches are cancelled on the server (what
     they answered before stopping is still collected, the rest comes back as batch_cancelled); requests that no
-    runner has (files never submitted, or the files of a files-only job) end here as errors, so the next
-    `enrich run --batch` asks them again."""
+    runner has (files never submitted, the files of a files-only job, or re-asks a stopped collect left without a
+    file) end here as errors, so the next `enrich run --batch` asks them again."""
     job = store.get_job(job_id)
     if job.kind != "batch":
         raise LLMError(f"job {job_id} is not a bulk-mode job (it was run online)")
@@ -769,6 +769,7 @@ def cancel(store: Any, online: Any, job_id: str) -> dict[str, Any]:
     try:
         unsent_files = [f for f in bstore.files(store, job_id) if not f["batch_id"] and f["status"] == "written"]
         unsent = [cid for f in unsent_files for cid in bstore.pending_in_file(store, f["id"])]
+        unsent += [r["custom_id"] for r in bstore.unfiled_requests(store, job_id)]
         with store.transaction():
             bstore.set_requests(store, [("error", "cancelled: never sent to a runner", None, c) for c in unsent])
             for f in unsent_files:

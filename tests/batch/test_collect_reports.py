@@ -271,3 +271,33 @@ def test_a_reask_answered_with_the_same_invalid_answer_is_not_asked_again(env, t
     assert second.state == "done"
     misses = sql.rows(store, "SELECT status, detail FROM step_misses WHERE field = 'summary'")
     assert len(misses) == n and all(m["status"] == "failed" and "repeated an answer" in m["detail"] for m in misses)
+
+
+def test_cancel_ends_the_reasks_a_stopped_collect_left_without_a_file(env, tmp_path, monkeypatch):
+    """A collect stopped after committing its re-asks but before writing their file leaves them pending with no
+    file; cancelling the job ends them too, so the next build asks those questions again."""
+    import enrich.agent.batch.job as job_mod
+
+    def stopped(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    settings, store, client = env
+    settings = settings.with_overrides(max_reasks=2)
+    rep = build(store, settings, client, RunOptions(only=["summary"]), folder=tmp_path / "f", submit=False)
+    out = tmp_path / "r.jsonl"
+    run_like_vllm(Path(rep.files[0]["path"]), out, invalid_every=2)
+    monkeypatch.setattr(job_mod, "_write_followups", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        collect(store, settings, client, rep.job_id, results=[out])
+    monkeypatch.undo()
+    left = [r["custom_id"] for r in job_mod.bstore.unfiled_requests(store, rep.job_id)]
+    assert left  # the partial state: re-asks committed, in no file
+
+    info = job_mod.cancel(store, client, rep.job_id)
+    assert info["requests_ended"] == len(left) and info["state"] == "done"
+    states = sql.rows(store, "SELECT custom_id, state, detail FROM batch_requests WHERE file_id IS NULL")
+    assert sorted(r["custom_id"] for r in states) == sorted(left)
+    assert all(r["state"] == "error" and "cancelled" in r["detail"] for r in states)
+    assert not job_mod.bstore.unfiled_requests(store, rep.job_id)
+    again = build(store, settings, client, RunOptions(only=["summary"]), folder=tmp_path / "g", submit=False)
+    assert again.requests == len(left) and again.still_out == 0

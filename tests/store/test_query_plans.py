@@ -72,3 +72,34 @@ def test_every_queue_filter_and_sort_reads_a_page_in_index_order(tmp_path):
         if q.researcher_id is not None:  # not a walk over the whole queue, filtering on the researcher
             assert "proposals_queue_researcher" in plan, (q, plan)
     store.close()
+
+
+def test_one_researchers_proposals_in_every_state_are_read_through_the_researcher_index(tmp_path):
+    """`state=None` with a researcher (the researcher's history) reads that researcher's ranges of the index, one
+    per state, not the whole queue; the rows are the same as walking the queue and filtering."""
+    from enrich.store.paging import QueueQuery, proposal_page
+
+    store = Store.open(tmp_path / "q.db")
+    rids = [person_with_a_proposal(store, f"Person {i}", f"p{i}", confidence=0.5 + i / 10) for i in range(3)]
+    store.accept(store.proposals("pending", researcher_id=rids[1])[0].id, "reviewer")
+    store.submit(  # and a pending one after it
+        FieldValue(
+            researcher_id=rids[1],
+            field="affiliation",
+            value={"name": "University of York"},
+            status="proposed",
+            origin="llm:f/m",
+            confidence=0.9,
+        )
+    )
+    for sort in ("id", "confidence", "researcher"):
+        q = QueueQuery(state=None, researcher_id=rids[1], sort=sort)
+        plan = plans_of(store, lambda q=q: proposal_page(store, q, limit=10))[0]
+        assert "proposals_queue_researcher" in plan and "SCAN p" not in plan, (sort, plan)
+    every = [p for p in store.proposals(None) if p.researcher_id == rids[1]]
+    assert {p.state for p in every} == {"accepted", "pending"}
+    assert [p.id for p in store.proposals(None, researcher_id=rids[1])] == [p.id for p in every]
+    page = proposal_page(store, QueueQuery(state=None, researcher_id=rids[1]), limit=1)
+    rest = proposal_page(store, QueueQuery(state=None, researcher_id=rids[1]), limit=10, after=page.next)
+    assert [r["id"] for r in page.rows + rest.rows] == [p.id for p in every]
+    store.close()
