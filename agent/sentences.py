@@ -66,8 +66,14 @@ def _split(text: str, keep_whole: tuple[str, ...]) -> tuple[str, ...]:
         return ()
     if _MAY_SPLIT.isdisjoint(text[:-1] if text[-1] in ".!?" else text):
         return (text,)  # the same as pysbd's answer (tests/agent/test_sentences.py compares them)
-    parts = [p.strip() for p in _segmenter().segment(text) if p.strip()]
     protected = [t for t in {re.sub(r"\s+", " ", t).strip() for t in keep_whole} if len(t) > 3]
+    if protected and _ends_only_inside(text, protected):
+        return (text,)  # the answer of _split_and_merge (tests/agent/test_sentences.py compares them)
+    return _split_and_merge(text, protected)
+
+
+def _split_and_merge(text: str, protected: list[str]) -> tuple[str, ...]:
+    parts = [p.strip() for p in _segmenter().segment(text) if p.strip()]
     if protected and len(parts) > 1:
         merged = [parts[0]]
         for part in parts[1:]:
@@ -78,6 +84,41 @@ def _split(text: str, keep_whole: tuple[str, ...]) -> tuple[str, ...]:
                 merged.append(part)
         parts = merged
     return tuple(parts)
+
+
+def _ends_only_inside(text: str, protected: list[str]) -> bool:
+    """Would every sentence end pysbd may find in `text` be undone as inside a protected title? A sentence with the
+    researcher's name ("Ada B. Lovelace studies ...") or a title with its own "?" is then one sentence, and pysbd
+    need not run. pysbd ends a sentence only at a split character's word (after it, or before a list item), so it
+    holds when each split character before the text's last is a ".", "!" or "?" ending a word (a space follows),
+    inside an occurrence of a title that is whole words, holds no other split character and does not start with that
+    word: the merge, one end at a time with the same case-folded search, then undoes each end. The test that compares
+    this with _split_and_merge has an example that fails without each of these conditions."""
+    low = text.casefold()
+    if len(low) != len(text):  # the merge compares case-folded positions with the text's own
+        return False
+    body = len(text) - 1 if text[-1] in ".!?" else len(text)
+    spans = []
+    for title in protected:
+        t = title.casefold()
+        start = low.find(t)
+        while start >= 0:
+            end = start + len(t)
+            if (start == 0 or text[start - 1] == " ") and (end >= body or text[end] == " "):
+                spans.append((start, end))
+            start = low.find(t, start + 1)
+    if not spans:
+        return False
+    for i in range(body):
+        if text[i] not in _MAY_SPLIT:
+            continue
+        if text[i] not in ".!?" or i + 1 == len(text) or text[i + 1] != " ":
+            return False
+        if not any(
+            s < i and i + 1 < e and " " in text[s:i] and sum(c in _MAY_SPLIT for c in text[s:e]) == 1 for s, e in spans
+        ):
+            return False
+    return True
 
 
 def _boundary_inside(joined: str, cut: int, title: str) -> bool:

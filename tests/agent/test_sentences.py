@@ -165,3 +165,67 @@ def test_the_one_sentence_shortcut_gives_pysbds_answer(words, end):
     text = " ".join(words) + end
     stock = pysbd.Segmenter(language="en", clean=False)
     assert split_sentences(text) == [p.strip() for p in stock.segment(text) if p.strip()]
+
+
+# words and what may end them, for texts that name a protected title (the researcher's name, a work's title)
+_NAME_WORDS = [*_TOKENS[:40], "Ada", "Aa", "Abbott", "i", "a", "1", "2)", "STRASSE", "Stra\u00dfe", "et", "al", "e.g"]
+_WORD_ENDS = [".", ".", "?", "!", ")", '"', "...", ".)", '."', "'", ":"]
+_any_word = st.builds(lambda w, end: w + end, st.sampled_from(_NAME_WORDS), st.sampled_from(["", *_WORD_ENDS]))
+_LETTER_WORDS = "They build a parser Dr Smith J K et al vs fig No Mr St is was i ii iv v A B Z Ada Aa Abbott".split()
+_letters = st.lists(st.sampled_from(_LETTER_WORDS), max_size=4)
+# words that end no sentence, with at most one word that may: the title's own end is often the text's only one
+_stretch = st.builds(
+    lambda words, odd, at: [*words[:at], *([odd] if odd else []), *words[at:]],
+    _letters,
+    st.one_of(st.none(), st.none(), _any_word),
+    st.integers(0, 4),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@example(["The", "work", "of"], ["Ada", "Aa.", "Abbott"], ["studies", "parsing"], ".", [], False)
+@example([], ["Ada", "Aa.", "Abbott"], ["studies", "Code", "and", "Sparse"], ".", [], False)
+# each guard of the rule: without it the shortcut's answer would differ on these
+@example(["Zz"], ["Ab", "Cd!", "Ef.", "Gh"], ["Ij"], ".", [], False)  # two ends in one title: merged one at a time
+@example(["Ab"], ["a.", "Cd"], ["b.", "Ef"], ".", ["b. Ef"], False)  # a list item opens the title: cut before it
+@example([], ["Qq", "a.", "Cd", "b"], [], ". Ef.", ["Cd b. Ef"], False)  # a title ending inside a word
+@example(["A"], ["et", "i."], ["Smith"], "!", [], False)  # the end is the title's last character
+@example(["They", "read"], ["Ada", "Aa."], ["Then", "they", "left"], ".", [], False)
+@example(["\u00df" * 6, "Xy"], ["Ab.", "Cd"], ["works"], ".", ["Xy Ab. Cd"], False)  # case folding adds letters
+@example(["X"], ["J.", "K.", "Smith"], ["studies", "y"], ".", [], False)
+@example(["He", "wrote"], ["What", "time", "is", "it?", "Temporal", "analysis"], ["of", "novels"], ".", [], False)
+@example(["Mr."], ["Ada", "Aa.", "Abbott"], ["did", "it"], ".", [], False)  # an end outside every title
+@example(["Ada", "Bo.", "Cole", "and"], ["Bea", "Cc.", "Dane"], ["study", "x"], ".", ["Ada Bo. Cole"], False)
+@example(["by"], ["Ada", "Aa.", "Abbott"], [], ".", [], True)  # the title written in capitals
+@example(["by"], ["Stra\u00dfe", "Aa.", "Abbott"], ["x"], ".", [], True)  # case folding changes the length
+@given(
+    _stretch,
+    st.one_of(  # mostly a name or title with one word that may end a sentence inside it
+        st.builds(
+            lambda a, w, end, b: [*a, w + end, *b],
+            _letters.filter(bool),
+            st.sampled_from(_NAME_WORDS),
+            st.sampled_from(_WORD_ENDS),
+            st.lists(st.sampled_from(_LETTER_WORDS), max_size=2),
+        ),
+        st.lists(_any_word, min_size=1, max_size=4),
+    ),
+    _stretch,
+    st.sampled_from(["", ".", "!", "?", "...", '."', ".)"]),
+    st.lists(st.lists(_any_word, min_size=1, max_size=3).map(" ".join), max_size=2),
+    st.booleans(),
+)
+def test_the_inside_a_title_shortcut_gives_the_split_and_merge_answer(before, title, after, end, others, upper):
+    """split_sentences skips pysbd when every sentence end it could find lies inside a protected title (the
+    researcher's name with an initial, a title with its own "?"): the answer must be the one pysbd and the merge
+    give, for texts that name a title among words that may end sentences, list items, quotes and abbreviations."""
+    import re
+
+    from enrich.agent.sentences import _split_and_merge
+
+    title_text = " ".join(title)
+    text = " ".join([*before, title_text.upper() if upper else title_text, *after]) + end
+    keep = [title_text, *others]
+    protected = [t for t in {re.sub(r"\s+", " ", t).strip() for t in keep} if len(t) > 3]
+    normal = re.sub(r"\s+", " ", text).strip()
+    assert split_sentences(text, keep) == list(_split_and_merge(normal, protected))
