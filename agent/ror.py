@@ -438,7 +438,11 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
             if not names and not acr:
                 continue
             raw = " ".join(w.text for w in words[i : j + 1])
-            if names and size == 1 and not _single_word_name_ok(words[i], mem):
+            if (
+                names
+                and size == 1
+                and not (_single_word_name_ok(words[i], mem) or _company_family(words[i], names, mem))
+            ):
                 names = None
             if names and size > 1 and all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[i : j + 1]):
                 generic = True
@@ -493,6 +497,17 @@ def _single_word_name_ok(word: _Word, mem: MemoryIndex) -> bool:
     first = word.text[:1]
     capital = first.isupper() or first.lower() == first.upper()  # scripts without case (中国科学院) count
     return capital and len(word.key) > 3 and mem.df.get(word.key, 0) <= 3
+
+
+def _company_family(word: _Word, entries: list[tuple[str, str]], mem: MemoryIndex) -> bool:
+    """A one-word name held by several companies that ROR names after their country ("Sanofi (France)",
+    "Sanofi (Japan)"): a firm, however many names hold its word; the place written beside it picks the one."""
+    ids = {rid for rid, _kind in entries}
+    return (
+        word.text[:1].isupper()
+        and len(ids) >= 2
+        and all("company" in mem.orgs[rid].types and mem.orgs[rid].name.endswith(")") for rid in ids)
+    )
 
 
 def _acronym_ok(raw: str, key: str, mem: MemoryIndex) -> bool:

@@ -200,6 +200,11 @@ def test_match_keeps_the_best_and_lists_every_organisation(index):
             {"https://ror.org/00gust000"},
         ),
         ("Department of Nursing, Linwood Medical College, Northgate, China", {"https://ror.org/00linw000"}),
+        # a firm's one-word name, held by its national companies ("Norvex (France)", "Norvex (Japan)", ...: more
+        # names hold the word than a one-word name may have): the country picks one
+        ("Clinical Development, Norvex, Lyon, France", {"https://ror.org/00nvxfr00"}),
+        ("Norvex, Tokyo, Japan", {"https://ror.org/00nvxjp00"}),
+        ("Clinical Development, Norvex", set()),
     ],
 )
 def test_places_and_successors_decide_between_records(index, text, expected):
