@@ -63,28 +63,38 @@ class Taxonomy:
     def get(self, code: str) -> Tag | None:
         return self._by_code.get(code)
 
+    @cached_property
+    def _chains(self) -> dict[str, tuple[str, ...]]:
+        return {}  # a tag's ancestors, walked once: the topics step asks for them ~100 times per researcher
+
+    def _chain(self, code: str) -> tuple[str, ...]:
+        chain = self._chains.get(code)
+        if chain is None:
+            out: list[str] = []
+            tag = self.get(code)
+            while tag is not None and tag.parent and tag.parent not in out:
+                out.append(tag.parent)
+                tag = self.get(tag.parent)
+            chain = self._chains[code] = tuple(out)
+        return chain
+
     def ancestors(self, code: str) -> list[str]:
         """Parent, grandparent, ... of a tag (nearest first)."""
-        out: list[str] = []
-        tag = self.get(code)
-        while tag is not None and tag.parent and tag.parent not in out:
-            out.append(tag.parent)
-            tag = self.get(tag.parent)
-        return out
+        return list(self._chain(code))
 
     def depth(self, code: str) -> int:
-        return len(self.ancestors(code))
+        return len(self._chain(code))
 
     def group(self, code: str) -> str:
         """The broadest ancestor; in a flat taxonomy the prefix before the dot (the arXiv archive: cs, stat, math)."""
-        chain = self.ancestors(code)
+        chain = self._chain(code)
         if chain:
             return chain[-1]
         return code.split(".", 1)[0] if "." in code else code
 
     def field_level(self, code: str) -> str | None:
         """The tag itself or its ancestor at the field level (None for a tag above it)."""
-        chain = [code, *self.ancestors(code)]
+        chain = (code, *self._chain(code))
         d = len(chain) - 1 - self.field_depth
         return chain[d] if d >= 0 else None
 
@@ -109,9 +119,17 @@ class Taxonomy:
 def _rank_text(taxonomy: Taxonomy, text: str, k: int, min_similarity: float) -> tuple[tuple[str, float], ...]:
     index = _tag_index(taxonomy)
     eligible = _eligible(taxonomy)
-    sims = index.similarities(text) if text.strip() else [0.0] * len(taxonomy.tags)
+    tags = taxonomy.tags
+    if min_similarity > 0:  # only the tags sharing a term with the text can pass: no pass over every tag
+        found = index.nonzero(text) if text.strip() else {}
+        ranked = sorted(
+            ((tags[i].tag, found[i]) for i in sorted(found) if eligible[i] and found[i] >= min_similarity),
+            key=lambda x: -x[1],
+        )
+        return tuple(ranked[:k])
+    sims = index.similarities(text) if text.strip() else [0.0] * len(tags)
     ranked = sorted(
-        ((t.tag, s) for t, s, ok in zip(taxonomy.tags, sims, eligible) if ok and s >= min_similarity),
+        ((t.tag, s) for t, s, ok in zip(tags, sims, eligible) if ok and s >= min_similarity),
         key=lambda x: -x[1],
     )
     return tuple(ranked[:k])
@@ -150,6 +168,13 @@ class _TagIndex:
         ]
 
     def similarities(self, text: str) -> list[float]:
+        sims = [0.0] * self.n
+        for i, s in self.nonzero(text).items():
+            sims[i] = s
+        return sims
+
+    def nonzero(self, text: str) -> dict[int, float]:
+        """The similarities of the tags that share a term with the text (the others are 0), by tag index."""
         counts: dict[int, int] = {}
         for term in self.analyze(text):
             j = self.vocabulary.get(term)
@@ -157,13 +182,13 @@ class _TagIndex:
                 counts[j] = counts.get(j, 0) + 1
         weights = {j: (1.0 + math.log(c)) * self.idf[j] for j, c in counts.items()}
         norm = math.sqrt(sum(w * w for w in weights.values()))
-        sims = [0.0] * self.n
         if norm == 0.0:
-            return sims
+            return {}
+        sims: dict[int, float] = {}
         for j, w in weights.items():
             for i, v in self.postings[j]:
-                sims[i] += w * v
-        return [s / norm for s in sims]
+                sims[i] = sims.get(i, 0.0) + w * v
+        return {i: s / norm for i, s in sims.items()}
 
 
 @lru_cache(maxsize=8)

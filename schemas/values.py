@@ -5,6 +5,7 @@ The words here (status, origin, evidence) are used unchanged by the store, the C
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -20,8 +21,17 @@ PROTECTED_STATUSES = frozenset({"verified", "accepted"})
 WriterKind = Literal["import", "llm", "human", "match"]
 
 
+_NOW: tuple[int, str] = (-1, "")  # (a second, its ISO text), replaced whole: a bulk job stamps many rows a second
+
+
 def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """The current UTC time to the second, ISO 8601 (`2026-01-31T12:00:00+00:00`)."""
+    global _NOW
+    second = int(time.time())
+    now = _NOW
+    if now[0] != second:
+        now = _NOW = (second, datetime.fromtimestamp(second, UTC).isoformat())
+    return now[1]
 
 
 def writer_kind(origin: str) -> WriterKind:

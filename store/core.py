@@ -494,6 +494,11 @@ class Store:
             raise StoreError(f"no researcher {researcher_id} (see `enrich list`)")
         return self._researcher(row)
 
+    def _require_researcher(self, researcher_id: int) -> None:
+        """get_researcher's check without reading the row into a model (every value write makes it)."""
+        if self.db.conn.execute("SELECT 1 FROM researchers WHERE id = ?", [researcher_id]).fetchone() is None:
+            raise StoreError(f"no researcher {researcher_id} (see `enrich list`)")
+
     def find_researcher(self, ref: str) -> Researcher:
         """A researcher by id or by (unique, case-insensitive) name."""
         if str(ref).isdigit():
@@ -580,7 +585,7 @@ class Store:
         encoded = encode_json(value)
         h = _hash_encoded(fv.field, encoded)
         with self.transaction():
-            self.get_researcher(fv.researcher_id)
+            self._require_researcher(fv.researcher_id)
             cur = self.current(fv.researcher_id, fv.field)
             if cur is not None and value_hash(fv.field, cur.value) == h:
                 return WriteResult(

@@ -330,14 +330,21 @@ class InstructorClient(LLMClient):
         return self._from_cache(call.cache_key, response_model, context, call.base_row, call.messages)
 
     def request_body(
-        self, response_model: type[BaseModel], messages: list[dict[str, Any]], max_tokens: int | None = None
+        self,
+        response_model: type[BaseModel],
+        messages: list[dict[str, Any]],
+        max_tokens: int | None = None,
+        *,
+        private: bool = False,
     ) -> dict[str, Any]:
         """The chat-completion request body this client sends for a question's first turn: instructor's own
-        request for the client's mode (tools / response_format / schema text), model and limits."""
+        request for the client's mode (tools / response_format / schema text), model and limits. instructor may
+        change the messages in place: they are copied first, unless `private` (the caller's own copy, not used
+        again)."""
         return prepare_request(
             response_model,
             self.mode,
-            json.loads(json.dumps(messages)),
+            messages if private else json.loads(json.dumps(messages)),
             model=self.model,
             max_tokens=max_tokens or self.max_tokens,
             temperature=self.temperature,

@@ -171,11 +171,18 @@ def choosable(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold
     return primary, out[: MAX_CANDIDATES - 1]
 
 
-def decide(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold: float) -> Decision:
-    """Which tags are applied and which proposed (pure: the tests drive it directly)."""
+def decide(
+    ev: dict[str, TagEvidence],
+    works: list[Work],
+    taxonomy,
+    threshold: float,
+    chosen: tuple[TagEvidence | None, list[TagEvidence]] | None = None,
+) -> Decision:
+    """Which tags are applied and which proposed (pure: the tests drive it directly). `chosen`: what `choosable`
+    gave for this evidence, when the model has not picked anything since."""
     n = len(works)
     need = needed_support(n)
-    primary, finer = choosable(ev, works, taxonomy, threshold)
+    primary, finer = chosen or choosable(ev, works, taxonomy, threshold)
     applied: list[TagEvidence] = []
     if primary is not None and len(primary.support) >= need:
         applied.append(primary)
@@ -269,11 +276,11 @@ def run(ctx: StepContext) -> StepOutcome:
     if not ev:
         out.detail = f"no {taxonomy.name} tag has evidence in these works"
         return out
-    primary, finer = choosable(ev, works, taxonomy, threshold)
+    chosen = primary, finer = choosable(ev, works, taxonomy, threshold)
     candidates = [primary, *finer] if primary is not None else []
     shown = _shown(works, candidates)
     prompt = load_prompt(STEP)
-    reasks, call_id, asked = 0, None, bool(finer)  # nothing to choose: no call
+    reasks, call_id, asked, picked = 0, None, bool(finer), False  # nothing to choose: no call
     how = "" if asked else " [evidence only: no finer tag the model could choose]"
     if asked:
         try:
@@ -299,8 +306,8 @@ def run(ctx: StepContext) -> StepOutcome:
             record_llm(out, result)
             reasks, call_id = result.reasks, result.call_id
             for pick in result.value.topics:
-                ev[pick.tag].picked = True
-    decision = decide(ev, works, taxonomy, threshold)
+                ev[pick.tag].picked = picked = True
+    decision = decide(ev, works, taxonomy, threshold, None if picked else chosen)
     if not decision.applied and not decision.proposed:
         out.detail = f"no tag has support from {decision.need} of {n} works"
         return out

@@ -9,7 +9,7 @@ from enrich.agent.fake_answers import grounded_answer
 from enrich.agent.llm.base import LLMError
 from enrich.agent.llm.fake import FunctionModel
 from enrich.agent.loop import JobRunner, RunOptions
-from enrich.agent.steps.topics import TagEvidence, decide, needed_support
+from enrich.agent.steps.topics import TagEvidence, choosable, decide, needed_support
 from enrich.agent.taxonomy import load_taxonomy
 from enrich.schemas import Work
 
@@ -115,6 +115,28 @@ def test_a_first_tag_without_enough_support_is_only_proposed():
     ids = [w.work_id for w in works]
     d = decide({"cs.CL": _ev("cs.CL", venue=ids[:2], picked=True)}, works, tax, threshold=0.0)
     assert d.applied == [] and [e.tag for e in d.proposed] == ["cs.CL"]
+
+
+def test_decide_given_the_choice_made_before_decides_the_same():
+    """The step hands `decide` the `choosable` result it computed when the model picked nothing since (no request,
+    or a bulk build's deferred one): the same decision as computing it again, for every evidence shape here."""
+    tax, works = load_taxonomy(), _works(8)
+    ids = [w.work_id for w in works]
+    shapes = [
+        {"cs.CL": _ev("cs.CL", venue=ids), "cs.LG": _ev("cs.LG", text=ids[:5]), "math.NA": _ev("math.NA", text=ids)},
+        {"cs.LG": _ev("cs.LG", text=ids[:6]), "cs.CL": _ev("cs.CL", text=ids[2:6]), "cs.DC": _ev("cs.DC", text=ids)},
+        {"cs.CL": _ev("cs.CL", venue=ids[:1], text=ids[:2])},
+        {"stat.ML": _ev("stat.ML", printed=ids[:4], text=ids), "cs.LG": _ev("cs.LG", printed=ids[4:], text=ids)},
+    ]
+    for ev in shapes:
+        for threshold in (0.0, 0.3, 0.6, 0.9):
+            again = decide(ev, works, tax, threshold)
+            given = decide(ev, works, tax, threshold, choosable(ev, works, tax, threshold))
+            assert ([e.tag for e in given.applied], [e.tag for e in given.proposed], given.need) == (
+                [e.tag for e in again.applied],
+                [e.tag for e in again.proposed],
+                again.need,
+            )
 
 
 def test_acl_venue_listing_gets_cs_cl_and_no_math_tag(store, fake, settings):

@@ -178,6 +178,28 @@ def test_submit_refuses_a_person_origin(store):
         store.submit(fv(rid, "human:ann", "Person Univ"))
 
 
+def test_submit_for_an_unknown_researcher_is_refused_and_writes_nothing(store):
+    person(store)
+    before = sql_rows(store, "SELECT count(*) AS n FROM field_values")
+    with pytest.raises(StoreError, match=r"no researcher 999 \(see `enrich list`\)"):
+        store.submit(fv(999, LLM, "Person Univ"), auto_apply=True)
+    assert sql_rows(store, "SELECT count(*) AS n FROM field_values") == before
+
+
+def test_utcnow_is_the_current_second(monkeypatch):
+    """utcnow keeps the text of the current second (a bulk job stamps many rows a second): always that second's."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from enrich.schemas import utcnow, values
+
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    assert utcnow() in (now, datetime.now(UTC).isoformat(timespec="seconds"))
+    for second in (1_800_000_000.0, 1_800_000_000.9, 1_800_000_001.2, 1_800_000_000.5):
+        monkeypatch.setattr(values, "time", SimpleNamespace(time=lambda s=second: s))
+        assert utcnow() == datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+
+
 def test_invalid_value_is_refused_before_anything_is_written(store):
     rid = person(store)
     with pytest.raises(ValueError):
