@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import threading
 import time
 import uuid
@@ -121,6 +122,33 @@ class _Repeating(Exception):
 def schema_hash(response_model: type[BaseModel]) -> str:
     """Part of the cache key. Cached per class: building the JSON schema costs more than the rest of the key."""
     return llm_log.sha256_json({"name": response_model.__name__, "schema": response_model.model_json_schema()})
+
+
+class _NotPlain(Exception):  # noqa: N818 -- a signal inside json_copy
+    pass
+
+
+def _plain_copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        if not all(type(k) is str for k in value):
+            raise _NotPlain
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_plain_copy(v) for v in value]
+    if kind is str or kind is int or kind is bool or value is None or (kind is float and math.isfinite(value)):
+        return value
+    raise _NotPlain
+
+
+def json_copy(value: Any) -> Any:
+    """json.loads(json.dumps(value)): a copy instructor may change in place. Messages are plain JSON (dicts of
+    strings), copied as they are, without writing and reading their text (a bulk collect copies every request's
+    messages); anything else (a tuple, a non-string key, a subclass) takes the JSON round trip."""
+    try:
+        return _plain_copy(value)
+    except _NotPlain:
+        return json.loads(json.dumps(value))
 
 
 def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
@@ -308,7 +336,7 @@ class InstructorClient(LLMClient):
     ) -> PreparedCall:
         """The messages (a deep copy: instructor appends re-asks / schema text in place), the cache key and the
         call-log fields of one question -- the same for an online call and a batch request."""
-        messages = json.loads(json.dumps(messages))
+        messages = json_copy(messages)
         in_hash = input_hash(messages, context)
         key = llm_log.cache_key(
             self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model), self.mode.value
@@ -344,7 +372,7 @@ class InstructorClient(LLMClient):
         return prepare_request(
             response_model,
             self.mode,
-            messages if private else json.loads(json.dumps(messages)),
+            messages if private else json_copy(messages),
             model=self.model,
             max_tokens=max_tokens or self.max_tokens,
             temperature=self.temperature,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enrich.agent.llm import instructor_api as ic
 from enrich.agent.steps.affiliation import AffiliationAnswer
@@ -53,3 +57,61 @@ def test_a_shape_whose_template_differs_is_not_templated(monkeypatch):
     assert body["seen"] == 3
     _, body = ic.prepare_request(TopicsAnswer, ic.Mode.TOOLS, [{"role": "user", "content": "abcdef"}], model="m")
     assert body["seen"] == 6
+
+
+class _Tag(str):
+    pass
+
+
+_json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=8),
+    st.sampled_from([HTTPStatus.OK, _Tag("t")]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        _json_leaf,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.tuples(inner, inner),
+            st.dictionaries(st.text(max_size=4), inner, max_size=4),
+            st.dictionaries(st.integers(0, 3), inner, max_size=2),
+        ),
+        max_leaves=12,
+    )
+)
+def test_json_copy_is_the_json_round_trip(value):
+    """The request's messages are copied before instructor may change them: json_copy gives what
+    json.loads(json.dumps(value)) gives (tuples, number keys, subclasses, NaN included), and shares no container
+    with the original."""
+    import json
+    import math
+
+    from enrich.agent.llm.instructor_client import json_copy
+
+    def same(a, b):  # == with NaN equal to itself, and the types the same (True is not 1)
+        if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+            return math.isnan(b)
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        if isinstance(a, dict):
+            return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+        return a == b
+
+    def containers(v):
+        if isinstance(v, (list, tuple, dict)):
+            yield id(v)
+            for x in v.values() if isinstance(v, dict) else v:
+                yield from containers(x)
+
+    copied = json_copy(value)
+    assert same(copied, json.loads(json.dumps(value)))
+    assert not set(containers(copied)) & set(containers(value))
