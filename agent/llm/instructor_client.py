@@ -128,6 +128,32 @@ def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -
     return llm_log.sha256_json({"messages": messages, "context": context or {}})
 
 
+def json_copy(value: Any) -> Any:
+    """What `json.loads(json.dumps(value))` gives -- a private copy of messages that instructor may extend in place
+    -- without writing and parsing every message text (strings are immutable: they are shared). Anything JSON would
+    change (a tuple, a key that is not a string, another type) takes the JSON round trip."""
+    try:
+        return _copy_plain(value)
+    except _NotPlain:
+        return json.loads(json.dumps(value))
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _copy_plain(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if type(value) is dict:
+        if not all(type(k) is str for k in value):
+            raise _NotPlain
+        return {k: _copy_plain(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_copy_plain(v) for v in value]
+    raise _NotPlain
+
+
 @dataclass
 class PreparedCall:
     messages: list[dict[str, Any]]
@@ -308,7 +334,7 @@ class InstructorClient(LLMClient):
     ) -> PreparedCall:
         """The messages (a deep copy: instructor appends re-asks / schema text in place), the cache key and the
         call-log fields of one question -- the same for an online call and a batch request."""
-        messages = json.loads(json.dumps(messages))
+        messages = json_copy(messages)
         in_hash = input_hash(messages, context)
         key = llm_log.cache_key(
             self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model), self.mode.value
@@ -344,7 +370,7 @@ class InstructorClient(LLMClient):
         return prepare_request(
             response_model,
             self.mode,
-            messages if private else json.loads(json.dumps(messages)),
+            messages if private else json_copy(messages),
             model=self.model,
             max_tokens=max_tokens or self.max_tokens,
             temperature=self.temperature,

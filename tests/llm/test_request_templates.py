@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enrich.agent.llm import instructor_api as ic
 from enrich.agent.steps.affiliation import AffiliationAnswer
@@ -53,3 +55,40 @@ def test_a_shape_whose_template_differs_is_not_templated(monkeypatch):
     assert body["seen"] == 3
     _, body = ic.prepare_request(TopicsAnswer, ic.Mode.TOOLS, [{"role": "user", "content": "abcdef"}], model="m")
     assert body["seen"] == 6
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSONISH)
+def test_the_private_copy_of_the_messages_is_the_json_round_trip(value):
+    """prepare_call copies the messages without writing them as JSON: the same result as the round trip it replaced
+    (a tuple or an integer key takes the round trip), and a copy the caller can change without touching the input."""
+    import json
+
+    from enrich.agent.llm.instructor_client import json_copy
+
+    before = json.dumps(value, sort_keys=False, default=str)
+    copy = json_copy(value)
+    assert copy == json.loads(json.dumps(value)) and json.dumps(copy) == json.dumps(json.loads(json.dumps(value)))
+    if isinstance(copy, (list, dict)) and copy:
+        copy.clear()
+        assert json.dumps(value, default=str) == before
+
+
+def test_a_copy_of_plain_messages_shares_no_container():
+    from enrich.agent.llm.instructor_client import json_copy
+
+    msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "u", "parts": [{"t": 1}]}]
+    copy = json_copy(msgs)
+    copy[0]["content"] += " + schema"
+    copy[1]["parts"].append({"t": 2})
+    copy.append({"role": "assistant", "content": "a"})
+    assert msgs == [{"role": "system", "content": "s"}, {"role": "user", "content": "u", "parts": [{"t": 1}]}]
