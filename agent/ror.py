@@ -33,7 +33,7 @@ import html
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -57,6 +57,9 @@ _NO_PLACE_ACRONYM = 0.93  # a unique acronym with no place to confirm it
 _AGREEMENT_BONUS = 0.05  # name and e-mail domain point at the same organisation
 _DOMAIN_SCORE = {"domains": 0.9, "link": 0.86}
 _FUZZY_FLOOR = 0.88
+_NEAR_CITY = 85  # rapidfuzz ratio (0-100) of a misspelt city to the record's
+_MISSPELT_CITY = 0.95
+_SUCCESSOR = 0.97  # a withdrawn record's name, matched to the record ROR says replaced it
 
 _EMAIL = re.compile(r"[\w.+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,30});")
@@ -241,12 +244,15 @@ class _Places:
     countries: set[str]
     cities: set[str]  # keys
     place_words: set[int]  # indexes of words that are part of a place segment
+    stated_cities: set[str] = field(default_factory=set)  # of `cities`, those written as a place of their own
+    short_segments: set[str] = field(default_factory=set)  # keys of 1-3 word segments that are not known places
 
 
 def _places(words: list[_Word], mem: MemoryIndex) -> _Places:
     countries: set[str] = set()
     cities: set[str] = set()
     place_words: set[int] = set()
+    short: set[str] = set()
     by_segment: dict[int, list[int]] = {}
     for i, w in enumerate(words):
         by_segment.setdefault(w.segment, []).append(i)
@@ -263,6 +269,8 @@ def _places(words: list[_Word], mem: MemoryIndex) -> _Places:
         elif len(keys) == 1 and _US_STATE.match(words[idx[-1]].text):
             pass
         else:
+            if len(keys) <= 3:
+                short.add(key)
             continue
         place_words.update(idx)
     # no separators ("... Beijing China"): trailing words naming a country, then a city before them
@@ -279,6 +287,7 @@ def _places(words: list[_Word], mem: MemoryIndex) -> _Places:
                                 cities.add(ckey)
                                 break
                     break
+    stated = set(cities)
     # a city written inside an organisation segment still places it ("Sun Yat-sen University, Guangzhou")
     for i, w in enumerate(words):
         if w.key in mem.cities and w.text[:1].isupper():
@@ -287,7 +296,7 @@ def _places(words: list[_Word], mem: MemoryIndex) -> _Places:
             pair = f"{w.key} {words[i + 1].key}"
             if pair in mem.cities:
                 cities.add(pair)
-    return _Places(countries, cities, place_words)
+    return _Places(countries, cities, place_words, stated, short)
 
 
 # ---- exact names ---------------------------------------------------------------------------------------------------
@@ -327,14 +336,47 @@ def _city_weight(org: Any, places: _Places) -> float:
     return 1.0
 
 
+def _successors(entries: list[tuple[str, str]], places: _Places, mem: MemoryIndex) -> Iterable[tuple[str, str, float]]:
+    """Each entry, a withdrawn record replaced by the active record(s) ROR names as its successors: a withdrawn
+    record is never a match, but strings keep the name it had (factor < 1: the name is not the successor's own).
+    Where the string states a city, the successor must be in it (some successors are a merger far away)."""
+    for rid, kind in entries:
+        org = mem.orgs[rid]
+        live = [
+            s
+            for s in (org.successors if org.status == "withdrawn" else ())
+            if mem.orgs[s].status == "active" and (not places.cities or mem.orgs[s].city_key in places.cities)
+        ]
+        if live:
+            yield from ((s, kind, _SUCCESSOR) for s in live)
+        else:
+            yield rid, kind, 1.0
+
+
+def _near_city(
+    scored: list[tuple[float, str, str, bool]], places: _Places, mem: MemoryIndex
+) -> tuple[float, str, str, bool] | None:
+    """Among records sharing a name, the one whose city a short segment spells with a letter or two wrong
+    ("Kottyam" for Kottayam), when exactly one is; a tie-break only, never a match on its own."""
+    near = [
+        s
+        for s in scored
+        if s[0] >= 0.9
+        and (city := mem.orgs[s[1]].city_key)
+        and len(city) >= 5
+        and any(fuzz.ratio(city, seg) >= _NEAR_CITY for seg in places.short_segments)
+    ]
+    return near[0] if len({s[1] for s in near}) == 1 else None
+
+
 def _choose(
     entries: list[tuple[str, str]], places: _Places, mem: MemoryIndex, *, acronym: bool, generic: bool
 ) -> tuple[str, str, float] | None:
     """The one record a run of words names, or None when the place does not single one out."""
     scored: list[tuple[float, str, str, bool]] = []
-    for rid, kind in entries:
+    for rid, kind, moved in _successors(entries, places, mem):
         org = mem.orgs[rid]
-        weight = _KIND_WEIGHT[kind] * _STATUS_WEIGHT.get(org.status, 0.8) * _place_weight(org, places, mem)
+        weight = _KIND_WEIGHT[kind] * _STATUS_WEIGHT.get(org.status, 0.8) * _place_weight(org, places, mem) * moved
         if weight <= 0:
             continue
         in_city = bool(org.city_key and org.city_key in places.cities)
@@ -346,8 +388,12 @@ def _choose(
     if len(ids) > 1:
         # several records share the words: the stated city, else the only active one in the stated country
         city_hits = [s for s in scored if s[3] and s[0] >= 0.9]
+        if len({s[1] for s in city_hits}) > 1:  # a city written as a place beats one inside a name ("St. Mary's")
+            city_hits = [s for s in city_hits if mem.orgs[s[1]].city_key in places.stated_cities]
         if len({s[1] for s in city_hits}) == 1:
             return city_hits[0][1], city_hits[0][2], city_hits[0][0]
+        if not city_hits and (near := _near_city(scored, places, mem)):
+            return near[1], near[2], near[0] * _MISSPELT_CITY
         top = [s for s in scored if s[0] >= scored[0][0] - 1e-9]
         if len({s[1] for s in top}) == 1 and places.countries and not acronym and not generic:
             return top[0][1], top[0][2], top[0][0]
@@ -392,7 +438,11 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
             if not names and not acr:
                 continue
             raw = " ".join(w.text for w in words[i : j + 1])
-            if names and size == 1 and not _single_word_name_ok(words[i], mem):
+            if (
+                names
+                and size == 1
+                and not (_single_word_name_ok(words[i], mem) or _company_family(words[i], names, mem))
+            ):
                 names = None
             if names and size > 1 and all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[i : j + 1]):
                 generic = True
@@ -447,6 +497,17 @@ def _single_word_name_ok(word: _Word, mem: MemoryIndex) -> bool:
     first = word.text[:1]
     capital = first.isupper() or first.lower() == first.upper()  # scripts without case (中国科学院) count
     return capital and len(word.key) > 3 and mem.df.get(word.key, 0) <= 3
+
+
+def _company_family(word: _Word, entries: list[tuple[str, str]], mem: MemoryIndex) -> bool:
+    """A one-word name held by several companies that ROR names after their country ("Sanofi (France)",
+    "Sanofi (Japan)"): a firm, however many names hold its word; the place written beside it picks the one."""
+    ids = {rid for rid, _kind in entries}
+    return (
+        word.text[:1].isupper()
+        and len(ids) >= 2
+        and all("company" in mem.orgs[rid].types and mem.orgs[rid].name.endswith(")") for rid in ids)
+    )
 
 
 def _acronym_ok(raw: str, key: str, mem: MemoryIndex) -> bool:
@@ -728,6 +789,10 @@ def _match(text: str, emails: Iterable[str], index: Any, threshold: float) -> tu
     chosen = [h for h in _select([h for h in hits if h.score >= threshold], words)]
     covered = {k for h in chosen for k in range(h.start, h.end)}
     fuzzy = _fuzzy_hits(words, covered | places.place_words, places, mem)
+    # a school named after one university beside another named in full ("Tongji Medical College, Huazhong
+    # University ..."): the school is the named university's, not its namesake's
+    named_education = any("education" in mem.orgs[h.ror_id].types for h in chosen)
+    fuzzy = [h for h in fuzzy if not (h.kind == "parent" and named_education)]
     chosen += [h for h in fuzzy if h.score >= threshold and h.ror_id not in {c.ror_id for c in chosen}]
     chosen = _resolve_family(chosen, mem, words)
 

@@ -175,3 +175,37 @@ def test_match_keeps_the_best_and_lists_every_organisation(index):
     result = match("University of Bergen and Haukeland University Hospital", index=index)
     assert result.ror_id in {BERGEN, HAUKELAND}
     assert {m.ror_id for m in result.matches} == {BERGEN, HAUKELAND}
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        # a name only a withdrawn record holds: the active record ROR says replaced it
+        (
+            "Department of Hematology, Eastvale Institute of Medical Studies, Eastvale, India",
+            {"https://ror.org/00eimsr00"},
+        ),
+        # ... but not a successor in another town than the one the string states
+        ("Harbour Marine Centre, Portside, New Zealand", set()),
+        # two records share the name: the town written as a place decides, not a town inside the name
+        ("Department of Music, Saint Anne's College, Lakeview, USA", {"https://ror.org/00sac0000"}),
+        ("Department of Music, Saint Anne's College, Saint Annes, USA", {"https://ror.org/00sac0001"}),
+        # ... or a town written with a letter wrong; a town matching neither leaves the name unresolved
+        ("School of Physics, Tagore Memorial University, Ravenhlm, India", {"https://ror.org/00tmu0000"}),
+        ("School of Physics, Tagore Memorial University, Bombay, India", set()),
+        # a school named after one university, beside another university named in full, is the named one's
+        (
+            "Department of Nursing, Linwood Medical College, Greatfield University of Science and Technology, Wuhan, "
+            "China",
+            {"https://ror.org/00gust000"},
+        ),
+        ("Department of Nursing, Linwood Medical College, Northgate, China", {"https://ror.org/00linw000"}),
+        # a firm's one-word name, held by its national companies ("Norvex (France)", "Norvex (Japan)", ...: more
+        # names hold the word than a one-word name may have): the country picks one
+        ("Clinical Development, Norvex, Lyon, France", {"https://ror.org/00nvxfr00"}),
+        ("Norvex, Tokyo, Japan", {"https://ror.org/00nvxjp00"}),
+        ("Clinical Development, Norvex", set()),
+    ],
+)
+def test_places_and_successors_decide_between_records(index, text, expected):
+    assert ids(text, index) == expected, [m.model_dump() for m in match_all(text, index=index)]
