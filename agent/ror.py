@@ -41,7 +41,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
-from enrich.agent.ror_index import MemoryIndex, bag_key, memory_index
+from enrich.agent.ror_index import ORG_TYPE_WORDS, MemoryIndex, bag_key, memory_index
 from enrich.schemas.text import org_key
 from enrich.store import ror as ror_store
 
@@ -57,6 +57,7 @@ _NO_PLACE_ACRONYM = 0.93  # a unique acronym with no place to confirm it
 _AGREEMENT_BONUS = 0.05  # name and e-mail domain point at the same organisation
 _DOMAIN_SCORE = {"domains": 0.9, "link": 0.86}
 _FUZZY_FLOOR = 0.88
+_LONG_SEGMENT = 6  # words: a longer segment may hold several names with no separator between them
 _NEAR_CITY = 85  # rapidfuzz ratio (0-100) of a misspelt city to the record's
 _MISSPELT_CITY = 0.95
 _SUCCESSOR = 0.97  # a withdrawn record's name, matched to the record ROR says replaced it
@@ -213,6 +214,7 @@ class _Word:
     end: int
     segment: int  # comma segment number
     block: int  # hard-boundary block number
+    joined: bool = False  # written against the word before it, with no space ("Sher-E-Kashmir")
 
 
 def _words(clean: str) -> list[_Word]:
@@ -229,7 +231,8 @@ def _words(clean: str) -> list[_Word]:
                 segment += 1  # soft: "Technion – Israel Institute of Technology" is one name
         key = _word_key(m.group(0))
         if key:
-            words.append(_Word(m.group(0), key, m.start(), m.end(), segment, block))
+            joined = bool(words) and bool(gap) and not any(c.isspace() for c in gap)
+            words.append(_Word(m.group(0), key, m.start(), m.end(), segment, block, joined))
         last_end = m.end()
         if len(words) >= MAX_WORDS:
             break
@@ -489,6 +492,15 @@ def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hi
             if sum(1 for w in words[start:end] if w.key not in _STOPWORDS) <= 2:
                 score *= _city_weight(mem.orgs[chosen[0]], places)  # few words: the city must agree
             hits.append(_Hit(start, span_end, raw, chosen[0], "words", score))
+    for seg_start, seg_end in _segments(words, places):
+        for start, end in _inner_spans(words, seg_start, seg_end, mem):
+            bag = mem.bags.get(bag_key(" ".join(w.key for w in words[start:end])))
+            generic = all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[start:end])
+            chosen = _choose(bag, places, mem, acronym=False, generic=generic) if bag else None
+            if chosen:
+                raw = " ".join(w.text for w in words[start:end])
+                score = chosen[2] * 0.96 * _city_weight(mem.orgs[chosen[0]], places)
+                hits.append(_Hit(start, end, raw, chosen[0], "words", score))
     return hits
 
 
@@ -620,6 +632,36 @@ def _segments(words: list[_Word], places: _Places) -> list[tuple[int, int]]:
                 out.append((start, i))
             start = i
     return out
+
+
+def _inner_spans(words: list[_Word], start: int, end: int, mem: MemoryIndex) -> Iterable[tuple[int, int]]:
+    """Name-shaped runs inside a long segment, for strings written without separators ("Department of Physics
+    University of Heidelberg Heidelberg Germany"): an organisation word, "of", then one to three words
+    (`University of Naples Parthenope`), or one to three words closing on an organisation word (`Heidelberg
+    University`) that no further organisation word or "of" follows (`... University Hospital`). Runs that are a
+    name as written were decided by the exact pass already; a run whose shorter part is a name is not stretched
+    over the neighbouring words (`Technology | Nanjing University`)."""
+    if end - start <= _LONG_SEGMENT:
+        return
+
+    def named(i: int, j: int) -> bool:
+        return " ".join(w.key for w in words[i:j]) in mem.names
+
+    for i in range(start, end):
+        if words[i].key not in ORG_TYPE_WORDS:
+            continue
+        if i + 2 < end and words[i + 1].key in _STOPWORDS:
+            for j in range(i + 3, min(end, i + 5) + 1):
+                last = words[j - 1].key
+                if last not in _STOPWORDS and last not in ORG_TYPE_WORDS and not named(i, j - 1) and not named(i, j):
+                    yield i, j
+        after = words[i + 1].key if i + 1 < end else ""
+        if after not in ORG_TYPE_WORDS and after.removesuffix("s") not in ORG_TYPE_WORDS and after not in _STOPWORDS:
+            for k in range(i - 1, max(start, i - 3) - 1, -1):
+                if words[k].key in _STOPWORDS or words[k].key in ORG_TYPE_WORDS or named(k + 1, i + 1):
+                    break
+                if not words[k].joined and not named(k, i + 1):
+                    yield k, i + 1
 
 
 def _fuzzy_hits(words: list[_Word], covered: set[int], places: _Places, mem: MemoryIndex) -> list[_Hit]:

@@ -205,6 +205,9 @@ def test_match_keeps_the_best_and_lists_every_organisation(index):
         ("Clinical Development, Norvex, Lyon, France", {"https://ror.org/00nvxfr00"}),
         ("Norvex, Tokyo, Japan", {"https://ror.org/00nvxjp00"}),
         ("Clinical Development, Norvex", set()),
+        # no separators: a name in another word order inside one long run, not cut off its hospital
+        ("Department of Clinical Medicine Turku University Turku Finland", {TURKU}),
+        ("Department of Clinical Medicine Turku University Hospital Turku Finland", {TURKU_HOSPITAL}),
     ],
 )
 def test_places_and_successors_decide_between_records(index, text, expected):
