@@ -98,27 +98,27 @@ def _ends_only_inside(text: str, protected: list[str]) -> bool:
     if len(low) != len(text):  # the merge compares case-folded positions with the text's own
         return False
     body = len(text) - 1 if text[-1] in ".!?" else len(text)
-    spans = []
+    inside = set()  # the split characters that meet the condition
     for title in protected:
         t = title.casefold()
         start = low.find(t)
         while start >= 0:
             end = start + len(t)
             if (start == 0 or text[start - 1] == " ") and (end >= body or text[end] == " "):
-                spans.append((start, end))
+                ends = [m.start() for m in _SPLIT_CHAR.finditer(text, start, end)]
+                if len(ends) == 1 and ends[0] + 1 < end and " " in text[start : ends[0]]:
+                    inside.add(ends[0])
             start = low.find(t, start + 1)
-    if not spans:
+    if not inside:
         return False
-    for i in range(body):
-        if text[i] not in _MAY_SPLIT:
-            continue
-        if text[i] not in ".!?" or i + 1 == len(text) or text[i + 1] != " ":
-            return False
-        if not any(
-            s < i and i + 1 < e and " " in text[s:i] and sum(c in _MAY_SPLIT for c in text[s:e]) == 1 for s, e in spans
-        ):
+    for m in _SPLIT_CHAR.finditer(text, 0, body):
+        i = m.start()
+        if i not in inside or text[i] not in ".!?" or i + 1 == len(text) or text[i + 1] != " ":
             return False
     return True
+
+
+_SPLIT_CHAR = re.compile("[" + re.escape("".join(sorted(_MAY_SPLIT))) + "]")
 
 
 def _boundary_inside(joined: str, cut: int, title: str) -> bool:
