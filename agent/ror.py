@@ -75,6 +75,8 @@ _ORG_START = {"university", "universite", "universitat", "universidad", "univers
               "institute", "institut", "instituto", "istituto", "college", "school", "faculty", "center", "the",
               "national", "state", "royal", "federal", "academy", "clinic", "klinikum"}  # fmt: skip
 _ORG_WORDS = {"university", "college", "institute", "technology", "state", "campus", "system"}
+_DIRECTIONS = {"north", "northern", "south", "southern", "east", "eastern", "west", "western", "central", "upper",
+               "lower"}  # fmt: skip
 _DASHES = {"-", "\u2013", "\u2014", "/"}
 _POSTCODE = re.compile(r"\b[A-Z]{0,2}-?\d[\d -]{2,}\d\b|\b\d{3,}\b")
 _US_STATE = re.compile(r"^[A-Z]{2}$")
@@ -265,8 +267,11 @@ def _places(words: list[_Word], mem: MemoryIndex) -> _Places:
         if not key:
             place_words.update(idx)
             continue
+        head, _, rest = key.partition(" ")
         if key in mem.countries:
             countries.add(mem.countries[key])
+        elif head in _DIRECTIONS and rest in mem.countries:  # "Northern Cyprus": still that country
+            countries.add(mem.countries[rest])
         elif key in mem.cities or key in mem.regions:
             cities.add(key)
         elif len(keys) == 1 and _US_STATE.match(words[idx[-1]].text):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
 _NON_WORD = re.compile(r"\W+")
@@ -50,8 +51,8 @@ ORG_ABBREVIATIONS = {
 }
 # Letters NFKD does not take apart (Turkish dotless i, Polish l, Nordic o and ae, German sharp s): folded so that
 # "Acibadem" finds "Acıbadem" and "Lodz" finds "Łódź".
-_ORG_FOLD = str.maketrans({"ı": "i", "ł": "l", "ø": "o", "æ": "ae", "đ": "d", "ð": "d", "þ": "th", "œ": "oe",
-                           "ħ": "h"})  # applied after casefold  # fmt: skip
+_ORG_FOLD = str.maketrans({"ı": "i", "æ": "ae", "ð": "d", "þ": "th", "œ": "oe"})  # after casefold; letters
+# with a stroke, hook or tail (ł, ø, đ, ħ, ʂ) go to their base letter by name (_latin_base)
 
 
 def norm_space(text: str) -> str:
@@ -75,12 +76,23 @@ def ascii_key(text: str | None) -> str:
     return _NON_ALNUM.sub(" ", text).strip()
 
 
+_LATIN_BASE = re.compile(r"LATIN (?:SMALL|CAPITAL) LETTER ([A-Z]) WITH ")
+
+
+@lru_cache(maxsize=1024)
+def _latin_base(ch: str) -> str:
+    """The base letter of a Latin letter with a hook, stroke or tail that NFKD keeps whole (`ʂ` -> `s`, `ƒ` ->
+    `f`): strings carry such lookalikes where the name has an ordinary accented letter."""
+    m = _LATIN_BASE.match(unicodedata.name(ch, ""))
+    return m.group(1).lower() if m else ch
+
+
 def org_key(text: str) -> str:
     """The match key of an organisation name: case-folded, accents stripped, punctuation dropped, `&` spelled out,
     common abbreviations expanded, a leading "the" dropped."""
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text.casefold().translate(_ORG_FOLD))
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        text = "".join(ch if ch.isascii() else _latin_base(ch) for ch in text if not unicodedata.combining(ch))
     text = text.casefold()
     text = text.replace("&", " and ").replace("'", "").replace("\u2019", "")
     text = _PUNCT.sub(" ", text).replace("_", " ")
