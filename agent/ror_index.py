@@ -113,8 +113,8 @@ ORG_TYPE_WORDS = {"university", "institute", "hospital", "college", "school", "c
                   "ministry", "museum", "library", "company", "corporation", "inc", "ltd", "gmbh", "observatory",
                   "polytechnic", "association", "organization", "organisation", "service", "centers",
                   *TYPE_WORDS}  # fmt: skip
-BAG_STOPWORDS = {"of", "the", "and", "de", "la", "le", "des", "du", "di", "del", "der", "und", "da", "do", "dos",
-                 "das", "in", "at", "y", "e", "et", "zu", "degli", "della", "delle", "dello", "van", "voor"}  # fmt: skip
+BAG_STOPWORDS = {"of", "the", "and", "de", "la", "le", "des", "du", "di", "del", "der", "und", "da", "do", "dos", "en",
+                 "das", "in", "at", "y", "e", "et", "zu", "degli", "della", "delle", "dello", "van", "voor", "em"}  # fmt: skip
 
 
 def bag_key(key: str) -> str:

@@ -205,6 +205,8 @@ def test_match_keeps_the_best_and_lists_every_organisation(index):
         ("Clinical Development, Norvex, Lyon, France", {"https://ror.org/00nvxfr00"}),
         ("Norvex, Tokyo, Japan", {"https://ror.org/00nvxjp00"}),
         ("Clinical Development, Norvex", set()),
+        # a French name written in English, "en" as "in"
+        ("Nursing Department, University of Quebec in Valcourt, Qc, Canada", {"https://ror.org/00uqv0000"}),
         # a country written with a direction is still that country (not "another country than the record's")
         ("Department of Clinical Medicine, University of Turku, Southern Finland, Norway", {TURKU}),
         # no separators: a name in another word order inside one long run, not cut off its hospital
