@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -532,10 +532,13 @@ class Store:
         )
         return self._fv(row) if row else None
 
-    def current_all(self, researcher_id: int) -> dict[str, FieldValue]:
+    def current_all(self, researcher_id: int, fields: Sequence[str] | None = None) -> dict[str, FieldValue]:
+        """The researcher's current values by field (of `fields` only, when given)."""
+        only = f" AND c.field IN ({', '.join('?' * len(fields))})" if fields is not None else ""
         rows = self._q(
-            "SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id WHERE c.researcher_id = ?",
-            [researcher_id],
+            "SELECT fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id WHERE c.researcher_id = ?"
+            + only,
+            [researcher_id, *(fields or ())],
         )
         return {r["field"]: self._fv(r) for r in rows}
 

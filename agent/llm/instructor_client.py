@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import threading
 import time
 import uuid
@@ -124,36 +123,35 @@ def schema_hash(response_model: type[BaseModel]) -> str:
     return llm_log.sha256_json({"name": response_model.__name__, "schema": response_model.model_json_schema()})
 
 
-class _NotPlain(Exception):  # noqa: N818 -- a signal inside json_copy
-    pass
-
-
-def _plain_copy(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict:
-        if not all(type(k) is str for k in value):
-            raise _NotPlain
-        return {k: _plain_copy(v) for k, v in value.items()}
-    if kind is list:
-        return [_plain_copy(v) for v in value]
-    if kind is str or kind is int or kind is bool or value is None or (kind is float and math.isfinite(value)):
-        return value
-    raise _NotPlain
+def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
+    # the validation context is part of the input: the same output may be valid for one source text only
+    return llm_log.sha256_json({"messages": messages, "context": context or {}})
 
 
 def json_copy(value: Any) -> Any:
-    """json.loads(json.dumps(value)): a copy instructor may change in place. Messages are plain JSON (dicts of
-    strings), copied as they are, without writing and reading their text (a bulk collect copies every request's
-    messages); anything else (a tuple, a non-string key, a subclass) takes the JSON round trip."""
+    """What `json.loads(json.dumps(value))` gives -- a private copy of messages that instructor may extend in place
+    -- without writing and parsing every message text (strings are immutable: they are shared). Anything JSON would
+    change (a tuple, a key that is not a string, another type) takes the JSON round trip."""
     try:
-        return _plain_copy(value)
+        return _copy_plain(value)
     except _NotPlain:
         return json.loads(json.dumps(value))
 
 
-def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
-    # the validation context is part of the input: the same output may be valid for one source text only
-    return llm_log.sha256_json({"messages": messages, "context": context or {}})
+class _NotPlain(Exception):
+    pass
+
+
+def _copy_plain(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if type(value) is dict:
+        if not all(type(k) is str for k in value):
+            raise _NotPlain
+        return {k: _copy_plain(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_copy_plain(v) for v in value]
+    raise _NotPlain
 
 
 @dataclass

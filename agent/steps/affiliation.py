@@ -165,8 +165,10 @@ def _matched_on(fv: FieldValue) -> tuple[str, list[str]]:
 def normalise_all(ctx: StepContext) -> list[str]:
     """Attach the ROR id to every affiliation the researcher holds (derived facts; values unchanged)."""
     notes = []
-    for f in slot_fields(STEP):
-        cur = ctx.store.current(ctx.researcher_id, f)
+    fields = slot_fields(STEP)
+    held = ctx.store.current_all(ctx.researcher_id, fields)  # one read for all slots (a ROR id changes no value)
+    for f in fields:
+        cur = held.get(f)
         if cur is not None and cur.id is not None:
             m = attach_ror(ctx, cur.id, *_matched_on(cur))
             notes.append(

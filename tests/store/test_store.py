@@ -186,6 +186,33 @@ def test_submit_for_an_unknown_researcher_is_refused_and_writes_nothing(store):
     assert sql_rows(store, "SELECT count(*) AS n FROM field_values") == before
 
 
+def test_current_all_of_some_fields_is_those_fields_of_current_all(store):
+    rid, other = person(store), person(store, "Bo", path="bo.txt")
+    store.submit(fv(rid, IMPORT, "First Univ"))
+    store.submit(
+        FieldValue(
+            researcher_id=rid, field="affiliation.2", value={"name": "Second Inst"}, status="proposed", origin=IMPORT
+        )
+    )
+    store.submit(
+        FieldValue(
+            researcher_id=rid,
+            field="topics",
+            value=[{"tag": "cs.CL", "label": "Computation and Language", "score": 0.9}],
+            status="proposed",
+            origin=LLM,
+            confidence=0.9,
+        ),
+        auto_apply=True,
+    )
+    store.submit(fv(other, IMPORT, "Other Univ"))
+    every = store.current_all(rid)
+    assert set(every) == {"affiliation", "affiliation.2", "topics"}
+    slots = store.current_all(rid, ["affiliation", "affiliation.2", "affiliation.3"])
+    assert slots == {f: every[f] for f in ("affiliation", "affiliation.2")}
+    assert store.current_all(rid, []) == {} and store.current_all(other, ["topics"]) == {}
+
+
 def test_utcnow_is_the_current_second(monkeypatch):
     """utcnow keeps the text of the current second (a bulk job stamps many rows a second): always that second's."""
     from datetime import UTC, datetime
