@@ -212,7 +212,7 @@ class ReplayClient(_Wrapper):
                 context.update(got.context)
         else:
             call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
-            first = self.online.request_body(response_model, call.messages, max_tokens)
+            first = self.online.request_body(response_model, call.messages, max_tokens, private=True)  # not used again
             if body_hash(first) != row["first_hash"]:
                 why = f"{step}: the question changed since the batch was built (listing, prompt or settings)"
                 raise self._defer(step, Stale(why))
