@@ -452,7 +452,7 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
                 and not (_single_word_name_ok(words[i], mem) or _company_family(words[i], names, mem))
             ):
                 names = None
-            if names and size > 1 and all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[i : j + 1]):
+            if names and size > 1 and _generic(words, i, j + 1, mem):
                 generic = True
             else:
                 generic = False
@@ -475,9 +475,10 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
 def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hit]:
     """A whole segment holding a name's words in another order or language ("Heidelberg University Hospital",
     "Universität Bonn", "CHU Rouen"), optionally with the place segment after it ("Federico II University,
-    Naples")."""
+    Naples"); then name-shaped runs inside long segments (_inner_spans), whose city must agree."""
     hits = []
-    for start, end in _segments(words, places):
+    segments = _segments(words, places)
+    for start, end in segments:
         if end - start > 12 or words[start].key in _UNIT_WORDS:
             continue
         key = " ".join(w.key for w in words[start:end])
@@ -487,26 +488,42 @@ def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hi
             nxt = [k for k in range(end, len(words)) if words[k].segment == words[end].segment]
             bag = mem.bags.get(bag_key(key + " " + " ".join(words[k].key for k in nxt)))
             span_end = nxt[-1] + 1
-        if not bag:
-            continue
-        generic = all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[start:end])
-        chosen = _choose(bag, places, mem, acronym=False, generic=generic)
-        if chosen:
-            raw = " ".join(w.text for w in words[start:span_end])
-            score = chosen[2] * 0.96
-            if sum(1 for w in words[start:end] if w.key not in _STOPWORDS) <= 2:
-                score *= _city_weight(mem.orgs[chosen[0]], places)  # few words: the city must agree
-            hits.append(_Hit(start, span_end, raw, chosen[0], "words", score))
-    for seg_start, seg_end in _segments(words, places):
+        few = sum(1 for w in words[start:end] if w.key not in _STOPWORDS) <= 2  # few words: the city must agree
+        if hit := _word_order_hit(words, start, end, span_end, bag, places, mem, city_must_agree=few):
+            hits.append(hit)
+    for seg_start, seg_end in segments:
         for start, end in _inner_spans(words, seg_start, seg_end, mem):
             bag = mem.bags.get(bag_key(" ".join(w.key for w in words[start:end])))
-            generic = all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[start:end])
-            chosen = _choose(bag, places, mem, acronym=False, generic=generic) if bag else None
-            if chosen:
-                raw = " ".join(w.text for w in words[start:end])
-                score = chosen[2] * 0.96 * _city_weight(mem.orgs[chosen[0]], places)
-                hits.append(_Hit(start, end, raw, chosen[0], "words", score))
+            if hit := _word_order_hit(words, start, end, end, bag, places, mem, city_must_agree=True):
+                hits.append(hit)
     return hits
+
+
+def _word_order_hit(
+    words: list[_Word],
+    start: int,
+    end: int,
+    span_end: int,
+    bag: list[tuple[str, str]] | None,
+    places: _Places,
+    mem: MemoryIndex,
+    *,
+    city_must_agree: bool,
+) -> _Hit | None:
+    """The record the words start:end name in another order (`bag`), as a hit over start:span_end."""
+    chosen = _choose(bag, places, mem, acronym=False, generic=_generic(words, start, end, mem)) if bag else None
+    if not chosen:
+        return None
+    score = chosen[2] * 0.96
+    if city_must_agree:
+        score *= _city_weight(mem.orgs[chosen[0]], places)
+    raw = " ".join(w.text for w in words[start:span_end])
+    return _Hit(start, span_end, raw, chosen[0], "words", score)
+
+
+def _generic(words: list[_Word], start: int, end: int, mem: MemoryIndex) -> bool:
+    """Only stop words and words many names hold ("Central Hospital"): a name that needs its place stated."""
+    return all(w.key in _STOPWORDS or mem.is_common(w.key) for w in words[start:end])
 
 
 def _single_word_name_ok(word: _Word, mem: MemoryIndex) -> bool:

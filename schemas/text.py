@@ -49,10 +49,10 @@ ORG_ABBREVIATIONS = {
     "st": "saint",
     "chu": "center hospitalier universitaire",  # French university hospitals: "CHU Rouen"
 }
-# Letters NFKD does not take apart (Turkish dotless i, Polish l, Nordic o and ae, German sharp s): folded so that
-# "Acibadem" finds "Acıbadem" and "Lodz" finds "Łódź".
-_ORG_FOLD = str.maketrans({"ı": "i", "æ": "ae", "ð": "d", "þ": "th", "œ": "oe"})  # after casefold; letters
-# with a stroke, hook or tail (ł, ø, đ, ħ, ʂ) go to their base letter by name (_latin_base)
+# Letters NFKD does not take apart and whose Unicode name gives no base letter (Turkish dotless i, ae, eth, thorn,
+# oe), folded after casefold; letters with a stroke, hook or tail (ł, ø, đ, ħ, ʂ) go to their base letter by name
+# (_latin_base). So "Acibadem" finds "Acıbadem" and "Lodz" finds "Łódź".
+_ORG_FOLD = str.maketrans({"ı": "i", "æ": "ae", "ð": "d", "þ": "th", "œ": "oe"})
 
 
 def norm_space(text: str) -> str:
