@@ -14,8 +14,9 @@ How it decides (co-author structure first; parameters fitted offline, leave-peop
    under a name many researchers share; how close in topic the works' titles are to each other (weight <= 0); and
    whether the page itself states an affiliation for its subject (page_states_affiliation), weight <= 0, fitted on
    top of the others so that its absence changes nothing. Its probability is the `confidence`; the listing is
-   flagged at >= `threshold`. A name-form conflict between two substantial groups is a constraint (confidence >=
-   0.95), not a fitted weight.
+   flagged at >= `threshold`. A name-form conflict (two printings that cannot be one person, across two
+   substantial groups or each on as many works as a substantial group holds) is a constraint (confidence >= 0.95),
+   not a fitted weight.
 5. The proposed split: the substantial groups; a leftover work joins its most probable group above `attach`,
    the rest are proposed together as one cluster of works the method could not place.
 All numbers (weights, `merge`, `attach`, `threshold`) are fitted by bench/fit_conflation.py on labelled listings
@@ -46,7 +47,7 @@ from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 from ..names import PersonName, email_names_subject, looks_like_institution, names_subject
 from .work_pairs import GroupState, PairModel, WorkVectors, affiliation_keys, incidence, venue_family, venue_words
 
-METHOD = "coauthor-structure-name-titles-affiliation-v6"
+METHOD = "coauthor-structure-name-titles-affiliation-v7"
 NAME_CONFLICT_CONFIDENCE = 0.95
 # Words that say nothing about a research topic in titles/abstracts of CS papers.
 _EXTRA_STOP = {
@@ -555,7 +556,18 @@ def listing_features(f: _Features, prob: np.ndarray, clusters: list[list[int]]) 
 
 
 def _name_conflict(f: _Features, big: list[list[int]]) -> bool:
-    return any(f.cannot[np.ix_(a, b)].any() for a, b in combinations(big, 2))
+    """Two printings of the subject's name that cannot be one person ("Robert E." / "Robert L. Mercer"), either
+    across two substantial groups, or each on a substantial number of works whatever the co-author structure: a
+    person whose collaborators rarely recur leaves only small groups, and the printed names are still evidence. A
+    form printed on a single work is not enough on its own (a misprinted middle initial)."""
+    if any(f.cannot[np.ix_(a, b)].any() for a, b in combinations(big, 2)):
+        return True
+    if not f.cannot.any():
+        return False
+    counts = Counter(x.key() for x in f.own_forms if x is not None)
+    forms = {x.key(): x for x in f.own_forms if x is not None}
+    repeated = [forms[k] for k, n in counts.items() if n >= min_group_size(f.n)]
+    return any(not a.compatible(b) for a, b in combinations(repeated, 2))
 
 
 def _sigmoid(x: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -277,6 +278,39 @@ def test_incompatible_middle_initials_separate_two_people():
         frozenset(x.work_id for x in l_),
     }
     assert any("incompatible" in r for r in res.reasons)
+
+
+def _scattered(initial: str, years: range, topics: list[str]) -> list[Work]:
+    """One person whose collaborators never recur: every work is its own co-author group."""
+    given = ["Alma", "Boris", "Chiara", "Dev", "Edda", "Farid"]
+    family = ["Okafor", "Lindqvist", "Tanaka", "Moreau", "Novak", "Haddad"]
+    return [
+        w(f"{topic} study", y, [f"{given[k]} {family[k]}{initial.lower()}", f"Robert {initial}. Mercer"])
+        for k, (y, topic) in enumerate(zip(years, topics))
+    ]
+
+
+def test_incompatible_middle_initials_flag_a_listing_without_substantial_groups():
+    """The printed name is evidence of two people even when no co-author recurs and no two works are merged."""
+    e = _scattered("E", range(2014, 2018), ["Argument mining", "Hedge detection", "Figure captions", "Relation graphs"])
+    l_ = _scattered("L", range(1990, 1994), ["Entropy bounds", "Word senses", "Machine translation", "Special issue"])
+    never_merge = dataclasses.replace(conflation.default_params(), merge=1.01)
+    a = conflation.analyse(e + l_, "Robert Mercer", never_merge)
+    assert len(a.big) < 2  # no substantial co-author group: only the printed names tell the two people apart
+    res = detect(e + l_, "Robert Mercer", never_merge)
+    assert res.detected is True and res.confidence >= conflation.NAME_CONFLICT_CONFIDENCE
+    assert any("incompatible" in r for r in res.reasons)
+    # The works printing one form are never placed with those printing the other.
+    for c in res.clusters:
+        forms = {x.title.split()[0] for x in e + l_ if x.work_id in c.work_ids}
+        assert not (forms & {"Argument", "Hedge"} and forms & {"Entropy", "Word"})
+
+
+def test_one_misprinted_middle_initial_is_not_a_name_conflict():
+    e = _scattered("E", range(2010, 2016), ["Argument", "Hedge", "Caption", "Relation", "Claim", "Graph"])
+    typo = _scattered("L", range(2016, 2017), ["Scheme"])
+    never_merge = dataclasses.replace(conflation.default_params(), merge=1.01)
+    assert conflation.analyse(e + typo, "Robert Mercer", never_merge).name_conflict is False
 
 
 def test_small_listing_is_never_flagged():
