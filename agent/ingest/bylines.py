@@ -71,13 +71,10 @@ def footnote_authors(authors_line: str, mark: str) -> list[str | None]:
     """Whose footnote a footnote line is: the authors carrying its mark; for `*` / `†`, else the first author
     carrying either (pages mix them); else nobody known ([None])."""
     marks = author_marks(authors_line)
-    if found := marks.get(mark.translate(_SUPERSCRIPT)):
-        return list(found)
-    if mark in ("*", "†"):
-        for key in ("*", "†"):
-            if key in marks:
-                return marks[key][:1]
-    return [None]
+    found: list[str | None] = list(marks.get(mark.translate(_SUPERSCRIPT), []))
+    if not found and mark in ("*", "†"):
+        found = next(([marks[key][0]] for key in ("*", "†") if key in marks), [])
+    return found or [None]
 
 
 def line_hints(text: str, ln: Line, work_ordinal: int, authors_line: str | None = None) -> list[StatedValue]:
