@@ -3,6 +3,8 @@ footnote goes to the authors carrying its mark, the marks leave the author names
 a number is not taken for a footnote."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enrich.agent.ingest import parse
 from enrich.agent.ingest.bylines import author_marks, footnote_authors, is_byline_line
@@ -96,3 +98,45 @@ def test_bracket_year_lines_with_numbered_authors():
         ("KTH Royal Institute of Technology", "Jonas Lindqvist"),
         ("KTH Royal Institute of Technology", "Anna F. Berg"),
     ]
+
+
+_SUP = "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+_NAMES = ["Hana Novak", "Wei Zhang", "Omar Haddad", "Ji-ho Park", "Ana Souza", "Li Wei"]
+_ORGS = ["Charles University", "Fudan University", "KAIST", "School of Informatics, University of Edinburgh"]
+
+
+@st.composite
+def footnoted_entries(draw):
+    """An ACL-style entry whose authors carry numbered marks (superscript or plain, 1-3 each), with a footnote line
+    for some of the marks used."""
+    sup = draw(st.booleans())
+    names = draw(st.lists(st.sampled_from(_NAMES), min_size=1, max_size=4, unique=True))
+    marks = {n: draw(st.lists(st.integers(1, 3), max_size=3, unique=True)) for n in names}
+
+    def mark(k: int) -> str:
+        return _SUP[k] if sup else str(k)
+
+    line = " | ".join(n + ",".join(mark(k) for k in sorted(marks[n])) for n in names)
+    used = sorted({k for ks in marks.values() for k in ks})
+    notes = (
+        {k: draw(st.sampled_from(_ORGS)) for k in draw(st.lists(st.sampled_from(used), unique=True))} if used else {}
+    )
+    foot = [f"{mark(k)} {org}" for k, org in notes.items()]
+    text = (
+        "\n".join(["Wei Zhang", "", "2020", "pdf bib abs", "A Study of Things", line, *foot, "Proceedings of X"]) + "\n"
+    )
+    return text, names, marks, notes
+
+
+@settings(max_examples=200, deadline=None)
+@given(footnoted_entries())
+def test_every_footnote_goes_exactly_to_the_authors_carrying_its_number(case):
+    text, names, marks, notes = case
+    p = parse(text)
+    (w,) = p.works
+    assert w.authors == names and w.venue == "Proceedings of X"
+    got = sorted((h.value["text"], h.value["author"]) for h in p.hints if h.value["kind"] == "affiliation")
+    want = sorted((org, n) for k, org in notes.items() for n in names if k in marks[n])
+    assert got == want
+    for h in p.hints:
+        assert text[h.start : h.end] == h.quote
