@@ -458,7 +458,7 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
                 generic = False
             if names and size >= 1 and (size > 1 or not generic):
                 # a place name alone ("Lausanne") names a city, not the organisation of that name
-                if key in mem.countries or (size == 1 and mem.is_place(key)):
+                if key in mem.countries or (size == 1 and mem.is_place(key)) or _places_only(words, i, j + 1, mem):
                     names = None
             if names:
                 chosen = _choose(names, places, mem, acronym=False, generic=generic)
@@ -470,6 +470,15 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
                 if chosen:
                     hits.append(_Hit(i, j + 1, raw, chosen[0], chosen[1], chosen[2]))
     return hits
+
+
+def _places_only(words: list[_Word], start: int, end: int, mem: MemoryIndex) -> bool:
+    """A run across commas made of places only ("Ube, Japan") names where, not who, even where a company is
+    called so ("Ube (Japan)")."""
+    parts: dict[int, list[str]] = {}
+    for w in words[start:end]:
+        parts.setdefault(w.segment, []).append(w.key)
+    return len(parts) > 1 and all(mem.is_place(" ".join(keys)) for keys in parts.values())
 
 
 def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hit]:

@@ -16,7 +16,7 @@ from typing import Any
 from enrich.schemas import utcnow
 
 from .core import Store
-from .rows import select, select_one
+from .rows import in_chunks, select, select_one
 
 DONE_STATES = ("applied", "failed", "error", "stale")
 
@@ -75,9 +75,8 @@ def assign_file(store: Store, custom_ids: list[str], file_id: int) -> None:
 def _rows_in(store: Store, sql: str, keys: list[Any]) -> Iterator[dict[str, Any]]:
     """The rows of `sql`, whose `{marks}` stands for the placeholders of an `IN (...)`, for every key: 500 keys per
     statement (SQLite's limit on a statement's variables)."""
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        yield from select(store, sql.format(marks=", ".join("?" * len(chunk))), chunk)
+    for chunk, marks in in_chunks(keys):
+        yield from select(store, sql.format(marks=marks), chunk)
 
 
 def requests_by_id(store: Store, custom_ids: list[str]) -> dict[str, dict[str, Any]]:

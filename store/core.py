@@ -50,6 +50,7 @@ from .rows import (
     RESEARCHER,
     WORK,
     encode_json,
+    in_chunks,
     select,
     select_one,
     to_model,
@@ -1005,9 +1006,7 @@ class Store:
         ids.discard(None)
         values: dict[int, Any] = {}
         id_list = sorted(ids)
-        for i in range(0, len(id_list), 500):
-            chunk = id_list[i : i + 500]
-            marks = ", ".join("?" * len(chunk))
+        for chunk, marks in in_chunks(id_list):
             for vid, value in self.db.conn.execute(f"SELECT id, value FROM field_values WHERE id IN ({marks})", chunk):
                 values[vid] = load_json(value)
 

@@ -20,6 +20,8 @@ from sqlite_utils import Database
 
 from enrich.schemas.text import org_key
 
+from .rows import in_chunks
+
 NAME_KINDS = ("name", "alias", "acronym", "label")
 
 
@@ -221,9 +223,7 @@ def org_details(db: Database, ror_ids: Iterable[str]) -> dict[str, dict[str, Any
     """The org rows with their names ({value, kind, key}) for a set of ids."""
     ids = list(dict.fromkeys(ror_ids))
     out: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_chunks(ids):
         for row in db.execute(
             f"SELECT ror_id, name, status, city, region, country, country_code, is_child, release FROM ror_orgs"
             f" WHERE ror_id IN ({marks})",

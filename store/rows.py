@@ -5,7 +5,7 @@ each column that is stored in another form -- JSON text, 0/1 for a bool, compres
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -24,6 +24,14 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
 
 def encode_json(v: Any) -> str:
     return _ENCODER.encode(v)
+
+
+def in_chunks(keys: Sequence[Any], size: int = 500) -> Iterator[tuple[Sequence[Any], str]]:
+    """(keys, their placeholders) for an `IN (...)` over any number of keys, `size` at a time: SQLite limits a
+    statement's variables."""
+    for i in range(0, len(keys), size):
+        chunk = keys[i : i + size]
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 def select(store: Store, sql: str, params: Any = ()) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from enrich.schemas.conflation import ConflationResult
 
 from . import audit
 from .errors import StoreError
-from .rows import CONFLATION, select, select_one, to_model
+from .rows import CONFLATION, in_chunks, select, select_one, to_model
 from .stored_text import pack_json
 
 if TYPE_CHECKING:
@@ -246,11 +246,10 @@ def _merge_proposals_touching(store: Store, members: list[int]) -> list[tuple[in
     """(id, state, members) of the pending or rejected merge proposals that involve any of these researchers."""
     found: dict[int, tuple[str, set[int]]] = {}
     conn = store.db.conn
-    for i in range(0, len(members), 500):
-        chunk = members[i : i + 500]
+    for chunk, marks in in_chunks(members):
         for pid, state in conn.execute(
             "SELECT DISTINCT p.id, p.state FROM merge_members m JOIN proposals p ON p.id = m.proposal_id "
-            f"WHERE m.researcher_id IN ({', '.join('?' * len(chunk))}) AND p.state IN ('pending', 'rejected')",
+            f"WHERE m.researcher_id IN ({marks}) AND p.state IN ('pending', 'rejected')",
             chunk,
         ):
             found[pid] = (state, set())

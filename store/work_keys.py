@@ -17,6 +17,7 @@ from typing import Any
 
 from enrich.schemas.text import ascii_key
 
+from .rows import in_chunks
 from .stored_text import resolve_abstract, unpack_text
 
 MIN_TITLE_CHARS = 10  # shorter normalised titles ("Introduction", "Editorial") name no particular paper
@@ -232,8 +233,7 @@ def researcher_facts(store: Any, ids: Iterable[int]) -> dict[int, tuple[str | No
     """{id: (name, split_from)} for these researchers."""
     ids = list(ids)
     out: dict[int, tuple[str | None, int | None]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        sql = f"SELECT id, name, split_from FROM researchers WHERE id IN ({', '.join('?' * len(chunk))})"
+    for chunk, marks in in_chunks(ids):
+        sql = f"SELECT id, name, split_from FROM researchers WHERE id IN ({marks})"
         out.update({r[0]: (r[1], r[2]) for r in store.db.conn.execute(sql, chunk)})
     return out

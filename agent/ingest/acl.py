@@ -81,7 +81,7 @@ def _entry(text: str, chunk: list[Line], year: int | None, ordinal: int, out: Pa
     for ln in chunk[2:]:
         if ln.text in seen:  # repeated author / venue line
             continue
-        if is_byline_line(ln.text):
+        if is_byline_line(ln.text, authors_ln.text if authors_ln else None):
             for h in line_hints(text, ln, ordinal, authors_ln.text if authors_ln else None):
                 out.hints.append(h)
             bylines.append(ln.text)

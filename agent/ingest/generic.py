@@ -15,7 +15,7 @@ from functools import lru_cache
 from enrich.schemas import ParsedListing, Work
 
 from .acl import pipe_entries
-from .bylines import author_line_hints, is_byline_line, line_hints
+from .bylines import author_line_hints, is_byline_line, line_hints, split_author_line
 from .header import BRACKET_YEAR_RE, MARKER_RE, PUBS_RE, read_header
 from .text import Line, clean_author, split_lines
 from .text import blocks as text_blocks
@@ -100,7 +100,7 @@ def _year_block(text: str, block: list[Line], ordinal: int, out: ParsedListing) 
                     type_ = p
         elif _ABSTRACT_RE.match(ln.text):
             abstract = _ABSTRACT_RE.sub("", ln.text)
-        elif is_byline_line(ln.text):
+        elif is_byline_line(ln.text, authors_ln.text if authors_ln else None):
             out.hints.extend(line_hints(text, ln, ordinal, authors_ln.text if authors_ln else None))
             bylines.append(ln.text)
         elif abstract is not None:
@@ -124,15 +124,16 @@ def _year_block(text: str, block: list[Line], ordinal: int, out: ParsedListing) 
 
 def _bracket_entries(text: str, lines: list[Line], out: ParsedListing) -> None:
     work: Work | None = None
+    authors_s = ""
     for ln in lines:
         if m := BRACKET_YEAR_RE.match(ln.text):
-            work = _bracket_line(text, ln, int(m.group("year")), len(out.works), out)
+            work, authors_s = _bracket_line(text, ln, int(m.group("year")), len(out.works), out)
             out.works.append(work)
         elif work is not None and ln.text:
             if _ABSTRACT_RE.match(ln.text):
                 work.abstract = _ABSTRACT_RE.sub("", ln.text)
-            elif is_byline_line(ln.text):
-                out.hints.extend(line_hints(text, ln, work.ordinal))
+            elif is_byline_line(ln.text, authors_s):
+                out.hints.extend(line_hints(text, ln, work.ordinal, authors_s))
                 work.bylines.append(ln.text)
             elif work.abstract is not None:
                 work.abstract += "\n" + ln.text
@@ -141,7 +142,8 @@ def _bracket_entries(text: str, lines: list[Line], out: ParsedListing) -> None:
             work.end = ln.end
 
 
-def _bracket_line(text: str, ln: Line, year: int, ordinal: int, out: ParsedListing) -> Work:
+def _bracket_line(text: str, ln: Line, year: int, ordinal: int, out: ParsedListing) -> tuple[Work, str]:
+    """The entry of one `[2020] A, B and C. Title. Venue.` line, and its author list as written."""
     s = BRACKET_YEAR_RE.sub("", ln.text)
     ids: dict[str, str] = {}
     if m := _ANTHOLOGY_RE.search(s):
@@ -154,7 +156,7 @@ def _bracket_line(text: str, ln: Line, year: int, ordinal: int, out: ParsedListi
     title, _, venue = rest.rpartition(". ")
     if not title:
         title, venue = venue, ""
-    authors = [clean_author(a) for a in re.split(r",\s*|\s+and\s+", authors_s) if clean_author(a)]
+    authors = [a for a in (clean_author(x) for x in split_author_line(authors_s)) if a]
     bylines: list[str] = []
     offset = ln.start + ln.text.index(authors_s) if authors_s else ln.start
     for h in author_line_hints(text, Line(authors_s, offset, offset + len(authors_s), ln.index), ordinal):
@@ -170,4 +172,4 @@ def _bracket_line(text: str, ln: Line, year: int, ordinal: int, out: ParsedListi
         start=ln.start,
         end=ln.end,
         ordinal=ordinal,
-    )
+    ), authors_s

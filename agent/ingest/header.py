@@ -9,13 +9,12 @@ import re
 
 from enrich.schemas import ParsedListing
 
-from .text import YEAR_RE, Line, looks_like_person_name, stated
+from .text import YEAR_RE, Line, looks_like_person_name, stated, strip_name_marks
 
 ALIASES_RE = re.compile(r"^Also published as:\s*(?P<names>.+)$", re.I)
 PUBS_RE = re.compile(r"^(?:Selected\s+)?Publications(?:\s*\((?P<n>\d+)\))?\s*:?$", re.I)
 BRACKET_YEAR_RE = re.compile(r"^\[(?P<year>(?:19|20)\d{2})\]\s")
 MARKER_RE = re.compile(r"^pdf(?:\s+bib)?(?:\s+abs)?$")
-_NAME_MARKS = re.compile(r"(?<=[^\W\d_])[\s,]*(?:[\u00b9\u00b2\u00b3\u2070-\u2079*\u2020\u2021\u00a7]|\d{1,2})[\d\s,\u00b9\u00b2\u00b3\u2070-\u2079*\u2020\u2021\u00a7]*$")  # fmt: skip
 _NAME_BYLINE = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<org>[^()]+)\)$")
 
 
@@ -27,7 +26,7 @@ def starts_body(s: str) -> bool:
 
 def clean_name(line: str) -> str:
     """A name line without its footnote marks (`Ana Souza¹,²`, `Ana Souza1,2`, `Ana Souza*`)."""
-    return _NAME_MARKS.sub("", line).strip() or line
+    return strip_name_marks(line) or line
 
 
 def name_byline(line: str) -> tuple[str, str] | None:

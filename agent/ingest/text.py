@@ -86,9 +86,18 @@ def split_pipe_authors(line: str) -> list[str]:
     return [clean_author(a) for a in line.split("|") if clean_author(a)]
 
 
+# Footnote marks after a name: symbols, superscript digits or plain numbers, one or several (`Ana Souza¹,²`,
+# `Ana Souza1,2`, `Ana Souza*†`)
+NAME_MARKS = re.compile(r"(?<=[^\W\d_])[\s,]*(?:[\u00b9\u00b2\u00b3\u2070-\u2079*\u2020\u2021\u00a7]|\d{1,2})[\d\s,\u00b9\u00b2\u00b3\u2070-\u2079*\u2020\u2021\u00a7]*$")  # fmt: skip
+
+
+def strip_name_marks(name: str) -> str:
+    return NAME_MARKS.sub("", name).strip()
+
+
 def clean_author(a: str) -> str:
     a = re.sub(r"\s*\([^)]*\)\s*$", "", a.strip())
-    return a.rstrip("*† ").strip()
+    return strip_name_marks(a.rstrip("*† "))
 
 
 def infer_subject(works: list[Work]) -> str | None:

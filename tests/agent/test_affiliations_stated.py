@@ -365,3 +365,18 @@ def test_without_an_index_the_fallback_reads_organisation_words_only(store, fake
     rid2 = ingest(store, page("Rui Costa", "Contact: rcosta@ufbs.br"), "rui.txt")
     run(store, fake, settings)
     assert held(store, rid2) == []  # no index: an e-mail domain resolves to nothing
+
+
+def test_a_numbered_byline_footnote_gives_the_subject_its_own_organisation(ror_store, fake, settings):
+    """`Name¹; Coauthor²` with `¹ ...` / `² ...` lines under the work: the subject's footnote, not the co-author's."""
+    text = page("Ilse Varga", "Open to collaborate").replace(
+        "Ilse Varga; Lena Okoro\nProceedings of the 2021",
+        "Ilse Varga¹; Lena Okoro²\n¹ Pohjolan yliopisto\n² Hospital Clínico de Valdoria\nProceedings of the 2021",
+    )
+    assert "¹ Pohjolan" in text
+    rid = ingest(ror_store, text, "ilse.txt")
+    run(ror_store, fake, settings)
+    aff = ror_store.current(rid, "affiliation")
+    assert aff.value == {"name": "Pohjolan yliopisto"} and aff.origin == "import:byline"
+    assert [f.value for f in ror_store.derived(aff.id, "ror_id")] == [POHJOLA]
+    assert ror_store.current(rid, "affiliation.2") is None  # the co-author's hospital is not the subject's

@@ -139,6 +139,12 @@ def test_no_match_across_a_comma_into_the_next_organisation(index):
     assert ids("Translational Health Sciences, University of Bristol, Bristol, UK", index) == {BRISTOL}
 
 
+def test_a_place_across_a_comma_is_not_the_company_named_after_it(index):
+    # ROR writes "Valcourt (Canada)" for a company; "Valcourt, Canada" after an organisation is where it is
+    text = "Nursing Department, University of Quebec in Valcourt, Valcourt, Canada"
+    assert ids(text, index) == {"https://ror.org/00uqv0000"}
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -49,3 +49,21 @@ def test_columns_that_are_no_field_are_left_out_and_given_values_win():
     assert r.single_person is False and r.merged_into is None
     assert to_model(Researcher, {**row, "single_person": None}, RESEARCHER).single_person is None
     assert to_model(Researcher, row, RESEARCHER, name="B. Person").name == "B. Person"
+
+
+def test_in_chunks_covers_every_key_once_within_the_variable_limit():
+    import sqlite3
+
+    from enrich.store.rows import in_chunks
+
+    keys = list(range(1201))
+    chunks = list(in_chunks(keys))
+    assert [len(c) for c, _ in chunks] == [500, 500, 201]
+    assert [k for c, _ in chunks for k in c] == keys
+    assert all(marks.count("?") == len(c) for c, marks in chunks)
+    assert list(in_chunks([])) == []
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(k,) for k in keys])
+    found = [r[0] for c, marks in in_chunks(keys) for r in conn.execute(f"SELECT id FROM t WHERE id IN ({marks})", c)]
+    assert sorted(found) == keys
