@@ -103,14 +103,17 @@ def set_requests(store: Store, states: Iterable[tuple[str, str | None, int | Non
         )
 
 
+_UNFILED = "FROM batch_requests WHERE job_id = ? AND file_id IS NULL AND round > 0 AND state = 'pending' ORDER BY rowid"
+
+
 def unfiled_requests(store: Store, job_id: str) -> list[dict[str, Any]]:
     """A job's pending follow-up requests (re-asks) that are in no request file yet, in the order they were made."""
-    return select(
-        store,
-        "SELECT custom_id, round, body FROM batch_requests"
-        " WHERE job_id = ? AND file_id IS NULL AND round > 0 AND state = 'pending' ORDER BY rowid",
-        [job_id],
-    )
+    return select(store, f"SELECT custom_id, round, body {_UNFILED}", [job_id])
+
+
+def unfiled_ids(store: Store, job_id: str) -> list[str]:
+    """The custom ids of unfiled_requests, without reading their bodies."""
+    return [r["custom_id"] for r in select(store, f"SELECT custom_id {_UNFILED}", [job_id])]
 
 
 def request_counts(store: Store, job_id: str) -> dict[str, int]:

@@ -769,7 +769,7 @@ def cancel(store: Any, online: Any, job_id: str) -> dict[str, Any]:
     try:
         unsent_files = [f for f in bstore.files(store, job_id) if not f["batch_id"] and f["status"] == "written"]
         unsent = [cid for f in unsent_files for cid in bstore.pending_in_file(store, f["id"])]
-        unsent += [r["custom_id"] for r in bstore.unfiled_requests(store, job_id)]
+        unsent += bstore.unfiled_ids(store, job_id)
         with store.transaction():
             bstore.set_requests(store, [("error", "cancelled: never sent to a runner", None, c) for c in unsent])
             for f in unsent_files:

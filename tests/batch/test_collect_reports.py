@@ -292,6 +292,7 @@ def test_cancel_ends_the_reasks_a_stopped_collect_left_without_a_file(env, tmp_p
     monkeypatch.undo()
     left = [r["custom_id"] for r in job_mod.bstore.unfiled_requests(store, rep.job_id)]
     assert left  # the partial state: re-asks committed, in no file
+    assert job_mod.bstore.unfiled_ids(store, rep.job_id) == left  # what cancel reads: the ids, not the bodies
 
     info = job_mod.cancel(store, client, rep.job_id)
     assert info["requests_ended"] == len(left) and info["state"] == "done"
