@@ -475,6 +475,8 @@ def _exact_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_
 def _places_only(words: list[_Word], start: int, end: int, mem: MemoryIndex) -> bool:
     """A run across commas made of places only ("Ube, Japan") names where, not who, even where a company is
     called so ("Ube (Japan)")."""
+    if words[start].segment == words[end - 1].segment:
+        return False
     parts: dict[int, list[str]] = {}
     for w in words[start:end]:
         parts.setdefault(w.segment, []).append(w.key)

@@ -70,10 +70,11 @@ def _repeats(lines: list[Line], i: int) -> bool:
 def _entry(text: str, chunk: list[Line], year: int | None, ordinal: int, out: ParsedListing) -> Work:
     title = chunk[0]
     authors_ln = chunk[1] if len(chunk) > 1 else None
+    authors = authors_ln.text if authors_ln else None
     venue: str | None = None
     abstract: list[str] = []
     bylines: list[str] = []
-    seen = {title.text, authors_ln.text if authors_ln else ""}
+    seen = {title.text, authors or ""}
     if authors_ln:
         for h in author_line_hints(text, authors_ln, ordinal):
             out.hints.append(h)
@@ -81,8 +82,8 @@ def _entry(text: str, chunk: list[Line], year: int | None, ordinal: int, out: Pa
     for ln in chunk[2:]:
         if ln.text in seen:  # repeated author / venue line
             continue
-        if is_byline_line(ln.text, authors_ln.text if authors_ln else None):
-            for h in line_hints(text, ln, ordinal, authors_ln.text if authors_ln else None):
+        if is_byline_line(ln.text, authors):
+            for h in line_hints(text, ln, ordinal, authors):
                 out.hints.append(h)
             bylines.append(ln.text)
             continue

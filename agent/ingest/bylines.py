@@ -9,7 +9,7 @@ import re
 
 from enrich.schemas import StatedValue
 
-from .text import Line, stated
+from .text import Line, stated, without_org
 
 EMAIL_RE = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _PAREN_RE = re.compile(r"(?P<name>[^|;,()]+?)\s*\((?P<aff>[^()]+)\)")
@@ -58,7 +58,7 @@ def author_marks(authors_line: str) -> dict[str, list[str]]:
     """Footnote mark -> the authors that carry it, in line order (`A¹ | B¹,² | C*` -> 1: [A, B], 2: [B], *: [C])."""
     out: dict[str, list[str]] = {}
     for a in split_author_line(authors_line):
-        a = re.sub(r"\s*\([^)]*\)\s*$", "", a.strip())
+        a = without_org(a)
         if m := _AUTHOR_MARKS_RE.search(a):
             name = a[: m.start()].strip()
             for key in _mark_keys(m.group("marks")):

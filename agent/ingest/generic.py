@@ -82,6 +82,7 @@ def _split_list(s: str, sep: str) -> list[str]:
 def _year_block(text: str, block: list[Line], ordinal: int, out: ParsedListing) -> Work:
     title = block[0]
     authors_ln = block[1] if len(block) > 1 else None
+    authors = authors_ln.text if authors_ln else None
     year = type_ = venue = abstract = None
     ids: dict[str, str] = {}
     bylines: list[str] = []
@@ -100,8 +101,8 @@ def _year_block(text: str, block: list[Line], ordinal: int, out: ParsedListing) 
                     type_ = p
         elif _ABSTRACT_RE.match(ln.text):
             abstract = _ABSTRACT_RE.sub("", ln.text)
-        elif is_byline_line(ln.text, authors_ln.text if authors_ln else None):
-            out.hints.extend(line_hints(text, ln, ordinal, authors_ln.text if authors_ln else None))
+        elif is_byline_line(ln.text, authors):
+            out.hints.extend(line_hints(text, ln, ordinal, authors))
             bylines.append(ln.text)
         elif abstract is not None:
             abstract += "\n" + ln.text

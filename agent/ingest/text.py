@@ -95,9 +95,13 @@ def strip_name_marks(name: str) -> str:
     return NAME_MARKS.sub("", name).strip()
 
 
+def without_org(a: str) -> str:
+    """An author entry without the `(Organisation)` after the name (`Lee Kim (KTH)` -> `Lee Kim`)."""
+    return re.sub(r"\s*\([^)]*\)\s*$", "", a.strip())
+
+
 def clean_author(a: str) -> str:
-    a = re.sub(r"\s*\([^)]*\)\s*$", "", a.strip())
-    return strip_name_marks(a.rstrip("*† "))
+    return strip_name_marks(without_org(a).rstrip("*† "))
 
 
 def infer_subject(works: list[Work]) -> str | None:
