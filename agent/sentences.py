@@ -4,8 +4,8 @@ Splitting is pysbd's rule-based segmenter (initials such as "Mary J.K. Smith", "
 version and decimal numbers), plus one thing it cannot know: the titles of the works being summarised, whose own
 "?" or "..." must not end a sentence. `fragment_reason` is the other half: a piece that still ends at an initial or
 an abbreviation, a question, or a phrase without a finite verb or subject is not a sentence, whatever the splitter
-did. Two helpers of the summary work on sentences too: `ungendered` (an opening "he"/"she" made "they") and `gist`
-(the sentence of an abstract that states the work's contribution).
+did. Two helpers of the summary work on sentences too: `third_person` (an opening "he"/"she", or the authors' "we",
+made "they") and `gist` (the sentence of an abstract that states the work's contribution).
 """
 
 from __future__ import annotations
@@ -302,15 +302,17 @@ def _starts_with_a_verb(words: list[str]) -> bool:
 # "He presents ...", "She also argues ...", "His work ...": a guess at the researcher's gender, which a listing does
 # not state. Told as "They present ...", "Their work ..." instead.
 _GENDERED = re.compile(r"^(?:He|She)(\s+(?:also|further|then|now|often|mainly|mostly|later|[a-z]+ly))?\s+([a-z]+)\b")
-_POSSESSIVE = re.compile(r"^(?:His|Her)\s+(?=[a-z])")
+_POSSESSIVE = re.compile(r"^(?:His|Her|Our)\s+(?=[a-z])")
+_AUTHORS = re.compile(r"^We\s+(?=[a-z])")
 _PLURAL_FORMS = {"has": "have", "is": "are", "was": "were", "does": "do", "goes": "go"}
 _MODALS = frozenset("can could will would may might should must".split())
 
 
-def ungendered(sentence: str) -> str:
-    """`sentence` with an opening he/she/his/her made they/their (the verb agreeing); unchanged when the word after
-    the pronoun is not recognisably its verb."""
-    s = _POSSESSIVE.sub("Their ", sentence)
+def third_person(sentence: str) -> str:
+    """`sentence` with an opening he/she/his/her made they/their (the verb agreeing; unchanged when the word after
+    the pronoun is not recognisably its verb), and an opening we/our, the paper's authors speaking (a small model
+    told to be brief keeps the abstract's "We propose ..."), made they/their."""
+    s = _AUTHORS.sub("They ", _POSSESSIVE.sub("Their ", sentence))
     m = _GENDERED.match(s)
     if not m:
         return s
@@ -342,6 +344,26 @@ _CONTRIBUTION = (
 )
 
 
+# an opening clause before the sentence's own "we ..." / "this paper ...": it points back at the abstract's earlier
+# sentences ("To bridge this gap, we ...", "As such, we ...", "In addition, we ..."), and shown alone the sentence
+# reads as if the reader had seen them
+_LEADING_CLAUSE = re.compile(
+    r"^(?:(?:in addition|in particular|moreover|furthermore|however|therefore|thus|hence|instead|also|finally|"
+    r"(?:to|as|in|for|with|by|inspired|based|building|motivated|drawing|given|following|unlike)\b[^,;:()]{0,70}?)"
+    r"\s*,\s+){1,2}(?=(?:we|our|here|this (?:paper|work|study|article))\b)",
+    re.IGNORECASE,
+)
+
+
+def standalone(sentence: str) -> str:
+    """`sentence` without the opening clauses (two at most) before its "we ..." / "this paper ..." ("To investigate
+    this, we perform a study" -> "We perform a study"); unchanged when what remains would be short."""
+    m = _LEADING_CLAUSE.match(sentence)
+    if not m or len(sentence) - m.end() < 30:
+        return sentence
+    return sentence[m.end()].upper() + sentence[m.end() + 1 :]
+
+
 @lru_cache(maxsize=4096)  # a paper is listed on each of its authors' pages (and duplicate profiles repeat them all)
 def gist(abstract: str, limit: int = 200) -> str:
     """The abstract's sentence that states the work's own contribution ("we propose ...", "this paper ..."), else
@@ -350,5 +372,5 @@ def gist(abstract: str, limit: int = 200) -> str:
     whole = [x for x in sentences if not x.endswith(("...", "\u2026"))]  # pages cut abstracts off with "..."
     if not whole:
         return ""
-    pick = next((x for rx in _CONTRIBUTION for x in whole if rx.search(x)), whole[0])
+    pick = standalone(next((x for rx in _CONTRIBUTION for x in whole if rx.search(x)), whole[0]))
     return pick if len(pick) <= limit else pick[:limit].rsplit(" ", 1)[0]

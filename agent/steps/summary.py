@@ -10,7 +10,8 @@ fewer than two passing sentences is re-asked with the reasons, otherwise the ref
 confidence says so.
 
 Answers fit the token cap: the JSON schema bounds the number of sentences and of citations, which a
-grammar-constrained local model cannot exceed, and the prompt asks for sentences of 8-18 words.
+grammar-constrained local model cannot exceed, and the prompt asks for sentences of 6-12 words (shorter than the
+abstract line shown: a small model otherwise copies it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from enrich.agent.readability import fk_grade, readability
-from enrich.agent.sentences import gist, split_sentences, ungendered
+from enrich.agent.sentences import gist, split_sentences, third_person
 from enrich.schemas import Evidence, FieldValue, Work
 from enrich.schemas.text import word_key
 
@@ -37,7 +38,7 @@ ABSTRACT_CHARS = 200
 ASK_SENTENCES = 4  # what the schema lets a grammar-constrained model write: two may be refused and two remain
 MAX_SENTENCES = 4  # what is kept from another backend's longer answer
 MIN_SENTENCES = 2
-MAX_WORDS = 30  # a longer sentence is refused as hard to read (the prompt asks for 8-18)
+MAX_WORDS = 30  # a longer sentence is refused as hard to read (the prompt asks for 6-12)
 MAX_SENTENCE_GRADE = 16.0  # a sentence above this Flesch-Kincaid grade (college graduate) is refused as hard to read
 READABLE_GRADE = 12.0  # a summary above this grade (what a general reader manages) gets a lower confidence
 
@@ -189,6 +190,8 @@ def _recite(checker: SupportChecker, s: SentenceOut, verdict: Verdict, previous:
         again = checker.check(s.text, c, previous)
         if again.accepted:
             return c, again
+        if again.reason == "over_broad" and 0 < len(again.supporting) < len(c):
+            candidates.append(again.supporting)  # of three works cited, two said to hold, and then only one does
     return None
 
 
@@ -214,10 +217,10 @@ def _reask_reason(kept: list[SentenceOut], refused: list[dict], answered: list[S
 
 
 def _tidy(text: str) -> str:
-    """White space normalised; an opening "He"/"She"/"His"/"Her" made "They"/"Their" (the page does not say which);
-    a sentence the model left without its full stop gets one, unless it stops on a function word ("... both from
-    the same"): that is a sentence cut off, and stays a fragment."""
-    text = ungendered(re.sub(r"\s+", " ", text).strip())
+    """White space normalised; an opening "He"/"She"/"His"/"Her" made "They"/"Their" (the page does not say which),
+    and so is the authors' "We"/"Our"; a sentence the model left without its full stop gets one, unless it stops on
+    a function word ("... both from the same"): that is a sentence cut off, and stays a fragment."""
+    text = third_person(re.sub(r"\s+", " ", text).strip())
     last = text.rsplit(" ", 1)[-1].casefold() if text else ""
     if text and text[-1].isalnum() and last not in ENGLISH_STOP_WORDS:
         text += "."

@@ -288,7 +288,7 @@ class SupportChecker:
             return Verdict(
                 False,
                 "copied",
-                f"copies a sentence of work {source}'s abstract; say what it does in your own plain words",
+                f"copies a sentence of work {source}'s abstract; say what it does in at most 10 plain words of your own",
                 supporting,
                 share,
             )

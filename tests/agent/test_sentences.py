@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from enrich.agent.sentences import fragment_reason, split_sentences
+from enrich.agent.sentences import fragment_reason, gist, split_sentences, standalone
 
 
 @pytest.mark.parametrize(
@@ -128,15 +128,18 @@ def test_a_sentence_whose_subject_is_an_acronym_or_a_systems_name_is_not_a_fragm
         ("He discusses how games grew.", "They discuss how games grew."),
         ("She has released a treebank.", "They have released a treebank."),
         ("He proposed a task.", "They proposed a task."),
+        ("We propose a parser for scanned tables.", "They propose a parser for scanned tables."),
+        ("Our parser reads scanned tables.", "Their parser reads scanned tables."),
+        ("WebNLG is a dataset.", "WebNLG is a dataset."),
         ("His work on tables builds graphs.", "Their work on tables builds graphs."),
         ("He and colleagues built a tool.", "He and colleagues built a tool."),  # no verb to agree: left alone
         ("The parser she built reads tables.", "The parser she built reads tables."),
     ],
 )
-def test_an_opening_gendered_pronoun_becomes_they(sentence, neutral):
-    from enrich.agent.sentences import ungendered
+def test_an_opening_gendered_or_first_person_pronoun_becomes_they(sentence, neutral):
+    from enrich.agent.sentences import third_person
 
-    assert ungendered(sentence) == neutral
+    assert third_person(sentence) == neutral
 
 
 _TOKENS = (
@@ -229,3 +232,34 @@ def test_the_inside_a_title_shortcut_gives_the_split_and_merge_answer(before, ti
     protected = [t for t in {re.sub(r"\s+", " ", t).strip() for t in keep} if len(t) > 3]
     normal = re.sub(r"\s+", " ", text).strip()
     assert split_sentences(text, keep) == list(_split_and_merge(normal, protected))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "shown"),
+    [
+        # an opening clause that points back at earlier sentences goes; the contribution stays word for word
+        (
+            "To close this gap, we build a parser for scanned railway timetables.",
+            "We build a parser for scanned railway timetables.",
+        ),
+        (
+            "As such, we count seabirds in drone photographs with a density network.",
+            "We count seabirds in drone photographs with a density network.",
+        ),
+        (
+            "Inspired by this line of work, in this paper, we map coral reefs from satellite images.",
+            "We map coral reefs from satellite images.",
+        ),
+        (
+            "In addition, this study releases a corpus of annotated bird songs.",
+            "This study releases a corpus of annotated bird songs.",
+        ),
+        # the sentence's own main clause, a clause not followed by the work's "we", and a short rest are kept
+        ("This paper presents Reefer, a mapping tool, for tackling coastal survey costs.", None),
+        ("Using rooted and labelled graphs, the parser abstracts away from word order.", None),
+        ("To this end, we propose it.", None),
+    ],
+)
+def test_a_contribution_sentence_is_shown_without_a_clause_that_points_back(sentence, shown):
+    assert standalone(sentence) == (shown or sentence)
+    assert gist(sentence) == (shown or sentence)
