@@ -142,6 +142,7 @@ class Org:
     parents: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
     successors: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
 
 
 class MemoryIndex:
@@ -180,6 +181,8 @@ class MemoryIndex:
                 org.children.append(related)
             elif kind == "successor":
                 org.successors.append(related)
+            elif kind == "related":
+                org.related.append(related)
 
         # key -> [(ror_id, kind)]; acronyms apart (they count only when the text writes them in capitals)
         self.names: dict[str, list[tuple[str, str]]] = defaultdict(list)
