@@ -4,8 +4,9 @@ possibly empty, each with its span, score and what it matched on.
 How it works (agent/ror_index.py holds the names, places and relationships in memory):
 1. Clean the text without moving offsets we report: HTML entities decoded, footnote marks glued to a word
    (`2University of Bergen`, `Bergen1,`) blanked. Split it into words; `;` and line breaks are hard boundaries no
-   name crosses; commas, brackets and spaced dashes are soft: a name crosses one where ROR writes it so
-   (`Technion – Israel Institute of Technology`) or into a place or campus (`University of Wisconsin, Madison`).
+   name crosses; commas, brackets, spaced dashes and a slash between two capitalised words are soft: a name
+   crosses one where ROR writes it so (`Technion – Israel Institute of Technology`) or into a place or campus
+   (`University of Wisconsin, Madison`).
 2. Places: segments or trailing words that are a country, city or region known to the index (also written with
    its kind of unit: `Ningbo City`, `Hunan Province`).
 3. Exact names: every run of words whose match key (schemas/text.py `org_key`: case, accents, punctuation, `&`,
@@ -21,7 +22,8 @@ How it works (agent/ror_index.py holds the names, places and relationships in me
    does a research centre beside any university, linked in ROR or not; a hospital beside its university, or an
    institute beside its academy or agency, stays (both are named).
    A whole segment also matches a name with the same words in another order or language (`Universität Bonn`,
-   `Heidelberg University Hospital`, `CHU Rouen`), with the city segment after it if need be.
+   `Heidelberg University Hospital`, `CHU Rouen`), with the city segment after it if need be, and a name ROR ends
+   with the record's country (`National Heart Centre Norway`) is found without it where the string states it.
 6. A segment no name covers gets a fuzzy pass (misspellings) on its rare words; a school or faculty of an
    organisation without its own record (`Yale School of Public Health`) falls back to that organisation.
 7. E-mail domains (and their parent domains) resolve through the records' `domains` and link hostnames.
@@ -233,7 +235,11 @@ def _words(clean: str) -> list[_Word]:
             if _HARD.search(gap):
                 block += 1
                 segment += 1
-            elif any(c in gap for c in ",:()") or (" " in gap and gap.strip() in _DASHES):
+            elif (
+                any(c in gap for c in ",:()")
+                or (" " in gap and gap.strip() in _DASHES)
+                or (gap == "/" and words[-1].text[:1].isupper() and m.group(0)[:1].isupper())
+            ):
                 segment += 1  # soft: "Technion – Israel Institute of Technology" is one name
         key = _word_key(m.group(0))
         if key:
@@ -500,6 +506,11 @@ def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hi
         if end - start > 12 or words[start].key in _UNIT_WORDS:
             continue
         key = " ".join(w.key for w in words[start:end])
+        if entries := [e for e in mem.without_country.get(key, ()) if mem.orgs[e[0]].country_code in places.countries]:
+            if chosen := _choose(entries, places, mem, acronym=False, generic=False):
+                raw = " ".join(w.text for w in words[start:end])
+                hits.append(_Hit(start, end, raw, chosen[0], "words", chosen[2] * 0.96))
+                continue
         span_end = end
         bag = mem.bags.get(bag_key(key))
         # the place after it completes a name ("Federico II University, Naples"), but a bare "University, Dayton"

@@ -153,6 +153,27 @@ def test_a_name_written_with_its_partners_name_after_a_comma_names_both(index):
     }
 
 
+def test_a_name_ror_ends_with_its_country_written_with_the_country_apart(index):
+    # ROR's "National Heart Centre Norway": strings write the country as a place of its own
+    text = "Department of Cardiology, National Heart Centre, Oslo, Norway"
+    assert ids(text, index) == {"https://ror.org/00nhcno00"}
+    assert ids("Department of Cardiology, National Heart Centre, Singapore", index) == {"https://ror.org/00nhcsg00"}
+    # only as a whole segment, and only where the string states that country
+    assert ids("Heart Research, National Heart Centre Trials Unit, Oslo, Norway", index) == set()
+    assert "https://ror.org/00nhcno00" not in ids("Department of Cardiology, National Heart Centre, Oslo", index)
+
+
+def test_an_nhs_trust_written_without_nhs(index):
+    text = "Department of Surgery, Northfield Foundation Trust, Northfield, UK"
+    assert ids(text, index) == {"https://ror.org/00nft0000"}
+
+
+def test_organisations_joined_by_a_slash_are_two_segments(index):
+    # a school with no record of its own after a slash still falls back to its university
+    text = "Department of Psychiatry, Haukeland University Hospital/Yale School of Public Health"
+    assert ids(text, index) == {HAUKELAND, YALE}
+
+
 def test_shared_acronym_needs_its_place(index):
     assert ids("USP", index) == set()  # two organisations write USP
     assert ids("USP, Suva, Fiji", index) == {"https://ror.org/00usp2000"}
