@@ -4,9 +4,11 @@ possibly empty, each with its span, score and what it matched on.
 How it works (agent/ror_index.py holds the names, places and relationships in memory):
 1. Clean the text without moving offsets we report: HTML entities decoded, footnote marks glued to a word
    (`2University of Bergen`, `Bergen1,`) blanked. Split it into words; `;` and line breaks are hard boundaries no
-   name crosses; commas, brackets and spaced dashes are soft: a name crosses one where ROR writes it so
-   (`Technion – Israel Institute of Technology`) or into a place or campus (`University of Wisconsin, Madison`).
-2. Places: segments or trailing words that are a country, city or region known to the index.
+   name crosses; commas, brackets, spaced dashes and a slash between two capitalised words are soft: a name
+   crosses one where ROR writes it so (`Technion – Israel Institute of Technology`) or into a place or campus
+   (`University of Wisconsin, Madison`).
+2. Places: segments or trailing words that are a country, city or region known to the index (also written with
+   its kind of unit: `Ningbo City`, `Hunan Province`).
 3. Exact names: every run of words whose match key (schemas/text.py `org_key`: case, accents, punctuation, `&`,
    `Univ.`/`Inst.`/`Tech.`... folded) is a name, alias or label of a record, in any language. This finds the
    organisation inside a department segment and in strings with no separators at all. Acronyms count only when
@@ -16,10 +18,12 @@ How it works (agent/ror_index.py holds the names, places and relationships in me
 5. Runs are taken longest first without overlap: `Johns Hopkins School of Medicine` (its own record) beats
    `Johns Hopkins`. Beside the organisations a string names in full, its acronyms add nothing, and a record named
    like a department or sitting inside a longer unknown name is taken for a unit. A unit (laboratory, institute,
-   school) named beside the university it belongs to gives way to it, as ROR's curators assign such strings; a
-   hospital beside its university, or an institute beside its academy or agency, stays (both are named).
+   school) named beside the university it belongs to gives way to it, as ROR's curators assign such strings, and so
+   does a research centre beside any university, linked in ROR or not; a hospital beside its university, or an
+   institute beside its academy or agency, stays (both are named).
    A whole segment also matches a name with the same words in another order or language (`Universität Bonn`,
-   `Heidelberg University Hospital`, `CHU Rouen`), with the city segment after it if need be.
+   `Heidelberg University Hospital`, `CHU Rouen`), with the city segment after it if need be, and a name ROR ends
+   with the record's country (`National Heart Centre Norway`) is found without it where the string states it.
 6. A segment no name covers gets a fuzzy pass (misspellings) on its rare words; a school or faculty of an
    organisation without its own record (`Yale School of Public Health`) falls back to that organisation.
 7. E-mail domains (and their parent domains) resolve through the records' `domains` and link hostnames.
@@ -77,6 +81,8 @@ _ORG_START = {"university", "universite", "universitat", "universidad", "univers
 _ORG_WORDS = {"university", "college", "institute", "technology", "state", "campus", "system"}
 _DIRECTIONS = {"north", "northern", "south", "southern", "east", "eastern", "west", "western", "central", "upper",
                "lower"}  # fmt: skip
+# "<place> City", "<place> Province": a place written with its kind of administrative unit
+_ADMIN_UNITS = {"city", "province", "prefecture", "county", "municipality"}
 _DASHES = {"-", "\u2013", "\u2014", "/"}
 _POSTCODE = re.compile(r"\b[A-Z]{0,2}-?\d[\d -]{2,}\d\b|\b\d{3,}\b")
 _US_STATE = re.compile(r"^[A-Z]{2}$")
@@ -229,7 +235,11 @@ def _words(clean: str) -> list[_Word]:
             if _HARD.search(gap):
                 block += 1
                 segment += 1
-            elif any(c in gap for c in ",:()") or (" " in gap and gap.strip() in _DASHES):
+            elif (
+                any(c in gap for c in ",:()")
+                or (" " in gap and gap.strip() in _DASHES)
+                or (gap == "/" and words[-1].text[:1].isupper() and m.group(0)[:1].isupper())
+            ):
                 segment += 1  # soft: "Technion – Israel Institute of Technology" is one name
         key = _word_key(m.group(0))
         if key:
@@ -268,6 +278,9 @@ def _places(words: list[_Word], mem: MemoryIndex) -> _Places:
             place_words.update(idx)
             continue
         head, _, rest = key.partition(" ")
+        admin, _, kind = key.rpartition(" ")
+        if kind in _ADMIN_UNITS and (admin in mem.cities or admin in mem.regions):
+            key = admin  # "Ningbo City", "Hunan Province": the place itself
         if key in mem.countries:
             countries.add(mem.countries[key])
         elif head in _DIRECTIONS and rest in mem.countries:  # "Northern Cyprus": still that country
@@ -493,9 +506,16 @@ def _bag_hits(words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hi
         if end - start > 12 or words[start].key in _UNIT_WORDS:
             continue
         key = " ".join(w.key for w in words[start:end])
+        if entries := [e for e in mem.without_country.get(key, ()) if mem.orgs[e[0]].country_code in places.countries]:
+            if chosen := _choose(entries, places, mem, acronym=False, generic=False):
+                raw = " ".join(w.text for w in words[start:end])
+                hits.append(_Hit(start, end, raw, chosen[0], "words", chosen[2] * 0.96))
+                continue
         span_end = end
         bag = mem.bags.get(bag_key(key))
-        if not bag and end < len(words) and end in places.place_words:
+        # the place after it completes a name ("Federico II University, Naples"), but a bare "University, Dayton"
+        # is the tail of a name cut by a stray comma, not the organisation named after the town
+        if not bag and end < len(words) and end in places.place_words and not _generic(words, start, end, mem):
             nxt = [k for k in range(end, len(words)) if words[k].segment == words[end].segment]
             bag = mem.bags.get(bag_key(key + " " + " ".join(words[k].key for k in nxt)))
             span_end = nxt[-1] + 1
@@ -619,14 +639,57 @@ def _resolve_family(hits: list[_Hit], mem: MemoryIndex, words: list[_Word]) -> l
     if named:
         hits = named
     ids = {h.ror_id for h in hits}
+    universities = {h.ror_id for h in hits if _university(mem.orgs[h.ror_id])}
     keep = []
     for h in hits:
         org = mem.orgs[h.ror_id]
         named_parents = [mem.orgs[p] for p in org.parents if p in ids]
         if "healthcare" not in org.types and any(_gives_way_to(p) for p in named_parents):
             continue
+        if universities and _research_unit(org):
+            continue
         keep.append(h)
     return keep
+
+
+def _university(org: Any) -> bool:
+    return "education" in org.types and "healthcare" not in org.types
+
+
+def _research_unit(org: Any) -> bool:
+    """A research centre, institute or consortium (ROR `facility`, `nonprofit`, `other`) that is not itself a
+    university, hospital or agency: named beside a university, ROR's curators give the string the university whether
+    or not the records are linked ("Software Research Centre, University of Galway")."""
+    return bool(org.types & {"facility", "nonprofit", "other"}) and not (
+        org.types & {"education", "healthcare", "government"}
+    )
+
+
+def _kin_after_comma(hits: list[_Hit], words: list[_Word], places: _Places, mem: MemoryIndex) -> list[_Hit]:
+    """A name ROR writes with its parent's or partner's name in it, written in the string as two segments ("Ruby
+    Hospital, Eastbrook University" for ROR's "Ruby Hospital Eastbrook University"): the string names
+    both, and the segment after the comma is the related record's own name."""
+    found: list[_Hit] = []
+    ids = {h.ror_id for h in hits}
+    for h in hits:
+        org = mem.orgs[h.ror_id]
+        kin = set(org.parents) | set(org.related)
+        if not kin or words[h.start].segment == words[h.end - 1].segment:
+            continue
+        for start in range(h.start + 1, h.end):
+            if words[start].segment == words[start - 1].segment:
+                continue
+            end = start
+            while end < h.end and words[end].segment == words[start].segment:
+                end += 1
+            key = " ".join(w.key for w in words[start:end])
+            entries = [(rid, kind) for rid, kind in mem.names.get(key, ()) if rid in kin and rid not in ids]
+            chosen = _choose(entries, places, mem, acronym=False, generic=False) if end - start > 1 else None
+            if chosen:
+                ids.add(chosen[0])
+                raw = " ".join(w.text for w in words[start:end])
+                found.append(_Hit(start, end, raw, chosen[0], chosen[1], chosen[2]))
+    return found
 
 
 # ---- fuzzy and school-of fallbacks ---------------------------------------------------------------------------------
@@ -870,6 +933,7 @@ def _match(text: str, emails: Iterable[str], index: Any, threshold: float) -> tu
     fuzzy = [h for h in fuzzy if not (h.kind == "parent" and named_education)]
     chosen += [h for h in fuzzy if h.score >= threshold and h.ror_id not in {c.ror_id for c in chosen}]
     chosen = _resolve_family(chosen, mem, words)
+    chosen += _kin_after_comma(chosen, words, places, mem)
 
     def span_of(h: _Hit) -> tuple[int, int]:
         return where[words[h.start].start], where[words[h.end - 1].end]

@@ -142,6 +142,7 @@ class Org:
     parents: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
     successors: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
 
 
 class MemoryIndex:
@@ -180,6 +181,8 @@ class MemoryIndex:
                 org.children.append(related)
             elif kind == "successor":
                 org.successors.append(related)
+            elif kind == "related":
+                org.related.append(related)
 
         # key -> [(ror_id, kind)]; acronyms apart (they count only when the text writes them in capitals)
         self.names: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -194,6 +197,17 @@ class MemoryIndex:
                     (self.acronyms if kind == "acronym" else self.names)[variant].append((rid, kind))
         self.names = dict(self.names)
         self.acronyms = dict(self.acronyms)
+        # names ROR ends with the record's country ("National Heart Centre Norway"), without it: strings write
+        # "National Heart Centre, Oslo, Norway", so these count for a whole segment of a string stating that country
+        self.without_country: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for key, entries in self.names.items():
+            for rid, kind in entries:
+                country = place_key(self.orgs[rid].country)
+                if country and key.endswith(" " + country) and not key.startswith(country + " "):
+                    rest = key[: -len(country) - 1].split()
+                    if rest[-1] not in BAG_STOPWORDS and sum(w not in BAG_STOPWORDS for w in rest) >= 2:
+                        self.without_country[" ".join(rest)].append((rid, kind))
+        self.without_country = dict(self.without_country)
         # names written with a comma, bracket or spaced dash inside ("University of California, San Diego"): only
         # these may match across one in a string, where such marks otherwise separate organisations
         self.split_names: set[str] = {
@@ -257,7 +271,7 @@ class MemoryIndex:
     def _variants(value: str, key: str, kind: str, country: str | None) -> list[str]:
         """How strings write a name ROR spells more fully: without the country ROR adds to company names
         ("Novo Nordisk (Denmark)"), without the "at"/"in" before a campus ("University of Texas at El Paso" as
-        "University of Texas, El Paso")."""
+        "University of Texas, El Paso"), a British hospital trust without "NHS"."""
         if kind == "acronym":
             return []
         out = []
@@ -265,6 +279,8 @@ class MemoryIndex:
         if qualified and country and qualified.group(2).strip() == country:
             out.append(org_key(qualified.group(1)))
         words = key.split()
+        if "nhs" in words[1:] and len(words) >= 4:  # "Northfield NHS Foundation Trust", "Northfield Foundation Trust"
+            out.append(" ".join(w for w in words if w != "nhs"))
         if len(words) >= 4:
             for i, w in enumerate(words[2:-1], 2):
                 if w in ("at", "in"):

@@ -117,6 +117,63 @@ def test_hospital_stays_beside_its_university_unit_gives_way_to_it(index):
     assert ids("State Key Laboratory of Tribology, Beijing", index) == {"https://ror.org/00skl0000"}
 
 
+def test_research_centre_beside_a_university_gives_way_to_it_linked_or_not(index):
+    # a research centre with its own record, not linked to the university in ROR: the string is the university's
+    text = "Harwick Software Research Centre, University of Dunmore, Dunmore, Ireland"
+    assert ids(text, index) == {"https://ror.org/00dun0000"}
+    # named alone it is its own record; beside a hospital or an academy it is not a university's unit
+    assert ids("Harwick Software Research Centre, Dunmore, Ireland", index) == {"https://ror.org/00hsrc000"}
+    assert ids("Harwick Software Research Centre and Turku University Hospital", index) == {
+        "https://ror.org/00hsrc000",
+        TURKU_HOSPITAL,
+    }
+
+
+def test_a_place_written_with_its_kind_of_unit_is_a_place(index):
+    # "Lakeview City" is the town of Lakeview (which decides between two colleges), not the city government
+    text = "Department of Music, Saint Anne's College, Lakeview City, USA"
+    assert ids(text, index) == {"https://ror.org/00sac0000"}
+    assert ids("Saint Anne's College, Lakeview County, USA", index) == {"https://ror.org/00sac0000"}
+
+
+def test_the_place_after_a_name_completes_it_but_not_a_bare_type_word(index):
+    # "Aldous Ferrant University, Dunmore" is ROR's "Aldous Ferrant University of Dunmore" ...
+    assert ids("School of Law, Aldous Ferrant University, Dunmore, Ireland", index) == {"https://ror.org/00afu0000"}
+    # ... but "University, Dunmore" after a name cut by a stray comma is not the University of Dunmore
+    assert ids("Department of Surgery, Northfield Health & Science, University, Dunmore, Ireland", index) == set()
+
+
+def test_a_name_written_with_its_partners_name_after_a_comma_names_both(index):
+    # ROR's "Marlow Hospital Eastbrook University" (related to Eastbrook University) written as two segments
+    text = "Department of Surgery, Marlow Hospital, Eastbrook University, Eastbrook, China"
+    assert ids(text, index) == {"https://ror.org/00mhe0000", "https://ror.org/00ebu0000"}
+    # written as ROR writes it, it is the hospital's name alone
+    assert ids("Department of Surgery, Marlow Hospital Eastbrook University, Eastbrook, China", index) == {
+        "https://ror.org/00mhe0000"
+    }
+
+
+def test_a_name_ror_ends_with_its_country_written_with_the_country_apart(index):
+    # ROR's "National Heart Centre Norway": strings write the country as a place of its own
+    text = "Department of Cardiology, National Heart Centre, Oslo, Norway"
+    assert ids(text, index) == {"https://ror.org/00nhcno00"}
+    assert ids("Department of Cardiology, National Heart Centre, Singapore", index) == {"https://ror.org/00nhcsg00"}
+    # only as a whole segment, and only where the string states that country
+    assert ids("Heart Research, National Heart Centre Trials Unit, Oslo, Norway", index) == set()
+    assert "https://ror.org/00nhcno00" not in ids("Department of Cardiology, National Heart Centre, Oslo", index)
+
+
+def test_an_nhs_trust_written_without_nhs(index):
+    text = "Department of Surgery, Northfield Foundation Trust, Northfield, UK"
+    assert ids(text, index) == {"https://ror.org/00nft0000"}
+
+
+def test_organisations_joined_by_a_slash_are_two_segments(index):
+    # a school with no record of its own after a slash still falls back to its university
+    text = "Department of Psychiatry, Haukeland University Hospital/Yale School of Public Health"
+    assert ids(text, index) == {HAUKELAND, YALE}
+
+
 def test_shared_acronym_needs_its_place(index):
     assert ids("USP", index) == set()  # two organisations write USP
     assert ids("USP, Suva, Fiji", index) == {"https://ror.org/00usp2000"}
