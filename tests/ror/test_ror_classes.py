@@ -174,6 +174,13 @@ def test_organisations_joined_by_a_slash_are_two_segments(index):
     assert ids(text, index) == {HAUKELAND, YALE}
 
 
+def test_an_acronym_the_match_key_spells_out_is_not_matched_by_that_word_in_capitals(index):
+    # ROR's acronym "LAB" folds to the word "laboratory" like the abbreviation "Lab."; a string in capitals
+    # writing LABORATORY names no such organisation
+    assert ids("DEPARTMENT OF PHYSICS, MARINE LABORATORY, DUNMORE, IRELAND", index) == set()
+    assert ids("Lakeside Applied Biology, Dunmore, Ireland", index) == {"https://ror.org/00lab0000"}
+
+
 def test_shared_acronym_needs_its_place(index):
     assert ids("USP", index) == set()  # two organisations write USP
     assert ids("USP, Suva, Fiji", index) == {"https://ror.org/00usp2000"}
