@@ -43,7 +43,7 @@ from itertools import chain
 from typing import Any
 
 from pydantic import BaseModel, Field
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from enrich.agent.ror_index import ORG_TYPE_WORDS, MemoryIndex, bag_key, memory_index
 from enrich.schemas.text import org_key
@@ -61,6 +61,7 @@ _NO_PLACE_ACRONYM = 0.93  # a unique acronym with no place to confirm it
 _AGREEMENT_BONUS = 0.05  # name and e-mail domain point at the same organisation
 _DOMAIN_SCORE = {"domains": 0.9, "link": 0.86}
 _FUZZY_FLOOR = 0.88
+_FUZZY_POOL = 60  # names compared with a segment in the fuzzy pass
 _LONG_SEGMENT = 6  # words: a longer segment may hold several names with no separator between them
 _NEAR_CITY = 85  # rapidfuzz ratio (0-100) of a misspelt city to the record's
 _MISSPELT_CITY = 0.95
@@ -794,8 +795,19 @@ def _nearest_name(key: str, rare: list[str], mem: MemoryIndex) -> tuple[float, s
         return cache[key]
     index = mem.word_index()
     pool = Counter(chain.from_iterable(index.get(near, ())[:200] for t in rare for near in mem.near_words(t)))
+    # the names sharing most rare words; among those tied at the cut (one word many names share gives no order),
+    # the most alike rather than the first indexed
+    ranked = pool.most_common()
+    keep = [cand for cand, _n in ranked[:_FUZZY_POOL]]
+    if len(ranked) > _FUZZY_POOL:
+        cut = ranked[_FUZZY_POOL - 1][1]
+        keep = [cand for cand, n in ranked if n > cut]
+        ties = [cand for cand, n in ranked if n == cut]
+        keep += [
+            c for c, _s, _i in process.extract(key, ties, scorer=fuzz.token_sort_ratio, limit=_FUZZY_POOL - len(keep))
+        ]
     best: tuple[float, str] | None = None
-    for cand, _n in pool.most_common(60):
+    for cand in keep:
         sim = max(fuzz.ratio(key, cand), fuzz.token_sort_ratio(key, cand)) / 100.0
         if sim < _FUZZY_FLOOR:
             continue

@@ -117,6 +117,12 @@ BAG_STOPWORDS = {"of", "the", "and", "de", "la", "le", "des", "du", "di", "del",
                  "das", "in", "at", "y", "e", "et", "zu", "degli", "della", "delle", "dello", "van", "voor", "em"}  # fmt: skip
 
 
+def _expanded_acronym(value: str, key: str) -> bool:
+    """An acronym the match key spells out as a word (LAB -> laboratory, UNI -> university): in a string it would
+    match that word ("INSTITUTE" in capitals), so it cannot be told apart and is left out."""
+    return value.isascii() and " " not in key and key != "".join(c for c in value.casefold() if c.isalnum())
+
+
 def bag_key(key: str) -> str:
     """Content words of a name key, type words translated, in sorted order: word order and language of the
     organisation word do not matter."""
@@ -189,7 +195,7 @@ class MemoryIndex:
         self.acronyms: dict[str, list[tuple[str, str]]] = defaultdict(list)
         seen: set[tuple[str, str, str]] = set()
         for rid, value, kind, key in snap["names"]:
-            if rid not in self.orgs or not key:
+            if rid not in self.orgs or not key or (kind == "acronym" and _expanded_acronym(value, key)):
                 continue
             for variant in [key, *self._variants(value, key, kind, self.orgs[rid].country)]:
                 if (rid, kind, variant) not in seen:

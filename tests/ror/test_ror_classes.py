@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from enrich.agent import ror
 from enrich.agent.ror import RorIndex, match, match_all
 from enrich.agent.ror_dump import read_dump
 from enrich.store import migrations
@@ -172,6 +173,21 @@ def test_organisations_joined_by_a_slash_are_two_segments(index):
     # a school with no record of its own after a slash still falls back to its university
     text = "Department of Psychiatry, Haukeland University Hospital/Yale School of Public Health"
     assert ids(text, index) == {HAUKELAND, YALE}
+
+
+def test_an_acronym_the_match_key_spells_out_is_not_matched_by_that_word_in_capitals(index):
+    # ROR's acronym "LAB" folds to the word "laboratory" like the abbreviation "Lab."; a string in capitals
+    # writing LABORATORY names no such organisation
+    assert ids("DEPARTMENT OF PHYSICS, MARINE LABORATORY, DUNMORE, IRELAND", index) == set()
+    assert ids("Lakeside Applied Biology, Dunmore, Ireland", index) == {"https://ror.org/00lab0000"}
+
+
+def test_fuzzy_pass_compares_the_most_alike_of_names_tied_on_their_rare_words(index, monkeypatch):
+    # "Kestrel" is the one rare word of the misspelt segment and two names hold it: with room for one of them, the
+    # one most like the segment is compared, not the first indexed
+    monkeypatch.setattr(ror, "_FUZZY_POOL", 1)
+    (m,) = match_all("Kestrel Institue, Dunmore, Ireland", index=index)
+    assert (m.ror_id, m.matched_on) == ("https://ror.org/00kes0001", "fuzzy")
 
 
 def test_shared_acronym_needs_its_place(index):
