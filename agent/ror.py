@@ -803,9 +803,7 @@ def _nearest_name(key: str, rare: list[str], mem: MemoryIndex) -> tuple[float, s
         cut = ranked[_FUZZY_POOL - 1][1]
         keep = [cand for cand, n in ranked if n > cut]
         ties = [cand for cand, n in ranked if n == cut]
-        keep += [
-            c for c, _s, _i in process.extract(key, ties, scorer=fuzz.token_sort_ratio, limit=_FUZZY_POOL - len(keep))
-        ]
+        keep += [c for c, _s, _i in process.extract(key, ties, scorer=fuzz.ratio, limit=_FUZZY_POOL - len(keep))]
     best: tuple[float, str] | None = None
     for cand in keep:
         sim = max(fuzz.ratio(key, cand), fuzz.token_sort_ratio(key, cand)) / 100.0
