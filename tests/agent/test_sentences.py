@@ -85,6 +85,8 @@ def test_a_title_with_its_own_question_mark_is_not_a_sentence_end():
         ("Event representations and thematic fit.", "no verb"),
         ("Question generation from paragraphs, across languages, and with evaluators.", "no verb"),
         ("Linked data for lexicography, annotation and corpora.", "no verb"),
+        ("Language models for parsing tables.", "no verb"),  # "models" is a noun as often as a verb
+        ("Dependency parses and uses of attention.", "no verb"),
         ("and then it parses the tables of the paper.", "middle"),
         ("She studies parsing of tables with graphs...", "cut off"),
     ],
@@ -105,6 +107,10 @@ def test_fragments_are_not_sentences(piece, why):
         "One study shows that next sentence prediction helps.",
         "With colleagues, he compared a syntactic scheme with a semantic one.",
         "Her time-aware pre-training model predicts event durations.",
+        # a noun phrase as the subject, then a verb summaries are written with
+        "Document-level event role extraction uses multi-granularity encoding.",
+        "Syntactic and semantic learning improves open information extraction.",
+        "Next sentence prediction helps classify implicit discourse relations.",
     ],
 )
 def test_complete_sentences_are_not_fragments(sentence):
