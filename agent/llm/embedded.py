@@ -256,7 +256,30 @@ def default_threads() -> int:
         busy = os.getloadavg()[0]
     except OSError:  # no load average on this platform
         busy = 0.0
+    # the load average trails by about a minute ("make test" then "make run" would start with one thread on an idle
+    # machine): what the cores do right now lowers it, never raises it (a burst in the sample is not a busy process)
+    now = _busy_now(cores)
+    if now is not None:
+        busy = min(busy, now)
     return max(1, min(cores, cores - int(busy - 0.5)))
+
+
+def _busy_now(cores: int, sample_s: float = 0.25) -> float | None:
+    """Cores busy over a short sample, from /proc/stat's CPU times (Linux); None where there is no /proc/stat."""
+
+    def times() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        return sum(fields), fields[3] + fields[4]
+
+    try:
+        total0, idle0 = times()
+        time.sleep(sample_s)
+        total1, idle1 = times()
+    except (OSError, ValueError, IndexError):
+        return None
+    elapsed = total1 - total0
+    return cores * (1 - (idle1 - idle0) / elapsed) if elapsed > 0 else None
 
 
 class EmbeddedServer:

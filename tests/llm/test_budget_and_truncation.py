@@ -3,6 +3,7 @@ and a step's time budget stops further requests."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -143,10 +144,33 @@ def test_a_timed_out_embedded_server_is_restarted_before_the_next_request(db, fa
     assert len(starts) == 2
 
 
-@pytest.mark.parametrize("load, threads", [(0.2, 2), (1.3, 2), (1.6, 1), (9.0, 1)])
-def test_the_embedded_server_uses_the_cores_other_processes_leave(monkeypatch, load, threads):
+@pytest.mark.parametrize(
+    "load, now, threads",
+    [
+        (0.2, 0.1, 2),
+        (1.3, 1.3, 2),
+        (1.6, 1.6, 1),
+        (9.0, 2.0, 1),
+        (1.6, 0.1, 2),  # the minute's average still counts a job that has just ended: the cores are idle now
+        (0.2, 2.0, 2),  # a burst during the sample is not a busy process
+        (1.6, None, 1),  # no /proc/stat: the load average alone
+    ],
+)
+def test_the_embedded_server_uses_the_cores_other_processes_leave(monkeypatch, load, now, threads):
     from enrich.agent.llm import embedded
 
     monkeypatch.setattr(embedded.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(embedded.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(embedded, "_busy_now", lambda cores: now)
     assert embedded.default_threads() == threads
+
+
+def test_busy_cores_are_read_from_the_cpu_times_of_a_short_sample(monkeypatch):
+    from enrich.agent.llm import embedded
+
+    # cpu user nice system idle iowait ...: 1,000 ticks pass, 250 of them idle -> 1.5 of 2 cores busy
+    stats = iter(["cpu 100 0 100 800 0 0 0 0 0 0\n", "cpu 475 0 475 1050 0 0 0 0 0 0\n"])
+    monkeypatch.setattr("builtins.open", lambda *a, **k: io.StringIO(next(stats)))
+    assert embedded._busy_now(2, sample_s=0) == pytest.approx(1.5)
+    monkeypatch.setattr("builtins.open", lambda *a, **k: (_ for _ in ()).throw(FileNotFoundError("/proc/stat")))
+    assert embedded._busy_now(2, sample_s=0) is None
