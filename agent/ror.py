@@ -798,8 +798,9 @@ def _nearest_name(key: str, rare: list[str], mem: MemoryIndex) -> tuple[float, s
     # the names sharing most rare words; among those tied at the cut (one word many names share gives no order),
     # the most alike rather than the first indexed
     ranked = pool.most_common()
-    keep = [cand for cand, _n in ranked[:_FUZZY_POOL]]
-    if len(ranked) > _FUZZY_POOL:
+    if len(ranked) <= _FUZZY_POOL:
+        keep = [cand for cand, _n in ranked]
+    else:
         cut = ranked[_FUZZY_POOL - 1][1]
         keep = [cand for cand, n in ranked if n > cut]
         ties = [cand for cand, n in ranked if n == cut]

@@ -238,22 +238,17 @@ def has_finite_verb(sentence: str, names: Iterable[str] = ()) -> bool:
             and not w.endswith("s")
         ):
             return True  # "These methods aim ...", "Both papers show ..."
-    # a summary verb after a noun: "Syntactic and semantic learning improves open IE performance."
+    # an -s or -ed word right before an article or a clause word: "Work on parsing includes a treebank"; a summary
+    # verb after a noun: "Syntactic and semantic learning improves open IE performance."
     for i in range(1, len(low) - 1):
-        if (
-            low[i] in _VERBS_S
-            and low[i - 1] not in _DETERMINERS | _PREPOSITIONS
-            and low[i + 1] not in ("of", "and", "or")
-        ):
+        w, nxt, prev = low[i], low[i + 1], low[i - 1]
+        if w in _VERBS_S and prev not in _DETERMINERS and prev not in _PREPOSITIONS and nxt not in ("of", "and", "or"):
             return True
-    # an -s or -ed word right before an article or a clause word: "Work on parsing includes a treebank"
-    for i in range(1, len(low) - 1):
-        w, nxt = low[i], low[i + 1]
         if (
             len(w) > 3
             and (w.endswith("ed") or (w.endswith("s") and not w.endswith(("ss", "us", "is", "ous"))))
             and nxt in _OBJECT_OPENERS
-            and low[i - 1] not in _DETERMINERS
+            and prev not in _DETERMINERS
         ):
             return True
     # a sentence that opens like a clause (a pronoun, a possessive, a determiner, the researcher's name) and has an
