@@ -8,6 +8,7 @@ every change of a current value. SQLite triggers (store/migrations.py) refuse an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import socket
@@ -93,6 +94,44 @@ class _ListingTexts:
             row = self.store.db.conn.execute("SELECT text FROM listings WHERE id = ?", [listing_id]).fetchone()
             self.cache[listing_id] = unpack_text(row[0]) if row else ""
         return self.cache[listing_id]
+
+
+@dataclass
+class Held:
+    """A field's current value and pending proposals (rows of `Store._pending`), as a writer sees them."""
+
+    current: FieldValue | None
+    pending: list[dict[str, Any]]
+
+
+@dataclass
+class WriteDecision:
+    """`Store.decide_write`'s answer: the outcome (`result`, without the ids of rows not written yet) and what
+    `apply_write` needs to make it."""
+
+    fv: FieldValue
+    kind: str
+    value: Any  # validated
+    encoded: str
+    hash: str
+    cur: FieldValue | None = None
+    pending: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    state: str = ""
+    writes: str | None = None  # the policy's result when a row is written: imported / generated / proposal
+    result: WriteResult = dataclasses.field(default_factory=lambda: WriteResult(outcome="unchanged"))
+
+    def held_after(self) -> Held:
+        """The field's current value and pending proposals once this write is made, with `value_id` /
+        `proposal_id` for the ids of the rows it writes."""
+        if self.writes is None:
+            return Held(self.cur, self.pending)
+        r = self.result
+        if self.writes in ("imported", "generated"):
+            made = self.fv.model_copy(update={"id": r.value_id, "status": self.writes, "value": self.value})
+            return Held(made, self.pending)
+        kept = [p for p in self.pending if p["origin"] != self.fv.origin]
+        mine = {"id": r.proposal_id, "value_id": r.value_id, "origin": self.fv.origin, "value_hash": self.hash}
+        return Held(self.cur, [*kept, mine])
 
 
 class Store:
@@ -579,6 +618,14 @@ class Store:
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
         """The one write path for automatic writers (page import, model). The store, not the caller, decides
         between applying the value and proposing it (store.policy.WRITE_POLICY)."""
+        with self.transaction():
+            return self.apply_write(self.decide_write(fv, auto_apply=auto_apply))
+
+    def decide_write(self, fv: FieldValue, *, auto_apply: bool = False, held: Held | None = None) -> WriteDecision:
+        """What `submit` would do with the value, read from the store and written nowhere (`apply_write` does it,
+        in the same transaction). `held`: the field's current value and pending proposals as the caller knows them,
+        instead of reading them: a bulk build's worker predicts a researcher's writes before earlier ones of the
+        same researcher are made (agent/batch/predict.py); the build applies them through `submit` and checks."""
         kind = writer_kind(fv.origin)
         if kind not in ("import", "llm"):
             raise StoreError(
@@ -588,83 +635,96 @@ class Store:
         value = validate_field_value(fv.field, fv.value)
         encoded = encode_json(value)
         h = _hash_encoded(fv.field, encoded)
-        with self.transaction():
-            self._require_researcher(fv.researcher_id)
-            cur = self.current(fv.researcher_id, fv.field)
-            if cur is not None and value_hash(fv.field, cur.value) == h:
-                return WriteResult(
-                    outcome="unchanged", status=cur.status, value_id=cur.id, reason="the current value is the same"
-                )
-            rejected = self._one(
-                "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
-                "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
-                [fv.researcher_id, fv.field, fv.origin, h],
+        d = WriteDecision(fv, kind, value, encoded, h)
+        self._require_researcher(fv.researcher_id)
+        cur = d.cur = self.current(fv.researcher_id, fv.field) if held is None else held.current
+        if cur is not None and value_hash(fv.field, cur.value) == h:
+            d.result = WriteResult(
+                outcome="unchanged", status=cur.status, value_id=cur.id, reason="the current value is the same"
             )
-            if rejected:
-                return WriteResult(
-                    outcome="skipped_rejected",
-                    proposal_id=rejected["id"],
-                    reason="a person rejected this value from this origin",
+            return d
+        rejected = self._one(
+            "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
+            "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
+            [fv.researcher_id, fv.field, fv.origin, h],
+        )
+        if rejected:
+            d.result = WriteResult(
+                outcome="skipped_rejected",
+                proposal_id=rejected["id"],
+                reason="a person rejected this value from this origin",
+            )
+            return d
+        pending = d.pending = self._pending(fv.researcher_id, fv.field) if held is None else held.pending
+        for p in pending:
+            if p["origin"] == fv.origin and p["value_hash"] == h:
+                d.result = WriteResult(
+                    outcome="duplicate",
+                    status="proposed",
+                    value_id=p["value_id"],
+                    proposal_id=p["id"],
+                    reason="already proposed",
                 )
-            pending = self._pending(fv.researcher_id, fv.field)
-            for p in pending:
-                if p["origin"] == fv.origin and p["value_hash"] == h:
-                    return WriteResult(
-                        outcome="duplicate",
-                        status="proposed",
-                        value_id=p["value_id"],
-                        proposal_id=p["id"],
-                        reason="already proposed",
-                    )
-            state = policy.current_state(cur.status if cur else None, bool(pending))
-            result = policy.decide(kind, state, auto_apply_allowed=auto_apply)
-            if result in ("imported", "generated"):
-                vid = self._insert_value(fv, result, (value, encoded, h))
-                audit.record(
-                    self,
-                    fv.origin,
-                    "import" if result == "imported" else "generate",
-                    researcher_id=fv.researcher_id,
-                    field=fv.field,
-                    before_id=cur.id if cur else None,
-                    after_id=vid,
-                    job_id=fv.job_id,
-                    before=cur.value if cur else None,
-                    after=value,
-                )
-                self._set_current(fv.researcher_id, fv.field, vid)
-                return WriteResult(
-                    outcome="applied", status=result, value_id=vid, reason=f"{state} field, {kind} writer"
-                )
-            # a proposal; an older pending proposal from the same origin is replaced by the newer one
-            for p in pending:
-                if p["origin"] == fv.origin:
-                    self.db.execute(
-                        "UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? WHERE id = ?",
-                        [utcnow(), fv.origin, p["id"]],
-                    )
-            vid = self._insert_value(fv, "proposed", (value, encoded, h))
+                return d
+        d.state = policy.current_state(cur.status if cur else None, bool(pending))
+        d.writes = policy.decide(kind, d.state, auto_apply_allowed=auto_apply)
+        if d.writes in ("imported", "generated"):
+            d.result = WriteResult(outcome="applied", status=d.writes, reason=f"{d.state} field, {kind} writer")
+        else:
             why = {"empty": "auto-apply policy not met", "proposed": "field has a pending proposal"}.get(
-                state, f"current value is {state}"
+                d.state, f"current value is {d.state}"
             )
-            pid = self.insert_row(
-                "proposals",
-                {
-                    "kind": "field",
-                    "researcher_id": fv.researcher_id,
-                    "field": fv.field,
-                    "value_id": vid,
-                    "current_value_id": cur.id if cur else None,
-                    "payload": "{}",
-                    "summary": f"{fv.field}: {display_value(fv.field, value)[:200]}",
-                    "reason": f"{kind} value proposed: {why}",
-                    "confidence": fv.confidence,
-                    "state": "pending",
-                    "job_id": fv.job_id,
-                    "created_at": utcnow(),
-                },
+            d.result = WriteResult(outcome="proposed", status="proposed", reason=why)
+        return d
+
+    def apply_write(self, d: WriteDecision) -> WriteResult:
+        """Make the write `decide_write` decided (inside the transaction it was decided in); the result with the
+        new rows' ids."""
+        fv, cur, value = d.fv, d.cur, d.value
+        if d.writes is None:
+            return d.result
+        if d.writes in ("imported", "generated"):
+            vid = self._insert_value(fv, d.writes, (value, d.encoded, d.hash))
+            audit.record(
+                self,
+                fv.origin,
+                "import" if d.writes == "imported" else "generate",
+                researcher_id=fv.researcher_id,
+                field=fv.field,
+                before_id=cur.id if cur else None,
+                after_id=vid,
+                job_id=fv.job_id,
+                before=cur.value if cur else None,
+                after=value,
             )
-            return WriteResult(outcome="proposed", status="proposed", value_id=vid, proposal_id=pid, reason=why)
+            self._set_current(fv.researcher_id, fv.field, vid)
+            return d.result.model_copy(update={"value_id": vid})
+        # a proposal; an older pending proposal from the same origin is replaced by the newer one
+        for p in d.pending:
+            if p["origin"] == fv.origin:
+                self.db.execute(
+                    "UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? WHERE id = ?",
+                    [utcnow(), fv.origin, p["id"]],
+                )
+        vid = self._insert_value(fv, "proposed", (value, d.encoded, d.hash))
+        pid = self.insert_row(
+            "proposals",
+            {
+                "kind": "field",
+                "researcher_id": fv.researcher_id,
+                "field": fv.field,
+                "value_id": vid,
+                "current_value_id": cur.id if cur else None,
+                "payload": "{}",
+                "summary": f"{fv.field}: {display_value(fv.field, value)[:200]}",
+                "reason": f"{d.kind} value proposed: {d.result.reason}",
+                "confidence": fv.confidence,
+                "state": "pending",
+                "job_id": fv.job_id,
+                "created_at": utcnow(),
+            },
+        )
+        return d.result.model_copy(update={"value_id": vid, "proposal_id": pid})
 
     def set_value(
         self,

@@ -19,6 +19,7 @@ from enrich.schemas import PROTECTED_STATUSES, FieldValue, WriteResult
 from enrich.schemas.fields import SLOTTED, base_field, slot_fields
 from enrich.schemas.text import org_key
 
+from .stand_in import hands_over
 from .stored_text import load_json
 
 if TYPE_CHECKING:
@@ -133,24 +134,28 @@ def assign(
     return out
 
 
+def place(store: Store, values: Sequence[tuple[FieldValue, str | None]]) -> list[FieldValue | None]:
+    """Each of one researcher's stated values of one slotted field (page order, primary first) as it goes to its
+    slot (`assign`: its field is the slot), or None for a value left unwritten. Reads only."""
+    if not values:
+        return []
+    first = values[0][0]
+    fields = assign(store, first.researcher_id, base_field(first.field), values)
+    return [None if f is None else fv.model_copy(update={"field": f}) for (fv, _), f in zip(values, fields)]
+
+
+@hands_over
 def submit_all(
     store: Store, values: Sequence[tuple[FieldValue, str | None]], *, auto_apply: bool | Sequence[bool] = False
 ) -> list[tuple[FieldValue, WriteResult] | None]:
     """Submit the stated values of one slotted field of one researcher (page order, primary first), each to its
-    slot (assign); `auto_apply`: for all, or per value. Returns, per value, the value as written (its field is the
+    slot (`place`); `auto_apply`: for all, or per value. Returns, per value, the value as written (its field is the
     slot) and what the store did, or None for a value left unwritten."""
     if not values:
         return []
-    first = values[0][0]
-    base = base_field(first.field)
     allowed = [auto_apply] * len(values) if isinstance(auto_apply, bool) else list(auto_apply)
     with store.transaction():
-        fields = assign(store, first.researcher_id, base, values)
-        out: list[tuple[FieldValue, WriteResult] | None] = []
-        for (fv, _), f, ok in zip(values, fields, allowed):
-            if f is None:
-                out.append(None)
-                continue
-            placed = fv.model_copy(update={"field": f})
-            out.append((placed, store.submit(placed, auto_apply=ok)))
-        return out
+        return [
+            None if placed is None else (placed, store.submit(placed, auto_apply=ok))
+            for placed, ok in zip(place(store, values), allowed)
+        ]

@@ -19,6 +19,7 @@ from enrich.schemas.conflation import ConflationResult
 from . import audit
 from .errors import StoreError
 from .rows import CONFLATION, in_chunks, select, select_one, to_model
+from .stand_in import hands_over
 from .stored_text import pack_json
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def pending_proposal(store: Store, proposal_id: int, kind: str) -> Proposal:
 # ----------------------------------------------------------------- conflation results
 
 
+@hands_over
 def save_conflation(store: Store, listing_id: int, researcher_id: int | None, result: ConflationResult) -> None:
     """Record the conflation step's verdict for a listing (one row per listing and method; re-running replaces)."""
     row = {
@@ -60,6 +62,7 @@ def save_conflation(store: Store, listing_id: int, researcher_id: int | None, re
         store.insert_row("conflation", row, replace=True)
 
 
+@hands_over
 def get_conflation(
     store: Store, *, listing_id: int | None = None, researcher_id: int | None = None
 ) -> ConflationResult | None:
@@ -73,6 +76,7 @@ def get_conflation(
     return None if row is None else to_model(ConflationResult, row, CONFLATION)
 
 
+@hands_over
 def is_flagged(store: Store, researcher_id: int, researcher: Researcher | None = None) -> bool:
     """True when a listing of this researcher was judged conflated and no person has said it is one person:
     the agent must then not auto-apply a single affiliation or summary. `researcher`: its row, when the caller has
@@ -96,12 +100,22 @@ def _split_key(listing_id: int, clusters: list[list[str]]) -> str:
     return json.dumps([listing_id, sorted(sorted(c) for c in clusters)])
 
 
+@hands_over
 def propose_split(
     store: Store, researcher_id: int, listing_id: int, result: ConflationResult, job_id: str | None = None
 ) -> int | None:
     """Propose splitting a researcher's listing along the result's clusters. Returns the proposal id; the same
     pending split again returns the existing id; None when a person already said this is one person or fewer
     than two clusters have enough works."""
+    split = split_to_propose(store, researcher_id, listing_id, result, job_id)
+    return store.create_proposal(split) if isinstance(split, Proposal) else split
+
+
+def split_to_propose(
+    store: Store, researcher_id: int, listing_id: int, result: ConflationResult, job_id: str | None = None
+) -> Proposal | int | None:
+    """`propose_split`'s decision, read only: the proposal to create, the id of the same split pending already,
+    or None for no split."""
     researcher = store.get_researcher(researcher_id)
     if researcher.single_person:
         return None
@@ -138,16 +152,14 @@ def propose_split(
         "clusters": [c.model_dump() for c in big],
         "unassigned": unassigned,
     }
-    return store.create_proposal(
-        Proposal(
-            kind="split",
-            researcher_id=researcher_id,
-            payload=payload,
-            summary=summary,
-            reason="\n".join(lines),
-            confidence=result.confidence,
-            job_id=job_id,
-        )
+    return Proposal(
+        kind="split",
+        researcher_id=researcher_id,
+        payload=payload,
+        summary=summary,
+        reason="\n".join(lines),
+        confidence=result.confidence,
+        job_id=job_id,
     )
 
 

@@ -105,7 +105,7 @@ class RecordingClient(_Wrapper):
         deadline: float | None = None,  # a step's time budget: no request is sent here, so none applies
     ) -> ExtractResult[T]:
         call = self.online.prepare_call(response_model, messages, prompt=prompt, context=context, job_id=job_id)
-        hit = self.online.cached(call, response_model, context)
+        hit = self.from_cache(call, response_model, context)
         if hit is not None:
             return hit
         step = prompt.name if prompt else response_model.__name__
@@ -118,6 +118,10 @@ class RecordingClient(_Wrapper):
         cid = custom_id(self.job_id, self.researcher_id, step, 0)
         self.sink(NewRequest(cid, self.researcher_id, step, 0, body, first, tokens_estimate(body, step)))
         raise Deferred(cid)
+
+    def from_cache(self, call: Any, response_model: type[T], context: dict[str, Any] | None) -> ExtractResult[T] | None:
+        """The cached answer to the question, as online (its call-log row is written)."""
+        return self.online.cached(call, response_model, context)
 
 
 class Stale(Deferred):

@@ -43,11 +43,12 @@ from enrich.agent.steps.base import StepOutcome, add_counts, count_outcomes
 from enrich.schemas import Job, utcnow
 from enrich.store import batches as bstore
 
-from .build_pipeline import ChunkBuilt, Later, Pipeline, split_steps
+from .build_pipeline import Pipeline
 from .clients import BatchAnswer, NewRequest, Reasked, RecordingClient, ReplayClient, Stale
 from .files import SplitWriter
 from .lines import ACTIVE_STATES, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, Answer, Failure, Malformed, input_line
 from .lines import parse_output_line as parse_line
+from .predict import Predicted, replay
 
 COLLECT_CHUNK = int(os.environ.get("ENRICH_BATCH_CHUNK", "500"))  # output lines applied per transaction
 BUILD_CHUNK = 200  # researchers whose deterministic steps commit together in a build
@@ -71,7 +72,10 @@ class BuildReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     submitted: list[str] = field(default_factory=list)
     still_out: int = 0  # questions not asked again: a waiting bulk job has them out already
-    processes: int = 1  # processes the build ran in (this one and its workers)
+    processes: int = 1  # worker processes the steps ran in (1: all in this process)
+    ran_here: dict[str, int] = field(
+        default_factory=dict
+    )  # researchers a worker's prediction left to this process, by why
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -107,8 +111,8 @@ def build(
     `dry_run`: everything runs (so the counts are the real ones) inside a transaction that is rolled back, and no
     file is written.
 
-    `opts.processes` > 1: the steps that write run here, the model-only steps and merge detection in worker
-    processes (agent/batch/build_pipeline.py)."""
+    `opts.processes` > 1: the steps and merge detection run in that many worker processes, their store writes
+    are made (and checked) here (agent/batch/build_pipeline.py)."""
     from enrich.agent import ror
     from enrich.agent.llm.pricing import batch_cost_usd
 
@@ -141,35 +145,41 @@ def build(
     # workers only for a database file, and not for a dry run (its writes are rolled back in this process)
     report.processes = opts.processes if opts.processes > 1 and not dry_run and store.file_path() else 1
 
-    def take(got: ChunkBuilt) -> None:  # a worker's chunk: its lines into the files, its rows for the end
+    def take(got: Predicted) -> None:  # a researcher a worker predicted, replayed here: its lines into the files
         for line, (cid, rid, step, first, tokens) in zip(got.lines, got.rows, strict=True):
             _record(NewRequest(cid, rid, step, 0, {}, first, tokens), line)
-        add_counts(report.outcomes, got.outcomes)
+        for key in got.outcomes:
+            report.outcomes[key] = report.outcomes.get(key, 0) + 1
         recorder.still_out += got.still_out
+
+    def run_here(plan: Plan) -> None:
+        recorder.researcher_id = plan.researcher_id
+        ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
+        outcomes = run_researcher(ctx, plan.steps)
+        remember_misses(ctx, plan, outcomes)
+        count_outcomes(report.outcomes, outcomes)
 
     def run_all() -> None:
         pipe = None
         if report.processes > 1:
-            pipe = Pipeline(store, settings, job_id, ror_loaded, report.processes - 1, in_flight, take)
+            pipe = Pipeline(store, settings, job_id, ror_loaded, report.processes, in_flight, plans, BUILD_CHUNK)
         try:
             if pipe:
                 pipe.start_merges(job_id, [p.researcher_id for p in plans])
             for start in range(0, len(plans), BUILD_CHUNK):
-                later: list[Later] = []
+                chunk = plans[start : start + BUILD_CHUNK]
+                predicted = pipe.next() if pipe else [None] * len(chunk)
                 # the deterministic steps' writes of a chunk of researchers commit together (a commit per step write
                 # was a tenth of the build); a build that stops leaves no request rows, and the next one redoes it
                 with store.transaction():
-                    for plan in plans[start : start + BUILD_CHUNK]:
-                        here, rest = split_steps(plan.steps) if pipe else (plan.steps, [])
-                        recorder.researcher_id = plan.researcher_id
-                        ctx = make_context(store, recorder, settings, plan.researcher_id, job_id, index)
-                        outcomes = run_researcher(ctx, here)
-                        remember_misses(ctx, plan, outcomes)
-                        count_outcomes(report.outcomes, outcomes)
-                        if rest:
-                            later.append(Later(plan, rest, ctx.conflated, outcomes))
-                if pipe:  # committed: the workers read what this chunk wrote
-                    pipe.send(later)
+                    for plan, got in zip(chunk, predicted, strict=True):
+                        if got is not None:
+                            if not (why := replay(store, got)):
+                                take(got)
+                                continue
+                            # not predicted, or contradicted: this researcher's steps run here, as in one process
+                            report.ran_here[why] = report.ran_here.get(why, 0) + 1
+                        run_here(plan)
                 if on_progress:
                     on_progress(min(start + BUILD_CHUNK, len(plans)), len(plans))
             if pipe:

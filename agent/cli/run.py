@@ -306,6 +306,11 @@ def _run_batch(app, store, opts, backend, model, folder, dry_run, as_json) -> No
     )
     if report.still_out:
         click.echo(f"Not asked again: {report.still_out} question(s) still out in a waiting bulk job (`enrich jobs`).")
+    if report.ran_here:
+        click.echo(
+            f"{sum(report.ran_here.values())} researcher(s) ran in this process, not in a worker: "
+            + "; ".join(f"{why} ({n})" for why, n in sorted(report.ran_here.items()))
+        )
     done = {k: v for k, v in sorted(report.outcomes.items()) if not k.endswith(":queued")}
     if done:
         click.echo("Finished at once (deterministic or cached): " + ", ".join(f"{k}={v}" for k, v in done.items()))

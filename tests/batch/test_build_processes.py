@@ -1,11 +1,10 @@
-"""`enrich run --batch --processes N`: the steps that write run in the parent, the model-only steps (summary) and
-merge detection in worker processes. The same request lines, store contents and merge proposals as one process;
-a dry run stays in one process and writes nothing; a question still out is not asked twice; a step that raised in
-the parent skips the worker's steps that need it, as in one process."""
+"""`enrich run --batch --processes N`: the steps and merge detection run in worker processes, their writes are
+replayed and checked here (tests/batch/test_build_replay.py: stores people worked on, contradicted predictions).
+The same request lines, store contents and merge proposals as one process; a dry run stays in one process and
+writes nothing; a question still out is not asked twice."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -14,12 +13,12 @@ import store_sql as sql
 from enrich.agent.batch.job import build
 from enrich.agent.ingest import parse
 from enrich.agent.llm.factory import make_client
-from enrich.agent.loop import STEPS, RunOptions
+from enrich.agent.loop import RunOptions
 from enrich.store import Store
 
 from .bulk_helpers import export, files_settings, ingest, page, store_facts
 
-N = 45  # more than one chunk of the parent's (BUILD_CHUNK) is not needed: every chunk goes to a worker
+N = 45  # more than one chunk (BUILD_CHUNK) is not needed: every chunk goes to a worker
 
 
 def _store(tmp_path: Path, name: str):
@@ -78,20 +77,3 @@ def test_a_question_still_out_is_not_asked_again_by_the_workers(tmp_path):
     first = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "a", submit=False)
     again = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "b", submit=False)
     assert first.requests > N and again.requests == 0 and again.still_out == first.requests
-
-
-def test_a_step_that_raised_here_skips_the_workers_steps_that_need_it(tmp_path, monkeypatch):
-    def broken(self, ctx):
-        if ctx.researcher_id == 2:
-            raise RuntimeError("conflation broke on this listing")
-        return original(self, ctx)
-
-    conflation = type(STEPS["conflation"])
-    original = conflation.run
-    monkeypatch.setattr(conflation, "run", broken)  # in this process only: the parent runs conflation
-    settings, store, client = _store(tmp_path, "e")
-    rep = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "f", submit=False)
-    assert rep.outcomes["conflation:error"] == 1 and rep.outcomes["summary:skipped"] == 1
-    assert rep.outcomes["summary:queued"] == N + 1
-    sent = {json.loads(x)["custom_id"] for f in rep.files for x in Path(f["path"]).read_text().splitlines()}
-    assert not any(c.endswith(".2.summary.0") for c in sent)

@@ -1,0 +1,268 @@
+"""`enrich run --batch --processes N`: workers run the steps against a stand-in that predicts the store's answers,
+this process replays the writes and checks each prediction (agent/batch/predict.py). On a store people have worked
+on (values of every kind, pending and rejected proposals, a detected conflation with its split pending) the build
+leaves exactly what a one-process build leaves, rows in the same order with the same ids; a prediction the real
+store contradicts (a person's write between the worker's read and the replay) is rolled back and the researcher
+runs here, as in one process."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import store_sql as sql
+
+from enrich.agent.batch import job as batch_job
+from enrich.agent.batch import predict
+from enrich.agent.batch.job import build
+from enrich.agent.ingest import parse
+from enrich.agent.llm.factory import make_client
+from enrich.agent.loop import STEPS, RunOptions
+from enrich.schemas import FieldValue
+from enrich.store import Store
+
+from .bulk_helpers import export, files_settings, ingest, store_facts
+
+N = 30
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+OTHER = "llm:openai-compatible/other-model"
+
+
+def _ingested(db: Path, *, seeds: bool = True) -> tuple[Any, Store]:
+    settings = files_settings(db)
+    store = Store.open(settings.db)
+    ingest(store, N)
+    for p in sorted(SEEDS.glob("*.txt")) if seeds else ():  # the arXiv listing mixes two people: a split
+        text = p.read_text()
+        store.record_import(parse(text, path=str(p)), text=text, path=str(p))
+    return settings, store
+
+
+def _topics(store: Store, rid: int) -> FieldValue:
+    fv = store.current(rid, "topics")
+    assert fv is not None
+    return fv
+
+
+def _worked_on(tmp_path: Path) -> Path:
+    """A store after a first build (conflation and affiliations; topics left out) on which people and another
+    model have worked; returns its database file (closed)."""
+    settings, store = _ingested(tmp_path / "base" / "b.db")
+    client = make_client(settings, store)
+    origin = client.origin
+    build(store, settings, client, RunOptions(only=["affiliation"]), folder=tmp_path / "f0", submit=False)
+    # the topics a build would write, learnt on a copy: a person rejected some of them when proposed before
+    scratch = tmp_path / "scratch.db"
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy(settings.db, scratch)
+    s2 = Store.open(scratch)
+    c2 = make_client(files_settings(scratch), s2)
+    build(s2, files_settings(scratch), c2, RunOptions(), folder=tmp_path / "f1", submit=False)
+    c2.close()
+    learnt = {rid: _topics(s2, rid) for rid in (3, 4, 5, 6, 7)}
+    s2.close()
+
+    def proposal(rid: int, value: Any, origin: str, **more: Any) -> int:
+        fv = FieldValue(researcher_id=rid, field="topics", value=value, status="proposed", origin=origin, **more)
+        res = store.submit(fv)
+        assert res.outcome == "proposed" and res.proposal_id
+        return res.proposal_id
+
+    store.reject(proposal(3, learnt[3].value, origin, prompt_version=learnt[3].prompt_version), "ann")
+    store.reject(proposal(4, learnt[4].value, origin, prompt_version=learnt[4].prompt_version), "ann")
+    proposal(5, learnt[6].value, OTHER)  # another model's proposal is pending
+    proposal(6, learnt[7].value, origin, prompt_version="topics@0")  # this model's, from an older prompt
+    generated = FieldValue(researcher_id=7, field="topics", value=learnt[5].value, status="generated", origin=OTHER)
+    assert store.submit(generated, auto_apply=True).outcome == "applied"  # another model's value is applied
+    store.set_value(8, "topics", learnt[4].value, "ann")  # a person's value
+    store.set_value(9, "affiliation", {"name": "Institute for Advanced Study"}, "ann")
+    assert sql.one(store, "SELECT count(*) AS n FROM proposals WHERE kind = 'split' AND state = 'pending'")["n"] == 1
+    client.close()
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return Path(settings.db)
+
+
+def _copy(db: Path, tmp_path: Path, name: str) -> tuple[Any, Store, Any]:
+    dst = tmp_path / name / "b.db"
+    dst.parent.mkdir(parents=True)
+    shutil.copy(db, dst)
+    settings = files_settings(dst)
+    store = Store.open(settings.db)
+    return settings, store, make_client(settings, store)
+
+
+def _lines(rep: Any) -> list[str]:
+    """The request lines in file order (job id normalised): the same order as one process."""
+    out = []
+    for f in rep.files:
+        out += [re.sub(r"J\d{8}-\d{6}-[0-9a-f]{4}", "JOB", x) for x in Path(f["path"]).read_text().splitlines()]
+    return out
+
+
+ROWS = {  # every row the steps write, in id order, with the ids (merge proposals come from another worker)
+    "field_values": "SELECT id, researcher_id, field, status, origin, confidence, value, listing_id FROM field_values",
+    "current_values": "SELECT researcher_id, field, value_id FROM current_values ORDER BY researcher_id, field",
+    "proposals": "SELECT id, kind, researcher_id, field, value_id, state, summary, reason FROM proposals"
+    " WHERE kind != 'merge'",
+    "audit_log": "SELECT id, actor, action, researcher_id, field, before_value_id, after_value_id FROM audit_log",
+    "derived_facts": "SELECT id, value_id, kind, value FROM derived_facts",
+    "conflation": "SELECT rowid, listing_id, researcher_id, detected, confidence, clusters FROM conflation",
+    "step_misses": "SELECT researcher_id, field, status, origin, detail FROM step_misses ORDER BY researcher_id, field",
+}
+
+
+def _rows(store: Store) -> dict[str, list[dict[str, Any]]]:
+    return {t: sql.rows(store, q if "ORDER BY" in q else q + " ORDER BY 1") for t, q in ROWS.items()}
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store just ingested (closed). Without the seed listings: the conflation step lists a cluster's co-authors
+    of equal counts in the order of a set, which differs between processes (hash randomisation), so a verdict
+    computed in a worker may list them otherwise than one computed here (see the in-process test below)."""
+    settings, store = _ingested(tmp_path_factory.mktemp("fresh") / "b.db", seeds=False)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return Path(settings.db)
+
+
+@pytest.fixture(scope="module")
+def worked_on(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _worked_on(tmp_path_factory.mktemp("worked"))
+
+
+def test_a_store_people_worked_on_gets_what_one_process_writes(worked_on, tmp_path):
+    one, two = _copy(worked_on, tmp_path, "one"), _copy(worked_on, tmp_path, "two")
+    opts = {"refresh": True}  # another model's applied value is planned again
+    rep1 = build(one[1], one[0], one[2], RunOptions(**opts), folder=tmp_path / "f1", submit=False)
+    rep2 = build(two[1], two[0], two[2], RunOptions(processes=2, **opts), folder=tmp_path / "f2", submit=False)
+    assert (rep1.processes, rep2.processes) == (1, 2)
+    # the cases the store people worked on holds, as this build met them
+    for outcome in ("topics:skipped_rejected", "topics:proposed", "topics:applied", "conflation:proposed"):
+        assert rep1.outcomes.get(outcome), outcome
+    assert rep2.outcomes == rep1.outcomes and rep2.requests == rep1.requests > N
+    assert _lines(rep2) == _lines(rep1)
+    assert _rows(two[1]) == _rows(one[1])
+    assert export(two[1]) == export(one[1]) and store_facts(two[1]) == store_facts(one[1])
+    assert rep2.ran_here == {}  # every prediction held: nothing ran in this process
+    withdrawn = sql.one(two[1], "SELECT count(*) AS n FROM proposals WHERE state = 'withdrawn' AND field = 'topics'")
+    assert withdrawn["n"] == 1  # this model's older proposal, replaced by the new one
+    for _s, store, client in (one, two):
+        client.close()
+        store.close()
+
+
+def test_a_contradicted_prediction_is_rolled_back_and_the_researcher_runs_here(fresh, tmp_path, monkeypatch):
+    """A person verifies researcher 12's topics while the build runs: after the worker read the store, before this
+    process replays researcher 12. The replay meets the person's value, rolls back what it wrote for 12 (its
+    conflation verdict among them) and runs 12's steps here: the person's value stays, the model's is proposed."""
+
+    def person(store: Store) -> None:
+        store.set_value(12, "topics", [{"tag": "cs.LG", "label": "Machine Learning", "score": 1.0}], "bob")
+
+    one, two = _copy(fresh, tmp_path, "one"), _copy(fresh, tmp_path, "two")
+    make_context, replay = batch_job.make_context, batch_job.replay
+
+    def before_steps(store: Any, client: Any, settings: Any, rid: int, *rest: Any) -> Any:
+        if rid == 12:
+            person(store)
+        return make_context(store, client, settings, rid, *rest)
+
+    monkeypatch.setattr(batch_job, "make_context", before_steps)
+    rep1 = build(one[1], one[0], one[2], RunOptions(), folder=tmp_path / "f1", submit=False)
+    monkeypatch.setattr(batch_job, "make_context", make_context)
+
+    replayed: list[int] = []
+
+    def before_replay(store: Store, got: predict.Predicted) -> str:
+        replayed.append(got.researcher_id)
+        if got.researcher_id == 12:
+            assert got.calls and got.calls[1].name == "save_conflation"  # a write before the contradicted read
+            person(store)
+        return replay(store, got)
+
+    monkeypatch.setattr(batch_job, "replay", before_replay)
+    rep2 = build(two[1], two[0], two[2], RunOptions(processes=2), folder=tmp_path / "f2", submit=False)
+    assert 12 in replayed and rep2.ran_here == {"current returned otherwise than predicted": 1}
+    assert rep1.outcomes["topics:proposed"] >= 1 and rep2.outcomes == rep1.outcomes
+    assert _lines(rep2) == _lines(rep1)
+    assert _rows(two[1]) == _rows(one[1])
+    assert export(two[1]) == export(one[1]) and store_facts(two[1]) == store_facts(one[1])
+    assert _topics(two[1], 12).origin == "human:bob"
+    for _s, store, client in (one, two):
+        client.close()
+        store.close()
+
+
+def test_a_step_that_raised_in_this_process_skips_the_steps_that_need_it(fresh, tmp_path, monkeypatch):
+    """A researcher the workers could not settle runs here through the step boundary, as in one process: a step
+    that raises is recorded and the steps needing it are skipped."""
+
+    def broken(self: Any, ctx: Any) -> Any:
+        if ctx.researcher_id == 2:
+            raise RuntimeError("conflation broke on this listing")
+        return original(self, ctx)
+
+    conflation = type(STEPS["conflation"])
+    original = conflation.run
+    monkeypatch.setattr(conflation, "run", broken)  # in this process only
+    replay = batch_job.replay
+    monkeypatch.setattr(
+        batch_job, "replay", lambda store, got: "forced" if got.researcher_id == 2 else replay(store, got)
+    )
+    settings, store, client = _copy(fresh, tmp_path, "e")
+    rep = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "f", submit=False)
+    assert rep.ran_here == {"forced": 1}
+    assert rep.outcomes["conflation:error"] == 1 and rep.outcomes["summary:skipped"] == 1
+    assert not any(".2.summary.0" in x for x in _lines(rep))
+    client.close()
+    store.close()
+
+
+def test_predicted_then_replayed_the_steps_write_what_they_write_online(tmp_path):
+    """In one process (one hash seed: the same conflation verdicts): every researcher of a fresh store (a conflated
+    listing among them) predicted first against the store as it is, then all replayed in plan order, leaves the
+    rows a one-process build's steps leave, ids included; the split proposal's predicted id is bound to the
+    real one."""
+    from enrich.agent.batch.build_pipeline import _PredictingClient
+    from enrich.agent.batch.clients import RecordingClient
+    from enrich.agent.loop import JobRunner, make_context, remember_misses, run_researcher
+
+    _ingested(tmp_path / "base" / "b.db")[1].close()
+    (s1, a, ca), (s2, b, cb) = (
+        _copy(tmp_path / "base" / "b.db", tmp_path, "a"),
+        _copy(tmp_path / "base" / "b.db", tmp_path, "b"),
+    )
+    made_a: list[Any] = []
+    made_b: list[Any] = []
+    rec_a = RecordingClient(ca, made_a.append, "J1")
+    plans = [p for p in JobRunner(a, rec_a, s1).plans(RunOptions()) if p.steps]
+    with a.transaction():
+        for plan in plans:
+            rec_a.researcher_id = plan.researcher_id
+            ctx = make_context(a, rec_a, s1, plan.researcher_id, "J1", None)
+            remember_misses(ctx, plan, run_researcher(ctx, plan.steps))
+    stand_in = predict.PredictingStore(b)
+    rec_b = _PredictingClient(cb, made_b.append, "J1", stand_in=stand_in)
+    predicted = []
+    for plan in plans:
+        stand_in.begin()
+        rec_b.researcher_id = plan.researcher_id
+        ctx = make_context(stand_in, rec_b, s2, plan.researcher_id, "J1", None)
+        remember_misses(ctx, plan, run_researcher(ctx, plan.steps))
+        assert not stand_in.unsure
+        predicted.append(predict.Predicted(plan.researcher_id, stand_in.calls))
+    splits = [c for p in predicted for c in p.calls or () if c.name == "propose_split"]
+    assert len(splits) == 1 and splits[0].result >= predict.NEW_ID  # a new row: its id is the writer's to give
+    with b.transaction():
+        assert [predict.replay(b, p) for p in predicted] == [""] * len(plans)
+    assert [r.custom_id for r in made_b] == [r.custom_id for r in made_a]
+    assert _rows(b) == _rows(a) and export(b) == export(a)
+    assert sql.one(b, "SELECT count(*) AS n FROM proposals WHERE kind = 'split'")["n"] == 1
+    for store, client in ((a, ca), (b, cb)):
+        client.close()
+        store.close()
