@@ -42,6 +42,8 @@ from .checks import LEAK_WORDS, ungrounded_tokens
 MAX_CITES = 3  # a sentence is about one to three works; more is a citation that says nothing
 MIN_FOUND_SHARE = 0.3  # of a sentence's content terms, the share its cited works must contain
 WRONG_WORK_MARGIN = 2.0  # an uncited work explains this many more (weighted) terms than the cited ones together
+# ... or at least half as much as the cited works, when that is a substantial part: about two terms specific to it
+WRONG_WORK_PART = 2 * WRONG_WORK_MARGIN
 PARAPHRASE_SIMILARITY = 0.5  # share of a sentence's (cited) content already said by one earlier sentence
 MIN_NEW_TERMS = 3  # specific terms a sentence must add when an earlier sentence is about the same work
 # Copying: the similarity of a sentence to one abstract sentence, on their stemmed words without stop words (2 x the
@@ -238,13 +240,13 @@ class SupportChecker:
             )
         wrong = self._better_uncited(terms, cites, found)
         if wrong:
-            return Verdict(
-                False,
-                "wrong_work",
-                f"is about work {wrong}, which it does not cite, more than about the works it cites",
-                supporting,
-                share,
+            key, taken, more = wrong
+            detail = (
+                f"is about work {key}, which it does not cite, more than about the works it cites"
+                if more
+                else f"says {', '.join(_words_of(sentence, taken)[:6])} of work {key}, which it does not cite"
             )
+            return Verdict(False, "wrong_work", detail, supporting, share)
         cited_text = " ".join(self.works[c].text for c in cites)
         bad = ungrounded_tokens(sentence, cited_text, _name_forms(self.researcher))
         if bad:
@@ -327,18 +329,26 @@ class SupportChecker:
             ]
         return cached
 
-    def _better_uncited(self, terms: set[str], cites: Sequence[str], found: set[str]) -> str | None:
-        """An uncited work that accounts for clearly more of the sentence than the cited works do."""
+    def _better_uncited(
+        self, terms: set[str], cites: Sequence[str], found: set[str]
+    ) -> tuple[str, set[str], bool] | None:
+        """An uncited work that accounts for clearly more of the sentence than the cited works do, or for a
+        substantial part of it, at least half of what the cited works account for ("His parsing work introduced the
+        X treebank": the title's words are the cited work's, the claim is another's). Returns (the work, the terms
+        only it accounts for, whether that is more than the cited works account for) or None."""
         own = self.weight(found)
-        best, best_key = 0.0, None
+        best, best_key, best_terms = 0.0, None, set()
         for key, wt in self.terms.items():
             if key in cites:
                 continue
-            extra = self.weight(matching(terms, wt) - found)
+            taken = matching(terms, wt) - found
+            extra = self.weight(taken)
             if extra > best:
-                best, best_key = extra, key
-        if best_key is not None and best >= WRONG_WORK_MARGIN and best > own:
-            return best_key
+                best, best_key, best_terms = extra, key, taken
+        if best_key is None or best < WRONG_WORK_MARGIN:
+            return None
+        if best > own or best >= max(WRONG_WORK_PART, own / 2):
+            return best_key, best_terms, best > own
         return None
 
     def about(self, sentence_terms: set[str]) -> set[str]:
