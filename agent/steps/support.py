@@ -74,15 +74,15 @@ def _stemmer():
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens; hyphenated and possessive forms are split into their parts."""
-    out = []
-    for tok in _TOKEN.findall(text or ""):
-        if tok.endswith(_POSSESSIVE):
-            tok = tok[:-2]
-        out.append(tok.casefold())
-    return out
+    text = text or ""
+    toks = _TOKEN.findall(text)
+    if "'" in text or "\u2019" in text:
+        toks = [t[:-2] if t.endswith(_POSSESSIVE) else t for t in toks]
+    return [t.casefold() for t in toks]
 
 
 _POSSESSIVE = ("'s", "\u2019s")
+_NOT_CONTENT = ENGLISH_STOP_WORDS | GENERIC
 
 
 _COMPOUND = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
@@ -98,11 +98,12 @@ def content_terms(text: str, exclude: Iterable[str] = ()) -> set[str]:
 @lru_cache(maxsize=8192)  # a work's text is read for every sentence checked against it, and on each co-author's page
 def _content_terms(text: str, skip: frozenset[str]) -> frozenset[str]:
     terms = set()
-    for w in words(text):
-        if w in ENGLISH_STOP_WORDS or w in GENERIC or w in skip or len(w) < 2 or w.isdigit():
+    generic_stems = _generic_stems_cached()
+    for w in set(words(text)):  # each word once: an abstract repeats its words
+        if w in _NOT_CONTENT or w in skip or len(w) < 2 or w.isdigit():
             continue
         stem = _stem_word(w)
-        if stem in _GENERIC_STEMS or stem in skip:
+        if stem in generic_stems or stem in skip:
             continue
         terms.add(stem)
         if w.startswith("un") and len(w) >= 7:
@@ -120,15 +121,23 @@ def matching(terms: set[str], vocabulary: set[str]) -> set[str]:
     found = terms & vocabulary
     rest = [t for t in terms - found if len(t) >= 5]
     if rest:
-        # two stems of five letters or more, one the start of the other, share their first five letters
-        heads: dict[str, list[str]] = {}
-        for v in vocabulary:
-            if len(v) >= 5:
-                heads.setdefault(v[:5], []).append(v)
+        # a work's terms are a frozenset met again for every sentence checked against the listing: its index once
+        heads = _heads(vocabulary) if isinstance(vocabulary, frozenset) else _heads.__wrapped__(vocabulary)
         for t in rest:
             if any(v.startswith(t) or t.startswith(v) for v in heads.get(t[:5], ())):
                 found.add(t)
     return found
+
+
+@lru_cache(maxsize=4096)
+def _heads(vocabulary: Iterable[str]) -> dict[str, list[str]]:
+    """The stems of five letters or more by their first five letters: two stems of that length, one the start of
+    the other, share them."""
+    heads: dict[str, list[str]] = {}
+    for v in vocabulary:
+        if len(v) >= 5:
+            heads.setdefault(v[:5], []).append(v)
+    return heads
 
 
 @cache
@@ -137,14 +146,6 @@ def _generic_stems_cached() -> frozenset[str]:
 
 
 _CLAIM_STEMS = frozenset(_stem_word(w) for w in CLAIMS)
-
-
-class _LazyStems:
-    def __contains__(self, item: str) -> bool:
-        return item in _generic_stems_cached()
-
-
-_GENERIC_STEMS = _LazyStems()
 
 
 @dataclass
@@ -174,7 +175,8 @@ class SupportChecker:
         self.works = {w.key: w for w in works}
         self.researcher = researcher
         self.name_words = {w for w in words(researcher) if len(w) > 1}
-        self.terms = {w.key: content_terms(w.text, self.name_words) for w in works}
+        skip = frozenset(w.casefold() for w in self.name_words)
+        self.terms = {w.key: _content_terms(w.text or "", skip) for w in works}  # frozensets: see matching
         n = max(1, len(works))
         df: dict[str, int] = {}
         for ts in self.terms.values():
