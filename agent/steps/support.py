@@ -27,6 +27,7 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
@@ -115,7 +116,7 @@ def _content_terms(text: str, skip: frozenset[str]) -> frozenset[str]:
     return frozenset(terms)
 
 
-def matching(terms: set[str], vocabulary: set[str]) -> set[str]:
+def matching(terms: set[str], vocabulary: AbstractSet[str]) -> set[str]:
     """The terms found in `vocabulary`, a stem also matching a longer or shorter form of itself ("induc" and
     "induct", five letters at least)."""
     found = terms & vocabulary
