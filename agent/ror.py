@@ -653,8 +653,8 @@ def _resolve_family(hits: list[_Hit], mem: MemoryIndex, words: list[_Word]) -> l
             continue
         if universities and _research_unit(org):
             continue
-        if any(c in members for c in org.children):
-            continue  # the system gives way to its university
+        if h.ror_id in universities and any(c in members for c in org.children):
+            continue  # a system of universities gives way to its university
         keep.append(h)
     return keep
 
