@@ -168,6 +168,9 @@ def test_a_university_of_a_system_named_with_it_is_the_university(index):
     }
     # the system alone is the system
     assert ids("Office of Research, State University of Eastland, Albury, USA", index) == {system}
+    # an academy of government is not a system of universities: named beside its university, both
+    text = "Chinese Academy of Sciences, University of the Academy of Sciences, Beijing, China"
+    assert ids(text, index) == {CAS, "https://ror.org/00ucas000"}
 
 
 def test_a_name_ror_ends_with_its_country_written_with_the_country_apart(index):
