@@ -641,16 +641,28 @@ def _resolve_family(hits: list[_Hit], mem: MemoryIndex, words: list[_Word]) -> l
         hits = named
     ids = {h.ror_id for h in hits}
     universities = {h.ror_id for h in hits if _university(mem.orgs[h.ror_id])}
+    members = {h.ror_id for h in hits if h.ror_id in universities and _named_university(h, words)}
     keep = []
     for h in hits:
         org = mem.orgs[h.ror_id]
         named_parents = [mem.orgs[p] for p in org.parents if p in ids]
+        if h.ror_id in members and any(p.ror_id in universities for p in named_parents):
+            keep.append(h)  # a university of a system named with it ("Eastbrook University, State University of X")
+            continue
         if "healthcare" not in org.types and any(_gives_way_to(p) for p in named_parents):
             continue
         if universities and _research_unit(org):
             continue
+        if h.ror_id in universities and any(c in members for c in org.children):
+            continue  # a system of universities gives way to its university
         keep.append(h)
     return keep
+
+
+def _named_university(hit: _Hit, words: list[_Word]) -> bool:
+    """The string writes this organisation's name as a university's ("... University", "Universidad ..."), not as a
+    school or faculty of one."""
+    return any(w.key.startswith("univ") for w in words[hit.start : hit.end])
 
 
 def _university(org: Any) -> bool:
@@ -674,7 +686,9 @@ def _kin_after_comma(hits: list[_Hit], words: list[_Word], places: _Places, mem:
     ids = {h.ror_id for h in hits}
     for h in hits:
         org = mem.orgs[h.ror_id]
-        kin = set(org.parents) | set(org.related)
+        # a university whose name carries its system's ("Eastbrook University, State University of X") names the
+        # university only
+        kin = (set() if _university(org) else set(org.parents)) | set(org.related)
         if not kin or words[h.start].segment == words[h.end - 1].segment:
             continue
         for start in range(h.start + 1, h.end):

@@ -180,8 +180,12 @@ def _recite(checker: SupportChecker, s: SentenceOut, verdict: Verdict, previous:
         candidates.append(verdict.supporting)
     if verdict.reason in ("wrong_work", "filler", "over_broad") and cites:
         about = sorted(checker.about(checker.sentence_terms(s.text)) - set(cites))
-        if len(about) == 1:  # one uncited work it is about: instead of, or beside, the ones that hold
-            candidates += [about, [*verdict.supporting, *about][:MAX_CITES]]
+        if len(about) == 1:  # one uncited work it is about: instead of the ones cited, or beside the ones that hold
+            candidates.append(about)
+            if verdict.reason != "wrong_work":
+                # not for a claim taken from another work: citing both would let a blend of two works pass
+                # ("semiring parsing for text generation", the method of one work and the task of another)
+                candidates.append([*verdict.supporting, *about][:MAX_CITES])
     if not cites and verdict.reason == "no_citation":
         best = _best_source(checker, s.text)
         if best:

@@ -27,6 +27,7 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
@@ -42,6 +43,8 @@ from .checks import LEAK_WORDS, ungrounded_tokens
 MAX_CITES = 3  # a sentence is about one to three works; more is a citation that says nothing
 MIN_FOUND_SHARE = 0.3  # of a sentence's content terms, the share its cited works must contain
 WRONG_WORK_MARGIN = 2.0  # an uncited work explains this many more (weighted) terms than the cited ones together
+# ... or at least half as much as the cited works, when that is a substantial part: about two terms specific to it
+WRONG_WORK_PART = 2 * WRONG_WORK_MARGIN
 PARAPHRASE_SIMILARITY = 0.5  # share of a sentence's (cited) content already said by one earlier sentence
 MIN_NEW_TERMS = 3  # specific terms a sentence must add when an earlier sentence is about the same work
 # Copying: the similarity of a sentence to one abstract sentence, on their stemmed words without stop words (2 x the
@@ -72,15 +75,15 @@ def _stemmer():
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens; hyphenated and possessive forms are split into their parts."""
-    out = []
-    for tok in _TOKEN.findall(text or ""):
-        if tok.endswith(_POSSESSIVE):
-            tok = tok[:-2]
-        out.append(tok.casefold())
-    return out
+    text = text or ""
+    toks = _TOKEN.findall(text)
+    if "'" in text or "\u2019" in text:
+        toks = [t[:-2] if t.endswith(_POSSESSIVE) else t for t in toks]
+    return [t.casefold() for t in toks]
 
 
 _POSSESSIVE = ("'s", "\u2019s")
+_NOT_CONTENT = ENGLISH_STOP_WORDS | GENERIC
 
 
 _COMPOUND = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
@@ -96,11 +99,12 @@ def content_terms(text: str, exclude: Iterable[str] = ()) -> set[str]:
 @lru_cache(maxsize=8192)  # a work's text is read for every sentence checked against it, and on each co-author's page
 def _content_terms(text: str, skip: frozenset[str]) -> frozenset[str]:
     terms = set()
-    for w in words(text):
-        if w in ENGLISH_STOP_WORDS or w in GENERIC or w in skip or len(w) < 2 or w.isdigit():
+    generic_stems = _generic_stems_cached()
+    for w in set(words(text)):  # each word once: an abstract repeats its words
+        if w in _NOT_CONTENT or w in skip or len(w) < 2 or w.isdigit():
             continue
         stem = _stem_word(w)
-        if stem in _GENERIC_STEMS or stem in skip:
+        if stem in generic_stems or stem in skip:
             continue
         terms.add(stem)
         if w.startswith("un") and len(w) >= 7:
@@ -112,21 +116,29 @@ def _content_terms(text: str, skip: frozenset[str]) -> frozenset[str]:
     return frozenset(terms)
 
 
-def matching(terms: set[str], vocabulary: set[str]) -> set[str]:
+def matching(terms: set[str], vocabulary: AbstractSet[str]) -> set[str]:
     """The terms found in `vocabulary`, a stem also matching a longer or shorter form of itself ("induc" and
     "induct", five letters at least)."""
     found = terms & vocabulary
     rest = [t for t in terms - found if len(t) >= 5]
     if rest:
-        # two stems of five letters or more, one the start of the other, share their first five letters
-        heads: dict[str, list[str]] = {}
-        for v in vocabulary:
-            if len(v) >= 5:
-                heads.setdefault(v[:5], []).append(v)
+        # a work's terms are a frozenset met again for every sentence checked against the listing: its index once
+        heads = _heads(vocabulary) if isinstance(vocabulary, frozenset) else _heads.__wrapped__(vocabulary)
         for t in rest:
             if any(v.startswith(t) or t.startswith(v) for v in heads.get(t[:5], ())):
                 found.add(t)
     return found
+
+
+@lru_cache(maxsize=4096)
+def _heads(vocabulary: Iterable[str]) -> dict[str, list[str]]:
+    """The stems of five letters or more by their first five letters: two stems of that length, one the start of
+    the other, share them."""
+    heads: dict[str, list[str]] = {}
+    for v in vocabulary:
+        if len(v) >= 5:
+            heads.setdefault(v[:5], []).append(v)
+    return heads
 
 
 @cache
@@ -135,14 +147,6 @@ def _generic_stems_cached() -> frozenset[str]:
 
 
 _CLAIM_STEMS = frozenset(_stem_word(w) for w in CLAIMS)
-
-
-class _LazyStems:
-    def __contains__(self, item: str) -> bool:
-        return item in _generic_stems_cached()
-
-
-_GENERIC_STEMS = _LazyStems()
 
 
 @dataclass
@@ -172,7 +176,8 @@ class SupportChecker:
         self.works = {w.key: w for w in works}
         self.researcher = researcher
         self.name_words = {w for w in words(researcher) if len(w) > 1}
-        self.terms = {w.key: content_terms(w.text, self.name_words) for w in works}
+        skip = frozenset(w.casefold() for w in self.name_words)
+        self.terms = {w.key: _content_terms(w.text or "", skip) for w in works}  # frozensets: see matching
         n = max(1, len(works))
         df: dict[str, int] = {}
         for ts in self.terms.values():
@@ -238,13 +243,13 @@ class SupportChecker:
             )
         wrong = self._better_uncited(terms, cites, found)
         if wrong:
-            return Verdict(
-                False,
-                "wrong_work",
-                f"is about work {wrong}, which it does not cite, more than about the works it cites",
-                supporting,
-                share,
+            key, taken, more = wrong
+            detail = (
+                f"is about work {key}, which it does not cite, more than about the works it cites"
+                if more
+                else f"says {', '.join(_words_of(sentence, taken)[:6])} of work {key}, which it does not cite"
             )
+            return Verdict(False, "wrong_work", detail, supporting, share)
         cited_text = " ".join(self.works[c].text for c in cites)
         bad = ungrounded_tokens(sentence, cited_text, _name_forms(self.researcher))
         if bad:
@@ -327,18 +332,26 @@ class SupportChecker:
             ]
         return cached
 
-    def _better_uncited(self, terms: set[str], cites: Sequence[str], found: set[str]) -> str | None:
-        """An uncited work that accounts for clearly more of the sentence than the cited works do."""
+    def _better_uncited(
+        self, terms: set[str], cites: Sequence[str], found: set[str]
+    ) -> tuple[str, set[str], bool] | None:
+        """An uncited work that accounts for clearly more of the sentence than the cited works do, or for a
+        substantial part of it, at least half of what the cited works account for ("His parsing work introduced the
+        X treebank": the title's words are the cited work's, the claim is another's). Returns (the work, the terms
+        only it accounts for, whether that is more than the cited works account for) or None."""
         own = self.weight(found)
-        best, best_key = 0.0, None
+        best, best_key, best_terms = 0.0, None, set()
         for key, wt in self.terms.items():
             if key in cites:
                 continue
-            extra = self.weight(matching(terms, wt) - found)
+            taken = matching(terms, wt) - found
+            extra = self.weight(taken)
             if extra > best:
-                best, best_key = extra, key
-        if best_key is not None and best >= WRONG_WORK_MARGIN and best > own:
-            return best_key
+                best, best_key, best_terms = extra, key, taken
+        if best_key is None or best < WRONG_WORK_MARGIN:
+            return None
+        if best > own or best >= max(WRONG_WORK_PART, own / 2):
+            return best_key, best_terms, best > own
         return None
 
     def about(self, sentence_terms: set[str]) -> set[str]:

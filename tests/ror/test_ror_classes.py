@@ -154,6 +154,25 @@ def test_a_name_written_with_its_partners_name_after_a_comma_names_both(index):
     }
 
 
+def test_a_university_of_a_system_named_with_it_is_the_university(index):
+    """ROR links a state system's universities to the system as its children; a string naming a university and its
+    system is the university's (ROR's curators assign it), unlike a school or lab beside its university."""
+    system, kenbrook, westfield = "https://ror.org/00sue0000", "https://ror.org/00kbu0000", "https://ror.org/00uwf0000"
+    assert ids("Department of Physics, Kenbrook University, State University of Eastland, Kenbrook, USA", index) == {
+        kenbrook
+    }
+    # a name that carries its system's name, as ROR writes it, or its short form (an alias) and the system apart
+    assert ids("University at Westfield, State University of Eastland, Westfield, USA", index) == {westfield}
+    assert ids("School of Law, University at Westfield, The State University of Eastland, Westfield", index) == {
+        westfield
+    }
+    # the system alone is the system
+    assert ids("Office of Research, State University of Eastland, Albury, USA", index) == {system}
+    # an academy of government is not a system of universities: named beside its university, both
+    text = "Chinese Academy of Sciences, University of the Academy of Sciences, Beijing, China"
+    assert ids(text, index) == {CAS, "https://ror.org/00ucas000"}
+
+
 def test_a_name_ror_ends_with_its_country_written_with_the_country_apart(index):
     # ROR's "National Heart Centre Norway": strings write the country as a place of its own
     text = "Department of Cardiology, National Heart Centre, Oslo, Norway"

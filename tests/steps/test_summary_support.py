@@ -83,6 +83,13 @@ def test_supported_sentences_are_accepted(checker):
             [],
             "wrong_work",
         ),
+        # the cited work's title words as the subject, another work's claim as the predicate
+        (
+            "Her summaries of clinical notes of hospital patients adapt to low-resource dialects.",
+            ["4"],
+            [],
+            "wrong_work",
+        ),
         # praise or padding, whatever the wording, citing works or not
         ("Her work has made significant contributions to the field.", ["1"], [], "filler"),
         ("These papers open exciting new avenues for future research.", ["1", "2"], [], "filler"),
@@ -121,6 +128,22 @@ def test_an_answer_keeps_supported_sentences_and_drops_the_rest():
     )
     assert [s.text for s in answer.sentences] == [g["text"] for g in GOOD]
     assert [r["reason"] for r in ctx["_report"]["refused"]] == ["filler"]
+
+
+def test_a_claim_from_another_work_is_not_repaired_by_citing_both():
+    """Citing the other work beside the cited one would let a blend of two works pass as supported."""
+    blends = [
+        # most of it another work's
+        {"text": "She detects sarcasm in product reviews with speech recognition for Arabic dialects.", "works": [2]},
+        # a substantial part of it another work's
+        {"text": "Her summaries of clinical notes of hospital patients adapt to low-resource dialects.", "works": [4]},
+    ]
+    ctx = dict(CONTEXT)
+    answer = SummaryAnswer.model_validate({"sentences": [*GOOD, *blends]}, context=ctx)
+    assert [s.text for s in answer.sentences] == [g["text"] for g in GOOD]
+    refused = ctx["_report"]["refused"]
+    assert [r["reason"] for r in refused] == ["wrong_work", "wrong_work"]
+    assert "dialects" in refused[1]["detail"] and "work 3" in refused[1]["detail"]
 
 
 def test_packed_sentences_are_split_at_sentence_ends_only():
