@@ -51,7 +51,7 @@ class _PredictingClient(RecordingClient):
     def from_cache(self, call: Any, response_model: Any, context: Any) -> Any:
         online = self.online
         if online.store is not None and online.use_cache and llm_log.cache_get(online.store, call.cache_key):
-            raise self.stand_in._cannot("a cached answer")
+            raise self.stand_in.cannot("a cached answer")
         return None
 
 
@@ -89,7 +89,7 @@ def _run_chunk(plans: list[Plan], in_flight: InFlight) -> list[Predicted]:
             outcomes = run_researcher(ctx, plan.steps)
             remember_misses(ctx, plan, outcomes)
         except Exception as exc:  # Unsure, or what would stop a one-process build: the writer meets it there
-            stand_in._cannot(f"{type(exc).__name__} in the worker" if not isinstance(exc, Unsure) else str(exc))
+            stand_in.cannot(f"{type(exc).__name__} in the worker" if not isinstance(exc, Unsure) else str(exc))
         if stand_in.unsure:
             out.append(Predicted(rid, None, stand_in.unsure))
             continue

@@ -93,12 +93,13 @@ class PredictingStore:
         self.calls.append(Call(name, args, kwargs, result))
         return result
 
-    def _cannot(self, why: str) -> Unsure:
+    def cannot(self, why: str) -> Unsure:
+        """Mark this researcher for the build's process (the first reason stays); the exception to raise."""
         self.unsure = self.unsure or why
         return Unsure(why)
 
     def __getattr__(self, name: str) -> Any:  # a store method the stand-in does not know
-        raise self._cannot(f"store.{name}")
+        raise self.cannot(f"store.{name}")
 
     # the researcher's context: what the import wrote, which no step writes -------------------------------
 
@@ -143,7 +144,7 @@ class PredictingStore:
         try:
             d = self.store.decide_write(fv, auto_apply=auto_apply, held=self.held.get(key))
         except Exception as exc:  # e.g. a value the schema refuses: the step sees it raise in the writer
-            raise self._cannot(f"submit raised {type(exc).__name__}") from exc
+            raise self.cannot(f"submit raised {type(exc).__name__}") from exc
         if d.writes is not None:
             new = {"value_id": self._new_id()}
             if d.writes == "proposal":
@@ -168,7 +169,7 @@ class PredictingStore:
 
     def record_job_error(self, err: Any) -> int:
         # the exception may be the stand-in's own (a call it could not predict): the writer runs the steps again
-        raise self._cannot(f"a step raised ({err.error_type})")
+        raise self.cannot(f"a step raised ({err.error_type})")
 
     # the module-level store functions the steps call (store.stand_in.hands_over) ---------------------------
 
@@ -191,13 +192,13 @@ class PredictingStore:
         elif name == "submit_all":
             got = self._submit_all(*args, **kwargs)
         else:
-            raise self._cannot(f"store function {name}")
+            raise self.cannot(f"store function {name}")
         return self._record(name, args, kwargs, got)
 
     def _submit_all(self, values: Any, *, auto_apply: Any = False) -> list[tuple[FieldValue, WriteResult] | None]:
         base = base_field(values[0][0].field) if values else None
         if any(base_field(f) == base for _, f in self.held):  # `place` reads the slots as committed
-            raise self._cannot("a slotted field written twice")
+            raise self.cannot("a slotted field written twice")
         allowed = [auto_apply] * len(values) if isinstance(auto_apply, bool) else list(auto_apply)
         return [
             None if p is None else (p, self._predict(p, ok))
