@@ -677,7 +677,7 @@ def final_clusters(a: Analysis, params: Params) -> list[list[int]]:
 
 
 def _evidence(f: _Features, c: list[int], works: list[Work]) -> ClusterEvidence:
-    co = Counter(k for i in c for k in f.coauthors[i])
+    co = Counter(k for i in c for k in sorted(f.coauthors[i]))  # sorted: ties listed alike whatever the hash seed
     shared = [k.title() for k, n in co.most_common() if n >= 2][:8]
     top_terms: list[str] = []
     if f.tfidf is not None and f.terms:

@@ -452,3 +452,23 @@ def test_the_step_judges_the_same_content_once(monkeypatch):
     conflate._detect(works[:-1], "Yan Sun")  # other works: judged again
     conflate._detect(works, "Yan Sun", page_affiliation=True)  # the page states an affiliation: judged again
     assert calls == ["Yan Sun", "Y. Sun", "Yan Sun", "Yan Sun"]
+
+
+def test_the_verdict_does_not_depend_on_the_hash_seed():
+    """Co-authors are held in sets; the evidence lists those shared equally often in one order whatever Python's
+    string-hash seed, so two processes of one build (or two runs) store the same verdict."""
+    import subprocess
+    import sys
+
+    code = (
+        "from pathlib import Path; from enrich.agent import ingest; from enrich.agent.steps.conflation import detect;"
+        f"p = ingest.parse(Path({str(SEEDS / 'arxiv-listing-yan-sun.txt')!r}).read_text(encoding='utf-8'));"
+        "print(detect(p.works, p.name).model_dump_json())"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code], env={"PYTHONHASHSEED": seed}, capture_output=True, text=True, check=True
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outs) == 1 and "shared_coauthors" in outs.pop()
