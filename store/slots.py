@@ -153,9 +153,13 @@ def submit_all(
     slot) and what the store did, or None for a value left unwritten."""
     if not values:
         return []
-    allowed = [auto_apply] * len(values) if isinstance(auto_apply, bool) else list(auto_apply)
     with store.transaction():
         return [
             None if placed is None else (placed, store.submit(placed, auto_apply=ok))
-            for placed, ok in zip(place(store, values), allowed)
+            for placed, ok in zip(place(store, values), per_value(auto_apply, values))
         ]
+
+
+def per_value(auto_apply: bool | Sequence[bool], values: Sequence[object]) -> list[bool]:
+    """`submit_all`'s `auto_apply`, one flag per value."""
+    return [auto_apply] * len(values) if isinstance(auto_apply, bool) else list(auto_apply)

@@ -29,7 +29,7 @@ from enrich.agent.loop import (
     spawn_lock,
     spawn_pool,
 )
-from enrich.agent.steps.base import StepOutcome
+from enrich.agent.steps.base import StepOutcome, count_outcomes
 from enrich.store import llm_log, locks
 
 from .clients import NewRequest, RecordingClient
@@ -93,13 +93,15 @@ def _run_chunk(plans: list[Plan], in_flight: InFlight) -> list[Predicted]:
         if stand_in.unsure:
             out.append(Predicted(rid, None, stand_in.unsure))
             continue
+        counts: dict[str, int] = {}
+        count_outcomes(counts, outcomes)
         out.append(
             Predicted(
                 rid,
                 stand_in.calls,
                 lines=[input_line(r.custom_id, r.body) for r in made],
                 rows=[(r.custom_id, r.researcher_id, r.step, r.first_hash, r.tokens_in) for r in made],
-                outcomes=[f"{o.step}:{o.status}" for o in outcomes],
+                outcomes=counts,
                 still_out=recorder.still_out,
             )
         )

@@ -73,9 +73,8 @@ class BuildReport:
     submitted: list[str] = field(default_factory=list)
     still_out: int = 0  # questions not asked again: a waiting bulk job has them out already
     processes: int = 1  # worker processes the steps ran in (1: all in this process)
-    ran_here: dict[str, int] = field(
-        default_factory=dict
-    )  # researchers a worker's prediction left to this process, by why
+    # researchers a worker's prediction left to this process, by why
+    ran_here: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -148,8 +147,7 @@ def build(
     def take(got: Predicted) -> None:  # a researcher a worker predicted, replayed here: its lines into the files
         for line, (cid, rid, step, first, tokens) in zip(got.lines, got.rows, strict=True):
             _record(NewRequest(cid, rid, step, 0, {}, first, tokens), line)
-        for key in got.outcomes:
-            report.outcomes[key] = report.outcomes.get(key, 0) + 1
+        add_counts(report.outcomes, got.outcomes)
         recorder.still_out += got.still_out
 
     def run_here(plan: Plan) -> None:

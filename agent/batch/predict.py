@@ -65,7 +65,7 @@ class Predicted:
     unsure: str = ""
     lines: list[str] = field(default_factory=list)  # the request lines, JSON-encoded
     rows: list[tuple[str, int, str, str, int]] = field(default_factory=list)  # (custom_id, rid, step, hash, tokens)
-    outcomes: list[str] = field(default_factory=list)  # step:status
+    outcomes: dict[str, int] = field(default_factory=dict)  # step:status -> count (steps.base.count_outcomes)
     still_out: int = 0
 
 
@@ -199,10 +199,9 @@ class PredictingStore:
         base = base_field(values[0][0].field) if values else None
         if any(base_field(f) == base for _, f in self.held):  # `place` reads the slots as committed
             raise self.cannot("a slotted field written twice")
-        allowed = [auto_apply] * len(values) if isinstance(auto_apply, bool) else list(auto_apply)
         return [
             None if p is None else (p, self._predict(p, ok))
-            for p, ok in zip(slots.place(self.store, values), allowed, strict=True)
+            for p, ok in zip(slots.place(self.store, values), slots.per_value(auto_apply, values), strict=True)
         ]
 
 
