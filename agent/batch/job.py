@@ -43,7 +43,7 @@ from enrich.agent.steps.base import StepOutcome, add_counts, count_outcomes
 from enrich.schemas import Job, utcnow
 from enrich.store import batches as bstore
 
-from .build_pipeline import Pipeline
+from .build_pipeline import Pipeline, fewer_collections
 from .clients import BatchAnswer, NewRequest, Reasked, RecordingClient, ReplayClient, Stale
 from .files import SplitWriter
 from .lines import ACTIVE_STATES, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, Answer, Failure, Malformed, input_line
@@ -202,7 +202,7 @@ def build(
     try:
         if dry_run:
             try:
-                with store.transaction():
+                with store.transaction(), fewer_collections():
                     run_all()
                     raise _DryRun
             except _DryRun:
@@ -218,7 +218,8 @@ def build(
                     counts={"researchers": len(plans)},
                 )
             )
-            run_all()
+            with fewer_collections():
+                run_all()
     except BaseException as exc:
         writer.abort()
         if not dry_run:
