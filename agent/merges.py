@@ -178,8 +178,13 @@ def _related(facts: dict[int, tuple[str | None, int | None]], a: int, b: int) ->
 def propose_merges(store: Store, among: Collection[int] | None, job_id: str | None = None) -> list[int]:
     """One merge proposal per group (the existing one when the same group is pending; none when a person
     rejected a group that covers it). Returns the proposal ids."""
+    return propose_groups(store, find_groups(store, among), job_id)
+
+
+def propose_groups(store: Store, groups: list[MergeGroup], job_id: str | None = None) -> list[int]:
+    """`propose_merges` for groups found already (a bulk build finds them in a worker, its writer proposes them)."""
     ids = []
-    for g in find_groups(store, among):
+    for g in groups:
         pid = structural.propose_merge_group(
             store,
             g.researchers,

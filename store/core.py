@@ -169,6 +169,13 @@ class Store:
         applied = migrations.migrations.applied(self.db)
         return applied[-1].name if applied else None
 
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the database (never on this connection's own
+        commits; SQLite's `PRAGMA data_version`): a bulk build's writer learns from it whether anything but itself
+        wrote since its workers read (agent/batch/predict.py)."""
+        row = self.db.conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:
         """A write transaction. The outermost one starts with BEGIN IMMEDIATE: it takes the write lock up front
@@ -398,6 +405,14 @@ class Store:
                 [researcher_id],
             )
         ]
+
+    def shared_listings(self) -> list[tuple[int, int]]:
+        """(listing id, researcher id) for each researcher of a listing that several researchers hold (a split's)."""
+        rows = self.db.conn.execute(
+            "SELECT listing_id, researcher_id FROM researcher_listings WHERE listing_id IN "
+            "(SELECT listing_id FROM researcher_listings GROUP BY listing_id HAVING count(*) > 1)"
+        )
+        return [(int(a), int(b)) for a, b in rows]
 
     def researcher_works(self, researcher_id: int) -> list[Work]:
         return self._linked_works(researcher_id).get(researcher_id, [])

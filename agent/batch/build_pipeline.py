@@ -8,7 +8,12 @@ through the real store and checks every result against the prediction (`predict.
 researcher with a contradicted prediction runs here instead, exactly as in one process. So rows, ids and request
 lines come out in the one-process build's order, and this process spends its time on the writes only.
 Merge detection (agent.merges), which reads the listings, works and names only (the steps change none of them),
-runs in a worker beside the steps.
+finds its groups in a worker beside the steps; this process proposes them after the steps' writes, as one process
+does.
+
+A researcher's predicted writes are applied without making its reads again (`predict.apply`) when nothing but
+this process committed since the worker read and its calls touch only its own rows (`predict.Trust`); otherwise
+they are replayed and checked.
 
 A build that stops leaves no request rows (they are written at the end), so the next build asks again.
 """
@@ -103,20 +108,22 @@ def _run_chunk(plans: list[Plan], in_flight: InFlight) -> list[Predicted]:
                 rows=[(r.custom_id, r.researcher_id, r.step, r.first_hash, r.tokens_in) for r in made],
                 outcomes=counts,
                 still_out=recorder.still_out,
+                listings=frozenset(stand_in.listings.get(rid, ())),
             )
         )
     return out
 
 
-def _merges(job_id: str, researcher_ids: list[int]) -> int:
+def _merge_groups(researcher_ids: list[int]) -> list[Any]:
     from enrich.agent import merges
 
-    return len(merges.propose_merges(_WORKER["stand_in"].store, researcher_ids, job_id=job_id))
+    return merges.find_groups(_WORKER["stand_in"].store, researcher_ids)
 
 
 class Pipeline:
     """The chunks of `plans` (each `chunk` researchers) predicted in `workers` processes; `next()` gives the next
-    chunk's predictions in plan order (waiting for them), `finish()` waits for merge detection."""
+    chunk's predictions in plan order (waiting for them), `finish()` waits for merge detection's groups (found in a
+    worker; the writer proposes them, after the steps' writes as in one process)."""
 
     def __init__(
         self,
@@ -138,18 +145,20 @@ class Pipeline:
         locks.share(store, lock)
         self.pool = spawn_pool(workers, _init, (store.file_path(), settings, job_id, ror_loaded, lock))
         self.running: deque[Future[list[Predicted]]] = deque()
-        self.merging: Future[int] | None = None
+        self.merging: Future[list[Any]] | None = None
         self.ahead = AHEAD * workers
+        self.handed_out = 0  # chunks given to the workers so far
         self.finished = False
 
-    def start_merges(self, job_id: str, researcher_ids: list[int]) -> None:
-        self.merging = self.pool.submit(_merges, job_id, researcher_ids)
+    def start_merges(self, researcher_ids: list[int]) -> None:
+        self.merging = self.pool.submit(_merge_groups, researcher_ids)
 
     def _send(self) -> None:
         while self.chunks and len(self.running) < self.ahead:
             plans = self.chunks.popleft()
             flying = {k: v for p in plans for s in p.steps if (v := self.in_flight.get(k := (p.researcher_id, s)))}
             self.running.append(self.pool.submit(_run_chunk, plans, flying))
+            self.handed_out += 1
 
     def next(self) -> list[Predicted]:
         self._send()
@@ -157,11 +166,11 @@ class Pipeline:
         self._send()
         return got
 
-    def finish(self) -> int:
-        """Waits for merge detection; returns the merge proposals made."""
-        proposals = self.merging.result() if self.merging is not None else 0
+    def finish(self) -> list[Any]:
+        """Waits for merge detection; returns the groups to propose (agent.merges.MergeGroup)."""
+        groups = self.merging.result() if self.merging is not None else []
         self.finished = True
-        return proposals
+        return groups
 
     def close(self) -> None:
         end_pool(self.pool, at_once=not self.finished)  # stopped early (an error, Ctrl-C): ended at once

@@ -48,7 +48,7 @@ from .clients import BatchAnswer, NewRequest, Reasked, RecordingClient, ReplayCl
 from .files import SplitWriter
 from .lines import ACTIVE_STATES, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, Answer, Failure, Malformed, input_line
 from .lines import parse_output_line as parse_line
-from .predict import Predicted, replay
+from .predict import Predicted, Trust, apply, replay
 
 COLLECT_CHUNK = int(os.environ.get("ENRICH_BATCH_CHUNK", "500"))  # output lines applied per transaction
 BUILD_CHUNK = 200  # researchers whose deterministic steps commit together in a build
@@ -75,6 +75,9 @@ class BuildReport:
     processes: int = 1  # worker processes the steps ran in (1: all in this process)
     # researchers a worker's prediction left to this process, by why
     ran_here: dict[str, int] = field(default_factory=dict)
+    # researchers whose predicted writes were applied as decided (predict.apply), and replayed and checked
+    applied: int = 0
+    replayed: int = 0
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -112,7 +115,7 @@ def build(
 
     `opts.processes` > 1: the steps and merge detection run in that many worker processes, their store writes
     are made (and checked) here (agent/batch/build_pipeline.py)."""
-    from enrich.agent import ror
+    from enrich.agent import merges, ror
     from enrich.agent.llm.pricing import batch_cost_usd
 
     t0 = time.perf_counter()
@@ -158,21 +161,29 @@ def build(
         count_outcomes(report.outcomes, outcomes)
 
     def run_all() -> None:
-        pipe = None
+        pipe = trust = None
         if report.processes > 1:
+            trust = Trust(store)  # before any worker reads
             pipe = Pipeline(store, settings, job_id, ror_loaded, report.processes, in_flight, plans, BUILD_CHUNK)
         try:
             if pipe:
-                pipe.start_merges(job_id, [p.researcher_id for p in plans])
-            for start in range(0, len(plans), BUILD_CHUNK):
+                pipe.start_merges([p.researcher_id for p in plans])
+            for n, start in enumerate(range(0, len(plans), BUILD_CHUNK)):
                 chunk = plans[start : start + BUILD_CHUNK]
                 predicted = pipe.next() if pipe else [None] * len(chunk)
                 # the deterministic steps' writes of a chunk of researchers commit together (a commit per step write
                 # was a tenth of the build); a build that stops leaves no request rows, and the next one redoes it
                 with store.transaction():
+                    trusted = trust is not None and pipe is not None and trust.chunk(n, pipe.handed_out)
                     for plan, got in zip(chunk, predicted, strict=True):
                         if got is not None:
-                            if not (why := replay(store, got)):
+                            if trusted and trust is not None and trust.may_apply(got):
+                                why = apply(store, got)
+                                report.applied += not why
+                            else:
+                                why = replay(store, got)
+                                report.replayed += not why
+                            if not why:
                                 take(got)
                                 continue
                             # not predicted, or contradicted: this researcher's steps run here, as in one process
@@ -181,7 +192,7 @@ def build(
                 if on_progress:
                     on_progress(min(start + BUILD_CHUNK, len(plans)), len(plans))
             if pipe:
-                pipe.finish()
+                merges.propose_groups(store, pipe.finish(), job_id)
             else:
                 runner.propose_merges(job_id, [p.researcher_id for p in plans])
         finally:

@@ -24,6 +24,7 @@ raised makes the researcher run in the writer at once.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ from enrich.schemas import DerivedFact, FieldValue, Proposal, Researcher, WriteR
 from enrich.schemas.conflation import ConflationResult
 from enrich.schemas.fields import base_field
 from enrich.store import Store, slots, structural
-from enrich.store.core import Held
+from enrich.store.core import Held, WriteDecision
 
 NEW_ID = 9_000_000_000_000_000  # ids of rows not written yet; far above any real rowid, within SQLite's integers
 _NEW_ID_TEXT = str(NEW_ID)[:12]  # how one looks in a text (a step's detail quoting a new proposal's id)
@@ -53,6 +54,9 @@ class Call:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     result: Any
+    # a write's decision, for `apply` (no reads made again): submit's WriteDecision when it writes a row,
+    # submit_all's list of them (None where nothing is written), propose_split's new Proposal
+    decision: Any = None
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Predicted:
     rows: list[tuple[str, int, str, str, int]] = field(default_factory=list)  # (custom_id, rid, step, hash, tokens)
     outcomes: dict[str, int] = field(default_factory=dict)  # step:status -> count (steps.base.count_outcomes)
     still_out: int = 0
+    listings: frozenset[int] = frozenset()  # the researcher's listings, as the worker read them
 
 
 class PredictingStore:
@@ -84,13 +89,16 @@ class PredictingStore:
         self.held: dict[tuple[int, str], Held] = {}  # fields this researcher's steps wrote
         self.verdicts: dict[int, ConflationResult] = {}  # conflation verdicts they saved, by listing
         self.added: list[DerivedFact] = []  # facts they derived
+        self.listings: dict[int, set[int]] = {}  # the listings a researcher holds, as read
 
     def _new_id(self) -> int:
         self.next_id += 1
         return self.next_id
 
-    def _record(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> Any:
-        self.calls.append(Call(name, args, kwargs, result))
+    def _record(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, decision: Any = None
+    ) -> Any:
+        self.calls.append(Call(name, args, kwargs, result, decision))
         return result
 
     def cannot(self, why: str) -> Unsure:
@@ -107,7 +115,9 @@ class PredictingStore:
         return self.store.get_researcher(researcher_id)
 
     def researcher_listings(self, researcher_id: int) -> Any:
-        return self.store.researcher_listings(researcher_id)
+        got = self.store.researcher_listings(researcher_id)
+        self.listings.setdefault(researcher_id, set()).update(x.id for x in got if x.id is not None)
+        return got
 
     def researcher_works(self, researcher_id: int) -> Any:
         return self.store.researcher_works(researcher_id)
@@ -139,7 +149,7 @@ class PredictingStore:
 
     # writes ------------------------------------------------------------------------------------------------
 
-    def _predict(self, fv: FieldValue, auto_apply: bool) -> WriteResult:
+    def _predict(self, fv: FieldValue, auto_apply: bool) -> WriteDecision:
         key = (fv.researcher_id, fv.field)
         try:
             d = self.store.decide_write(fv, auto_apply=auto_apply, held=self.held.get(key))
@@ -151,10 +161,11 @@ class PredictingStore:
                 new["proposal_id"] = self._new_id()
             d.result = d.result.model_copy(update=new)
             self.held[key] = d.held_after()
-        return d.result
+        return d
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
-        return self._record("submit", (fv,), {"auto_apply": auto_apply}, self._predict(fv, auto_apply))
+        d = self._predict(fv, auto_apply)
+        return self._record("submit", (fv,), {"auto_apply": auto_apply}, d.result, _writing(d))
 
     def add_derived(self, fact: DerivedFact) -> int:
         new = self._new_id()
@@ -188,14 +199,18 @@ class PredictingStore:
                 got = not (r or self.store.get_researcher(args[0])).single_person
         elif name == "propose_split":
             split = structural.split_to_propose(self.store, *args, **kwargs)
-            got = self._new_id() if isinstance(split, Proposal) else split
+            if isinstance(split, Proposal):
+                return self._record(name, args, kwargs, self._new_id(), split)
+            got = split
         elif name == "submit_all":
-            got = self._submit_all(*args, **kwargs)
+            decided = self._submit_all(*args, **kwargs)
+            got = [None if x is None else (x[0], x[1].result) for x in decided]
+            return self._record(name, args, kwargs, got, [None if x is None else _writing(x[1]) for x in decided])
         else:
             raise self.cannot(f"store function {name}")
         return self._record(name, args, kwargs, got)
 
-    def _submit_all(self, values: Any, *, auto_apply: Any = False) -> list[tuple[FieldValue, WriteResult] | None]:
+    def _submit_all(self, values: Any, *, auto_apply: Any = False) -> list[tuple[FieldValue, WriteDecision] | None]:
         base = base_field(values[0][0].field) if values else None
         if any(base_field(f) == base for _, f in self.held):  # `place` reads the slots as committed
             raise self.cannot("a slotted field written twice")
@@ -203,6 +218,11 @@ class PredictingStore:
             None if p is None else (p, self._predict(p, ok))
             for p, ok in zip(slots.place(self.store, values), slots.per_value(auto_apply, values), strict=True)
         ]
+
+
+def _writing(d: WriteDecision) -> WriteDecision | None:
+    """The decision to hand to the writer: only one that writes a row."""
+    return d if d.writes is not None else None
 
 
 # the writer's side -----------------------------------------------------------------------------------------
@@ -307,3 +327,128 @@ def _real_ids(x: Any, ids: dict[int, int]) -> Any:
         items = [_real_ids(v, ids) for v in x]
         return type(x)(items) if any(a is not b for a, b in zip(items, x, strict=True)) else x
     return x
+
+
+# the writer's trusted side: the predicted writes applied, no read made again ---------------------------------
+
+_READS = frozenset({"current", "current_all", "derived", "get_conflation", "is_flagged"})
+_OF_RESEARCHER = frozenset({"current", "current_all", "is_flagged", "propose_split", "record_step_miss"})
+
+
+class Trust:
+    """When the writer may `apply` a worker's predictions instead of `replay`ing them. A worker read the store as
+    committed; the writer holds that plus its own writes. Its own writes are other researchers' (the plan holds
+    each researcher once), and a researcher's steps read and write only that researcher's rows, and the
+    conflation verdicts of its listings. So what a worker read is what the writer would read when (1) nothing but
+    the writer committed since the worker read (`Store.data_version`, which changes only on other connections'
+    commits: a person's review, merge detection's work keys), and (2) the researcher's calls name no other
+    researcher, and only listings of its own that no other researcher holds (`may_apply`).
+
+    For (1), `chunk` is asked inside each chunk's transaction (no other connection commits while the writer holds
+    the write lock): a change seen there may have come before any chunk handed out so far was read, so the chunks
+    handed out so far are replayed; chunks handed out later were read after it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.seen = store.data_version()  # before any worker reads
+        self.trusted_from = 0
+        self._holders()
+
+    def _holders(self) -> None:
+        shared = self.store.shared_listings()
+        self.shared = {listing for listing, _ in shared}
+        self.sharing = {rid for _, rid in shared}
+
+    def chunk(self, index: int, handed_out: int) -> bool:
+        """Whether chunk `index` may be applied; `handed_out`: the chunks given to workers so far."""
+        now = self.store.data_version()
+        if now != self.seen:
+            self.seen, self.trusted_from = now, handed_out
+            self._holders()  # a person may have split a listing
+        return index >= self.trusted_from
+
+    def may_apply(self, p: Predicted) -> bool:
+        """Whether every call of the researcher's touches only its own rows and listings."""
+        rid = p.researcher_id
+        if p.calls is None or rid in self.sharing:
+            return False
+        for c in p.calls:
+            n = c.name
+            if n in _OF_RESEARCHER or n == "clear_step_miss":
+                who = c.args[0] if c.args else c.kwargs.get("researcher_id")
+            elif n == "submit":
+                who = c.args[0].researcher_id
+            elif n == "submit_all":
+                if any(fv.researcher_id != rid for fv, _ in c.args[0]):
+                    return False
+                continue
+            elif n in ("get_conflation", "save_conflation"):  # a listing of its own, which no other one holds
+                listing = c.kwargs.get("listing_id") if n == "get_conflation" else c.args[0]
+                if listing not in p.listings or listing in self.shared:
+                    return False
+                continue
+            elif n in ("derived", "add_derived"):  # the values of this researcher the steps read or wrote
+                continue
+            else:
+                return False
+            if who != rid:
+                return False
+        return True
+
+
+def apply(store: Store, predicted: Predicted) -> str:
+    """Make a researcher's predicted writes through the real store, in order, inside a savepoint, making none of
+    its reads again (`Trust` says when that is exact): a write the store decided in the worker is applied as
+    decided (`Store.apply_write`). Returns "" when done, else why not (everything written is rolled back)."""
+    assert predicted.calls is not None
+    ids: dict[int, int] = {}  # predicted id -> real id
+    try:
+        with store.transaction():
+            for c in predicted.calls:
+                n = c.name
+                if n in _READS:
+                    continue
+                args, kwargs = (
+                    (c.args, c.kwargs) if not ids or not _quotes_new_id(c) else _real_ids((c.args, c.kwargs), ids)
+                )
+                if n == "submit":
+                    if c.decision is not None:
+                        _apply_write(store, c.decision, args[0], c.result, ids)  # args[0]: its ids made real
+                elif n == "submit_all":
+                    for d, got in zip(c.decision, c.result, strict=True):
+                        if d is not None:
+                            placed = _real_ids(d.fv, ids) if ids and _NEW_ID_BYTES in to_json(d.fv) else d.fv
+                            _apply_write(store, d, placed, got[1], ids)
+                elif n == "propose_split":
+                    if c.decision is not None:
+                        ids[c.result] = store.create_proposal(_real_ids(c.decision, ids) if ids else c.decision)
+                elif n == "add_derived":
+                    ids[c.result] = store.add_derived(*args, **kwargs)
+                else:  # save_conflation, record_step_miss, clear_step_miss
+                    _REPLAY[n](store, *args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 -- the researcher runs in the writer, where it raises as in one process
+        return f"applying {type(exc).__name__}"
+    return ""
+
+
+def _apply_write(store: Store, d: WriteDecision, fv: FieldValue, predicted: WriteResult, ids: dict[int, int]) -> None:
+    """Apply the worker's decision `d`; `fv`: its value with real ids; binds the ids of the rows written."""
+    cur, pending = d.cur, d.pending
+    if ids:
+        if cur is not None and cur.id is not None and cur.id >= NEW_ID:
+            cur = cur.model_copy(update={"id": _real_id(cur.id, ids)})
+        if any(p["id"] >= NEW_ID for p in pending):
+            pending = [{**p, "id": _real_id(p["id"], ids)} for p in pending]
+    if fv is not d.fv or cur is not d.cur or pending is not d.pending:
+        d = dataclasses.replace(d, fv=fv, cur=cur, pending=pending)
+    got = store.apply_write(d)
+    assert predicted.value_id is not None and got.value_id is not None  # a row was written
+    ids[predicted.value_id] = got.value_id
+    if predicted.proposal_id is not None and got.proposal_id is not None:
+        ids[predicted.proposal_id] = got.proposal_id
+
+
+def _real_id(x: int, ids: dict[int, int]) -> int:
+    if x not in ids:
+        raise Contradicted("an id not written yet")
+    return ids[x]

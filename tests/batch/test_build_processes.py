@@ -55,7 +55,7 @@ def test_two_processes_build_what_one_builds(tmp_path):
     assert export(two[1]) == export(one[1])
     assert store_facts(two[1]) == store_facts(one[1])
     merges = _merges(two[1])
-    assert len(merges) == 2 and merges == _merges(one[1])  # merge detection ran in a worker, beside the steps
+    assert len(merges) == 2 and merges == _merges(one[1])  # groups found in a worker beside the steps, proposed here
     rows = sql.rows(two[1], "SELECT step, count(*) AS n FROM batch_requests GROUP BY step ORDER BY step")
     assert {r["step"]: r["n"] for r in rows} == {"affiliation": rep2.outcomes["affiliation:queued"], "summary": N + 2}
     for _s, store, client in (one, two):

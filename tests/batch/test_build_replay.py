@@ -17,12 +17,13 @@ import store_sql as sql
 
 from enrich.agent.batch import job as batch_job
 from enrich.agent.batch import predict
+from enrich.agent.batch.build_pipeline import Pipeline
 from enrich.agent.batch.job import build
 from enrich.agent.ingest import parse
 from enrich.agent.llm.factory import make_client
 from enrich.agent.loop import STEPS, RunOptions
 from enrich.schemas import FieldValue
-from enrich.store import Store
+from enrich.store import Store, structural, work_keys
 
 from .bulk_helpers import export, files_settings, ingest, store_facts
 
@@ -103,11 +104,10 @@ def _lines(rep: Any) -> list[str]:
     return out
 
 
-ROWS = {  # every row the steps write, in id order, with the ids (merge proposals come from another worker)
+ROWS = {  # every row the steps and merge detection write, in id order, with the ids
     "field_values": "SELECT id, researcher_id, field, status, origin, confidence, value, listing_id FROM field_values",
     "current_values": "SELECT researcher_id, field, value_id FROM current_values ORDER BY researcher_id, field",
-    "proposals": "SELECT id, kind, researcher_id, field, value_id, state, summary, reason FROM proposals"
-    " WHERE kind != 'merge'",
+    "proposals": "SELECT id, kind, researcher_id, field, value_id, state, summary, reason FROM proposals",
     "audit_log": "SELECT id, actor, action, researcher_id, field, before_value_id, after_value_id FROM audit_log",
     "derived_facts": "SELECT id, value_id, kind, value FROM derived_facts",
     "conflation": "SELECT rowid, listing_id, researcher_id, detected, confidence, clusters FROM conflation",
@@ -121,8 +121,11 @@ def _rows(store: Store) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store just ingested (closed), the seed listings among them (the arXiv one is split in a worker)."""
+    """A store just ingested (closed), the seed listings among them (the arXiv one is split in a worker). Its
+    work keys are made (merge detection's first run makes them, and commits: the build's writer then replays the
+    chunks handed out so far instead of applying them; here nothing but the test commits during a build)."""
     settings, store = _ingested(tmp_path_factory.mktemp("fresh") / "b.db")
+    work_keys.catch_up(store)
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return Path(settings.db)
@@ -147,6 +150,9 @@ def test_a_store_people_worked_on_gets_what_one_process_writes(worked_on, tmp_pa
     assert _rows(two[1]) == _rows(one[1])
     assert export(two[1]) == export(one[1]) and store_facts(two[1]) == store_facts(one[1])
     assert rep2.ran_here == {}  # every prediction held: nothing ran in this process
+    # nothing but the writer committed, no listing is shared: every researcher's predicted writes were applied as
+    # decided, none of its reads made again
+    assert (rep2.applied, rep2.replayed) == (rep2.researchers, 0)
     withdrawn = sql.one(two[1], "SELECT count(*) AS n FROM proposals WHERE state = 'withdrawn' AND field = 'topics'")
     assert withdrawn["n"] == 1  # this model's older proposal, replaced by the new one
     for _s, store, client in (one, two):
@@ -154,43 +160,91 @@ def test_a_store_people_worked_on_gets_what_one_process_writes(worked_on, tmp_pa
         store.close()
 
 
-def test_a_contradicted_prediction_is_rolled_back_and_the_researcher_runs_here(fresh, tmp_path, monkeypatch):
-    """A person verifies researcher 12's topics while the build runs: after the worker read the store, before this
-    process replays researcher 12. The replay meets the person's value, rolls back what it wrote for 12 (its
-    conflation verdict among them) and runs 12's steps here: the person's value stays, the model's is proposed."""
+def test_an_outside_commit_is_replayed_and_a_contradicted_prediction_runs_here(fresh, tmp_path, monkeypatch):
+    """A person verifies researcher 12's topics (another connection commits) while the build runs: after the worker
+    read the store, before this process takes researcher 12's chunk (the test's only one). The writer sees the outside commit, so it
+    replays the chunk's predictions instead of applying them; the replay meets the person's value, rolls back what
+    it wrote for 12 (its conflation verdict among them) and runs 12's steps here: the person's value stays, the
+    model's is proposed."""
 
     def person(store: Store) -> None:
         store.set_value(12, "topics", [{"tag": "cs.LG", "label": "Machine Learning", "score": 1.0}], "bob")
 
     one, two = _copy(fresh, tmp_path, "one"), _copy(fresh, tmp_path, "two")
-    make_context, replay = batch_job.make_context, batch_job.replay
+    make_context, replay, apply = batch_job.make_context, batch_job.replay, batch_job.apply
+    done: list[bool] = []
 
-    def before_steps(store: Any, client: Any, settings: Any, rid: int, *rest: Any) -> Any:
-        if rid == 12:
+    def before_steps(store: Any, *args: Any) -> Any:
+        if not done:  # the reference: one process, the person's value after planning, before the chunk's steps
+            done.append(True)
             person(store)
-        return make_context(store, client, settings, rid, *rest)
+        return make_context(store, *args)
 
     monkeypatch.setattr(batch_job, "make_context", before_steps)
     rep1 = build(one[1], one[0], one[2], RunOptions(), folder=tmp_path / "f1", submit=False)
     monkeypatch.setattr(batch_job, "make_context", make_context)
 
+    next_chunk = Pipeline.next
+
+    def read_then_person(self: Pipeline) -> list[predict.Predicted]:
+        got = next_chunk(self)  # the worker read the store
+        if any(p.researcher_id == 12 for p in got):
+            other = Store.open(two[0].db)  # another connection: a person at the review page
+            person(other)
+            other.close()
+        return got
+
     replayed: list[int] = []
 
-    def before_replay(store: Store, got: predict.Predicted) -> str:
+    def watched_replay(store: Store, got: predict.Predicted) -> str:
         replayed.append(got.researcher_id)
         if got.researcher_id == 12:
             assert got.calls and got.calls[1].name == "save_conflation"  # a write before the contradicted read
-            person(store)
         return replay(store, got)
 
-    monkeypatch.setattr(batch_job, "replay", before_replay)
+    def no_apply(store: Store, got: predict.Predicted) -> str:
+        raise AssertionError("applied without reading again after an outside commit")
+
+    monkeypatch.setattr(Pipeline, "next", read_then_person)
+    monkeypatch.setattr(batch_job, "replay", watched_replay)
+    monkeypatch.setattr(batch_job, "apply", no_apply)
     rep2 = build(two[1], two[0], two[2], RunOptions(processes=2), folder=tmp_path / "f2", submit=False)
     assert 12 in replayed and rep2.ran_here == {"current returned otherwise than predicted": 1}
+    assert rep2.applied == 0 and rep2.replayed == rep2.researchers - 1
     assert rep1.outcomes["topics:proposed"] >= 1 and rep2.outcomes == rep1.outcomes
     assert _lines(rep2) == _lines(rep1)
     assert _rows(two[1]) == _rows(one[1])
     assert export(two[1]) == export(one[1]) and store_facts(two[1]) == store_facts(one[1])
     assert _topics(two[1], 12).origin == "human:bob"
+    monkeypatch.setattr(batch_job, "apply", apply)
+    for _s, store, client in (one, two):
+        client.close()
+        store.close()
+
+
+def test_a_researcher_of_a_listing_split_before_is_replayed(fresh, tmp_path):
+    """After a person accepted the arXiv listing's split, its researchers hold one listing (each its works): one
+    researcher's conflation verdict is another's read, so their predictions are replayed and checked, the other
+    researchers' applied; the build leaves what one process leaves."""
+    copies = []
+    for name in ("one", "two"):
+        settings, store, client = _copy(fresh, tmp_path, name)
+        build(store, settings, client, RunOptions(only=["affiliation"]), folder=tmp_path / f"c{name}", submit=False)
+        (split,) = store.proposals("pending", kind="split")
+        assert split.id is not None
+        structural.accept_split(store, split.id, "ann")
+        copies.append((settings, store, client))
+    one, two = copies
+    sharing = {rid for _, rid in two[1].shared_listings()}
+    assert len(sharing) >= 3  # the original researcher and one per cluster
+    rep1 = build(one[1], one[0], one[2], RunOptions(), folder=tmp_path / "f1", submit=False)
+    rep2 = build(two[1], two[0], two[2], RunOptions(processes=2), folder=tmp_path / "f2", submit=False)
+    planned = sql.one(two[1], "SELECT count(DISTINCT researcher_id) AS n FROM batch_requests")["n"]
+    assert rep2.ran_here == {} and rep2.replayed >= 1 and rep2.applied + rep2.replayed == rep2.researchers
+    assert rep2.replayed <= len(sharing) and planned > 0
+    assert rep2.outcomes == rep1.outcomes and _lines(rep2) == _lines(rep1)
+    assert _rows(two[1]) == _rows(one[1])
+    assert export(two[1]) == export(one[1]) and store_facts(two[1]) == store_facts(one[1])
     for _s, store, client in (one, two):
         client.close()
         store.close()
@@ -208,10 +262,11 @@ def test_a_step_that_raised_in_this_process_skips_the_steps_that_need_it(fresh, 
     conflation = type(STEPS["conflation"])
     original = conflation.run
     monkeypatch.setattr(conflation, "run", broken)  # in this process only
-    replay = batch_job.replay
-    monkeypatch.setattr(
-        batch_job, "replay", lambda store, got: "forced" if got.researcher_id == 2 else replay(store, got)
-    )
+    for name in ("replay", "apply"):  # whichever takes the prediction
+        real = getattr(batch_job, name)
+        monkeypatch.setattr(
+            batch_job, name, lambda store, got, real=real: "forced" if got.researcher_id == 2 else real(store, got)
+        )
     settings, store, client = _copy(fresh, tmp_path, "e")
     rep = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "f", submit=False)
     assert rep.ran_here == {"forced": 1}
@@ -222,11 +277,13 @@ def test_a_step_that_raised_in_this_process_skips_the_steps_that_need_it(fresh, 
     store.close()
 
 
-def test_predicted_then_replayed_the_steps_write_what_they_write_online(tmp_path):
+@pytest.mark.parametrize("how", ["replay", "apply"])
+def test_predicted_then_replayed_the_steps_write_what_they_write_online(tmp_path, how):
     """In one process: every researcher of a fresh store (a conflated
-    listing among them) predicted first against the store as it is, then all replayed in plan order, leaves the
-    rows a one-process build's steps leave, ids included; the split proposal's predicted id is bound to the
-    real one."""
+    listing among them) predicted first against the store as it is, then all replayed (reads made again and
+    checked) or applied (the worker's decisions written as decided: `Trust` allows it, nothing else committed) in
+    plan order, leaves the rows a one-process build's steps leave, ids included; the split proposal's predicted id
+    is bound to the real one."""
     from enrich.agent.batch.build_pipeline import _PredictingClient
     from enrich.agent.batch.clients import RecordingClient
     from enrich.agent.loop import JobRunner, make_context, remember_misses, run_researcher
@@ -254,11 +311,15 @@ def test_predicted_then_replayed_the_steps_write_what_they_write_online(tmp_path
         ctx = make_context(stand_in, rec_b, s2, plan.researcher_id, "J1", None)
         remember_misses(ctx, plan, run_researcher(ctx, plan.steps))
         assert not stand_in.unsure
-        predicted.append(predict.Predicted(plan.researcher_id, stand_in.calls))
+        listings = frozenset(stand_in.listings.get(plan.researcher_id, ()))
+        predicted.append(predict.Predicted(plan.researcher_id, stand_in.calls, listings=listings))
     splits = [c for p in predicted for c in p.calls or () if c.name == "propose_split"]
     assert len(splits) == 1 and splits[0].result >= predict.NEW_ID  # a new row: its id is the writer's to give
+    trust = predict.Trust(b)
     with b.transaction():
-        assert [predict.replay(b, p) for p in predicted] == [""] * len(plans)
+        if how == "apply":
+            assert trust.chunk(0, 1) and all(trust.may_apply(p) for p in predicted)
+        assert [getattr(predict, how)(b, p) for p in predicted] == [""] * len(plans)
     assert [r.custom_id for r in made_b] == [r.custom_id for r in made_a]
     assert _rows(b) == _rows(a) and export(b) == export(a)
     assert sql.one(b, "SELECT count(*) AS n FROM proposals WHERE kind = 'split'")["n"] == 1
