@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -152,7 +153,10 @@ class _TagIndex:
 
     def __init__(self, docs: list[str]):
         vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(docs)
-        self.analyze = vec.build_analyzer()
+        # the analyzer's terms, without its per-call chain (decode, preprocess, tokenize, drop stop words): a stop
+        # word is never in the vocabulary, so lower-case + token pattern counts the same terms
+        assert vec.lowercase and vec.strip_accents is None and vec.ngram_range == (1, 1)
+        self.terms = re.compile(vec.token_pattern).findall
         self.vocabulary = vec.vocabulary_
         self.idf = vec.idf_.tolist()
         self.n = len(docs)
@@ -176,7 +180,7 @@ class _TagIndex:
     def nonzero(self, text: str) -> dict[int, float]:
         """The similarities of the tags that share a term with the text (the others are 0), by tag index."""
         counts: dict[int, int] = {}
-        for term in self.analyze(text):
+        for term in self.terms(text.lower()):
             j = self.vocabulary.get(term)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1

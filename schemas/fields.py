@@ -81,6 +81,7 @@ def shown_fields(present: Iterable[str]) -> list[str]:
     return out
 
 
+@cache  # a handful of names, asked on every write
 def is_known_field(field: str) -> bool:
     # the exact spellings only: `affiliation.02` or `affiliation.٢` would name slot 2 through int() but are not
     # the name the store writes, so a filter or a decision on them would miss every row

@@ -11,6 +11,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,13 +132,33 @@ _insert_sql: dict[tuple[str, ...], str] = {}
 
 def insert_call(store_or_db: Any, **row: Any) -> int:
     """Insert one attempt (one commit); returns its id. Unknown keys are rejected so typos fail loudly."""
+    return insert_prepared(store_or_db, prepare_call(**row))
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """A call-log row encoded as stored (JSON columns written, the bodies compressed) but not inserted: a bulk
+    collect's worker makes it before it waits for the store's write lock, and inserts it holding the lock."""
+
+    columns: tuple[str, ...]
+    values: tuple[Any, ...]
+
+
+def prepare_call(**row: Any) -> PreparedCall:
     _check_columns(row)
-    row.setdefault("created_at", _now())
     for key in ("messages", "parsed"):
         if key in row:
             row[key] = _json(row[key])
     row["cached"] = int(bool(row.get("cached", False)))
-    cols = tuple(row)
+    return PreparedCall(tuple(row), tuple(_packed(k, _sql_value(v)) for k, v in row.items()))
+
+
+def insert_prepared(store_or_db: Any, call: PreparedCall) -> int:
+    """Insert a prepared row (one commit, or part of the open transaction); `created_at` is the time of the insert
+    unless the row has one."""
+    cols, values = call.columns, call.values
+    if "created_at" not in cols:
+        cols, values = (*cols, "created_at"), (*values, _now())
     sql = _insert_sql.get(cols)
     if sql is None:
         sql = _insert_sql.setdefault(
@@ -145,7 +166,7 @@ def insert_call(store_or_db: Any, **row: Any) -> int:
         )
     db = _db(store_or_db)
     with _writing(db):
-        rowid = db.conn.execute(sql, [_packed(k, _sql_value(v)) for k, v in row.items()]).lastrowid
+        rowid = db.conn.execute(sql, values).lastrowid
     assert rowid is not None  # set by every successful INSERT
     return rowid
 

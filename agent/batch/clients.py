@@ -157,6 +157,7 @@ class _Parsed:
     context: dict[str, Any]
     asked: tuple[Any, ...] = ()  # (model, messages, context, max_tokens) the step asked with
     prepared: tuple[Any, ...] = ()  # (call, body, completion) made from them
+    log: llm_log.PreparedCall | None = None  # its call-log row, encoded
 
 
 @dataclass
@@ -223,17 +224,19 @@ class ReplayClient(_Wrapper):
             completion = completion_from(answer.completion)
             # checked before the call-log row is written, so the row is written once, with its parse result or error
             got = _parse(completion, response_model, self.online.mode, context)
-        if self.checking:
-            got.asked, got.prepared = asked, (call, first, completion)
-            answer.checked = got
-            raise Checked(step)
         value, parsed, error, failure = got.value, got.parsed, got.error, got.failure
         body = json.loads(row["body"]) if row["round"] else first
         usage = completion.usage
         t_in = usage.prompt_tokens if usage else 0
         t_out = usage.completion_tokens if usage else 0
         cost = batch_cost_usd(self.backend, self.model, t_in, t_out)
-        call_id = self._log(call.base_row, row, answer, body, t_in, t_out, cost, parsed, error)
+        if self.checking:  # the call-log row is encoded here too: outside the write lock the real run takes
+            got.asked, got.prepared = asked, (call, first, completion)
+            got.log = self._log_row(call.base_row, row, answer, body, t_in, t_out, cost, parsed, error)
+            answer.checked = got
+            raise Checked(step)
+        log = got.log or self._log_row(call.base_row, row, answer, body, t_in, t_out, cost, parsed, error)
+        call_id = llm_log.insert_prepared(self.online.store, log)
         answer.call_id = call_id
         if isinstance(failure, Truncated):
             raise LLMError(
@@ -280,9 +283,10 @@ class ReplayClient(_Wrapper):
             origin=self.origin,
         )
 
-    def _log(self, base_row, row, answer: BatchAnswer, body, t_in, t_out, cost, parsed, error) -> int:
-        return llm_log.insert_call(
-            self.online.store,
+    def _log_row(
+        self, base_row, row, answer: BatchAnswer, body, t_in, t_out, cost, parsed, error
+    ) -> llm_log.PreparedCall:
+        return llm_log.prepare_call(
             **base_row,
             call_group=hashlib.sha256(f"{row['job_id']}.{row['researcher_id']}.{row['step']}".encode()).hexdigest()[
                 :32

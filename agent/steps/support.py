@@ -116,10 +116,10 @@ def _content_terms(text: str, skip: frozenset[str]) -> frozenset[str]:
     return frozenset(terms)
 
 
-def matching(terms: set[str], vocabulary: AbstractSet[str]) -> set[str]:
+def matching(terms: AbstractSet[str], vocabulary: AbstractSet[str]) -> set[str]:
     """The terms found in `vocabulary`, a stem also matching a longer or shorter form of itself ("induc" and
     "induct", five letters at least)."""
-    found = terms & vocabulary
+    found = set(terms & vocabulary)  # a set of its own, whatever `terms` is: stems are added below
     rest = [t for t in terms - found if len(t) >= 5]
     if rest:
         # a work's terms are a frozenset met again for every sentence checked against the listing: its index once
@@ -176,7 +176,7 @@ class SupportChecker:
         self.works = {w.key: w for w in works}
         self.researcher = researcher
         self.name_words = {w for w in words(researcher) if len(w) > 1}
-        skip = frozenset(w.casefold() for w in self.name_words)
+        skip = self._skip = frozenset(w.casefold() for w in self.name_words)
         self.terms = {w.key: _content_terms(w.text or "", skip) for w in works}  # frozensets: see matching
         n = max(1, len(works))
         df: dict[str, int] = {}
@@ -354,7 +354,7 @@ class SupportChecker:
             return best_key, best_terms, best > own
         return None
 
-    def about(self, sentence_terms: set[str]) -> set[str]:
+    def about(self, sentence_terms: AbstractSet[str]) -> set[str]:
         """The works a sentence is mostly about (by weighted shared terms), whatever it cites."""
         scores = {k: self.weight(matching(sentence_terms, wt)) for k, wt in self.terms.items()}
         top = max(scores.values(), default=0.0)
@@ -367,8 +367,9 @@ class SupportChecker:
         works, when that sentence is about the same work)."""
         if not previous:
             return 0
-        prev_terms = [self.sentence_terms(p) for p in previous]
-        said = set().union(*prev_terms)
+        # frozensets (content_terms' own cached ones): `matching` indexes a frozenset vocabulary once
+        prev_terms = [_content_terms(p or "", self._skip) for p in previous]
+        said = frozenset().union(*prev_terms)
         new = found - matching(found, said)
         best_i, best_sim, same_work = 0, 0.0, False
         for i, pt in enumerate(prev_terms, 1):
@@ -384,7 +385,7 @@ class SupportChecker:
             return best_i or len(previous)
         return 0
 
-    def similarity(self, a: set[str], b: set[str]) -> float:
+    def similarity(self, a: AbstractSet[str], b: AbstractSet[str]) -> float:
         """Weighted share of `a`'s content terms also in `b` (1.0 = nothing new in `a`)."""
         if not a:
             return 1.0

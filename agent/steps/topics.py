@@ -108,7 +108,10 @@ def gather_evidence(works: list[Work], taxonomy, venue_map) -> dict[str, TagEvid
     ev: dict[str, TagEvidence] = {}
 
     def at(code: str) -> TagEvidence:
-        return ev.setdefault(code, TagEvidence(code))
+        e = ev.get(code)
+        if e is None:  # not setdefault: it would build a TagEvidence on every call
+            e = ev[code] = TagEvidence(code)
+        return e
 
     ranked = taxonomy.rank_works(works, k=TEXT_K, min_similarity=TEXT_MIN)
     for w, text_tags in zip(works, ranked):
