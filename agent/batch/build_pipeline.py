@@ -129,7 +129,7 @@ def _run_chunk(plans: list[Plan], in_flight: InFlight) -> list[Predicted]:
             Predicted(
                 rid,
                 stand_in.calls,
-                lines=[input_line(r.custom_id, r.body) for r in made],
+                lines=[input_line(r.custom_id, r.body).encode() for r in made],  # the writer writes them as they are
                 rows=[(r.custom_id, r.researcher_id, r.step, r.first_hash, r.tokens_in) for r in made],
                 outcomes=counts,
                 still_out=recorder.still_out,

@@ -44,8 +44,9 @@ class SplitWriter:
         if not dry_run:
             self.folder.mkdir(parents=True, exist_ok=True)
 
-    def add(self, custom_id: str, line: str) -> None:
-        blob = line.encode("utf-8")
+    def add(self, custom_id: str, line: str | bytes) -> None:
+        """`line`: text, or its UTF-8 bytes."""
+        blob = line if isinstance(line, bytes) else line.encode("utf-8")
         if len(blob) > self.max_bytes:
             raise ValueError(f"request {custom_id} alone is {len(blob)} bytes, over the {self.max_bytes}-byte limit")
         cur = self._current

@@ -126,14 +126,15 @@ def build(
     rows: list[tuple] = []  # (custom_id, researcher_id, step, first_hash, tokens_in, file number)
     out_tokens: dict[str, int] = {}
 
-    def _record(req: NewRequest, line: str) -> None:
-        writer.add(req.custom_id, line)
-        rows.append((req.custom_id, req.researcher_id, req.step, req.first_hash, req.tokens_in, len(writer.files)))
-        report.tokens_in += req.tokens_in
-        report.tokens_out += out_tokens.setdefault(req.step, _answer_tokens(req.step))
+    def _record(line: str | bytes, cid: str, rid: int, step: str, first: str, tokens: int) -> None:
+        writer.add(cid, line)
+        rows.append((cid, rid, step, first, tokens, len(writer.files)))
+        report.tokens_in += tokens
+        report.tokens_out += out_tokens.setdefault(step, _answer_tokens(step))
 
     def sink(req: NewRequest) -> None:
-        _record(req, input_line(req.custom_id, req.body))
+        line = input_line(req.custom_id, req.body)
+        _record(line, req.custom_id, req.researcher_id, req.step, req.first_hash, req.tokens_in)
 
     in_flight = bstore.questions_in_flight(store)
     recorder = RecordingClient(online, sink, job_id, in_flight)
@@ -148,8 +149,8 @@ def build(
     report.processes = opts.processes if opts.processes > 1 and not dry_run and store.file_path() else 1
 
     def take(got: Predicted) -> None:  # a researcher a worker predicted, replayed here: its lines into the files
-        for line, (cid, rid, step, first, tokens) in zip(got.lines, got.rows, strict=True):
-            _record(NewRequest(cid, rid, step, 0, {}, first, tokens), line)
+        for line, row in zip(got.lines, got.rows, strict=True):
+            _record(line, *row)
         add_counts(report.outcomes, got.outcomes)
         recorder.still_out += got.still_out
 

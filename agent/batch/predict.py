@@ -67,7 +67,7 @@ class Predicted:
     researcher_id: int
     calls: list[Call] | None
     unsure: str = ""
-    lines: list[str] = field(default_factory=list)  # the request lines, JSON-encoded
+    lines: list[bytes] = field(default_factory=list)  # the request lines, JSON-encoded, in UTF-8
     rows: list[tuple[str, int, str, str, int]] = field(default_factory=list)  # (custom_id, rid, step, hash, tokens)
     outcomes: dict[str, int] = field(default_factory=dict)  # step:status -> count (steps.base.count_outcomes)
     still_out: int = 0
