@@ -77,23 +77,28 @@ def _init(db_path: str, settings: Any, job_id: str, ror_loaded: bool, write_lock
     recorder = _PredictingClient(online, made.append, job_id, stand_in=stand_in)
     index = ror.RorIndex.of(store) if ror_loaded else None
     _WORKER.update(stand_in=stand_in, recorder=recorder, made=made, settings=settings, job_id=job_id, index=index)
+    collect_less()
+
+
+# The cyclic GC in a bulk job's processes (a build's, a collect's): what lives through the job (modules, plans, the
+# ROR index) is frozen out of its passes, and the young generation is collected every GC_THRESHOLD[0] allocations
+# instead of 700. The steps and the hand-over (unpickling the predictions) make many short-lived objects and few
+# cycles, and the full passes over the long-lived heap were a large part of the writer's CPU (see
+# bench/bench_batch.py).
+GC_THRESHOLD = (20_000, 20, 20)
+
+
+def collect_less() -> None:
+    """The GC of a worker process, for the rest of its life (see GC_THRESHOLD)."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
-
-
-# The cyclic GC in a build's processes: what lives through the build (modules, plans, the ROR index) is frozen out
-# of its passes, and the young generation is collected every GC_THRESHOLD[0] allocations instead of 700. The steps
-# and the hand-over (unpickling the predictions) make many short-lived objects and few cycles, and the full passes
-# over the long-lived heap were a large part of the writer's CPU (see bench/bench_batch.py).
-GC_THRESHOLD = (20_000, 20, 20)
 
 
 @contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
-    """The GC as in a worker while the build runs in this process; as it was afterwards."""
+    """The GC as in a worker while the job runs in this process; as it was afterwards."""
     old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
+    collect_less()
     try:
         yield
     finally:

@@ -43,7 +43,7 @@ from enrich.agent.steps.base import StepOutcome, add_counts, count_outcomes
 from enrich.schemas import Job, utcnow
 from enrich.store import batches as bstore
 
-from .build_pipeline import Pipeline, fewer_collections
+from .build_pipeline import Pipeline, collect_less, fewer_collections
 from .clients import BatchAnswer, NewRequest, Reasked, RecordingClient, ReplayClient, Stale
 from .files import SplitWriter
 from .lines import ACTIVE_STATES, MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, Answer, Failure, Malformed, input_line
@@ -388,7 +388,8 @@ def collect(
     reasks = int(max_reasks if max_reasks is not None else getattr(settings, "max_reasks", 2))
     workers = _Workers(store, settings, online, job_id, reasks, processes if store.file_path() else 1)
     try:
-        return _collect(store, settings, online, job, workers, on_progress, results, t0)
+        with fewer_collections():
+            return _collect(store, settings, online, job, workers, on_progress, results, t0)
     except BaseException as exc:
         workers.close(stopped=True)
         store.update_job(job_id, state="interrupted", error=f"collect stopped: {type(exc).__name__}: {exc}"[:500])
@@ -569,6 +570,7 @@ _WORKER: dict[str, _Applier] = {}
 def _worker_init(db_path: str, settings: Any, job_id: str, max_reasks: int, lock: Any) -> None:
     store, online = open_in_worker(db_path, settings, lock)
     _WORKER["applier"] = _Applier(store, settings, online, job_id, max_reasks, check_first=True)
+    collect_less()
 
 
 def _worker_apply(group: _Group) -> _Applied:
