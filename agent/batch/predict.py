@@ -257,9 +257,7 @@ def replay(store: Store, predicted: Predicted) -> str:
     try:
         with store.transaction():
             for c in predicted.calls:
-                args, kwargs = (
-                    (c.args, c.kwargs) if not ids or not _quotes_new_id(c) else _real_ids((c.args, c.kwargs), ids)
-                )
+                args, kwargs = _with_real_ids((c.args, c.kwargs), ids)
                 got = _REPLAY[c.name](store, *args, **kwargs)
                 if not _same(c.result, got, ids):
                     raise Contradicted(c.name)
@@ -296,13 +294,16 @@ def _same(predicted: Any, real: Any, ids: dict[int, int]) -> bool:
     return False
 
 
-def _quotes_new_id(c: Call) -> bool:
-    """Whether a predicted id may be among the call's arguments, as a number or in a text (one serialisation in
-    pydantic's compiled code: most calls hold none, and walking their values costs more)."""
+def _with_real_ids(x: Any, ids: dict[int, int]) -> Any:
+    """`_real_ids(x, ids)`, walked only when a predicted id may be in `x`, as a number or in a text (one
+    serialisation in pydantic's compiled code: most calls' arguments hold none, and walking them costs more)."""
+    if not ids:
+        return x
     try:
-        return _NEW_ID_BYTES in to_json((c.args, c.kwargs), fallback=repr)
+        quotes = _NEW_ID_BYTES in to_json(x, fallback=repr)
     except Exception:  # noqa: BLE001 -- something it cannot serialise: walk it
-        return True
+        quotes = True
+    return _real_ids(x, ids) if quotes else x
 
 
 def _real_ids(x: Any, ids: dict[int, int]) -> Any:
@@ -408,16 +409,14 @@ def apply(store: Store, predicted: Predicted) -> str:
                 n = c.name
                 if n in _READS:
                     continue
-                args, kwargs = (
-                    (c.args, c.kwargs) if not ids or not _quotes_new_id(c) else _real_ids((c.args, c.kwargs), ids)
-                )
+                args, kwargs = _with_real_ids((c.args, c.kwargs), ids)
                 if n == "submit":
                     if c.decision is not None:
                         _apply_write(store, c.decision, args[0], c.result, ids)  # args[0]: its ids made real
                 elif n == "submit_all":
                     for d, got in zip(c.decision, c.result, strict=True):
                         if d is not None:
-                            placed = _real_ids(d.fv, ids) if ids and _NEW_ID_BYTES in to_json(d.fv) else d.fv
+                            placed = _with_real_ids(d.fv, ids)
                             _apply_write(store, d, placed, got[1], ids)
                 elif n == "propose_split":
                     if c.decision is not None:
@@ -436,9 +435,9 @@ def _apply_write(store: Store, d: WriteDecision, fv: FieldValue, predicted: Writ
     cur, pending = d.cur, d.pending
     if ids:
         if cur is not None and cur.id is not None and cur.id >= NEW_ID:
-            cur = cur.model_copy(update={"id": _real_id(cur.id, ids)})
+            cur = cur.model_copy(update={"id": _real_ids(cur.id, ids)})
         if any(p["id"] >= NEW_ID for p in pending):
-            pending = [{**p, "id": _real_id(p["id"], ids)} for p in pending]
+            pending = [{**p, "id": _real_ids(p["id"], ids)} for p in pending]
     if fv is not d.fv or cur is not d.cur or pending is not d.pending:
         d = dataclasses.replace(d, fv=fv, cur=cur, pending=pending)
     got = store.apply_write(d)
@@ -446,9 +445,3 @@ def _apply_write(store: Store, d: WriteDecision, fv: FieldValue, predicted: Writ
     ids[predicted.value_id] = got.value_id
     if predicted.proposal_id is not None and got.proposal_id is not None:
         ids[predicted.proposal_id] = got.proposal_id
-
-
-def _real_id(x: int, ids: dict[int, int]) -> int:
-    if x not in ids:
-        raise Contradicted("an id not written yet")
-    return ids[x]
