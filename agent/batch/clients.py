@@ -230,12 +230,12 @@ class ReplayClient(_Wrapper):
         t_in = usage.prompt_tokens if usage else 0
         t_out = usage.completion_tokens if usage else 0
         cost = batch_cost_usd(self.backend, self.model, t_in, t_out)
-        if self.checking:  # the call-log row is encoded here too: outside the write lock the real run takes
-            got.asked, got.prepared = asked, (call, first, completion)
-            got.log = self._log_row(call.base_row, row, answer, body, t_in, t_out, cost, parsed, error)
+        # the call-log row, encoded once: when checking, outside the write lock the real run takes
+        log = got.log or self._log_row(call.base_row, row, answer, body, t_in, t_out, cost, parsed, error)
+        if self.checking:
+            got.asked, got.prepared, got.log = asked, (call, first, completion), log
             answer.checked = got
             raise Checked(step)
-        log = got.log or self._log_row(call.base_row, row, answer, body, t_in, t_out, cost, parsed, error)
         call_id = llm_log.insert_prepared(self.online.store, log)
         answer.call_id = call_id
         if isinstance(failure, Truncated):

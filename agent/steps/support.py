@@ -193,8 +193,9 @@ class SupportChecker:
     def weight(self, terms: Iterable[str]) -> float:
         return sum(self.idf.get(t, 0.0) for t in terms)
 
-    def sentence_terms(self, sentence: str) -> set[str]:
-        return content_terms(sentence, self.name_words)
+    def sentence_terms(self, sentence: str) -> frozenset[str]:
+        """The sentence's content terms (content_terms without the researcher's name), as cached: not to be changed."""
+        return _content_terms(sentence or "", self._skip)
 
     def check(self, sentence: str, cites: Sequence[str], previous: Sequence[str] = ()) -> Verdict:
         sentence = sentence.strip()
@@ -333,7 +334,7 @@ class SupportChecker:
         return cached
 
     def _better_uncited(
-        self, terms: set[str], cites: Sequence[str], found: set[str]
+        self, terms: AbstractSet[str], cites: Sequence[str], found: set[str]
     ) -> tuple[str, set[str], bool] | None:
         """An uncited work that accounts for clearly more of the sentence than the cited works do, or for a
         substantial part of it, at least half of what the cited works account for ("His parsing work introduced the
@@ -360,15 +361,14 @@ class SupportChecker:
         top = max(scores.values(), default=0.0)
         return {k for k, v in scores.items() if v > 0 and v >= 0.5 * top}
 
-    def _repeats(self, terms: set[str], found: set[str], cites: Sequence[str], previous: Sequence[str]) -> int:
+    def _repeats(self, terms: AbstractSet[str], found: set[str], cites: Sequence[str], previous: Sequence[str]) -> int:
         """The number of an earlier sentence this one repeats, or 0. A sentence repeats when an earlier sentence is
         about the same work and it brings fewer than MIN_NEW_TERMS specific terms of its works that no earlier
         sentence used, or when one earlier sentence already said most of its content (of what it takes from its
         works, when that sentence is about the same work)."""
         if not previous:
             return 0
-        # frozensets (content_terms' own cached ones): `matching` indexes a frozenset vocabulary once
-        prev_terms = [_content_terms(p or "", self._skip) for p in previous]
+        prev_terms = [self.sentence_terms(p) for p in previous]  # frozensets: `matching` indexes each one once
         said = frozenset().union(*prev_terms)
         new = found - matching(found, said)
         best_i, best_sim, same_work = 0, 0.0, False
@@ -394,7 +394,7 @@ class SupportChecker:
         return sum(max(self.idf.get(t, 1.0), 0.5) for t in shared) / total
 
 
-def _words_of(sentence: str, stems: set[str]) -> list[str]:
+def _words_of(sentence: str, stems: AbstractSet[str]) -> list[str]:
     """The sentence's own words behind some content-term stems, in sentence order (a re-ask names words, not stems)."""
     out: list[str] = []
     for w in words(sentence):
