@@ -29,27 +29,28 @@ from typing import Any
 from pydantic import ValidationError
 
 from enrich.agent.llm.base import Deferred, ExtractResult, LLMClient, LLMError, PromptRef, T
-from enrich.agent.llm.instructor_api import Truncated, answer_key, answer_text, earlier_answers, reask_request
+from enrich.agent.llm.instructor_api import (
+    RequestText,
+    Truncated,
+    answer_key,
+    answer_text,
+    canonical_json,
+    earlier_answers,
+    reask_request,
+)
 from enrich.agent.llm.instructor_client import InstructorClient, completion_from, describe_error, parse_turn
 from enrich.agent.llm.pricing import batch_cost_usd
 from enrich.agent.llm.redact import redact, redact_obj
 from enrich.store import llm_log
 
-
-def body_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
+from .lines import body_json
 
 
-_TOOLS_CHARS: dict[str, int] = {}
-
-
-def tokens_estimate(body: dict[str, Any], step: str) -> int:
-    """chars / 4 of the messages and the tool definition (for --dry-run and reports). A step's tools are the same
-    in every request: their length is measured once."""
-    tools = _TOOLS_CHARS.get(step)
-    if tools is None:
-        tools = _TOOLS_CHARS[step] = len(json.dumps(body.get("tools", "")))
-    return (sum(len(m.get("content") or "") for m in body.get("messages", [])) + tools) // 4
+def body_hash(body: dict[str, Any] | RequestText) -> str:
+    """The hash of a request body (a question's first turn), kept with the request: collect asks the question again
+    and compares."""
+    canonical = body.canonical if isinstance(body, RequestText) else canonical_json(body)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def custom_id(job_id: str, researcher_id: int, step: str, round: int) -> str:
@@ -62,7 +63,7 @@ class NewRequest:
     researcher_id: int
     step: str
     round: int
-    body: dict[str, Any]
+    body: str  # the request body's JSON text, as the line holds it (lines.body_json)
     first_hash: str
     tokens_in: int  # estimate (chars / 4) for --dry-run and reports
 
@@ -109,14 +110,15 @@ class RecordingClient(_Wrapper):
         if hit is not None:
             return hit
         step = prompt.name if prompt else response_model.__name__
-        body = self.online.request_body(response_model, call.messages, max_tokens, private=True)  # not used again
+        body = self.online.request_text(response_model, call.messages, max_tokens)  # call.messages: not used again
         first = body_hash(body)
         out = self.in_flight.get((self.researcher_id, step))
         if out is not None and out[0] == first:  # the same question, still out: its job's collect applies it
             self.still_out += 1
             raise Deferred(out[1], f"already queued as {out[1]}")
         cid = custom_id(self.job_id, self.researcher_id, step, 0)
-        self.sink(NewRequest(cid, self.researcher_id, step, 0, body, first, tokens_estimate(body, step)))
+        tokens = (body.message_chars + body.tools_chars) // 4  # chars / 4: for --dry-run and reports
+        self.sink(NewRequest(cid, self.researcher_id, step, 0, body.compact, first, tokens))
         raise Deferred(cid)
 
     def from_cache(self, call: Any, response_model: type[T], context: dict[str, Any] | None) -> ExtractResult[T] | None:
@@ -267,7 +269,7 @@ class ReplayClient(_Wrapper):
             n = row["round"] + 1
             cid = custom_id(row["job_id"], row["researcher_id"], step, n)
             chars = sum(len(json.dumps(m.get("content") or "")) for m in nxt.get("messages", []))
-            request = NewRequest(cid, row["researcher_id"], step, n, nxt, row["first_hash"], chars // 4)
+            request = NewRequest(cid, row["researcher_id"], step, n, body_json(nxt), row["first_hash"], chars // 4)
             raise self._defer(step, Reasked(request, error))
         key = call_key(self.online, call)
         if key is not None:

@@ -717,7 +717,7 @@ def _request_row(r: NewRequest, job_id: str) -> dict[str, Any]:
         "step": r.step,
         "round": r.round,
         "first_hash": r.first_hash,
-        "body": json.dumps(r.body, ensure_ascii=False),
+        "body": r.body,
         "tokens_in": r.tokens_in,
     }
 

@@ -31,16 +31,16 @@ ACTIVE_STATES = ("validating", "in_progress", "finalizing", "cancelling")
 FINAL_STATES = ("completed", "failed", "expired", "cancelled")
 
 
-def input_line(custom_id: str, body: dict[str, Any]) -> str:
-    """One request as a JSONL line (with its newline)."""
-    return (
-        json.dumps(
-            {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        + "\n"
-    )
+def body_json(body: dict[str, Any]) -> str:
+    """A request body's JSON text as an input line holds it."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def input_line(custom_id: str, body: dict[str, Any] | str) -> str:
+    """One request as a JSONL line (with its newline). `body`: the request body, or its text as `body_json` (or
+    instructor_api.request_text) writes it -- a bulk build encodes each body once."""
+    text = body if isinstance(body, str) else body_json(body)
+    return f'{{"custom_id":{json.dumps(custom_id, ensure_ascii=False)},"method":"POST","url":"{ENDPOINT}","body":{text}}}\n'
 
 
 @dataclass

@@ -24,6 +24,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import instructor
@@ -45,6 +46,7 @@ __all__ = [
     "Truncated",
     "answer_key",
     "answer_text",
+    "canonical_json",
     "as_own_class",
     "compact_reasks",
     "drop_answers",
@@ -54,6 +56,8 @@ __all__ = [
     "parse_answer",
     "prepare_request",
     "prepared_model",
+    "request_text",
+    "RequestText",
     "reask_request",
     "run_turns",
 ]
@@ -105,25 +109,14 @@ def prepare_request(
 ) -> tuple[type[BaseModel], dict[str, Any]]:
     """(the model to parse answers with, the request body). `params` go into the body as they are (model,
     max_tokens, temperature, ...); `messages` may be extended in place (JSON modes add the schema): pass a copy."""
-    if not messages:  # instructor's JSON modes would fail on it with an IndexError; no server takes it either
-        raise ValueError("a request needs at least one message")
-    if not all(set(m) == {"role", "content"} and isinstance(m["content"], str) for m in messages):
-        return _instructor_request(response_model, mode, messages, **params)
-    key = (response_model, mode, tuple(m["role"] for m in messages), json.dumps(params, sort_keys=True, default=str))
-    entry = _TEMPLATES.get(key)
-    if entry is None:
-        skeleton = [{"role": m["role"], "content": _SLOT.format(i)} for i, m in enumerate(messages)]
-        _, template = _instructor_request(response_model, mode, skeleton, **params)
-        entry = _TEMPLATES.setdefault(key, {"body": json.dumps(template), "checks": 0, "ok": True})
-    if not entry["ok"]:
+    entry = _template(response_model, mode, messages, params)
+    if entry is None or not entry["ok"]:
         return _instructor_request(response_model, mode, messages, **params)
     body: dict[str, Any] = json.loads(entry["body"])
     for m in body.get("messages", []):
         text = m.get("content")
         if isinstance(text, str) and "\x00enrich-slot-" in text:
-            for i, src in enumerate(messages):
-                text = text.replace(_SLOT.format(i), src["content"])
-            m["content"] = text
+            m["content"] = _SLOT_IN_TEXT.sub(lambda slot: messages[int(slot[1])]["content"], text)
     if entry["checks"] < _TEMPLATE_CHECKS:
         entry["checks"] += 1
         direct = _instructor_request(response_model, mode, json.loads(json.dumps(messages)), **params)
@@ -131,6 +124,100 @@ def prepare_request(
             entry["ok"] = False
             return direct
     return prepared_model(response_model), body
+
+
+def _template(
+    response_model: type[BaseModel], mode: Mode, messages: list[dict[str, Any]], params: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The template of the request's shape (made on first use); None for messages that are not plain texts (an
+    empty one included: instructor sends it as an empty list of parts)."""
+    if not messages:  # instructor's JSON modes would fail on it with an IndexError; no server takes it either
+        raise ValueError("a request needs at least one message")
+    if not all(set(m) == {"role", "content"} and isinstance(m["content"], str) and m["content"] for m in messages):
+        return None
+    key = (response_model, mode, tuple(m["role"] for m in messages), json.dumps(params, sort_keys=True, default=str))
+    entry = _TEMPLATES.get(key)
+    if entry is None:
+        skeleton = [{"role": m["role"], "content": _SLOT.format(i)} for i, m in enumerate(messages)]
+        _, template = _instructor_request(response_model, mode, skeleton, **params)
+        entry = _TEMPLATES.setdefault(key, {"body": json.dumps(template), "checks": 0, "ok": True})
+    return entry
+
+
+_SLOT_IN_TEXT = re.compile("\x00enrich-slot-(\\d+)\x00")
+_SLOT_IN_JSON = re.compile(r"\\u0000enrich-slot-(\d+)\\u0000")  # a placeholder as JSON writes it
+
+
+def canonical_json(body: dict[str, Any]) -> str:
+    """A body's JSON text with sorted keys: the same text for the same body, however it was built."""
+    return json.dumps(body, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class RequestText:
+    """A request body as JSON text, for a request that is written into a file rather than sent (bulk mode):
+    `compact` as a Batch API line holds it (the body's own key order, no spaces), `canonical` with sorted keys (a
+    body's hash is taken of it), and the length of its message texts and of its tool definitions (token
+    estimates)."""
+
+    compact: str
+    canonical: str
+    message_chars: int
+    tools_chars: int
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> RequestText:
+        return cls(
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            canonical_json(body),
+            sum(len(m.get("content") or "") for m in body.get("messages", [])),
+            len(json.dumps(body.get("tools", ""))),
+        )
+
+
+@dataclass(frozen=True)
+class _TemplateText:
+    """A checked template's body as text, with the placeholders where the message texts go."""
+
+    compact: str
+    canonical: str
+    chars: int  # of the message texts, without the placeholders
+    slots: tuple[int, ...]  # the message each placeholder in the message texts stands for
+    tools_chars: int
+
+    @classmethod
+    def of(cls, template: dict[str, Any]) -> _TemplateText:
+        whole = RequestText.of(template)
+        texts = [m.get("content") or "" for m in template.get("messages", [])]
+        # a checked template has placeholders in message texts only (prepare_request fills in nothing else)
+        slots = tuple(int(i) for t in texts if isinstance(t, str) for i in _SLOT_IN_TEXT.findall(t))
+        chars = sum(len(_SLOT_IN_TEXT.sub("", t) if isinstance(t, str) else t) for t in texts)
+        return cls(whole.compact, whole.canonical, chars, slots, whole.tools_chars)
+
+
+def request_text(
+    response_model: type[BaseModel], mode: Mode, messages: list[dict[str, Any]], **params: Any
+) -> RequestText:
+    """`prepare_request`'s body as text. For a checked template, the template's text with the message texts, escaped
+    as JSON escapes them, in place of the placeholders (JSON escapes a string character by character, so that is
+    the encoding of the filled-in body): no body is built, copied or encoded per request."""
+    entry = _template(response_model, mode, messages, params)
+    if entry is None or not entry["ok"] or entry["checks"] < _TEMPLATE_CHECKS:
+        return RequestText.of(prepare_request(response_model, mode, messages, **params)[1])
+    text: _TemplateText | None = entry.get("text")
+    if text is None:
+        text = entry["text"] = _TemplateText.of(json.loads(entry["body"]))
+    escaped = [json.dumps(m["content"], ensure_ascii=False)[1:-1] for m in messages]
+
+    def fill(slot: re.Match[str]) -> str:
+        return escaped[int(slot[1])]
+
+    return RequestText(
+        _SLOT_IN_JSON.sub(fill, text.compact),
+        _SLOT_IN_JSON.sub(fill, text.canonical),
+        text.chars + sum(len(messages[i]["content"]) for i in text.slots),
+        text.tools_chars,
+    )
 
 
 def parse_answer(

@@ -45,6 +45,7 @@ from enrich.agent.llm.base import ExtractResult, LLMClient, LLMError, PromptRef,
 from enrich.agent.llm.instructor_api import (
     Mode,
     ReasksExhausted,
+    RequestText,
     Truncated,
     answer_key,
     answer_text,
@@ -57,6 +58,7 @@ from enrich.agent.llm.instructor_api import (
     parse_answer,
     prepare_request,
     prepared_model,
+    request_text,
     run_turns,
 )
 from enrich.agent.llm.pricing import cost_usd
@@ -375,6 +377,20 @@ class InstructorClient(LLMClient):
             max_tokens=max_tokens or self.max_tokens,
             temperature=self.temperature,
         )[1]
+
+    def request_text(
+        self, response_model: type[BaseModel], messages: list[dict[str, Any]], max_tokens: int | None = None
+    ) -> RequestText:
+        """`request_body` as JSON text, for a request written into a batch file (instructor_api.request_text).
+        The messages are the caller's own copy, not used again."""
+        return request_text(
+            response_model,
+            self.mode,
+            messages,
+            model=self.model,
+            max_tokens=max_tokens or self.max_tokens,
+            temperature=self.temperature,
+        )
 
     # ------------------------------------------------------------ internals
 

@@ -94,3 +94,34 @@ def test_a_copy_of_plain_messages_shares_no_container():
     copy[1]["parts"].append({"t": 2})
     copy.append({"role": "assistant", "content": "a"})
     assert msgs == [{"role": "system", "content": "s"}, {"role": "user", "content": "u", "parts": [{"t": 1}]}]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("model", [AffiliationAnswer, SummaryAnswer])
+@settings(max_examples=40, deadline=None)
+@given(system=st.text(max_size=60), user=st.text(max_size=200))
+def test_a_request_as_text_is_the_encoding_of_instructors_body(mode, model, system, user):
+    """A bulk build writes request bodies as text filled into the template's text (no body built per request): the
+    same line text, hash text and lengths as encoding instructor's own body -- for any message text (quotes,
+    backslashes, control characters, non-ASCII, a placeholder's own characters)."""
+    ic._TEMPLATES.clear()
+    params = {"model": "m", "max_tokens": 300, "temperature": 0.0}
+    for s, u in [("warm-up system", "warm-up user"), ("again", "again"), (system, user)]:
+        msgs = [{"role": "system", "content": s}, {"role": "user", "content": u}]
+        text = ic.request_text(model, mode, [dict(m) for m in msgs], **params)
+        _, direct = ic._instructor_request(model, mode, [dict(m) for m in msgs], **params)
+        assert text == ic.RequestText.of(direct)
+    assert ic._TEMPLATES and all(e["ok"] and e["checks"] == ic._TEMPLATE_CHECKS for e in ic._TEMPLATES.values())
+
+
+def test_a_placeholder_in_a_message_text_is_not_filled_in():
+    """The texts are filled into the template in one pass: a message text that holds another placeholder's
+    characters stays as it is."""
+    ic._TEMPLATES.clear()
+    params = {"model": "m"}
+    for _ in range(ic._TEMPLATE_CHECKS + 1):
+        msgs = [{"role": "system", "content": "a \x00enrich-slot-1\x00 b"}, {"role": "user", "content": "u"}]
+        text = ic.request_text(TopicsAnswer, ic.Mode.TOOLS, [dict(m) for m in msgs], **params)
+        _, body = ic.prepare_request(TopicsAnswer, ic.Mode.TOOLS, [dict(m) for m in msgs], **params)
+    assert body["messages"][0]["content"] == "a \x00enrich-slot-1\x00 b"
+    assert text == ic.RequestText.of(body) and '"a \\u0000enrich-slot-1\\u0000 b"' in text.compact
