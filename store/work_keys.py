@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -109,22 +111,41 @@ def _stored_keys(title: str | None, abstract: str | None) -> tuple[int, ...]:
 CATCH_UP_LISTINGS = 2000  # listings keyed per write transaction
 
 
+@dataclass(frozen=True)
+class NewKeys:
+    """The keys of a run of listings not keyed yet, read and computed (`new_keys`), not written (`add_keys`):
+    (key, listing_id, ordinal) rows flattened into 8-byte integers, in key order (compact to hand to another
+    process), and the run's last listing id."""
+
+    rows: array[int]
+    upto: int
+    listings: int
+
+
 def catch_up(store: Any) -> int:
     """Key the works of the listings imported since the last call (the keys are derived data: an import does not
-    pay for them; the merge detection that reads them builds them first). A chunk of listings is read and keyed
-    outside the write lock, then its keys are written in key order in one transaction: each page of the key index
-    is then written once per chunk, not once per work. Returns the number of listings keyed. Idempotent: two
-    processes catching up at once write the same rows."""
-    conn = store.db.conn
+    pay for them; the merge detection that reads them builds them first). Returns the number of listings keyed.
+    Idempotent: two processes catching up at once write the same rows."""
     done = 0
+    for keys in new_keys(store):
+        add_keys(store, keys)
+        done += keys.listings
+    return done
+
+
+def new_keys(store: Any) -> Iterator[NewKeys]:
+    """The keys of the listings past `work_keys_state.upto`, a chunk of listings at a time: reads only, so a bulk
+    build's worker can make them and its writer write them (a commit from the worker's connection would make the
+    writer check every prediction handed out so far again: agent/batch/predict.Trust)."""
+    conn = store.db.conn
+    upto = conn.execute("SELECT upto FROM work_keys_state").fetchone()[0]
     while True:
-        upto = conn.execute("SELECT upto FROM work_keys_state").fetchone()[0]
         ids = [
             r[0]
             for r in conn.execute("SELECT id FROM listings WHERE id > ? ORDER BY id LIMIT ?", [upto, CATCH_UP_LISTINGS])
         ]
         if not ids:
-            return done
+            return
         rows: list[tuple[int, int, int]] = []
         unpacked: tuple[int, str] = (0, "")  # the last listing text read: its works come one after another
         cur = conn.execute(
@@ -139,10 +160,19 @@ def catch_up(store: Any) -> int:
                 abstract = resolve_abstract(abstract, functools.partial(str, unpacked[1]))
             rows.extend((key, lid, ordinal) for key in _stored_keys(title, abstract))
         rows.sort()
-        with store.transaction():
-            conn.executemany("INSERT OR IGNORE INTO work_keys (key, listing_id, ordinal) VALUES (?, ?, ?)", rows)
-            conn.execute("UPDATE work_keys_state SET upto = max(upto, ?)", [ids[-1]])
-        done += len(ids)
+        upto = ids[-1]
+        yield NewKeys(array("q", itertools.chain.from_iterable(rows)), upto, len(ids))
+
+
+def add_keys(store: Any, keys: NewKeys) -> None:
+    """Write keys `new_keys` made, in one transaction (in key order: each page of the key index is written once
+    per chunk of listings, not once per work)."""
+    flat = iter(keys.rows)
+    with store.transaction():
+        store.db.conn.executemany(
+            "INSERT OR IGNORE INTO work_keys (key, listing_id, ordinal) VALUES (?, ?, ?)", zip(flat, flat, flat)
+        )
+        store.db.conn.execute("UPDATE work_keys_state SET upto = max(upto, ?)", [keys.upto])
 
 
 def backfill(db: Any) -> None:

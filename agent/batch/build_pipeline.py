@@ -9,7 +9,8 @@ researcher with a contradicted prediction runs here instead, exactly as in one p
 lines come out in the one-process build's order, and this process spends its time on the writes only.
 Merge detection (agent.merges), which reads the listings, works and names only (the steps change none of them),
 finds its groups in a worker beside the steps; this process proposes them after the steps' writes, as one process
-does.
+does. The work keys it reads are made in a worker first and written here, between chunks (`Pipeline.next`): only
+this process commits during a build, so nothing makes it check predictions again (below).
 
 A researcher's predicted writes are applied without making its reads again (`predict.apply`) when nothing but
 this process committed since the worker read and its calls touch only its own rows (`predict.Trust`); otherwise
@@ -38,7 +39,7 @@ from enrich.agent.loop import (
     spawn_pool,
 )
 from enrich.agent.steps.base import StepOutcome, count_outcomes
-from enrich.store import llm_log, locks
+from enrich.store import llm_log, locks, work_keys
 
 from .clients import NewRequest, RecordingClient
 from .lines import input_line
@@ -181,6 +182,10 @@ def _run_chunk(plans: list[Plan], in_flight: InFlight) -> list[Predicted]:
     return out
 
 
+def _new_keys() -> list[work_keys.NewKeys]:
+    return list(work_keys.new_keys(_WORKER["stand_in"].store))
+
+
 def _merge_groups(researcher_ids: list[int]) -> list[Any]:
     from enrich.agent import merges
 
@@ -190,7 +195,10 @@ def _merge_groups(researcher_ids: list[int]) -> list[Any]:
 class Pipeline:
     """The chunks of `plans` (each `chunk` researchers) predicted in `workers` processes; `next()` gives the next
     chunk's predictions in plan order (waiting for them), `finish()` waits for merge detection's groups (found in a
-    worker; the writer proposes them, after the steps' writes as in one process)."""
+    worker; the writer proposes them, after the steps' writes as in one process). Merge detection starts once the
+    work keys it needs are written: a worker makes them (`start_merges`), this process writes them a chunk of
+    listings at a time as `next()` is called (a commit from a worker's connection would make `Trust` replay every
+    chunk handed out so far)."""
 
     def __init__(
         self,
@@ -212,13 +220,31 @@ class Pipeline:
         locks.share(store, lock)
         self.pool = spawn_pool(workers, _init, (store.file_path(), settings, job_id, ror_loaded, lock))
         self.running: deque[Future[list[Predicted]]] = deque()
+        self.keying: Future[list[work_keys.NewKeys]] | None = None
+        self.new_keys: deque[work_keys.NewKeys] = deque()  # made by a worker, not written yet
+        self.merge_among: list[int] | None = None  # merge detection's researchers, once started
         self.merging: Future[list[Any]] | None = None
         self.ahead = AHEAD * workers
         self.handed_out = 0  # chunks given to the workers so far
         self.finished = False
 
     def start_merges(self, researcher_ids: list[int]) -> None:
-        self.merging = self.pool.submit(_merge_groups, researcher_ids)
+        self.merge_among = researcher_ids
+        self.keying = self.pool.submit(_new_keys)
+
+    def _merges(self, *, wait: bool = False) -> None:
+        """Writes the next chunk of new work keys (all of them with `wait`), in this process's transactions; merge
+        detection is handed to a worker when none is left."""
+        if self.keying is not None and (wait or self.keying.done()):
+            self.new_keys.extend(self.keying.result())
+            self.keying = None
+        if self.keying is None and self.merging is None and self.merge_among is not None:
+            while self.new_keys:
+                work_keys.add_keys(self.store, self.new_keys.popleft())
+                if not wait:
+                    break
+            if not self.new_keys:
+                self.merging = self.pool.submit(_merge_groups, self.merge_among)
 
     def _send(self) -> None:
         while self.chunks and len(self.running) < self.ahead:
@@ -230,11 +256,13 @@ class Pipeline:
     def next(self) -> list[Predicted]:
         self._send()
         got = self.running.popleft().result()  # a worker's fatal error stops the build here
+        self._merges()
         self._send()
         return got
 
     def finish(self) -> list[Any]:
         """Waits for merge detection; returns the groups to propose (agent.merges.MergeGroup)."""
+        self._merges(wait=True)
         groups = self.merging.result() if self.merging is not None else []
         self.finished = True
         return groups

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import store_sql as sql
 
+from enrich.agent.batch import job as batch_job
 from enrich.agent.batch.job import build
 from enrich.agent.ingest import parse
 from enrich.agent.llm.factory import make_client
@@ -77,3 +78,29 @@ def test_a_question_still_out_is_not_asked_again_by_the_workers(tmp_path):
     first = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "a", submit=False)
     again = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "b", submit=False)
     assert first.requests > N and again.requests == 0 and again.still_out == first.requests
+
+
+def _keys(store) -> list[dict]:
+    return sql.rows(store, "SELECT key, listing_id, ordinal FROM work_keys ORDER BY key, listing_id, ordinal")
+
+
+def test_on_a_store_never_keyed_only_the_writer_commits_and_every_prediction_is_applied(tmp_path, monkeypatch):
+    """Merge detection reads the work keys, which a store just ingested lacks: a worker makes them, the writer
+    writes them between chunks. No other connection commits during the build, so the writer applies every chunk's
+    predictions (a commit from a worker's connection made it replay every chunk handed out before it), and the keys,
+    merge proposals and request lines are those of one process."""
+    monkeypatch.setattr(batch_job, "BUILD_CHUNK", 8)  # chunks handed out before and after the keys are written
+    one = _store(tmp_path, "one")
+    two = _store(tmp_path, "two")
+    assert not _keys(two[1])
+    rep1 = build(one[1], one[0], one[2], RunOptions(), folder=tmp_path / "f1", submit=False)
+    rep2 = build(two[1], two[0], two[2], RunOptions(processes=2), folder=tmp_path / "f2", submit=False)
+    assert rep2.processes == 2 and rep2.ran_here == {}
+    assert (rep2.applied, rep2.replayed) == (rep2.researchers, 0)
+    assert _keys(two[1]) == _keys(one[1]) and len(_keys(two[1])) > N
+    merges = _merges(two[1])
+    assert len(merges) == 2 and merges == _merges(one[1])
+    assert _lines(rep2) == _lines(rep1) and export(two[1]) == export(one[1])
+    for _s, store, client in (one, two):
+        client.close()
+        store.close()

@@ -23,7 +23,7 @@ from enrich.agent.ingest import parse
 from enrich.agent.llm.factory import make_client
 from enrich.agent.loop import STEPS, RunOptions
 from enrich.schemas import FieldValue
-from enrich.store import Store, structural, work_keys
+from enrich.store import Store, structural
 
 from .bulk_helpers import export, files_settings, ingest, store_facts
 
@@ -121,11 +121,10 @@ def _rows(store: Store) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store just ingested (closed), the seed listings among them (the arXiv one is split in a worker). Its
-    work keys are made (merge detection's first run makes them, and commits: the build's writer then replays the
-    chunks handed out so far instead of applying them; here nothing but the test commits during a build)."""
+    """A store just ingested (closed), the seed listings among them (the arXiv one is split in a worker), its work
+    keys not made yet (a worker makes them, the build's writer writes them: nothing but the test commits from
+    another connection during a build)."""
     settings, store = _ingested(tmp_path_factory.mktemp("fresh") / "b.db")
-    work_keys.catch_up(store)
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return Path(settings.db)
