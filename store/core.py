@@ -98,10 +98,12 @@ class _ListingTexts:
 
 @dataclass
 class Held:
-    """A field's current value and pending proposals (rows of `Store._pending`), as a writer sees them."""
+    """A field's current value and pending proposals (rows of `Store._pending`), as a writer sees them; and the
+    values a person rejected, (origin, value hash) -> proposal id (None: not read, `decide_write` looks it up)."""
 
     current: FieldValue | None
     pending: list[dict[str, Any]]
+    rejected: dict[tuple[str, str], int] | None = None
 
 
 @dataclass
@@ -132,6 +134,13 @@ class WriteDecision:
         kept = [p for p in self.pending if p["origin"] != self.fv.origin]
         mine = {"id": r.proposal_id, "value_id": r.value_id, "origin": self.fv.origin, "value_hash": self.hash}
         return Held(self.cur, [*kept, mine])
+
+
+# a researcher's pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held)
+_PENDING = (
+    "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
+    "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ?"
+)
 
 
 class Store:
@@ -627,12 +636,38 @@ class Store:
                 [researcher_id, field, value_id],
             )
 
+    def fields_held(self, researcher_id: int) -> dict[str, Held]:
+        """What `decide_write` reads of each field of the researcher (current value, pending proposals, rejected
+        values), for all the fields at once in three reads, for a caller that decides several writes of one
+        researcher (a bulk build's worker). A field not in the result has none of them."""
+        out: dict[str, Held] = {}
+
+        def at(f: str) -> Held:
+            got = out.get(f)
+            if got is None:
+                got = out[f] = Held(None, [], {})
+            return got
+
+        for r in self._q(
+            "SELECT c.field AS held_field, fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
+            "WHERE c.researcher_id = ?",
+            [researcher_id],
+        ):
+            at(r["held_field"]).current = self._fv(r)
+        for r in self._q(_PENDING + " ORDER BY p.id", [researcher_id]):
+            at(r["field"]).pending.append(r)
+        for r in self._q(
+            "SELECT p.id, p.field, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id"
+            " WHERE p.state = 'rejected' AND p.researcher_id = ? ORDER BY p.id",
+            [researcher_id],
+        ):
+            rejected = at(r["field"]).rejected
+            assert rejected is not None
+            rejected.setdefault((r["origin"], r["value_hash"]), r["id"])
+        return out
+
     def _pending(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
-        return self._q(
-            "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
-            "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ? AND p.field = ?",
-            [researcher_id, field],
-        )
+        return self._q(_PENDING + " AND p.field = ? ORDER BY p.id", [researcher_id, field])
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
         """The one write path for automatic writers (page import, model). The store, not the caller, decides
@@ -665,15 +700,19 @@ class Store:
                 outcome="unchanged", status=cur.status, value_id=cur.id, reason="the current value is the same"
             )
             return WriteDecision(fv, kind, value, encoded, h, same, cur)
-        rejected = self._one(
-            "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
-            "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
-            [fv.researcher_id, fv.field, fv.origin, h],
-        )
-        if rejected:
+        if held is not None and held.rejected is not None:
+            rejected = held.rejected.get((fv.origin, h))
+        else:
+            row = self._one(
+                "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
+                "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ? ORDER BY p.id LIMIT 1",
+                [fv.researcher_id, fv.field, fv.origin, h],
+            )
+            rejected = row["id"] if row else None
+        if rejected is not None:
             skipped = WriteResult(
                 outcome="skipped_rejected",
-                proposal_id=rejected["id"],
+                proposal_id=rejected,
                 reason="a person rejected this value from this origin",
             )
             return WriteDecision(fv, kind, value, encoded, h, skipped, cur)
