@@ -419,7 +419,7 @@ class Trust:
 def apply(store: Store, predicted: Predicted) -> str:
     """Make a researcher's predicted writes through the real store, in order, inside a savepoint, making none of
     its reads again (`Trust` says when that is exact): a write the store decided in the worker is applied as
-    decided (`Store.apply_write`). Returns "" when done, else why not (everything written is rolled back)."""
+    decided (`Store.write_decided`). Returns "" when done, else why not (everything written is rolled back)."""
     assert predicted.calls is not None
     ids: dict[int, int] = {}  # predicted id -> real id
     try:
@@ -459,8 +459,8 @@ def _apply_write(store: Store, d: WriteDecision, fv: FieldValue, predicted: Writ
             pending = [{**p, "id": _real_ids(p["id"], ids)} for p in pending]
     if fv is not d.fv or cur is not d.cur or pending is not d.pending:
         d = dataclasses.replace(d, fv=fv, cur=cur, pending=pending)
-    got = store.apply_write(d)
-    assert predicted.value_id is not None and got.value_id is not None  # a row was written
-    ids[predicted.value_id] = got.value_id
-    if predicted.proposal_id is not None and got.proposal_id is not None:
-        ids[predicted.proposal_id] = got.proposal_id
+    vid, pid = store.write_decided(d)
+    assert predicted.value_id is not None  # a row was written
+    ids[predicted.value_id] = vid
+    if predicted.proposal_id is not None and pid is not None:
+        ids[predicted.proposal_id] = pid
