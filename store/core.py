@@ -114,11 +114,11 @@ class WriteDecision:
     value: Any  # validated
     encoded: str
     hash: str
+    result: WriteResult
     cur: FieldValue | None = None
     pending: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     state: str = ""
     writes: str | None = None  # the policy's result when a row is written: imported / generated / proposal
-    result: WriteResult = dataclasses.field(default_factory=lambda: WriteResult(outcome="unchanged"))
 
     def held_after(self) -> Held:
         """The field's current value and pending proposals once this write is made, with `value_id` /
@@ -599,25 +599,25 @@ class Store:
 
     def _insert_value(self, fv: FieldValue, status: str, checked: tuple[Any, str, str] | None = None) -> int:
         """`checked`: (the validated value, its JSON, its hash) when the caller has them already (submit)."""
-        data = fv.model_dump(exclude={"id"})
-        data["status"] = status
         if checked is None:
-            value = validate_field_value(data["field"], data["value"])
+            value = validate_field_value(fv.field, fv.value)
             encoded = encode_json(value)
-            checked = (value, encoded, _hash_encoded(data["field"], encoded))
+            checked = (value, encoded, _hash_encoded(fv.field, encoded))
+        data = fv.model_dump(exclude={"id", "value"})  # the value is stored as `checked` encoded it
+        data["status"] = status
         data["value"] = pack_json(checked[1])
         data["value_hash"] = checked[2]
-        data["evidence"] = pack_json(
-            encode_json([e if isinstance(e, dict) else e.model_dump() for e in data["evidence"]])
-        )
+        data["evidence"] = pack_json(encode_json(data["evidence"]))
         data["created_at"] = utcnow()
         return self.insert_row("field_values", data)
 
     def _set_current(self, researcher_id: int, field: str, value_id: int | None) -> None:
         if value_id is None:
-            self.db.execute("DELETE FROM current_values WHERE researcher_id = ? AND field = ?", [researcher_id, field])
+            self.db.conn.execute(
+                "DELETE FROM current_values WHERE researcher_id = ? AND field = ?", [researcher_id, field]
+            )
         else:
-            self.db.execute(
+            self.db.conn.execute(
                 "INSERT INTO current_values (researcher_id, field, value_id) VALUES (?, ?, ?) "
                 "ON CONFLICT(researcher_id, field) DO UPDATE SET value_id = excluded.value_id",
                 [researcher_id, field, value_id],
@@ -636,11 +636,14 @@ class Store:
         with self.transaction():
             return self.apply_write(self.decide_write(fv, auto_apply=auto_apply))
 
-    def decide_write(self, fv: FieldValue, *, auto_apply: bool = False, held: Held | None = None) -> WriteDecision:
+    def decide_write(
+        self, fv: FieldValue, *, auto_apply: bool = False, held: Held | None = None, researcher_read: bool = False
+    ) -> WriteDecision:
         """What `submit` would do with the value, read from the store and written nowhere (`apply_write` does it,
         in the same transaction). `held`: the field's current value and pending proposals as the caller knows them,
         instead of reading them: a bulk build's worker predicts a researcher's writes before earlier ones of the
-        same researcher are made (agent/batch/predict.py); the build applies them through `submit` and checks."""
+        same researcher are made (agent/batch/predict.py); the build applies them through `submit` and checks.
+        `researcher_read`: the caller has just read the researcher's row, so it is not looked up again."""
         kind = writer_kind(fv.origin)
         if kind not in ("import", "llm"):
             raise StoreError(
@@ -650,47 +653,47 @@ class Store:
         value = validate_field_value(fv.field, fv.value)
         encoded = encode_json(value)
         h = _hash_encoded(fv.field, encoded)
-        d = WriteDecision(fv, kind, value, encoded, h)
-        self._require_researcher(fv.researcher_id)
-        cur = d.cur = self.current(fv.researcher_id, fv.field) if held is None else held.current
+        if not researcher_read:
+            self._require_researcher(fv.researcher_id)
+        cur = self.current(fv.researcher_id, fv.field) if held is None else held.current
         if cur is not None and value_hash(fv.field, cur.value) == h:
-            d.result = WriteResult(
+            same = WriteResult(
                 outcome="unchanged", status=cur.status, value_id=cur.id, reason="the current value is the same"
             )
-            return d
+            return WriteDecision(fv, kind, value, encoded, h, same, cur)
         rejected = self._one(
             "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
             "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
             [fv.researcher_id, fv.field, fv.origin, h],
         )
         if rejected:
-            d.result = WriteResult(
+            skipped = WriteResult(
                 outcome="skipped_rejected",
                 proposal_id=rejected["id"],
                 reason="a person rejected this value from this origin",
             )
-            return d
-        pending = d.pending = self._pending(fv.researcher_id, fv.field) if held is None else held.pending
+            return WriteDecision(fv, kind, value, encoded, h, skipped, cur)
+        pending = self._pending(fv.researcher_id, fv.field) if held is None else held.pending
         for p in pending:
             if p["origin"] == fv.origin and p["value_hash"] == h:
-                d.result = WriteResult(
+                dup = WriteResult(
                     outcome="duplicate",
                     status="proposed",
                     value_id=p["value_id"],
                     proposal_id=p["id"],
                     reason="already proposed",
                 )
-                return d
-        d.state = policy.current_state(cur.status if cur else None, bool(pending))
-        d.writes = policy.decide(kind, d.state, auto_apply_allowed=auto_apply)
-        if d.writes in ("imported", "generated"):
-            d.result = WriteResult(outcome="applied", status=d.writes, reason=f"{d.state} field, {kind} writer")
+                return WriteDecision(fv, kind, value, encoded, h, dup, cur, pending)
+        state = policy.current_state(cur.status if cur else None, bool(pending))
+        writes = policy.decide(kind, state, auto_apply_allowed=auto_apply)
+        if writes in ("imported", "generated"):
+            result = WriteResult(outcome="applied", status=writes, reason=f"{state} field, {kind} writer")
         else:
             why = {"empty": "auto-apply policy not met", "proposed": "field has a pending proposal"}.get(
-                d.state, f"current value is {d.state}"
+                state, f"current value is {state}"
             )
-            d.result = WriteResult(outcome="proposed", status="proposed", reason=why)
-        return d
+            result = WriteResult(outcome="proposed", status="proposed", reason=why)
+        return WriteDecision(fv, kind, value, encoded, h, result, cur, pending, state, writes)
 
     def apply_write(self, d: WriteDecision) -> WriteResult:
         """Make the write `decide_write` decided (inside the transaction it was decided in); the result with the

@@ -49,13 +49,28 @@ def pending_proposal(store: Store, proposal_id: int, kind: str) -> Proposal:
 @hands_over
 def save_conflation(store: Store, listing_id: int, researcher_id: int | None, result: ConflationResult) -> None:
     """Record the conflation step's verdict for a listing (one row per listing and method; re-running replaces)."""
+    save_verdict(store, listing_id, researcher_id, verdict_columns(result))
+
+
+VerdictColumns = tuple[int, float, str, str]  # detected, confidence, the clusters' JSON, method
+
+
+def verdict_columns(result: ConflationResult) -> VerdictColumns:
+    """A verdict as `save_verdict` stores it (a bulk build's worker encodes it, its writer stores it)."""
+    clusters = json.dumps([c.model_dump() for c in result.clusters])
+    return int(result.detected), result.confidence, clusters, result.method
+
+
+def save_verdict(store: Store, listing_id: int, researcher_id: int | None, columns: VerdictColumns) -> None:
+    """`save_conflation` of a verdict encoded by `verdict_columns`."""
+    detected, confidence, clusters, method = columns
     row = {
         "listing_id": listing_id,
         "researcher_id": researcher_id,
-        "detected": int(result.detected),
-        "confidence": result.confidence,
-        "clusters": pack_json(json.dumps([c.model_dump() for c in result.clusters])),
-        "method": result.method,
+        "detected": detected,
+        "confidence": confidence,
+        "clusters": pack_json(clusters),
+        "method": method,
         "created_at": utcnow(),
     }
     with store.transaction():

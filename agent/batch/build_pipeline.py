@@ -80,7 +80,44 @@ def _init(db_path: str, settings: Any, job_id: str, ror_loaded: bool, write_lock
     recorder = _PredictingClient(online, made.append, job_id, stand_in=stand_in)
     index = ror.RorIndex.of(store) if ror_loaded else None
     _WORKER.update(stand_in=stand_in, recorder=recorder, made=made, settings=settings, job_id=job_id, index=index)
+    _pickle_models_plainly()
     collect_less()
+
+
+def _pickle_models_plainly() -> None:
+    """This worker pickles the package's pydantic models (the predictions are full of them) by `_model_reduce`."""
+    from multiprocessing.reduction import ForkingPickler
+
+    from pydantic import BaseModel, RootModel
+
+    todo, seen = [BaseModel], set()
+    while todo:
+        for cls in todo.pop().__subclasses__():
+            if cls not in seen:
+                seen.add(cls)
+                todo.append(cls)
+                if cls.__module__.startswith("enrich.") and not issubclass(cls, RootModel):
+                    ForkingPickler.register(cls, _model_reduce)
+
+
+def _model_reduce(m: Any) -> Any:
+    """A pydantic model as `_model` rebuilds it: its class, fields and the set of fields given. Pydantic's own
+    way (a state dict read and written by its Python __getstate__ / __setstate__) costs more in both processes."""
+    if m.__pydantic_extra__ is not None or m.__pydantic_private__:
+        return m.__reduce_ex__(2)
+    return _model, (type(m), m.__dict__, m.__pydantic_fields_set__)
+
+
+_set = object.__setattr__
+
+
+def _model(cls: Any, fields: dict[str, Any], fields_set: set[str]) -> Any:
+    m = cls.__new__(cls)
+    _set(m, "__dict__", fields)
+    _set(m, "__pydantic_fields_set__", fields_set)
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
 
 
 # The cyclic GC in a bulk job's processes (a build's, a collect's): what lives through the job (modules, plans, the

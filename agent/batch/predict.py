@@ -90,6 +90,7 @@ class PredictingStore:
         self.verdicts: dict[int, ConflationResult] = {}  # conflation verdicts they saved, by listing
         self.added: list[DerivedFact] = []  # facts they derived
         self.listings: dict[int, set[int]] = {}  # the listings a researcher holds, as read
+        self.read: set[int] = set()  # the researchers whose rows were read (researchers are never deleted)
 
     def _new_id(self) -> int:
         self.next_id += 1
@@ -112,7 +113,9 @@ class PredictingStore:
     # the researcher's context: what the import wrote, which no step writes -------------------------------
 
     def get_researcher(self, researcher_id: int) -> Researcher:
-        return self.store.get_researcher(researcher_id)
+        got = self.store.get_researcher(researcher_id)
+        self.read.add(researcher_id)
+        return got
 
     def researcher_listings(self, researcher_id: int) -> Any:
         got = self.store.researcher_listings(researcher_id)
@@ -152,7 +155,8 @@ class PredictingStore:
     def _predict(self, fv: FieldValue, auto_apply: bool) -> WriteDecision:
         key = (fv.researcher_id, fv.field)
         try:
-            d = self.store.decide_write(fv, auto_apply=auto_apply, held=self.held.get(key))
+            known = fv.researcher_id in self.read
+            d = self.store.decide_write(fv, auto_apply=auto_apply, held=self.held.get(key), researcher_read=known)
         except Exception as exc:  # e.g. a value the schema refuses: the step sees it raise in the writer
             raise self.cannot(f"submit raised {type(exc).__name__}") from exc
         if d.writes is not None:
@@ -188,10 +192,10 @@ class PredictingStore:
         if name == "get_conflation":
             listing_id = kwargs.get("listing_id")
             got = self.verdicts[listing_id] if listing_id in self.verdicts else fn(self.store, *args, **kwargs)
-        elif name == "save_conflation":
-            listing_id, _rid, result = args
+        elif name == "save_conflation":  # handed over encoded (structural.save_verdict stores it)
+            listing_id, rid, result = args
             self.verdicts[listing_id] = result
-            got = None
+            return self._record(name, (listing_id, rid, structural.verdict_columns(result)), {}, None)
         elif name == "is_flagged":
             got = fn(self.store, *args, **kwargs)
             if not got and any(v.detected for v in self.verdicts.values()):
@@ -236,7 +240,7 @@ _REPLAY: dict[str, Any] = {
     "record_step_miss": Store.record_step_miss,
     "clear_step_miss": Store.clear_step_miss,
     "get_conflation": structural.get_conflation,
-    "save_conflation": structural.save_conflation,
+    "save_conflation": structural.save_verdict,  # its verdict encoded by the worker (`take_call`)
     "is_flagged": structural.is_flagged,
     "propose_split": structural.propose_split,
     "submit_all": slots.submit_all,
