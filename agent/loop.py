@@ -165,13 +165,15 @@ def plan_from_facts(
 def make_context(
     store: Any, client: Any, settings: Any, researcher_id: int, job_id: str | None, ror_index: Any
 ) -> StepContext:
+    researcher = store.get_researcher(researcher_id)
+    listings = store.researcher_listings(researcher_id)
     return StepContext(
         store=store,
         client=client,
         settings=settings,
-        researcher=store.get_researcher(researcher_id),
-        listings=store.researcher_listings(researcher_id),
-        works=store.researcher_works(researcher_id),
+        researcher=researcher,
+        listings=listings,
+        works=store.researcher_works(researcher_id, listings),
         job_id=job_id,
         ror=ror_index,
     )

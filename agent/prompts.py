@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -53,12 +53,12 @@ class Prompt:
     def prompt_ref(self) -> PromptRef:
         return PromptRef(self.name, self.version)
 
-    @property
-    def placeholders(self) -> set[str]:
+    @cached_property  # asked on every call (messages): the templates never change
+    def placeholders(self) -> frozenset[str]:
         names = set()
         for _role, template in self.sections:
             names |= {f for _, f, _, _ in string.Formatter().parse(template) if f}
-        return {n.split(".")[0].split("[")[0] for n in names}
+        return frozenset(n.split(".")[0].split("[")[0] for n in names)
 
     def messages(self, **variables: Any) -> list[dict[str, str]]:
         missing = self.placeholders - set(variables)

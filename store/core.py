@@ -83,9 +83,9 @@ class _ListingTexts:
     """Listing texts read (and decompressed) once per call, for the abstracts stored as references into them; the
     last few only, so a store-wide read does not hold every text."""
 
-    def __init__(self, store: Store, keep: int = 64):
+    def __init__(self, store: Store, keep: int = 64, known: Sequence[Listing] = ()):
         self.store, self.keep = store, keep
-        self.cache: dict[int, str] = {}
+        self.cache: dict[int, str] = {x.id: x.text for x in known if x.id is not None}  # texts read already
 
     def get(self, listing_id: int) -> str:
         if listing_id not in self.cache:
@@ -414,20 +414,24 @@ class Store:
         )
         return [(int(a), int(b)) for a, b in rows]
 
-    def researcher_works(self, researcher_id: int) -> list[Work]:
-        return self._linked_works(researcher_id).get(researcher_id, [])
+    def researcher_works(self, researcher_id: int, listings: Sequence[Listing] = ()) -> list[Work]:
+        """`listings`: the researcher's listings as read just before (their texts hold abstracts stored as
+        references into them: not read and unpacked again)."""
+        return self._linked_works(researcher_id, listings).get(researcher_id, [])
 
     def works_by_researcher(self) -> dict[int, list[Work]]:
         """Every researcher's works (as researcher_works gives them) in one query, for store-wide checks."""
         return self._linked_works()
 
-    def _linked_works(self, researcher_id: int | None = None) -> dict[int, list[Work]]:
+    def _linked_works(
+        self, researcher_id: int | None = None, listings: Sequence[Listing] = ()
+    ) -> dict[int, list[Work]]:
         """Works per researcher through researcher_listings, in listing then page order; a link's `works` list
         (a split researcher owns part of a listing) keeps only those works."""
         where, params = ("WHERE rl.researcher_id = ? ", [researcher_id]) if researcher_id is not None else ("", [])
         out: dict[int, list[Work]] = {}
         keep: dict[tuple[int, int], set[str] | None] = {}
-        texts = _ListingTexts(self)
+        texts = _ListingTexts(self, known=listings)
         for r in self._q(
             "SELECT rl.researcher_id, rl.works AS linked_works, w.* FROM researcher_listings rl "
             f"JOIN works w ON w.listing_id = rl.listing_id {where}"

@@ -122,8 +122,8 @@ class PredictingStore:
         self.listings.setdefault(researcher_id, set()).update(x.id for x in got if x.id is not None)
         return got
 
-    def researcher_works(self, researcher_id: int) -> Any:
-        return self.store.researcher_works(researcher_id)
+    def researcher_works(self, researcher_id: int, listings: Any = ()) -> Any:
+        return self.store.researcher_works(researcher_id, listings)
 
     def listing_hints(self, listing_id: int) -> Any:
         return self.store.listing_hints(listing_id)
