@@ -98,10 +98,11 @@ class _ListingTexts:
 
 @dataclass
 class Held:
-    """A field's current value and pending proposals (rows of `Store._pending`), as a writer sees them."""
+    """A field's current value and pending proposals (rows of `Store._pending`), as a writer sees them; `pending`
+    None: not known, read from the store."""
 
     current: FieldValue | None
-    pending: list[dict[str, Any]]
+    pending: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -646,7 +647,8 @@ class Store:
         """What `submit` would do with the value, read from the store and written nowhere (`apply_write` does it,
         in the same transaction). `held`: the field's current value and pending proposals as the caller knows them,
         instead of reading them: a bulk build's worker predicts a researcher's writes before earlier ones of the
-        same researcher are made (agent/batch/predict.py); the build applies them through `submit` and checks.
+        same researcher are made, and knows the current values its steps read (agent/batch/predict.py); the build
+        applies them through `submit` and checks.
         `researcher_read`: the caller has just read the researcher's row, so it is not looked up again."""
         kind = writer_kind(fv.origin)
         if kind not in ("import", "llm"):
@@ -677,7 +679,9 @@ class Store:
                 reason="a person rejected this value from this origin",
             )
             return WriteDecision(fv, kind, value, encoded, h, skipped, cur)
-        pending = self._pending(fv.researcher_id, fv.field) if held is None else held.pending
+        pending = held.pending if held is not None and held.pending is not None else None
+        if pending is None:
+            pending = self._pending(fv.researcher_id, fv.field)
         for p in pending:
             if p["origin"] == fv.origin and p["value_hash"] == h:
                 dup = WriteResult(
@@ -702,9 +706,15 @@ class Store:
     def apply_write(self, d: WriteDecision) -> WriteResult:
         """Make the write `decide_write` decided (inside the transaction it was decided in); the result with the
         new rows' ids."""
-        fv, cur, value = d.fv, d.cur, d.value
         if d.writes is None:
             return d.result
+        vid, pid = self.write_decided(d)
+        return d.result.model_copy(update={"value_id": vid} if pid is None else {"value_id": vid, "proposal_id": pid})
+
+    def write_decided(self, d: WriteDecision) -> tuple[int, int | None]:
+        """`apply_write` of a decision that writes a row (`d.writes`): the ids of the value and of the proposal
+        (None: the value was applied)."""
+        fv, cur, value = d.fv, d.cur, d.value
         if d.writes in ("imported", "generated"):
             vid = self._insert_value(fv, d.writes, (value, d.encoded, d.hash))
             audit.record(
@@ -720,7 +730,7 @@ class Store:
                 after=value,
             )
             self._set_current(fv.researcher_id, fv.field, vid)
-            return d.result.model_copy(update={"value_id": vid})
+            return vid, None
         # a proposal; an older pending proposal from the same origin is replaced by the newer one
         for p in d.pending:
             if p["origin"] == fv.origin:
@@ -746,7 +756,7 @@ class Store:
                 "created_at": utcnow(),
             },
         )
-        return d.result.model_copy(update={"value_id": vid, "proposal_id": pid})
+        return vid, pid
 
     def set_value(
         self,

@@ -87,6 +87,7 @@ class PredictingStore:
         self.unsure = ""
         self.next_id = NEW_ID
         self.held: dict[tuple[int, str], Held] = {}  # fields this researcher's steps wrote
+        self.seen: dict[tuple[int, str], FieldValue | None] = {}  # current values its steps read from the store
         self.verdicts: dict[int, ConflationResult] = {}  # conflation verdicts they saved, by listing
         self.added: list[DerivedFact] = []  # facts they derived
         self.listings: dict[int, set[int]] = {}  # the listings a researcher holds, as read
@@ -131,12 +132,18 @@ class PredictingStore:
     # reads -------------------------------------------------------------------------------------------------
 
     def current(self, researcher_id: int, field: str) -> FieldValue | None:
-        held = self.held.get((researcher_id, field))
-        got = held.current if held is not None else self.store.current(researcher_id, field)
-        return self._record("current", (researcher_id, field), {}, got)
+        key = (researcher_id, field)
+        held = self.held.get(key)
+        if held is not None:
+            got = held.current
+        else:
+            got = self.seen[key] = self.store.current(researcher_id, field)
+        return self._record("current", key, {}, got)
 
     def current_all(self, researcher_id: int, fields: Any = None) -> dict[str, FieldValue]:
         got = self.store.current_all(researcher_id, fields)
+        for f in fields if fields is not None else ():
+            self.seen[(researcher_id, f)] = got.get(f)
         for (rid, f), held in self.held.items():
             if rid == researcher_id and (fields is None or f in fields):
                 if held.current is None:
@@ -155,8 +162,11 @@ class PredictingStore:
     def _predict(self, fv: FieldValue, auto_apply: bool) -> WriteDecision:
         key = (fv.researcher_id, fv.field)
         try:
+            held = self.held.get(key)
+            if held is None and key in self.seen:  # the current value as the steps read it (pending: read there)
+                held = Held(self.seen[key])
             known = fv.researcher_id in self.read
-            d = self.store.decide_write(fv, auto_apply=auto_apply, held=self.held.get(key), researcher_read=known)
+            d = self.store.decide_write(fv, auto_apply=auto_apply, held=held, researcher_read=known)
         except Exception as exc:  # e.g. a value the schema refuses: the step sees it raise in the writer
             raise self.cannot(f"submit raised {type(exc).__name__}") from exc
         if d.writes is not None:
@@ -404,7 +414,7 @@ class Trust:
 def apply(store: Store, predicted: Predicted) -> str:
     """Make a researcher's predicted writes through the real store, in order, inside a savepoint, making none of
     its reads again (`Trust` says when that is exact): a write the store decided in the worker is applied as
-    decided (`Store.apply_write`). Returns "" when done, else why not (everything written is rolled back)."""
+    decided (`Store.write_decided`). Returns "" when done, else why not (everything written is rolled back)."""
     assert predicted.calls is not None
     ids: dict[int, int] = {}  # predicted id -> real id
     try:
@@ -444,8 +454,8 @@ def _apply_write(store: Store, d: WriteDecision, fv: FieldValue, predicted: Writ
             pending = [{**p, "id": _real_ids(p["id"], ids)} for p in pending]
     if fv is not d.fv or cur is not d.cur or pending is not d.pending:
         d = dataclasses.replace(d, fv=fv, cur=cur, pending=pending)
-    got = store.apply_write(d)
-    assert predicted.value_id is not None and got.value_id is not None  # a row was written
-    ids[predicted.value_id] = got.value_id
-    if predicted.proposal_id is not None and got.proposal_id is not None:
-        ids[predicted.proposal_id] = got.proposal_id
+    vid, pid = store.write_decided(d)
+    assert predicted.value_id is not None  # a row was written
+    ids[predicted.value_id] = vid
+    if predicted.proposal_id is not None and pid is not None:
+        ids[predicted.proposal_id] = pid
