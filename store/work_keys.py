@@ -133,17 +133,15 @@ def catch_up(store: Any) -> int:
     return done
 
 
-def new_keys(store: Any) -> Iterator[NewKeys]:
-    """The keys of the listings past `work_keys_state.upto`, a chunk of listings at a time: reads only, so a bulk
-    build's worker can make them and its writer write them (a commit from the worker's connection would make the
-    writer check every prediction handed out so far again: agent/batch/predict.Trust)."""
+def new_keys(store: Any, after: int | None = None, chunk: int | None = None) -> Iterator[NewKeys]:
+    """The keys of the listings past `after` (by default `work_keys_state.upto`), `chunk` listings at a time (by
+    default CATCH_UP_LISTINGS): reads only, so a bulk build's worker can make them and its writer write them (a commit from the worker's
+    connection would make the writer check every prediction handed out so far again: agent/batch/predict.Trust)."""
     conn = store.db.conn
-    upto = conn.execute("SELECT upto FROM work_keys_state").fetchone()[0]
+    upto = conn.execute("SELECT upto FROM work_keys_state").fetchone()[0] if after is None else after
+    chunk = chunk or CATCH_UP_LISTINGS
     while True:
-        ids = [
-            r[0]
-            for r in conn.execute("SELECT id FROM listings WHERE id > ? ORDER BY id LIMIT ?", [upto, CATCH_UP_LISTINGS])
-        ]
+        ids = [r[0] for r in conn.execute("SELECT id FROM listings WHERE id > ? ORDER BY id LIMIT ?", [upto, chunk])]
         if not ids:
             return
         rows: list[tuple[int, int, int]] = []

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import store_sql as sql
 
+from enrich.agent.batch import build_pipeline
 from enrich.agent.batch import job as batch_job
 from enrich.agent.batch.job import build
 from enrich.agent.ingest import parse
 from enrich.agent.llm.factory import make_client
 from enrich.agent.loop import RunOptions
-from enrich.store import Store
+from enrich.store import Store, work_keys
 
 from .bulk_helpers import export, files_settings, ingest, page, store_facts
 
@@ -90,6 +91,8 @@ def test_on_a_store_never_keyed_only_the_writer_commits_and_every_prediction_is_
     predictions (a commit from a worker's connection made it replay every chunk handed out before it), and the keys,
     merge proposals and request lines are those of one process."""
     monkeypatch.setattr(batch_job, "BUILD_CHUNK", 8)  # chunks handed out before and after the keys are written
+    monkeypatch.setattr(work_keys, "CATCH_UP_LISTINGS", 5)  # keys made by several tasks, written chunk by chunk
+    monkeypatch.setattr(build_pipeline, "KEY_CHUNKS", 2)
     one = _store(tmp_path, "one")
     two = _store(tmp_path, "two")
     assert not _keys(two[1])
