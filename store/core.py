@@ -123,6 +123,19 @@ class WriteDecision:
     state: str = ""
     writes: str | None = None  # the policy's result when a row is written: imported / generated / proposal
 
+    def encoded_write(self) -> EncodedWrite:
+        """The rows this decision writes, encoded (`writes` is set): `Store.write_encoded` makes them."""
+        assert self.writes is not None, "a decision that writes nothing"
+        fv, cur = self.fv, self.cur
+        status = "proposed" if self.writes == "proposal" else self.writes
+        row = _value_row(fv, status, pack_json(self.encoded), self.hash)
+        if self.writes != "proposal":
+            return EncodedWrite(self.writes, row, cur.id if cur else None)
+        withdraw = [p["id"] for p in self.pending if p["origin"] == fv.origin]
+        summary = f"{fv.field}: {display_value(fv.field, self.value)[:200]}"
+        reason = f"{self.kind} value proposed: {self.result.reason}"
+        return EncodedWrite(self.writes, row, cur.id if cur else None, withdraw, summary, reason)
+
     def held_after(self) -> Held:
         """The field's current value and pending proposals once this write is made, with `value_id` /
         `proposal_id` for the ids of the rows it writes."""
@@ -135,6 +148,34 @@ class WriteDecision:
         kept = [p for p in self.pending if p["origin"] != self.fv.origin]
         mine = {"id": r.proposal_id, "value_id": r.value_id, "origin": self.fv.origin, "value_hash": self.hash}
         return Held(self.cur, [*kept, mine])
+
+
+@dataclass
+class EncodedWrite:
+    """A write `decide_write` decided, as plain values (`WriteDecision.encoded_write`): a bulk build's worker
+    encodes it, its writer makes it (`Store.write_encoded`)."""
+
+    writes: str  # imported / generated / proposal
+    row: dict[str, Any]  # the value's field_values row, all but its time
+    cur_id: int | None  # the current value's id
+    withdraw: list[int] = dataclasses.field(default_factory=list)  # a proposal's: the same origin's pending ones
+    summary: str = ""  # a proposal's
+    reason: str = ""  # a proposal's
+
+    def of_value(self, fv: FieldValue) -> EncodedWrite:
+        """The same write, the value row's columns but the value itself taken from `fv`."""
+        row = _value_row(fv, self.row["status"], self.row["value"], self.row["value_hash"])
+        return dataclasses.replace(self, row=row)
+
+
+def _value_row(fv: FieldValue, status: str, packed: str | bytes, value_hash: str) -> dict[str, Any]:
+    """The field_values row of `fv` but its time; `packed`: its value as stored (`pack_json` of its encoding)."""
+    row = fv.model_dump(exclude={"id", "value"})
+    row["status"] = status
+    row["value"] = packed
+    row["value_hash"] = value_hash
+    row["evidence"] = pack_json(encode_json(row["evidence"]))
+    return row
 
 
 # a researcher's pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held)
@@ -617,11 +658,7 @@ class Store:
             value = validate_field_value(fv.field, fv.value)
             encoded = encode_json(value)
             checked = (value, encoded, _hash_encoded(fv.field, encoded))
-        data = fv.model_dump(exclude={"id", "value"})  # the value is stored as `checked` encoded it
-        data["status"] = status
-        data["value"] = pack_json(checked[1])
-        data["value_hash"] = checked[2]
-        data["evidence"] = pack_json(encode_json(data["evidence"]))
+        data = _value_row(fv, status, pack_json(checked[1]), checked[2])
         data["created_at"] = utcnow()
         return self.insert_row("field_values", data)
 
@@ -755,45 +792,48 @@ class Store:
     def write_decided(self, d: WriteDecision) -> tuple[int, int | None]:
         """`apply_write` of a decision that writes a row (`d.writes`): the ids of the value and of the proposal
         (None: the value was applied)."""
-        fv, cur, value = d.fv, d.cur, d.value
-        if d.writes in ("imported", "generated"):
-            vid = self._insert_value(fv, d.writes, (value, d.encoded, d.hash))
+        return self.write_encoded(d.encoded_write())
+
+    def write_encoded(self, w: EncodedWrite) -> tuple[int, int | None]:
+        """Make an encoded decision's rows (inside the transaction it was decided in, or one that holds what it was
+        decided on: agent/batch/predict.py); `write_decided`'s answer."""
+        row = w.row
+        rid, field, origin = row["researcher_id"], row["field"], row["origin"]
+        if w.writes in ("imported", "generated"):
+            vid = self.insert_row("field_values", {**row, "created_at": utcnow()})
             audit.record(
                 self,
-                fv.origin,
-                "import" if d.writes == "imported" else "generate",
-                researcher_id=fv.researcher_id,
-                field=fv.field,
-                before_id=cur.id if cur else None,
+                origin,
+                "import" if w.writes == "imported" else "generate",
+                researcher_id=rid,
+                field=field,
+                before_id=w.cur_id,
                 after_id=vid,
-                job_id=fv.job_id,
-                before=cur.value if cur else None,
-                after=value,
+                job_id=row["job_id"],
             )
-            self._set_current(fv.researcher_id, fv.field, vid)
+            self._set_current(rid, field, vid)
             return vid, None
         # a proposal; an older pending proposal from the same origin is replaced by the newer one
-        for p in d.pending:
-            if p["origin"] == fv.origin:
-                self.db.execute(
-                    "UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? WHERE id = ?",
-                    [utcnow(), fv.origin, p["id"]],
-                )
-        vid = self._insert_value(fv, "proposed", (value, d.encoded, d.hash))
+        for pid in w.withdraw:
+            self.db.conn.execute(
+                "UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? WHERE id = ?",
+                [utcnow(), origin, pid],
+            )
+        vid = self.insert_row("field_values", {**row, "created_at": utcnow()})
         pid = self.insert_row(
             "proposals",
             {
                 "kind": "field",
-                "researcher_id": fv.researcher_id,
-                "field": fv.field,
+                "researcher_id": rid,
+                "field": field,
                 "value_id": vid,
-                "current_value_id": cur.id if cur else None,
+                "current_value_id": w.cur_id,
                 "payload": "{}",
-                "summary": f"{fv.field}: {display_value(fv.field, value)[:200]}",
-                "reason": f"{d.kind} value proposed: {d.result.reason}",
-                "confidence": fv.confidence,
+                "summary": w.summary,
+                "reason": w.reason,
+                "confidence": row["confidence"],
                 "state": "pending",
-                "job_id": fv.job_id,
+                "job_id": row["job_id"],
                 "created_at": utcnow(),
             },
         )
