@@ -178,11 +178,21 @@ def _value_row(fv: FieldValue, status: str, packed: str | bytes, value_hash: str
     return row
 
 
-# a researcher's pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held)
+# a researcher's pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held).
+# Read through the researcher's range of proposals_state: `+p.kind` and no ORDER BY (the rows are sorted here) keep
+# SQLite from walking the whole queue in id order instead (proposals_queue_kind), once per researcher.
 _PENDING = (
     "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
-    "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ?"
+    "WHERE +p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ?"
 )
+_REJECTED = (
+    "SELECT p.id, p.field, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
+    "WHERE p.state = 'rejected' AND p.researcher_id = ?"
+)
+
+
+def _by_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: r["id"])
 
 
 class Store:
@@ -692,22 +702,18 @@ class Store:
             [researcher_id],
         ):
             at(r["held_field"]).current = self._fv(r)
-        for r in self._q(_PENDING + " ORDER BY p.id", [researcher_id]):
+        for r in _by_id(self._q(_PENDING, [researcher_id])):
             pending = at(r["field"]).pending
             assert pending is not None
             pending.append(r)
-        for r in self._q(
-            "SELECT p.id, p.field, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id"
-            " WHERE p.state = 'rejected' AND p.researcher_id = ? ORDER BY p.id",
-            [researcher_id],
-        ):
+        for r in _by_id(self._q(_REJECTED, [researcher_id])):
             rejected = at(r["field"]).rejected
             assert rejected is not None
             rejected.setdefault((r["origin"], r["value_hash"]), r["id"])
         return out
 
     def _pending(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
-        return self._q(_PENDING + " AND p.field = ? ORDER BY p.id", [researcher_id, field])
+        return _by_id(self._q(_PENDING + " AND p.field = ?", [researcher_id, field]))
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
         """The one write path for automatic writers (page import, model). The store, not the caller, decides
@@ -744,12 +750,11 @@ class Store:
         if held is not None and held.rejected is not None:
             rejected = held.rejected.get((fv.origin, h))
         else:
-            row = self._one(
-                "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
-                "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ? ORDER BY p.id LIMIT 1",
+            rows = self._q(
+                _REJECTED + " AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
                 [fv.researcher_id, fv.field, fv.origin, h],
             )
-            rejected = row["id"] if row else None
+            rejected = min((r["id"] for r in rows), default=None)
         if rejected is not None:
             skipped = WriteResult(
                 outcome="skipped_rejected",

@@ -103,3 +103,25 @@ def test_one_researchers_proposals_in_every_state_are_read_through_the_researche
     rest = proposal_page(store, QueueQuery(state=None, researcher_id=rids[1]), limit=10, after=page.next)
     assert [r["id"] for r in page.rows + rest.rows] == [p.id for p in every]
     store.close()
+
+
+def test_what_a_write_decision_reads_is_read_through_the_researchers_index(tmp_path):
+    """A write's decision (pending proposals, rejected values) and a bulk build worker's reading of all of a
+    researcher's fields read that researcher's range of proposals_state, never a walk over the whole queue (which
+    made every write of a bulk build slower as the queue grew)."""
+    store = Store.open(tmp_path / "q.db")
+    rids = [person_with_a_proposal(store, f"Person {i}", f"p{i}") for i in range(3)]
+    store.reject(store.proposals("pending", researcher_id=rids[0])[0].id, "reviewer")
+    fv = FieldValue(
+        researcher_id=rids[1],
+        field="affiliation",
+        value={"name": "University of York"},
+        status="proposed",
+        origin="llm:f/m",
+    )
+    for call in (lambda: store.fields_held(rids[1]), lambda: store.decide_write(fv)):
+        proposal_reads = [p for p in plans_of(store, call) if "SEARCH p " in p or "SCAN p" in p]
+        assert proposal_reads and all("proposals_state" in p for p in proposal_reads), proposal_reads
+    held = store.fields_held(rids[0])["affiliation"]
+    assert held.pending == [] and held.rejected and held.current is None
+    store.close()
