@@ -103,7 +103,7 @@ def _pickle_models_plainly() -> None:
 def _model_reduce(m: Any) -> Any:
     """A pydantic model as `_model` rebuilds it: its class, fields and the set of fields given. Pydantic's own
     way (a state dict read and written by its Python __getstate__ / __setstate__) costs more in both processes."""
-    if m.__pydantic_extra__ is not None or m.__pydantic_private__:
+    if m.__pydantic_extra__ is not None or m.__pydantic_private__ is not None:
         return m.__reduce_ex__(2)
     return _model, (type(m), m.__dict__, m.__pydantic_fields_set__)
 
