@@ -98,11 +98,13 @@ class _ListingTexts:
 
 @dataclass
 class Held:
-    """A field's current value and pending proposals (rows of `Store._pending`), as a writer sees them; `pending`
-    None: not known, read from the store."""
+    """A field's current value and pending proposals (rows of `Store._pending`), as a writer sees them; and the
+    values a person rejected, (origin, value hash) -> proposal id. `pending` or `rejected` None: not known,
+    `decide_write` reads them from the store."""
 
     current: FieldValue | None
     pending: list[dict[str, Any]] | None = None
+    rejected: dict[tuple[str, str], int] | None = None
 
 
 @dataclass
@@ -121,6 +123,19 @@ class WriteDecision:
     state: str = ""
     writes: str | None = None  # the policy's result when a row is written: imported / generated / proposal
 
+    def encoded_write(self) -> EncodedWrite:
+        """The rows this decision writes, encoded (`writes` is set): `Store.write_encoded` makes them."""
+        assert self.writes is not None, "a decision that writes nothing"
+        fv, cur = self.fv, self.cur
+        status = "proposed" if self.writes == "proposal" else self.writes
+        row = _value_row(fv, status, pack_json(self.encoded), self.hash)
+        if self.writes != "proposal":
+            return EncodedWrite(self.writes, row, cur.id if cur else None)
+        withdraw = [p["id"] for p in self.pending if p["origin"] == fv.origin]
+        summary = f"{fv.field}: {display_value(fv.field, self.value)[:200]}"
+        reason = f"{self.kind} value proposed: {self.result.reason}"
+        return EncodedWrite(self.writes, row, cur.id if cur else None, withdraw, summary, reason)
+
     def held_after(self) -> Held:
         """The field's current value and pending proposals once this write is made, with `value_id` /
         `proposal_id` for the ids of the rows it writes."""
@@ -133,6 +148,41 @@ class WriteDecision:
         kept = [p for p in self.pending if p["origin"] != self.fv.origin]
         mine = {"id": r.proposal_id, "value_id": r.value_id, "origin": self.fv.origin, "value_hash": self.hash}
         return Held(self.cur, [*kept, mine])
+
+
+@dataclass
+class EncodedWrite:
+    """A write `decide_write` decided, as plain values (`WriteDecision.encoded_write`): a bulk build's worker
+    encodes it, its writer makes it (`Store.write_encoded`)."""
+
+    writes: str  # imported / generated / proposal
+    row: dict[str, Any]  # the value's field_values row, all but its time
+    cur_id: int | None  # the current value's id
+    withdraw: list[int] = dataclasses.field(default_factory=list)  # a proposal's: the same origin's pending ones
+    summary: str = ""  # a proposal's
+    reason: str = ""  # a proposal's
+
+    def of_value(self, fv: FieldValue) -> EncodedWrite:
+        """The same write, the value row's columns but the value itself taken from `fv`."""
+        row = _value_row(fv, self.row["status"], self.row["value"], self.row["value_hash"])
+        return dataclasses.replace(self, row=row)
+
+
+def _value_row(fv: FieldValue, status: str, packed: str | bytes, value_hash: str) -> dict[str, Any]:
+    """The field_values row of `fv` but its time; `packed`: its value as stored (`pack_json` of its encoding)."""
+    row = fv.model_dump(exclude={"id", "value"})
+    row["status"] = status
+    row["value"] = packed
+    row["value_hash"] = value_hash
+    row["evidence"] = pack_json(encode_json(row["evidence"]))
+    return row
+
+
+# a researcher's pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held)
+_PENDING = (
+    "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
+    "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ?"
+)
 
 
 class Store:
@@ -608,11 +658,7 @@ class Store:
             value = validate_field_value(fv.field, fv.value)
             encoded = encode_json(value)
             checked = (value, encoded, _hash_encoded(fv.field, encoded))
-        data = fv.model_dump(exclude={"id", "value"})  # the value is stored as `checked` encoded it
-        data["status"] = status
-        data["value"] = pack_json(checked[1])
-        data["value_hash"] = checked[2]
-        data["evidence"] = pack_json(encode_json(data["evidence"]))
+        data = _value_row(fv, status, pack_json(checked[1]), checked[2])
         data["created_at"] = utcnow()
         return self.insert_row("field_values", data)
 
@@ -628,12 +674,40 @@ class Store:
                 [researcher_id, field, value_id],
             )
 
+    def fields_held(self, researcher_id: int) -> dict[str, Held]:
+        """What `decide_write` reads of each field of the researcher (current value, pending proposals, rejected
+        values), for all the fields at once in three reads, for a caller that decides several writes of one
+        researcher (a bulk build's worker). A field not in the result has none of them."""
+        out: dict[str, Held] = {}
+
+        def at(f: str) -> Held:
+            got = out.get(f)
+            if got is None:
+                got = out[f] = Held(None, [], {})
+            return got
+
+        for r in self._q(
+            "SELECT c.field AS held_field, fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
+            "WHERE c.researcher_id = ?",
+            [researcher_id],
+        ):
+            at(r["held_field"]).current = self._fv(r)
+        for r in self._q(_PENDING + " ORDER BY p.id", [researcher_id]):
+            pending = at(r["field"]).pending
+            assert pending is not None
+            pending.append(r)
+        for r in self._q(
+            "SELECT p.id, p.field, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id"
+            " WHERE p.state = 'rejected' AND p.researcher_id = ? ORDER BY p.id",
+            [researcher_id],
+        ):
+            rejected = at(r["field"]).rejected
+            assert rejected is not None
+            rejected.setdefault((r["origin"], r["value_hash"]), r["id"])
+        return out
+
     def _pending(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
-        return self._q(
-            "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
-            "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ? AND p.field = ?",
-            [researcher_id, field],
-        )
+        return self._q(_PENDING + " AND p.field = ? ORDER BY p.id", [researcher_id, field])
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
         """The one write path for automatic writers (page import, model). The store, not the caller, decides
@@ -667,15 +741,19 @@ class Store:
                 outcome="unchanged", status=cur.status, value_id=cur.id, reason="the current value is the same"
             )
             return WriteDecision(fv, kind, value, encoded, h, same, cur)
-        rejected = self._one(
-            "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
-            "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
-            [fv.researcher_id, fv.field, fv.origin, h],
-        )
-        if rejected:
+        if held is not None and held.rejected is not None:
+            rejected = held.rejected.get((fv.origin, h))
+        else:
+            row = self._one(
+                "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
+                "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ? ORDER BY p.id LIMIT 1",
+                [fv.researcher_id, fv.field, fv.origin, h],
+            )
+            rejected = row["id"] if row else None
+        if rejected is not None:
             skipped = WriteResult(
                 outcome="skipped_rejected",
-                proposal_id=rejected["id"],
+                proposal_id=rejected,
                 reason="a person rejected this value from this origin",
             )
             return WriteDecision(fv, kind, value, encoded, h, skipped, cur)
@@ -714,45 +792,48 @@ class Store:
     def write_decided(self, d: WriteDecision) -> tuple[int, int | None]:
         """`apply_write` of a decision that writes a row (`d.writes`): the ids of the value and of the proposal
         (None: the value was applied)."""
-        fv, cur, value = d.fv, d.cur, d.value
-        if d.writes in ("imported", "generated"):
-            vid = self._insert_value(fv, d.writes, (value, d.encoded, d.hash))
+        return self.write_encoded(d.encoded_write())
+
+    def write_encoded(self, w: EncodedWrite) -> tuple[int, int | None]:
+        """Make an encoded decision's rows (inside the transaction it was decided in, or one that holds what it was
+        decided on: agent/batch/predict.py); `write_decided`'s answer."""
+        row = w.row
+        rid, field, origin = row["researcher_id"], row["field"], row["origin"]
+        if w.writes in ("imported", "generated"):
+            vid = self.insert_row("field_values", {**row, "created_at": utcnow()})
             audit.record(
                 self,
-                fv.origin,
-                "import" if d.writes == "imported" else "generate",
-                researcher_id=fv.researcher_id,
-                field=fv.field,
-                before_id=cur.id if cur else None,
+                origin,
+                "import" if w.writes == "imported" else "generate",
+                researcher_id=rid,
+                field=field,
+                before_id=w.cur_id,
                 after_id=vid,
-                job_id=fv.job_id,
-                before=cur.value if cur else None,
-                after=value,
+                job_id=row["job_id"],
             )
-            self._set_current(fv.researcher_id, fv.field, vid)
+            self._set_current(rid, field, vid)
             return vid, None
         # a proposal; an older pending proposal from the same origin is replaced by the newer one
-        for p in d.pending:
-            if p["origin"] == fv.origin:
-                self.db.execute(
-                    "UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? WHERE id = ?",
-                    [utcnow(), fv.origin, p["id"]],
-                )
-        vid = self._insert_value(fv, "proposed", (value, d.encoded, d.hash))
+        for pid in w.withdraw:
+            self.db.conn.execute(
+                "UPDATE proposals SET state = 'withdrawn', decided_at = ?, decided_by = ? WHERE id = ?",
+                [utcnow(), origin, pid],
+            )
+        vid = self.insert_row("field_values", {**row, "created_at": utcnow()})
         pid = self.insert_row(
             "proposals",
             {
                 "kind": "field",
-                "researcher_id": fv.researcher_id,
-                "field": fv.field,
+                "researcher_id": rid,
+                "field": field,
                 "value_id": vid,
-                "current_value_id": cur.id if cur else None,
+                "current_value_id": w.cur_id,
                 "payload": "{}",
-                "summary": f"{fv.field}: {display_value(fv.field, value)[:200]}",
-                "reason": f"{d.kind} value proposed: {d.result.reason}",
-                "confidence": fv.confidence,
+                "summary": w.summary,
+                "reason": w.reason,
+                "confidence": row["confidence"],
                 "state": "pending",
-                "job_id": fv.job_id,
+                "job_id": row["job_id"],
                 "created_at": utcnow(),
             },
         )

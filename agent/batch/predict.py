@@ -35,7 +35,7 @@ from enrich.schemas import DerivedFact, FieldValue, Proposal, Researcher, WriteR
 from enrich.schemas.conflation import ConflationResult
 from enrich.schemas.fields import base_field
 from enrich.store import Store, slots, structural
-from enrich.store.core import Held, WriteDecision
+from enrich.store.core import EncodedWrite, Held, WriteDecision
 
 NEW_ID = 9_000_000_000_000_000  # ids of rows not written yet; far above any real rowid, within SQLite's integers
 _NEW_ID_TEXT = str(NEW_ID)[:12]  # how one looks in a text (a step's detail quoting a new proposal's id)
@@ -54,7 +54,7 @@ class Call:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     result: Any
-    # a write's decision, for `apply` (no reads made again): submit's WriteDecision when it writes a row,
+    # a write's decision, for `apply` (no reads made again): submit's EncodedWrite when it writes a row,
     # submit_all's list of them (None where nothing is written), propose_split's new Proposal
     decision: Any = None
 
@@ -87,7 +87,7 @@ class PredictingStore:
         self.unsure = ""
         self.next_id = NEW_ID
         self.held: dict[tuple[int, str], Held] = {}  # fields this researcher's steps wrote
-        self.seen: dict[tuple[int, str], FieldValue | None] = {}  # current values its steps read from the store
+        self.fields: dict[int, dict[str, Held]] = {}  # the fields as committed (Store.fields_held), read once
         self.verdicts: dict[int, ConflationResult] = {}  # conflation verdicts they saved, by listing
         self.added: list[DerivedFact] = []  # facts they derived
         self.listings: dict[int, set[int]] = {}  # the listings a researcher holds, as read
@@ -131,19 +131,25 @@ class PredictingStore:
 
     # reads -------------------------------------------------------------------------------------------------
 
+    def _committed(self, researcher_id: int) -> dict[str, Held]:
+        got = self.fields.get(researcher_id)
+        if got is None:
+            got = self.fields[researcher_id] = self.store.fields_held(researcher_id)
+        return got
+
+    def _held(self, researcher_id: int, field: str) -> Held:
+        """The field as this researcher's steps left it, else as committed."""
+        return self.held.get((researcher_id, field)) or self._committed(researcher_id).get(field) or Held(None, [], {})
+
     def current(self, researcher_id: int, field: str) -> FieldValue | None:
-        key = (researcher_id, field)
-        held = self.held.get(key)
-        if held is not None:
-            got = held.current
-        else:
-            got = self.seen[key] = self.store.current(researcher_id, field)
-        return self._record("current", key, {}, got)
+        return self._record("current", (researcher_id, field), {}, self._held(researcher_id, field).current)
 
     def current_all(self, researcher_id: int, fields: Any = None) -> dict[str, FieldValue]:
-        got = self.store.current_all(researcher_id, fields)
-        for f in fields if fields is not None else ():
-            self.seen[(researcher_id, f)] = got.get(f)
+        got = {
+            h.current.field: h.current
+            for h in self._committed(researcher_id).values()
+            if h.current is not None and (fields is None or h.current.field in fields)
+        }
         for (rid, f), held in self.held.items():
             if rid == researcher_id and (fields is None or f in fields):
                 if held.current is None:
@@ -162,10 +168,8 @@ class PredictingStore:
     def _predict(self, fv: FieldValue, auto_apply: bool) -> WriteDecision:
         key = (fv.researcher_id, fv.field)
         try:
-            held = self.held.get(key)
-            if held is None and key in self.seen:  # the current value as the steps read it (pending: read there)
-                held = Held(self.seen[key])
             known = fv.researcher_id in self.read
+            held = self._held(*key)
             d = self.store.decide_write(fv, auto_apply=auto_apply, held=held, researcher_read=known)
         except Exception as exc:  # e.g. a value the schema refuses: the step sees it raise in the writer
             raise self.cannot(f"submit raised {type(exc).__name__}") from exc
@@ -174,7 +178,8 @@ class PredictingStore:
             if d.writes == "proposal":
                 new["proposal_id"] = self._new_id()
             d.result = d.result.model_copy(update=new)
-            self.held[key] = d.held_after()
+            after = self.held[key] = d.held_after()
+            after.rejected = held.rejected  # a write rejects nothing
         return d
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
@@ -234,9 +239,9 @@ class PredictingStore:
         ]
 
 
-def _writing(d: WriteDecision) -> WriteDecision | None:
-    """The decision to hand to the writer: only one that writes a row."""
-    return d if d.writes is not None else None
+def _writing(d: WriteDecision) -> EncodedWrite | None:
+    """The decision to hand to the writer, encoded: only one that writes a row."""
+    return d.encoded_write() if d.writes is not None else None
 
 
 # the writer's side -----------------------------------------------------------------------------------------
@@ -425,13 +430,13 @@ def apply(store: Store, predicted: Predicted) -> str:
                     continue
                 args, kwargs = _with_real_ids((c.args, c.kwargs), ids)
                 if n == "submit":
-                    if c.decision is not None:
-                        _apply_write(store, c.decision, args[0], c.result, ids)  # args[0]: its ids made real
+                    if c.decision is not None:  # args[0]: the value with its ids made real
+                        _apply_write(store, c.decision, args[0], (c.args[0], c.result), ids)
                 elif n == "submit_all":
                     for d, got in zip(c.decision, c.result, strict=True):
-                        if d is not None:
-                            placed = _with_real_ids(d.fv, ids)
-                            _apply_write(store, d, placed, got[1], ids)
+                        if d is not None:  # got: (the value as placed, what the store did)
+                            placed = _with_real_ids(got[0], ids)
+                            _apply_write(store, d, placed, got, ids)
                 elif n == "propose_split":
                     if c.decision is not None:
                         ids[c.result] = store.create_proposal(_real_ids(c.decision, ids) if ids else c.decision)
@@ -444,18 +449,20 @@ def apply(store: Store, predicted: Predicted) -> str:
     return ""
 
 
-def _apply_write(store: Store, d: WriteDecision, fv: FieldValue, predicted: WriteResult, ids: dict[int, int]) -> None:
-    """Apply the worker's decision `d`; `fv`: its value with real ids; binds the ids of the rows written."""
-    cur, pending = d.cur, d.pending
-    if ids:
-        if cur is not None and cur.id is not None and cur.id >= NEW_ID:
-            cur = cur.model_copy(update={"id": _real_ids(cur.id, ids)})
-        if any(p["id"] >= NEW_ID for p in pending):
-            pending = [{**p, "id": _real_ids(p["id"], ids)} for p in pending]
-    if fv is not d.fv or cur is not d.cur or pending is not d.pending:
-        d = dataclasses.replace(d, fv=fv, cur=cur, pending=pending)
-    vid, pid = store.write_decided(d)
-    assert predicted.value_id is not None  # a row was written
-    ids[predicted.value_id] = vid
-    if predicted.proposal_id is not None and pid is not None:
-        ids[predicted.proposal_id] = pid
+def _apply_write(
+    store: Store, w: EncodedWrite, fv: FieldValue, predicted: tuple[FieldValue, WriteResult], ids: dict[int, int]
+) -> None:
+    """Make the worker's encoded decision `w`; `fv`: its value with real ids, `predicted`: the value as the worker
+    had it and the result it predicted. Binds the ids of the rows written."""
+    if fv is not predicted[0]:  # a predicted id in the value's columns, made real
+        w = w.of_value(fv)
+    if ids and (
+        (w.cur_id is not None and w.cur_id >= NEW_ID) or any(p >= NEW_ID for p in w.withdraw)
+    ):  # this researcher's own rows, written earlier in its steps
+        w = dataclasses.replace(w, cur_id=_real_ids(w.cur_id, ids), withdraw=_real_ids(w.withdraw, ids))
+    vid, pid = store.write_encoded(w)
+    result = predicted[1]
+    assert result.value_id is not None  # a row was written
+    ids[result.value_id] = vid
+    if result.proposal_id is not None and pid is not None:
+        ids[result.proposal_id] = pid
