@@ -98,11 +98,13 @@ class _ListingTexts:
 
 @dataclass
 class Held:
-    """A field's current value and pending proposals (rows of `Store._pending`), as a writer sees them; `pending`
-    None: not known, read from the store."""
+    """A field's current value and pending proposals (rows of `Store._pending`), as a writer sees them; and the
+    values a person rejected, (origin, value hash) -> proposal id. `pending` or `rejected` None: not known,
+    `decide_write` reads them from the store."""
 
     current: FieldValue | None
     pending: list[dict[str, Any]] | None = None
+    rejected: dict[tuple[str, str], int] | None = None
 
 
 @dataclass
@@ -174,6 +176,13 @@ def _value_row(fv: FieldValue, status: str, packed: str | bytes, value_hash: str
     row["value_hash"] = value_hash
     row["evidence"] = pack_json(encode_json(row["evidence"]))
     return row
+
+
+# a researcher's pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held)
+_PENDING = (
+    "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
+    "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ?"
+)
 
 
 class Store:
@@ -665,12 +674,40 @@ class Store:
                 [researcher_id, field, value_id],
             )
 
+    def fields_held(self, researcher_id: int) -> dict[str, Held]:
+        """What `decide_write` reads of each field of the researcher (current value, pending proposals, rejected
+        values), for all the fields at once in three reads, for a caller that decides several writes of one
+        researcher (a bulk build's worker). A field not in the result has none of them."""
+        out: dict[str, Held] = {}
+
+        def at(f: str) -> Held:
+            got = out.get(f)
+            if got is None:
+                got = out[f] = Held(None, [], {})
+            return got
+
+        for r in self._q(
+            "SELECT c.field AS held_field, fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
+            "WHERE c.researcher_id = ?",
+            [researcher_id],
+        ):
+            at(r["held_field"]).current = self._fv(r)
+        for r in self._q(_PENDING + " ORDER BY p.id", [researcher_id]):
+            pending = at(r["field"]).pending
+            assert pending is not None
+            pending.append(r)
+        for r in self._q(
+            "SELECT p.id, p.field, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id"
+            " WHERE p.state = 'rejected' AND p.researcher_id = ? ORDER BY p.id",
+            [researcher_id],
+        ):
+            rejected = at(r["field"]).rejected
+            assert rejected is not None
+            rejected.setdefault((r["origin"], r["value_hash"]), r["id"])
+        return out
+
     def _pending(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
-        return self._q(
-            "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
-            "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ? AND p.field = ?",
-            [researcher_id, field],
-        )
+        return self._q(_PENDING + " AND p.field = ? ORDER BY p.id", [researcher_id, field])
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
         """The one write path for automatic writers (page import, model). The store, not the caller, decides
@@ -704,15 +741,19 @@ class Store:
                 outcome="unchanged", status=cur.status, value_id=cur.id, reason="the current value is the same"
             )
             return WriteDecision(fv, kind, value, encoded, h, same, cur)
-        rejected = self._one(
-            "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
-            "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
-            [fv.researcher_id, fv.field, fv.origin, h],
-        )
-        if rejected:
+        if held is not None and held.rejected is not None:
+            rejected = held.rejected.get((fv.origin, h))
+        else:
+            row = self._one(
+                "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
+                "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ? ORDER BY p.id LIMIT 1",
+                [fv.researcher_id, fv.field, fv.origin, h],
+            )
+            rejected = row["id"] if row else None
+        if rejected is not None:
             skipped = WriteResult(
                 outcome="skipped_rejected",
-                proposal_id=rejected["id"],
+                proposal_id=rejected,
                 reason="a person rejected this value from this origin",
             )
             return WriteDecision(fv, kind, value, encoded, h, skipped, cur)

@@ -87,7 +87,7 @@ class PredictingStore:
         self.unsure = ""
         self.next_id = NEW_ID
         self.held: dict[tuple[int, str], Held] = {}  # fields this researcher's steps wrote
-        self.seen: dict[tuple[int, str], FieldValue | None] = {}  # current values its steps read from the store
+        self.fields: dict[int, dict[str, Held]] = {}  # the fields as committed (Store.fields_held), read once
         self.verdicts: dict[int, ConflationResult] = {}  # conflation verdicts they saved, by listing
         self.added: list[DerivedFact] = []  # facts they derived
         self.listings: dict[int, set[int]] = {}  # the listings a researcher holds, as read
@@ -131,19 +131,25 @@ class PredictingStore:
 
     # reads -------------------------------------------------------------------------------------------------
 
+    def _committed(self, researcher_id: int) -> dict[str, Held]:
+        got = self.fields.get(researcher_id)
+        if got is None:
+            got = self.fields[researcher_id] = self.store.fields_held(researcher_id)
+        return got
+
+    def _held(self, researcher_id: int, field: str) -> Held:
+        """The field as this researcher's steps left it, else as committed."""
+        return self.held.get((researcher_id, field)) or self._committed(researcher_id).get(field) or Held(None, [], {})
+
     def current(self, researcher_id: int, field: str) -> FieldValue | None:
-        key = (researcher_id, field)
-        held = self.held.get(key)
-        if held is not None:
-            got = held.current
-        else:
-            got = self.seen[key] = self.store.current(researcher_id, field)
-        return self._record("current", key, {}, got)
+        return self._record("current", (researcher_id, field), {}, self._held(researcher_id, field).current)
 
     def current_all(self, researcher_id: int, fields: Any = None) -> dict[str, FieldValue]:
-        got = self.store.current_all(researcher_id, fields)
-        for f in fields if fields is not None else ():
-            self.seen[(researcher_id, f)] = got.get(f)
+        got = {
+            h.current.field: h.current
+            for h in self._committed(researcher_id).values()
+            if h.current is not None and (fields is None or h.current.field in fields)
+        }
         for (rid, f), held in self.held.items():
             if rid == researcher_id and (fields is None or f in fields):
                 if held.current is None:
@@ -162,10 +168,8 @@ class PredictingStore:
     def _predict(self, fv: FieldValue, auto_apply: bool) -> WriteDecision:
         key = (fv.researcher_id, fv.field)
         try:
-            held = self.held.get(key)
-            if held is None and key in self.seen:  # the current value as the steps read it (pending: read there)
-                held = Held(self.seen[key])
             known = fv.researcher_id in self.read
+            held = self._held(*key)
             d = self.store.decide_write(fv, auto_apply=auto_apply, held=held, researcher_read=known)
         except Exception as exc:  # e.g. a value the schema refuses: the step sees it raise in the writer
             raise self.cannot(f"submit raised {type(exc).__name__}") from exc
@@ -174,7 +178,8 @@ class PredictingStore:
             if d.writes == "proposal":
                 new["proposal_id"] = self._new_id()
             d.result = d.result.model_copy(update=new)
-            self.held[key] = d.held_after()
+            after = self.held[key] = d.held_after()
+            after.rejected = held.rejected  # a write rejects nothing
         return d
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:

@@ -21,6 +21,7 @@ from store_sql import rows as sql_rows
 from enrich.schemas import FieldValue
 from enrich.schemas.listing import ParsedListing
 from enrich.store import Store, StoreError
+from enrich.store.core import Held
 
 # A tiny value pool so that the same value comes back often (duplicates, re-proposals after a reject).
 VALUES = ["MIT", "KAIST", "ETH Zurich"]
@@ -177,6 +178,17 @@ class NeverOverride(RuleBasedStateMachine):
         expected = self.model.expect_submit(rid, origin, value, auto_apply)
         fv = FieldValue(
             researcher_id=rid, field=FIELD, value=aff(value), status="proposed", origin=origin, confidence=0.9
+        )
+        # what a bulk build's worker decides from the researcher's fields read at once (Store.fields_held) is what
+        # the store decides reading them one by one
+        held = self.store.fields_held(rid).get(FIELD, Held(None, [], {}))
+        ahead, alone = (self.store.decide_write(fv, auto_apply=auto_apply, held=h) for h in (held, None))
+        assert (ahead.result, ahead.writes, ahead.state, ahead.cur, ahead.pending) == (
+            alone.result,
+            alone.writes,
+            alone.state,
+            alone.cur,
+            alone.pending,
         )
         got = self.store.submit(fv, auto_apply=auto_apply)
         outcome = got.status if got.outcome == "applied" else got.outcome
