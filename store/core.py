@@ -178,21 +178,17 @@ def _value_row(fv: FieldValue, status: str, packed: str | bytes, value_hash: str
     return row
 
 
-# a researcher's pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held).
-# Read through the researcher's range of proposals_state: `+p.kind` and no ORDER BY (the rows are sorted here) keep
-# SQLite from walking the whole queue in id order instead (proposals_queue_kind), once per researcher.
+# A researcher's proposals in one state: through the index on (state, researcher_id, field), named because the
+# planner, ordering by id, otherwise takes a queue index on (state, ..., id) and reads every proposal in that state
+# (every pending one of the store, for each researcher of a bulk build).
+_OF_RESEARCHER = "FROM proposals p INDEXED BY proposals_state JOIN field_values fv ON fv.id = p.value_id "
+
+# a researcher's pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held)
 _PENDING = (
-    "SELECT p.*, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
-    "WHERE +p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ?"
+    "SELECT p.*, fv.origin, fv.value_hash "
+    + _OF_RESEARCHER
+    + "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ?"
 )
-_REJECTED = (
-    "SELECT p.id, p.field, fv.origin, fv.value_hash FROM proposals p JOIN field_values fv ON fv.id = p.value_id "
-    "WHERE p.state = 'rejected' AND p.researcher_id = ?"
-)
-
-
-def _by_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda r: r["id"])
 
 
 class Store:
@@ -702,18 +698,23 @@ class Store:
             [researcher_id],
         ):
             at(r["held_field"]).current = self._fv(r)
-        for r in _by_id(self._q(_PENDING, [researcher_id])):
+        for r in self._q(_PENDING + " ORDER BY p.id", [researcher_id]):
             pending = at(r["field"]).pending
             assert pending is not None
             pending.append(r)
-        for r in _by_id(self._q(_REJECTED, [researcher_id])):
+        for r in self._q(
+            "SELECT p.id, p.field, fv.origin, fv.value_hash "
+            + _OF_RESEARCHER
+            + "WHERE p.state = 'rejected' AND p.researcher_id = ? ORDER BY p.id",
+            [researcher_id],
+        ):
             rejected = at(r["field"]).rejected
             assert rejected is not None
             rejected.setdefault((r["origin"], r["value_hash"]), r["id"])
         return out
 
     def _pending(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
-        return _by_id(self._q(_PENDING + " AND p.field = ?", [researcher_id, field]))
+        return self._q(_PENDING + " AND p.field = ? ORDER BY p.id", [researcher_id, field])
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
         """The one write path for automatic writers (page import, model). The store, not the caller, decides
@@ -750,11 +751,12 @@ class Store:
         if held is not None and held.rejected is not None:
             rejected = held.rejected.get((fv.origin, h))
         else:
-            rows = self._q(
-                _REJECTED + " AND p.field = ? AND fv.origin = ? AND fv.value_hash = ?",
+            row = self._one(
+                "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
+                "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ? ORDER BY p.id LIMIT 1",
                 [fv.researcher_id, fv.field, fv.origin, h],
             )
-            rejected = min((r["id"] for r in rows), default=None)
+            rejected = row["id"] if row else None
         if rejected is not None:
             skipped = WriteResult(
                 outcome="skipped_rejected",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -48,7 +47,9 @@ from .predict import Predicted, PredictingStore, Unsure
 
 InFlight = dict[tuple[int, str], tuple[str, str]]
 AHEAD = 4  # chunks handed to each worker ahead of the writer: work while it writes, bounded memory
-KEY_CHUNKS = 8  # chunks of new work keys (work_keys.CATCH_UP_LISTINGS listings each) a worker makes per task
+# listings whose work keys a worker makes per task and the writer writes in one transaction: more than catch_up's
+# chunk (each page of the key index is written fewer times), bounded memory however many were never keyed
+KEY_LISTINGS = 16_000
 
 
 class _PredictingClient(RecordingClient):
@@ -103,7 +104,7 @@ def _pickle_models_plainly() -> None:
 def _model_reduce(m: Any) -> Any:
     """A pydantic model as `_model` rebuilds it: its class, fields and the set of fields given. Pydantic's own
     way (a state dict read and written by its Python __getstate__ / __setstate__) costs more in both processes."""
-    if m.__pydantic_extra__ is not None or m.__pydantic_private__:
+    if m.__pydantic_extra__ is not None or m.__pydantic_private__ is not None:
         return m.__reduce_ex__(2)
     return _model, (type(m), m.__dict__, m.__pydantic_fields_set__)
 
@@ -184,9 +185,9 @@ def _run_chunk(plans: list[Plan], in_flight: InFlight) -> list[Predicted]:
     return out
 
 
-def _new_keys(after: int | None, chunks: int, listings: int) -> list[work_keys.NewKeys]:
-    """The keys of up to `chunks` chunks of `listings` listings past `after` (None: the store's state)."""
-    return list(itertools.islice(work_keys.new_keys(_WORKER["stand_in"].store, after, listings), chunks))
+def _new_keys(after: int | None, listings: int) -> work_keys.NewKeys | None:
+    """The keys of the next `listings` listings past `after` (None: the store's state); None when none is left."""
+    return next(work_keys.new_keys(_WORKER["stand_in"].store, after, listings), None)
 
 
 def _merge_groups(researcher_ids: list[int]) -> list[Any]:
@@ -199,9 +200,9 @@ class Pipeline:
     """The chunks of `plans` (each `chunk` researchers) predicted in `workers` processes; `next()` gives the next
     chunk's predictions in plan order (waiting for them), `finish()` waits for merge detection's groups (found in a
     worker; the writer proposes them, after the steps' writes as in one process). Merge detection starts once the
-    work keys it needs are written: workers make them, KEY_CHUNKS chunks of listings per task (bounded memory
-    however many listings were never keyed), this process writes them a chunk at a time as `next()` is called (a
-    commit from a worker's connection would make `Trust` replay every chunk handed out so far)."""
+    work keys it needs are written: workers make them, KEY_LISTINGS listings per task, and this process writes each
+    task's keys when `next()` finds them made (a commit from a worker's connection would make `Trust` replay every
+    chunk handed out so far)."""
 
     def __init__(
         self,
@@ -216,18 +217,16 @@ class Pipeline:
     ) -> None:
         self.in_flight = in_flight
         self.chunks = deque(plans[i : i + chunk] for i in range(0, len(plans), chunk))
-        # one write lock for this process and the workers: merge detection's writes (keys, proposals) wait on it and
-        # wake when a chunk commits, instead of polling SQLite's busy handler past its timeout
+        # one write lock for this process and the workers: a worker's writes (work keys of listings imported during
+        # the build) wait on it and wake when a chunk commits, instead of polling SQLite's busy handler past its timeout
         lock = spawn_lock()
         self.store, self.own_lock = store, locks.of(store.db)
         locks.share(store, lock)
         self.pool = spawn_pool(workers, _init, (store.file_path(), settings, job_id, ror_loaded, lock))
         self.running: deque[Future[list[Predicted]]] = deque()
         self.merge_among: list[int] | None = None  # merge detection's researchers, once started
-        self.keying: Future[list[work_keys.NewKeys]] | None = None
-        self.new_keys: deque[work_keys.NewKeys] = deque()  # made by a worker, not written yet
+        self.keying: Future[work_keys.NewKeys | None] | None = None
         self.keyed_upto: int | None = None  # the last listing keyed so far (None: none yet, from the store's state)
-        self.all_keyed = False
         self.merging: Future[list[Any]] | None = None
         self.ahead = AHEAD * workers
         self.handed_out = 0  # chunks given to the workers so far
@@ -238,23 +237,20 @@ class Pipeline:
         self._merges()
 
     def _merges(self, *, wait: bool = False) -> None:
-        """Writes the next chunk of new work keys (all of them with `wait`) in this process's transactions, asks a
-        worker for more as they run out, and hands merge detection to a worker once every listing is keyed."""
+        """Writes the work keys a worker made (waits for all of them with `wait`) in this process's transactions,
+        asking for the next ones first, and hands merge detection to a worker once every listing is keyed."""
         while self.merge_among is not None and self.merging is None:
-            if self.keying is not None and (wait or self.keying.done()):
-                got = self.keying.result()
-                self.keying = None
-                self.new_keys.extend(got)
-                self.keyed_upto = got[-1].upto if got else self.keyed_upto
-                self.all_keyed = len(got) < KEY_CHUNKS
-            if self.keying is None and not self.all_keyed and len(self.new_keys) <= KEY_CHUNKS:
-                self.keying = self.pool.submit(_new_keys, self.keyed_upto, KEY_CHUNKS, work_keys.CATCH_UP_LISTINGS)
-            if self.new_keys:
-                work_keys.add_keys(self.store, self.new_keys.popleft())
-            if self.all_keyed and not self.new_keys:
-                self.merging = self.pool.submit(_merge_groups, self.merge_among)
-            if not wait:
+            if self.keying is None:
+                self.keying = self.pool.submit(_new_keys, self.keyed_upto, KEY_LISTINGS)
+            if not wait and not self.keying.done():
                 return
+            keys, self.keying = self.keying.result(), None
+            if keys is None:
+                self.merging = self.pool.submit(_merge_groups, self.merge_among)
+            else:
+                self.keyed_upto = keys.upto
+                self.keying = self.pool.submit(_new_keys, keys.upto, KEY_LISTINGS)  # made while these are written
+                work_keys.add_keys(self.store, keys)
 
     def _send(self) -> None:
         while self.chunks and len(self.running) < self.ahead:

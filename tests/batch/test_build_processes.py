@@ -16,7 +16,7 @@ from enrich.agent.batch.job import build
 from enrich.agent.ingest import parse
 from enrich.agent.llm.factory import make_client
 from enrich.agent.loop import RunOptions
-from enrich.store import Store, work_keys
+from enrich.store import Store
 
 from .bulk_helpers import export, files_settings, ingest, page, store_facts
 
@@ -91,8 +91,7 @@ def test_on_a_store_never_keyed_only_the_writer_commits_and_every_prediction_is_
     predictions (a commit from a worker's connection made it replay every chunk handed out before it), and the keys,
     merge proposals and request lines are those of one process."""
     monkeypatch.setattr(batch_job, "BUILD_CHUNK", 8)  # chunks handed out before and after the keys are written
-    monkeypatch.setattr(work_keys, "CATCH_UP_LISTINGS", 5)  # keys made by several tasks, written chunk by chunk
-    monkeypatch.setattr(build_pipeline, "KEY_CHUNKS", 2)
+    monkeypatch.setattr(build_pipeline, "KEY_LISTINGS", 5)  # keys made by several tasks, each written at once
     one = _store(tmp_path, "one")
     two = _store(tmp_path, "two")
     assert not _keys(two[1])
