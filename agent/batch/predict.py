@@ -419,7 +419,7 @@ class Trust:
 def apply(store: Store, predicted: Predicted) -> str:
     """Make a researcher's predicted writes through the real store, in order, inside a savepoint, making none of
     its reads again (`Trust` says when that is exact): a write the store decided in the worker is applied as
-    decided (`Store.write_decided`). Returns "" when done, else why not (everything written is rolled back)."""
+    decided (`Store.write_encoded`). Returns "" when done, else why not (everything written is rolled back)."""
     assert predicted.calls is not None
     ids: dict[int, int] = {}  # predicted id -> real id
     try:
