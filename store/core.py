@@ -658,13 +658,10 @@ class Store:
         )
         return {r["field"]: self._fv(r) for r in rows}
 
-    def _insert_value(self, fv: FieldValue, status: str, checked: tuple[Any, str, str] | None = None) -> int:
-        """`checked`: (the validated value, its JSON, its hash) when the caller has them already (submit)."""
-        if checked is None:
-            value = validate_field_value(fv.field, fv.value)
-            encoded = encode_json(value)
-            checked = (value, encoded, _hash_encoded(fv.field, encoded))
-        data = _value_row(fv, status, pack_json(checked[1]), checked[2])
+    def _insert_value(self, fv: FieldValue, status: str) -> int:
+        """A person's value row (automatic writers' rows come from `write_encoded`)."""
+        encoded = encode_json(validate_field_value(fv.field, fv.value))
+        data = _value_row(fv, status, pack_json(encoded), _hash_encoded(fv.field, encoded))
         data["created_at"] = utcnow()
         return self.insert_row("field_values", data)
 
@@ -752,8 +749,10 @@ class Store:
             rejected = held.rejected.get((fv.origin, h))
         else:
             row = self._one(
-                "SELECT p.id FROM proposals p JOIN field_values fv ON fv.id = p.value_id WHERE p.state = 'rejected' "
-                "AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? AND fv.value_hash = ? ORDER BY p.id LIMIT 1",
+                "SELECT p.id "
+                + _OF_RESEARCHER
+                + "WHERE p.state = 'rejected' AND p.researcher_id = ? AND p.field = ? AND fv.origin = ? "
+                "AND fv.value_hash = ? ORDER BY p.id LIMIT 1",
                 [fv.researcher_id, fv.field, fv.origin, h],
             )
             rejected = row["id"] if row else None
@@ -764,7 +763,7 @@ class Store:
                 reason="a person rejected this value from this origin",
             )
             return WriteDecision(fv, kind, value, encoded, h, skipped, cur)
-        pending = held.pending if held is not None and held.pending is not None else None
+        pending = held.pending if held is not None else None
         if pending is None:
             pending = self._pending(fv.researcher_id, fv.field)
         for p in pending:
@@ -793,17 +792,13 @@ class Store:
         new rows' ids."""
         if d.writes is None:
             return d.result
-        vid, pid = self.write_decided(d)
+        vid, pid = self.write_encoded(d.encoded_write())
         return d.result.model_copy(update={"value_id": vid} if pid is None else {"value_id": vid, "proposal_id": pid})
-
-    def write_decided(self, d: WriteDecision) -> tuple[int, int | None]:
-        """`apply_write` of a decision that writes a row (`d.writes`): the ids of the value and of the proposal
-        (None: the value was applied)."""
-        return self.write_encoded(d.encoded_write())
 
     def write_encoded(self, w: EncodedWrite) -> tuple[int, int | None]:
         """Make an encoded decision's rows (inside the transaction it was decided in, or one that holds what it was
-        decided on: agent/batch/predict.py); `write_decided`'s answer."""
+        decided on: agent/batch/predict.py); the ids of the value and of the proposal (None: the value was
+        applied)."""
         row = w.row
         rid, field, origin = row["researcher_id"], row["field"], row["origin"]
         if w.writes in ("imported", "generated"):

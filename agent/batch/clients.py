@@ -35,6 +35,7 @@ from enrich.agent.llm.instructor_api import (
     answer_key,
     answer_text,
     canonical_json,
+    compact_json,
     earlier_answers,
     reask_request,
 )
@@ -42,8 +43,6 @@ from enrich.agent.llm.instructor_client import InstructorClient, completion_from
 from enrich.agent.llm.pricing import batch_cost_usd
 from enrich.agent.llm.redact import redact, redact_obj
 from enrich.store import llm_log
-
-from .lines import body_json
 
 
 def body_hash(body: dict[str, Any] | RequestText) -> str:
@@ -63,7 +62,7 @@ class NewRequest:
     researcher_id: int
     step: str
     round: int
-    body: str  # the request body's JSON text, as the line holds it (lines.body_json)
+    body: str  # the request body's JSON text, as the line holds it (instructor_api.compact_json)
     first_hash: str
     tokens_in: int  # estimate (chars / 4) for --dry-run and reports
 
@@ -269,7 +268,7 @@ class ReplayClient(_Wrapper):
             n = row["round"] + 1
             cid = custom_id(row["job_id"], row["researcher_id"], step, n)
             chars = sum(len(json.dumps(m.get("content") or "")) for m in nxt.get("messages", []))
-            request = NewRequest(cid, row["researcher_id"], step, n, body_json(nxt), row["first_hash"], chars // 4)
+            request = NewRequest(cid, row["researcher_id"], step, n, compact_json(nxt), row["first_hash"], chars // 4)
             raise self._defer(step, Reasked(request, error))
         key = call_key(self.online, call)
         if key is not None:

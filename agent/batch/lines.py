@@ -22,6 +22,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from enrich.agent.llm.instructor_api import compact_json
+
 ENDPOINT = "/v1/chat/completions"
 # OpenAI's limits per input file (Batch API reference: "up to 50,000 requests, and can be up to 200 MB in size").
 MAX_REQUESTS_PER_FILE = 50_000
@@ -31,15 +33,10 @@ ACTIVE_STATES = ("validating", "in_progress", "finalizing", "cancelling")
 FINAL_STATES = ("completed", "failed", "expired", "cancelled")
 
 
-def body_json(body: dict[str, Any]) -> str:
-    """A request body's JSON text as an input line holds it."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
 def input_line(custom_id: str, body: dict[str, Any] | str) -> str:
-    """One request as a JSONL line (with its newline). `body`: the request body, or its text as `body_json` (or
+    """One request as a JSONL line (with its newline). `body`: the request body, or its text as `compact_json` (or
     instructor_api.request_text) writes it -- a bulk build encodes each body once."""
-    text = body if isinstance(body, str) else body_json(body)
+    text = body if isinstance(body, str) else compact_json(body)
     return f'{{"custom_id":{json.dumps(custom_id, ensure_ascii=False)},"method":"POST","url":"{ENDPOINT}","body":{text}}}\n'
 
 

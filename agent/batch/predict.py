@@ -361,8 +361,9 @@ class Trust:
     each researcher once), and a researcher's steps read and write only that researcher's rows, and the
     conflation verdicts of its listings. So what a worker read is what the writer would read when (1) nothing but
     the writer committed since the worker read (`Store.data_version`, which changes only on other connections'
-    commits: a person's review, merge detection's work keys), and (2) the researcher's calls name no other
-    researcher, and only listings of its own that no other researcher holds (`may_apply`).
+    commits: a person's review, an import; a build's work keys are written by the writer), and (2) the
+    researcher's calls name no other researcher, and only listings of its own that no other researcher holds
+    (`may_apply`).
 
     For (1), `chunk` is asked inside each chunk's transaction (no other connection commits while the writer holds
     the write lock): a change seen there may have come before any chunk handed out so far was read, so the chunks

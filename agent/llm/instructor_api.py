@@ -47,6 +47,7 @@ __all__ = [
     "answer_key",
     "answer_text",
     "canonical_json",
+    "compact_json",
     "as_own_class",
     "compact_reasks",
     "drop_answers",
@@ -148,6 +149,11 @@ _SLOT_IN_TEXT = re.compile("\x00enrich-slot-(\\d+)\x00")
 _SLOT_IN_JSON = re.compile(r"\\u0000enrich-slot-(\d+)\\u0000")  # a placeholder as JSON writes it
 
 
+def compact_json(body: dict[str, Any]) -> str:
+    """A body's JSON text as a Batch API input line holds it (its own key order, no spaces)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical_json(body: dict[str, Any]) -> str:
     """A body's JSON text with sorted keys: the same text for the same body, however it was built."""
     return json.dumps(body, sort_keys=True, ensure_ascii=False)
@@ -168,7 +174,7 @@ class RequestText:
     @classmethod
     def of(cls, body: dict[str, Any]) -> RequestText:
         return cls(
-            json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+            compact_json(body),
             canonical_json(body),
             sum(len(m.get("content") or "") for m in body.get("messages", [])),
             len(json.dumps(body.get("tools", ""))),
