@@ -243,6 +243,7 @@ class PredictingStore:
     # the module-level store functions the steps call (store.stand_in.hands_over) ---------------------------
 
     def take_call(self, name: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        got: Any
         if name == "get_conflation":
             listing_id = kwargs.get("listing_id")
             if listing_id in self.verdicts:
