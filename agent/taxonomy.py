@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
+from itertools import takewhile
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ class Taxonomy:
 
     @cached_property
     def _chains(self) -> dict[str, tuple[str, ...]]:
-        return {}  # a tag's ancestors, walked once: the topics step asks for them ~100 times per researcher
+        return {}  # a tag's ancestors (nearest first), walked once: the topics step asks ~100 times per researcher
 
     def _chain(self, code: str) -> tuple[str, ...]:
         chain = self._chains.get(code)
@@ -81,9 +82,18 @@ class Taxonomy:
             chain = self._chains[code] = tuple(out)
         return chain
 
-    def ancestors(self, code: str) -> list[str]:
-        """Parent, grandparent, ... of a tag (nearest first)."""
-        return list(self._chain(code))
+    @cached_property
+    def _down_to_field(self) -> dict[str, tuple[str, ...]]:
+        return {}
+
+    def down_to_field(self, code: str) -> tuple[str, ...]:
+        """The tag, then its ancestors while they are at or below the field level: what a work ranked for the tag is
+        evidence for."""
+        got = self._down_to_field.get(code)
+        if got is None:
+            chain = (code, *self._chain(code))
+            got = self._down_to_field[code] = tuple(takewhile(lambda c: self.depth(c) >= self.field_depth, chain))
+        return got
 
     def depth(self, code: str) -> int:
         return len(self._chain(code))

@@ -121,12 +121,16 @@ def test_ranking_above_a_threshold_reads_only_the_tags_sharing_a_term():
         assert index.nonzero(text) == {i: s for i, s in enumerate(index.similarities(text)) if s}
 
 
-def test_ancestors_and_depth_are_walked_once_and_stay_the_same():
+def test_a_tag_down_to_the_field_level_is_walked_once_and_stays_the_same():
+    """What a work ranked for a tag is evidence for: the tag, then its ancestors while at or below the field level
+    (tests/agent/test_taxonomy_import.py has a hierarchy); the arXiv taxonomy is flat."""
     tax = load_taxonomy("arxiv")
     for t in tax.tags:
-        chain = tax.ancestors(t.tag)
-        chain.append("changed by a caller")  # a caller's list is its own
-        assert tax.ancestors(t.tag) == chain[:-1] and tax.depth(t.tag) == len(chain) - 1
+        assert tax.down_to_field(t.tag) == (t.tag,) and tax.depth(t.tag) == 0
+        assert tax.down_to_field(t.tag) is tax.down_to_field(t.tag)
+    deep = Taxonomy("t", "1", (Tag("a", "A"), Tag("b", "B", parent="a"), Tag("c", "C", parent="b")), field_depth=1)
+    assert [deep.down_to_field(c) for c in "abc"] == [(), ("b",), ("c", "b")]
+    assert [deep.depth(c) for c in "abc"] == [0, 1, 2] and deep.group("c") == "a" and deep.field_level("c") == "b"
 
 
 def test_each_work_of_the_acl_seed_ranks_learning_and_language_tags_first():
