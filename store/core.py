@@ -270,6 +270,21 @@ class Store:
             else:
                 conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def savepoints_in_memory(self) -> Iterator[Store]:
+        """For a writer that opens a savepoint per item in its transactions (a bulk build: one per researcher):
+        while it runs, SQLite keeps each savepoint's copies of the pages it changes (the sub-journal) in memory.
+        By default it moves them to a temporary file once they pass a small size in one transaction, and from then
+        on writes there every page each savepoint first changes: a large part of a bulk build's writes. Opened
+        outside a transaction (SQLite changes `temp_store` only there; temp tables live in memory meanwhile)."""
+        conn = self.db.conn
+        before = conn.execute("PRAGMA temp_store").fetchone()[0]
+        conn.execute("PRAGMA temp_store = MEMORY")
+        try:
+            yield self
+        finally:
+            conn.execute(f"PRAGMA temp_store = {int(before)}")
+
     def _q(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return select(self, sql, params)
 

@@ -203,7 +203,7 @@ def build(
     try:
         if dry_run:
             try:
-                with store.transaction(), fewer_collections():
+                with store.savepoints_in_memory(), store.transaction(), fewer_collections():
                     run_all()
                     raise _DryRun
             except _DryRun:
@@ -219,7 +219,7 @@ def build(
                     counts={"researchers": len(plans)},
                 )
             )
-            with fewer_collections():
+            with store.savepoints_in_memory(), fewer_collections():
                 run_all()
     except BaseException as exc:
         writer.abort()
