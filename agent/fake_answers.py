@@ -12,10 +12,10 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from enrich.agent.names import looks_like_institution
 from enrich.agent.sentences import gist
+from enrich.agent.stop_words import ENGLISH_STOP_WORDS
 from enrich.agent.vocabulary import GENERIC
 
 

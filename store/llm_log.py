@@ -63,9 +63,12 @@ def _json(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+_STABLE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # built once
+
+
 def sha256_json(value: Any) -> str:
     """A stable hash of a JSON-able value (sorted keys)."""
-    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    blob = _STABLE.encode(value)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

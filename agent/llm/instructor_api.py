@@ -25,6 +25,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any, TypeVar, cast
 
 import instructor
@@ -136,7 +137,7 @@ def _template(
         raise ValueError("a request needs at least one message")
     if not all(set(m) == {"role", "content"} and isinstance(m["content"], str) and m["content"] for m in messages):
         return None
-    key = (response_model, mode, tuple(m["role"] for m in messages), json.dumps(params, sort_keys=True, default=str))
+    key = (response_model, mode, tuple(m["role"] for m in messages), _PARAMS_KEY.encode(params))
     entry = _TEMPLATES.get(key)
     if entry is None:
         skeleton = [{"role": m["role"], "content": _SLOT.format(i)} for i, m in enumerate(messages)]
@@ -145,6 +146,7 @@ def _template(
     return entry
 
 
+_PARAMS_KEY = json.JSONEncoder(sort_keys=True, default=str)  # one encoder: json.dumps with options builds one per call
 _SLOT_IN_TEXT = re.compile("\x00enrich-slot-(\\d+)\x00")
 _SLOT_IN_JSON = re.compile(r"\\u0000enrich-slot-(\d+)\\u0000")  # a placeholder as JSON writes it
 
@@ -213,7 +215,7 @@ def request_text(
     text: _TemplateText | None = entry.get("text")
     if text is None:
         text = entry["text"] = _TemplateText.of(json.loads(entry["body"]))
-    escaped = [json.dumps(m["content"], ensure_ascii=False)[1:-1] for m in messages]
+    escaped = [encode_basestring(m["content"])[1:-1] for m in messages]  # what json.dumps(ensure_ascii=False) writes
 
     def fill(slot: re.Match[str]) -> str:
         return escaped[int(slot[1])]

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from enrich.agent.stop_words import ENGLISH_STOP_WORDS
 from enrich.schemas import Work
 from enrich.schemas.conflation import Cluster, ClusterEvidence, ConflationResult
 
@@ -289,6 +289,8 @@ def _char_rows(texts: list[str]) -> csr_matrix:
     """Character 2-4-gram TF-IDF rows of name lists ("zh", "ng", "ğ": where a lab recruits)."""
     if not any(texts):
         return csr_matrix((len(texts), 1))
+    from sklearn.feature_extraction.text import TfidfVectorizer  # here: importing sklearn costs a CPU-second
+
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
     return vec.fit_transform([t or " " for t in texts]).tocsr()
 

@@ -20,10 +20,10 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from enrich.agent.readability import fk_grade, readability
 from enrich.agent.sentences import gist, split_sentences, third_person
+from enrich.agent.stop_words import ENGLISH_STOP_WORDS
 from enrich.schemas import Evidence, FieldValue, Work
 from enrich.schemas.text import word_key
 

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from rapidfuzz.distance import LCSseq
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from snowballstemmer import stemmer
 
 from enrich.agent.sentences import fragment_reason, split_sentences
+from enrich.agent.stop_words import ENGLISH_STOP_WORDS
 
 from ..vocabulary import CLAIMS, GENERIC, PRAISE
 from .checks import LEAK_WORDS, ungrounded_tokens
