@@ -130,7 +130,10 @@ def build(
         writer.add(cid, line)
         rows.append((cid, rid, step, first, tokens, len(writer.files)))
         report.tokens_in += tokens
-        report.tokens_out += out_tokens.setdefault(step, _answer_tokens(step))
+        answer = out_tokens.get(step)
+        if answer is None:  # once per step (setdefault would ask the step every time)
+            answer = out_tokens[step] = _answer_tokens(step)
+        report.tokens_out += answer
 
     def sink(req: NewRequest) -> None:
         line = input_line(req.custom_id, req.body)
