@@ -74,8 +74,7 @@ def header_regions(ctx: StepContext) -> tuple[str, list[tuple[int, int]]]:
     """The only text an affiliation may come from: the page header (before the first work) and the author lines
     the parser kept as hints. Returns the text shown to the model and the allowed spans of the listing."""
     listing = ctx.listing
-    first = min((w.start for w in ctx.works if w.start is not None), default=len(listing.text))
-    head_end = min(first, HEADER_LIMIT)
+    head_end = min(ctx.body_start, HEADER_LIMIT)
     regions = [(0, head_end)]
     parts = [listing.text[:head_end].strip()]
     for h in ctx.hints:
@@ -184,8 +183,7 @@ def _header_statements(ctx: StepContext, orgs: OrgLines) -> list[tuple[StatedAff
     listing = ctx.listing
     if listing.kind != "person" or listing.format not in NAME_FIRST:
         return []
-    first = min((w.start for w in ctx.works if w.start is not None), default=len(listing.text))
-    lines = header_lines(listing.text, first)
+    lines = header_lines(listing.text, ctx.body_start)
     how = "resolved by the ROR index" if ctx.ror is not None else "read as an organisation's name (no ROR index)"
     found = [(a, f"{a.role} header line {how}") for a in orgs.stated(lines)]
     if not found and (mail := orgs.email_affiliation(lines)) is not None:

@@ -35,6 +35,7 @@ class StepContext:
     ror: RorIndex | None = None  # None when no ROR index is loaded
     notes: list[str] = field(default_factory=list)
     _hints: list[dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
+    _body_start: int | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -62,6 +63,14 @@ class StepContext:
         if self._hints is None:
             self._hints = self.store.listing_hints(self.listing_id)
         return self._hints
+
+    @property
+    def body_start(self) -> int:
+        """Where the listing's first work starts (its header ends there); the text's end when no work has a place.
+        Asked by more than one part of a step: found once."""
+        if self._body_start is None:
+            self._body_start = min((w.start for w in self.works if w.start is not None), default=len(self.listing.text))
+        return self._body_start
 
 
 @dataclass(frozen=True)
