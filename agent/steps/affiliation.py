@@ -40,6 +40,7 @@ from .checks import (
 
 MAX_TOKENS = 200  # a bounded answer: small local models otherwise ramble until the timeout
 STEP = "affiliation"
+FIELDS = slot_fields(STEP)  # the primary field, then its further slots
 
 
 class AffiliationAnswer(BaseModel):
@@ -165,9 +166,8 @@ def _matched_on(fv: FieldValue) -> tuple[str, list[str]]:
 def normalise_all(ctx: StepContext) -> list[str]:
     """Attach the ROR id to every affiliation the researcher holds (derived facts; values unchanged)."""
     notes = []
-    fields = slot_fields(STEP)
-    held = ctx.store.current_all(ctx.researcher_id, fields)  # one read for all slots (a ROR id changes no value)
-    for f in fields:
+    held = ctx.store.current_all(ctx.researcher_id, FIELDS)  # one read for all slots (a ROR id changes no value)
+    for f in FIELDS:
         cur = held.get(f)
         if cur is not None and cur.id is not None:
             m = attach_ror(ctx, cur.id, *_matched_on(cur))
