@@ -57,10 +57,9 @@ _SPLIT_CHAR = re.compile("[" + re.escape("".join(sorted(_MAY_SPLIT))) + "]")
 
 def split_sentences(text: str, keep_whole: Iterable[str] = ()) -> list[str]:
     """The sentences of `text`. A segment boundary that falls inside one of `keep_whole` (titles) is undone."""
-    return list(_split(text or "", tuple(keep_whole)))
+    return list(_remembered_split(text or "", tuple(keep_whole)))
 
 
-@lru_cache(maxsize=4096)  # the same text is split again: one answer checked by several validators, a repeated page
 def _split(text: str, keep_whole: tuple[str, ...]) -> tuple[str, ...]:
     text = _one_space(text)
     if not text:
@@ -71,6 +70,10 @@ def _split(text: str, keep_whole: tuple[str, ...]) -> tuple[str, ...]:
     if protected and _ends_only_inside(text, protected):
         return (text,)  # the answer of _split_and_merge (tests/agent/test_sentences.py compares them)
     return _split_and_merge(text, protected)
+
+
+# the same text is split again: one answer checked by several validators, a repeated page
+_remembered_split = lru_cache(maxsize=4096)(_split)
 
 
 def _one_space(text: str) -> str:
@@ -384,7 +387,7 @@ def standalone(sentence: str) -> str:
 def gist(abstract: str, limit: int = 200) -> str:
     """The abstract's sentence that states the work's own contribution ("we propose ...", "this paper ..."), else
     its first, within `limit` characters (cut at a word, never with "...": small models copy a dangling ellipsis)."""
-    sentences = split_sentences(abstract)
+    sentences = _split(abstract or "", ())  # not remembered twice: gist is
     whole = [x for x in sentences if not x.endswith(("...", "\u2026"))]  # pages cut abstracts off with "..."
     if not whole:
         return ""
