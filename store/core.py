@@ -183,11 +183,11 @@ def _value_row(fv: FieldValue, status: str, packed: str | bytes, value_hash: str
 # (every pending one of the store, for each researcher of a bulk build).
 _OF_RESEARCHER = "FROM proposals p INDEXED BY proposals_state JOIN field_values fv ON fv.id = p.value_id "
 
-# a researcher's pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held)
+# some researchers' pending field proposals, with their values' origin and hash (Store._pending, Store.fields_held)
 _PENDING = (
     "SELECT p.*, fv.origin, fv.value_hash "
     + _OF_RESEARCHER
-    + "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id = ?"
+    + "WHERE p.kind = 'field' AND p.state = 'pending' AND p.researcher_id IN ({marks})"
 )
 
 
@@ -435,8 +435,15 @@ class Store:
         return [self._listing(r) for r in self._q("SELECT * FROM listings ORDER BY id")]
 
     def listing_hints(self, listing_id: int) -> list[dict[str, Any]]:
-        row = self._one("SELECT hints FROM listings WHERE id = ?", [listing_id])
-        return load_json(row["hints"], []) if row else []
+        return self.hints_by_listing([listing_id]).get(listing_id, [])
+
+    def hints_by_listing(self, listing_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """The parser hints of each of these listings (those it holds none of are left out)."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        for ids, marks in in_chunks(list(listing_ids)):
+            for r in self._q(f"SELECT id, hints FROM listings WHERE id IN ({marks})", ids):
+                out[r["id"]] = load_json(r["hints"], [])
+        return out
 
     @staticmethod
     def _work(row: dict[str, Any], texts: _ListingTexts | None = None) -> Work:
@@ -454,14 +461,19 @@ class Store:
         ]
 
     def researcher_listings(self, researcher_id: int) -> list[Listing]:
-        return [
-            self._listing(r)
+        return self.listings_by_researcher([researcher_id]).get(researcher_id, [])
+
+    def listings_by_researcher(self, researcher_ids: Sequence[int]) -> dict[int, list[Listing]]:
+        """Each of these researchers' listings in id order (a researcher without any is left out)."""
+        out: dict[int, list[Listing]] = {}
+        for ids, marks in in_chunks(list(researcher_ids)):
             for r in self._q(
-                "SELECT l.* FROM listings l JOIN researcher_listings rl ON rl.listing_id = l.id "
-                "WHERE rl.researcher_id = ? ORDER BY l.id",
-                [researcher_id],
-            )
-        ]
+                "SELECT rl.researcher_id AS holder, l.* FROM listings l JOIN researcher_listings rl "
+                f"ON rl.listing_id = l.id WHERE rl.researcher_id IN ({marks}) ORDER BY rl.researcher_id, rl.listing_id",
+                ids,
+            ):
+                out.setdefault(r["holder"], []).append(self._listing(r))
+        return out
 
     def shared_listings(self) -> list[tuple[int, int]]:
         """(listing id, researcher id) for each researcher of a listing that several researchers hold (a split's)."""
@@ -474,33 +486,34 @@ class Store:
     def researcher_works(self, researcher_id: int, listings: Sequence[Listing] = ()) -> list[Work]:
         """`listings`: the researcher's listings as read just before (their texts hold abstracts stored as
         references into them: not read and unpacked again)."""
-        return self._linked_works(researcher_id, listings).get(researcher_id, [])
+        return self.works_by_researcher([researcher_id], listings).get(researcher_id, [])
 
-    def works_by_researcher(self) -> dict[int, list[Work]]:
-        """Every researcher's works (as researcher_works gives them) in one query, for store-wide checks."""
-        return self._linked_works()
-
-    def _linked_works(
-        self, researcher_id: int | None = None, listings: Sequence[Listing] = ()
+    def works_by_researcher(
+        self, researcher_ids: Sequence[int] | None = None, listings: Sequence[Listing] = ()
     ) -> dict[int, list[Work]]:
-        """Works per researcher through researcher_listings, in listing then page order; a link's `works` list
-        (a split researcher owns part of a listing) keeps only those works."""
-        where, params = ("WHERE rl.researcher_id = ? ", [researcher_id]) if researcher_id is not None else ("", [])
+        """Works per researcher (of these researchers, else of all of them, for store-wide checks) through
+        researcher_listings, in listing then page order; a link's `works` list (a split researcher owns part of a
+        listing) keeps only those works. `listings`: as `researcher_works`'."""
         out: dict[int, list[Work]] = {}
         keep: dict[tuple[int, int], set[str] | None] = {}
         texts = _ListingTexts(self, known=listings)
-        for r in self._q(
+        sql = (
             "SELECT rl.researcher_id, rl.works AS linked_works, w.* FROM researcher_listings rl "
-            f"JOIN works w ON w.listing_id = rl.listing_id {where}"
-            "ORDER BY rl.researcher_id, rl.listing_id, w.ordinal",
-            params,
-        ):
-            link = (r["researcher_id"], r["listing_id"])
-            if link not in keep:
-                keep[link] = set(load_json(r["linked_works"])) if r["linked_works"] else None
-            kept = keep[link]
-            if kept is None or r["work_id"] in kept:
-                out.setdefault(r["researcher_id"], []).append(self._work(r, texts))
+            "JOIN works w ON w.listing_id = rl.listing_id {where}ORDER BY rl.researcher_id, rl.listing_id, w.ordinal"
+        )
+        chunks = (
+            [((), "")]
+            if researcher_ids is None
+            else [(ids, f"WHERE rl.researcher_id IN ({marks}) ") for ids, marks in in_chunks(list(researcher_ids))]
+        )
+        for ids, where in chunks:
+            for r in self._q(sql.format(where=where), ids):
+                link = (r["researcher_id"], r["listing_id"])
+                if link not in keep:
+                    keep[link] = set(load_json(r["linked_works"])) if r["linked_works"] else None
+                kept = keep[link]
+                if kept is None or r["work_id"] in kept:
+                    out.setdefault(r["researcher_id"], []).append(self._work(r, texts))
         return out
 
     def planning_facts(self, researcher_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
@@ -605,10 +618,18 @@ class Store:
         return [self._researcher(r) for r in self._q(f"SELECT * FROM researchers{where} ORDER BY id")]
 
     def get_researcher(self, researcher_id: int) -> Researcher:
-        row = self._one("SELECT * FROM researchers WHERE id = ?", [researcher_id])
-        if not row:
+        got = self.researchers_by_id([researcher_id]).get(researcher_id)
+        if got is None:
             raise StoreError(f"no researcher {researcher_id} (see `enrich list`)")
-        return self._researcher(row)
+        return got
+
+    def researchers_by_id(self, researcher_ids: Sequence[int]) -> dict[int, Researcher]:
+        """These researchers by id (an id no researcher has is left out)."""
+        out: dict[int, Researcher] = {}
+        for ids, marks in in_chunks(list(researcher_ids)):
+            for r in self._q(f"SELECT * FROM researchers WHERE id IN ({marks})", ids):
+                out[r["id"]] = self._researcher(r)
+        return out
 
     def _require_researcher(self, researcher_id: int) -> None:
         """get_researcher's check without reading the row into a model (every value write makes it)."""
@@ -677,41 +698,45 @@ class Store:
                 [researcher_id, field, value_id],
             )
 
-    def fields_held(self, researcher_id: int) -> dict[str, Held]:
-        """What `decide_write` reads of each field of the researcher (current value, pending proposals, rejected
-        values), for all the fields at once in three reads, for a caller that decides several writes of one
-        researcher (a bulk build's worker). A field not in the result has none of them."""
-        out: dict[str, Held] = {}
+    def fields_held(self, researcher_ids: Sequence[int]) -> dict[int, dict[str, Held]]:
+        """What `decide_write` reads of each field of these researchers (current value, pending proposals,
+        rejected values), for all their fields at once in three reads, for a caller that decides several writes of
+        one researcher (a bulk build's worker). A field not in a researcher's result has none of them, nor a
+        researcher not in the result."""
+        out: dict[int, dict[str, Held]] = {}
 
-        def at(f: str) -> Held:
-            got = out.get(f)
+        def at(rid: int, f: str) -> Held:
+            fields = out.setdefault(rid, {})
+            got = fields.get(f)
             if got is None:
-                got = out[f] = Held(None, [], {})
+                got = fields[f] = Held(None, [], {})
             return got
 
-        for r in self._q(
-            "SELECT c.field AS held_field, fv.* FROM current_values c JOIN field_values fv ON fv.id = c.value_id "
-            "WHERE c.researcher_id = ?",
-            [researcher_id],
-        ):
-            at(r["held_field"]).current = self._fv(r)
-        for r in self._q(_PENDING + " ORDER BY p.id", [researcher_id]):
-            pending = at(r["field"]).pending
-            assert pending is not None
-            pending.append(r)
-        for r in self._q(
-            "SELECT p.id, p.field, fv.origin, fv.value_hash "
-            + _OF_RESEARCHER
-            + "WHERE p.state = 'rejected' AND p.researcher_id = ? ORDER BY p.id",
-            [researcher_id],
-        ):
-            rejected = at(r["field"]).rejected
-            assert rejected is not None
-            rejected.setdefault((r["origin"], r["value_hash"]), r["id"])
+        for ids, marks in in_chunks(list(researcher_ids)):
+            for r in self._q(
+                "SELECT c.researcher_id AS holder, c.field AS held_field, fv.* FROM current_values c "
+                f"JOIN field_values fv ON fv.id = c.value_id WHERE c.researcher_id IN ({marks}) "
+                "ORDER BY c.researcher_id, c.field",
+                ids,
+            ):
+                at(r["holder"], r["held_field"]).current = self._fv(r)
+            for r in self._q(_PENDING.format(marks=marks) + " ORDER BY p.id", ids):
+                pending = at(r["researcher_id"], r["field"]).pending
+                assert pending is not None
+                pending.append(r)
+            for r in self._q(
+                "SELECT p.id, p.researcher_id, p.field, fv.origin, fv.value_hash "
+                + _OF_RESEARCHER
+                + f"WHERE p.state = 'rejected' AND p.researcher_id IN ({marks}) ORDER BY p.id",
+                ids,
+            ):
+                rejected = at(r["researcher_id"], r["field"]).rejected
+                assert rejected is not None
+                rejected.setdefault((r["origin"], r["value_hash"]), r["id"])
         return out
 
     def _pending(self, researcher_id: int, field: str) -> list[dict[str, Any]]:
-        return self._q(_PENDING + " AND p.field = ? ORDER BY p.id", [researcher_id, field])
+        return self._q(_PENDING.format(marks="?") + " AND p.field = ? ORDER BY p.id", [researcher_id, field])
 
     def submit(self, fv: FieldValue, *, auto_apply: bool = False) -> WriteResult:
         """The one write path for automatic writers (page import, model). The store, not the caller, decides

@@ -85,10 +85,25 @@ def get_conflation(
     if listing_id is None and researcher_id is None:
         raise StoreError("get_conflation needs a listing_id or a researcher_id")
     col, val = ("listing_id", listing_id) if listing_id is not None else ("researcher_id", researcher_id)
-    row = select_one(
-        store, f"SELECT * FROM conflation WHERE {col} = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", [val]
-    )
-    return None if row is None else to_model(ConflationResult, row, CONFLATION)
+    return _latest_verdicts(store, col, [val]).get(val)
+
+
+def verdicts_by_listing(store: Store, listing_ids: list[int]) -> dict[int, ConflationResult]:
+    """`get_conflation` of each of these listings (a listing without a verdict is left out)."""
+    return _latest_verdicts(store, "listing_id", listing_ids)
+
+
+def _latest_verdicts(store: Store, col: str, values: list[Any]) -> dict[Any, ConflationResult]:
+    out: dict[Any, ConflationResult] = {}
+    for keys, marks in in_chunks(values):
+        for row in select(
+            store,
+            f"SELECT * FROM conflation WHERE {col} IN ({marks}) ORDER BY {col}, created_at DESC, rowid DESC",
+            keys,
+        ):
+            if row[col] not in out:
+                out[row[col]] = to_model(ConflationResult, row, CONFLATION)
+    return out
 
 
 @hands_over
@@ -97,15 +112,21 @@ def is_flagged(store: Store, researcher_id: int, researcher: Researcher | None =
     the agent must then not auto-apply a single affiliation or summary. `researcher`: its row, when the caller has
     just read it."""
     r = researcher if researcher is not None and researcher.id == researcher_id else store.get_researcher(researcher_id)
-    if r.single_person:
-        return False
-    row = select_one(
-        store,
-        "SELECT 1 FROM conflation c JOIN researcher_listings rl ON rl.listing_id = c.listing_id "
-        "WHERE rl.researcher_id = ? AND rl.works IS NULL AND c.detected = 1 LIMIT 1",
-        [researcher_id],
-    )
-    return row is not None
+    return not r.single_person and researcher_id in judged_conflated(store, [researcher_id])
+
+
+def judged_conflated(store: Store, researcher_ids: list[int]) -> set[int]:
+    """Those of these researchers who hold a whole listing judged conflated (`is_flagged` but a person's word)."""
+    out: set[int] = set()
+    for ids, marks in in_chunks(researcher_ids):
+        rows = store.db.conn.execute(
+            "SELECT DISTINCT rl.researcher_id FROM conflation c JOIN researcher_listings rl "
+            f"ON rl.listing_id = c.listing_id WHERE rl.researcher_id IN ({marks}) AND rl.works IS NULL "
+            "AND c.detected = 1",
+            ids,
+        )
+        out.update(rid for (rid,) in rows)
+    return out
 
 
 # ----------------------------------------------------------------- split

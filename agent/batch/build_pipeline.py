@@ -153,6 +153,7 @@ def _run_chunk(plans: list[Plan], in_flight: InFlight) -> list[Predicted]:
     recorder: _PredictingClient = w["recorder"]
     made: list[NewRequest] = w["made"]
     recorder.in_flight = in_flight
+    stand_in.read_ahead([p.researcher_id for p in plans])
     out = []
     for plan in plans:
         rid = plan.researcher_id

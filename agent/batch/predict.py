@@ -25,13 +25,14 @@ raised makes the researcher run in the writer at once.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from enrich.schemas import DerivedFact, FieldValue, Proposal, Researcher, WriteResult
+from enrich.schemas import DerivedFact, FieldValue, Listing, Proposal, Researcher, Work, WriteResult
 from enrich.schemas.conflation import ConflationResult
 from enrich.schemas.fields import base_field
 from enrich.store import Store, slots, structural
@@ -40,6 +41,8 @@ from enrich.store.core import EncodedWrite, Held, WriteDecision
 NEW_ID = 9_000_000_000_000_000  # ids of rows not written yet; far above any real rowid, within SQLite's integers
 _NEW_ID_TEXT = str(NEW_ID)[:12]  # how one looks in a text (a step's detail quoting a new proposal's id)
 _NEW_ID_BYTES = _NEW_ID_TEXT.encode()
+_NONE = object()  # nothing read ahead
+T = TypeVar("T")
 
 
 class Unsure(Exception):  # noqa: N818 -- not an error: the researcher runs in the build's process
@@ -75,12 +78,46 @@ class Predicted:
 
 
 class PredictingStore:
-    """`ctx.store` in a bulk build's worker (see module docstring). `begin` before each researcher's steps;
-    `calls` / `unsure` after them."""
+    """`ctx.store` in a bulk build's worker (see module docstring). `read_ahead` before a chunk of researchers,
+    `begin` before each researcher's steps; `calls` / `unsure` after them."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.ahead: dict[tuple[str, int], Any] = {}
         self.begin()
+
+    def read_ahead(self, researcher_ids: list[int]) -> None:
+        """Reads what these researchers' steps read of the committed store, a query per table for all of them
+        instead of one per researcher. Each answer is handed out once, as that read would have returned it: a
+        step's own writes are never in the committed store (the worker writes nothing), the writer's are other
+        researchers' rows (the writer checks the reads of a listing several researchers hold: `Trust`)."""
+        s = self.store
+        listings = s.listings_by_researcher(researcher_ids)
+        held = [x for xs in listings.values() for x in xs]
+        listing_ids = sorted({x.id for x in held if x.id is not None})
+        works = s.works_by_researcher(researcher_ids, held)
+        fields = s.fields_held(researcher_ids)
+        conflated = structural.judged_conflated(s, researcher_ids)
+        ahead: dict[tuple[str, int], Any] = {
+            ("researcher", r.id): r for r in s.researchers_by_id(researcher_ids).values() if r.id is not None
+        }
+        for rid in researcher_ids:
+            ahead["listings", rid] = listings.get(rid, [])
+            ahead["works", rid] = works.get(rid, [])
+            ahead["fields", rid] = fields.get(rid, {})
+            ahead["conflated", rid] = rid in conflated
+        verdicts = structural.verdicts_by_listing(s, listing_ids)
+        hints = s.hints_by_listing(listing_ids)
+        for lid in listing_ids:
+            ahead["verdict", lid] = verdicts.get(lid)
+            ahead["hints", lid] = hints.get(lid, [])
+        self.ahead = ahead
+
+    def _take(self, what: str, key: int, read: Callable[[], T]) -> T:
+        """The answer read ahead of `what` for `key`, once; else (a researcher or listing not read ahead, or asked
+        again) `read()` from the store."""
+        got = self.ahead.pop((what, key), _NONE)
+        return read() if got is _NONE else got
 
     def begin(self) -> None:
         self.calls: list[Call] = []
@@ -114,27 +151,29 @@ class PredictingStore:
     # the researcher's context: what the import wrote, which no step writes -------------------------------
 
     def get_researcher(self, researcher_id: int) -> Researcher:
-        got = self.store.get_researcher(researcher_id)
+        got = self._take("researcher", researcher_id, lambda: self.store.get_researcher(researcher_id))
         self.read.add(researcher_id)
         return got
 
-    def researcher_listings(self, researcher_id: int) -> Any:
-        got = self.store.researcher_listings(researcher_id)
+    def researcher_listings(self, researcher_id: int) -> list[Listing]:
+        got = self._take("listings", researcher_id, lambda: self.store.researcher_listings(researcher_id))
         self.listings.setdefault(researcher_id, set()).update(x.id for x in got if x.id is not None)
         return got
 
-    def researcher_works(self, researcher_id: int, listings: Any = ()) -> Any:
-        return self.store.researcher_works(researcher_id, listings)
+    def researcher_works(self, researcher_id: int, listings: Any = ()) -> list[Work]:
+        return self._take("works", researcher_id, lambda: self.store.researcher_works(researcher_id, listings))
 
-    def listing_hints(self, listing_id: int) -> Any:
-        return self.store.listing_hints(listing_id)
+    def listing_hints(self, listing_id: int) -> list[dict[str, Any]]:
+        return self._take("hints", listing_id, lambda: self.store.listing_hints(listing_id))
 
     # reads -------------------------------------------------------------------------------------------------
 
     def _committed(self, researcher_id: int) -> dict[str, Held]:
         got = self.fields.get(researcher_id)
         if got is None:
-            got = self.fields[researcher_id] = self.store.fields_held(researcher_id)
+            got = self.fields[researcher_id] = self._take(
+                "fields", researcher_id, lambda: self.store.fields_held([researcher_id]).get(researcher_id, {})
+            )
         return got
 
     def _held(self, researcher_id: int, field: str) -> Held:
@@ -204,18 +243,21 @@ class PredictingStore:
     # the module-level store functions the steps call (store.stand_in.hands_over) ---------------------------
 
     def take_call(self, name: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        got: Any
         if name == "get_conflation":
             listing_id = kwargs.get("listing_id")
-            got = self.verdicts[listing_id] if listing_id in self.verdicts else fn(self.store, *args, **kwargs)
+            if listing_id in self.verdicts:
+                got = self.verdicts[listing_id]
+            elif listing_id is not None:
+                got = self._take("verdict", listing_id, lambda: fn(self.store, *args, **kwargs))
+            else:
+                got = fn(self.store, *args, **kwargs)
         elif name == "save_conflation":  # handed over encoded (structural.save_verdict stores it)
             listing_id, rid, result = args
             self.verdicts[listing_id] = result
             return self._record(name, (listing_id, rid, structural.verdict_columns(result)), {}, None)
         elif name == "is_flagged":
-            got = fn(self.store, *args, **kwargs)
-            if not got and any(v.detected for v in self.verdicts.values()):
-                r = kwargs.get("researcher", args[1] if len(args) > 1 else None)
-                got = not (r or self.store.get_researcher(args[0])).single_person
+            got = self._flagged(*args, **kwargs)
         elif name == "propose_split":
             split = structural.split_to_propose(self.store, *args, **kwargs)
             if isinstance(split, Proposal):
@@ -228,6 +270,21 @@ class PredictingStore:
         else:
             raise self.cannot(f"store function {name}")
         return self._record(name, args, kwargs, got)
+
+    def _flagged(self, researcher_id: int, researcher: Researcher | None = None) -> bool:
+        """`structural.is_flagged`, a listing judged conflated by this researcher's steps included."""
+        r = (
+            researcher
+            if researcher is not None and researcher.id == researcher_id
+            else self.store.get_researcher(researcher_id)
+        )
+        if r.single_person:
+            return False
+        return self._take(
+            "conflated",
+            researcher_id,
+            lambda: researcher_id in structural.judged_conflated(self.store, [researcher_id]),
+        ) or any(v.detected for v in self.verdicts.values())
 
     def _submit_all(self, values: Any, *, auto_apply: Any = False) -> list[tuple[FieldValue, WriteDecision] | None]:
         base = base_field(values[0][0].field) if values else None

@@ -24,6 +24,7 @@ from enrich.agent.llm.factory import make_client
 from enrich.agent.loop import STEPS, RunOptions
 from enrich.schemas import FieldValue
 from enrich.store import Store, structural
+from enrich.store.errors import StoreError
 
 from .bulk_helpers import export, files_settings, ingest, store_facts
 
@@ -325,3 +326,64 @@ def test_predicted_then_replayed_the_steps_write_what_they_write_online(tmp_path
     for store, client in ((a, ca), (b, cb)):
         client.close()
         store.close()
+
+
+def _reads_ahead_as_one_by_one(store: Store) -> None:
+    """What a worker's stand-in reads ahead for a chunk of researchers (an id of none among them) is what the store
+    reads for each of them, and reading it makes no query; asked again, the stand-in reads the store (as for a
+    listing's answers another researcher holding it was given)."""
+    ids = [r.id for r in store.researchers(include_merged=True) if r.id is not None] + [10_000]
+    stand_in = predict.PredictingStore(store)
+    stand_in.read_ahead(ids)
+    statements: list[str] = []
+    given: set[int | None] = set()  # listings whose answers were handed out
+    for rid in ids:
+        stand_in.begin()
+        if rid == 10_000:
+            with pytest.raises(StoreError):
+                stand_in.get_researcher(rid)
+            assert stand_in.researcher_listings(rid) == [] and stand_in.researcher_works(rid) == []
+            continue
+        for again in (False, True):  # the answer read ahead, then the store's
+            store.db.conn.set_trace_callback(statements.append)
+            researcher = stand_in.get_researcher(rid)
+            listings = stand_in.researcher_listings(rid)
+            got = [
+                researcher,
+                listings,
+                stand_in.researcher_works(rid, listings),
+                [stand_in.listing_hints(x.id) for x in listings if x.id is not None],
+                [structural.get_conflation(stand_in, listing_id=x.id) for x in listings],
+                structural.is_flagged(stand_in, rid, researcher),
+            ]
+            stand_in.fields.clear()
+            fields = stand_in._committed(rid)
+            store.db.conn.set_trace_callback(None)
+            assert bool(statements) is (again or any(x.id in given for x in listings)), statements
+            statements.clear()
+            assert got == [
+                store.get_researcher(rid),
+                store.researcher_listings(rid),
+                store.researcher_works(rid),
+                [store.listing_hints(x.id) for x in listings if x.id is not None],
+                [structural.get_conflation(store, listing_id=x.id) for x in listings],
+                structural.is_flagged(store, rid),
+            ]
+            assert fields == store.fields_held([rid]).get(rid, {})
+        given.update(x.id for x in listings)
+
+
+def test_what_a_worker_reads_ahead_is_what_it_reads_one_by_one(worked_on, tmp_path):
+    """On a store people worked on (values, pending and rejected proposals, conflation verdicts, a listing judged
+    conflated), and after its split was accepted (researchers holding part of a listing)."""
+    _settings, store, client = _copy(worked_on, tmp_path, "ahead")
+    flagged = [r.id for r in store.researchers() if r.id is not None and structural.is_flagged(store, r.id)]
+    assert flagged and store.shared_listings() == []
+    _reads_ahead_as_one_by_one(store)
+    (split,) = store.proposals("pending", kind="split")
+    assert split.id is not None
+    structural.accept_split(store, split.id, "ann")
+    assert store.shared_listings()
+    _reads_ahead_as_one_by_one(store)
+    client.close()
+    store.close()

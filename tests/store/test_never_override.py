@@ -181,7 +181,7 @@ class NeverOverride(RuleBasedStateMachine):
         )
         # what a bulk build's worker decides from the researcher's fields read at once (Store.fields_held) is what
         # the store decides reading them one by one
-        held = self.store.fields_held(rid).get(FIELD, Held(None, [], {}))
+        held = self.store.fields_held([rid]).get(rid, {}).get(FIELD, Held(None, [], {}))
         ahead, alone = (self.store.decide_write(fv, auto_apply=auto_apply, held=h) for h in (held, None))
         assert (ahead.result, ahead.writes, ahead.state, ahead.cur, ahead.pending) == (
             alone.result,

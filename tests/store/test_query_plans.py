@@ -119,9 +119,9 @@ def test_what_a_write_decision_reads_is_read_through_the_researchers_index(tmp_p
         status="proposed",
         origin="llm:f/m",
     )
-    for call in (lambda: store.fields_held(rids[1]), lambda: store.decide_write(fv)):
+    for call in (lambda: store.fields_held([rids[1]]), lambda: store.decide_write(fv)):
         proposal_reads = [p for p in plans_of(store, call) if "SEARCH p " in p or "SCAN p" in p]
         assert proposal_reads and all("proposals_state" in p for p in proposal_reads), proposal_reads
-    held = store.fields_held(rids[0])["affiliation"]
+    held = store.fields_held([rids[0]])[rids[0]]["affiliation"]
     assert held.pending == [] and held.rejected and held.current is None
     store.close()
