@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -133,18 +134,23 @@ INSTITUTION_WORDS = re.compile(
 )
 
 
+_RESEARCH = re.compile(r"\bResearch\b")
+
+
 def mentions_institution(text: str) -> bool:
     """Loose: could this text name an organisation at all? (Decides whether the model is asked.)"""
-    return bool(INSTITUTION_WORDS.search(text) or re.search(r"\bResearch\b", text))
+    return bool(INSTITUTION_WORDS.search(text) or _RESEARCH.search(text))
 
 
 _LINKING = {"of", "and", "for", "the", "at", "in", "de", "la", "le", "des", "du", "di", "y", "&", "fur", "für"}
+_NAME_WORD = re.compile(r"[^\s,;()]+")
 
 
+@lru_cache(maxsize=4096)  # the conflation and affiliation steps ask it about the same header lines
 def looks_like_institution(name: str) -> bool:
     """An organisation's name, not a sentence that happens to contain "University": short, an institution word,
     and mostly capitalised words (names are title-cased; prose is not)."""
-    words = re.findall(r"[^\s,;()]+", name)
+    words = _NAME_WORD.findall(name)
     if not words or len(words) > 14 or not (INSTITUTION_WORDS.search(name) or _RESEARCH_ORG.search(name)):
         return False
     content = [w for w in words if w.casefold() not in _LINKING]

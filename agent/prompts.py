@@ -60,11 +60,23 @@ class Prompt:
             names |= {f for _, f, _, _ in string.Formatter().parse(template) if f}
         return frozenset(n.split(".")[0].split("[")[0] for n in names)
 
+    @cached_property  # a section without a replacement field reads the same on every call: rendered once
+    def _fixed(self) -> tuple[str | None, ...]:
+        return tuple(
+            None
+            if any(f is not None for _, f, _, _ in string.Formatter().parse(template))
+            else template.format().strip()
+            for _role, template in self.sections
+        )
+
     def messages(self, **variables: Any) -> list[dict[str, str]]:
         missing = self.placeholders - set(variables)
         if missing:
             raise PromptError(f"prompt {self.ref}: no value for {', '.join(sorted(missing))}")
-        return [{"role": role, "content": template.format(**variables).strip()} for role, template in self.sections]
+        return [
+            {"role": role, "content": template.format(**variables).strip() if fixed is None else fixed}
+            for (role, template), fixed in zip(self.sections, self._fixed)
+        ]
 
 
 def parse_prompt(text: str, source: str = "<string>") -> Prompt:

@@ -52,6 +52,7 @@ def _segmenter() -> pysbd.Segmenter:
 # which needs a "." or ")"; it also splits off an opening quotation. A text with none of them before its last
 # character is one sentence (most sentences of a summary), and pysbd's ~40 regular expressions need not run.
 _MAY_SPLIT = frozenset('.!?。．！？…)"“”«»')
+_SPLIT_CHAR = re.compile("[" + re.escape("".join(sorted(_MAY_SPLIT))) + "]")
 
 
 def split_sentences(text: str, keep_whole: Iterable[str] = ()) -> list[str]:
@@ -61,15 +62,20 @@ def split_sentences(text: str, keep_whole: Iterable[str] = ()) -> list[str]:
 
 @lru_cache(maxsize=4096)  # the same text is split again: one answer checked by several validators, a repeated page
 def _split(text: str, keep_whole: tuple[str, ...]) -> tuple[str, ...]:
-    text = re.sub(r"\s+", " ", text).strip()
+    text = _one_space(text)
     if not text:
         return ()
-    if _MAY_SPLIT.isdisjoint(text[:-1] if text[-1] in ".!?" else text):
+    if _SPLIT_CHAR.search(text, 0, len(text) - 1 if text[-1] in ".!?" else len(text)) is None:
         return (text,)  # the same as pysbd's answer (tests/agent/test_sentences.py compares them)
-    protected = [t for t in {re.sub(r"\s+", " ", t).strip() for t in keep_whole} if len(t) > 3]
+    protected = [t for t in {_one_space(t) for t in keep_whole} if len(t) > 3]
     if protected and _ends_only_inside(text, protected):
         return (text,)  # the answer of _split_and_merge (tests/agent/test_sentences.py compares them)
     return _split_and_merge(text, protected)
+
+
+def _one_space(text: str) -> str:
+    """`re.sub(r"\\s+", " ", text).strip()`: `\\s`, str.split() and str.strip() know the same white space."""
+    return " ".join(text.split())
 
 
 def _split_and_merge(text: str, protected: list[str]) -> tuple[str, ...]:
@@ -116,9 +122,6 @@ def _ends_only_inside(text: str, protected: list[str]) -> bool:
         if i not in inside or text[i] not in ".!?" or i + 1 == len(text) or text[i + 1] != " ":
             return False
     return True
-
-
-_SPLIT_CHAR = re.compile("[" + re.escape("".join(sorted(_MAY_SPLIT))) + "]")
 
 
 def _boundary_inside(joined: str, cut: int, title: str) -> bool:

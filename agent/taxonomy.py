@@ -18,13 +18,16 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
+from itertools import takewhile
 from pathlib import Path
 
-from sklearn.feature_extraction.text import TfidfVectorizer
+import numpy as np
 
+from enrich.agent.stop_words import ENGLISH_STOP_WORDS
 from enrich.schemas import Work
 
 
@@ -66,7 +69,7 @@ class Taxonomy:
 
     @cached_property
     def _chains(self) -> dict[str, tuple[str, ...]]:
-        return {}  # a tag's ancestors, walked once: the topics step asks for them ~100 times per researcher
+        return {}  # a tag's ancestors (nearest first), walked once: the topics step asks ~100 times per researcher
 
     def _chain(self, code: str) -> tuple[str, ...]:
         chain = self._chains.get(code)
@@ -79,9 +82,18 @@ class Taxonomy:
             chain = self._chains[code] = tuple(out)
         return chain
 
-    def ancestors(self, code: str) -> list[str]:
-        """Parent, grandparent, ... of a tag (nearest first)."""
-        return list(self._chain(code))
+    @cached_property
+    def _down_to_field(self) -> dict[str, tuple[str, ...]]:
+        return {}
+
+    def down_to_field(self, code: str) -> tuple[str, ...]:
+        """The tag, then its ancestors while they are at or below the field level: what a work ranked for the tag is
+        evidence for."""
+        got = self._down_to_field.get(code)
+        if got is None:
+            chain = (code, *self._chain(code))
+            got = self._down_to_field[code] = tuple(takewhile(lambda c: self.depth(c) >= self.field_depth, chain))
+        return got
 
     def depth(self, code: str) -> int:
         return len(self._chain(code))
@@ -111,93 +123,99 @@ class Taxonomy:
                 return tag
         return None
 
-    def rank_works(self, works: list[Work], k: int = 2, min_similarity: float = 0.1) -> list[list[tuple[str, float]]]:
+    def rank_works(
+        self, works: list[Work], k: int = 2, min_similarity: float = 0.1
+    ) -> list[tuple[tuple[str, float], ...]]:
         """For each work, its `k` best tags at or below the field level (similarity >= `min_similarity`)."""
-        return [list(_rank_text(self, work_text(w), k, min_similarity)) for w in works]
+        return [_rank_text(self, work_text(w), k, min_similarity) for w in works]
 
 
 @lru_cache(maxsize=8192)  # a paper is listed on each of its authors' pages
 def _rank_text(taxonomy: Taxonomy, text: str, k: int, min_similarity: float) -> tuple[tuple[str, float], ...]:
-    index = _tag_index(taxonomy)
-    eligible = _eligible(taxonomy)
-    tags = taxonomy.tags
-    if min_similarity > 0:  # only the tags sharing a term with the text can pass: no pass over every tag
-        found = index.nonzero(text) if text.strip() else {}
-        ranked = sorted(
-            ((tags[i].tag, found[i]) for i in sorted(found) if eligible[i] and found[i] >= min_similarity),
-            key=lambda x: -x[1],
-        )
-        return tuple(ranked[:k])
-    sims = index.similarities(text) if text.strip() else [0.0] * len(tags)
-    ranked = sorted(
-        ((t.tag, s) for t, s, ok in zip(tags, sims, eligible) if ok and s >= min_similarity),
-        key=lambda x: -x[1],
-    )
-    return tuple(ranked[:k])
-
-
-@lru_cache(maxsize=8)
-def _eligible(taxonomy: Taxonomy) -> list[bool]:
-    return [taxonomy.depth(t.tag) >= taxonomy.field_depth for t in taxonomy.tags]
+    return _tag_index(taxonomy).rank(text, k, min_similarity)
 
 
 def work_text(w: Work) -> str:
     return f"{w.title or ''} {(w.abstract or '')[:1000]}"
 
 
-class _TagIndex:
-    """TF-IDF of the tag descriptions, fitted once per taxonomy by scikit-learn. A researcher's text is scored
-    against it in plain Python: the same analyzer, sublinear tf, idf and l2 norm as `TfidfVectorizer.transform`
-    (to rounding), without scikit-learn's per-call overhead, which dominated the pipeline's CPU time. An inverted
-    index (term -> tags) keeps a large taxonomy (OpenAlex: ~4,800 tags) cheap per work."""
+# scikit-learn's default token pattern: runs of two or more word characters
+_TERMS = re.compile(r"(?u)\b\w\w+\b").findall
 
-    def __init__(self, docs: list[str]):
-        vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(docs)
-        # the analyzer's terms, without its per-call chain (decode, preprocess, tokenize, drop stop words): a stop
-        # word is never in the vocabulary, so lower-case + token pattern counts the same terms
-        assert vec.lowercase and vec.strip_accents is None and vec.ngram_range == (1, 1)
-        self.terms = re.compile(vec.token_pattern).findall
-        self.vocabulary = vec.vocabulary_
-        self.idf = vec.idf_.tolist()
-        self.n = len(docs)
-        matrix = vec.transform(docs).tocsc()  # column j: the tags that use term j
-        self.postings = [
-            list(
-                zip(
-                    matrix.indices[matrix.indptr[j] : matrix.indptr[j + 1]].tolist(),
-                    matrix.data[matrix.indptr[j] : matrix.indptr[j + 1]].tolist(),
-                )
-            )
-            for j in range(matrix.shape[1])
+
+class _TagIndex:
+    """TF-IDF of a taxonomy's tag descriptions, the numbers scikit-learn's
+    `TfidfVectorizer(stop_words="english", sublinear_tf=True)` fits and transforms them to (tests/agent/
+    test_taxonomy.py compares them), made here without importing scikit-learn, which costs each process that ranks
+    about a CPU-second. A text is scored against it in plain Python, the same analyzer, sublinear tf, idf and l2
+    norm as `TfidfVectorizer.transform` (to rounding). An inverted index (term -> tags) keeps a large taxonomy
+    (OpenAlex: ~4,800 tags) cheap per work."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        self.codes = [t.tag for t in taxonomy.tags]
+        # the tags a work may be ranked for: at or below the field level
+        self.eligible = [taxonomy.depth(code) >= taxonomy.field_depth for code in self.codes]
+        docs = [
+            Counter(w for w in _TERMS(tag_document(t).lower()) if w not in ENGLISH_STOP_WORDS) for t in taxonomy.tags
         ]
+        terms = sorted(set().union(*docs))  # the vocabulary, by term
+        df = Counter(term for doc in docs for term in doc)
+        n = len(docs) + 1  # smoothed: one more document holding every term
+        # the logarithms are numpy's, as scikit-learn's: its vectorised log is not always math.log to the last bit
+        idf = (np.log(np.array([n / (df[term] + 1) for term in terms], dtype=np.float64)) + 1.0).tolist()
+        rows = [sorted(doc.items()) for doc in docs]  # a document's terms in vocabulary order, as the sums below
+        # sublinear term frequencies (1 + log count), row after row, as scikit-learn takes them from its matrix
+        tf = iter((np.log(np.array([c for row in rows for _, c in row], dtype=np.float64)) + 1.0).tolist())
+        # term -> its idf and the (tag index, weight) of the tags that use it: one look-up per word of a text
+        vocabulary: dict[str, tuple[float, list[tuple[int, float]]]] = {t: (w, []) for t, w in zip(terms, idf)}
+        for i, row in enumerate(rows):
+            weights = [next(tf) * vocabulary[term][0] for term, _ in row]
+            total = 0.0
+            for w in weights:  # summed in order, as scikit-learn's l2 norm (sum() compensates from Python 3.12)
+                total += w * w
+            norm = math.sqrt(total)
+            for (term, _), w in zip(row, weights):
+                vocabulary[term][1].append((i, w / norm))
+        self.vocabulary = vocabulary
 
     def similarities(self, text: str) -> list[float]:
-        sims = [0.0] * self.n
+        sims = [0.0] * len(self.codes)
         for i, s in self.nonzero(text).items():
             sims[i] = s
         return sims
 
     def nonzero(self, text: str) -> dict[int, float]:
         """The similarities of the tags that share a term with the text (the others are 0), by tag index."""
-        counts: dict[int, int] = {}
-        for term in self.terms(text.lower()):
-            j = self.vocabulary.get(term)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        weights = {j: (1.0 + math.log(c)) * self.idf[j] for j, c in counts.items()}
-        norm = math.sqrt(sum(w * w for w in weights.values()))
-        if norm == 0.0:
+        vocabulary = self.vocabulary
+        counts: dict[str, int] = {}  # the text's terms in the order they first occur (the order of the sums below)
+        for term in _TERMS(text.lower()):
+            if term in vocabulary:
+                counts[term] = counts.get(term, 0) + 1
+        if not counts:
             return {}
+        weighted = [((1.0 + math.log(c)) * vocabulary[term][0], vocabulary[term][1]) for term, c in counts.items()]
+        norm = math.sqrt(sum(w * w for w, _ in weighted))  # > 0: every idf is >= 1
         sims: dict[int, float] = {}
-        for j, w in weights.items():
-            for i, v in self.postings[j]:
+        for w, postings in weighted:
+            for i, v in postings:
                 sims[i] = sims.get(i, 0.0) + w * v
         return {i: s / norm for i, s in sims.items()}
+
+    def rank(self, text: str, k: int, min_similarity: float) -> tuple[tuple[str, float], ...]:
+        """The `k` most similar eligible tags with similarity >= `min_similarity` (ties in taxonomy order)."""
+        sims = self.nonzero(text)
+        eligible = self.eligible
+        if min_similarity > 0:  # only the tags sharing a term with the text can pass: no pass over every tag
+            passed = sorted(i for i, s in sims.items() if s >= min_similarity and eligible[i])
+        else:  # every similarity is >= 0: every eligible tag passes
+            passed = [i for i, ok in enumerate(eligible) if ok]
+        passed.sort(key=lambda i: sims.get(i, 0.0), reverse=True)  # stable: ties stay in taxonomy order
+        return tuple((self.codes[i], sims.get(i, 0.0)) for i in passed[:k])
 
 
 @lru_cache(maxsize=8)
 def _tag_index(taxonomy: Taxonomy) -> _TagIndex:
-    return _TagIndex([tag_document(t) for t in taxonomy.tags])
+    return _TagIndex(taxonomy)
 
 
 def tag_document(t: Tag) -> str:

@@ -15,7 +15,7 @@ from enrich.schemas.conflation import ConflationResult
 from enrich.store import structural
 
 from .base import StepContext, StepOutcome
-from .conflation import detect, page_states_affiliation
+from .conflation import MIN_WORKS, detect, page_states_affiliation
 
 STEP = "conflation"
 
@@ -53,7 +53,10 @@ def _detect(works: list[Work], name: str | None, page_affiliation: bool = False)
     """`detect`, remembered by content: the verdict is a function of the works, the name and whether the page
     states an affiliation for its subject, and a platform's duplicate profiles (the same page under another id)
     list the same works again. Kept as pydantic's JSON, so a caller changing its copy changes nothing here (a deep
-    copy of every new verdict cost more than the look-up)."""
+    copy of every new verdict cost more than the look-up). A listing with fewer than MIN_WORKS works is judged
+    without clustering, for less than its key would cost."""
+    if len(works) < MIN_WORKS:
+        return detect(works, name, page_affiliation=page_affiliation)
     key = hashlib.blake2b(
         json.dumps([name, page_affiliation]).encode() + b"".join(w.__pydantic_serializer__.to_json(w) for w in works),
         digest_size=16,

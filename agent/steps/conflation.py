@@ -521,6 +521,7 @@ assert len(DETECT_SIGNS) == len(LISTING_FEATURES)
 # Listings of the fitting data hold 6-12 works: a longer listing's count is scaled to this size, so that a
 # prolific person's many small collaborations do not read as a second person.
 REFERENCE_WORKS = 12
+MIN_WORKS = 4  # fewer works are too few to tell people apart: the verdict says so without clustering
 
 
 def min_group_size(n: int) -> int:
@@ -702,7 +703,7 @@ def detect(
 ) -> ConflationResult:
     """Cluster a listing's works and decide whether they belong to more than one person. page_affiliation:
     page_states_affiliation() of the listing's hints."""
-    if len(works) < 4:
+    if len(works) < MIN_WORKS:
         clusters = [Cluster(work_ids=[w.work_id for w in works], titles=[w.title for w in works])] if works else []
         return ConflationResult(
             detected=False,

@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from enrich.agent.llm.base import LLMError
+from enrich.agent.prompts import load_prompt
+from enrich.agent.taxonomy import load_taxonomy
+from enrich.agent.venues import load_venue_map, venue_evidence
 from enrich.schemas import Evidence, FieldValue, Work
 
 from .base import CallEstimate, StepContext, StepOutcome, record_llm
@@ -103,8 +107,6 @@ class TagEvidence:
 def gather_evidence(works: list[Work], taxonomy, venue_map) -> dict[str, TagEvidence]:
     """Printed categories, venues and text ranking, per tag. Text evidence counts for the tag and its ancestors
     down to the field level (a work about one OpenAlex topic supports that topic's subfield too)."""
-    from enrich.agent.venues import venue_evidence
-
     ev: dict[str, TagEvidence] = {}
 
     def at(code: str) -> TagEvidence:
@@ -122,11 +124,10 @@ def gather_evidence(works: list[Work], taxonomy, venue_map) -> dict[str, TagEvid
         if venue is not None and taxonomy.get(venue.tag) is not None:
             at(venue.tag).venue.add(w.work_id)
         for code, sim in text_tags:
-            for c in [code, *taxonomy.ancestors(code)]:
-                if taxonomy.depth(c) < taxonomy.field_depth:
-                    break
-                at(c).text.add(w.work_id)
-                at(c).text_score += sim
+            for c in taxonomy.down_to_field(code):
+                e = at(c)
+                e.text.add(w.work_id)
+                e.text_score += sim
     return ev
 
 
@@ -157,8 +158,12 @@ def choosable(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold
     strong_page = len({wid for e in ev.values() for wid in e.strong}) >= STRONG_COVERAGE * n
     group = taxonomy.group(primary.tag)
     codes, out = {primary.tag}, []
-    rest = sorted(
-        (e for e in ev.values() if e is not primary and taxonomy.depth(e.tag) >= taxonomy.field_depth),
+    rest = sorted(  # only a tag with enough support can be chosen: the others are not sorted
+        (
+            e
+            for e in ev.values()
+            if e is not primary and taxonomy.depth(e.tag) >= taxonomy.field_depth and len(e.support) >= need
+        ),
         key=lambda e: (-taxonomy.depth(e.tag), *e.rank_key()),
         reverse=True,
     )
@@ -167,8 +172,7 @@ def choosable(ev: dict[str, TagEvidence], works: list[Work], taxonomy, threshold
         # printed/venue backing; a tag from another group (stat.* for a cs.* researcher) needs it from enough works
         backed = (len(e.strong) >= need if not same_group else bool(e.strong)) or (not strong_page and same_group)
         under = taxonomy.depth(e.tag) == taxonomy.field_depth or taxonomy.field_level(e.tag) in codes
-        with_vote = e.score(n) + (0.0 if e.picked else 0.1)
-        if len(e.support) >= need and backed and under and with_vote >= threshold:
+        if backed and under and e.score(n) + (0.0 if e.picked else 0.1) >= threshold:
             out.append(e)
             codes.add(e.tag)
     return primary, out[: MAX_CANDIDATES - 1]
@@ -203,16 +207,14 @@ def decide(
     applied = kept
     codes = {e.tag for e in applied}
     group = taxonomy.group(primary.tag) if primary else None
-    rest = sorted(
-        (e for e in ev.values() if e.tag not in codes and taxonomy.depth(e.tag) >= taxonomy.field_depth),
-        key=lambda e: (e is primary, e.picked, *e.rank_key()),
-        reverse=True,
-    )
-    proposed = [
+    proposable = [  # filtered before the (stable) sort: the same order, fewer sort keys
         e
-        for e in rest
-        if e is primary or e.picked or e.strong or (len(e.support) >= min(2, n) and taxonomy.group(e.tag) == group)
-    ][:MAX_PROPOSED]
+        for e in ev.values()
+        if e.tag not in codes
+        and taxonomy.depth(e.tag) >= taxonomy.field_depth
+        and (e is primary or e.picked or e.strong or (len(e.support) >= min(2, n) and taxonomy.group(e.tag) == group))
+    ]
+    proposed = sorted(proposable, key=lambda e: (e is primary, e.picked, *e.rank_key()), reverse=True)[:MAX_PROPOSED]
     return Decision(applied, proposed, need)
 
 
@@ -260,11 +262,6 @@ def _entry(e: TagEvidence, taxonomy, n: int, order: dict[str, int]) -> dict:
 
 
 def run(ctx: StepContext) -> StepOutcome:
-    from enrich.agent.llm.base import LLMError
-    from enrich.agent.prompts import load_prompt
-    from enrich.agent.taxonomy import load_taxonomy
-    from enrich.agent.venues import load_venue_map
-
     out = StepOutcome(STEP, "none")
     works = [w for w in ctx.works if w.title or w.abstract][:MAX_EVIDENCE_WORKS]
     if not works:
@@ -280,12 +277,13 @@ def run(ctx: StepContext) -> StepOutcome:
         out.detail = f"no {taxonomy.name} tag has evidence in these works"
         return out
     chosen = primary, finer = choosable(ev, works, taxonomy, threshold)
-    candidates = [primary, *finer] if primary is not None else []
-    shown = _shown(works, candidates)
     prompt = load_prompt(STEP)
     reasks, call_id, asked, picked = 0, None, bool(finer), False  # nothing to choose: no call
     how = "" if asked else " [evidence only: no finer tag the model could choose]"
     if asked:
+        assert primary is not None  # finer tags come under a first tag
+        candidates = [primary, *finer]
+        shown = _shown(works, candidates)
         try:
             result = ctx.client.extract(
                 TopicsAnswer,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from enrich.agent.sentences import fragment_reason, gist, split_sentences, standalone
+from enrich.agent.sentences import _one_space, fragment_reason, gist, split_sentences, standalone
 
 
 @pytest.mark.parametrize(
@@ -269,3 +271,11 @@ def test_the_inside_a_title_shortcut_gives_the_split_and_merge_answer(before, ti
 def test_a_contribution_sentence_is_shown_without_a_clause_that_points_back(sentence, shown):
     assert standalone(sentence) == (shown or sentence)
     assert gist(sentence) == (shown or sentence)
+
+
+_SPACES = "".join(c for c in map(chr, range(0x3001)) if re.fullmatch(r"\s", c))  # U+3000 is the last one
+
+
+@given(st.text(st.one_of(st.sampled_from([*_SPACES, "a", "B", "."]), st.characters())))
+def test_white_space_is_made_one_space_as_the_pattern_would(text):
+    assert _one_space(text) == re.sub(r"\s+", " ", text).strip()

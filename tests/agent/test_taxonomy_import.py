@@ -34,7 +34,8 @@ def test_import_openalex_api_page(tax_dir):
     assert (out["topics"], out["subfields"], out["fields"], out["domains"]) == (4, 3, 2, 2)
     assert out["version"] == "2026-03-01" and Path(out["path"]) == tax_dir / "openalex.json"
     tax = load_taxonomy("openalex", str(tax_dir))
-    assert tax.ancestors("T90001") == ["subfields/1702", "fields/17", "domains/3"]
+    assert tax.depth("T90001") == 3 and tax.group("T90001") == "domains/3"
+    assert tax.down_to_field("T90001") == ("T90001", "subfields/1702") and tax.down_to_field("fields/17") == ()
     assert tax.field_level("T90001") == "subfields/1702" and tax.field_level("fields/17") is None
     assert tax.get("T90003").parent == "subfields/1707"  # bare numeric ids become the same short ids
     assert "subword units" in tax.get("T90001").keywords and "neural sequence models" in tax.get("T90001").description

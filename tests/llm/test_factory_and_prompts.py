@@ -85,3 +85,20 @@ def test_ping_prompt_is_packaged():
     ping = load_prompt("ping")
     assert ping.prompt_ref.ref == "ping@1"
     assert [m["role"] for m in ping.messages(word="pong", number=7)] == ["system", "user"]
+
+
+@pytest.mark.parametrize("name", ["affiliation", "summary", "topics", "ping"])
+def test_messages_equal_each_section_formatted_on_the_call(name):
+    """Sections without a replacement field are rendered once (literal braces included): the same text as formatting
+    every section on every call."""
+    p = load_prompt(name)
+    values = {k: f"<{k} {{x}}>" for k in p.placeholders}
+    assert p.messages(**values) == [{"role": r, "content": t.format(**values).strip()} for r, t in p.sections]
+
+
+def test_a_section_without_placeholders_keeps_its_literal_braces():
+    fixed = parse_prompt("---\nname: f\nversion: 1\n---\n## system\n  Braces {{as}} {{{{text}}}}\n## user\n{x}\n")
+    assert fixed.messages(x="1") == [
+        {"role": "system", "content": "Braces {as} {{text}}"},
+        {"role": "user", "content": "1"},
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from test_conflation import more_gait, printed_as, two_people
 
 from enrich.agent.steps import conflate
-from enrich.agent.steps.conflation import detect
+from enrich.agent.steps.conflation import MIN_WORKS, detect
 
 
 def test_a_remembered_verdict_equals_a_fresh_one_and_is_the_callers_own():
@@ -29,3 +29,11 @@ def test_another_name_other_works_or_a_stated_affiliation_are_judged_afresh():
     conflate._detect(works[:-1], "Y. Sun")
     conflate._detect(works, "Y. Sun", page_affiliation=True)
     assert len(conflate._SEEN) == 4
+
+
+def test_a_listing_too_short_to_cluster_is_judged_at_once_not_remembered():
+    works = printed_as(two_people(), "Y. Sun")[: MIN_WORKS - 1]
+    conflate._SEEN.clear()
+    verdict = conflate._detect(works, "Y. Sun")
+    assert verdict == detect(works, "Y. Sun") and not verdict.detected and len(verdict.clusters) == 1
+    assert not conflate._SEEN
