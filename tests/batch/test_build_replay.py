@@ -202,7 +202,7 @@ def test_an_outside_commit_is_replayed_and_a_contradicted_prediction_runs_here(f
             assert got.calls and got.calls[1].name == "save_conflation"  # a write before the contradicted read
         return replay(store, got)
 
-    def no_apply(store: Store, got: predict.Predicted) -> str:
+    def no_apply(store: Store, run: list[predict.Predicted]) -> str:
         raise AssertionError("applied without reading again after an outside commit")
 
     monkeypatch.setattr(Pipeline, "next", read_then_person)
