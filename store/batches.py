@@ -56,12 +56,18 @@ def files(store: Store, job_id: str) -> list[dict[str, Any]]:
 
 
 def add_requests(store: Store, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert request rows (custom_id, job_id, researcher_id, step, round, first_hash, body, tokens_in, file_id)."""
+    """Insert request rows (custom_id, job_id, researcher_id, step, round, first_hash, body, tokens_in, file_id;
+    the same columns in each)."""
     n = 0
-    with store.transaction():
+
+    def pending() -> Iterator[dict[str, Any]]:
+        nonlocal n
         for row in rows:
-            store.insert_row("batch_requests", {**row, "state": "pending"})
             n += 1
+            yield {**row, "state": "pending"}
+
+    with store.transaction():
+        store.insert_rows("batch_requests", pending())
     return n
 
 

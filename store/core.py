@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,24 @@ class EncodedWrite:
         return dataclasses.replace(self, row=row)
 
 
+def _insert_sql(table: str, cols: tuple[str, ...], replace: bool) -> str:
+    """The INSERT statement of a row with these columns (its text made once)."""
+    key = (table, cols, replace)
+    sql = _INSERT_SQL.get(key)
+    if sql is None:
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        sql = _INSERT_SQL[key] = f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    return sql
+
+
+def _values(row: dict[str, Any], cols: tuple[str, ...] | None = None) -> list[Any]:
+    """A row's values for `_insert_sql` (of `cols`, when given: a row of many must have exactly those), a dict or
+    list encoded as JSON."""
+    if cols is not None and tuple(row) != cols:
+        raise ValueError(f"a row with other columns than {cols}: {tuple(row)}")
+    return [encode_json(v) if isinstance(v, (dict, list)) else v for v in row.values()]
+
+
 def _value_row(fv: FieldValue, status: str, packed: str | bytes, value_hash: str) -> dict[str, Any]:
     """The field_values row of `fv` but its time; `packed`: its value as stored (`pack_json` of its encoding)."""
     row = fv.model_dump(exclude={"id", "value"})
@@ -270,6 +289,21 @@ class Store:
             else:
                 conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def savepoints_in_memory(self) -> Iterator[Store]:
+        """For a writer that opens a savepoint per item in its transactions (a bulk build: one per researcher):
+        while it runs, SQLite keeps each savepoint's copies of the pages it changes (the sub-journal) in memory.
+        By default it moves them to a temporary file once they pass a small size in one transaction, and from then
+        on writes there every page each savepoint first changes: a large part of a bulk build's writes. Opened
+        outside a transaction (SQLite changes `temp_store` only there; temp tables live in memory meanwhile)."""
+        conn = self.db.conn
+        before = conn.execute("PRAGMA temp_store").fetchone()[0]
+        conn.execute("PRAGMA temp_store = MEMORY")
+        try:
+            yield self
+        finally:
+            conn.execute(f"PRAGMA temp_store = {int(before)}")
+
     def _q(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return select(self, sql, params)
 
@@ -283,18 +317,20 @@ class Store:
         this package's code, never from input."""
         if not self.db.conn.in_transaction:
             raise RuntimeError("insert_row needs an open store.transaction()")
-        cols = tuple(row)
-        key = (table, cols, replace)
-        sql = _INSERT_SQL.get(key)
-        if sql is None:
-            verb = "INSERT OR REPLACE" if replace else "INSERT"
-            sql = _INSERT_SQL.setdefault(
-                key, f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-            )
-        values = [encode_json(v) if isinstance(v, (dict, list)) else v for v in row.values()]
-        rowid = self.db.conn.execute(sql, values).lastrowid
+        rowid = self.db.conn.execute(_insert_sql(table, tuple(row), replace), _values(row)).lastrowid
         assert rowid is not None  # set by every successful INSERT
         return rowid
+
+    def insert_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
+        """`insert_row` of many rows with the same columns (the first one's), in one statement run for each row."""
+        if not self.db.conn.in_transaction:
+            raise RuntimeError("insert_rows needs an open store.transaction()")
+        rows = iter(rows)
+        first = next(rows, None)
+        if first is not None:
+            cols = tuple(first)
+            sql = _insert_sql(table, cols, False)
+            self.db.conn.executemany(sql, (_values(r, cols) for r in itertools.chain([first], rows)))
 
     # ------------------------------------------------------------------ listings, researchers, works
 

@@ -52,13 +52,14 @@ def save_conflation(store: Store, listing_id: int, researcher_id: int | None, re
     save_verdict(store, listing_id, researcher_id, verdict_columns(result))
 
 
-VerdictColumns = tuple[int, float, str, str]  # detected, confidence, the clusters' JSON, method
+VerdictColumns = tuple[int, float, str | bytes, str]  # detected, confidence, the clusters' JSON as stored, method
 
 
 def verdict_columns(result: ConflationResult) -> VerdictColumns:
-    """A verdict as `save_verdict` stores it (a bulk build's worker encodes it, its writer stores it)."""
+    """A verdict as `save_verdict` stores it (a bulk build's worker encodes it, compression included, and its
+    writer stores it)."""
     clusters = json.dumps([c.model_dump() for c in result.clusters])
-    return int(result.detected), result.confidence, clusters, result.method
+    return int(result.detected), result.confidence, pack_json(clusters), result.method
 
 
 def save_verdict(store: Store, listing_id: int, researcher_id: int | None, columns: VerdictColumns) -> None:
@@ -69,7 +70,7 @@ def save_verdict(store: Store, listing_id: int, researcher_id: int | None, colum
         "researcher_id": researcher_id,
         "detected": detected,
         "confidence": confidence,
-        "clusters": pack_json(clusters),
+        "clusters": clusters,
         "method": method,
         "created_at": utcnow(),
     }

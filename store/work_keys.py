@@ -162,15 +162,25 @@ def new_keys(store: Any, after: int | None = None, chunk: int | None = None) -> 
         yield NewKeys(array("q", itertools.chain.from_iterable(rows)), upto, len(ids))
 
 
+KEYS_CACHE_KIB = 16_384  # SQLite's page cache while `add_keys` writes (its default is 2 MB)
+
+
 def add_keys(store: Any, keys: NewKeys) -> None:
     """Write keys `new_keys` made, in one transaction (in key order: each page of the key index is written once
-    per chunk of listings, not once per work)."""
+    per chunk of listings, not once per work). The listing index is written in random order, so meanwhile the
+    page cache is larger: with the default one, its pages were spilled, read and written again."""
+    conn = store.db.conn
+    before = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA cache_size = -{KEYS_CACHE_KIB}")
     flat = iter(keys.rows)
-    with store.transaction():
-        store.db.conn.executemany(
-            "INSERT OR IGNORE INTO work_keys (key, listing_id, ordinal) VALUES (?, ?, ?)", zip(flat, flat, flat)
-        )
-        store.db.conn.execute("UPDATE work_keys_state SET upto = max(upto, ?)", [keys.upto])
+    try:
+        with store.transaction():
+            conn.executemany(
+                "INSERT OR IGNORE INTO work_keys (key, listing_id, ordinal) VALUES (?, ?, ?)", zip(flat, flat, flat)
+            )
+            conn.execute("UPDATE work_keys_state SET upto = max(upto, ?)", [keys.upto])
+    finally:
+        conn.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 def backfill(db: Any) -> None:

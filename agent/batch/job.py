@@ -130,7 +130,10 @@ def build(
         writer.add(cid, line)
         rows.append((cid, rid, step, first, tokens, len(writer.files)))
         report.tokens_in += tokens
-        report.tokens_out += out_tokens.setdefault(step, _answer_tokens(step))
+        answer = out_tokens.get(step)
+        if answer is None:  # once per step (setdefault would ask the step every time)
+            answer = out_tokens[step] = _answer_tokens(step)
+        report.tokens_out += answer
 
     def sink(req: NewRequest) -> None:
         line = input_line(req.custom_id, req.body)
@@ -203,7 +206,7 @@ def build(
     try:
         if dry_run:
             try:
-                with store.transaction(), fewer_collections():
+                with store.savepoints_in_memory(), store.transaction(), fewer_collections():
                     run_all()
                     raise _DryRun
             except _DryRun:
@@ -219,7 +222,7 @@ def build(
                     counts={"researchers": len(plans)},
                 )
             )
-            with fewer_collections():
+            with store.savepoints_in_memory(), fewer_collections():
                 run_all()
     except BaseException as exc:
         writer.abort()

@@ -204,7 +204,9 @@ def test_keys_are_built_when_detection_needs_them_in_chunks_and_once(store, monk
     assert work_keys.catch_up(store) == 0 and keys() > n
     with store.transaction():  # as if another process had not seen this one's catch-up: the same rows again
         store.db.conn.execute("UPDATE work_keys_state SET upto = 0")
+    cache = store.db.conn.execute("PRAGMA cache_size").fetchone()[0]
     assert work_keys.catch_up(store) == 5
+    assert store.db.conn.execute("PRAGMA cache_size").fetchone()[0] == cache  # larger only while keys are written
     assert [g.researchers for g in find_groups(store)] == [[a, b]]
 
 

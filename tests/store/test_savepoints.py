@@ -3,6 +3,8 @@ still commits, and nesting works at any depth (the savepoints are named by depth
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from enrich.store import Store
@@ -47,3 +49,19 @@ def test_an_outer_failure_undoes_every_nested_write(tmp_path):
     with store.transaction(), store.transaction():  # the depth count is back at zero
         store.insert_row("t", {"name": "after"})
     assert _names(store) == ["after"]
+
+
+def test_savepoints_in_memory_roll_back_alike_and_the_setting_is_restored(tmp_path):
+    store = Store.open(tmp_path / "s.db")
+    store.db.conn.execute("CREATE TABLE t (name TEXT)")
+    before = store.db.conn.execute("PRAGMA temp_store").fetchone()[0]
+    with store.savepoints_in_memory():
+        assert store.db.conn.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+        with store.transaction():
+            for i in range(100):  # far more changed pages than SQLite keeps in memory by default
+                with contextlib.suppress(Boom), store.transaction():
+                    store.insert_row("t", {"name": f"{i:03d}" + "x" * 5000})
+                    if i % 3 == 0:
+                        raise Boom
+    assert store.db.conn.execute("PRAGMA temp_store").fetchone()[0] == before
+    assert [n[:3] for n in _names(store)] == [f"{i:03d}" for i in range(100) if i % 3]

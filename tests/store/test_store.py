@@ -325,3 +325,22 @@ def test_jobs_round_trip(store):
     assert [j.id for j in store.jobs()] == ["J1"]
     with pytest.raises(StoreError, match="no job"):
         store.get_job("nope")
+
+
+def test_insert_rows_stores_what_insert_row_does_row_by_row(tmp_path):
+    rows = [{"name": f"n{i}", "data": {"i": i} if i % 2 else [i], "n": i} for i in range(7)]
+    stores = [Store.open(tmp_path / f"{k}.db") for k in ("one", "many")]
+    for s in stores:
+        s.db.conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, data TEXT, n INTEGER)")
+    with stores[0].transaction():
+        for row in rows:
+            stores[0].insert_row("t", row)
+    with stores[1].transaction():
+        stores[1].insert_rows("t", iter(rows))
+        stores[1].insert_rows("t", [])
+    with pytest.raises(ValueError), stores[1].transaction():  # every row has the first one's columns
+        stores[1].insert_rows("t", [{"name": "x"}, {"n": 1}])
+    got = [s.db.conn.execute("SELECT * FROM t ORDER BY id").fetchall() for s in stores]
+    assert got[0] == got[1] and len(got[0]) == 7
+    with pytest.raises(RuntimeError):  # only inside a transaction, as insert_row
+        stores[1].insert_rows("t", rows)
