@@ -121,10 +121,11 @@ def email_names_subject(email: str, subject: str) -> bool:
 
 # Words that make a short text an organisation's name, in the languages research pages are commonly written in:
 # the fallback when no ROR index is loaded (with one, the index decides, in any language). Generic words only, never
-# the name of a particular organisation.
+# the name of a particular organisation. Each of the words starts with a letter: `(?=[^\W\d_])` lets the search
+# pass a word's end (a `\b` too) without trying every one of them there.
 INSTITUTION_WORDS = re.compile(
-    r"\b(universi\w*|univ|institu\w*|istituto|college|colegio|coll[eè]ge|school|academy|acad[eé]mi\w*|akademi\w*|"
-    r"laborator\w*|lab|labs|centre|center|centro|centrum|zentrum|hospital|h[oô]pital|ospedale|klinik\w*|clinic\w*|"
+    r"\b(?=[^\W\d_])(universi\w*|univ|institu\w*|istituto|college|colegio|coll[eè]ge|school|academy|acad[eé]mi\w*|"
+    r"akademi\w*|laborator\w*|lab|labs|centre|center|centro|centrum|zentrum|hospital|h[oô]pital|ospedale|klinik\w*|clinic\w*|"
     r"cl[ií]nica|foundation|fundaci[oó]n|funda[cç][aã]o|fondazione|stiftung|inc\.?|corp\w*|company|ltd|gmbh|"
     r"polytechni\w*|politecnic\w*|polit[eé]cnic\w*|ecole|école|escola|escuela|hochschule|fachhochschule|"
     r"council|ministry|ministerio|minist[eè]re|agency|agencia|observatory|observatorio|museum|museo|department|"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import re
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enrich.agent.names import PersonName, email_names_subject, name_tokens, names_subject
+from enrich.agent.names import INSTITUTION_WORDS, PersonName, email_names_subject, name_tokens, names_subject
 from enrich.schemas import make_work_id
 from enrich.schemas.text import ascii_key, fold, norm_space, org_key, word_key
 
@@ -63,3 +65,51 @@ def test_org_key_folds_letters_nfkd_keeps():
     assert org_key("Babeʂ-Bolyai University") == org_key("Babeș-Bolyai University") == "babes bolyai university"
     assert org_key("Đà Nẵng University, Ħamrun") == "da nang university hamrun"
     assert org_key("CHU de Rouen") == "center hospitalier universitaire de rouen"
+
+
+_ORG_WORDS = [
+    "University",
+    "univ",
+    "LAB",
+    "labs",
+    "Institute",
+    "école",
+    "Ecole",
+    "Klinikum",
+    "inc.",
+    "corp",
+    "大学",
+    "институт",
+]
+_PIECES = [
+    *_ORG_WORDS,
+    "a",
+    "Ab",
+    "x1",
+    "_",
+    "2",
+    " ",
+    "  ",
+    "\n",
+    ",",
+    "(",
+    ")",
+    "-",
+    ".",
+    "\u212a",
+    "\u017f",
+    "\u0130",
+    "é",
+    "ß",
+]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=3)), max_size=12))
+def test_the_institution_words_lookahead_changes_no_match(pieces):
+    """`(?=[^\\W\\d_])` after the opening `\\b` only skips word ends: the same first match as without it."""
+    text = "".join(pieces)
+    without = re.compile(INSTITUTION_WORDS.pattern.replace("(?=[^\\W\\d_])", "", 1), INSTITUTION_WORDS.flags)
+    assert without.pattern != INSTITUTION_WORDS.pattern
+    found, expected = INSTITUTION_WORDS.search(text), without.search(text)
+    assert (found and found.span()) == (expected and expected.span())

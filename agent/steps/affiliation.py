@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
+from enrich.agent.prompts import load_prompt
 from enrich.schemas import DerivedFact, Evidence, FieldValue, Work
 from enrich.schemas.fields import slot_fields
 from enrich.schemas.text import fold
@@ -253,8 +254,6 @@ def run(ctx: StepContext) -> StepOutcome:
         if not shown.strip() or not mentions_institution(shown):
             out.detail = "the page names no organisation"
             return out
-        from enrich.agent.prompts import load_prompt
-
         prompt = load_prompt(STEP)
         result = ctx.client.extract(
             AffiliationAnswer,

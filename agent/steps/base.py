@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
@@ -35,6 +34,7 @@ class StepContext:
     conflated: bool = False  # set by the conflation step: no single affiliation or summary
     ror: RorIndex | None = None  # None when no ROR index is loaded
     notes: list[str] = field(default_factory=list)
+    _hints: list[dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -55,11 +55,13 @@ class StepContext:
         assert self.listing.id is not None
         return self.listing.id
 
-    @cached_property
+    @property
     def hints(self) -> list[dict[str, Any]]:
         """The listing's parser hints (header lines, bylines, e-mails), read once for the steps that use them: they
-        are written at import only."""
-        return self.store.listing_hints(self.listing_id)
+        are written at import only. (Not a cached_property: its lock cost more than the read-ahead store's answer.)"""
+        if self._hints is None:
+            self._hints = self.store.listing_hints(self.listing_id)
+        return self._hints
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from enrich.agent.prompts import load_prompt
 from enrich.agent.readability import fk_grade, readability
 from enrich.agent.sentences import gist, split_sentences, third_person
 from enrich.agent.stop_words import ENGLISH_STOP_WORDS
@@ -257,8 +258,6 @@ def digest(works) -> tuple[str, list]:
 def generate(ctx: StepContext) -> tuple[Any, Any, str, dict[str, Any]]:
     """Ask the model; returns (ExtractResult, the value dict with work ids, prompt ref, the check report: sentences
     refused and citations trimmed in the accepted answer)."""
-    from enrich.agent.prompts import load_prompt
-
     text, chosen = digest(ctx.works)
     prompt = load_prompt(STEP)
     context: dict[str, Any] = {
