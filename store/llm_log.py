@@ -246,6 +246,11 @@ def cache_get(store_or_db: Any, key: str) -> dict[str, Any] | None:
     return {"parsed": json.loads(row[0]), "llm_call_id": row[1]}
 
 
+def cache_held(store_or_db: Any) -> bool:
+    """Whether the cache holds any answer."""
+    return bool(_db(store_or_db).execute("SELECT EXISTS (SELECT 1 FROM llm_cache)").fetchone()[0])
+
+
 def _cache_upsert(db: Database, key: str, parsed: Any, llm_call_id: int | None) -> None:
     db.conn.execute(
         "INSERT INTO llm_cache (key, parsed, llm_call_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE"

@@ -34,7 +34,7 @@ from pydantic_core import to_json
 
 from enrich.schemas import DerivedFact, FieldValue, Listing, Proposal, Researcher, Work, WriteResult
 from enrich.schemas.conflation import ConflationResult
-from enrich.schemas.fields import base_field
+from enrich.schemas.fields import SLOTTED, base_field
 from enrich.store import Store, slots, structural
 from enrich.store.core import EncodedWrite, Held, WriteDecision
 
@@ -106,6 +106,9 @@ class PredictingStore:
             ahead["works", rid] = works.get(rid, [])
             ahead["fields", rid] = fields.get(rid, {})
             ahead["conflated", rid] = rid in conflated
+        for base in SLOTTED:
+            for rid, got in slots.held(s, researcher_ids, base).items():
+                ahead[f"slots of {base}", rid] = got
         verdicts = structural.verdicts_by_listing(s, listing_ids)
         hints = s.hints_by_listing(listing_ids)
         for lid in listing_ids:
@@ -287,12 +290,16 @@ class PredictingStore:
         ) or any(v.detected for v in self.verdicts.values())
 
     def _submit_all(self, values: Any, *, auto_apply: Any = False) -> list[tuple[FieldValue, WriteDecision] | None]:
-        base = base_field(values[0][0].field) if values else None
+        if not values:
+            return []
+        first = values[0][0]
+        base = base_field(first.field)
         if any(base_field(f) == base for _, f in self.held):  # `place` reads the slots as committed
             raise self.cannot("a slotted field written twice")
+        known = self._take(f"slots of {base}", first.researcher_id, lambda: None)  # None: `place` reads them
         return [
             None if p is None else (p, self._predict(p, ok))
-            for p, ok in zip(slots.place(self.store, values), slots.per_value(auto_apply, values), strict=True)
+            for p, ok in zip(slots.place(self.store, values, known), slots.per_value(auto_apply, values), strict=True)
         ]
 
 

@@ -23,7 +23,7 @@ from enrich.agent.ingest import parse
 from enrich.agent.llm.factory import make_client
 from enrich.agent.loop import STEPS, RunOptions
 from enrich.schemas import FieldValue
-from enrich.store import Store, structural
+from enrich.store import Store, slots, structural
 from enrich.store.errors import StoreError
 
 from .bulk_helpers import export, files_settings, ingest, store_facts
@@ -337,6 +337,7 @@ def _reads_ahead_as_one_by_one(store: Store) -> None:
     stand_in.read_ahead(ids)
     statements: list[str] = []
     given: set[int | None] = set()  # listings whose answers were handed out
+    occupied = 0
     for rid in ids:
         stand_in.begin()
         if rid == 10_000:
@@ -358,6 +359,7 @@ def _reads_ahead_as_one_by_one(store: Store) -> None:
             ]
             stand_in.fields.clear()
             fields = stand_in._committed(rid)
+            got.append(stand_in._take("slots of affiliation", rid, lambda: None))
             store.db.conn.set_trace_callback(None)
             assert bool(statements) is (again or any(x.id in given for x in listings)), statements
             statements.clear()
@@ -368,14 +370,18 @@ def _reads_ahead_as_one_by_one(store: Store) -> None:
                 [store.listing_hints(x.id) for x in listings if x.id is not None],
                 [structural.get_conflation(store, listing_id=x.id) for x in listings],
                 structural.is_flagged(store, rid),
+                None if again else slots.held(store, [rid], "affiliation")[rid],
             ]
             assert fields == store.fields_held([rid]).get(rid, {})
         given.update(x.id for x in listings)
+        held = slots.held(store, [rid], "affiliation")[rid]
+        occupied += any(s.occupied for s in held.slots) and bool(held.stated)
+    assert occupied  # affiliations held and stated: what the slots read is not empty
 
 
 def test_what_a_worker_reads_ahead_is_what_it_reads_one_by_one(worked_on, tmp_path):
     """On a store people worked on (values, pending and rejected proposals, conflation verdicts, a listing judged
-    conflated), and after its split was accepted (researchers holding part of a listing)."""
+    conflated, a person's affiliation), and after its split was accepted (researchers holding part of a listing)."""
     _settings, store, client = _copy(worked_on, tmp_path, "ahead")
     flagged = [r.id for r in store.researchers() if r.id is not None and structural.is_flagged(store, r.id)]
     assert flagged and store.shared_listings() == []
