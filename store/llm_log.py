@@ -66,10 +66,18 @@ def _json(value: Any) -> str | None:
 _STABLE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # built once
 
 
+def stable_json(value: Any) -> str:
+    """A JSON-able value's text as `sha256_json` hashes it (sorted keys, no spaces)."""
+    return _STABLE.encode(value)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def sha256_json(value: Any) -> str:
     """A stable hash of a JSON-able value (sorted keys)."""
-    blob = _STABLE.encode(value)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return sha256_text(_STABLE.encode(value))
 
 
 @contextmanager
