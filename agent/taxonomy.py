@@ -139,8 +139,10 @@ def work_text(w: Work) -> str:
     return f"{w.title or ''} {(w.abstract or '')[:1000]}"
 
 
-# scikit-learn's default token pattern: runs of two or more word characters
-_TERMS = re.compile(r"(?u)\b\w\w+\b").findall
+# scikit-learn's default token pattern, r"(?u)\b\w\w+\b", without its \b: scanning left to right, a match of
+# \w\w+ starts where a run of word characters does and takes all of it (tests/agent/test_taxonomy.py compares
+# them); the boundary checks were a large part of ranking a work's text
+_TERMS = re.compile(r"\w\w+").findall
 
 
 class _TagIndex:

@@ -39,8 +39,6 @@ sys.path.insert(0, str(ROOT / "tests" / "batch"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bulk_helpers import ingest, run_like_vllm  # noqa: E402
-
 from enrich.agent.batch.job import build, collect  # noqa: E402
 from enrich.agent.llm.factory import make_client  # noqa: E402
 from enrich.agent.loop import RunOptions  # noqa: E402
@@ -68,6 +66,10 @@ def own_cpu_s() -> float:
 
 
 def main() -> None:
+    # imported here, not at the top: the build's worker processes start by importing this module (spawn), and
+    # the test helpers are not part of what `enrich run --batch` loads
+    from bulk_helpers import ingest, run_like_vllm
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=100_000)
     ap.add_argument(

@@ -66,10 +66,18 @@ def _json(value: Any) -> str | None:
 _STABLE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))  # built once
 
 
+def stable_json(value: Any) -> str:
+    """A JSON-able value's text as `sha256_json` hashes it (sorted keys, no spaces)."""
+    return _STABLE.encode(value)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def sha256_json(value: Any) -> str:
     """A stable hash of a JSON-able value (sorted keys)."""
-    blob = _STABLE.encode(value)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return sha256_text(_STABLE.encode(value))
 
 
 @contextmanager
@@ -244,6 +252,11 @@ def cache_get(store_or_db: Any, key: str) -> dict[str, Any] | None:
     if row is None:
         return None
     return {"parsed": json.loads(row[0]), "llm_call_id": row[1]}
+
+
+def cache_held(store_or_db: Any) -> bool:
+    """Whether the cache holds any answer."""
+    return bool(_db(store_or_db).execute("SELECT EXISTS (SELECT 1 FROM llm_cache)").fetchone()[0])
 
 
 def _cache_upsert(db: Database, key: str, parsed: Any, llm_call_id: int | None) -> None:

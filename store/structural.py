@@ -49,7 +49,8 @@ def pending_proposal(store: Store, proposal_id: int, kind: str) -> Proposal:
 @hands_over
 def save_conflation(store: Store, listing_id: int, researcher_id: int | None, result: ConflationResult) -> None:
     """Record the conflation step's verdict for a listing (one row per listing and method; re-running replaces)."""
-    save_verdict(store, listing_id, researcher_id, verdict_columns(result))
+    with store.transaction():
+        save_verdict(store, listing_id, researcher_id, verdict_columns(result))
 
 
 VerdictColumns = tuple[int, float, str | bytes, str]  # detected, confidence, the clusters' JSON as stored, method
@@ -63,7 +64,8 @@ def verdict_columns(result: ConflationResult) -> VerdictColumns:
 
 
 def save_verdict(store: Store, listing_id: int, researcher_id: int | None, columns: VerdictColumns) -> None:
-    """`save_conflation` of a verdict encoded by `verdict_columns`."""
+    """`save_conflation` of a verdict encoded by `verdict_columns`, in the caller's transaction (a bulk build's
+    writer saves it among a researcher's other writes: one statement needs no savepoint of its own)."""
     detected, confidence, clusters, method = columns
     row = {
         "listing_id": listing_id,
@@ -74,8 +76,7 @@ def save_verdict(store: Store, listing_id: int, researcher_id: int | None, colum
         "method": method,
         "created_at": utcnow(),
     }
-    with store.transaction():
-        store.insert_row("conflation", row, replace=True)
+    store.insert_row("conflation", row, replace=True)
 
 
 @hands_over

@@ -54,15 +54,20 @@ KEY_LISTINGS = 16_000
 
 class _PredictingClient(RecordingClient):
     """The worker's recording client. A cached answer writes its call-log row as the step reads it (as online):
-    the researcher runs in the writer instead."""
+    the researcher runs in the writer instead. The cache is read as the store is (`PredictingStore.read_ahead`):
+    whether it holds any answer once per chunk (a bulk build's store seldom holds any), each question's only then."""
 
     def __init__(self, *args: Any, stand_in: PredictingStore, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stand_in = stand_in
+        self.read_ahead()
+
+    def read_ahead(self) -> None:
+        online = self.online
+        self.cache_held = online.store is not None and online.use_cache and llm_log.cache_held(online.store)
 
     def from_cache(self, call: Any, response_model: Any, context: Any) -> Any:
-        online = self.online
-        if online.store is not None and online.use_cache and llm_log.cache_get(online.store, call.cache_key):
+        if self.cache_held and llm_log.cache_get(self.online.store, call.cache_key):
             raise self.stand_in.cannot("a cached answer")
         return None
 
@@ -154,6 +159,7 @@ def _run_chunk(plans: list[Plan], in_flight: InFlight) -> list[Predicted]:
     made: list[NewRequest] = w["made"]
     recorder.in_flight = in_flight
     stand_in.read_ahead([p.researcher_id for p in plans])
+    recorder.read_ahead()
     out = []
     for plan in plans:
         rid = plan.researcher_id

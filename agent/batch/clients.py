@@ -109,7 +109,8 @@ class RecordingClient(_Wrapper):
         if hit is not None:
             return hit
         step = prompt.name if prompt else response_model.__name__
-        body = self.online.request_text(response_model, call.messages, max_tokens)  # call.messages: not used again
+        # call.messages: not used again
+        body = self.online.request_text(response_model, call.messages, max_tokens, call.escaped)
         first = body_hash(body)
         out = self.in_flight.get((self.researcher_id, step))
         if out is not None and out[0] == first:  # the same question, still out: its job's collect applies it

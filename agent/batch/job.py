@@ -164,6 +164,34 @@ def build(
         remember_misses(ctx, plan, outcomes)
         count_outcomes(report.outcomes, outcomes)
 
+    def settle(plan: Plan, got: Predicted | None, *, applicable: bool) -> None:
+        """One researcher: its predicted writes applied (`applicable`: `Trust` allows it) or replayed, else its
+        steps run here."""
+        if got is not None:
+            if applicable:
+                why = apply(store, [got])
+                report.applied += not why
+            else:
+                why = replay(store, got)
+                report.replayed += not why
+            if not why:
+                take(got)
+                return
+            # not predicted, or contradicted: this researcher's steps run here, as in one process
+            report.ran_here[why] = report.ran_here.get(why, 0) + 1
+        run_here(plan)
+
+    def apply_run(run: list[tuple[Plan, Predicted]]) -> None:
+        """Researchers whose predictions may be applied, all in one savepoint; when that fails (all rolled back),
+        each one in its own, as `settle` does."""
+        if run and not apply(store, [got for _, got in run]):
+            report.applied += len(run)
+            for _, got in run:
+                take(got)
+            return
+        for plan, got in run:
+            settle(plan, got, applicable=True)
+
     def run_all() -> None:
         pipe = trust = None
         if report.processes > 1:
@@ -179,20 +207,15 @@ def build(
                 # was a tenth of the build); a build that stops leaves no request rows, and the next one redoes it
                 with store.transaction():
                     trusted = trust is not None and pipe is not None and trust.chunk(n, pipe.handed_out)
+                    run: list[tuple[Plan, Predicted]] = []  # consecutive researchers whose predictions may be applied
                     for plan, got in zip(chunk, predicted, strict=True):
-                        if got is not None:
-                            if trusted and trust is not None and trust.may_apply(got):
-                                why = apply(store, got)
-                                report.applied += not why
-                            else:
-                                why = replay(store, got)
-                                report.replayed += not why
-                            if not why:
-                                take(got)
-                                continue
-                            # not predicted, or contradicted: this researcher's steps run here, as in one process
-                            report.ran_here[why] = report.ran_here.get(why, 0) + 1
-                        run_here(plan)
+                        if trusted and trust is not None and got is not None and trust.may_apply(got):
+                            run.append((plan, got))
+                            continue
+                        apply_run(run)
+                        run = []
+                        settle(plan, got, applicable=False)
+                    apply_run(run)
                 if on_progress:
                     on_progress(min(start + BUILD_CHUNK, len(plans)), len(plans))
             if pipe:

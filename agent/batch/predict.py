@@ -34,7 +34,7 @@ from pydantic_core import to_json
 
 from enrich.schemas import DerivedFact, FieldValue, Listing, Proposal, Researcher, Work, WriteResult
 from enrich.schemas.conflation import ConflationResult
-from enrich.schemas.fields import base_field
+from enrich.schemas.fields import SLOTTED, base_field
 from enrich.store import Store, slots, structural
 from enrich.store.core import EncodedWrite, Held, WriteDecision
 
@@ -106,6 +106,9 @@ class PredictingStore:
             ahead["works", rid] = works.get(rid, [])
             ahead["fields", rid] = fields.get(rid, {})
             ahead["conflated", rid] = rid in conflated
+        for base in SLOTTED:
+            for rid, got in slots.held(s, researcher_ids, base).items():
+                ahead[f"slots of {base}", rid] = got
         verdicts = structural.verdicts_by_listing(s, listing_ids)
         hints = s.hints_by_listing(listing_ids)
         for lid in listing_ids:
@@ -287,12 +290,16 @@ class PredictingStore:
         ) or any(v.detected for v in self.verdicts.values())
 
     def _submit_all(self, values: Any, *, auto_apply: Any = False) -> list[tuple[FieldValue, WriteDecision] | None]:
-        base = base_field(values[0][0].field) if values else None
+        if not values:
+            return []
+        first = values[0][0]
+        base = base_field(first.field)
         if any(base_field(f) == base for _, f in self.held):  # `place` reads the slots as committed
             raise self.cannot("a slotted field written twice")
+        known = self._take(f"slots of {base}", first.researcher_id, lambda: None)  # None: `place` reads them
         return [
             None if p is None else (p, self._predict(p, ok))
-            for p, ok in zip(slots.place(self.store, values), slots.per_value(auto_apply, values), strict=True)
+            for p, ok in zip(slots.place(self.store, values, known), slots.per_value(auto_apply, values), strict=True)
         ]
 
 
@@ -474,37 +481,43 @@ class Trust:
         return True
 
 
-def apply(store: Store, predicted: Predicted) -> str:
-    """Make a researcher's predicted writes through the real store, in order, inside a savepoint, making none of
-    its reads again (`Trust` says when that is exact): a write the store decided in the worker is applied as
-    decided (`Store.write_encoded`). Returns "" when done, else why not (everything written is rolled back)."""
-    assert predicted.calls is not None
-    ids: dict[int, int] = {}  # predicted id -> real id
+def apply(store: Store, run: list[Predicted]) -> str:
+    """Make researchers' predicted writes through the real store, researcher after researcher and each in order,
+    inside one savepoint, making none of their reads again (`Trust` says when that is exact): a write the store
+    decided in the worker is applied as decided (`Store.write_encoded`). Returns "" when done, else why not
+    (everything written is rolled back)."""
     try:
         with store.transaction():
-            for c in predicted.calls:
-                n = c.name
-                if n in _READS:
-                    continue
-                args, kwargs = _with_real_ids((c.args, c.kwargs), ids)
-                if n == "submit":
-                    if c.decision is not None:  # args[0]: the value with its ids made real
-                        _apply_write(store, c.decision, args[0], (c.args[0], c.result), ids)
-                elif n == "submit_all":
-                    for d, got in zip(c.decision, c.result, strict=True):
-                        if d is not None:  # got: (the value as placed, what the store did)
-                            placed = _with_real_ids(got[0], ids)
-                            _apply_write(store, d, placed, got, ids)
-                elif n == "propose_split":
-                    if c.decision is not None:
-                        ids[c.result] = store.create_proposal(_real_ids(c.decision, ids) if ids else c.decision)
-                elif n == "add_derived":
-                    ids[c.result] = store.add_derived(*args, **kwargs)
-                else:  # save_conflation, record_step_miss, clear_step_miss
-                    _REPLAY[n](store, *args, **kwargs)
+            for predicted in run:
+                _apply_one(store, predicted)
     except Exception as exc:  # noqa: BLE001 -- the researcher runs in the writer, where it raises as in one process
         return f"applying {type(exc).__name__}"
     return ""
+
+
+def _apply_one(store: Store, predicted: Predicted) -> None:
+    assert predicted.calls is not None
+    ids: dict[int, int] = {}  # predicted id -> real id
+    for c in predicted.calls:
+        n = c.name
+        if n in _READS:
+            continue
+        args, kwargs = _with_real_ids((c.args, c.kwargs), ids)
+        if n == "submit":
+            if c.decision is not None:  # args[0]: the value with its ids made real
+                _apply_write(store, c.decision, args[0], (c.args[0], c.result), ids)
+        elif n == "submit_all":
+            for d, got in zip(c.decision, c.result, strict=True):
+                if d is not None:  # got: (the value as placed, what the store did)
+                    placed = _with_real_ids(got[0], ids)
+                    _apply_write(store, d, placed, got, ids)
+        elif n == "propose_split":
+            if c.decision is not None:
+                ids[c.result] = store.create_proposal(_real_ids(c.decision, ids) if ids else c.decision)
+        elif n == "add_derived":
+            ids[c.result] = store.add_derived(*args, **kwargs)
+        else:  # save_conflation, record_step_miss, clear_step_miss
+            _REPLAY[n](store, *args, **kwargs)
 
 
 def _apply_write(

@@ -184,11 +184,31 @@ class RequestText:
 
 
 @dataclass(frozen=True)
+class _Filled:
+    """A template's JSON text split at its placeholders: `parts[0]`, the text of message `slots[0]`, `parts[1]`, ...
+    (split once per template, so a request's text is one join instead of a search through the whole body)."""
+
+    parts: tuple[str, ...]
+    slots: tuple[int, ...]
+
+    @classmethod
+    def of(cls, text: str) -> _Filled:
+        pieces = _SLOT_IN_JSON.split(text)  # literal, slot number, literal, ...
+        return cls(tuple(pieces[0::2]), tuple(int(i) for i in pieces[1::2]))
+
+    def fill(self, escaped: list[str]) -> str:
+        out = [self.parts[0]]
+        for slot, part in zip(self.slots, self.parts[1:], strict=True):
+            out += (escaped[slot], part)
+        return "".join(out)
+
+
+@dataclass(frozen=True)
 class _TemplateText:
     """A checked template's body as text, with the placeholders where the message texts go."""
 
-    compact: str
-    canonical: str
+    compact: _Filled
+    canonical: _Filled
     chars: int  # of the message texts, without the placeholders
     slots: tuple[int, ...]  # the message each placeholder in the message texts stands for
     tools_chars: int
@@ -200,29 +220,56 @@ class _TemplateText:
         # a checked template has placeholders in message texts only (prepare_request fills in nothing else)
         slots = tuple(int(i) for t in texts if isinstance(t, str) for i in _SLOT_IN_TEXT.findall(t))
         chars = sum(len(_SLOT_IN_TEXT.sub("", t) if isinstance(t, str) else t) for t in texts)
-        return cls(whole.compact, whole.canonical, chars, slots, whole.tools_chars)
+        return cls(_Filled.of(whole.compact), _Filled.of(whole.canonical), chars, slots, whole.tools_chars)
+
+
+def escaped_texts(messages: list[dict[str, Any]]) -> list[str] | None:
+    """The message texts as JSON writes them (`json.dumps(text, ensure_ascii=False)` without its quotes), for
+    messages that are a role and a text only; None for any other. Escaped once, they go into a question's input
+    hash (`messages_json`) and into its request text."""
+    if all(
+        isinstance(m, dict) and m.keys() == _ROLE_TEXT and isinstance(m["role"], str) and isinstance(m["content"], str)
+        for m in messages
+    ):
+        return [encode_basestring(m["content"])[1:-1] for m in messages]
+    return None
+
+
+_ROLE_TEXT = {"role", "content"}
+
+
+def messages_json(messages: list[dict[str, Any]], escaped: list[str]) -> str:
+    """`messages` (of `escaped_texts`) as JSON with sorted keys and no spaces, written from their escaped texts."""
+    parts = (
+        f'{{"content":"{e}","role":{encode_basestring(m["role"])}}}' for m, e in zip(messages, escaped, strict=True)
+    )
+    return "[" + ",".join(parts) + "]"
 
 
 def request_text(
-    response_model: type[BaseModel], mode: Mode, messages: list[dict[str, Any]], **params: Any
+    response_model: type[BaseModel],
+    mode: Mode,
+    messages: list[dict[str, Any]],
+    *,
+    escaped: list[str] | None = None,
+    **params: Any,
 ) -> RequestText:
     """`prepare_request`'s body as text. For a checked template, the template's text with the message texts, escaped
     as JSON escapes them, in place of the placeholders (JSON escapes a string character by character, so that is
-    the encoding of the filled-in body): no body is built, copied or encoded per request."""
+    the encoding of the filled-in body): no body is built, copied or encoded per request. `escaped`: the messages'
+    `escaped_texts`, if the caller has them."""
     entry = _template(response_model, mode, messages, params)
     if entry is None or not entry["ok"] or entry["checks"] < _TEMPLATE_CHECKS:
         return RequestText.of(prepare_request(response_model, mode, messages, **params)[1])
     text: _TemplateText | None = entry.get("text")
     if text is None:
         text = entry["text"] = _TemplateText.of(json.loads(entry["body"]))
-    escaped = [encode_basestring(m["content"])[1:-1] for m in messages]  # what json.dumps(ensure_ascii=False) writes
-
-    def fill(slot: re.Match[str]) -> str:
-        return escaped[int(slot[1])]
-
+    if escaped is None:
+        escaped = escaped_texts(messages)
+        assert escaped is not None  # a template is made for role-and-text messages only
     return RequestText(
-        _SLOT_IN_JSON.sub(fill, text.compact),
-        _SLOT_IN_JSON.sub(fill, text.canonical),
+        text.compact.fill(escaped),
+        text.canonical.fill(escaped),
         text.chars + sum(len(messages[i]["content"]) for i in text.slots),
         text.tools_chars,
     )

@@ -52,8 +52,10 @@ from enrich.agent.llm.instructor_api import (
     as_own_class,
     compact_reasks,
     drop_answers,
+    escaped_texts,
     exhausted_cause,
     is_not_json,
+    messages_json,
     not_json_reask,
     parse_answer,
     prepare_request,
@@ -125,9 +127,14 @@ def schema_hash(response_model: type[BaseModel]) -> str:
     return llm_log.sha256_json({"name": response_model.__name__, "schema": response_model.model_json_schema()})
 
 
-def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None) -> str:
-    # the validation context is part of the input: the same output may be valid for one source text only
-    return llm_log.sha256_json({"messages": messages, "context": context or {}})
+def input_hash(messages: list[dict[str, Any]], context: dict[str, Any] | None, escaped: list[str] | None = None) -> str:
+    """The hash of the question's messages and validation context (the context is part of the input: the same output
+    may be valid for one source text only). `escaped`: the messages' `escaped_texts`, written into the same JSON
+    text as `sha256_json` writes instead of escaping the texts again."""
+    if escaped is None:
+        return llm_log.sha256_json({"messages": messages, "context": context or {}})
+    text = '{"context":' + llm_log.stable_json(context or {}) + ',"messages":' + messages_json(messages, escaped) + "}"
+    return llm_log.sha256_text(text)
 
 
 def json_copy(value: Any) -> Any:
@@ -161,6 +168,7 @@ class PreparedCall:
     messages: list[dict[str, Any]]
     cache_key: str
     base_row: dict[str, Any]
+    escaped: list[str] | None = None  # the messages' texts as JSON writes them (instructor_api.escaped_texts)
 
 
 def parse_turn(completion: ChatCompletion, response_model: type[T], mode: Mode, context: dict[str, Any] | None) -> T:
@@ -337,7 +345,8 @@ class InstructorClient(LLMClient):
         """The messages (a deep copy: instructor appends re-asks / schema text in place), the cache key and the
         call-log fields of one question -- the same for an online call and a batch request."""
         messages = json_copy(messages)
-        in_hash = input_hash(messages, context)
+        escaped = escaped_texts(messages)
+        in_hash = input_hash(messages, context, escaped)
         key = llm_log.cache_key(
             self.model, prompt.version if prompt else None, in_hash, schema_hash(response_model), self.mode.value
         )
@@ -351,7 +360,7 @@ class InstructorClient(LLMClient):
             "input_hash": in_hash,
             "job_id": job_id,
         }
-        return PreparedCall(messages, key, base_row)
+        return PreparedCall(messages, key, base_row, escaped)
 
     def cached(self, call: PreparedCall, response_model: type[T], context: dict[str, Any] | None):
         """The cached answer to this question (still valid under today's validators), as an ExtractResult."""
@@ -379,14 +388,19 @@ class InstructorClient(LLMClient):
         )[1]
 
     def request_text(
-        self, response_model: type[BaseModel], messages: list[dict[str, Any]], max_tokens: int | None = None
+        self,
+        response_model: type[BaseModel],
+        messages: list[dict[str, Any]],
+        max_tokens: int | None = None,
+        escaped: list[str] | None = None,
     ) -> RequestText:
         """`request_body` as JSON text, for a request written into a batch file (instructor_api.request_text).
-        The messages are the caller's own copy, not used again."""
+        The messages are the caller's own copy, not used again; `escaped`: their texts as JSON writes them."""
         return request_text(
             response_model,
             self.mode,
             messages,
+            escaped=escaped,
             model=self.model,
             max_tokens=max_tokens or self.max_tokens,
             temperature=self.temperature,

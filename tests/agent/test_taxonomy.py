@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,14 @@ WORDS = st.sampled_from(
 def test_any_tag_documents_are_fitted_as_scikit_learn_fits_them(labels):
     tax = _flat([label or "of" for label in labels])  # a label is required; "of" is a stop word
     assert _tag_index(tax).vocabulary == sklearn_index([tag_document(t) for t in tax.tags])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab_1é\u0301中 .-'\n\tİß"), max_size=40) | st.text(max_size=40))
+def test_terms_are_scikit_learns_tokens(text):
+    from enrich.agent.taxonomy import _TERMS
+
+    assert _TERMS(text) == re.findall(TfidfVectorizer().token_pattern, text)
 
 
 def test_ranking_imports_no_scikit_learn():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import store_sql as sql
 
 from enrich.agent.batch import build_pipeline
@@ -106,3 +107,30 @@ def test_on_a_store_never_keyed_only_the_writer_commits_and_every_prediction_is_
     for _s, store, client in (one, two):
         client.close()
         store.close()
+
+
+def test_a_worker_looks_a_question_up_in_the_cache_only_when_the_chunk_found_it_holding_answers(tmp_path):
+    """A worker reads whether the answer cache holds any answer once per chunk (`read_ahead`); a question whose
+    answer is cached makes its researcher run in the writer, as before."""
+    from types import SimpleNamespace
+
+    from enrich.agent.batch.predict import PredictingStore, Unsure
+    from enrich.store import llm_log
+
+    settings, store, client = _store(tmp_path, "c")
+    stand_in = PredictingStore(store)
+    recorder = build_pipeline._PredictingClient(client, lambda r: None, "J1", stand_in=stand_in)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    assert recorder.from_cache(SimpleNamespace(cache_key="k1"), None, None) is None
+    assert statements == [] and not recorder.cache_held  # an empty cache: no look-up
+    store.db.conn.set_trace_callback(None)
+    llm_log.cache_put(store, "k1", {"tags": []}, None)
+    assert recorder.from_cache(SimpleNamespace(cache_key="k1"), None, None) is None  # read as the chunk started
+    recorder.read_ahead()
+    with pytest.raises(Unsure):
+        recorder.from_cache(SimpleNamespace(cache_key="k1"), None, None)
+    assert stand_in.unsure == "a cached answer"
+    assert recorder.from_cache(SimpleNamespace(cache_key="k2"), None, None) is None
+    client.close()
+    store.close()

@@ -22,8 +22,8 @@ from enrich.agent.batch.job import build
 from enrich.agent.ingest import parse
 from enrich.agent.llm.factory import make_client
 from enrich.agent.loop import STEPS, RunOptions
-from enrich.schemas import FieldValue
-from enrich.store import Store, structural
+from enrich.schemas import DerivedFact, FieldValue
+from enrich.store import Store, slots, structural
 from enrich.store.errors import StoreError
 
 from .bulk_helpers import export, files_settings, ingest, store_facts
@@ -202,7 +202,7 @@ def test_an_outside_commit_is_replayed_and_a_contradicted_prediction_runs_here(f
             assert got.calls and got.calls[1].name == "save_conflation"  # a write before the contradicted read
         return replay(store, got)
 
-    def no_apply(store: Store, got: predict.Predicted) -> str:
+    def no_apply(store: Store, run: list[predict.Predicted]) -> str:
         raise AssertionError("applied without reading again after an outside commit")
 
     monkeypatch.setattr(Pipeline, "next", read_then_person)
@@ -262,11 +262,15 @@ def test_a_step_that_raised_in_this_process_skips_the_steps_that_need_it(fresh, 
     conflation = type(STEPS["conflation"])
     original = conflation.run
     monkeypatch.setattr(conflation, "run", broken)  # in this process only
-    for name in ("replay", "apply"):  # whichever takes the prediction
-        real = getattr(batch_job, name)
-        monkeypatch.setattr(
-            batch_job, name, lambda store, got, real=real: "forced" if got.researcher_id == 2 else real(store, got)
-        )
+    # whichever takes the prediction; a run of researchers applied together fails with it, and each is then
+    # applied alone
+    replay, apply = batch_job.replay, batch_job.apply
+    monkeypatch.setattr(
+        batch_job, "replay", lambda store, got: "forced" if got.researcher_id == 2 else replay(store, got)
+    )
+    monkeypatch.setattr(
+        batch_job, "apply", lambda store, run: "forced" if any(p.researcher_id == 2 for p in run) else apply(store, run)
+    )
     settings, store, client = _copy(fresh, tmp_path, "e")
     rep = build(store, settings, client, RunOptions(processes=2), folder=tmp_path / "f", submit=False)
     assert rep.ran_here == {"forced": 1}
@@ -277,13 +281,13 @@ def test_a_step_that_raised_in_this_process_skips_the_steps_that_need_it(fresh, 
     store.close()
 
 
-@pytest.mark.parametrize("how", ["replay", "apply"])
+@pytest.mark.parametrize("how", ["replay", "apply", "apply together"])
 def test_predicted_then_replayed_the_steps_write_what_they_write_online(tmp_path, how):
     """In one process: every researcher of a fresh store (a conflated
     listing among them) predicted first against the store as it is, then all replayed (reads made again and
-    checked) or applied (the worker's decisions written as decided: `Trust` allows it, nothing else committed) in
-    plan order, leaves the rows a one-process build's steps leave, ids included; the split proposal's predicted id
-    is bound to the real one."""
+    checked) or applied (the worker's decisions written as decided: `Trust` allows it, nothing else committed;
+    researcher by researcher, or all in one savepoint) in plan order, leaves the rows a one-process build's steps
+    leave, ids included; the split proposal's predicted id is bound to the real one."""
     from enrich.agent.batch.build_pipeline import _PredictingClient
     from enrich.agent.batch.clients import RecordingClient
     from enrich.agent.loop import JobRunner, make_context, remember_misses, run_researcher
@@ -317,9 +321,17 @@ def test_predicted_then_replayed_the_steps_write_what_they_write_online(tmp_path
     assert len(splits) == 1 and splits[0].result >= predict.NEW_ID  # a new row: its id is the writer's to give
     trust = predict.Trust(b)
     with b.transaction():
-        if how == "apply":
+        if how != "replay":
             assert trust.chunk(0, 1) and all(trust.may_apply(p) for p in predicted)
-        assert [getattr(predict, how)(b, p) for p in predicted] == [""] * len(plans)
+        if how == "apply together":  # a run that fails part-way is rolled back whole
+            fact = DerivedFact(value_id=10**12, kind="ror_id", value="x", origin="match:test")  # of no value row
+            fails = predict.Predicted(0, [predict.Call("add_derived", (fact,), {}, predict.NEW_ID + 1)])
+            before = _rows(b)
+            assert predict.apply(b, [*predicted, fails]) == "applying IntegrityError" and _rows(b) == before
+            assert predict.apply(b, predicted) == ""
+        else:
+            one = (lambda p: predict.apply(b, [p])) if how == "apply" else (lambda p: predict.replay(b, p))
+            assert [one(p) for p in predicted] == [""] * len(plans)
     assert [r.custom_id for r in made_b] == [r.custom_id for r in made_a]
     assert _rows(b) == _rows(a) and export(b) == export(a)
     assert sql.one(b, "SELECT count(*) AS n FROM proposals WHERE kind = 'split'")["n"] == 1
@@ -337,6 +349,7 @@ def _reads_ahead_as_one_by_one(store: Store) -> None:
     stand_in.read_ahead(ids)
     statements: list[str] = []
     given: set[int | None] = set()  # listings whose answers were handed out
+    occupied = 0
     for rid in ids:
         stand_in.begin()
         if rid == 10_000:
@@ -358,6 +371,7 @@ def _reads_ahead_as_one_by_one(store: Store) -> None:
             ]
             stand_in.fields.clear()
             fields = stand_in._committed(rid)
+            got.append(stand_in._take("slots of affiliation", rid, lambda: None))
             store.db.conn.set_trace_callback(None)
             assert bool(statements) is (again or any(x.id in given for x in listings)), statements
             statements.clear()
@@ -368,14 +382,18 @@ def _reads_ahead_as_one_by_one(store: Store) -> None:
                 [store.listing_hints(x.id) for x in listings if x.id is not None],
                 [structural.get_conflation(store, listing_id=x.id) for x in listings],
                 structural.is_flagged(store, rid),
+                None if again else slots.held(store, [rid], "affiliation")[rid],
             ]
             assert fields == store.fields_held([rid]).get(rid, {})
         given.update(x.id for x in listings)
+        held = slots.held(store, [rid], "affiliation")[rid]
+        occupied += any(s.occupied for s in held.slots) and bool(held.stated)
+    assert occupied  # affiliations held and stated: what the slots read is not empty
 
 
 def test_what_a_worker_reads_ahead_is_what_it_reads_one_by_one(worked_on, tmp_path):
     """On a store people worked on (values, pending and rejected proposals, conflation verdicts, a listing judged
-    conflated), and after its split was accepted (researchers holding part of a listing)."""
+    conflated, a person's affiliation), and after its split was accepted (researchers holding part of a listing)."""
     _settings, store, client = _copy(worked_on, tmp_path, "ahead")
     flagged = [r.id for r in store.researchers() if r.id is not None and structural.is_flagged(store, r.id)]
     assert flagged and store.shared_listings() == []
