@@ -125,8 +125,8 @@ def email_names_subject(email: str, subject: str) -> bool:
 # pass a word's end (a `\b` too) without trying every one of them there.
 INSTITUTION_WORDS = re.compile(
     r"\b(?=[^\W\d_])(universi\w*|univ|institu\w*|istituto|college|colegio|coll[eè]ge|school|academy|acad[eé]mi\w*|"
-    r"akademi\w*|laborator\w*|lab|labs|centre|center|centro|centrum|zentrum|hospital|h[oô]pital|ospedale|klinik\w*|clinic\w*|"
-    r"cl[ií]nica|foundation|fundaci[oó]n|funda[cç][aã]o|fondazione|stiftung|inc\.?|corp\w*|company|ltd|gmbh|"
+    r"akademi\w*|laborator\w*|lab|labs|centre|center|centro|centrum|zentrum|hospital|h[oô]pital|ospedale|klinik\w*|"
+    r"clinic\w*|cl[ií]nica|foundation|fundaci[oó]n|funda[cç][aã]o|fondazione|stiftung|inc\.?|corp\w*|company|ltd|gmbh|"
     r"polytechni\w*|politecnic\w*|polit[eé]cnic\w*|ecole|école|escola|escuela|hochschule|fachhochschule|"
     r"council|ministry|ministerio|minist[eè]re|agency|agencia|observatory|observatorio|museum|museo|department|"
     r"departamento|d[eé]partement|dipartimento|faculty|facultad|faculdade|facolt[aà]|fakult[aä]t)\b"

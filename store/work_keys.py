@@ -135,8 +135,9 @@ def catch_up(store: Any) -> int:
 
 def new_keys(store: Any, after: int | None = None, chunk: int | None = None) -> Iterator[NewKeys]:
     """The keys of the listings past `after` (by default `work_keys_state.upto`), `chunk` listings at a time (by
-    default CATCH_UP_LISTINGS): reads only, so a bulk build's worker can make them and its writer write them (a commit from the worker's
-    connection would make the writer check every prediction handed out so far again: agent/batch/predict.Trust)."""
+    default CATCH_UP_LISTINGS): reads only, so a bulk build's worker can make them and its writer write them (a
+    commit from the worker's connection would make the writer check every prediction handed out so far again:
+    agent/batch/predict.Trust)."""
     conn = store.db.conn
     upto = conn.execute("SELECT upto FROM work_keys_state").fetchone()[0] if after is None else after
     chunk = chunk or CATCH_UP_LISTINGS

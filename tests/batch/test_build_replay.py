@@ -162,10 +162,10 @@ def test_a_store_people_worked_on_gets_what_one_process_writes(worked_on, tmp_pa
 
 def test_an_outside_commit_is_replayed_and_a_contradicted_prediction_runs_here(fresh, tmp_path, monkeypatch):
     """A person verifies researcher 12's topics (another connection commits) while the build runs: after the worker
-    read the store, before this process takes researcher 12's chunk (the test's only one). The writer sees the outside commit, so it
-    replays the chunk's predictions instead of applying them; the replay meets the person's value, rolls back what
-    it wrote for 12 (its conflation verdict among them) and runs 12's steps here: the person's value stays, the
-    model's is proposed."""
+    read the store, before this process takes researcher 12's chunk (the test's only one). The writer sees the
+    outside commit, so it replays the chunk's predictions instead of applying them; the replay meets the person's
+    value, rolls back what it wrote for 12 (its conflation verdict among them) and runs 12's steps here: the
+    person's value stays, the model's is proposed."""
 
     def person(store: Store) -> None:
         store.set_value(12, "topics", [{"tag": "cs.LG", "label": "Machine Learning", "score": 1.0}], "bob")
